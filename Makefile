@@ -1,0 +1,121 @@
+# keel: one entry point.  make | make check | make run | make deps | make vmlinux
+# Everything built goes under build/; the tree itself is never written to
+# (except by `make vmlinux`, which regenerates the checked-in vmlinux.h).
+
+BUILD      ?= build
+CC         ?= gcc
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+KVER       ?= $(shell ls /lib/modules 2>/dev/null | sort -V | tail -1)
+KDIR       ?= /lib/modules/$(KVER)/build
+PREFIX     ?= /usr/local
+
+PKGS       := libbpf inih jansson libsystemd
+CFLAGS     ?= -O2 -g
+CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iagent -I$(BUILD) \
+	      $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -linih -ljansson -lsystemd) \
+	      -lelf -lz -lpthread -lm
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Iinclude -Ivmlinux -Wall -Werror
+
+# BPF programs: one object and one skeleton per bpf/*.bpf.c
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+# User space: every agent/<dir>/*.c except main.c goes into libkeel.a, which
+# the programs and the unit tests link against.
+PROGRAMS   := keeld keelctl keel-cachesim
+prog_dir    = $(patsubst keel-%,%,$(1))
+LIB_SRCS   := $(filter-out %/main.c,$(wildcard agent/*/*.c))
+LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+PROG_BINS  := $(foreach p,$(PROGRAMS),$(if $(wildcard agent/$(call prog_dir,$(p))/main.c),$(BUILD)/$(p)))
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
+
+-include mk/*.mk
+
+.PHONY: all user bpf kmod check check-unit check-integration run deps vmlinux \
+	install clean bench format
+.DELETE_ON_ERROR:
+
+all: bpf user kmod
+
+bpf: $(BPF_OBJS) $(BPF_SKELS)
+user: $(PROG_BINS) $(UNIT_BINS) $(BENCH_BINS)
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h include/keel/*.h) vmlinux/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(BUILD)/agent/%.o: agent/%.c $(BPF_SKELS) $(wildcard include/keel/*.h agent/*/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libkeel.a: $(filter-out $(BUILD)/agent/%/main.o,$(LIB_OBJS))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/keel-%: $(BUILD)/agent/%/main.o $(BUILD)/libkeel.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/keeld: $(BUILD)/agent/keeld/main.o $(BUILD)/libkeel.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/keelctl: $(BUILD)/agent/keelctl/main.o $(BUILD)/libkeel.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libkeel.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(BUILD)/libkeel.a -o $@ -lcriterion $(LDLIBS)
+
+$(BUILD)/tests/bench/%: tests/bench/%.c $(BUILD)/libkeel.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(BUILD)/libkeel.a -o $@ $(LDLIBS)
+
+# keel.ko against the installed Debian kernel headers.  The module is built
+# in a copy under build/ so the source tree stays clean.
+kmod: $(BUILD)/kmod/keel.ko
+$(BUILD)/kmod/keel.ko: $(wildcard kmod/*.c kmod/*.h kmod/Kbuild include/keel/*.h)
+	@if [ ! -d "$(KDIR)" ]; then echo "kmod: no kernel headers at KDIR=$(KDIR); run 'make deps' or set KDIR" >&2; exit 1; fi
+	@mkdir -p $(@D)
+	cp kmod/*.c kmod/Kbuild $(wildcard kmod/*.h) $(@D)/
+	$(MAKE) -C $(KDIR) M=$(abspath $(@D)) KEEL_INCLUDE=$(abspath include) modules
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h.tmp
+	mv vmlinux/vmlinux.h.tmp vmlinux/vmlinux.h
+
+deps:
+	./deploy/install-deps
+
+check: all
+	./tests/run-all
+
+check-unit: user
+	./tests/unit/run
+
+check-integration: all
+	./tests/vm/run --timeout 1200 -- ./tests/integration/run
+
+bench: user
+	./tests/bench/run
+
+run: deps all
+	./$(BUILD)/keeld
+
+install: all
+	install -D -m 0755 $(BUILD)/keeld $(DESTDIR)$(PREFIX)/sbin/keeld
+	install -D -m 0755 $(BUILD)/keelctl $(DESTDIR)$(PREFIX)/bin/keelctl
+	install -D -m 0644 deploy/keeld.service $(DESTDIR)/etc/systemd/system/keeld.service
+	install -D -m 0644 deploy/keel.conf $(DESTDIR)/etc/keel/keel.conf.example
+
+format:
+	clang-format -i $$(git ls-files 'agent/*.[ch]' 'include/*.h' 'bpf/*.[ch]' 'tests/*.c')
+
+clean:
+	rm -rf $(BUILD)

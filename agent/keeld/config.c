@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "keeld/config.h"
+
+enum opt_type { OPT_BOOL, OPT_UINT, OPT_STRING };
+
+struct opt {
+	const char *section;
+	const char *name;
+	enum opt_type type;
+	size_t offset;
+	size_t size;		/* OPT_STRING: buffer size */
+	unsigned long min, max;	/* OPT_UINT: inclusive range */
+	const char *def;	/* the embedded default, as text */
+	const char *help;
+};
+
+#define BOOL(sec, key, field, d, h) \
+	{ sec, key, OPT_BOOL, offsetof(struct keel_config, field), 0, 0, 0, d, h }
+#define UINT(sec, key, field, lo, hi, d, h) \
+	{ sec, key, OPT_UINT, offsetof(struct keel_config, field), 0, lo, hi, d, h }
+#define STRING(sec, key, field, d, h)                                        \
+	{ sec, key, OPT_STRING, offsetof(struct keel_config, field),         \
+	  sizeof(((struct keel_config *)0)->field), 0, 0, d, h }
+
+static const struct opt opts[] = {
+	STRING("keeld", "host", host, "",
+	       "host name put in every event; empty: the system's host name"),
+	STRING("control", "socket", control_socket, "/run/keel/keel.sock",
+	       "Unix socket keelctl talks to"),
+	STRING("control", "group", control_group, "root",
+	       "group whose members may use the socket and change things (root always may)"),
+	UINT("control", "max_clients", control_max_clients, 1, 1024, "64",
+	     "connections at once, event subscribers included"),
+	BOOL("events", "stdout", events_stdout, "true",
+	     "write the event stream (NDJSON) to standard output"),
+	UINT("events", "backlog", events_backlog, 0, 65536, "256",
+	     "recent events kept for 'keelctl events' without --follow"),
+	UINT("events", "queue_bytes", events_queue_bytes, 4096, 64 << 20, "1048576",
+	     "bytes queued per slow subscriber before its events are dropped (and counted)"),
+	STRING("bpf", "pin_dir", pin_dir, "/sys/fs/bpf/keel",
+	       "where maps and links are pinned, on a bpffs"),
+	BOOL("exec", "enabled", exec.enabled, "true",
+	     "observe program execution through BPF LSM"),
+	BOOL("exec", "required", exec.required, "false",
+	     "exit with an error when exec cannot run"),
+	BOOL("blk", "enabled", blk.enabled, "true",
+	     "observe block requests through block tracepoints"),
+	BOOL("blk", "required", blk.required, "false",
+	     "exit with an error when blk cannot run"),
+	UINT("blk", "stats_interval_ms", blk_stats_interval_ms, 100, 3600000, "10000",
+	     "period of blk.stats events"),
+	BOOL("kmod", "enabled", kmod.enabled, "true",
+	     "use keel.ko when it is loaded"),
+	BOOL("kmod", "required", kmod.required, "false",
+	     "exit with an error when keel.ko is not usable"),
+	STRING("kmod", "module", kmod_module, "",
+	       "path of keel.ko to load at start when it is not loaded; empty: do not load"),
+};
+
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+struct parse_ctx {
+	struct keel_config *cfg;
+	struct keel_config_error *err;
+	int line;			/* line the reader gave last */
+	int set_on[N_OPTS];		/* line each key was set on, 0: not set */
+	const char *text;		/* string source, NULL for files */
+	FILE *file;
+};
+
+static const struct opt *opt_find(const char *section, const char *name)
+{
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (!strcmp(opts[i].section, section) && !strcmp(opts[i].name, name))
+			return &opts[i];
+	return NULL;
+}
+
+static bool section_known(const char *section)
+{
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (!strcmp(opts[i].section, section))
+			return true;
+	return false;
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcasecmp(v, yes[i])) {
+			*ret = true;
+			return 0;
+		}
+		if (!strcasecmp(v, no[i])) {
+			*ret = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Write @value into @cfg per @o; on failure fill @msg and leave @cfg alone. */
+static int opt_set(const struct opt *o, struct keel_config *cfg,
+		   const char *value, char *msg, size_t msglen)
+{
+	char *field = (char *)cfg + o->offset;
+	unsigned long long n;
+	char *end;
+	bool b;
+
+	switch (o->type) {
+	case OPT_BOOL:
+		if (parse_bool(value, &b) < 0) {
+			snprintf(msg, msglen, "'%s' is not a boolean (use true or false)", value);
+			return -EINVAL;
+		}
+		*(bool *)field = b;
+		return 0;
+	case OPT_UINT:
+		errno = 0;
+		n = strtoull(value, &end, 10);
+		if (!*value || *end || value[0] == '-' || errno) {
+			snprintf(msg, msglen, "'%s' is not a whole number", value);
+			return -EINVAL;
+		}
+		if (n < o->min || n > o->max) {
+			snprintf(msg, msglen, "%llu is out of range %lu..%lu", n, o->min, o->max);
+			return -ERANGE;
+		}
+		*(unsigned int *)field = (unsigned int)n;
+		return 0;
+	case OPT_STRING:
+		if (strlen(value) >= o->size) {
+			snprintf(msg, msglen, "value is %zu characters long, at most %zu allowed",
+				 strlen(value), o->size - 1);
+			return -ENAMETOOLONG;
+		}
+		strcpy(field, value);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void set_error(struct parse_ctx *ctx, const char *section,
+		      const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void set_error(struct parse_ctx *ctx, const char *section,
+		      const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx->err->msg[0])
+		return;		/* keep the first error: it is the one to fix */
+	ctx->err->line = ctx->line;
+	if (section && name)
+		snprintf(ctx->err->key, sizeof(ctx->err->key), "[%s] %s", section, name);
+	va_start(ap, fmt);
+	vsnprintf(ctx->err->msg, sizeof(ctx->err->msg), fmt, ap);
+	va_end(ap);
+}
+
+static int handler(void *user, const char *section, const char *name,
+		   const char *value)
+{
+	struct parse_ctx *ctx = user;
+	const struct opt *o = opt_find(section, name);
+	char msg[200];
+	size_t i;
+
+	if (!o) {
+		if (!section_known(section))
+			set_error(ctx, section, name, "unknown section [%s]", section);
+		else
+			set_error(ctx, section, name, "unknown key '%s' in section [%s]",
+				  name, section);
+		return 0;
+	}
+	i = (size_t)(o - opts);
+	if (ctx->set_on[i]) {
+		set_error(ctx, section, name, "set twice (first on line %d)", ctx->set_on[i]);
+		return 0;
+	}
+	ctx->set_on[i] = ctx->line;
+	if (opt_set(o, ctx->cfg, value, msg, sizeof(msg)) < 0) {
+		set_error(ctx, section, name, "%s", msg);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Our own line reader, so that the handler knows the line it is called for
+ * (libinih 55 does not pass it) and over-long lines are refused instead of
+ * being split in two by fgets.
+ */
+static char *read_line(char *buf, int size, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+	size_t len;
+
+	if (ctx->file) {
+		if (!fgets(buf, size, ctx->file))
+			return NULL;
+	} else {
+		const char *nl;
+
+		if (!*ctx->text)
+			return NULL;
+		nl = strchr(ctx->text, '\n');
+		len = nl ? (size_t)(nl - ctx->text) + 1 : strlen(ctx->text);
+		if (len > (size_t)size - 1)
+			len = (size_t)size - 1;
+		memcpy(buf, ctx->text, len);
+		buf[len] = '\0';
+		ctx->text += len;
+	}
+	ctx->line++;
+	len = strlen(buf);
+	if (len == (size_t)size - 1 && buf[len - 1] != '\n') {
+		set_error(ctx, NULL, NULL, "line longer than %d characters", size - 2);
+		return NULL;
+	}
+	return buf;
+}
+
+static int parse(struct keel_config *cfg, struct parse_ctx *ctx)
+{
+	struct keel_config work = *cfg;
+	int rc;
+
+	ctx->cfg = &work;
+	rc = ini_parse_stream(read_line, ctx, handler, ctx);
+	if (rc == 0 && ctx->err->msg[0])
+		rc = ctx->err->line;	/* the reader stopped early */
+	if (rc < 0) {
+		snprintf(ctx->err->msg, sizeof(ctx->err->msg), "out of memory");
+		return -ENOMEM;
+	}
+	if (rc > 0) {
+		if (!ctx->err->msg[0] || ctx->err->line > rc) {
+			/* inih found a bad line before any key error */
+			ctx->err->line = rc;
+			ctx->err->key[0] = '\0';
+			snprintf(ctx->err->msg, sizeof(ctx->err->msg),
+				 "syntax error: expected '[section]', 'key = value' or a comment");
+		}
+		return -EINVAL;
+	}
+	*cfg = work;	/* all or nothing */
+	return 0;
+}
+
+static void error_init(struct keel_config_error *err, const char *name)
+{
+	memset(err, 0, sizeof(*err));
+	snprintf(err->file, sizeof(err->file), "%s", name);
+}
+
+int keel_config_load_string(struct keel_config *cfg, const char *text,
+			    const char *name, struct keel_config_error *err)
+{
+	struct parse_ctx ctx = { .err = err, .text = text };
+
+	error_init(err, name);
+	return parse(cfg, &ctx);
+}
+
+int keel_config_load_file(struct keel_config *cfg, const char *path,
+			  struct keel_config_error *err)
+{
+	struct parse_ctx ctx = { .err = err };
+	int rc;
+
+	error_init(err, path);
+	ctx.file = fopen(path, "re");
+	if (!ctx.file) {
+		rc = -errno;
+		snprintf(err->msg, sizeof(err->msg), "cannot open: %s", strerror(-rc));
+		return rc;
+	}
+	rc = parse(cfg, &ctx);
+	if (rc == 0 && ferror(ctx.file)) {
+		rc = -EIO;
+		snprintf(err->msg, sizeof(err->msg), "read error");
+	}
+	fclose(ctx.file);
+	return rc;
+}
+
+void keel_config_defaults(struct keel_config *cfg)
+{
+	char msg[200];
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (opt_set(&opts[i], cfg, opts[i].def, msg, sizeof(msg)) < 0)
+			abort();	/* a bad default is a programming error */
+}
+
+void keel_config_error_format(const struct keel_config_error *err, char *buf,
+			      size_t len)
+{
+	char where[PATH_MAX + 16];
+
+	if (err->line > 0)
+		snprintf(where, sizeof(where), "%s:%d", err->file, err->line);
+	else
+		snprintf(where, sizeof(where), "%s", err->file);
+	if (err->key[0])
+		snprintf(buf, len, "%s: %s: %s", where, err->key, err->msg);
+	else
+		snprintf(buf, len, "%s: %s", where, err->msg);
+}
+
+void keel_config_print(const struct keel_config *cfg, FILE *out)
+{
+	const char *section = "";
+
+	fprintf(out, "# keeld effective configuration\n");
+	for (size_t i = 0; i < N_OPTS; i++) {
+		const struct opt *o = &opts[i];
+		const char *field = (const char *)cfg + o->offset;
+
+		if (strcmp(section, o->section)) {
+			section = o->section;
+			fprintf(out, "\n[%s]\n", section);
+		}
+		fprintf(out, "; %s", o->help);
+		if (o->type == OPT_UINT)
+			fprintf(out, " (%lu..%lu)", o->min, o->max);
+		fprintf(out, "\n%s = ", o->name);
+		switch (o->type) {
+		case OPT_BOOL:
+			fprintf(out, "%s\n", *(const bool *)field ? "true" : "false");
+			break;
+		case OPT_UINT:
+			fprintf(out, "%u\n", *(const unsigned int *)field);
+			break;
+		case OPT_STRING:
+			fprintf(out, "%s\n", field);
+			break;
+		}
+	}
+}
+
+int keel_config_validate(const struct keel_config *cfg, struct keel_config_error *err)
+{
+	if (!getgrnam(cfg->control_group)) {
+		snprintf(err->key, sizeof(err->key), "[control] group");
+		snprintf(err->msg, sizeof(err->msg), "no group named '%s' on this system",
+			 cfg->control_group);
+		return -EINVAL;
+	}
+	if (cfg->pin_dir[0] != '/' || cfg->control_socket[0] != '/') {
+		snprintf(err->key, sizeof(err->key), cfg->pin_dir[0] != '/' ?
+			 "[bpf] pin_dir" : "[control] socket");
+		snprintf(err->msg, sizeof(err->msg), "must be an absolute path");
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "keeld/control.h"
+#include "keeld/daemon.h"
+#include "keeld/subsys.h"
+#include "keeld/version.h"
+
+int keel_watch_add(struct keel_daemon *d, struct keel_watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0 ? -errno : 0;
+}
+
+int keel_watch_mod(struct keel_daemon *d, struct keel_watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0 ? -errno : 0;
+}
+
+void keel_watch_del(struct keel_daemon *d, struct keel_watch *w)
+{
+	if (w->cb)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+int keel_timer_start(struct keel_daemon *d, struct keel_watch *w,
+		     unsigned int interval_ms)
+{
+	struct itimerspec its = {
+		.it_interval = { interval_ms / 1000, (interval_ms % 1000) * 1000000L },
+		.it_value = { interval_ms / 1000, (interval_ms % 1000) * 1000000L },
+	};
+	void (*cb)(struct keel_watch *, uint32_t) = w->cb;
+	int err;
+
+	w->cb = NULL;	/* not a live watch until everything succeeded */
+	w->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (w->fd < 0)
+		return -errno;
+	if (timerfd_settime(w->fd, 0, &its, NULL) < 0) {
+		err = -errno;
+		goto close_fd;
+	}
+	err = keel_watch_add(d, w, EPOLLIN);
+	if (err)
+		goto close_fd;
+	w->cb = cb;
+	return 0;
+
+close_fd:
+	close(w->fd);
+	w->fd = -1;
+	return err;
+}
+
+void keel_timer_stop(struct keel_daemon *d, struct keel_watch *w)
+{
+	if (!w->cb)
+		return;
+	keel_watch_del(d, w);
+	close(w->fd);
+	w->fd = -1;
+	w->cb = NULL;
+}
+
+void keel_emit(struct keel_daemon *d, const char *subsystem, const char *type,
+	       json_t *fields)
+{
+	keel_event_emit(d->bus, subsystem, type, fields, 0);
+}
+
+json_t *keel_daemon_status(struct keel_daemon *d)
+{
+	struct keel_event_bus_stats st;
+	struct utsname uts;
+	json_t *subs = json_array();
+
+	uname(&uts);
+	keel_event_bus_get_stats(d->bus, &st);
+	for (struct keel_subsys **s = d->subsys; *s; s++)
+		json_array_append_new(subs, keel_subsys_status(*s));
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I}}",
+			 "version", KEEL_VERSION, "host", d->host, "kernel", uts.release,
+			 "pid", (json_int_t)getpid(), "uptime_s",
+			 (json_int_t)(time(NULL) - d->started), "features",
+			 keel_features_to_json(&d->features), "subsystems", subs,
+			 "events", "emitted", (json_int_t)st.emitted, "subscribers",
+			 (json_int_t)st.subscribers, "dropped", (json_int_t)st.dropped,
+			 "clients", (json_int_t)keel_control_clients(d));
+}

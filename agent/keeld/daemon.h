@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The keeld process: one thread, one epoll loop.  Everything that can wake
+ * keeld (signals, the control socket, ring buffers, timers) is a watch: an
+ * fd and a callback.  One thread means no locks, and one writer to every
+ * BPF map.
+ */
+#ifndef KEEL_DAEMON_H
+#define KEEL_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <time.h>
+
+#include "keeld/config.h"
+#include "keeld/events.h"
+#include "keeld/probe.h"
+
+struct keel_daemon;
+struct keel_subsys;
+struct keel_control;
+
+struct keel_watch {
+	int fd;
+	void (*cb)(struct keel_watch *w, uint32_t events);
+	void *data;
+};
+
+struct keel_daemon {
+	struct keel_config cfg;
+	struct keel_features features;
+	struct keel_event_bus *bus;
+	struct keel_control *control;
+	struct keel_subsys **subsys;	/* NULL-terminated */
+	int epfd;
+	bool stopping;
+	int exit_status;
+	time_t started;
+	char host[64];
+};
+
+int keel_watch_add(struct keel_daemon *d, struct keel_watch *w, uint32_t events);
+int keel_watch_mod(struct keel_daemon *d, struct keel_watch *w, uint32_t events);
+void keel_watch_del(struct keel_daemon *d, struct keel_watch *w);
+
+/* A periodic timer: a timerfd watch firing every @interval_ms. */
+int keel_timer_start(struct keel_daemon *d, struct keel_watch *w,
+		     unsigned int interval_ms);
+void keel_timer_stop(struct keel_daemon *d, struct keel_watch *w);
+
+/* Emit an event from @subsystem: see keel_event_emit(). */
+void keel_emit(struct keel_daemon *d, const char *subsystem, const char *type,
+	       json_t *fields);
+
+/* Status of the whole daemon, as `keelctl status --json` prints it. */
+json_t *keel_daemon_status(struct keel_daemon *d);
+
+#endif /* KEEL_DAEMON_H */

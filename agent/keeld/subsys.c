@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "keeld/subsys.h"
+
+#define BPF_FS_MAGIC 0xcafe4a11
+
+static const char *const state_names[] = {
+	[KEEL_SUBSYS_DISABLED] = "disabled",
+	[KEEL_SUBSYS_UNAVAILABLE] = "unavailable",
+	[KEEL_SUBSYS_FAILED] = "failed",
+	[KEEL_SUBSYS_STOPPED] = "stopped",
+	[KEEL_SUBSYS_RUNNING] = "running",
+};
+
+const char *keel_subsys_state_name(enum keel_subsys_state state)
+{
+	return state_names[state];
+}
+
+struct keel_subsys *keel_subsys_new(const struct keel_subsys_ops *ops,
+				    const struct keel_subsys_config *cfg,
+				    struct keel_daemon *d)
+{
+	struct keel_subsys *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->ops = ops;
+	s->cfg = cfg;
+	s->d = d;
+	s->state = KEEL_SUBSYS_STOPPED;
+	if (ops->priv_size) {
+		s->priv = calloc(1, ops->priv_size);
+		if (!s->priv) {
+			free(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+void keel_subsys_free(struct keel_subsys *s)
+{
+	if (!s)
+		return;
+	free(s->priv);
+	free(s);
+}
+
+static void emit_state(struct keel_subsys *s)
+{
+	keel_emit(s->d, "keel", "keel.subsystem", keel_subsys_status(s));
+}
+
+void keel_subsys_start(struct keel_subsys *s)
+{
+	char why[sizeof(s->reason)] = "";
+	int err;
+
+	s->reason[0] = s->fix[0] = '\0';
+	if (!s->cfg->enabled) {
+		s->state = KEEL_SUBSYS_DISABLED;
+		snprintf(s->reason, sizeof(s->reason), "disabled in the configuration");
+		snprintf(s->fix, sizeof(s->fix), "set [%s] enabled = true", s->ops->name);
+		emit_state(s);
+		return;
+	}
+	for (int i = 0; i < s->ops->n_needs; i++) {
+		enum keel_feature f = s->ops->needs[i];
+		const struct keel_feature_result *r = &s->d->features.f[f];
+
+		if (f == KEEL_FEAT_KMOD)	/* may have been loaded since */
+			keel_feature_probe_kmod(&s->d->features.f[f]);
+		if (!r->available) {
+			s->state = KEEL_SUBSYS_UNAVAILABLE;
+			snprintf(s->reason, sizeof(s->reason), "needs %s: %s",
+				 keel_feature_name(f), r->reason);
+			snprintf(s->fix, sizeof(s->fix), "%s", r->fix);
+			emit_state(s);
+			return;
+		}
+	}
+	err = s->ops->open(s, why, sizeof(why));
+	if (!err)
+		err = s->ops->start(s, why, sizeof(why));
+	if (err) {
+		s->ops->stop(s);
+		s->state = KEEL_SUBSYS_FAILED;
+		snprintf(s->reason, sizeof(s->reason), "%s", why);
+	} else {
+		s->state = KEEL_SUBSYS_RUNNING;
+	}
+	emit_state(s);
+}
+
+void keel_subsys_stop(struct keel_subsys *s, enum keel_subsys_state state)
+{
+	if (s->state != KEEL_SUBSYS_RUNNING)
+		return;
+	s->ops->stop(s);
+	s->state = state;
+	snprintf(s->reason, sizeof(s->reason), "stopped by request");
+	s->fix[0] = '\0';
+	emit_state(s);
+}
+
+json_t *keel_subsys_status(struct keel_subsys *s)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "name", s->ops->name,
+			      "summary", s->ops->summary, "state",
+			      keel_subsys_state_name(s->state), "required",
+			      s->cfg->required);
+
+	if (s->reason[0])
+		json_object_set_new(o, "reason", json_string(s->reason));
+	if (s->fix[0])
+		json_object_set_new(o, "fix", json_string(s->fix));
+	if (s->state == KEEL_SUBSYS_RUNNING && s->ops->counters) {
+		json_t *c = json_object();
+
+		s->ops->counters(s, c);
+		json_object_set_new(o, "counters", c);
+	}
+	return o;
+}
+
+static void remove_entries(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+	char path[PATH_MAX];
+
+	if (!dp)
+		return;
+	while ((de = readdir(dp))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) < 0)
+			pr_warn("removing stale pin %s: %s, ignoring", path, strerror(errno));
+	}
+	closedir(dp);
+}
+
+int keel_pin_dir_prepare(struct keel_subsys *s, char *path, size_t len)
+{
+	const char *root = s->d->cfg.pin_dir;
+	struct statfs sfs;
+
+	if (statfs(root, &sfs) < 0 && errno == ENOENT && mkdir(root, 0700) < 0)
+		return -errno;
+	if (statfs(root, &sfs) < 0)
+		return -errno;
+	if ((unsigned long)sfs.f_type != BPF_FS_MAGIC)
+		return -ENOTSUP;	/* pins only live on a bpffs */
+	snprintf(path, len, "%s/%s", root, s->ops->name);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	/* a keeld that crashed left its pins: they are ours to replace */
+	remove_entries(path);
+	return 0;
+}
+
+void keel_pin_dir_remove(struct keel_subsys *s)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", s->d->cfg.pin_dir, s->ops->name);
+	remove_entries(path);
+	rmdir(path);
+	rmdir(s->d->cfg.pin_dir);	/* only succeeds once all are gone */
+}
