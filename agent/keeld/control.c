@@ -160,7 +160,7 @@ static void cmd_subsystem(struct conn *c, json_t *req)
 		return;
 	}
 	if (action && !strcmp(action, "stop")) {
-		keel_subsys_stop(s, KEEL_SUBSYS_STOPPED);
+		keel_subsys_stop(s, KEEL_SUBSYS_STOPPED, "stopped with keelctl subsystem stop");
 	} else if (action && !strcmp(action, "start")) {
 		if (s->state != KEEL_SUBSYS_RUNNING)
 			keel_subsys_start(s);

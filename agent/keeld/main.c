@@ -272,7 +272,7 @@ static void stop_subsystems(struct keel_daemon *d)
 	for (int i = (int)(sizeof(all_subsys) / sizeof(all_subsys[0])) - 2; i >= 0; i--) {
 		if (!d->subsys[i])
 			continue;
-		keel_subsys_stop(d->subsys[i], KEEL_SUBSYS_STOPPED);
+		keel_subsys_stop(d->subsys[i], KEEL_SUBSYS_STOPPED, "keeld is shutting down");
 		keel_subsys_free(d->subsys[i]);
 	}
 	free(d->subsys);

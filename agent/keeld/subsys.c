@@ -101,13 +101,14 @@ void keel_subsys_start(struct keel_subsys *s)
 	emit_state(s);
 }
 
-void keel_subsys_stop(struct keel_subsys *s, enum keel_subsys_state state)
+void keel_subsys_stop(struct keel_subsys *s, enum keel_subsys_state state,
+		      const char *reason)
 {
 	if (s->state != KEEL_SUBSYS_RUNNING)
 		return;
 	s->ops->stop(s);
 	s->state = state;
-	snprintf(s->reason, sizeof(s->reason), "stopped by request");
+	snprintf(s->reason, sizeof(s->reason), "%s", reason);
 	s->fix[0] = '\0';
 	emit_state(s);
 }

@@ -55,7 +55,8 @@ struct keel_subsys *keel_subsys_new(const struct keel_subsys_ops *ops,
 void keel_subsys_free(struct keel_subsys *s);
 /* Check features, open, start; the state and reason say how it went. */
 void keel_subsys_start(struct keel_subsys *s);
-void keel_subsys_stop(struct keel_subsys *s, enum keel_subsys_state state);
+void keel_subsys_stop(struct keel_subsys *s, enum keel_subsys_state state,
+		      const char *reason);
 json_t *keel_subsys_status(struct keel_subsys *s);
 
 /* Pin helpers: everything goes under <pin_dir>/<subsystem>/. */
