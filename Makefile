@@ -93,7 +93,7 @@ vmlinux:
 deps:
 	./deploy/install-deps
 
-check: all
+check: deps all
 	./tests/run-all
 
 check-unit: user

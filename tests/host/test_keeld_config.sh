@@ -1,0 +1,54 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Bad configurations: one clear error naming file, line and key, exit status
+# 2, nothing started (no socket, no pins).  A required subsystem that cannot
+# run: exit 1, nothing left behind.
+. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/../integration/keeld.sh"
+need_root
+
+bad_config() {	# WHAT EXPECTED-MESSAGE INI-LINES...
+	local what=$1 expect=$2 out rc
+	shift 2
+	keeld_conf "$@"
+	out=$("$KEELD" -c "$KEELD_CONF" 2>&1 >/dev/null)
+	rc=$?
+	check_eq "$what: exit status" 2 "$rc"
+	check "$what: message '$out' contains '$expect'" sh -c "echo \"\$1\" | grep -qF -- \"\$2\"" _ "$out" "$expect"
+	check "$what: no socket created" test ! -e "$KEEL_SOCKET"
+	check "$what: no pins created" test ! -e "$KEELD_PINS"
+}
+
+# keeld_conf writes 6 lines; the bad line is line 7.
+bad_config "unknown key" "$KEELD_CONF:7: [blk] bogus: unknown key" "bogus = 1"
+bad_config "out of range" "$KEELD_CONF:8: [events] queue_bytes: 10 is out of range 4096..67108864" \
+	"[events]" "queue_bytes = 10"
+bad_config "malformed line" "$KEELD_CONF:7: syntax error" "this is not ini"
+bad_config "bad boolean" "$KEELD_CONF:8: [exec] required: 'maybe' is not a boolean" \
+	"[exec]" "required = maybe"
+bad_config "unknown group" "[control] group: no group named" "[control]" "group = no-such-keel-group"
+
+out=$("$KEELD" -c "$KEEL_TMP/missing.conf" 2>&1)
+check_eq "missing file: exit status" 2 "$?"
+check "missing file: named" sh -c "echo \"\$1\" | grep -qF 'missing.conf: cannot open: No such file'" _ "$out"
+
+chmod 000 "$KEELD_CONF"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$KEELD" -c "$KEELD_CONF" 2>&1)
+check_eq "unreadable file: exit status" 2 "$?"
+check "unreadable file: permission denied named" sh -c "echo \"\$1\" | grep -qF 'cannot open: Permission denied'" _ "$out"
+chmod 644 "$KEELD_CONF"
+
+check "--print-config prints a file keeld accepts" \
+	sh -c "'$KEELD' --print-config > '$KEEL_TMP/p.conf' && '$KEELD' -c '$KEEL_TMP/p.conf' --print-config > /dev/null"
+
+# required but unavailable: keel.ko is not loaded here
+if [ -e /sys/module/keel ]; then
+	skip "keel.ko is loaded; the required-subsystem check needs it absent"
+fi
+keeld_conf "[kmod]" "required = true"
+out=$("$KEELD" -q -c "$KEELD_CONF" 2>&1)
+check_eq "required subsystem unavailable: exit status" 1 "$?"
+check "required subsystem unavailable: reason given" \
+	sh -c "echo \"\$1\" | grep -q 'subsystem kmod is required.*but is unavailable'" _ "$out"
+check "required subsystem unavailable: socket removed" test ! -e "$KEEL_SOCKET"
+check "required subsystem unavailable: pins removed" test ! -e "$KEELD_PINS"

@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Helpers for tests that run keeld: source after lib.sh.
+#
+#   keeld_conf [INI LINE...]   write $KEELD_CONF: a private socket and pin
+#                              directory, blk.stats every 500 ms, plus lines
+#   keeld_start [ARGS...]      start keeld -c $KEELD_CONF in the background,
+#                              wait until keelctl status answers
+#   keeld_stop                 SIGTERM, wait; keeld's exit status in
+#                              $KEELD_STATUS (call it directly, not via check:
+#                              only this shell can wait for keeld)
+#   subsys_state NAME          the state keelctl status gives NAME
+#   feature_available NAME     true when keeld found the kernel feature
+#   events_of TYPE             the backlog events of TYPE, one per line
+#
+# keeld's stdout (events) is in $KEELD_EVENTS, its stderr in $KEELD_ERR.
+
+KEELD=$KEEL_BUILD/keeld
+KEELCTL=$KEEL_BUILD/keelctl
+KEELD_CONF=$KEEL_TMP/keel.conf
+KEELD_EVENTS=$KEEL_TMP/events.out
+KEELD_ERR=$KEEL_TMP/keeld.err
+KEELD_PINS=/sys/fs/bpf/keel-test-$$
+KEELD_PID=
+export KEEL_SOCKET=$KEEL_TMP/keel.sock
+
+keeld_conf() {
+	cat >"$KEELD_CONF" <<CONF
+[control]
+socket = $KEEL_SOCKET
+[bpf]
+pin_dir = $KEELD_PINS
+[blk]
+stats_interval_ms = 500
+CONF
+	[ $# -gt 0 ] && printf '%s\n' "$@" >>"$KEELD_CONF"
+	return 0
+}
+
+keeld_start() {
+	"$KEELD" -c "$KEELD_CONF" "$@" >"$KEELD_EVENTS" 2>"$KEELD_ERR" &
+	KEELD_PID=$!
+	for _ in $(seq 1 600); do
+		"$KEELCTL" status >/dev/null 2>&1 && return 0
+		if ! kill -0 "$KEELD_PID" 2>/dev/null; then
+			echo "  keeld exited early:"
+			sed 's/^/    | /' "$KEELD_ERR"
+			KEELD_PID=
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "  keeld did not answer within 60 s:"
+	sed 's/^/    | /' "$KEELD_ERR"
+	return 1
+}
+
+keeld_stop() {
+	KEELD_STATUS=
+	[ -n "$KEELD_PID" ] || return 0
+	kill -TERM "$KEELD_PID" 2>/dev/null
+	wait "$KEELD_PID"
+	KEELD_STATUS=$?
+	KEELD_PID=
+}
+
+_keeld_cleanup() {
+	[ -n "$KEELD_PID" ] && kill -KILL "$KEELD_PID" 2>/dev/null
+	rm -rf "$KEELD_PINS"
+}
+on_exit _keeld_cleanup
+
+subsys_state() {
+	"$KEELCTL" status --json | jq -r ".subsystems[] | select(.name == \"$1\") | .state"
+}
+
+feature_available() {
+	[ "$("$KEELCTL" status --json |
+		jq -r ".features[] | select(.name == \"$1\") | .available")" = true ]
+}
+
+events_of() {
+	"$KEELCTL" events --type "$1"
+}
