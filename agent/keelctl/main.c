@@ -115,8 +115,9 @@ static void print_status_text(json_t *st)
 	json_t *v;
 	size_t i;
 
-	printf("keeld %s on %s (kernel %s), pid %lld, up %lld s\n",
+	printf("keeld %s (libbpf %s) on %s (kernel %s), pid %lld, up %lld s\n",
 	       json_string_value(json_object_get(st, "version")),
+	       json_string_value(json_object_get(st, "libbpf")),
 	       json_string_value(json_object_get(st, "host")),
 	       json_string_value(json_object_get(st, "kernel")),
 	       json_integer_value(json_object_get(st, "pid")),

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <bpf/libbpf.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/timerfd.h>
@@ -86,8 +87,9 @@ json_t *keel_daemon_status(struct keel_daemon *d)
 	keel_event_bus_get_stats(d->bus, &st);
 	for (struct keel_subsys **s = d->subsys; *s; s++)
 		json_array_append_new(subs, keel_subsys_status(*s));
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I}}",
-			 "version", KEEL_VERSION, "host", d->host, "kernel", uts.release,
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I}}",
+			 "version", KEEL_VERSION, "libbpf", libbpf_version_string(),
+			 "host", d->host, "kernel", uts.release,
 			 "pid", (json_int_t)getpid(), "uptime_s",
 			 (json_int_t)(time(NULL) - d->started), "features",
 			 keel_features_to_json(&d->features), "subsystems", subs,
