@@ -171,6 +171,34 @@ static void cmd_subsystem(struct conn *c, json_t *req)
 	reply(c, json_pack("{s:b, s:o}", "ok", 1, "subsystem", keel_subsys_status(s)));
 }
 
+/* "<subsystem>.<verb>": the subsystem's own commands. */
+static void cmd_routed(struct conn *c, const char *cmd, json_t *req)
+{
+	const char *dot = strchr(cmd, '.');
+	char name[32], why[512] = "";
+	struct keel_subsys *s;
+	json_t *fields;
+
+	snprintf(name, sizeof(name), "%.*s", (int)(dot - cmd), cmd);
+	s = find_subsys(c->ctl->d, name);
+	if (!s || !s->ops->command) {
+		reply_error(c, "unknown command '%s'", cmd);
+		return;
+	}
+	if (s->state != KEEL_SUBSYS_RUNNING) {
+		reply_error(c, "subsystem %s is %s%s%s", name, keel_subsys_state_name(s->state),
+			    s->reason[0] ? ": " : "", s->reason);
+		return;
+	}
+	fields = s->ops->command(s, dot + 1, req, c->privileged, why, sizeof(why));
+	if (!fields) {
+		reply_error(c, "%s", why[0] ? why : "command failed");
+		return;
+	}
+	json_object_set_new(fields, "ok", json_true());
+	reply(c, fields);
+}
+
 static int handle_request(struct conn *c, const char *line)
 {
 	json_error_t jerr;
@@ -195,6 +223,8 @@ static int handle_request(struct conn *c, const char *line)
 		err = cmd_events(c, req);
 	else if (!strcmp(cmd, "subsystem"))
 		cmd_subsystem(c, req);
+	else if (strchr(cmd, '.'))
+		cmd_routed(c, cmd, req);
 	else
 		reply_error(c, "unknown command '%s'", cmd);
 	json_decref(req);

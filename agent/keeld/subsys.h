@@ -36,6 +36,14 @@ struct keel_subsys_ops {
 	int (*start)(struct keel_subsys *s, char *why, size_t len);
 	void (*stop)(struct keel_subsys *s);	/* undoes start and open */
 	void (*counters)(struct keel_subsys *s, json_t *out);
+	/*
+	 * Optional: a keelctl request {"cmd": "<name>.<verb>", ...} for this
+	 * subsystem, routed here only while it runs.  Returns the reply's
+	 * fields (the caller adds "ok") or NULL with a message in @why.  Only
+	 * a @privileged peer may change anything; refuse the others.
+	 */
+	json_t *(*command)(struct keel_subsys *s, const char *verb, json_t *req,
+			   bool privileged, char *why, size_t len);
 };
 
 struct keel_subsys {

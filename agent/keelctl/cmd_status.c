@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <argp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "keelctl/keelctl.h"
+
+static const char doc[] =
+	"Show keeld's version, the kernel features it probed (and why any is "
+	"unavailable), each subsystem's state with the reason and fix when it does "
+	"not run, its counters, and the event stream's counters.\v"
+	"EXAMPLES:\n"
+	"  keelctl status\n"
+	"  keelctl status --json | jq '.subsystems[] | {name, state}'";
+
+static const struct argp_option options[] = {
+	{ "json", 'j', NULL, 0, "Print JSON (the schema is keeld's status reply)", 0 },
+	{ 0 },
+};
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	bool *json = state->input;
+
+	if (key == 'j')
+		*json = true;
+	else if (key == ARGP_KEY_ARG)
+		argp_error(state, "unexpected argument '%s'", arg);
+	else
+		return ARGP_ERR_UNKNOWN;
+	return 0;
+}
+
+static void print_features(json_t *feats)
+{
+	json_t *v;
+	size_t i;
+
+	printf("\nkernel features:\n");
+	json_array_foreach(feats, i, v) {
+		const char *name = json_string_value(json_object_get(v, "name"));
+
+		if (json_is_true(json_object_get(v, "available")))
+			printf("  %-17s available\n", name);
+		else
+			printf("  %-17s unavailable: %s\n", name,
+			       json_string_value(json_object_get(v, "reason")));
+	}
+}
+
+static void print_counters(json_t *counters)
+{
+	const char *key;
+	json_t *val;
+
+	if (!json_object_size(counters))
+		return;
+	printf("        ");
+	json_object_foreach(counters, key, val) {
+		char *s = json_dumps(val, JSON_ENCODE_ANY);
+
+		printf(" %s=%s", key, s ? s : "?");
+		free(s);
+	}
+	printf("\n");
+}
+
+static void print_subsystems(json_t *subs)
+{
+	json_t *v;
+	size_t i;
+
+	printf("\nsubsystems:\n");
+	json_array_foreach(subs, i, v) {
+		const char *reason = json_string_value(json_object_get(v, "reason"));
+		const char *fix = json_string_value(json_object_get(v, "fix"));
+
+		printf("  %-6s %-12s%s%s\n", json_string_value(json_object_get(v, "name")),
+		       json_string_value(json_object_get(v, "state")),
+		       json_is_true(json_object_get(v, "required")) ? "(required) " : "",
+		       json_string_value(json_object_get(v, "summary")));
+		if (reason)
+			printf("         reason: %s\n", reason);
+		if (fix)
+			printf("         fix: %s\n", fix);
+		print_counters(json_object_get(v, "counters"));
+	}
+}
+
+static void print_status_text(json_t *st)
+{
+	json_t *ev = json_object_get(st, "events");
+
+	printf("keeld %s (libbpf %s) on %s (kernel %s), pid %lld, up %lld s\n",
+	       json_string_value(json_object_get(st, "version")),
+	       json_string_value(json_object_get(st, "libbpf")),
+	       json_string_value(json_object_get(st, "host")),
+	       json_string_value(json_object_get(st, "kernel")),
+	       json_integer_value(json_object_get(st, "pid")),
+	       json_integer_value(json_object_get(st, "uptime_s")));
+	print_features(json_object_get(st, "features"));
+	print_subsystems(json_object_get(st, "subsystems"));
+	printf("\nevents: %lld emitted, %lld subscribers, %lld dropped; %lld clients\n",
+	       json_integer_value(json_object_get(ev, "emitted")),
+	       json_integer_value(json_object_get(ev, "subscribers")),
+	       json_integer_value(json_object_get(ev, "dropped")),
+	       json_integer_value(json_object_get(ev, "clients")));
+}
+
+int keelctl_status(const struct keelctl *ctl, int argc, char **argv)
+{
+	static const struct argp argp = { options, parse_opt, "", doc, NULL, NULL, NULL };
+	bool json = false;
+	json_t *req, *rep;
+	int err;
+
+	err = keelctl_parse(&argp, argc, argv, &json);
+	if (err)
+		return err;
+	req = json_pack("{s:s}", "cmd", "status");
+	rep = keelctl_call(ctl, req);
+	json_decref(req);
+	if (!rep)
+		return KEELCTL_EXIT_FAIL;
+	if (json)
+		keelctl_print_json(json_object_get(rep, "status"));
+	else
+		print_status_text(json_object_get(rep, "status"));
+	json_decref(rep);
+	return 0;
+}

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <argp.h>
+#include <stdio.h>
+
+#include "keelctl/keelctl.h"
+
+/* Every keelctl command, in the order `keelctl --help` lists them. */
+const struct keelctl_command keelctl_commands[] = {
+	{ "status", "keeld's version, kernel features, subsystems and counters", keelctl_status },
+	{ "events", "print recent events; --follow for new ones", keelctl_events },
+	{ "subsystem", "start or stop a subsystem (root or [control] group)", keelctl_subsystem },
+	{ NULL, NULL, NULL },
+};
+
+int keelctl_connect(const struct keelctl *ctl, struct keel_client *c)
+{
+	char why[512];
+
+	if (keel_client_connect(c, ctl->socket, why, sizeof(why)) < 0) {
+		fprintf(stderr, "keelctl: %s\n", why);
+		return -1;
+	}
+	return 0;
+}
+
+json_t *keelctl_call(const struct keelctl *ctl, json_t *req)
+{
+	struct keel_client c;
+	char why[512];
+	json_t *rep;
+
+	if (keelctl_connect(ctl, &c) < 0)
+		return NULL;
+	rep = keel_client_call(&c, req, why, sizeof(why));
+	keel_client_close(&c);
+	if (!rep)
+		fprintf(stderr, "keelctl: %s\n", why);
+	return rep;
+}
+
+void keelctl_print_json(json_t *v)
+{
+	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	putchar('\n');
+}
+
+int keelctl_parse(const void *argp, int argc, char **argv, void *input)
+{
+	return argp_parse(argp, argc, argv, 0, NULL, input) ? KEELCTL_EXIT_USAGE : 0;
+}
