@@ -36,6 +36,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 
+.DEFAULT_GOAL := all
 -include mk/*.mk
 
 .PHONY: all user bpf kmod check check-unit check-integration run deps vmlinux \

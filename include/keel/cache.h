@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * keel three-queue cache: a cold FIFO, a ghost queue and a hot CLOCK.
+ *
+ * Policy
+ *   - A new key enters the cold FIFO.
+ *   - A hit sets a small saturating counter (2 bits) on the entry; nothing
+ *     moves.
+ *   - When the cold FIFO has to give up an entry, its head is examined: if it
+ *     was hit while cold it becomes hot (in place, no copy); if not, it is
+ *     evicted and leaves a 64-bit fingerprint in the ghost queue.
+ *   - A miss whose fingerprint is found in the ghost goes straight to hot.
+ *   - Hot evicts with CLOCK (a FIFO with reinsertion): the entry at the
+ *     head with a non-zero counter loses one and goes to the tail, one at
+ *     zero is evicted (and ghosted, marked as coming from hot).
+ *   - Sizing adapts ARC-style: a ghost hit on a key that left cold means cold
+ *     was too small, one on a key that left hot means hot was too small; the
+ *     cold target moves by one entry times the ratio of the other origin's
+ *     share of the ghost to this one's (ARC's |B2|/|B1|), between 1% and
+ *     90% of the capacity.
+ *   A sequential scan only ever enters cold (and the ghost); the hot entries
+ *   are evicted only when cold is below its target, which a scan never
+ *   causes because every scanned key lands in cold.
+ *
+ * Concurrency
+ *   The cache is split into shards by key hash (opts.shards, a power of two).
+ *   Each shard has:
+ *   - one writer mutex, held by insert, remove and eviction.  Misses pay it;
+ *     they also pay for a disk read, so it is not the bottleneck.
+ *   - a hash table whose buckets are grouped in stripes, each stripe with a
+ *     sequence counter.  A writer bumps the counter to odd before it unlinks
+ *     or links an entry and back to even after.  A lookup reads the counter,
+ *     walks the chain with atomic loads, and retries if the counter moved
+ *     (seqlock).  So a hit takes no lock and writes nothing but the entry's
+ *     counter byte, and only when that counter is not already saturated.
+ *   - the ghost: a set-associative table of 64-bit words (fingerprint and
+ *     insertion time); lookups and inserts happen on the miss path under the
+ *     shard mutex.
+ *   All shared fields are read and written with __atomic builtins, so the
+ *   cache is clean under ThreadSanitizer.
+ *
+ * Memory
+ *   Per cached entry: key 8 B, hash chain 4 B, queue link 4 B (a slot is on
+ *   the cold or the hot FIFO, never both), bucket head 4 B (one bucket per
+ *   entry), counter 1 B, state 1 B = 22 B.
+ *   Per ghost entry: 8 B.  keel_cache_stats() reports both as measured from
+ *   the allocations.
+ */
+#ifndef KEEL_CACHE_H
+#define KEEL_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#define KEEL_CACHE_NO_SLOT 0xffffffffu
+
+struct keel_cache;
+
+struct keel_cache_opts {
+	/* Entries the cache holds (all shards together); must be > 0. */
+	__u64 capacity;
+	/* Ghost fingerprints kept, in entries; 0 picks the capacity. */
+	__u64 ghost_capacity;
+	/* Number of shards, a power of two; 0 picks 1.  Each shard needs at
+	 * least 16 entries, so fewer are used for tiny caches. */
+	__u32 shards;
+	/* Initial cold target in percent of the capacity; 0 picks 10. */
+	__u32 cold_pct;
+	/* Disable the adaptive sizing (the cold target stays at cold_pct). */
+	bool fixed;
+};
+
+struct keel_cache_stats {
+	__u64 capacity;		/* entries */
+	__u64 ghost_capacity;	/* ghost entries */
+	__u64 cached;		/* entries now cached */
+	__u64 cold;		/* of which in the cold FIFO */
+	__u64 hot;		/* of which hot */
+	__u64 ghost_live;	/* ghost fingerprints within the ghost window */
+	__u64 cold_target;	/* current adaptive cold target (sum of shards) */
+	__u64 hits, misses;	/* from keel_cache_access() only */
+	__u64 ghost_hits;	/* misses re-admitted to hot from the ghost */
+	__u64 promotions;	/* cold -> hot at the FIFO head */
+	__u64 evictions;
+	double bytes_per_entry;	/* metadata bytes / capacity */
+	double bytes_per_ghost;	/* ghost bytes / ghost capacity */
+	__u64 bytes_total;	/* all metadata allocated */
+};
+
+/* Where a key is; for tests and tools. */
+enum keel_cache_where {
+	KEEL_CACHE_ABSENT = 0,
+	KEEL_CACHE_COLD,
+	KEEL_CACHE_HOT,
+	KEEL_CACHE_GHOST,
+};
+
+/* Create a cache; returns 0 and *ret_cache, or -EINVAL / -ENOMEM. */
+int keel_cache_new(const struct keel_cache_opts *opts,
+		   struct keel_cache **ret_cache);
+/* Free a cache; accepts NULL.  No other thread may use it any more. */
+void keel_cache_free(struct keel_cache *c);
+
+/*
+ * Lock-free lookup.  Returns true on a hit and marks the entry referenced;
+ * *ret_slot (may be NULL) then holds a slot number in [0, slots) that stays
+ * the key's while it is cached.  A caller that copies data out of a slot
+ * checks keel_cache_slot_key() afterwards to detect a concurrent eviction.
+ */
+bool keel_cache_lookup(struct keel_cache *c, __u64 key, __u32 *ret_slot);
+
+/*
+ * Insert a key after a miss.  Returns 0 with *ret_slot (may be NULL) set,
+ * -EEXIST (and the slot) if another thread inserted it first.  Evicts as the
+ * policy says; *ret_evicted (may be NULL) is set to whether a key was
+ * evicted and *ret_evicted_key to which one.
+ */
+int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot,
+		      bool *ret_evicted, __u64 *ret_evicted_key);
+
+/* Lookup, then insert on a miss.  Returns true on a hit; counts hits/misses. */
+bool keel_cache_access(struct keel_cache *c, __u64 key);
+
+/* Drop a key (its data went stale); returns 0 or -ENOENT.  No ghost left. */
+int keel_cache_remove(struct keel_cache *c, __u64 key);
+
+/* Total slots (slot numbers run from 0 to this minus one). */
+__u32 keel_cache_slots(const struct keel_cache *c);
+/* The key held in a slot, or false when the slot is free. */
+bool keel_cache_slot_key(const struct keel_cache *c, __u32 slot,
+			 __u64 *ret_key);
+
+/* Where a key is now (takes the shard lock; not for the hot path). */
+enum keel_cache_where keel_cache_where(struct keel_cache *c, __u64 key);
+
+/* Counters and measured memory; takes each shard lock briefly. */
+void keel_cache_get_stats(struct keel_cache *c, struct keel_cache_stats *ret);
+
+#endif /* KEEL_CACHE_H */

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+/* keel three-queue cache: behaviour a user of the library relies on. */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "keel/cache.h"
+
+static struct keel_cache *mk(__u64 cap, __u64 ghost, __u32 shards)
+{
+	struct keel_cache_opts o = {
+		.capacity = cap, .ghost_capacity = ghost, .shards = shards,
+	};
+	struct keel_cache *c = NULL;
+
+	cr_assert_eq(keel_cache_new(&o, &c), 0, "keel_cache_new(cap=%llu)",
+		     (unsigned long long)cap);
+	return c;
+}
+
+static __u64 rnd(__u64 *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+Test(cache, rejects_bad_options)
+{
+	struct keel_cache_opts o = { .capacity = 0 };
+	struct keel_cache *c;
+
+	cr_assert_eq(keel_cache_new(&o, &c), -EINVAL);
+	o.capacity = 100;
+	o.shards = 3;
+	cr_assert_eq(keel_cache_new(&o, &c), -EINVAL);
+	cr_log_info("capacity 0 and a non-power-of-two shard count give -EINVAL");
+}
+
+Test(cache, invariants_under_random_load)
+{
+	struct keel_cache *c = mk(500, 1000, 1);
+	struct keel_cache_stats st;
+	__u64 s = 42;
+
+	for (int i = 0; i < 200000; i++) {
+		/* Skewed keys: a mix of reuse and one-off keys. */
+		__u64 r = rnd(&s);
+		__u64 key = (r & 3) ? r % 800 : 100000 + r % 100000;
+		bool hit = keel_cache_access(c, key);
+		enum keel_cache_where w = keel_cache_where(c, key);
+
+		cr_assert(w == KEEL_CACHE_COLD || w == KEEL_CACHE_HOT,
+			  "key %llu just accessed (hit=%d) is not cached",
+			  (unsigned long long)key, hit);
+		if (i % 1000 == 0) {
+			keel_cache_get_stats(c, &st);
+			cr_assert_leq(st.cached, 500ull, "capacity exceeded");
+			cr_assert_leq(st.ghost_live, 1000ull, "ghost unbounded");
+			cr_assert_eq(st.cached, st.cold + st.hot);
+		}
+	}
+	keel_cache_get_stats(c, &st);
+	cr_assert_eq(st.cached, 500ull, "a full cache should stay full");
+	cr_assert_eq(st.hits + st.misses, 200000ull);
+	/* Every key ever used is cached, ghosted or gone: where() only ever
+	 * answers one of the four states and the counts add up. */
+	__u64 cached = 0;
+	for (__u64 k = 0; k < 800; k++)
+		cached += keel_cache_where(c, k) <= KEEL_CACHE_HOT &&
+			  keel_cache_where(c, k) != KEEL_CACHE_ABSENT;
+	cr_assert_leq(cached, 500ull);
+	cr_log_info("200k skewed accesses into 500 entries: capacity never "
+		    "exceeded (%llu cached: %llu cold, %llu hot), ghost %llu "
+		    "<= 1000, hit ratio %.3f, every accessed key cached",
+		    (unsigned long long)st.cached, (unsigned long long)st.cold,
+		    (unsigned long long)st.hot,
+		    (unsigned long long)st.ghost_live,
+		    (double)st.hits / 200000.0);
+	keel_cache_free(c);
+}
+
+Test(cache, scan_resistance)
+{
+	struct keel_cache *c = mk(1000, 0, 1);
+	__u64 survivors = 0, lost_in_scan = 0;
+
+	/* A working set of 500 keys, used repeatedly so it becomes hot. */
+	for (int round = 0; round < 4; round++)
+		for (__u64 k = 0; k < 500; k++)
+			keel_cache_access(c, k);
+	/* A sequential scan ten times the cache size. */
+	for (__u64 k = 1000000; k < 1000000 + 10000; k++)
+		lost_in_scan += keel_cache_access(c, k);
+	for (__u64 k = 0; k < 500; k++)
+		cr_assert_eq(keel_cache_where(c, k), KEEL_CACHE_HOT,
+			     "key %llu of the working set is not hot after "
+			     "the scan", (unsigned long long)k);
+	for (__u64 k = 0; k < 500; k++)
+		survivors += keel_cache_lookup(c, k, NULL);
+	cr_assert_eq(survivors, 500ull,
+		     "only %llu of 500 hot keys survived a 10x scan",
+		     (unsigned long long)survivors);
+	cr_assert_eq(lost_in_scan, 0ull);
+	cr_log_info("500 hot keys all survive a 10,000-key sequential scan "
+		    "through a 1,000-entry cache (an LRU keeps none)");
+	keel_cache_free(c);
+}
+
+Test(cache, hit_while_cold_promotes_to_hot)
+{
+	struct keel_cache *c = mk(100, 0, 1);
+
+	keel_cache_access(c, 7);
+	cr_assert_eq(keel_cache_where(c, 7), KEEL_CACHE_COLD, "new key not cold");
+	cr_assert(keel_cache_access(c, 7), "second access not a hit");
+	cr_assert_eq(keel_cache_where(c, 7), KEEL_CACHE_COLD,
+		     "a hit must not move the entry");
+	for (__u64 k = 1000; k < 1300; k++)
+		keel_cache_access(c, k);
+	cr_assert_eq(keel_cache_where(c, 7), KEEL_CACHE_HOT,
+		     "re-referenced key not promoted when it reached the "
+		     "cold FIFO head");
+	cr_log_info("a key hit while cold stays put on the hit and is hot "
+		    "after 300 newer keys passed through the cold FIFO");
+	keel_cache_free(c);
+}
+
+Test(cache, ghost_promotion)
+{
+	struct keel_cache *c = mk(100, 200, 1);
+	struct keel_cache_stats st;
+
+	keel_cache_access(c, 7);
+	for (__u64 k = 1000; k < 1150; k++)
+		keel_cache_access(c, k);
+	cr_assert_eq(keel_cache_where(c, 7), KEEL_CACHE_GHOST,
+		     "a key evicted from cold unreferenced must leave a ghost");
+	cr_assert_not(keel_cache_access(c, 7), "ghost is not a hit");
+	cr_assert_eq(keel_cache_where(c, 7), KEEL_CACHE_HOT,
+		     "a miss found in the ghost must go straight to hot");
+	keel_cache_get_stats(c, &st);
+	cr_assert_eq(st.ghost_hits, 1ull);
+	/* A ghost is forgotten after ghost_capacity newer evictions. */
+	keel_cache_access(c, 8);
+	for (__u64 k = 2000; k < 2500; k++)
+		keel_cache_access(c, k);
+	cr_assert_eq(keel_cache_where(c, 8), KEEL_CACHE_ABSENT,
+		     "ghost entry outlived the ghost window");
+	cr_log_info("evicted cold key leaves a ghost; its next miss lands in "
+		    "hot; a ghost older than 200 evictions is forgotten");
+	keel_cache_free(c);
+}
+
+Test(cache, adapts_cold_target)
+{
+	struct keel_cache *c = mk(1000, 4000, 1);
+	struct keel_cache_stats st0, st;
+
+	keel_cache_get_stats(c, &st0);
+	/* A loop of 1,500 keys: each comes back after ~1,500 other keys,
+	 * past a 100-entry cold queue but within the ghost, so the ghost
+	 * keeps saying cold was too small. */
+	for (int round = 0; round < 20; round++)
+		for (__u64 k = 0; k < 1500; k++)
+			keel_cache_access(c, k);
+	keel_cache_get_stats(c, &st);
+	cr_assert_neq(st.cold_target, st0.cold_target,
+		      "cold target never moved from %llu",
+		      (unsigned long long)st0.cold_target);
+	cr_log_info("cold target moved from %llu to %llu after %llu ghost "
+		    "hits on a looping workload; hit ratio %.3f (LRU: 0)",
+		    (unsigned long long)st0.cold_target,
+		    (unsigned long long)st.cold_target,
+		    (unsigned long long)st.ghost_hits,
+		    (double)st.hits / (double)(st.hits + st.misses));
+	keel_cache_free(c);
+}
+
+Test(cache, remove_and_slots)
+{
+	struct keel_cache *c = mk(64, 0, 1);
+	__u32 slot, slot2;
+	__u64 key;
+	bool ev;
+
+	cr_assert_eq(keel_cache_insert(c, 5, &slot, &ev, NULL), 0);
+	cr_assert_lt(slot, keel_cache_slots(c));
+	cr_assert(keel_cache_slot_key(c, slot, &key) && key == 5);
+	cr_assert_eq(keel_cache_insert(c, 5, &slot2, NULL, NULL), -EEXIST);
+	cr_assert_eq(slot, slot2, "-EEXIST must report the existing slot");
+	cr_assert(keel_cache_lookup(c, 5, &slot2) && slot2 == slot);
+	cr_assert_eq(keel_cache_remove(c, 5), 0);
+	cr_assert_not(keel_cache_lookup(c, 5, NULL), "removed key still hits");
+	cr_assert_eq(keel_cache_where(c, 5), KEEL_CACHE_ABSENT,
+		     "remove must not leave a ghost");
+	cr_assert_eq(keel_cache_remove(c, 5), -ENOENT);
+	/* The removed cold entry's slot is reused; the cache still fills. */
+	for (__u64 k = 100; k < 300; k++)
+		keel_cache_access(c, k);
+	for (__u32 s = 0; s < keel_cache_slots(c); s++)
+		cr_assert(keel_cache_slot_key(c, s, &key), "slot %u free", s);
+	cr_log_info("insert returns a slot, -EEXIST on a duplicate, remove "
+		    "leaves no hit and no ghost, slots are all reused");
+	keel_cache_free(c);
+}
+
+Test(cache, memory_per_entry)
+{
+	struct keel_cache *c = mk(1000000, 2000000, 8);
+	struct keel_cache_stats st;
+
+	keel_cache_get_stats(c, &st);
+	cr_log_info("measured metadata: %.2f B per cached entry, %.2f B per "
+		    "ghost entry (%llu B total for 1M entries + 2M ghosts)",
+		    st.bytes_per_entry, st.bytes_per_ghost,
+		    (unsigned long long)st.bytes_total);
+	cr_assert_leq(st.bytes_per_entry, 24.0);
+	cr_assert_leq(st.bytes_per_ghost, 8.0);
+	keel_cache_free(c);
+}

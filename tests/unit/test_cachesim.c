@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * keel-cachesim: trace readers, error messages, and the reference policies
+ * against libCacheSim's published figures (../shared/traces/README.md).
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "cachesim/sim.h"
+#include "keel/trace.h"
+
+/* ../shared/traces beside the repository, or $KEEL_TRACES. */
+static const char *traces_dir(void)
+{
+	static char dir[4096];
+	const char *env = getenv("KEEL_TRACES");
+	struct stat st;
+	FILE *p;
+
+	if (env) {
+		snprintf(dir, sizeof(dir), "%s", env);
+	} else {
+		p = popen("git rev-parse --show-toplevel 2>/dev/null", "r");
+		cr_assert(p && fgets(dir, sizeof(dir) - 32, p),
+			  "cannot find the repository top (git rev-parse); "
+			  "set KEEL_TRACES to the traces folder");
+		pclose(p);
+		dir[strcspn(dir, "\n")] = 0;
+		strcat(dir, "/../shared/traces");
+	}
+	cr_assert(stat(dir, &st) == 0 && S_ISDIR(st.st_mode),
+		  "traces folder %s is missing: this test needs the public "
+		  "traces (../shared/traces beside the repo, or KEEL_TRACES)",
+		  dir);
+	return dir;
+}
+
+static void load(const char *name, enum keel_sim_format fmt,
+		 struct keel_sim_trace *t, struct keel_sim_keys *k)
+{
+	char path[4200];
+	struct keel_sim_err err = { "" };
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", traces_dir(), name);
+	r = keel_sim_trace_load(path, fmt, t, &err);
+	cr_assert_eq(r, 0, "loading %s: %s", path, err.msg);
+	cr_assert_eq(keel_sim_keys_build(t, KEEL_SIM_OBJECT, 4096, false, k), 0);
+}
+
+static const __u64 sizes[4] = { 489, 2448, 4897, 14692 };
+
+static void check(const char *pol, const double ref[4], double tol,
+		  const struct keel_sim_keys *k)
+{
+	const struct keel_sim_policy *p = keel_sim_policy_find(pol);
+
+	for (int i = 0; i < 4; i++) {
+		struct keel_sim_result res;
+
+		cr_assert_eq(keel_sim_run(p, k, sizes[i], &res), 0);
+		cr_assert_leq(fabs(res.miss_ratio - ref[i]), tol,
+			      "%s at %llu: miss ratio %.4f, libCacheSim %.4f",
+			      pol, (unsigned long long)sizes[i],
+			      res.miss_ratio, ref[i]);
+		cr_log_info("%s at %llu objects: %.4f (libCacheSim %.4f)", pol,
+			    (unsigned long long)sizes[i], res.miss_ratio,
+			    ref[i]);
+	}
+}
+
+Test(cachesim, reference_figures_cloudphysics, .timeout = 120)
+{
+	struct keel_sim_trace t;
+	struct keel_sim_keys k;
+	static const struct {
+		const char *pol;
+		double ref[4];
+	} refs[] = {
+		{ "clock", { 0.8372, 0.8240, 0.8044, 0.6704 } },
+		{ "arc", { 0.8275, 0.8114, 0.7728, 0.6002 } },
+		{ "2q", { 0.8305, 0.8151, 0.7742, 0.6339 } },
+		{ "s3fifo", { 0.8304, 0.8026, 0.7525, 0.6280 } },
+		{ "sieve", { 0.8292, 0.8172, 0.7907, 0.6328 } },
+		{ "lirs", { 0.8315, 0.8138, 0.7518, 0.5729 } },
+		{ "belady", { 0.7927, 0.7032, 0.6290, 0.5019 } },
+	};
+	static const double lru[4] = { 0.8380, 0.8246, 0.8049, 0.6608 };
+
+	load("cloudPhysicsIO.oracleGeneral.bin", KEEL_SIM_FMT_AUTO, &t, &k);
+	cr_assert_eq(t.format, KEEL_SIM_FMT_ORACLE, "format not detected");
+	cr_assert_eq(k.n, 113872ull);
+	cr_assert_eq(k.unique, 48974ull);
+	/* LRU exactly: same 4-decimal figure. */
+	check("lru", lru, 0.00005, &k);
+	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++)
+		check(refs[i].pol, refs[i].ref, 0.005, &k);
+	keel_sim_keys_free(&k);
+	keel_sim_trace_free(&t);
+}
+
+Test(cachesim, csv_matches_oracle)
+{
+	struct keel_sim_trace a, b;
+	struct keel_sim_keys ka, kb;
+	size_t writes = 0;
+
+	load("cloudPhysicsIO.oracleGeneral.bin", KEEL_SIM_FMT_AUTO, &a, &ka);
+	load("cloudPhysicsIO.csv", KEEL_SIM_FMT_AUTO, &b, &kb);
+	cr_assert_eq(b.format, KEEL_SIM_FMT_CPHY);
+	cr_assert_eq(ka.n, kb.n);
+	cr_assert_eq(memcmp(ka.key, kb.key, ka.n * sizeof(__u64)), 0,
+		     "CSV and oracleGeneral give different key sequences");
+	for (size_t i = 0; i < b.n; i++)
+		writes += b.reqs[i].write;
+	cr_assert(writes > b.n / 2 && writes < b.n * 2 / 3,
+		  "%zu of %zu writes; README says 59%%", writes, b.n);
+	cr_log_info("cloudPhysicsIO CSV and binary: same %zu keys; %.1f%% "
+		    "writes", ka.n, 100.0 * (double)writes / (double)b.n);
+	keel_sim_keys_free(&ka);
+	keel_sim_keys_free(&kb);
+	keel_sim_trace_free(&a);
+	keel_sim_trace_free(&b);
+}
+
+Test(cachesim, lirs_traces_read)
+{
+	static const struct {
+		const char *name;
+		size_t refs, blocks;
+	} tr[] = {
+		{ "lirs-multi1.trace.gz", 15858, 2606 },
+		{ "lirs-sprite.trace.gz", 133996, 7075 },
+		{ "lirs-zigzag.trace.gz", 52001, 2001 },
+		{ "lirs-loop.trace.gz", 505500, 0 },
+	};
+
+	for (size_t i = 0; i < 4; i++) {
+		struct keel_sim_trace t;
+		struct keel_sim_keys k;
+
+		load(tr[i].name, KEEL_SIM_FMT_AUTO, &t, &k);
+		cr_assert_eq(t.format, KEEL_SIM_FMT_TEXT);
+		cr_assert_eq(k.n, tr[i].refs, "%s: %zu refs", tr[i].name, k.n);
+		if (tr[i].blocks)
+			cr_assert_eq(k.unique, tr[i].blocks);
+		cr_log_info("%s: %zu refs, %zu blocks as the README says",
+			    tr[i].name, k.n, k.unique);
+		keel_sim_keys_free(&k);
+		keel_sim_trace_free(&t);
+	}
+}
+
+static char *write_tmp(const char *text)
+{
+	static char p[64];
+	int fd;
+
+	snprintf(p, sizeof(p), "/tmp/keel-sim-XXXXXX");
+	fd = mkstemp(p);
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return p;
+}
+
+Test(cachesim, msr_tencent_and_block_mode)
+{
+	struct keel_sim_trace t;
+	struct keel_sim_keys k;
+	struct keel_sim_err err = { "" };
+	char *p = write_tmp("128166372003061629,hm,0,Read,8192,8192,100\n"
+			    "128166372003061630,hm,0,Write,0,4096,100\n"
+			    "128166372003061631,hm,1,Read,8192,512,100\n");
+
+	cr_assert_eq(keel_sim_trace_load(p, KEEL_SIM_FMT_AUTO, &t, &err), 0,
+		     "%s", err.msg);
+	cr_assert_eq(t.format, KEEL_SIM_FMT_MSR);
+	cr_assert_eq(keel_sim_keys_build(&t, KEEL_SIM_BLOCK, 4096, false, &k), 0);
+	cr_assert_eq(k.n, 4ull, "8 KiB read = 2 blocks, + 1 + 1");
+	cr_assert_eq(k.unique, 4ull, "disk 1 block 2 is not disk 0 block 2");
+	keel_sim_keys_free(&k);
+	cr_assert_eq(keel_sim_keys_build(&t, KEEL_SIM_BLOCK, 4096, true, &k), 0);
+	cr_assert_eq(k.n, 3ull, "--reads-only keeps 3 blocks");
+	keel_sim_keys_free(&k);
+	keel_sim_trace_free(&t);
+	unlink(p);
+
+	p = write_tmp("1538323199,2048,16,0,1063\n1538323199,2048,16,1,1063\n");
+	cr_assert_eq(keel_sim_trace_load(p, KEEL_SIM_FMT_AUTO, &t, &err), 0,
+		     "%s", err.msg);
+	cr_assert_eq(t.format, KEEL_SIM_FMT_TENCENT);
+	cr_assert_eq(t.reqs[0].addr, 2048ull * 512);
+	cr_assert_eq(t.reqs[0].size, 16u * 512);
+	cr_assert(t.reqs[1].write && !t.reqs[0].write);
+	keel_sim_trace_free(&t);
+	unlink(p);
+	cr_log_info("MSR (7 fields, Read/Write) and Tencent (5 fields, 0/1) "
+		    "detected; block mode splits 8 KiB into two 4 KiB keys, "
+		    "keeps disks apart, --reads-only drops writes");
+}
+
+Test(cachesim, errors_name_the_line_or_record)
+{
+	struct keel_sim_trace t;
+	struct keel_sim_err err = { "" };
+	char *p = write_tmp("version,time,op,size,lbn\n1,2,28,512,100\n"
+			    "1,2,28,512\n");
+	char want[128];
+	FILE *f;
+
+	cr_assert_eq(keel_sim_trace_load(p, KEEL_SIM_FMT_CPHY, &t, &err),
+		     -EBADMSG);
+	snprintf(want, sizeof(want), "%s:3:", p);
+	cr_assert(strstr(err.msg, want), "message '%s' lacks '%s'", err.msg,
+		  want);
+	cr_log_info("bad CSV line: %s", err.msg);
+	unlink(p);
+
+	p = write_tmp("");
+	f = fopen(p, "wb");
+	for (int i = 0; i < 24 * 5 + 7; i++)
+		fputc(i == 0 ? 0xff : 1, f);
+	fclose(f);
+	cr_assert_eq(keel_sim_trace_load(p, KEEL_SIM_FMT_ORACLE, &t, &err),
+		     -EBADMSG);
+	cr_assert(strstr(err.msg, "record 6"), "message: %s", err.msg);
+	cr_log_info("truncated oracleGeneral: %s", err.msg);
+	unlink(p);
+
+	p = write_tmp("");
+	{
+		struct keel_trace_writer *w;
+		struct keel_trace_record rec = { .lba = 8, .len_bytes = 4096 };
+
+		cr_assert_eq(keel_trace_writer_open(p, &w), 0);
+		keel_trace_writer_append(w, &rec);
+		keel_trace_writer_append(w, &rec);
+		keel_trace_writer_close(w);
+		cr_assert_eq(truncate(p, 16 + 32 + 5), 0);
+	}
+	cr_assert_eq(keel_sim_trace_load(p, KEEL_SIM_FMT_AUTO, &t, &err),
+		     -EBADMSG);
+	cr_assert(strstr(err.msg, "record 2"), "message: %s", err.msg);
+	cr_log_info("truncated KEELTRC1: %s", err.msg);
+	unlink(p);
+
+	/* gzip cut short */
+	{
+		char gzp[64];
+		gzFile gz;
+		FILE *g;
+		long n;
+
+		snprintf(gzp, sizeof(gzp), "/tmp/keel-sim-gz-%d.gz", getpid());
+		gz = gzopen(gzp, "wb");
+		for (int i = 0; i < 20000; i++)
+			gzprintf(gz, "%d\n", i * 7919 % 100003);
+		gzclose(gz);
+		g = fopen(gzp, "r+b");
+		fseek(g, 0, SEEK_END);
+		n = ftell(g);
+		fclose(g);
+		cr_assert_eq(truncate(gzp, n / 2), 0);
+		cr_assert_lt(keel_sim_trace_load(gzp, KEEL_SIM_FMT_TEXT, &t,
+						 &err), 0);
+		cr_assert(strstr(err.msg, "gzip"), "message: %s", err.msg);
+		cr_log_info("truncated gzip: %s", err.msg);
+		unlink(gzp);
+	}
+}
+
+Test(cachesim, keel_trace_format_in_simulator)
+{
+	char *p = write_tmp("");
+	struct keel_trace_writer *w;
+	struct keel_sim_trace t;
+	struct keel_sim_keys k;
+	struct keel_sim_err err = { "" };
+	struct keel_sim_result res;
+
+	cr_assert_eq(keel_trace_writer_open(p, &w), 0);
+	for (int round = 0; round < 10; round++)
+		for (__u64 b = 0; b < 100; b++) {
+			struct keel_trace_record r = { .disk_id = 1,
+				.lba = b * 8, .len_bytes = 4096 };
+
+			keel_trace_writer_append(w, &r);
+		}
+	cr_assert_eq(keel_trace_writer_close(w), 0);
+	cr_assert_eq(keel_sim_trace_load(p, KEEL_SIM_FMT_AUTO, &t, &err), 0,
+		     "%s", err.msg);
+	cr_assert_eq(t.format, KEEL_SIM_FMT_KEEL);
+	cr_assert_eq(keel_sim_keys_build(&t, KEEL_SIM_BLOCK, 4096, true, &k), 0);
+	cr_assert_eq(k.unique, 100ull);
+	cr_assert_eq(keel_sim_run(&keel_sim_keel, &k, 200, &res), 0);
+	cr_assert_eq(res.misses, 100ull, "only cold misses when all fits");
+	cr_log_info("KEELTRC1 trace detected and replayed: 1000 reads of 100 "
+		    "blocks into 200 entries give 100 misses");
+	keel_sim_keys_free(&k);
+	keel_sim_trace_free(&t);
+	unlink(p);
+}
