@@ -6,7 +6,8 @@ BUILD      ?= build
 CC         ?= gcc
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
-KVER       ?= $(shell ls /lib/modules 2>/dev/null | sort -V | tail -1)
+# the newest installed kernel that has headers (a build link), not the running one
+KVER       ?= $(shell ls -d /lib/modules/*/build 2>/dev/null | sort -V | tail -1 | cut -d/ -f4)
 KDIR       ?= /lib/modules/$(KVER)/build
 PREFIX     ?= /usr/local
 
@@ -39,7 +40,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 .DEFAULT_GOAL := all
 -include mk/*.mk
 
-.PHONY: all user bpf kmod check check-unit check-integration run deps vmlinux \
+.PHONY: all user bpf kmod check check-unit check-integration check-host check-vm run deps vmlinux \
 	install clean bench format
 .DELETE_ON_ERROR:
 
@@ -102,6 +103,12 @@ check-unit: user
 
 check-integration: all
 	./tests/vm/run --timeout 1200 -- ./tests/integration/run
+
+check-host: all
+	./tests/host/run
+
+check-vm: all
+	./tests/vm/selftest
 
 bench: user
 	./tests/bench/run

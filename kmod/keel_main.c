@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * keel.ko - kernel side of the keel agent.
+ *
+ * Registers the misc device /dev/keel (mode 0600).  Its ioctls are the ABI
+ * in include/keel/keel_uapi.h; today there is one, KEEL_IOC_VERSION.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include <keel/keel_uapi.h>
+
+#define KEEL_MODULE_VERSION "0.1.0"
+
+static long keel_ioctl_version(void __user *arg)
+{
+	struct keel_version v;
+
+	memset(&v, 0, sizeof(v));
+	v.abi = KEEL_ABI_VERSION;
+	strscpy(v.version, KEEL_MODULE_VERSION, sizeof(v.version));
+	if (copy_to_user(arg, &v, sizeof(v)))
+		return -EFAULT;
+	return 0;
+}
+
+static long keel_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	switch (cmd) {
+	case KEEL_IOC_VERSION:
+		return keel_ioctl_version((void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations keel_fops = {
+	.owner = THIS_MODULE,
+	.open = nonseekable_open,
+	.unlocked_ioctl = keel_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice keel_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "keel",
+	.fops = &keel_fops,
+	.mode = 0600,
+};
+
+static int __init keel_init(void)
+{
+	int ret;
+
+	ret = misc_register(&keel_misc);
+	if (ret) {
+		pr_err("cannot register /dev/keel: %d\n", ret);
+		return ret;
+	}
+	pr_info("loaded, version %s, abi %u, /dev/keel\n",
+		KEEL_MODULE_VERSION, KEEL_ABI_VERSION);
+	return 0;
+}
+
+static void __exit keel_exit(void)
+{
+	misc_deregister(&keel_misc);
+	pr_info("unloaded\n");
+}
+
+module_init(keel_init);
+module_exit(keel_exit);
+
+MODULE_DESCRIPTION("keel agent kernel module (/dev/keel)");
+MODULE_AUTHOR("keel developers");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(KEEL_MODULE_VERSION);

@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Shared helpers for tests/integration/test_*.sh.  Source it first:
+#
+#	. "$(dirname "$0")/lib.sh"
+#
+# A test is a bash script run by tests/integration/run as root, normally in
+# the VM harness (tests/vm/run), with the checkout's top directory as its
+# working directory.  It exits 0 on success, 77 to be skipped (use skip),
+# anything else on failure.  Print every check you make with `check`, so a
+# failure in a log says what was expected.
+#
+#   KEEL_TOP, KEEL_BUILD   the checkout and its build/ directory
+#   KEEL_TMP               a fresh directory, removed when the test exits
+#   need_root              skip unless running as root
+#   need_vm                skip unless inside tests/vm/run (KEEL_VM=1)
+#   need_cmd CMD...        skip unless every CMD is in PATH
+#   skip REASON...         print the reason and exit 77
+#   check WHAT CMD [ARG...]
+#                          run CMD; print "  ok: WHAT" or "  FAILED: WHAT"
+#                          followed by CMD's output; a failed check makes
+#                          the test fail when it exits (it goes on running)
+#   check_eq WHAT EXPECTED ACTUAL
+#                          like check, comparing two strings
+#   die WHAT...            print "  FAILED: WHAT" and exit 1 at once
+#   note TEXT...           print "  # TEXT" (information, not a check)
+#   on_exit CMD...         run CMD (with eval) when the test exits, last
+#                          registered first; use it to undo setup
+
+set -u
+
+KEEL_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+KEEL_BUILD=$KEEL_TOP/build
+export KEEL_TOP KEEL_BUILD
+cd "$KEEL_TOP" || exit 1
+
+_keel_failed=0
+_keel_on_exit=()
+KEEL_TMP=$(mktemp -d "${TMPDIR:-/tmp}/keel-test.XXXXXX") || exit 1
+
+_keel_exit() {
+	local rc=$? i
+	for ((i = ${#_keel_on_exit[@]} - 1; i >= 0; i--)); do
+		eval "${_keel_on_exit[i]}" >/dev/null 2>&1
+	done
+	rm -rf "$KEEL_TMP"
+	if [ "$rc" -eq 0 ] && [ "$_keel_failed" -ne 0 ]; then
+		rc=1
+	fi
+	exit "$rc"
+}
+trap _keel_exit EXIT
+
+on_exit() {
+	_keel_on_exit+=("$*")
+}
+
+note() {
+	echo "  # $*"
+}
+
+skip() {
+	echo "  skipped: $*"
+	if [ -n "${KEEL_TEST_SKIP_FILE:-}" ]; then
+		echo "$*" >"$KEEL_TEST_SKIP_FILE"
+	fi
+	exit 77
+}
+
+die() {
+	echo "  FAILED: $*"
+	exit 1
+}
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+}
+
+need_vm() {
+	[ "${KEEL_VM:-}" = 1 ] ||
+		skip "needs the VM harness (run: tests/vm/run -- tests/integration/run)"
+}
+
+need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "needs $c (not in PATH)"
+	done
+}
+
+check() {
+	local what=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		echo "  ok: $what"
+		return 0
+	fi
+	echo "  FAILED: $what (exit status $rc: $*)"
+	[ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/    | /'
+	_keel_failed=$((_keel_failed + 1))
+	return 1
+}
+
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		echo "  ok: $1 ($3)"
+		return 0
+	fi
+	echo "  FAILED: $1: expected '$2', got '$3'"
+	_keel_failed=$((_keel_failed + 1))
+	return 1
+}
