@@ -43,6 +43,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 .PHONY: all user bpf kmod check check-unit check-integration check-host check-vm run deps vmlinux \
 	install clean bench format
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: bpf user kmod
 
