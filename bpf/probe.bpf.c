@@ -20,6 +20,12 @@ int BPF_PROG(probe_fentry)
 	return 0;
 }
 
+SEC("fexit/do_sys_openat2")
+int BPF_PROG(probe_fexit)
+{
+	return 0;
+}
+
 SEC("kprobe/do_sys_openat2")
 int probe_kprobe(struct pt_regs *ctx)
 {

@@ -13,6 +13,9 @@
 
 #define NIL 0xffffffffu
 #define FREQ_MAX 3
+#define FREQ_MASK 3u
+#define EPOCH_BITS 14
+#define EPOCH_MASK ((1u << EPOCH_BITS) - 1)
 #define MIN_SHARD_SLOTS 16
 #define MAX_LOOKUP_TRIES 8
 
@@ -23,34 +26,59 @@ enum slot_state { S_FREE = 0, S_COLD, S_HOT, S_DEAD };
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
+/* Policy constants; measured on the public traces (docs/cache.md). */
+#define COLD_PCT_DEFAULT 1	/* LIRS's 1% for resident HIR keys */
+#define GHOST_PER_ENTRY 2	/* ghost fingerprints per cache entry */
+#define GHOST_WINDOW_EXTRA 3	/* + 3 x capacity misses of recency */
+#define NEAR_MISS 2		/* a ghost hit within 2 x cold grows cold */
+#define NEAR_MISS_MIN_PCT 5	/* ... or within 2 x 5% of the cache */
+
+/*
+ * One slot: what a lookup reads (key, chain) and writes (meta) share one
+ * 16-byte record, so a hit touches two cache lines: bucket and slot.
+ */
+struct slot {
+	__u64 key;
+	__u32 next;		/* hash chain, or free list when free */
+	__u16 meta;		/* epoch of last reference << 2 | counter */
+	__u8 state;
+	__u8 pad;
+} __attribute__((aligned(16)));
+
 struct fifo {
 	__u32 head, tail;
 };
 
-struct shard {
-	pthread_mutex_t lock;
+/*
+ * What lookups read, on its own cache lines: the writer's lock, queues and
+ * counters below change on every miss and must not invalidate it.
+ */
+struct shard_ro {
 	__u32 cap;		/* slots */
 	__u32 base;		/* global number of slot 0 */
 	__u32 nbuckets;
 	__u32 stripe_mask;
-	__u64 *keys;
-	__u32 *next;		/* hash chain, or free list when free */
+	struct slot *e;
 	__u32 *buckets;
 	__u32 *seq;		/* one per stripe of buckets */
-	__u8 *freq;		/* written by lookups, hence separate */
-	__u8 *state;
+} __attribute__((aligned(64)));
+
+struct shard {
+	struct shard_ro ro;
+	/* Written by the writer once per epoch (2^eshift misses) only. */
+	__u32 epoch __attribute__((aligned(64)));
+	pthread_mutex_t lock __attribute__((aligned(64)));
+	__u32 now;		/* misses so far: the shard's clock */
+	__u32 eshift;
 	__u32 *qnext;		/* link on the cold or the hot queue */
 	struct fifo cold, hot;
 	__u32 free_head;
 	__u32 ncold, nhot;
 	__u32 cold_target, cold_min, cold_max;
 	bool fixed;
-	/* Share of recent ghost insertions that came from hot, averaged
-	 * over the ghost window: ARC's |B2| / (|B1| + |B2|). */
-	double ghost_hot_share;
 	double cold_target_f;
 	struct keel_ghost ghost;
-	__u64 hits, misses, ghost_hits, promotions, evictions;
+	__u64 hits, misses, ghost_hits, ghost_rejects, promotions, evictions;
 } __attribute__((aligned(64)));
 
 struct keel_cache {
@@ -85,19 +113,16 @@ static struct shard *shard_of(const struct keel_cache *c, __u64 h)
 	return &c->shards[c->nshards == 1 ? 0 : h >> c->shard_shift];
 }
 
-static __u32 bucket_of(const struct shard *s, __u64 h)
+static __u32 bucket_of(const struct shard_ro *r, __u64 h)
 {
-	return (__u32)(((h & 0xffffffffull) * s->nbuckets) >> 32);
+	return (__u32)(((h & 0xffffffffull) * r->nbuckets) >> 32);
 }
 
 static void shard_fini(struct shard *s)
 {
-	free(s->keys);
-	free(s->next);
-	free(s->buckets);
-	free(s->seq);
-	free(s->freq);
-	free(s->state);
+	free(s->ro.e);
+	free(s->ro.buckets);
+	free(s->ro.seq);
 	free(s->qnext);
 	keel_ghost_fini(&s->ghost);
 	pthread_mutex_destroy(&s->lock);
@@ -105,41 +130,45 @@ static void shard_fini(struct shard *s)
 
 static __u64 shard_bytes(const struct shard *s)
 {
-	/* keys, chain, queue link, freq, state; then buckets, stripes */
-	return (__u64)s->cap * (8 + 4 + 4 + 1 + 1) +
-	       (__u64)s->nbuckets * sizeof(__u32) +
-	       (__u64)(s->stripe_mask + 1) * sizeof(__u32) + sizeof(*s);
+	/* slots, queue links; then buckets, stripes */
+	return (__u64)s->ro.cap * (sizeof(struct slot) + 4) +
+	       (__u64)s->ro.nbuckets * sizeof(__u32) +
+	       (__u64)(s->ro.stripe_mask + 1) * sizeof(__u32) + sizeof(*s);
 }
 
 static int shard_init(struct shard *s, __u32 cap, __u32 base, __u32 ghost_cap,
 		      const struct keel_cache_opts *o)
 {
+	struct shard_ro *r = &s->ro;
 	__u32 nstripes = 1;
-	__u32 pct = o->cold_pct ? o->cold_pct : 10;
+	__u32 pct = o->cold_pct ? o->cold_pct : COLD_PCT_DEFAULT;
 
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_init(&s->lock, NULL);
-	s->cap = cap;
-	s->base = base;
-	s->nbuckets = cap;
-	while (nstripes * 8 < s->nbuckets && nstripes < 4096)
+	r->cap = cap;
+	r->base = base;
+	r->nbuckets = cap;
+	while (nstripes * 8 < r->nbuckets && nstripes < 1024)
 		nstripes <<= 1;
-	s->stripe_mask = nstripes - 1;
-	s->keys = calloc(cap, sizeof(*s->keys));
-	s->next = calloc(cap, sizeof(*s->next));
-	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
-	s->seq = calloc(nstripes, sizeof(*s->seq));
-	s->freq = calloc(cap, 1);
-	s->state = calloc(cap, 1);
+	r->stripe_mask = nstripes - 1;
+	r->e = aligned_alloc(64, ((size_t)cap * sizeof(*r->e) + 63) & ~(size_t)63);
+	r->buckets = calloc(r->nbuckets, sizeof(*r->buckets));
+	r->seq = calloc(nstripes, sizeof(*r->seq));
 	s->qnext = calloc(cap, sizeof(*s->qnext));
 	s->cold.head = s->cold.tail = s->hot.head = s->hot.tail = NIL;
-	if (!s->keys || !s->next || !s->buckets || !s->seq || !s->freq ||
-	    !s->state || !s->qnext || keel_ghost_init(&s->ghost, ghost_cap))
+	/* Epochs are 2^eshift misses; 2^14 of them span 64 x the cache, so
+	 * the ages compared below never wrap in practice. */
+	while (((__u64)1 << (EPOCH_BITS + s->eshift)) < (__u64)cap * 64)
+		s->eshift++;
+	if (!r->e || !r->buckets || !r->seq || !s->qnext ||
+	    keel_ghost_init(&s->ghost, ghost_cap,
+			    ghost_cap + cap * GHOST_WINDOW_EXTRA))
 		return -ENOMEM;
-	for (__u32 i = 0; i < s->nbuckets; i++)
-		s->buckets[i] = NIL;
+	for (__u32 i = 0; i < r->nbuckets; i++)
+		r->buckets[i] = NIL;
+	memset(r->e, 0, (size_t)cap * sizeof(*r->e));
 	for (__u32 i = 0; i < cap; i++)
-		s->next[i] = i + 1 < cap ? i + 1 : NIL;
+		r->e[i].next = i + 1 < cap ? i + 1 : NIL;
 	s->free_head = 0;
 	s->cold_min = cap / 100 ? cap / 100 : 1;
 	s->cold_max = cap - cap / 10;
@@ -157,11 +186,12 @@ int keel_cache_new(const struct keel_cache_opts *o, struct keel_cache **ret)
 {
 	struct keel_cache *c;
 	__u32 nshards = o->shards ? o->shards : 1;
-	__u64 ghost = o->ghost_capacity ? o->ghost_capacity : o->capacity;
+	__u64 ghost = o->ghost_capacity ? o->ghost_capacity
+					: o->capacity * GHOST_PER_ENTRY;
 	__u32 base = 0;
 	int err;
 
-	if (!o->capacity || o->capacity >= NIL || ghost >= NIL ||
+	if (!o->capacity || o->capacity >= NIL || ghost >= NIL / 4 ||
 	    (nshards & (nshards - 1)) || o->cold_pct > 90)
 		return -EINVAL;
 	while (nshards > 1 && o->capacity / nshards < MIN_SHARD_SLOTS)
@@ -210,7 +240,7 @@ void keel_cache_free(struct keel_cache *c)
 /* Seqlock write side: readers of this stripe retry while it is odd. */
 static void stripe_begin(struct shard *s, __u32 b)
 {
-	__u32 *q = &s->seq[b & s->stripe_mask];
+	__u32 *q = &s->ro.seq[b & s->ro.stripe_mask];
 
 	STORE_RLX(q, LOAD_RLX(q) + 1);
 	/* The release stores that follow keep the odd value ordered first. */
@@ -218,37 +248,42 @@ static void stripe_begin(struct shard *s, __u32 b)
 
 static void stripe_end(struct shard *s, __u32 b)
 {
-	__u32 *q = &s->seq[b & s->stripe_mask];
+	__u32 *q = &s->ro.seq[b & s->ro.stripe_mask];
 
 	STORE(q, LOAD_RLX(q) + 1);
 }
 
 static __u32 find_locked(const struct shard *s, __u64 key, __u32 b)
 {
-	for (__u32 i = s->buckets[b]; i != NIL; i = s->next[i])
-		if (s->keys[i] == key)
+	const struct shard_ro *r = &s->ro;
+
+	for (__u32 i = r->buckets[b]; i != NIL; i = r->e[i].next)
+		if (r->e[i].key == key)
 			return i;
 	return NIL;
 }
 
 static void link_slot(struct shard *s, __u32 slot, __u64 key, __u32 b)
 {
+	struct shard_ro *r = &s->ro;
+
 	stripe_begin(s, b);
-	STORE(&s->keys[slot], key);
-	STORE(&s->next[slot], s->buckets[b]);
-	STORE(&s->buckets[b], slot);
+	STORE(&r->e[slot].key, key);
+	STORE(&r->e[slot].next, r->buckets[b]);
+	STORE(&r->buckets[b], slot);
 	stripe_end(s, b);
 }
 
 static void unlink_slot(struct shard *s, __u32 slot)
 {
-	__u32 b = bucket_of(s, mix64(s->keys[slot]));
-	__u32 *pp = &s->buckets[b];
+	struct shard_ro *r = &s->ro;
+	__u32 b = bucket_of(r, mix64(r->e[slot].key));
+	__u32 *pp = &r->buckets[b];
 
 	while (*pp != slot)
-		pp = &s->next[*pp];
+		pp = &r->e[*pp].next;
 	stripe_begin(s, b);
-	STORE(pp, s->next[slot]);
+	STORE(pp, r->e[slot].next);
 	stripe_end(s, b);
 }
 
@@ -273,15 +308,39 @@ static __u32 q_pop(struct shard *s, struct fifo *q)
 	return slot;
 }
 
+static __u32 cur_epoch(const struct shard *s)
+{
+	return (s->now >> s->eshift) & EPOCH_MASK;
+}
+
+/* Misses since the slot's last reference, to epoch precision. */
+static __u32 slot_age(const struct shard *s, __u32 slot)
+{
+	__u32 e = LOAD_RLX(&s->ro.e[slot].meta) >> 2;
+
+	return ((cur_epoch(s) - e) & EPOCH_MASK) << s->eshift;
+}
+
+static void set_meta(struct shard *s, __u32 slot, __u32 freq)
+{
+	STORE_RLX(&s->ro.e[slot].meta, (__u16)(cur_epoch(s) << 2 | freq));
+}
+
+static void freq_dec(struct shard *s, __u32 slot)
+{
+	__u16 m = LOAD_RLX(&s->ro.e[slot].meta);
+
+	STORE_RLX(&s->ro.e[slot].meta, (__u16)(m - 1));
+}
+
 static void evicted(struct shard *s, __u32 slot, enum keel_ghost_origin o,
 		    bool *ret_evicted, __u64 *ret_key)
 {
-	__u64 key = s->keys[slot];
+	__u64 key = s->ro.e[slot].key;
 
 	unlink_slot(s, slot);
-	keel_ghost_add(&s->ghost, ghost_hash(key), o);
-	s->ghost_hot_share += ((o == KEEL_GHOST_FROM_HOT) - s->ghost_hot_share) /
-			      (double)s->ghost.window;
+	keel_ghost_add(&s->ghost, ghost_hash(key), o, s->now - slot_age(s, slot),
+		       s->now);
 	s->evictions++;
 	if (ret_evicted)
 		*ret_evicted = true;
@@ -289,69 +348,110 @@ static void evicted(struct shard *s, __u32 slot, enum keel_ghost_origin o,
 		*ret_key = key;
 }
 
+static void to_hot(struct shard *s, __u32 slot)
+{
+	STORE_RLX(&s->ro.e[slot].state, S_HOT);
+	q_push(s, &s->hot, slot);
+	s->nhot++;
+}
+
 /*
- * Free one slot, by the policy: the cold FIFO gives up its head while cold
- * is over its target, otherwise the hot CLOCK moves (FIFO with reinsertion:
- * a new hot entry always waits a full turn).  Called with the shard lock
- * held and no free slot left.
+ * The hot CLOCK's hand: entries at the head that were referenced since the
+ * hand last passed lose one count and go to the tail.  Returns the first
+ * unreferenced (or removed) entry, left at the head, or NIL if hot is empty.
  */
-static __u32 evict_one(struct shard *s, bool *ret_evicted, __u64 *ret_key)
+static __u32 hot_hand(struct shard *s)
+{
+	while (s->hot.head != NIL) {
+		__u32 slot = s->hot.head;
+
+		if (LOAD_RLX(&s->ro.e[slot].state) == S_DEAD ||
+		    !(LOAD_RLX(&s->ro.e[slot].meta) & FREQ_MASK))
+			return slot;
+		freq_dec(s, slot);
+		q_pop(s, &s->hot);
+		q_push(s, &s->hot, slot);
+	}
+	return NIL;
+}
+
+static __u32 hot_target(const struct shard *s)
+{
+	return s->ro.cap - s->cold_target;
+}
+
+/*
+ * Free one slot, by the policy.  for_hot: the new key goes to hot.  A victim
+ * comes from hot when hot would be over its target, else from cold: cold's
+ * head is promoted if it was hit while cold, moved to hot unreferenced while
+ * hot has room, evicted otherwise.  Called with the shard lock held and no
+ * free slot left.
+ */
+static __u32 evict_one(struct shard *s, bool for_hot, bool *ret_evicted,
+		       __u64 *ret_key)
 {
 	for (;;) {
-		bool from_cold = s->ncold &&
-				 (s->ncold > s->cold_target || !s->nhot);
-		struct fifo *q = from_cold ? &s->cold : &s->hot;
 		__u32 slot;
-		__u8 f;
 
 		/* Removed keys wait on their queue; reuse them first. */
-		if (s->cold.head != NIL && s->state[s->cold.head] == S_DEAD)
+		if (s->cold.head != NIL &&
+		    s->ro.e[s->cold.head].state == S_DEAD)
 			return q_pop(s, &s->cold);
-		if (s->hot.head != NIL && s->state[s->hot.head] == S_DEAD)
+		if (s->hot.head != NIL && s->ro.e[s->hot.head].state == S_DEAD)
 			return q_pop(s, &s->hot);
-		slot = q_pop(s, q);
-		if (s->state[slot] == S_DEAD)
-			return slot;
-		f = LOAD_RLX(&s->freq[slot]);
-		if (from_cold) {
-			s->ncold--;
-			if (f) {
-				/* Re-referenced while cold: promote. */
-				STORE_RLX(&s->freq[slot], f - 1);
-				STORE_RLX(&s->state[slot], S_HOT);
-				q_push(s, &s->hot, slot);
-				s->nhot++;
-				s->promotions++;
-				continue;
-			}
-			evicted(s, slot, KEEL_GHOST_FROM_COLD, ret_evicted,
+		if (!s->ncold || s->nhot + for_hot > hot_target(s)) {
+			slot = hot_hand(s);
+			q_pop(s, &s->hot);
+			if (s->ro.e[slot].state == S_DEAD)
+				return slot;
+			s->nhot--;
+			evicted(s, slot, KEEL_GHOST_FROM_HOT, ret_evicted,
 				ret_key);
 			return slot;
 		}
-		if (f) {
-			STORE_RLX(&s->freq[slot], f - 1);
-			q_push(s, &s->hot, slot);
+		slot = q_pop(s, &s->cold);
+		if (s->ro.e[slot].state == S_DEAD)
+			return slot;
+		s->ncold--;
+		if (LOAD_RLX(&s->ro.e[slot].meta) & FREQ_MASK) {
+			/* Re-referenced while cold: promote. */
+			freq_dec(s, slot);
+			to_hot(s, slot);
+			s->promotions++;
 			continue;
 		}
-		s->nhot--;
-		evicted(s, slot, KEEL_GHOST_FROM_HOT, ret_evicted, ret_key);
+		if (s->nhot + for_hot < hot_target(s)) {
+			/* Hot has room (the cache is filling, or the cold
+			 * target shrank): keep the key, in hot. */
+			to_hot(s, slot);
+			continue;
+		}
+		evicted(s, slot, KEEL_GHOST_FROM_COLD, ret_evicted, ret_key);
 		return slot;
 	}
 }
 
-/* ARC-style feedback: a ghost hit says which queue was too small. */
-static void adapt(struct shard *s, enum keel_ghost_origin o)
+/*
+ * ARC-style feedback, one entry per signal.  A key that left cold
+ * unreferenced and came back soon after (within twice cold's size, or
+ * twice 5% of the cache while cold is smaller) would have hit in a larger
+ * cold queue: grow it.  Keys that come back from further away are the hot
+ * queue's business (see the admission test), and counting them, as ARC
+ * does, grows cold on workloads that need a large hot queue.  A key that
+ * left hot and came back means hot was too small: shrink cold.
+ */
+static void adapt(struct shard *s, enum keel_ghost_origin o, __u32 dist)
 {
-	double hot = s->ghost_hot_share, cold = 1 - hot, t = s->cold_target_f;
+	double t = s->cold_target_f, near = s->cold_target_f;
 
 	if (s->fixed)
 		return;
-	/* As ARC: a ghost hit of the rarer origin moves the target more,
-	 * so each queue's ghost hits count per ghost entry it owns. */
-	if (o == KEEL_GHOST_FROM_COLD)
-		t += (hot > cold ? hot / (cold > 1e-3 ? cold : 1e-3) : 1);
-	else
-		t -= (cold > hot ? cold / (hot > 1e-3 ? hot : 1e-3) : 1);
+	if (near < s->ro.cap * NEAR_MISS_MIN_PCT / 100.0)
+		near = s->ro.cap * NEAR_MISS_MIN_PCT / 100.0;
+	if (o == KEEL_GHOST_FROM_COLD && dist < NEAR_MISS * near)
+		t += 1;
+	else if (o == KEEL_GHOST_FROM_HOT)
+		t -= 1;
 	if (t < s->cold_min)
 		t = s->cold_min;
 	if (t > s->cold_max)
@@ -364,31 +464,40 @@ bool keel_cache_lookup(struct keel_cache *c, __u64 key, __u32 *ret_slot)
 {
 	__u64 h = mix64(key);
 	struct shard *s = shard_of(c, h);
-	__u32 b = bucket_of(s, h);
-	__u32 *q = &s->seq[b & s->stripe_mask];
+	const struct shard_ro *r = &s->ro;
+	__u32 b = bucket_of(r, h);
+	__u32 *q = &r->seq[b & r->stripe_mask];
 
 	for (int t = 0; t < MAX_LOOKUP_TRIES; t++) {
 		__u32 s1 = LOAD(q), s2, i, steps = 0;
+		__u16 m, nm;
 
 		if (s1 & 1) {
 			__builtin_ia32_pause();
 			continue;
 		}
-		i = LOAD(&s->buckets[b]);
+		i = LOAD(&r->buckets[b]);
 		/* A chain seen mid-update may be wrong, never endless: the
 		 * step bound ends a walk that wandered, the seq check
 		 * retries it. */
-		while (i != NIL && steps++ < s->cap && LOAD(&s->keys[i]) != key)
-			i = LOAD(&s->next[i]);
+		while (i != NIL && steps++ < r->cap && LOAD(&r->e[i].key) != key)
+			i = LOAD(&r->e[i].next);
 		s2 = LOAD(q);
 		if (s1 != s2)
 			continue;
-		if (i == NIL || steps > s->cap)
+		if (i == NIL || steps > r->cap)
 			return false;
-		if (LOAD_RLX(&s->freq[i]) < FREQ_MAX)
-			STORE_RLX(&s->freq[i], LOAD_RLX(&s->freq[i]) + 1);
+		/* Mark the reference: counter +1 (saturating) and the epoch.
+		 * Written only when it changes, so a hot key's cache line
+		 * stays shared between cores. */
+		m = LOAD_RLX(&r->e[i].meta);
+		nm = (__u16)(LOAD_RLX(&s->epoch) << 2 |
+			     ((m & FREQ_MASK) < FREQ_MAX ? (m & FREQ_MASK) + 1
+							 : FREQ_MAX));
+		if (nm != m)
+			STORE_RLX(&r->e[i].meta, nm);
 		if (ret_slot)
-			*ret_slot = s->base + i;
+			*ret_slot = r->base + i;
 		return true;
 	}
 	/* Writers kept this stripe busy; a miss is the safe answer, the
@@ -396,13 +505,21 @@ bool keel_cache_lookup(struct keel_cache *c, __u64 key, __u32 *ret_slot)
 	return false;
 }
 
+static void tick(struct shard *s)
+{
+	s->now++;
+	if (cur_epoch(s) != LOAD_RLX(&s->epoch))
+		STORE_RLX(&s->epoch, cur_epoch(s));
+}
+
 int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot,
 		      bool *ret_evicted, __u64 *ret_evicted_key)
 {
 	__u64 h = mix64(key), gh = ghost_hash(key);
 	struct shard *s = shard_of(c, h);
-	__u32 b = bucket_of(s, h), slot;
+	__u32 b = bucket_of(&s->ro, h), slot = NIL, ref = 0;
 	enum keel_ghost_origin o;
+	bool hot = false;
 
 	if (ret_evicted)
 		*ret_evicted = false;
@@ -411,32 +528,48 @@ int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot,
 	if (slot != NIL) {
 		pthread_mutex_unlock(&s->lock);
 		if (ret_slot)
-			*ret_slot = s->base + slot;
+			*ret_slot = s->ro.base + slot;
 		return -EEXIST;
 	}
-	o = keel_ghost_take(&s->ghost, gh);
+	tick(s);
+	o = keel_ghost_take(&s->ghost, gh, s->now, &ref);
+	if (o != KEEL_GHOST_NONE) {
+		__u32 dist = s->now - ref, v;
+
+		s->ghost_hits++;
+		adapt(s, o, dist);
+		hot = true;
+		/* LIRS's test: the key comes back to hot only if it was
+		 * reused sooner than hot's coldest entry was: the one the
+		 * hand would evict for it. */
+		if (s->free_head == NIL && s->nhot >= hot_target(s) &&
+		    s->ncold) {
+			v = hot_hand(s);
+			if (v != NIL && s->ro.e[v].state != S_DEAD &&
+			    dist >= slot_age(s, v)) {
+				hot = false;
+				s->ghost_rejects++;
+			}
+		}
+	}
 	if (s->free_head != NIL) {
 		slot = s->free_head;
-		s->free_head = s->next[slot];
+		s->free_head = s->ro.e[slot].next;
 	} else {
-		slot = evict_one(s, ret_evicted, ret_evicted_key);
+		slot = evict_one(s, hot, ret_evicted, ret_evicted_key);
 	}
-	STORE_RLX(&s->freq[slot], 0);
-	if (o != KEEL_GHOST_NONE) {
-		s->ghost_hits++;
-		adapt(s, o);
-		STORE_RLX(&s->state[slot], S_HOT);
-		q_push(s, &s->hot, slot);
-		s->nhot++;
+	set_meta(s, slot, 0);
+	if (hot) {
+		to_hot(s, slot);
 	} else {
-		STORE_RLX(&s->state[slot], S_COLD);
+		STORE_RLX(&s->ro.e[slot].state, S_COLD);
 		q_push(s, &s->cold, slot);
 		s->ncold++;
 	}
 	link_slot(s, slot, key, b);
 	pthread_mutex_unlock(&s->lock);
 	if (ret_slot)
-		*ret_slot = s->base + slot;
+		*ret_slot = s->ro.base + slot;
 	return 0;
 }
 
@@ -460,7 +593,7 @@ int keel_cache_remove(struct keel_cache *c, __u64 key)
 	__u32 slot;
 
 	pthread_mutex_lock(&s->lock);
-	slot = find_locked(s, key, bucket_of(s, h));
+	slot = find_locked(s, key, bucket_of(&s->ro, h));
 	if (slot == NIL) {
 		pthread_mutex_unlock(&s->lock);
 		return -ENOENT;
@@ -468,11 +601,11 @@ int keel_cache_remove(struct keel_cache *c, __u64 key)
 	unlink_slot(s, slot);
 	/* It stays on its queue until the head reaches it: unlinking from
 	 * the middle of a singly-linked queue would cost a walk. */
-	if (s->state[slot] == S_COLD)
+	if (s->ro.e[slot].state == S_COLD)
 		s->ncold--;
 	else
 		s->nhot--;
-	STORE_RLX(&s->state[slot], S_DEAD);
+	STORE_RLX(&s->ro.e[slot].state, S_DEAD);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -489,16 +622,16 @@ bool keel_cache_slot_key(const struct keel_cache *c, __u32 slot,
 	__u8 st;
 
 	for (__u32 i = 0; i < c->nshards; i++)
-		if (slot >= c->shards[i].base &&
-		    slot < c->shards[i].base + c->shards[i].cap)
+		if (slot >= c->shards[i].ro.base &&
+		    slot < c->shards[i].ro.base + c->shards[i].ro.cap)
 			s = &c->shards[i];
 	if (!s)
 		return false;
-	slot -= s->base;
-	st = LOAD_RLX(&s->state[slot]);
+	slot -= s->ro.base;
+	st = LOAD_RLX(&s->ro.e[slot].state);
 	if (st != S_COLD && st != S_HOT)
 		return false;
-	*ret_key = LOAD(&s->keys[slot]);
+	*ret_key = LOAD(&s->ro.e[slot].key);
 	return true;
 }
 
@@ -510,10 +643,10 @@ enum keel_cache_where keel_cache_where(struct keel_cache *c, __u64 key)
 	__u32 slot;
 
 	pthread_mutex_lock(&s->lock);
-	slot = find_locked(s, key, bucket_of(s, h));
+	slot = find_locked(s, key, bucket_of(&s->ro, h));
 	if (slot != NIL)
-		w = s->state[slot] == S_HOT ? KEEL_CACHE_HOT : KEEL_CACHE_COLD;
-	else if (keel_ghost_peek(&s->ghost, ghost_hash(key)) != KEEL_GHOST_NONE)
+		w = s->ro.e[slot].state == S_HOT ? KEEL_CACHE_HOT : KEEL_CACHE_COLD;
+	else if (keel_ghost_peek(&s->ghost, ghost_hash(key), s->now) != KEEL_GHOST_NONE)
 		w = KEEL_CACHE_GHOST;
 	pthread_mutex_unlock(&s->lock);
 	return w;
@@ -532,7 +665,7 @@ void keel_cache_get_stats(struct keel_cache *c, struct keel_cache_stats *r)
 		pthread_mutex_lock(&s->lock);
 		r->cold += s->ncold;
 		r->hot += s->nhot;
-		r->ghost_live += keel_ghost_live(&s->ghost);
+		r->ghost_live += keel_ghost_live(&s->ghost, s->now);
 		r->cold_target += s->cold_target;
 		r->hits += __atomic_load_n(&s->hits, __ATOMIC_RELAXED);
 		r->misses += __atomic_load_n(&s->misses, __ATOMIC_RELAXED);

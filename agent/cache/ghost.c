@@ -23,23 +23,22 @@ static __u64 ghost_fp(__u64 hash)
 	return fp ? fp : 1;
 }
 
-static bool ghost_live_word(const struct keel_ghost *g, __u64 w)
+static bool ghost_live_word(const struct keel_ghost *g, __u64 w, __u32 now)
 {
-	return w && (__u32)(g->clock - (__u32)w) < g->window;
+	return w && (__u32)(now - (__u32)w) < g->window;
 }
 
-int keel_ghost_init(struct keel_ghost *g, __u32 capacity)
+int keel_ghost_init(struct keel_ghost *g, __u32 capacity, __u32 window)
 {
 	if (capacity == 0)
 		capacity = 1;
 	g->nsets = (capacity + KEEL_GHOST_WAYS - 1) / KEEL_GHOST_WAYS;
-	g->window = capacity;
-	g->clock = 0;
-	g->words = aligned_alloc(64, (size_t)g->nsets * KEEL_GHOST_WAYS *
-				 sizeof(__u64));
+	g->entries = g->nsets * KEEL_GHOST_WAYS;
+	g->window = window ? window : 1;
+	g->words = aligned_alloc(64, (size_t)g->entries * sizeof(__u64));
 	if (!g->words)
 		return -ENOMEM;
-	for (size_t i = 0; i < (size_t)g->nsets * KEEL_GHOST_WAYS; i++)
+	for (size_t i = 0; i < g->entries; i++)
 		g->words[i] = 0;
 	return 0;
 }
@@ -50,74 +49,86 @@ void keel_ghost_fini(struct keel_ghost *g)
 	g->words = NULL;
 }
 
-void keel_ghost_add(struct keel_ghost *g, __u64 hash, enum keel_ghost_origin o)
+void keel_ghost_add(struct keel_ghost *g, __u64 hash, enum keel_ghost_origin o,
+		    __u32 ref, __u32 now)
 {
 	__u64 *set = g->words + (size_t)ghost_set(g, hash) * KEEL_GHOST_WAYS;
 	__u64 fp = ghost_fp(hash);
 	int victim = 0;
 	__u32 oldest = 0;
 
-	g->clock++;
+	if ((__u32)(now - ref) >= g->window)
+		return;	/* too old to be live: nothing to remember */
 	for (int i = 0; i < KEEL_GHOST_WAYS; i++) {
 		__u64 w = set[i];
 		__u32 age;
 
-		if (!ghost_live_word(g, w) || (w >> FP_SHIFT) == fp) {
+		if (!ghost_live_word(g, w, now) || (w >> FP_SHIFT) == fp) {
 			victim = i;
 			break;
 		}
-		age = g->clock - (__u32)w;
-		if (age > oldest) {
+		age = now - (__u32)w;
+		if (age >= oldest) {
 			oldest = age;
 			victim = i;
 		}
 	}
 	set[victim] = (fp << FP_SHIFT) |
-		      (o == KEEL_GHOST_FROM_HOT ? ORIGIN_BIT : 0) | g->clock;
+		      (o == KEEL_GHOST_FROM_HOT ? ORIGIN_BIT : 0) | ref;
 }
 
-static int ghost_find(const struct keel_ghost *g, __u64 hash)
+static int ghost_find(const struct keel_ghost *g, __u64 hash, __u32 now)
 {
 	const __u64 *set = g->words + (size_t)ghost_set(g, hash) * KEEL_GHOST_WAYS;
 	__u64 fp = ghost_fp(hash);
 
 	for (int i = 0; i < KEEL_GHOST_WAYS; i++)
-		if ((set[i] >> FP_SHIFT) == fp && ghost_live_word(g, set[i]))
+		if ((set[i] >> FP_SHIFT) == fp && ghost_live_word(g, set[i], now))
 			return i;
 	return -1;
 }
 
-enum keel_ghost_origin keel_ghost_peek(const struct keel_ghost *g, __u64 hash)
+static enum keel_ghost_origin origin_of(__u64 w)
 {
-	int i = ghost_find(g, hash);
-	__u64 w;
-
-	if (i < 0)
-		return KEEL_GHOST_NONE;
-	w = g->words[(size_t)ghost_set(g, hash) * KEEL_GHOST_WAYS + i];
 	return (w & ORIGIN_BIT) ? KEEL_GHOST_FROM_HOT : KEEL_GHOST_FROM_COLD;
 }
 
-enum keel_ghost_origin keel_ghost_take(struct keel_ghost *g, __u64 hash)
+enum keel_ghost_origin keel_ghost_peek(const struct keel_ghost *g, __u64 hash,
+				       __u32 now)
 {
-	enum keel_ghost_origin o = keel_ghost_peek(g, hash);
+	int i = ghost_find(g, hash, now);
 
-	if (o != KEEL_GHOST_NONE)
-		g->words[(size_t)ghost_set(g, hash) * KEEL_GHOST_WAYS +
-			 ghost_find(g, hash)] = 0;
-	return o;
+	if (i < 0)
+		return KEEL_GHOST_NONE;
+	return origin_of(g->words[(size_t)ghost_set(g, hash) * KEEL_GHOST_WAYS +
+				  i]);
 }
 
-__u32 keel_ghost_live(const struct keel_ghost *g)
+enum keel_ghost_origin keel_ghost_take(struct keel_ghost *g, __u64 hash,
+				       __u32 now, __u32 *ret_ref)
+{
+	int i = ghost_find(g, hash, now);
+	__u64 *w;
+
+	if (i < 0)
+		return KEEL_GHOST_NONE;
+	w = &g->words[(size_t)ghost_set(g, hash) * KEEL_GHOST_WAYS + i];
+	*ret_ref = (__u32)*w;
+	i = origin_of(*w);
+	*w = 0;
+	return i;
+}
+
+__u32 keel_ghost_live(const struct keel_ghost *g, __u32 now)
 {
 	__u32 n = 0;
 
-	for (size_t i = 0; i < (size_t)g->nsets * KEEL_GHOST_WAYS; i++)
-		n += ghost_live_word(g, g->words[i]);
+	for (size_t i = 0; i < g->entries; i++)
+		n += ghost_live_word(g, g->words[i], now);
 	return n;
 }
 
 __u64 keel_ghost_bytes(const struct keel_ghost *g)
 {
-	return (__u64)g->nsets * KEEL_GHOST_WAYS * sizeof(__u64);
+	return (__u64)g->entries * sizeof(__u64);
 }

@@ -14,6 +14,7 @@ static const char *const feature_names[KEEL_FEAT_COUNT] = {
 	[KEEL_FEAT_BTF] = "btf",
 	[KEEL_FEAT_BPF_LSM] = "bpf_lsm",
 	[KEEL_FEAT_FENTRY] = "fentry",
+	[KEEL_FEAT_FEXIT] = "fexit",
 	[KEEL_FEAT_KPROBE] = "kprobe",
 	[KEEL_FEAT_BLOCK_TP] = "block_tracepoint",
 	[KEEL_FEAT_TC] = "tc",
@@ -168,6 +169,10 @@ void keel_features_probe(struct keel_features *out)
 	probe_lsm(&out->f[KEEL_FEAT_BPF_LSM]);
 	probe_program(&out->f[KEEL_FEAT_FENTRY], "probe_fentry", true,
 		      "fentry program",
+		      "boot a kernel with CONFIG_DEBUG_INFO_BTF=y and "
+		      "CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y where tracing programs are allowed");
+	probe_program(&out->f[KEEL_FEAT_FEXIT], "probe_fexit", true,
+		      "fexit program",
 		      "boot a kernel with CONFIG_DEBUG_INFO_BTF=y and "
 		      "CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y where tracing programs are allowed");
 	probe_program(&out->f[KEEL_FEAT_KPROBE], "probe_kprobe", true,

@@ -3,23 +3,27 @@
  * keel three-queue cache: a cold FIFO, a ghost queue and a hot CLOCK.
  *
  * Policy
- *   - A new key enters the cold FIFO.
- *   - A hit sets a small saturating counter (2 bits) on the entry; nothing
- *     moves.
- *   - When the cold FIFO has to give up an entry, its head is examined: if it
- *     was hit while cold it becomes hot (in place, no copy); if not, it is
- *     evicted and leaves a 64-bit fingerprint in the ghost queue.
- *   - A miss whose fingerprint is found in the ghost goes straight to hot.
+ *   - A new key enters the cold FIFO (1% of the cache to start with).
+ *   - A hit marks the entry: a 2-bit saturating counter and the epoch of
+ *     the reference (the shard's miss count, coarsened); nothing moves.
+ *   - When the cold FIFO has to give up an entry, its head is examined: if
+ *     it was hit while cold it becomes hot (in place, no copy); while hot
+ *     has room it moves to hot anyway; otherwise it is evicted and leaves a
+ *     64-bit fingerprint, with the time of its last reference, in the ghost.
+ *   - A miss found in the ghost goes to hot only if its reuse distance is
+ *     shorter than the age of the hot entry the CLOCK hand would evict for
+ *     it (LIRS's test: reused sooner than hot's coldest entry); else it
+ *     enters cold again.  A loop larger than the cache so keeps a fixed
+ *     subset in hot, as LIRS does, instead of thrashing.
  *   - Hot evicts with CLOCK (a FIFO with reinsertion): the entry at the
  *     head with a non-zero counter loses one and goes to the tail, one at
  *     zero is evicted (and ghosted, marked as coming from hot).
- *   - Sizing adapts ARC-style: a ghost hit on a key that left cold means cold
- *     was too small, one on a key that left hot means hot was too small; the
- *     cold target moves by one entry times the ratio of the other origin's
- *     share of the ghost to this one's (ARC's |B2|/|B1|), between 1% and
- *     90% of the capacity.
+ *   - Sizing adapts: a ghost hit on a key that left cold unreferenced and
+ *     came back within twice cold's size (a near miss) grows the cold
+ *     target by one; one on a key that left hot shrinks it by one; bounds
+ *     1%..90% of the capacity.
  *   A sequential scan only ever enters cold (and the ghost); the hot entries
- *   are evicted only when cold is below its target, which a scan never
+ *   are evicted only when hot is over its target, which a scan never
  *   causes because every scanned key lands in cold.
  *
  * Concurrency
@@ -32,19 +36,20 @@
  *     or links an entry and back to even after.  A lookup reads the counter,
  *     walks the chain with atomic loads, and retries if the counter moved
  *     (seqlock).  So a hit takes no lock and writes nothing but the entry's
- *     counter byte, and only when that counter is not already saturated.
+ *     16-bit mark, and only when it changes (counter not saturated, or a
+ *     new epoch: once per 2^k misses of the shard).
  *   - the ghost: a set-associative table of 64-bit words (fingerprint and
- *     insertion time); lookups and inserts happen on the miss path under the
- *     shard mutex.
+ *     last-reference time); lookups and inserts happen on the miss path
+ *     under the shard mutex.
  *   All shared fields are read and written with __atomic builtins, so the
  *   cache is clean under ThreadSanitizer.
  *
  * Memory
- *   Per cached entry: key 8 B, hash chain 4 B, queue link 4 B (a slot is on
- *   the cold or the hot FIFO, never both), bucket head 4 B (one bucket per
- *   entry), counter 1 B, state 1 B = 22 B.
- *   Per ghost entry: 8 B.  keel_cache_stats() reports both as measured from
- *   the allocations.
+ *   Per cached entry: a 16-byte slot (key 8 B, hash chain 4 B, mark 2 B,
+ *   state 1 B, pad), queue link 4 B (a slot is on the cold or the hot FIFO,
+ *   never both), bucket head 4 B (one bucket per entry) = 24 B.
+ *   Per ghost entry: 8 B; the ghost holds 2 x capacity by default.
+ *   keel_cache_stats() reports both as measured from the allocations.
  */
 #ifndef KEEL_CACHE_H
 #define KEEL_CACHE_H
@@ -60,12 +65,12 @@ struct keel_cache;
 struct keel_cache_opts {
 	/* Entries the cache holds (all shards together); must be > 0. */
 	__u64 capacity;
-	/* Ghost fingerprints kept, in entries; 0 picks the capacity. */
+	/* Ghost fingerprints kept, in entries; 0 picks 2 x the capacity. */
 	__u64 ghost_capacity;
 	/* Number of shards, a power of two; 0 picks 1.  Each shard needs at
 	 * least 16 entries, so fewer are used for tiny caches. */
 	__u32 shards;
-	/* Initial cold target in percent of the capacity; 0 picks 10. */
+	/* Initial cold target in percent of the capacity; 0 picks 1. */
 	__u32 cold_pct;
 	/* Disable the adaptive sizing (the cold target stays at cold_pct). */
 	bool fixed;
@@ -80,7 +85,7 @@ struct keel_cache_stats {
 	__u64 ghost_live;	/* ghost fingerprints within the ghost window */
 	__u64 cold_target;	/* current adaptive cold target (sum of shards) */
 	__u64 hits, misses;	/* from keel_cache_access() only */
-	__u64 ghost_hits;	/* misses re-admitted to hot from the ghost */
+	__u64 ghost_hits;	/* misses found in the ghost (admitted to hot or not) */
 	__u64 promotions;	/* cold -> hot at the FIFO head */
 	__u64 evictions;
 	double bytes_per_entry;	/* metadata bytes / capacity */

@@ -15,7 +15,7 @@ if [ ! -e /sys/module/keel ]; then
 fi
 
 probe=$("$KEELD" --probe --json)
-for f in btf bpf_lsm fentry kprobe block_tracepoint tc keel_ko; do
+for f in btf bpf_lsm fentry fexit kprobe block_tracepoint tc keel_ko; do
 	check_eq "keeld --probe: $f" true \
 		"$(echo "$probe" | jq -r ".features[] | select(.name == \"$f\") | .available")"
 done
