@@ -11,11 +11,11 @@ KVER       ?= $(shell ls -d /lib/modules/*/build 2>/dev/null | sort -V | tail -1
 KDIR       ?= /lib/modules/$(KVER)/build
 PREFIX     ?= /usr/local
 
-PKGS       := libbpf inih jansson libsystemd
+PKGS       := libbpf inih jansson libsystemd sqlite3 libcrypto
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Iagent -I$(BUILD) \
 	      $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -linih -ljansson -lsystemd) \
+LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -linih -ljansson -lsystemd -lsqlite3 -lcrypto) \
 	      -lelf -lz -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Iinclude -Ivmlinux -Wall -Werror
 
