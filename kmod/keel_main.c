@@ -3,7 +3,8 @@
  * keel.ko - kernel side of the keel agent.
  *
  * Registers the misc device /dev/keel (mode 0600).  Its ioctls are the ABI
- * in include/keel/keel_uapi.h; today there is one, KEEL_IOC_VERSION.
+ * in include/keel/keel_uapi.h: KEEL_IOC_VERSION, and KEEL_IOC_MEMH_CREATE
+ * (memory handles, memh.c).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -15,6 +16,8 @@
 #include <linux/uaccess.h>
 
 #include <keel/keel_uapi.h>
+
+#include "memh.h"
 
 #define KEEL_MODULE_VERSION "0.1.0"
 
@@ -35,6 +38,8 @@ static long keel_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case KEEL_IOC_VERSION:
 		return keel_ioctl_version((void __user *)arg);
+	case KEEL_IOC_MEMH_CREATE:
+		return keel_memh_create((void __user *)arg);
 	default:
 		return -ENOTTY;
 	}
@@ -58,9 +63,15 @@ static int __init keel_init(void)
 {
 	int ret;
 
+	ret = keel_memh_init();
+	if (ret) {
+		pr_err("cannot set up memory handles: %d\n", ret);
+		return ret;
+	}
 	ret = misc_register(&keel_misc);
 	if (ret) {
 		pr_err("cannot register /dev/keel: %d\n", ret);
+		keel_memh_exit();
 		return ret;
 	}
 	pr_info("loaded, version %s, abi %u, /dev/keel\n",
@@ -71,6 +82,7 @@ static int __init keel_init(void)
 static void __exit keel_exit(void)
 {
 	misc_deregister(&keel_misc);
+	keel_memh_exit();
 	pr_info("unloaded\n");
 }
 

@@ -1,68 +1,198 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * exec subsystem: loads bpf/exec.bpf.c (BPF LSM on bprm_check_security)
- * and turns its ring buffer records into exec.exec events.  Enforcement
- * (the trust store and the installer) builds on this frame.
+ * exec subsystem: loads bpf/exec.bpf.c (BPF LSM), fills its trusted-inode
+ * map from the trust store, and turns its ring buffer records into
+ * exec.exec, exec.deny, exec.allow_audit and exec.taint events.  The
+ * kernel decides alone; keeld only keeps the map and the store in step.
  */
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <linux/types.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "exec.skel.h"
-#include "keel/events.h"
-#include "keeld/subsys.h"
+#include "exec/exec_priv.h"
 
-struct exec_priv {
-	struct exec_bpf *skel;
-	struct ring_buffer *rb;
-	struct keel_watch rb_watch;
-	struct keel_watch drop_timer;
-	__u64 dropped_reported;
-	char pin_path[PATH_MAX];
-	bool pinned;
-};
-
-static int read_counters(struct exec_priv *p, struct keel_exec_counters *sum)
+static int read_stats(struct exec_priv *p, struct keel_exec_stats *sum)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct keel_exec_counters vals[ncpu > 0 ? ncpu : 1];
+	struct keel_exec_stats vals[ncpu > 0 ? ncpu : 1];
 	__u32 zero = 0;
 	int err;
 
 	memset(sum, 0, sizeof(*sum));
 	if (ncpu <= 0)
 		return ncpu;
-	err = bpf_map__lookup_elem(p->skel->maps.exec_counters, &zero, sizeof(zero),
-				   vals, sizeof(vals), 0);
+	err = bpf_map__lookup_elem(p->skel->maps.exec_stats, &zero, sizeof(zero), vals,
+				   sizeof(vals), 0);
 	if (err)
 		return err;
 	for (int i = 0; i < ncpu; i++) {
 		sum->execs += vals[i].execs;
+		sum->checks += vals[i].checks;
+		sum->denied += vals[i].denied;
+		sum->audited += vals[i].audited;
+		sum->taints += vals[i].taints;
 		sum->dropped += vals[i].dropped;
 	}
 	return 0;
 }
 
-static int on_record(void *ctx, void *data, size_t size)
+const char *exec_mode_name(__u32 mode)
 {
-	struct keel_subsys *s = ctx;
-	const struct keel_exec_event *ev = data;
+	return mode == KEEL_EXEC_MODE_ENFORCE ? "enforce" : "audit";
+}
+
+static const char *op_name(__u32 op)
+{
+	switch (op) {
+	case KEEL_EXEC_OP_EXEC:
+		return "exec";
+	case KEEL_EXEC_OP_MMAP:
+		return "mmap";
+	case KEEL_EXEC_OP_MPROTECT:
+		return "mprotect";
+	case KEEL_EXEC_OP_MODULE:
+		return "module";
+	case KEEL_EXEC_OP_MODULE_MEM:
+		return "module_from_memory";
+	case KEEL_EXEC_OP_OPEN_WRITE:
+		return "open_write";
+	case KEEL_EXEC_OP_SETATTR:
+		return "setattr";
+	case KEEL_EXEC_OP_XATTR:
+		return "xattr";
+	case KEEL_EXEC_OP_LINK:
+		return "link";
+	case KEEL_EXEC_OP_RENAME:
+		return "rename";
+	case KEEL_EXEC_OP_UNLINK:
+		return "unlink";
+	case KEEL_EXEC_OP_MMAP_SHARED_WRITE:
+		return "mmap_shared_write";
+	case KEEL_EXEC_OP_TRUNCATE:
+		return "truncate";
+	case KEEL_EXEC_OP_BPF:
+		return "bpf";
+	case KEEL_EXEC_OP_PTRACE:
+		return "ptrace";
+	}
+	return "unknown";
+}
+
+static const char *reason_name(__u32 reason)
+{
+	switch (reason) {
+	case KEEL_EXEC_R_TRUSTED:
+		return "trusted";
+	case KEEL_EXEC_R_UNTRUSTED:
+		return "untrusted";
+	case KEEL_EXEC_R_CHANGED:
+		return "changed";
+	case KEEL_EXEC_R_PENDING:
+		return "pending";
+	case KEEL_EXEC_R_WRITABLE:
+		return "open_for_write";
+	case KEEL_EXEC_R_DELETED:
+		return "deleted";
+	case KEEL_EXEC_R_NO_FILE:
+		return "no_file";
+	case KEEL_EXEC_R_PROTECTED:
+		return "protected";
+	}
+	return "unknown";
+}
+
+static void dev_name(__u32 dev, char *buf, size_t len)
+{
+	/* the kernel's internal dev_t: 12-bit major, 20-bit minor */
+	snprintf(buf, len, "%u:%u", dev >> 20, dev & ((1U << 20) - 1));
+}
+
+json_t *exec_rec_json(const struct keel_trust_rec *rec)
+{
+	char dev[24];
+
+	dev_name(rec->dev, dev, sizeof(dev));
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I}", "path", rec->path,
+			 "state", keel_trust_state_name(rec->state), "sha256", rec->sha256,
+			 "device", dev, "inode", (json_int_t)rec->ino, "generation",
+			 (json_int_t)rec->gen, "source", rec->source, "note", rec->note,
+			 "updated", (json_int_t)rec->updated);
+}
+
+void exec_emit_trust(struct keel_subsys *s, const char *type, const struct keel_trust_rec *rec,
+		     const char *reason)
+{
+	struct exec_priv *p = s->priv;
+	json_t *o = exec_rec_json(rec);
+
+	json_object_set_new(o, "reason", json_string(reason));
+	json_object_set_new(o, "mode", json_string(exec_mode_name(p->mode)));
+	keel_emit(s->d, "exec", type, o);
+}
+
+static void on_exec(struct keel_subsys *s, const struct keel_exec_event *ev)
+{
 	char comm[KEEL_COMM_LEN + 1], file[KEEL_PATH_LEN + 1];
 
-	if (size < sizeof(*ev) || ev->hdr.type != KEEL_EV_EXEC)
-		return 0;	/* a newer BPF object than this keeld: skip */
 	snprintf(comm, sizeof(comm), "%.*s", KEEL_COMM_LEN, ev->comm);
 	snprintf(file, sizeof(file), "%.*s", KEEL_PATH_LEN, ev->filename);
 	keel_event_emit(s->d->bus, "exec", "exec.exec",
-			json_pack("{s:I, s:I, s:I, s:s, s:s, s:s}", "pid",
-				  (json_int_t)ev->pid, "uid", (json_int_t)ev->uid,
-				  "cgroup_id", (json_int_t)ev->cgroup_id, "comm", comm,
-				  "filename", file, "decision", "allow"),
+			json_pack("{s:I, s:I, s:I, s:s, s:s}", "pid", (json_int_t)ev->pid,
+				  "uid", (json_int_t)ev->uid, "cgroup_id",
+				  (json_int_t)ev->cgroup_id, "comm", comm, "filename", file),
 			keel_boot_to_realtime_ns(ev->hdr.time_ns));
-	return 0;
+}
+
+static void on_verdict(struct keel_subsys *s, const struct keel_exec_verdict *ev)
+{
+	struct exec_priv *p = s->priv;
+	char comm[KEEL_COMM_LEN + 1], path[KEEL_PATH_LEN + 1], dev[24], note[160];
+	const char *type;
+
+	snprintf(comm, sizeof(comm), "%.*s", KEEL_COMM_LEN, ev->comm);
+	snprintf(path, sizeof(path), "%.*s", KEEL_PATH_LEN, ev->path);
+	dev_name(ev->key.dev, dev, sizeof(dev));
+	switch (ev->decision) {
+	case KEEL_EXEC_D_DENY:
+		type = "exec.deny";
+		break;
+	case KEEL_EXEC_D_AUDIT:
+		type = "exec.allow_audit";
+		break;
+	case KEEL_EXEC_D_TAINT:
+		type = "exec.taint";
+		/* the kernel already removed the trust; the store follows */
+		snprintf(note, sizeof(note), "%s by %s (pid %u)", op_name(ev->op), comm, ev->pid);
+		if (p->store)
+			keel_trust_taint(p->store, ev->key.dev, ev->key.ino, ev->key.gen, note);
+		break;
+	default:
+		return;
+	}
+	keel_event_emit(s->d->bus, "exec", type,
+			json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}",
+				  "pid", (json_int_t)ev->pid, "ppid", (json_int_t)ev->ppid,
+				  "uid", (json_int_t)ev->uid, "comm", comm, "path", path,
+				  "device", dev, "inode", (json_int_t)ev->key.ino,
+				  "generation", (json_int_t)ev->key.gen, "op", op_name(ev->op),
+				  "reason", reason_name(ev->reason), "mode",
+				  exec_mode_name(ev->mode)),
+			keel_boot_to_realtime_ns(ev->hdr.time_ns));
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	const struct keel_event_hdr *hdr = data;
+
+	if (size < sizeof(*hdr))
+		return 0;
+	if (hdr->type == KEEL_EV_EXEC && size >= sizeof(struct keel_exec_event))
+		on_exec(ctx, data);
+	else if (hdr->type == KEEL_EV_EXEC_VERDICT && size >= sizeof(struct keel_exec_verdict))
+		on_verdict(ctx, data);
+	return 0;	/* anything else: a newer BPF object than this keeld */
 }
 
 static void on_ringbuf(struct keel_watch *w, uint32_t events)
@@ -78,19 +208,58 @@ static void on_drop_timer(struct keel_watch *w, uint32_t events)
 {
 	struct keel_subsys *s = w->data;
 	struct exec_priv *p = s->priv;
-	struct keel_exec_counters sum;
+	struct keel_exec_stats sum;
 	__u64 buf;
 
 	(void)events;
 	if (read(w->fd, &buf, sizeof(buf)) < 0)
 		return;
-	if (read_counters(p, &sum) || sum.dropped == p->dropped_reported)
+	if (read_stats(p, &sum) || sum.dropped == p->dropped_reported)
 		return;
 	keel_emit(s->d, "exec", "exec.dropped",
-		  json_pack("{s:I, s:I}", "count",
-			    (json_int_t)(sum.dropped - p->dropped_reported), "total",
-			    (json_int_t)sum.dropped));
+		  json_pack("{s:I, s:I}", "count", (json_int_t)(sum.dropped - p->dropped_reported),
+			    "total", (json_int_t)sum.dropped));
 	p->dropped_reported = sum.dropped;
+}
+
+static int write_state(struct exec_priv *p)
+{
+	struct keel_exec_state st = { .mode = p->mode, .keeld_tgid = (__u32)getpid() };
+	__u32 zero = 0;
+
+	return bpf_map__update_elem(p->skel->maps.exec_state, &zero, sizeof(zero), &st,
+				    sizeof(st), BPF_ANY);
+}
+
+int exec_set_mode(struct keel_subsys *s, __u32 mode)
+{
+	struct exec_priv *p = s->priv;
+	__u32 old = p->mode;
+	int err;
+
+	/* the store first: a restart must come back in the mode asked for */
+	err = keel_trust_meta_set(p->store, "mode", exec_mode_name(mode));
+	if (err)
+		return err;
+	p->mode = mode;
+	err = write_state(p);
+	if (err) {
+		p->mode = old;
+		keel_trust_meta_set(p->store, "mode", exec_mode_name(old));
+		return err;
+	}
+	return 0;
+}
+
+static int parse_mode(const char *name, __u32 *ret)
+{
+	if (!strcmp(name, "audit"))
+		*ret = KEEL_EXEC_MODE_AUDIT;
+	else if (!strcmp(name, "enforce"))
+		*ret = KEEL_EXEC_MODE_ENFORCE;
+	else
+		return -EINVAL;
+	return 0;
 }
 
 static int exec_open(struct keel_subsys *s, char *why, size_t len)
@@ -98,12 +267,19 @@ static int exec_open(struct keel_subsys *s, char *why, size_t len)
 	struct exec_priv *p = s->priv;
 	int err;
 
+	err = parse_mode(s->d->cfg.exec_mode, &p->mode);
+	if (err) {
+		snprintf(why, len, "[exec] mode: '%s' is neither audit nor enforce; fix the configuration",
+			 s->d->cfg.exec_mode);
+		return err;
+	}
 	p->skel = exec_bpf__open();
 	if (!p->skel) {
 		err = -errno;
 		snprintf(why, len, "opening the exec BPF object: %s", strerror(-err));
 		return err;
 	}
+	bpf_map__set_max_entries(p->skel->maps.exec_trusted, s->d->cfg.exec_max_trusted);
 	err = exec_bpf__load(p->skel);
 	if (err) {
 		snprintf(why, len, "loading the exec BPF object: %s (%s); run keeld -v for the verifier log",
@@ -113,16 +289,66 @@ static int exec_open(struct keel_subsys *s, char *why, size_t len)
 	return 0;
 }
 
+static int pin_all(struct exec_priv *p, char *why, size_t len)
+{
+	char path[PATH_MAX + 64];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/exec_events", p->pin_path);
+	err = bpf_map__pin(p->skel->maps.exec_events, path);
+	if (!err) {
+		snprintf(path, sizeof(path), "%s/exec_counters", p->pin_path);
+		err = bpf_map__pin(p->skel->maps.exec_counters, path);
+	}
+	if (!err) {
+		snprintf(path, sizeof(path), "%s/exec_trusted", p->pin_path);
+		err = bpf_map__pin(p->skel->maps.exec_trusted, path);
+	}
+	if (!err) {
+		snprintf(path, sizeof(path), "%s/exec_check_link", p->pin_path);
+		err = bpf_link__pin(p->skel->links.exec_check, path);
+	}
+	if (err)
+		snprintf(why, len, "pinning %s: %s", path, strerror(-err));
+	return err;
+}
+
 static int exec_start(struct keel_subsys *s, char *why, size_t len)
 {
 	struct exec_priv *p = s->priv;
-	char path[PATH_MAX + 32];
+	char mode[16];
 	int err;
 
+	err = keel_trust_open(s->d->cfg.exec_trust_db, &p->store, why, len);
+	if (err)
+		return err;
+	if (!keel_trust_meta_get(p->store, "mode", mode, sizeof(mode)))
+		parse_mode(mode, &p->mode);
+	err = write_state(p);
+	if (err) {
+		snprintf(why, len, "writing exec_state: %s", strerror(-err));
+		return err;
+	}
+	/*
+	 * file_open first: it tells keeld the identity of what it opens, which
+	 * loading the store needs.  The checks attach once the map is full, so
+	 * an enforcing restart does not refuse everything meanwhile; a file
+	 * changed in between is still refused, its stamp no longer matching.
+	 */
+	p->skel->links.exec_open = bpf_program__attach(p->skel->progs.exec_open);
+	if (!p->skel->links.exec_open) {
+		err = -errno;
+		snprintf(why, len, "attaching lsm/file_open: %s (%s)", strerror(-err),
+			 keel_errno_name(err));
+		return err;
+	}
+	err = exec_trust_load(s, why, len);
+	if (err)
+		return err;
 	err = exec_bpf__attach(p->skel);
 	if (err) {
-		snprintf(why, len, "attaching lsm/bprm_check_security: %s (%s)",
-			 strerror(-err), keel_errno_name(err));
+		snprintf(why, len, "attaching the exec LSM programs: %s (%s)", strerror(-err),
+			 keel_errno_name(err));
 		return err;
 	}
 	err = keel_pin_dir_prepare(s, p->pin_path, sizeof(p->pin_path));
@@ -132,28 +358,17 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 		return err;
 	}
 	p->pinned = true;
-	snprintf(path, sizeof(path), "%s/exec_events", p->pin_path);
-	err = bpf_map__pin(p->skel->maps.exec_events, path);
-	if (!err) {
-		snprintf(path, sizeof(path), "%s/exec_counters", p->pin_path);
-		err = bpf_map__pin(p->skel->maps.exec_counters, path);
-	}
-	if (!err) {
-		snprintf(path, sizeof(path), "%s/exec_check_link", p->pin_path);
-		err = bpf_link__pin(p->skel->links.exec_check, path);
-	}
-	if (err) {
-		snprintf(why, len, "pinning %s: %s", path, strerror(-err));
+	err = pin_all(p, why, len);
+	if (err)
 		return err;
-	}
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.exec_events), on_record, s, NULL);
 	if (!p->rb) {
 		err = -errno;
 		snprintf(why, len, "creating the ring buffer reader: %s", strerror(-err));
 		return err;
 	}
-	p->rb_watch = (struct keel_watch){ .fd = ring_buffer__epoll_fd(p->rb),
-					   .cb = on_ringbuf, .data = s };
+	p->rb_watch = (struct keel_watch){ .fd = ring_buffer__epoll_fd(p->rb), .cb = on_ringbuf,
+					   .data = s };
 	err = keel_watch_add(s->d, &p->rb_watch, EPOLLIN);
 	if (!err) {
 		p->drop_timer = (struct keel_watch){ .cb = on_drop_timer, .data = s };
@@ -179,22 +394,29 @@ static void exec_stop(struct keel_subsys *s)
 	if (p->pinned)
 		keel_pin_dir_remove(s);
 	exec_bpf__destroy(p->skel);
+	keel_trust_close(p->store);
 	memset(p, 0, sizeof(*p));
 }
 
 static void exec_counters(struct keel_subsys *s, json_t *out)
 {
-	struct keel_exec_counters sum;
+	struct exec_priv *p = s->priv;
+	struct keel_exec_stats sum;
 
-	if (read_counters(s->priv, &sum))
+	json_object_set_new(out, "mode", json_string(exec_mode_name(p->mode)));
+	if (read_stats(p, &sum))
 		return;
 	json_object_set_new(out, "execs", json_integer((json_int_t)sum.execs));
+	json_object_set_new(out, "checks", json_integer((json_int_t)sum.checks));
+	json_object_set_new(out, "denied", json_integer((json_int_t)sum.denied));
+	json_object_set_new(out, "audited", json_integer((json_int_t)sum.audited));
+	json_object_set_new(out, "taints", json_integer((json_int_t)sum.taints));
 	json_object_set_new(out, "dropped", json_integer((json_int_t)sum.dropped));
 }
 
 const struct keel_subsys_ops keel_exec_ops = {
 	.name = "exec",
-	.summary = "program execution, through BPF LSM",
+	.summary = "only trusted files execute; any change taints (BPF LSM)",
 	.needs = { KEEL_FEAT_BTF, KEEL_FEAT_BPF_LSM },
 	.n_needs = 2,
 	.priv_size = sizeof(struct exec_priv),
@@ -202,4 +424,5 @@ const struct keel_subsys_ops keel_exec_ops = {
 	.start = exec_start,
 	.stop = exec_stop,
 	.counters = exec_counters,
+	.command = exec_command,
 };

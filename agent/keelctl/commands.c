@@ -9,6 +9,12 @@ const struct keelctl_command keelctl_commands[] = {
 	{ "status", "keeld's version, kernel features, subsystems and counters", keelctl_status },
 	{ "events", "print recent events; --follow for new ones", keelctl_events },
 	{ "subsystem", "start or stop a subsystem (root or [control] group)", keelctl_subsystem },
+	{ "vm", "list VM NICs: here, departing, known (vmnet)", keelctl_vm },
+	{ "eni", "list the ENI whitelist with per-IP counters (vmnet)", keelctl_eni },
+	{ "blk", "per-disk read models, miss-ratio curves, trace recording (blk)", keelctl_blk },
+	{ "install", "install a file through the approved installer: copied atomically, trusted (exec)", keelctl_install },
+	{ "trust", "list, add, remove or verify trusted files (exec)", keelctl_trust },
+	{ "exec", "show or set exec's mode: audit or enforce", keelctl_exec },
 	{ NULL, NULL, NULL },
 };
 

@@ -43,5 +43,11 @@ int keelctl_parse(const void *argp, int argc, char **argv, void *input);
 int keelctl_status(const struct keelctl *ctl, int argc, char **argv);
 int keelctl_events(const struct keelctl *ctl, int argc, char **argv);
 int keelctl_subsystem(const struct keelctl *ctl, int argc, char **argv);
+int keelctl_vm(const struct keelctl *ctl, int argc, char **argv);
+int keelctl_eni(const struct keelctl *ctl, int argc, char **argv);
+int keelctl_install(const struct keelctl *ctl, int argc, char **argv);
+int keelctl_trust(const struct keelctl *ctl, int argc, char **argv);
+int keelctl_exec(const struct keelctl *ctl, int argc, char **argv);
+int keelctl_blk(const struct keelctl *ctl, int argc, char **argv);
 
 #endif /* KEELCTL_H */

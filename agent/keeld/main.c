@@ -224,7 +224,7 @@ static int run_loop(struct keel_daemon *d)
 }
 
 static const struct keel_subsys_ops *const all_subsys[] = {
-	&keel_exec_ops, &keel_blk_ops, &keel_kmod_ops, NULL,
+	&keel_exec_ops, &keel_blk_ops, &keel_kmod_ops, &keel_vmnet_ops, NULL,
 };
 
 static const struct keel_subsys_config *subsys_config(const struct keel_config *cfg,
@@ -234,6 +234,8 @@ static const struct keel_subsys_config *subsys_config(const struct keel_config *
 		return &cfg->exec;
 	if (!strcmp(name, "blk"))
 		return &cfg->blk;
+	if (!strcmp(name, "vmnet"))
+		return &cfg->vmnet;
 	return &cfg->kmod;
 }
 

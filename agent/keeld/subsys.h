@@ -74,5 +74,6 @@ void keel_pin_dir_remove(struct keel_subsys *s);
 extern const struct keel_subsys_ops keel_exec_ops;
 extern const struct keel_subsys_ops keel_blk_ops;
 extern const struct keel_subsys_ops keel_kmod_ops;
+extern const struct keel_subsys_ops keel_vmnet_ops;
 
 #endif /* KEEL_SUBSYS_H */

@@ -39,12 +39,6 @@ struct keel_exec_counters {
 	__u64 dropped;		/* ring buffer full: record lost, counted */
 };
 
-/* Per-CPU counters of blk.bpf.c, in the "blk_counters" array, index 0. */
-struct keel_blk_counters {
-	__u64 reads;
-	__u64 read_sectors;
-	__u64 writes;
-	__u64 write_sectors;
-};
+/* blk.bpf.c's records and counters are in keel/blk.h. */
 
 #endif /* KEEL_EVENTS_H */

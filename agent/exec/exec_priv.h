@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The exec subsystem's state, shared by its files (not a public header). */
+#ifndef KEEL_EXEC_PRIV_H
+#define KEEL_EXEC_PRIV_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <linux/types.h>
+
+#include "exec.skel.h"
+#include "exec/trust.h"
+#include "keel/events.h"
+#include "keel/exec.h"
+#include "keeld/subsys.h"
+
+struct exec_priv {
+	struct exec_bpf *skel;
+	struct ring_buffer *rb;
+	struct keel_watch rb_watch;
+	struct keel_watch drop_timer;
+	__u64 dropped_reported;
+	struct keel_trust *store;
+	__u32 mode;
+	char pin_path[PATH_MAX];
+	bool pinned;
+};
+
+/* trustfile.c: make the kernel trust the file at @path (see there). */
+int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_sha,
+		    const char *source, struct keel_trust_rec *ret, char *why, size_t len);
+/* Load every record of the store into the map, re-hashing changed files. */
+int exec_trust_load(struct keel_subsys *s, char *why, size_t len);
+/* Remove @path's record and its kernel entry. */
+int exec_trust_forget(struct keel_subsys *s, const char *path, char *why, size_t len);
+/* Compare @rec with the file now: "ok" or what differs, in @why. */
+int exec_trust_check(struct keel_subsys *s, const struct keel_trust_rec *rec, bool rehash,
+		     char *why, size_t len);
+int exec_set_mode(struct keel_subsys *s, __u32 mode);
+const char *exec_mode_name(__u32 mode);
+json_t *exec_rec_json(const struct keel_trust_rec *rec);
+void exec_emit_trust(struct keel_subsys *s, const char *type, const struct keel_trust_rec *rec,
+		     const char *reason);
+
+/* commands.c */
+json_t *exec_command(struct keel_subsys *s, const char *verb, json_t *req, bool privileged,
+		     char *why, size_t len);
+
+#endif /* KEEL_EXEC_PRIV_H */

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* File digests through libcrypto's EVP interface (OpenSSL, libssl-dev). */
+#ifndef KEEL_EXEC_HASH_H
+#define KEEL_EXEC_HASH_H
+
+#include <stddef.h>
+
+/*
+ * Digest everything @fd holds from offset 0 (pread: the file offset is
+ * untouched) into lower-case hex in @hex (65 bytes for "sha256", 33 for
+ * "md5").  Returns 0 or a negative errno.
+ */
+int keel_hash_fd(int fd, const char *algo, char *hex, size_t len);
+int keel_hash_path(const char *path, const char *algo, char *hex, size_t len);
+
+#endif /* KEEL_EXEC_HASH_H */

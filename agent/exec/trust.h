@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The trust store: one SQLite database (libsqlite3) holding, per trusted
+ * file, its path, SHA-256, inode identity and change stamp.  Every change
+ * is one transaction in a rollback journal with synchronous=FULL, so a
+ * kill -9 or a power cut at any moment leaves either the old or the new
+ * record, never half of one.  keeld and `keelctl install` (when keeld's
+ * exec subsystem cannot run) both write it; SQLite's locks serialise them.
+ */
+#ifndef KEEL_EXEC_TRUST_H
+#define KEEL_EXEC_TRUST_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define KEEL_TRUST_DEFAULT_DB "/var/lib/keel/trust.db"
+
+struct keel_trust;
+
+enum keel_trust_state {
+	KEEL_TRUST_TRUSTED = 0,
+	KEEL_TRUST_TAINTED = 1,	/* changed after it was trusted: never runs again */
+	KEEL_TRUST_UNVERIFIED = 2,	/* recorded without keeld: hashed again before use */
+};
+
+struct keel_trust_rec {
+	int64_t id;
+	char path[PATH_MAX];
+	char sha256[65];	/* lower-case hex */
+	uint32_t dev;		/* kernel dev_t (s_dev) */
+	uint32_t gen;
+	uint64_t ino;
+	int64_t ctime_sec;
+	uint32_t ctime_nsec;
+	uint64_t i_version;
+	enum keel_trust_state state;
+	char source[16];	/* install, add, dpkg, installer, rehash */
+	char note[128];		/* why it is tainted */
+	int64_t updated;	/* unix time of the last change */
+};
+
+/* Open (creating it and its directory when missing) the store at @path. */
+int keel_trust_open(const char *path, struct keel_trust **ret, char *why, size_t len);
+void keel_trust_close(struct keel_trust *t);
+
+/* Insert or replace the record of @rec->path; sets @rec->id. */
+int keel_trust_put(struct keel_trust *t, struct keel_trust_rec *rec);
+/* -ENOENT when @path has no record. */
+int keel_trust_get(struct keel_trust *t, const char *path, struct keel_trust_rec *ret);
+int keel_trust_remove(struct keel_trust *t, const char *path);
+/* Mark every record of this inode tainted, with @note; returns how many. */
+int keel_trust_taint(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
+		     const char *note);
+int keel_trust_set_state(struct keel_trust *t, int64_t id, enum keel_trust_state state,
+			 const char *note);
+/* Call @cb for each record (ordered by path); a non-zero return stops. */
+int keel_trust_foreach(struct keel_trust *t, int (*cb)(const struct keel_trust_rec *rec,
+						       void *ctx), void *ctx);
+/* Key/value settings kept with the store (the exec mode). */
+int keel_trust_meta_get(struct keel_trust *t, const char *key, char *val, size_t len);
+int keel_trust_meta_set(struct keel_trust *t, const char *key, const char *val);
+
+const char *keel_trust_state_name(enum keel_trust_state state);
+
+#endif /* KEEL_EXEC_TRUST_H */

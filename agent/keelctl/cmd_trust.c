@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* keelctl trust list|add|remove|verify: the exec trust store through keeld. */
+#include <argp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "keelctl/keelctl.h"
+
+struct trust_opts {
+	bool json, quick;
+	const char *action;
+	char **paths;
+	int n_paths;
+};
+
+static const char doc[] =
+	"List, add, remove or verify the files keel's exec subsystem trusts.  "
+	"add trusts files already in place (keeld hashes each; refused when one is "
+	"open for writing); remove forgets them; verify compares each record with the "
+	"file now (inode, change stamp, SHA-256) and exits 1 when any differs.  "
+	"add and remove need root or the [control] group.\v"
+	"EXAMPLES:\n"
+	"  keelctl trust list\n"
+	"  keelctl trust add /usr/bin/bash /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+	"  keelctl trust verify /usr/local/bin/myprog\n"
+	"  keelctl trust remove /usr/local/bin/myprog";
+
+static const struct argp_option options[] = {
+	{ "json", 'j', NULL, 0, "Print JSON records", 0 },
+	{ "quick", 'q', NULL, 0, "verify: compare inode and stamp only, do not re-hash", 0 },
+	{ 0 },
+};
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct trust_opts *o = state->input;
+
+	switch (key) {
+	case 'j':
+		o->json = true;
+		break;
+	case 'q':
+		o->quick = true;
+		break;
+	case ARGP_KEY_ARG:
+		if (state->arg_num == 0) {
+			if (strcmp(arg, "list") && strcmp(arg, "add") && strcmp(arg, "remove") &&
+			    strcmp(arg, "verify"))
+				argp_error(state, "unknown action '%s': use list, add, remove or verify",
+					   arg);
+			o->action = arg;
+			o->paths = &state->argv[state->next];
+			o->n_paths = state->argc - state->next;
+			state->next = state->argc;
+		}
+		break;
+	case ARGP_KEY_END:
+		if (!o->action)
+			argp_error(state, "usage: keelctl trust list|add|remove|verify [PATH...]");
+		if ((!strcmp(o->action, "add") || !strcmp(o->action, "remove")) && !o->n_paths)
+			argp_error(state, "trust %s needs at least one PATH", o->action);
+		if (!strcmp(o->action, "list") && o->n_paths)
+			argp_error(state, "trust list takes no PATH");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static void print_rec(json_t *r, bool verify)
+{
+	const char *path = json_string_value(json_object_get(r, "path"));
+
+	if (verify) {
+		printf("%-8s %s: %s\n", json_is_true(json_object_get(r, "ok")) ? "ok" : "CHANGED",
+		       path, json_string_value(json_object_get(r, "detail")));
+		return;
+	}
+	printf("%-10s %.16s  %-9s %s%s%s\n", json_string_value(json_object_get(r, "state")),
+	       json_string_value(json_object_get(r, "sha256")),
+	       json_string_value(json_object_get(r, "source")), path,
+	       *json_string_value(json_object_get(r, "note")) ? "  # " : "",
+	       json_string_value(json_object_get(r, "note")));
+}
+
+/* list or verify, page by page; returns how many records failed verify, or -1. */
+static int pages(const struct keelctl *ctl, const struct trust_opts *o, const char *path,
+		 json_t *all)
+{
+	bool verify = !strcmp(o->action, "verify");
+	json_int_t next = 0;
+	int bad = 0;
+
+	for (;;) {
+		json_t *req, *rep, *r;
+		size_t i;
+
+		req = json_pack("{s:s, s:I, s:b}", "cmd",
+				verify ? "exec.trust_verify" : "exec.trust_list", "offset", next,
+				"rehash", !o->quick);
+		if (path)
+			json_object_set_new(req, "path", json_string(path));
+		rep = keelctl_call(ctl, req);
+		json_decref(req);
+		if (!rep)
+			return -1;
+		json_array_foreach(json_object_get(rep, "records"), i, r) {
+			if (verify && !json_is_true(json_object_get(r, "ok")))
+				bad++;
+			if (o->json)
+				json_array_append(all, r);
+			else
+				print_rec(r, verify);
+		}
+		next = json_integer_value(json_object_get(rep, "next"));
+		if (!json_is_true(json_object_get(rep, "more"))) {
+			json_decref(rep);
+			return bad;
+		}
+		json_decref(rep);
+	}
+}
+
+static int one_by_one(const struct keelctl *ctl, const struct trust_opts *o, json_t *all)
+{
+	bool add = !strcmp(o->action, "add");
+	int failed = 0;
+
+	for (int i = 0; i < o->n_paths; i++) {
+		json_t *req, *rep;
+
+		req = json_pack("{s:s, s:s}", "cmd", add ? "exec.trust_add" : "exec.trust_remove",
+				"path", o->paths[i]);
+		if (add)
+			json_object_set_new(req, "source", json_string("add"));
+		rep = keelctl_call(ctl, req);
+		json_decref(req);
+		if (!rep) {
+			failed++;
+			continue;
+		}
+		if (o->json)
+			json_array_append(all, add ? json_object_get(rep, "record") : rep);
+		else if (add)
+			printf("trusted %s\n", json_string_value(json_object_get(
+						       json_object_get(rep, "record"), "path")));
+		else
+			printf("removed %s\n", o->paths[i]);
+		json_decref(rep);
+	}
+	return failed;
+}
+
+int keelctl_trust(const struct keelctl *ctl, int argc, char **argv)
+{
+	static const struct argp argp = { options, parse_opt, "list|add|remove|verify [PATH...]",
+					  doc, NULL, NULL, NULL };
+	struct trust_opts o = { 0 };
+	json_t *all = json_array();
+	int err, bad = 0;
+
+	err = keelctl_parse(&argp, argc, argv, &o);
+	if (err) {
+		json_decref(all);
+		return err;
+	}
+	if (!strcmp(o.action, "add") || !strcmp(o.action, "remove")) {
+		bad = one_by_one(ctl, &o, all);
+	} else if (o.n_paths) {
+		for (int i = 0; i < o.n_paths && bad >= 0; i++) {
+			int n = pages(ctl, &o, o.paths[i], all);
+
+			bad = n < 0 ? -1 : bad + n;
+		}
+	} else {
+		bad = pages(ctl, &o, NULL, all);
+	}
+	if (o.json && bad >= 0)
+		keelctl_print_json(all);
+	json_decref(all);
+	return bad ? KEELCTL_EXIT_FAIL : 0;
+}

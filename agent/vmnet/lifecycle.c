@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KVM VM creation and destruction, from the uevents KVM raises on /dev/kvm
+ * (kvm_uevent_notify_change: "change@/devices/virtual/misc/kvm" with
+ * EVENT=create or EVENT=terminate and PID=<the VMM>).  This works on every
+ * kernel with KVM and needs neither kprobes nor fentry, which the hosts
+ * keel runs on may refuse.
+ *
+ * A VM is tied to its ports through the tap file descriptors its VMM holds:
+ * /proc/PID/fdinfo of a tun file names the interface ("iff:").  When the
+ * VMM's VM is destroyed, the NICs on its ports depart.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/netlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vmnet/vmnet.h"
+
+/* Does process @pid hold a tun file attached to @ifname? */
+static bool pid_holds_tap(const char *pid, const char *ifname)
+{
+	char path[PATH_MAX], line[128];
+	struct dirent *de;
+	bool found = false;
+	DIR *dp;
+
+	snprintf(path, sizeof(path), "/proc/%s/fdinfo", pid);
+	dp = opendir(path);
+	if (!dp)
+		return false;
+	while (!found && (de = readdir(dp))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fdinfo/%s", pid, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char name[IF_NAMESIZE + 1];
+
+			if (sscanf(line, "iff: %16s", name) == 1 && !strcmp(name, ifname)) {
+				found = true;
+				break;
+			}
+		}
+		fclose(f);
+	}
+	closedir(dp);
+	return found;
+}
+
+/*
+ * The process holding tap @ifname, 0 when none (not a tap, or persistent and
+ * unused).  Only processes that opened /dev/kvm are looked at closely.
+ */
+int vmnet_tap_owner(const char *ifname)
+{
+	DIR *dp = opendir("/proc");
+	struct dirent *de;
+	int pid = 0;
+
+	if (!dp)
+		return 0;
+	while (!pid && (de = readdir(dp))) {
+		char comm[64] = "", path[300];
+		FILE *f;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		fclose(f);
+		/* VMMs: qemu-system-*, qemu-kvm, firecracker, cloud-hypervisor, crosvm */
+		if (strncmp(comm, "qemu", 4) && !strstr(comm, "firecracker") &&
+		    !strstr(comm, "hypervisor") && !strstr(comm, "crosvm"))
+			continue;
+		if (pid_holds_tap(de->d_name, ifname))
+			pid = atoi(de->d_name);
+	}
+	closedir(dp);
+	return pid;
+}
+
+static void on_kvm_event(struct vmnet *v, const char *event, int pid)
+{
+	if (!strcmp(event, "create")) {
+		/* the VMM opened its taps before or will after: look again */
+		for (unsigned int i = 0; i < v->max_ports; i++)
+			if (v->ports[i].used && !v->ports[i].pid)
+				v->ports[i].pid = vmnet_tap_owner(v->ports[i].name);
+		vmnet_emit(v, "vm.create", json_pack("{s:i, s:s}", "pid", pid, "source", "uevent"));
+	} else if (!strcmp(event, "terminate")) {
+		vmnet_emit(v, "vm.destroy", json_pack("{s:i, s:s}", "pid", pid, "source", "uevent"));
+		vmnet_pid_gone(v, pid);
+	}
+}
+
+static void on_uevent(struct keel_watch *w, uint32_t events)
+{
+	struct vmnet *v = w->data;
+	char buf[4096 + 1];
+	ssize_t n;
+
+	(void)events;
+	while ((n = recv(w->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		const char *event = NULL, *p;
+		bool kvm = false;
+		int pid = 0;
+
+		buf[n] = '\0';
+		/* "ACTION@DEVPATH\0KEY=VALUE\0..." from the kernel, not udev */
+		if (strncmp(buf, "change@", 7))
+			continue;
+		for (p = buf; p < buf + n; p += strlen(p) + 1) {
+			if (!strcmp(p, "DEVNAME=kvm") || !strcmp(p, "DEVPATH=/devices/virtual/misc/kvm"))
+				kvm = true;
+			else if (!strncmp(p, "EVENT=", 6))
+				event = p + 6;
+			else if (!strncmp(p, "PID=", 4))
+				pid = atoi(p + 4);
+		}
+		if (kvm && event)
+			on_kvm_event(v, event, pid);
+	}
+	vmnet_timer_arm(v);
+}
+
+int vmnet_uevent_open(struct vmnet *v, char *why, size_t len)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 };
+	int fd, err;
+
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    NETLINK_KOBJECT_UEVENT);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		snprintf(why, len, "opening the kernel uevent socket for KVM events: %s",
+			 strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	v->uevent_watch = (struct keel_watch){ .fd = fd, .cb = on_uevent, .data = v };
+	err = keel_watch_add(v->d, &v->uevent_watch, EPOLLIN);
+	if (err) {
+		close(fd);
+		v->uevent_watch.fd = 0;
+		snprintf(why, len, "watching the uevent socket: %s", strerror(-err));
+	}
+	return err;
+}
+
+void vmnet_uevent_close(struct vmnet *v)
+{
+	if (v->uevent_watch.fd > 0) {
+		keel_watch_del(v->d, &v->uevent_watch);
+		close(v->uevent_watch.fd);
+		v->uevent_watch.fd = 0;
+	}
+}

@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vmnet subsystem: loads bpf/vmnet.bpf.c, attaches it to VM ports as they
+ * appear and to the uplink when one is configured, and turns what it sees
+ * into VM arrivals and departures and ENI whitelist changes.
+ */
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmnet.skel.h"
+#include "vmnet/vmnet.h"
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t vmnet_now_mono(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t vmnet_now_boot(void)
+{
+	return clock_ns(CLOCK_BOOTTIME);
+}
+
+void vmnet_mac_str(const __u8 *m, char *buf)
+{
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+int vmnet_mac_parse(const char *s, __u8 *mac)
+{
+	unsigned int b[6];
+	char end;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &end) != 6 || strlen(s) != 17)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (__u8)b[i];
+	return 0;
+}
+
+static const __u8 v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+void vmnet_ip_str(const struct keel_vmnet_ip *ip, char *buf, size_t len)
+{
+	if (!memcmp(ip->addr, v4mapped, 12))
+		inet_ntop(AF_INET, ip->addr + 12, buf, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, ip->addr, buf, (socklen_t)len);
+}
+
+int vmnet_ip_parse(const char *s, struct keel_vmnet_ip *ip)
+{
+	memset(ip, 0, sizeof(*ip));
+	if (inet_pton(AF_INET, s, ip->addr + 12) == 1) {
+		memcpy(ip->addr, v4mapped, 12);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, ip->addr) == 1)
+		return 0;
+	return -EINVAL;
+}
+
+bool vmnet_ip_zero(const struct keel_vmnet_ip *ip)
+{
+	static const struct keel_vmnet_ip zero;
+
+	return !memcmp(ip, &zero, sizeof(zero));
+}
+
+void vmnet_emit(struct vmnet *v, const char *type, json_t *fields)
+{
+	keel_emit(v->d, "vmnet", type, fields);
+}
+
+/* The one-shot timer fires at the earliest deadline of any table. */
+void vmnet_timer_arm(struct vmnet *v)
+{
+	struct itimerspec its = { 0 };
+	uint64_t next = UINT64_MAX, now;
+
+	if (v->timer.fd <= 0)
+		return;
+	for (unsigned int i = 0; i < v->max_nics; i++)
+		if (v->nics[i].used && v->nics[i].state == NIC_DEPARTING &&
+		    v->nics[i].depart_at < next)
+			next = v->nics[i].depart_at;
+	for (unsigned int i = 0; i < v->max_wl; i++)
+		if (v->wl[i].used && v->wl[i].remove_at && v->wl[i].remove_at < next)
+			next = v->wl[i].remove_at;
+	now = vmnet_provider_deadline(v);
+	if (now < next)
+		next = now;
+	if (next != UINT64_MAX) {
+		if (next == 0)
+			next = 1;
+		its.it_value.tv_sec = (time_t)(next / 1000000000ULL);
+		its.it_value.tv_nsec = (long)(next % 1000000000ULL);
+	}
+	timerfd_settime(v->timer.fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void on_timer(struct keel_watch *w, uint32_t events)
+{
+	struct vmnet *v = w->data;
+	uint64_t buf, now = vmnet_now_mono();
+
+	(void)events;
+	if (read(w->fd, &buf, sizeof(buf)) < 0 && errno != EAGAIN)
+		return;
+	vmnet_nics_expire(v, now);
+	vmnet_wl_expire(v, now);
+	vmnet_provider_kick(v, now);
+	vmnet_timer_arm(v);
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct vmnet *v = ctx;
+	const struct keel_vmnet_record *r = data;
+	struct vmnet_nic *n;
+
+	if (size < sizeof(*r) || r->hdr.type != KEEL_EV_VMNET)
+		return 0;	/* a newer BPF object than this keeld: skip */
+	switch (r->kind) {
+	case KEEL_VMNET_RARP:
+		vmnet_arrive(v, r->mac, (int)r->ifindex, "rarp", r->hdr.time_ns);
+		break;
+	case KEEL_VMNET_GARP:
+	case KEEL_VMNET_ARP:
+	case KEEL_VMNET_DHCP:
+	case KEEL_VMNET_IPSRC:
+		vmnet_learn(v, r);
+		break;
+	case KEEL_VMNET_ELSEWHERE:
+		n = vmnet_nic_find(v, r->mac);
+		if (n && n->state == NIC_HERE)
+			vmnet_depart(v, n, "announced_elsewhere");
+		break;
+	}
+	vmnet_timer_arm(v);
+	return 0;
+}
+
+static void on_ringbuf(struct keel_watch *w, uint32_t events)
+{
+	struct vmnet *v = w->data;
+
+	(void)events;
+	ring_buffer__consume(v->rb);
+}
+
+static int vmnet_open(struct keel_subsys *s, char *why, size_t len)
+{
+	struct vmnet *v = s->priv;
+	const struct keel_config *cfg = &s->d->cfg;
+	int err;
+
+	v->s = s;
+	v->d = s->d;
+	v->max_nics = cfg->vmnet_max_vms;
+	v->max_ports = cfg->vmnet_max_ports;
+	v->max_wl = cfg->vmnet_max_ips;
+	v->nics = calloc(v->max_nics, sizeof(*v->nics));
+	v->ports = calloc(v->max_ports, sizeof(*v->ports));
+	v->wl = calloc(v->max_wl, sizeof(*v->wl));
+	if (!v->nics || !v->ports || !v->wl) {
+		snprintf(why, len, "allocating tables for %u VMs, %u ports, %u IPs: out of memory",
+			 v->max_nics, v->max_ports, v->max_wl);
+		return -ENOMEM;
+	}
+	v->skel = vmnet_bpf__open();
+	if (!v->skel) {
+		err = -errno;
+		snprintf(why, len, "opening the vmnet BPF object: %s", strerror(-err));
+		return err;
+	}
+	bpf_map__set_max_entries(v->skel->maps.vmnet_whitelist, v->max_wl);
+	err = vmnet_bpf__load(v->skel);
+	if (err) {
+		snprintf(why, len, "loading the vmnet BPF object: %s (%s); run keeld -v for the verifier log",
+			 strerror(-err), keel_errno_name(err));
+		return err;
+	}
+	return 0;
+}
+
+static int pin_maps(struct vmnet *v, char *why, size_t len)
+{
+	struct bpf_map *maps[] = { v->skel->maps.vmnet_whitelist, v->skel->maps.vmnet_denied,
+				   v->skel->maps.vmnet_counters };
+	char path[PATH_MAX + 32];
+	int err;
+
+	err = keel_pin_dir_prepare(v->s, v->pin_path, sizeof(v->pin_path));
+	if (err) {
+		snprintf(why, len, "preparing pin directory under %s: %s (is it on a bpffs?)",
+			 v->d->cfg.pin_dir, strerror(-err));
+		return err;
+	}
+	v->pinned = true;
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", v->pin_path, bpf_map__name(maps[i]));
+		err = bpf_map__pin(maps[i], path);
+		if (err) {
+			snprintf(why, len, "pinning %s: %s", path, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int attach_uplink(struct vmnet *v, char *why, size_t len)
+{
+	const char *name = v->d->cfg.vmnet_uplink;
+	int err;
+
+	if (!name[0])
+		return 0;	/* observe only: nothing is filtered */
+	v->uplink = (int)if_nametoindex(name);
+	if (!v->uplink) {
+		err = -errno;
+		snprintf(why, len, "uplink '%s' ([vmnet] uplink): %s; set an existing interface or leave it empty for observe-only",
+			 name, strerror(-err));
+		return err;
+	}
+	snprintf(v->uplink_name, sizeof(v->uplink_name), "%s", name);
+	err = vmnet_tc_attach(v->uplink, bpf_program__fd(v->skel->progs.vmnet_uplink_in),
+			      bpf_program__fd(v->skel->progs.vmnet_uplink_out),
+			      &v->uplink_created_qdisc);
+	if (err) {
+		snprintf(why, len, "attaching TC programs to uplink %s: %s (%s)", name,
+			 strerror(-err), keel_errno_name(err));
+		return err;
+	}
+	v->uplink_attached = true;
+	return 0;
+}
+
+static int vmnet_start(struct keel_subsys *s, char *why, size_t len)
+{
+	struct vmnet *v = s->priv;
+	int err;
+
+	err = pin_maps(v, why, len);
+	if (err)
+		return err;
+	v->rb = ring_buffer__new(bpf_map__fd(v->skel->maps.vmnet_events), on_record, v, NULL);
+	if (!v->rb) {
+		err = -errno;
+		snprintf(why, len, "creating the ring buffer reader: %s", strerror(-err));
+		return err;
+	}
+	v->rb_watch = (struct keel_watch){ .fd = ring_buffer__epoll_fd(v->rb), .cb = on_ringbuf,
+					   .data = v };
+	err = keel_watch_add(v->d, &v->rb_watch, EPOLLIN);
+	if (err) {
+		snprintf(why, len, "watching the ring buffer: %s", strerror(-err));
+		return err;
+	}
+	v->timer = (struct keel_watch){ .cb = on_timer, .data = v };
+	v->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (v->timer.fd < 0 || keel_watch_add(v->d, &v->timer, EPOLLIN) < 0) {
+		err = -errno;
+		snprintf(why, len, "creating the deadline timer: %s", strerror(-err));
+		return err;
+	}
+	/* the whitelist first, so that the uplink never filters with a stale view */
+	vmnet_wl_state_load(v);
+	err = vmnet_inventory_open(v, why, len);
+	if (err)
+		return err;
+	err = vmnet_rtnl_open(v, why, len);	/* ports, FDB, host addresses */
+	if (err)
+		return err;
+	err = attach_uplink(v, why, len);
+	if (err)
+		return err;
+	err = vmnet_uevent_open(v, why, len);
+	if (err)
+		return err;
+	vmnet_emit(v, "vmnet.start",
+		   json_pack("{s:s, s:s, s:b}", "uplink", v->uplink_name, "mode",
+			     v->uplink_attached ? "enforce" : "observe", "provider",
+			     v->d->cfg.vmnet_provider_command[0] != '\0'));
+	vmnet_provider_kick(v, vmnet_now_mono());
+	vmnet_timer_arm(v);
+	return 0;
+}
+
+static void vmnet_stop(struct keel_subsys *s)
+{
+	struct vmnet *v = s->priv;
+
+	if (v->rb) {
+		ring_buffer__consume(v->rb);
+		keel_watch_del(v->d, &v->rb_watch);
+		ring_buffer__free(v->rb);
+	}
+	vmnet_uevent_close(v);
+	vmnet_inventory_close(v);
+	vmnet_rtnl_close(v);	/* detaches the VM ports */
+	if (v->uplink_attached)
+		vmnet_tc_detach(v->uplink, true, true, v->uplink_created_qdisc);
+	vmnet_provider_stop(v);
+	if (v->timer.fd > 0) {
+		keel_watch_del(v->d, &v->timer);
+		close(v->timer.fd);
+	}
+	if (v->pinned)
+		keel_pin_dir_remove(s);
+	vmnet_bpf__destroy(v->skel);
+	free(v->nics);
+	free(v->ports);
+	free(v->wl);
+	memset(v, 0, sizeof(*v));
+}
+
+static int read_counters(struct vmnet *v, struct keel_vmnet_counters *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct keel_vmnet_counters vals[ncpu > 0 ? ncpu : 1];
+	__u32 zero = 0;
+	int err;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu <= 0 || !v->skel)
+		return -EINVAL;
+	err = bpf_map__lookup_elem(v->skel->maps.vmnet_counters, &zero, sizeof(zero), vals,
+				   sizeof(vals), 0);
+	if (err)
+		return err;
+	for (int i = 0; i < ncpu; i++) {
+		sum->port_frames += vals[i].port_frames;
+		sum->records += vals[i].records;
+		sum->dropped += vals[i].dropped;
+		sum->uplink_passed += vals[i].uplink_passed;
+		sum->uplink_denied += vals[i].uplink_denied;
+		sum->uplink_other += vals[i].uplink_other;
+	}
+	return 0;
+}
+
+static void vmnet_counters(struct keel_subsys *s, json_t *out)
+{
+	struct vmnet *v = s->priv;
+	struct keel_vmnet_counters c;
+	unsigned int here = 0, ports = 0, ips = 0;
+
+	for (unsigned int i = 0; i < v->max_nics; i++)
+		here += v->nics[i].used && v->nics[i].state == NIC_HERE;
+	for (unsigned int i = 0; i < v->max_ports; i++)
+		ports += v->ports[i].used;
+	for (unsigned int i = 0; i < v->max_wl; i++)
+		ips += v->wl[i].used && v->wl[i].in_map && !v->wl[i].host;
+	json_object_set_new(out, "vms_here", json_integer(here));
+	json_object_set_new(out, "ports", json_integer(ports));
+	json_object_set_new(out, "whitelisted", json_integer(ips));
+	json_object_set_new(out, "arrivals", json_integer((json_int_t)v->arrivals));
+	json_object_set_new(out, "departures", json_integer((json_int_t)v->departures));
+	json_object_set_new(out, "conflicts", json_integer((json_int_t)v->conflicts));
+	json_object_set_new(out, "provider_errors", json_integer((json_int_t)v->provider_errors));
+	if (read_counters(v, &c))
+		return;
+	json_object_set_new(out, "port_frames", json_integer((json_int_t)c.port_frames));
+	json_object_set_new(out, "records", json_integer((json_int_t)c.records));
+	json_object_set_new(out, "dropped", json_integer((json_int_t)c.dropped));
+	json_object_set_new(out, "uplink_passed", json_integer((json_int_t)c.uplink_passed));
+	json_object_set_new(out, "uplink_denied", json_integer((json_int_t)c.uplink_denied));
+}
+
+static json_t *vmnet_command(struct keel_subsys *s, const char *verb, json_t *req,
+			     bool privileged, char *why, size_t len)
+{
+	struct vmnet *v = s->priv;
+	json_t *arr;
+
+	(void)req;
+	(void)privileged;	/* both verbs only read */
+	arr = json_array();
+	if (!strcmp(verb, "vm_list")) {
+		for (unsigned int i = 0; i < v->max_nics; i++)
+			if (v->nics[i].used)
+				json_array_append_new(arr, vmnet_nic_json(v, &v->nics[i]));
+		return json_pack("{s:o}", "vms", arr);
+	}
+	if (!strcmp(verb, "eni_list")) {
+		for (unsigned int i = 0; i < v->max_wl; i++)
+			if (v->wl[i].used)
+				json_array_append_new(arr, vmnet_wl_json(v, &v->wl[i]));
+		return json_pack("{s:s, s:s, s:o}", "uplink", v->uplink_name, "mode",
+				 v->uplink_attached ? "enforce" : "observe", "ips", arr);
+	}
+	json_decref(arr);
+	snprintf(why, len, "unknown command 'vmnet.%s' (known: vmnet.vm_list, vmnet.eni_list)",
+		 verb);
+	return NULL;
+}
+
+const struct keel_subsys_ops keel_vmnet_ops = {
+	.name = "vmnet",
+	.summary = "VM arrivals and departures, ENI whitelist, through TC",
+	.needs = { KEEL_FEAT_BTF, KEEL_FEAT_TC },
+	.n_needs = 2,
+	.priv_size = sizeof(struct vmnet),
+	.open = vmnet_open,
+	.start = vmnet_start,
+	.stop = vmnet_stop,
+	.counters = vmnet_counters,
+	.command = vmnet_command,
+};

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vmnet's internal state, shared by the files of agent/vmnet/:
+ *
+ *   vmnet.c      the subsystem: open, start, stop, records, timer, commands
+ *   tc.c         attaching the TC programs to VM ports and the uplink
+ *   ports.c      rtnetlink: VM ports appearing and going, bridge FDB, host addresses
+ *   lifecycle.c  KVM VM creation and destruction from /dev/kvm's uevents
+ *   vms.c        the VM NICs: arrival and departure
+ *   inventory.c  the MAC to IP inventory directory
+ *   learn.c      MAC to IP learning from frames on a VM's own port
+ *   whitelist.c  the ENI whitelist: the BPF map, the grace period
+ *   provider.c   the provider hook: one ordered, retried command per IP
+ *
+ * Everything runs on keeld's one thread.  Tables are fixed arrays sized by
+ * the [vmnet] limits at start; a full table refuses, with an event.
+ */
+#ifndef KEEL_AGENT_VMNET_H
+#define KEEL_AGENT_VMNET_H
+
+#include <linux/types.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "keel/events.h"
+#include "keel/vmnet.h"
+#include "keeld/subsys.h"
+
+#define VMNET_NIC_IPS 8		/* addresses per NIC */
+#define VMNET_NAME_LEN 64
+
+enum vmnet_nic_state {
+	NIC_KNOWN,	/* in the inventory, never seen here */
+	NIC_HERE,	/* its port is on this host */
+	NIC_DEPARTING,	/* gone; its addresses leave after the grace period */
+	NIC_AWAY,	/* gone */
+};
+
+enum vmnet_ip_source {
+	SRC_INVENTORY,
+	SRC_ARP,
+	SRC_GARP,
+	SRC_DHCP,
+	SRC_IPSRC,
+};
+
+struct vmnet_nic_ip {
+	struct keel_vmnet_ip ip;
+	uint8_t source;		/* enum vmnet_ip_source */
+};
+
+struct vmnet_nic {
+	bool used;
+	__u8 mac[6];
+	char vm[VMNET_NAME_LEN];	/* inventory name, or empty */
+	bool in_inventory;
+	enum vmnet_nic_state state;
+	int port;			/* ifindex while here or departing */
+	char port_name[IF_NAMESIZE];
+	uint64_t since;			/* CLOCK_REALTIME ns of the last change */
+	uint64_t depart_at;		/* CLOCK_MONOTONIC ns, while departing */
+	char reason[32];		/* of the last arrival or departure */
+	int pid;			/* the KVM process owning the port, 0: unknown */
+	int n_ips;
+	struct vmnet_nic_ip ips[VMNET_NIC_IPS];
+};
+
+struct vmnet_port {
+	bool used;
+	int ifindex;
+	char name[IF_NAMESIZE];
+	__u8 mac[6];			/* the port's own MAC: never a VM's */
+	bool created_qdisc;		/* remove clsact on detach */
+	bool attached;
+	int pid;			/* the process holding the tap, 0: unknown */
+};
+
+enum vmnet_prov_action { PROV_REMOVE = 0, PROV_ADD = 1 };
+
+struct vmnet_wl {
+	bool used;
+	struct keel_vmnet_ip ip;
+	__u8 mac[6];
+	char vm[VMNET_NAME_LEN];
+	bool host;			/* an address of this host, not a VM's */
+	bool want;			/* should be whitelisted */
+	bool in_map;
+	uint64_t remove_at;		/* CLOCK_MONOTONIC ns; 0: not departing */
+	uint64_t added;			/* CLOCK_REALTIME ns */
+	/* provider hook: run until the cloud side confirms @want */
+	int confirmed;			/* -1 unknown, 0 absent, 1 present */
+	bool running;
+	int running_action;
+	int pidfd;
+	int errfd;			/* the hook's stderr */
+	struct keel_watch watch;
+	int started_pid;
+	uint64_t started_at;
+	uint64_t kill_at;
+	unsigned int attempts;
+	uint64_t retry_at;		/* 0: now */
+	bool failed;			/* retries exhausted */
+	char error[200];
+};
+
+struct vmnet_bpf;
+
+struct vmnet {
+	struct keel_subsys *s;
+	struct keel_daemon *d;
+	struct vmnet_bpf *skel;
+	struct ring_buffer *rb;
+	struct keel_watch rb_watch;
+	struct keel_watch timer;	/* one-shot, at the earliest deadline */
+	struct keel_watch rtnl_watch;
+	struct keel_watch uevent_watch;
+	struct keel_watch inotify_watch;
+	char pin_path[PATH_MAX];
+	bool pinned;
+	/* the uplink */
+	int uplink;
+	char uplink_name[IF_NAMESIZE];
+	bool uplink_created_qdisc;
+	bool uplink_attached;
+	/* tables */
+	struct vmnet_nic *nics;
+	unsigned int max_nics;
+	struct vmnet_port *ports;
+	unsigned int max_ports;
+	struct vmnet_wl *wl;
+	unsigned int max_wl;
+	unsigned int running_hooks;
+	/* counters */
+	uint64_t arrivals, departures, conflicts, refused, provider_ok, provider_errors;
+	uint64_t inventory_errors;
+	uint64_t last_arrive_latency_ns;
+};
+
+/* time */
+uint64_t vmnet_now_mono(void);
+uint64_t vmnet_now_boot(void);
+void vmnet_timer_arm(struct vmnet *v);
+
+/* formatting */
+void vmnet_mac_str(const __u8 *mac, char *buf);		/* buf: 18 bytes */
+int vmnet_mac_parse(const char *s, __u8 *mac);
+void vmnet_ip_str(const struct keel_vmnet_ip *ip, char *buf, size_t len);
+int vmnet_ip_parse(const char *s, struct keel_vmnet_ip *ip);
+bool vmnet_ip_zero(const struct keel_vmnet_ip *ip);
+void vmnet_emit(struct vmnet *v, const char *type, json_t *fields);
+
+/* tc.c */
+int vmnet_tc_attach(int ifindex, int ingress_fd, int egress_fd, bool *created_qdisc);
+void vmnet_tc_detach(int ifindex, bool ingress, bool egress, bool remove_qdisc);
+
+/* ports.c */
+int vmnet_rtnl_open(struct vmnet *v, char *why, size_t len);
+void vmnet_rtnl_close(struct vmnet *v);
+struct vmnet_port *vmnet_port_find(struct vmnet *v, int ifindex);
+bool vmnet_port_name_matches(struct vmnet *v, const char *name);
+
+/* lifecycle.c */
+int vmnet_uevent_open(struct vmnet *v, char *why, size_t len);
+void vmnet_uevent_close(struct vmnet *v);
+int vmnet_tap_owner(const char *ifname);
+
+/* vms.c */
+struct vmnet_nic *vmnet_nic_find(struct vmnet *v, const __u8 *mac);
+struct vmnet_nic *vmnet_nic_get(struct vmnet *v, const __u8 *mac);
+void vmnet_arrive(struct vmnet *v, const __u8 *mac, int ifindex, const char *reason,
+		  uint64_t trigger_boot_ns);
+void vmnet_depart(struct vmnet *v, struct vmnet_nic *n, const char *reason);
+void vmnet_port_gone(struct vmnet *v, int ifindex);
+void vmnet_pid_gone(struct vmnet *v, int pid);
+void vmnet_nics_expire(struct vmnet *v, uint64_t now);
+json_t *vmnet_nic_json(struct vmnet *v, const struct vmnet_nic *n);
+const char *vmnet_source_name(int source);
+
+/* inventory.c */
+int vmnet_inventory_open(struct vmnet *v, char *why, size_t len);
+void vmnet_inventory_close(struct vmnet *v);
+void vmnet_inventory_load(struct vmnet *v);
+struct vmnet_nic *vmnet_ip_owner(struct vmnet *v, const struct keel_vmnet_ip *ip);
+
+/* learn.c */
+void vmnet_learn(struct vmnet *v, const struct keel_vmnet_record *r);
+int vmnet_nic_add_ip(struct vmnet *v, struct vmnet_nic *n, const struct keel_vmnet_ip *ip,
+		     int source);
+
+/* whitelist.c */
+int vmnet_wl_add(struct vmnet *v, const struct keel_vmnet_ip *ip, const struct vmnet_nic *n,
+		 uint64_t trigger_boot_ns);
+void vmnet_wl_depart(struct vmnet *v, const struct keel_vmnet_ip *ip, uint64_t at);
+void vmnet_wl_remove_now(struct vmnet *v, const struct keel_vmnet_ip *ip, const char *reason);
+int vmnet_wl_add_host(struct vmnet *v, const struct keel_vmnet_ip *ip);
+void vmnet_wl_remove_host(struct vmnet *v, const struct keel_vmnet_ip *ip);
+void vmnet_wl_expire(struct vmnet *v, uint64_t now);
+struct vmnet_wl *vmnet_wl_find(struct vmnet *v, const struct keel_vmnet_ip *ip);
+void vmnet_wl_release(struct vmnet *v, struct vmnet_wl *w);
+json_t *vmnet_wl_json(struct vmnet *v, const struct vmnet_wl *w);
+void vmnet_wl_state_save(struct vmnet *v);
+void vmnet_wl_state_load(struct vmnet *v);
+
+/* provider.c */
+void vmnet_provider_kick(struct vmnet *v, uint64_t now);
+void vmnet_provider_stop(struct vmnet *v);
+uint64_t vmnet_provider_deadline(struct vmnet *v);
+
+#endif /* KEEL_AGENT_VMNET_H */

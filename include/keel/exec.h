@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Maps and records shared by bpf/exec.bpf.c and agent/exec/.
+ *
+ * A file is identified by the inode the kernel sees, not by a path: the
+ * superblock's device, the inode number and the inode generation, so that
+ * renames, bind mounts and /proc/self/fd paths reach the same entry and a
+ * recycled inode number (new generation) does not.  The change stamp
+ * (ctime, i_version) recorded when the file was trusted is compared at
+ * every check, so a change made while keel's programs were not attached
+ * is caught too.
+ *
+ * Same rules as events.h: fixed-width fields, explicit padding.
+ */
+#ifndef KEEL_EXEC_H
+#define KEEL_EXEC_H
+
+/* exec_trusted: key */
+struct keel_exec_key {
+	__u64 ino;
+	__u32 dev;		/* kernel dev_t of the superblock (s_dev) */
+	__u32 gen;		/* i_generation */
+};
+
+/* exec_trusted: value */
+struct keel_exec_trust {
+	__s64 ctime_sec;
+	__u32 ctime_nsec;
+	__u32 flags;		/* KEEL_TRUST_* */
+	__u64 i_version;
+	__u64 id;		/* trust store row, for keeld */
+};
+
+#define KEEL_TRUST_PENDING (1U << 0)	/* being hashed by keeld: not yet trusted */
+
+/* What keeld's own open of a file saw: written by file_open for keeld's threads. */
+struct keel_exec_ident {
+	struct keel_exec_key key;
+	__s64 ctime_sec;
+	__u32 ctime_nsec;
+	__s32 writecount;	/* i_writecount: > 0 while open for writing */
+	__u64 i_version;
+	__u32 nlink;
+	__u32 mode;
+};
+
+/* exec_state[0]: set by keeld */
+struct keel_exec_state {
+	__u32 mode;		/* KEEL_EXEC_MODE_* */
+	__u32 keeld_tgid;	/* whose opens fill exec_ident; 0: nobody */
+	__u32 protect;		/* 1: only keeld may use bpf() on keel objects, no ptrace of keeld */
+	__u32 pad;
+};
+
+enum keel_exec_mode {
+	KEEL_EXEC_MODE_AUDIT = 0,	/* allow and report: the default */
+	KEEL_EXEC_MODE_ENFORCE = 1,	/* refuse with EPERM and report */
+};
+
+/* What was attempted, in a verdict record. */
+enum keel_exec_op {
+	KEEL_EXEC_OP_EXEC = 1,		/* execve of a program, script or interpreter */
+	KEEL_EXEC_OP_MMAP = 2,		/* mmap with PROT_EXEC */
+	KEEL_EXEC_OP_MPROTECT = 3,	/* mprotect adding PROT_EXEC */
+	KEEL_EXEC_OP_MODULE = 4,	/* finit_module */
+	KEEL_EXEC_OP_MODULE_MEM = 5,	/* init_module: no file */
+	/* taints: a change to a trusted file */
+	KEEL_EXEC_OP_OPEN_WRITE = 16,
+	KEEL_EXEC_OP_SETATTR = 17,	/* chmod, chown, utimes, truncate */
+	KEEL_EXEC_OP_XATTR = 18,	/* setxattr, removexattr */
+	KEEL_EXEC_OP_LINK = 19,
+	KEEL_EXEC_OP_RENAME = 20,
+	KEEL_EXEC_OP_UNLINK = 21,
+	KEEL_EXEC_OP_MMAP_SHARED_WRITE = 22,
+	KEEL_EXEC_OP_TRUNCATE = 23,
+	/* self-protection */
+	KEEL_EXEC_OP_BPF = 32,
+	KEEL_EXEC_OP_PTRACE = 33,
+};
+
+/* Why a file is not trusted. */
+enum keel_exec_reason {
+	KEEL_EXEC_R_TRUSTED = 0,
+	KEEL_EXEC_R_UNTRUSTED = 1,	/* never installed */
+	KEEL_EXEC_R_CHANGED = 2,	/* stamp differs from the one recorded */
+	KEEL_EXEC_R_PENDING = 3,	/* still being hashed */
+	KEEL_EXEC_R_WRITABLE = 4,	/* open for writing somewhere */
+	KEEL_EXEC_R_DELETED = 5,	/* no name left (unlinked, memfd, O_TMPFILE) */
+	KEEL_EXEC_R_NO_FILE = 6,	/* init_module from memory */
+	KEEL_EXEC_R_PROTECTED = 7,	/* keel's own objects or keeld */
+};
+
+enum keel_exec_decision {
+	KEEL_EXEC_D_DENY = 1,		/* refused (enforce) */
+	KEEL_EXEC_D_AUDIT = 2,		/* allowed, would be refused (audit) */
+	KEEL_EXEC_D_TAINT = 3,		/* trust removed */
+};
+
+/* Per-CPU counters in "exec_stats", index 0. */
+struct keel_exec_stats {
+	__u64 execs;		/* bprm checks */
+	__u64 checks;		/* every file checked: exec, mmap, mprotect, module */
+	__u64 denied;
+	__u64 audited;
+	__u64 taints;
+	__u64 dropped;		/* ring buffer full: record lost, counted */
+};
+
+#define KEEL_EV_EXEC_VERDICT 0x400
+
+/* KEEL_EV_EXEC_VERDICT: a refusal, an audited allow or a taint. */
+struct keel_exec_verdict {
+	struct keel_event_hdr hdr;
+	__u32 pid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 op;		/* enum keel_exec_op */
+	__u32 reason;		/* enum keel_exec_reason */
+	__u32 decision;		/* enum keel_exec_decision */
+	__u32 mode;		/* enum keel_exec_mode at the time */
+	__u32 pad;
+	struct keel_exec_key key;
+	char comm[KEEL_COMM_LEN];
+	char path[KEEL_PATH_LEN];	/* full path when the hook has one, else the name */
+};
+
+#endif /* KEEL_EXEC_H */

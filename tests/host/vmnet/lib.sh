@@ -1,0 +1,200 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Helpers for tests/host/test_vmnet*.sh: two "hosts" as network namespaces,
+# each with a bridge, an uplink into a shared fabric, and its own keeld
+# (own socket, pin directory, state file); a client namespace on the fabric;
+# QEMU guests with a tap port, live-migrated between the hosts.
+# Source after tests/integration/lib.sh.
+#
+#   vmnet_topo_up              namespaces, bridges, uplinks, fabric (a hub)
+#   vmnet_keeld_conf H [LINE...]  write $KEEL_TMP/H.conf for host H (a or b)
+#   vmnet_keeld_start H        start keeld for host H inside its namespace
+#   vmnet_keeld_stop H         SIGTERM and wait
+#   kc H ARGS...               keelctl against host H's keeld
+#   wl_state H IP              the state of IP in H's whitelist, or "none"
+#   qemu_start NAME H TAP [INCOMING]  a guest without OS, NIC $VM_MAC
+#   hmp NAME CMD               a human monitor command to guest NAME
+#   wait_until SECS CMD...     retry CMD every 50 ms until it succeeds
+#   in_ns H CMD...             run CMD in host H's network namespace
+
+VMNET_ID=$$
+NS_A=keel-vmA-$VMNET_ID
+NS_B=keel-vmB-$VMNET_ID
+NS_F=keel-vmF-$VMNET_ID
+NS_C=keel-vmC-$VMNET_ID
+VM_MAC=52:54:00:77:00:10
+VM_IP=10.77.0.10
+CLIENT_IP=10.77.0.1
+FRAME=$KEEL_TOP/tests/host/vmnet/frame.py
+VMNET_KEELD=${KEEL_VMNET_KEELD:-$KEEL_BUILD/keeld}	# another keeld binary to test
+declare -A KEELD_PIDS=() QEMU_PIDS=()
+
+ns_of() {
+	case $1 in
+	a) echo "$NS_A" ;;
+	b) echo "$NS_B" ;;
+	f) echo "$NS_F" ;;
+	c) echo "$NS_C" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# nsenter --net keeps the mount namespace: bpffs stays visible (ip netns
+# exec would remount /sys and hide the pins from bpftool).
+in_ns() {
+	local ns
+	ns=$(ns_of "$1")
+	shift
+	nsenter --net="/run/netns/$ns" "$@"
+}
+
+_vmnet_cleanup() {
+	local k
+	for k in "${!QEMU_PIDS[@]}"; do kill -KILL "${QEMU_PIDS[$k]}" 2>/dev/null; done
+	for k in "${!KEELD_PIDS[@]}"; do kill -KILL "${KEELD_PIDS[$k]}" 2>/dev/null; done
+	sleep 0.2
+	for k in a b; do rm -rf "/sys/fs/bpf/keel-test-vmnet-$k-$VMNET_ID"; done
+	for k in "$NS_A" "$NS_B" "$NS_F" "$NS_C"; do ip netns del "$k" 2>/dev/null; done
+}
+
+vmnet_topo_up() {
+	on_exit _vmnet_cleanup
+	mkdir -p "$KEEL_TMP/inv"
+	local h
+	ip netns add "$NS_A" && ip netns add "$NS_B" && ip netns add "$NS_F" && ip netns add "$NS_C" || return 1
+	# the fabric: a bridge that forgets at once, so it floods like a hub and
+	# both hosts' uplinks see the client's traffic for the VM
+	ip -n "$NS_F" link add brF type bridge ageing_time 0 || return 1
+	ip -n "$NS_F" link set brF up
+	for h in a b; do
+		local ns
+		ns=$(ns_of $h)
+		ip -n "$ns" link set lo up
+		ip -n "$ns" link add br0 type bridge || return 1
+		ip -n "$ns" link add "up$h" type veth peer name "f$h" netns "$NS_F" || return 1
+		ip -n "$ns" link set "up$h" master br0 up
+		ip -n "$ns" link set br0 up
+		ip -n "$NS_F" link set "f$h" master brF up
+	done
+	ip -n "$NS_C" link set lo up
+	ip -n "$NS_C" link add cl type veth peer name fc netns "$NS_F" || return 1
+	ip -n "$NS_F" link set fc master brF up
+	ip -n "$NS_C" addr add "$CLIENT_IP/24" dev cl
+	ip -n "$NS_C" link set cl up
+	ip -n "$NS_C" neigh replace "$VM_IP" lladdr "$VM_MAC" dev cl nud permanent
+}
+
+vmnet_keeld_conf() {
+	local h=$1
+	shift
+	cat >"$KEEL_TMP/$h.conf" <<CONF
+[control]
+socket = $KEEL_TMP/$h.sock
+[bpf]
+pin_dir = /sys/fs/bpf/keel-test-vmnet-$h-$VMNET_ID
+[keeld]
+host = host-$h
+[exec]
+enabled = false
+[blk]
+enabled = false
+[kmod]
+enabled = false
+[vmnet]
+uplink = up$h
+ports = tap*,vnet*
+inventory_dir = $KEEL_TMP/inv
+state_file = $KEEL_TMP/$h.state
+grace_ms = 300
+CONF
+	[ $# -gt 0 ] && printf '%s\n' "$@" >>"$KEEL_TMP/$h.conf"
+	return 0
+}
+
+kc() {
+	local h=$1
+	shift
+	KEEL_SOCKET=$KEEL_TMP/$h.sock "$KEEL_BUILD/keelctl" "$@"
+}
+
+vmnet_keeld_start() {
+	local h=$1
+	# an external command, not a function, in the background: bash keeps no
+	# copy of the caller's stdout open in it
+	nsenter --net="/run/netns/$(ns_of "$h")" "$VMNET_KEELD" -c "$KEEL_TMP/$h.conf" \
+		</dev/null >>"$KEEL_TMP/$h.events" 2>>"$KEEL_TMP/$h.err" &
+	KEELD_PIDS[$h]=$!
+	for _ in $(seq 1 300); do
+		kc "$h" status >/dev/null 2>&1 && return 0
+		kill -0 "${KEELD_PIDS[$h]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "  keeld $h did not start:"
+	sed 's/^/    | /' "$KEEL_TMP/$h.err"
+	return 1
+}
+
+vmnet_keeld_stop() {
+	local h=$1
+	[ -n "${KEELD_PIDS[$h]:-}" ] || return 0
+	kill -TERM "${KEELD_PIDS[$h]}" 2>/dev/null
+	wait "${KEELD_PIDS[$h]}"
+	KEELD_STATUS=$?
+	unset "KEELD_PIDS[$h]"
+}
+
+wl_state() {
+	local s
+	s=$(kc "$1" eni list --json 2>/dev/null | jq -r --arg ip "$2" '.ips[] | select(.ip == $ip) | .state')
+	echo "${s:-none}"
+}
+
+wl_field() {
+	kc "$1" eni list --json 2>/dev/null | jq -r --arg ip "$2" ".ips[] | select(.ip == \$ip) | .$3"
+}
+
+wait_until() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 20; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	"$@"
+}
+
+qemu_start() {
+	local name=$1 h=$2 tap=$3 incoming=${4:-}
+	local args=(-machine pc -m 64 -display none -nodefaults -no-user-config
+		-accel tcg -smp 1
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no"
+		-device "virtio-net-pci,netdev=n0,mac=$VM_MAC"
+		-monitor "unix:$KEEL_TMP/$name.mon,server=on,wait=off"
+		-pidfile "$KEEL_TMP/$name.pid")
+	[ -n "$incoming" ] && args+=(-incoming "$incoming")
+	nsenter --net="/run/netns/$(ns_of "$h")" qemu-system-x86_64 "${args[@]}" \
+		</dev/null >"$KEEL_TMP/$name.qemu.log" 2>&1 &
+	QEMU_PIDS[$name]=$!
+	wait_until 10 test -S "$KEEL_TMP/$name.mon" || return 1
+	wait_until 5 ip -n "$(ns_of "$h")" link show "$tap" || return 1
+	ip -n "$(ns_of "$h")" link set "$tap" master br0 up
+}
+
+hmp() {
+	echo "$2" | socat -t 1 - "UNIX-CONNECT:$KEEL_TMP/$1.mon" 2>/dev/null | tr -d '\r'
+}
+
+migrated() {
+	hmp "$1" "info migrate" | grep -q "Migration status: completed"
+}
+
+qemu_stop() {
+	[ -n "${QEMU_PIDS[$1]:-}" ] || return 0
+	kill -KILL "${QEMU_PIDS[$1]}" 2>/dev/null
+	wait "${QEMU_PIDS[$1]}" 2>/dev/null
+	unset "QEMU_PIDS[$1]"
+}
+
+# the events keeld H emitted of TYPE, one JSON object per line
+events_in() {
+	grep -h "\"type\":\"$2\"" "$KEEL_TMP/$1.events" 2>/dev/null
+}

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The exec trust store (agent/exec/trust.c) and file hashing (hash.c). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec/hash.h"
+#include "exec/trust.h"
+
+static char dir[64], db[128];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/keel-trust-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/sub/trust.db", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static struct keel_trust *open_store(void)
+{
+	struct keel_trust *t = NULL;
+	char why[512];
+
+	cr_assert_eq(keel_trust_open(db, &t, why, sizeof(why)), 0, "%s", why);
+	return t;
+}
+
+static struct keel_trust_rec rec_for(const char *path, uint64_t ino)
+{
+	struct keel_trust_rec r = { 0 };
+
+	snprintf(r.path, sizeof(r.path), "%s", path);
+	snprintf(r.sha256, sizeof(r.sha256), "%064d", 7);
+	r.dev = 42;
+	r.ino = ino;
+	r.gen = 3;
+	r.ctime_sec = 1700000000;
+	r.ctime_nsec = 5;
+	r.i_version = 9;
+	snprintf(r.source, sizeof(r.source), "install");
+	return r;
+}
+
+TestSuite(exec_trust, .init = setup, .fini = teardown);
+
+Test(exec_trust, put_get_remove_round_trip)
+{
+	struct keel_trust *t = open_store();
+	struct keel_trust_rec r = rec_for("/usr/bin/a", 100), got;
+
+	cr_assert_eq(keel_trust_put(t, &r), 0);
+	cr_assert_gt(r.id, 0);
+	cr_assert_eq(keel_trust_get(t, "/usr/bin/a", &got), 0);
+	cr_assert_str_eq(got.sha256, r.sha256);
+	cr_assert_eq(got.ino, 100);
+	cr_assert_eq(got.dev, 42);
+	cr_assert_eq(got.gen, 3);
+	cr_assert_eq(got.ctime_sec, 1700000000);
+	cr_assert_eq(got.i_version, 9);
+	cr_assert_eq(got.state, KEEL_TRUST_TRUSTED);
+	cr_assert_eq(keel_trust_remove(t, "/usr/bin/a"), 0);
+	cr_assert_eq(keel_trust_get(t, "/usr/bin/a", &got), -ENOENT);
+	cr_assert_eq(keel_trust_remove(t, "/usr/bin/a"), -ENOENT);
+	keel_trust_close(t);
+}
+
+Test(exec_trust, reinstall_replaces_the_record_of_a_path)
+{
+	struct keel_trust *t = open_store();
+	struct keel_trust_rec r = rec_for("/usr/bin/a", 100), got;
+
+	cr_assert_eq(keel_trust_put(t, &r), 0);
+	r.ino = 200;
+	cr_assert_eq(keel_trust_put(t, &r), 0);
+	cr_assert_eq(keel_trust_get(t, "/usr/bin/a", &got), 0);
+	cr_assert_eq(got.ino, 200);
+	keel_trust_close(t);
+}
+
+Test(exec_trust, taint_marks_every_record_of_the_inode_only)
+{
+	struct keel_trust *t = open_store();
+	struct keel_trust_rec a = rec_for("/a", 1), b = rec_for("/b", 2), got;
+
+	cr_assert_eq(keel_trust_put(t, &a), 0);
+	cr_assert_eq(keel_trust_put(t, &b), 0);
+	cr_assert_eq(keel_trust_taint(t, 42, 1, 3, "open_write by sh"), 1);
+	cr_assert_eq(keel_trust_taint(t, 42, 1, 4, "wrong generation"), 0);
+	cr_assert_eq(keel_trust_get(t, "/a", &got), 0);
+	cr_assert_eq(got.state, KEEL_TRUST_TAINTED);
+	cr_assert_str_eq(got.note, "open_write by sh");
+	cr_assert_eq(keel_trust_get(t, "/b", &got), 0);
+	cr_assert_eq(got.state, KEEL_TRUST_TRUSTED);
+	keel_trust_close(t);
+}
+
+static int count_cb(const struct keel_trust_rec *rec, void *ctx)
+{
+	(void)rec;
+	++*(int *)ctx;
+	return 0;
+}
+
+Test(exec_trust, meta_and_foreach)
+{
+	struct keel_trust *t = open_store();
+	char val[16];
+	int n = 0;
+
+	cr_assert_eq(keel_trust_meta_get(t, "mode", val, sizeof(val)), -ENOENT);
+	cr_assert_eq(keel_trust_meta_set(t, "mode", "enforce"), 0);
+	cr_assert_eq(keel_trust_meta_get(t, "mode", val, sizeof(val)), 0);
+	cr_assert_str_eq(val, "enforce");
+	for (int i = 0; i < 50; i++) {
+		char p[32];
+		struct keel_trust_rec r;
+
+		snprintf(p, sizeof(p), "/f%d", i);
+		r = rec_for(p, i);
+		cr_assert_eq(keel_trust_put(t, &r), 0);
+	}
+	cr_assert_eq(keel_trust_foreach(t, count_cb, &n), 0);
+	cr_assert_eq(n, 50);
+	keel_trust_close(t);
+}
+
+/* A writer killed with SIGKILL in the middle of a stream of puts loses no committed record. */
+Test(exec_trust, survives_kill_9_of_a_writer)
+{
+	struct keel_trust *t;
+	int fds[2], n = 0, status;
+	char c;
+	pid_t pid;
+
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		t = open_store();
+		for (int i = 0;; i++) {
+			char p[32];
+			struct keel_trust_rec r;
+
+			snprintf(p, sizeof(p), "/k%d", i);
+			r = rec_for(p, i);
+			if (keel_trust_put(t, &r))
+				_exit(1);
+			if (write(fds[1], "x", 1) != 1)	/* committed */
+				_exit(1);
+		}
+	}
+	close(fds[1]);
+	while (n < 40 && read(fds[0], &c, 1) == 1)
+		n++;
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	while (read(fds[0], &c, 1) == 1)
+		n++;
+	close(fds[0]);
+	t = open_store();
+	int seen = 0;
+
+	cr_assert_eq(keel_trust_foreach(t, count_cb, &seen), 0);
+	cr_assert_geq(seen, n, "committed %d, found %d", n, seen);
+	cr_assert_leq(seen, n + 1);
+	keel_trust_close(t);
+}
+
+Test(exec_trust, sha256_of_a_known_file)
+{
+	char path[160], hex[65];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/abc", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	cr_assert_eq(write(fd, "abc", 3), 3);
+	close(fd);
+	cr_assert_eq(keel_hash_path(path, "sha256", hex, sizeof(hex)), 0);
+	cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	cr_assert_eq(keel_hash_path(path, "md5", hex, sizeof(hex)), 0);
+	cr_assert_str_eq(hex, "900150983cd24fb0d6963f7d28e17f72");
+	cr_assert_eq(keel_hash_path("/nonexistent/x", "sha256", hex, sizeof(hex)), -ENOENT);
+}
+
+Test(exec_trust, unwritable_location_is_reported)
+{
+	struct keel_trust *t = NULL;
+	char why[512];
+
+	cr_assert_lt(keel_trust_open("/proc/keel/trust.db", &t, why, sizeof(why)), 0);
+	cr_assert_not_null(strstr(why, "/proc/keel"));
+}
