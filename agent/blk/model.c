@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "blk/blk.h"
+#include "keel/trace.h"
 #include "keel/cache.h"
 
 struct keel_blk_disk {
@@ -25,9 +26,7 @@ struct keel_blk_disk {
 
 __u64 keel_blk_block_key(__u64 disk_id64, __u64 block)
 {
-	/* keel-cachesim's volume mixing (agent/cachesim/keys.c): the same
-	 * keys give the same hash buckets and ghost sets, so the same hits. */
-	return disk_id64 ? block ^ (disk_id64 * 0x9e3779b97f4a7c15ull) : block;
+	return keel_trace_block_key(disk_id64, block);
 }
 
 static int build(struct keel_blk_disk *d)

@@ -12,12 +12,7 @@
 #include <string.h>
 
 #include "cachesim/sim.h"
-
-static __u64 vol_key(__u64 volume, __u64 unit)
-{
-	/* Keep single-volume keys readable; mix volumes apart otherwise. */
-	return volume ? unit ^ (volume * 0x9e3779b97f4a7c15ull) : unit;
-}
+#include "keel/trace.h"
 
 static int keys_push(struct keel_sim_keys *k, size_t *alloc, __u64 key)
 {
@@ -81,13 +76,13 @@ int keel_sim_keys_build(const struct keel_sim_trace *t, enum keel_sim_mode m,
 			continue;
 		}
 		if (m == KEEL_SIM_OBJECT) {
-			r = keys_push(k, &alloc, vol_key(q->volume, q->addr / 512));
+			r = keys_push(k, &alloc, keel_trace_block_key(q->volume, q->addr / 512));
 			continue;
 		}
 		first = q->addr / block_size;
 		last = (q->addr + (q->size ? q->size : 1) - 1) / block_size;
 		for (__u64 b = first; b <= last && !r; b++)
-			r = keys_push(k, &alloc, vol_key(q->volume, b));
+			r = keys_push(k, &alloc, keel_trace_block_key(q->volume, b));
 	}
 	if (!r && k->n >= KEEL_SIM_NIL)
 		r = -E2BIG;

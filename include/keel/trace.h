@@ -59,4 +59,14 @@ int keel_trace_reader_next(struct keel_trace_reader *r,
 __u64 keel_trace_reader_index(const struct keel_trace_reader *r);
 void keel_trace_reader_close(struct keel_trace_reader *r);
 
+/*
+ * The cache key of block @unit on disk @disk_id: the live blk model and
+ * keel-cachesim replaying a recorded trace must build the same keys to
+ * get the same hits.  A zero disk ID keeps keys readable (one volume).
+ */
+static inline __u64 keel_trace_block_key(__u64 disk_id, __u64 unit)
+{
+	return disk_id ? unit ^ (disk_id * 0x9e3779b97f4a7c15ull) : unit;
+}
+
 #endif /* KEEL_TRACE_H */

@@ -41,7 +41,7 @@ refused() {
 }
 
 # --- enroll what this test itself runs, before any enforce -----------------
-tools="bash sh cat cp chmod touch ln mv rm truncate sleep grep jq seq sed head id mktemp insmod rmmod env mount umount stat realpath"
+tools="bash sh cat cp chmod touch ln mv rm truncate sleep grep jq seq sed head id mktemp insmod rmmod env mount umount stat realpath mkdir"
 files=("$KEELCTL")
 for t in $tools; do files+=("$(command -v "$t")"); done
 for f in "${files[@]}"; do
