@@ -1,13 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * W-TinyLFU (Einziger et al., TOS'17), the Caffeine layout: an LRU window of
- * 1% in front of a segmented LRU main cache (20% probation, 80% protected).
- * A key leaving the window enters main only if a count-min sketch says it
- * is more frequent than main's victim.  The sketch has four rows of 4-bit
- * counters and halves itself every 10 x capacity accesses (aging).
+ * W-TinyLFU (Einziger et al., TOS'17) as libCacheSim runs it, so that our
+ * figures can be checked against the ones published for its traces:
+ *
+ * - an LRU window of floor(1% of the cache) in front of a segmented LRU main
+ *   cache of the rest, split 1:4 (probation, protected), each segment
+ *   floor(share x main);
+ * - the window never evicts by itself: only when the whole cache is full,
+ *   its LRU key competes with main's victim (probation's tail, or
+ *   protected's when probation is empty).  While main has room the window
+ *   key just moves in; while it wins (strictly more frequent) it replaces
+ *   main's victim and the next window key competes; the first one that
+ *   loses is evicted.  So the window drains below 1% under a burst of
+ *   frequent keys and refills with the next misses;
+ * - frequencies come from a counting Bloom filter sized for main's capacity
+ *   at a 0.1% error rate (14.4 counters per entry, 10 hashes by double
+ *   hashing of two seeded XXH64 values), 32-bit counters, no doorkeeper.
+ *   It counts a miss (the insert), a hit in main, and each window key that
+ *   competes; hits in the window are not counted.  It halves every counter
+ *   after 32 x main's capacity hits in main.
+ * The only deliberate difference: the window holds at least one key (with
+ * fewer than 100 entries libCacheSim's window is 0 and it caches nothing).
  */
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "cachesim/list.h"
 
@@ -16,70 +37,65 @@ enum { WIN = 1, PROB, PROT };
 struct wtlfu {
 	struct sim_pool pool;
 	struct sim_list l[4];
-	__u64 cap, win_cap, main_cap, prot_cap;
-	__u8 *sketch;		/* 4 rows x width counters, one per byte */
-	__u64 width_mask, adds, sample;
+	__u64 cap, win_cap, main_cap, seg_max[4];
+	__u32 *cbf;		/* counting Bloom filter */
+	__u32 ncnt;
+	int nhash;
+	__u64 main_hits, decay_at;
 };
 
-static __u64 row_hash(__u64 key, int row)
+/* The seeds libCacheSim's hash.h uses, so collisions fall where its do. */
+#define CBF_SEED0 0x12345678u
+#define CBF_SEED1 0x12344321u
+
+static __u32 cbf_check(struct wtlfu *c, __u64 key, bool add)
 {
-	key += 0x9e3779b97f4a7c15ull * (__u64)(row + 1);
-	key ^= key >> 31;
-	key *= 0x7fb5d329728ea185ull;
-	key ^= key >> 27;
-	key *= 0x81dadef4bc2dd44dull;
-	key ^= key >> 33;
-	return key;
+	__u32 a = (__u32)XXH64(&key, sizeof(key), CBF_SEED0);
+	__u32 b = (__u32)XXH64(&key, sizeof(key), CBF_SEED1);
+	__u32 min = UINT_MAX;
+
+	for (__u32 i = 0; i < (__u32)c->nhash; i++) {
+		__u32 x = (a + i * b) % c->ncnt;
+
+		if (c->cbf[x] < min)
+			min = c->cbf[x];
+	}
+	if (add && min < UINT_MAX) {
+		for (__u32 i = 0; i < (__u32)c->nhash; i++)
+			c->cbf[(a + i * b) % c->ncnt]++;
+		min++;
+	}
+	return min;
 }
 
-static __u32 sketch_freq(const struct wtlfu *c, __u64 key)
+static void cbf_decay(struct wtlfu *c)
 {
-	__u32 m = 15;
-
-	for (int r = 0; r < 4; r++) {
-		__u8 v = c->sketch[(__u64)r * (c->width_mask + 1) +
-				   (row_hash(key, r) & c->width_mask)];
-		if (v < m)
-			m = v;
-	}
-	return m;
-}
-
-static void sketch_add(struct wtlfu *c, __u64 key)
-{
-	__u64 w = c->width_mask + 1;
-
-	for (int r = 0; r < 4; r++) {
-		__u8 *v = &c->sketch[(__u64)r * w +
-				     (row_hash(key, r) & c->width_mask)];
-		if (*v < 15)
-			(*v)++;
-	}
-	if (++c->adds >= c->sample) {
-		for (__u64 i = 0; i < 4 * w; i++)
-			c->sketch[i] >>= 1;
-		c->adds /= 2;
-	}
+	for (__u32 i = 0; i < c->ncnt; i++)
+		c->cbf[i] >>= 1;
 }
 
 static int wt_create(__u64 cap, void **ret)
 {
 	struct wtlfu *c = calloc(1, sizeof(*c));
-	__u64 w = 16;
+	double bpe = -log(0.001) / 0.480453013918201;	/* ln(2)^2 */
+	double n;
 
 	if (!c)
 		return -ENOMEM;
 	c->cap = cap;
-	c->win_cap = cap / 100 ? cap / 100 : 1;
-	c->main_cap = cap > c->win_cap ? cap - c->win_cap : 1;
-	c->prot_cap = c->main_cap * 8 / 10;
-	while (w < cap)
-		w <<= 1;
-	c->width_mask = w - 1;
-	c->sample = 10 * cap;
-	c->sketch = calloc(4 * w, 1);
-	if (!c->sketch || sim_pool_init(&c->pool, (__u32)cap + 2)) {
-		free(c->sketch);
+	c->win_cap = (__u64)((double)cap * 0.01);
+	if (!c->win_cap)
+		c->win_cap = 1;
+	c->main_cap = cap > c->win_cap ? cap - c->win_cap : 0;
+	c->seg_max[PROB] = (__u64)(1.0 / 5 * (double)c->main_cap);
+	c->seg_max[PROT] = (__u64)(4.0 / 5 * (double)c->main_cap);
+	c->decay_at = 32 * c->main_cap;
+	c->nhash = (int)ceil(0.693147180559945 * bpe);
+	n = fmin(ceil(bpe * (double)c->main_cap), INT_MAX);
+	c->ncnt = n < 2.0 * c->nhash ? 2u * (__u32)c->nhash : (__u32)n;
+	c->cbf = calloc(c->ncnt, sizeof(*c->cbf));
+	if (!c->cbf || sim_pool_init(&c->pool, (__u32)cap + 2)) {
+		free(c->cbf);
 		free(c);
 		return -ENOMEM;
 	}
@@ -105,22 +121,89 @@ static void wt_drop(struct wtlfu *c, __u32 i)
 	sim_pool_release(&c->pool, i);
 }
 
-/* The window overflowed: its LRU key competes for a place in main. */
-static void wt_admit(struct wtlfu *c)
+static __u64 main_len(const struct wtlfu *c)
 {
-	__u32 cand = c->l[WIN].tail, victim;
+	return c->l[PROB].len + c->l[PROT].len;
+}
 
-	if (c->l[PROB].len + c->l[PROT].len < c->main_cap) {
-		wt_move(c, cand, PROB);
+/* Main's victim: the tail of the lowest non-empty segment. */
+static __u32 main_victim(const struct wtlfu *c)
+{
+	return c->l[PROB].len ? c->l[PROB].tail : c->l[PROT].tail;
+}
+
+static void main_evict(struct wtlfu *c)
+{
+	wt_drop(c, main_victim(c));
+}
+
+/* Into the lowest segment with room; if none, make room and use probation. */
+static void main_insert(struct wtlfu *c, __u32 i)
+{
+	int seg = PROB;
+
+	if (c->l[PROB].len + 1 > c->seg_max[PROB]) {
+		seg = PROT;
+		if (c->l[PROT].len + 1 > c->seg_max[PROT]) {
+			while (main_len(c) + 1 > c->main_cap)
+				main_evict(c);
+			seg = PROB;
+		}
+	}
+	wt_move(c, i, seg);
+}
+
+/* Segment seg is over its size: its tail goes down one (out, from the lowest). */
+static void main_cool(struct wtlfu *c, int seg)
+{
+	if (seg == PROB) {
+		main_evict(c);
 		return;
 	}
-	victim = c->l[PROB].len ? c->l[PROB].tail : c->l[PROT].tail;
-	if (sketch_freq(c, c->pool.n[cand].key) >
-	    sketch_freq(c, c->pool.n[victim].key)) {
-		wt_drop(c, victim);
-		wt_move(c, cand, PROB);
-	} else {
-		wt_drop(c, cand);
+	wt_move(c, c->l[seg].tail, seg - 1);
+	while (c->l[seg - 1].len > c->seg_max[seg - 1])
+		main_cool(c, seg - 1);
+}
+
+static void main_hit(struct wtlfu *c, __u32 i)
+{
+	struct sim_node *n = c->pool.n;
+
+	if (n[i].q == PROT) {
+		wt_move(c, i, PROT);
+		return;
+	}
+	wt_move(c, i, PROT);
+	while (c->l[PROT].len > c->seg_max[PROT])
+		main_cool(c, PROT);
+}
+
+/* The cache is full: make room for one key. */
+static void wt_evict(struct wtlfu *c)
+{
+	for (;;) {
+		__u32 v = c->l[WIN].tail;
+		__u64 key;
+		bool done = false;
+
+		if (v == KEEL_SIM_NIL) {
+			main_evict(c);
+			return;
+		}
+		key = c->pool.n[v].key;
+		if (main_len(c) + 1 <= c->main_cap) {
+			main_insert(c, v);
+		} else if (cbf_check(c, key, false) >
+			   cbf_check(c, c->pool.n[main_victim(c)].key, false)) {
+			main_evict(c);
+			main_insert(c, v);
+		} else {
+			wt_drop(c, v);
+			done = true;
+		}
+		cbf_check(c, key, true);
+		if (done)
+			return;
 	}
 }
 
@@ -130,25 +213,23 @@ static bool wt_access(void *p, __u64 key, __u64 next)
 	__u32 i = sim_pool_find(&c->pool, key);
 
 	(void)next;
-	sketch_add(c, key);
 	if (i != KEEL_SIM_NIL) {
-		switch (c->pool.n[i].q) {
-		case WIN:
+		if (c->pool.n[i].q == WIN) {
 			wt_move(c, i, WIN);
-			break;
-		case PROB:
-			wt_move(c, i, PROT);
-			if (c->l[PROT].len > c->prot_cap)
-				wt_move(c, c->l[PROT].tail, PROB);
-			break;
-		default:
-			wt_move(c, i, PROT);
+			return true;
+		}
+		main_hit(c, i);
+		cbf_check(c, key, true);
+		if (++c->main_hits >= c->decay_at) {
+			c->main_hits = 0;
+			cbf_decay(c);
 		}
 		return true;
 	}
+	while (c->l[WIN].len + main_len(c) + 1 > c->cap)
+		wt_evict(c);
 	wt_move(c, sim_pool_alloc(&c->pool, key), WIN);
-	if (c->l[WIN].len > c->win_cap)
-		wt_admit(c);
+	cbf_check(c, key, true);
 	return false;
 }
 
@@ -157,13 +238,13 @@ static void wt_destroy(void *p)
 	struct wtlfu *c = p;
 
 	sim_pool_fini(&c->pool);
-	free(c->sketch);
+	free(c->cbf);
 	free(c);
 }
 
 const struct keel_sim_policy keel_sim_wtinylfu = {
 	.name = "wtinylfu",
-	.what = "W-TinyLFU, window 1%, SLRU main, count-min admission",
+	.what = "W-TinyLFU, window 1%, SLRU main 1:4, counting-Bloom admission",
 	.create = wt_create,
 	.access = wt_access,
 	.destroy = wt_destroy,

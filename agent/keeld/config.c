@@ -130,6 +130,22 @@ static const struct opt opts[] = {
 	     "whitelist entries (VM and host addresses)"),
 	UINT("vmnet", "max_ports", vmnet_max_ports, 1, 65536, "1024",
 	     "VM ports with TC programs attached"),
+	BOOL("memh", "enabled", memh.enabled, "true",
+	     "serve file reads into clients' memory handles (keel.ko, else pidfd fallback)"),
+	BOOL("memh", "required", memh.required, "false",
+	     "exit with an error when the memh read service cannot run"),
+	STRING("memh", "socket", memh_socket, "",
+	       "the read service's Unix socket (mode 0660, [control] group); empty: memh.sock beside [control] socket"),
+	STRING("memh", "allowed_dirs", memh_allowed_dirs, "",
+	       "colon-separated directories whose files clients may read; empty: none"),
+	UINT("memh", "max_clients", memh_max_clients, 1, 4096, "64",
+	     "client connections at once; more are refused with a message"),
+	UINT("memh", "max_inflight", memh_max_inflight, 1, 1024, "16",
+	     "requests one client may have queued or running"),
+	UINT("memh", "max_read_bytes", memh_max_read_bytes, 4096, 1U << 30, "67108864",
+	     "bytes one request may read"),
+	UINT("memh", "workers", memh_workers, 1, 64, "2",
+	     "threads doing the reads, so that a slow file never stalls keeld's loop"),
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))

@@ -65,6 +65,13 @@ struct keel_config {
 	unsigned int vmnet_max_vms;
 	unsigned int vmnet_max_ips;
 	unsigned int vmnet_max_ports;
+	struct keel_subsys_config memh;
+	char memh_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char memh_allowed_dirs[1024];
+	unsigned int memh_max_clients;
+	unsigned int memh_max_inflight;
+	unsigned int memh_max_read_bytes;
+	unsigned int memh_workers;
 };
 
 /* What went wrong in a configuration file, for one clear message. */

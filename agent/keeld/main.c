@@ -224,7 +224,7 @@ static int run_loop(struct keel_daemon *d)
 }
 
 static const struct keel_subsys_ops *const all_subsys[] = {
-	&keel_exec_ops, &keel_blk_ops, &keel_kmod_ops, &keel_vmnet_ops, NULL,
+	&keel_exec_ops, &keel_blk_ops, &keel_kmod_ops, &keel_vmnet_ops, &keel_memh_ops, NULL,
 };
 
 static const struct keel_subsys_config *subsys_config(const struct keel_config *cfg,
@@ -236,6 +236,8 @@ static const struct keel_subsys_config *subsys_config(const struct keel_config *
 		return &cfg->blk;
 	if (!strcmp(name, "vmnet"))
 		return &cfg->vmnet;
+	if (!strcmp(name, "memh"))
+		return &cfg->memh;
 	return &cfg->kmod;
 }
 

@@ -75,5 +75,6 @@ extern const struct keel_subsys_ops keel_exec_ops;
 extern const struct keel_subsys_ops keel_blk_ops;
 extern const struct keel_subsys_ops keel_kmod_ops;
 extern const struct keel_subsys_ops keel_vmnet_ops;
+extern const struct keel_subsys_ops keel_memh_ops;
 
 #endif /* KEEL_SUBSYS_H */

@@ -21,7 +21,7 @@
  *   - Sizing adapts: a ghost hit on a key that left cold unreferenced and
  *     came back within twice cold's size (a near miss) grows the cold
  *     target by one; one on a key that left hot shrinks it by one; bounds
- *     1%..90% of the capacity.
+ *     1%..99% of the capacity (hot keeps at least one entry).
  *   A sequential scan only ever enters cold (and the ghost); the hot entries
  *   are evicted only when hot is over its target, which a scan never
  *   causes because every scanned key lands in cold.

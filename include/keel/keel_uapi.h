@@ -101,4 +101,105 @@ struct keel_memh_info {
 #define KEEL_MEMH_IOC_INFO _IOR(KEEL_IOC_MAGIC, 0x11, struct keel_memh_info)
 #define KEEL_MEMH_IOC_REVOKE _IO(KEEL_IOC_MAGIC, 0x12)
 
+/*
+ * Upcalls and the I/O filter (docs/upcall.md).  A process registers a filter
+ * on its /dev/keel descriptor: an entry point in its own code and a stack
+ * area split into per-thread slots (KEEL_IOC_UPCALL_REGISTER).  A thread then
+ * submits an I/O request (KEEL_IOC_FILTER_SUBMIT); keel.ko saves the
+ * thread's system call frame, and the ioctl "returns" into the entry point
+ * on a stack slot with rdi = a copy of the request on that stack, rsi = the
+ * registration's arg, rdx = the nesting depth (0 for the first upcall).  The
+ * filter may make any system calls, including a nested submit.  It ends with
+ * KEEL_IOC_UPCALL_RETURN and its verdict: keel.ko then completes the request
+ * in kernel mode (allow: as submitted; rewrite: as the filter edited its
+ * copy; refuse: fails with the filter's errno), restores the saved frame and
+ * the original submit returns the result (bytes transferred) to its caller.
+ * A filter registered with KEEL_UPCALL_HANDLER is instead served by a
+ * handler thread (KEEL_IOC_FILTER_RECV / KEEL_IOC_FILTER_ANSWER) while the
+ * submitter sleeps in the kernel: the classic design, for comparison.
+ *
+ * KEEL_IOC_UPCALL_REGISTER fails with:
+ *   EINVAL   flags unknown, entry or stack 0 or not user addresses (without
+ *            KEEL_UPCALL_HANDLER), slot_size not a multiple of 16 or below
+ *            4096, stack_size not a multiple of slot_size, over 1024 slots
+ *   EDQUOT   the descriptor already has max_upcall_filters filters
+ *   EOPNOTSUPP  called from a 32-bit (compat) task
+ * KEEL_IOC_FILTER_SUBMIT fails with (the submit itself, before any upcall):
+ *   EINVAL   flags not 0, op unknown, len above max_upcall_io_bytes
+ *   ENOENT   no filter with that id on this descriptor
+ *   ELOOP    the thread already has max_upcall_depth upcalls in progress
+ *   EBUSY    every stack slot of the filter is in use by other threads
+ *   ENOSPC   max_upcall_frames upcalls are in progress on the machine
+ *   EOPNOTSUPP  not a 64-bit system call (compat task, io_uring, kernel)
+ *   EFAULT   the request or the stack slot cannot be read or written
+ * and, after the filter ran, with the filter's errno (refuse), EPROTO (an
+ * unknown verdict), ECANCELED (the filter gave up: KEEL_FILTER_ABORT, as the
+ * library's fault guard does when the filter faults), EINVAL (a rewritten
+ * request that is not valid), or the I/O's own error (EBADF for an fd not
+ * open for that direction, ESPIPE, EFAULT, ...).  If the thread dies inside
+ * the filter, the saved frame is discarded when its descriptor is released.
+ * KEEL_IOC_UPCALL_RETURN fails with EINVAL (flags not 0, or no upcall in
+ * progress for this thread on this descriptor, or the thread exec'ed since),
+ * EFAULT; on success it does not return to its caller: the thread resumes
+ * where it submitted, with the result.
+ * KEEL_IOC_FILTER_RECV fails with EINVAL (the filter is not a
+ * KEEL_UPCALL_HANDLER filter), ENOENT (no such filter), EINTR (a signal);
+ * KEEL_IOC_FILTER_ANSWER with ENOENT (no such request waiting: answered,
+ * or its submitter was killed).
+ */
+#define KEEL_UPCALL_HANDLER	(1U << 0)	/* served by a handler thread */
+
+struct keel_upcall_register {
+	__u64 entry;		/* user address the filter starts at */
+	__u64 arg;		/* passed to it in rsi */
+	__u64 stack;		/* lowest address of the stack area */
+	__u64 stack_size;	/* bytes: number of slots * slot_size */
+	__u32 slot_size;	/* bytes of stack per thread in an upcall */
+	__u32 flags;		/* KEEL_UPCALL_* */
+	__u32 id;		/* out: the filter id */
+	__u32 pad;
+};
+
+#define KEEL_IO_READ	1	/* read len bytes from fd into buf */
+#define KEEL_IO_WRITE	2	/* write len bytes of buf to fd */
+
+struct keel_io_req {
+	__u32 op;		/* KEEL_IO_* */
+	__s32 fd;
+	__u64 buf;
+	__u64 len;
+	__s64 off;		/* file offset; -1: the file position */
+	__u32 filter;		/* filter id */
+	__u32 flags;		/* 0 */
+	__s32 error;		/* filter: errno for KEEL_FILTER_REFUSE */
+	__u32 depth;		/* to the filter: nesting depth, 0 first */
+};
+
+#define KEEL_FILTER_ALLOW	0	/* complete the request as submitted */
+#define KEEL_FILTER_REFUSE	1	/* fail it with error (EPERM if 0) */
+#define KEEL_FILTER_REWRITE	2	/* complete the filter's edited copy */
+#define KEEL_FILTER_ABORT	3	/* the filter failed: ECANCELED */
+
+struct keel_upcall_return {
+	__u32 verdict;		/* KEEL_FILTER_* */
+	__s32 error;		/* errno for KEEL_FILTER_REFUSE */
+	__u32 flags;		/* 0 */
+	__u32 pad;
+};
+
+struct keel_filter_msg {
+	__u64 id;		/* RECV: out; ANSWER: in */
+	struct keel_io_req req;	/* RECV: out; ANSWER: in for REWRITE */
+	__u32 filter;		/* RECV: in, the handler filter to serve */
+	__u32 verdict;		/* ANSWER: KEEL_FILTER_* */
+	__s32 error;		/* ANSWER: errno for KEEL_FILTER_REFUSE */
+	__u32 pad;
+};
+
+#define KEEL_IOC_UPCALL_REGISTER _IOWR(KEEL_IOC_MAGIC, 0x20, struct keel_upcall_register)
+#define KEEL_IOC_FILTER_SUBMIT	_IOWR(KEEL_IOC_MAGIC, 0x21, struct keel_io_req)
+#define KEEL_IOC_UPCALL_RETURN	_IOW(KEEL_IOC_MAGIC, 0x22, struct keel_upcall_return)
+#define KEEL_IOC_FILTER_RECV	_IOWR(KEEL_IOC_MAGIC, 0x23, struct keel_filter_msg)
+#define KEEL_IOC_FILTER_ANSWER	_IOW(KEEL_IOC_MAGIC, 0x24, struct keel_filter_msg)
+
 #endif /* KEEL_UAPI_H */
