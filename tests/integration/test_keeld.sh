@@ -25,8 +25,9 @@ keeld_start || die "keeld did not start"
 for s in exec blk kmod; do
 	check_eq "subsystem $s state" running "$(subsys_state "$s")"
 done
-check "keeld's start-up report names every subsystem as running" \
-	test "$(grep -c 'subsystem .*: running' "$KEELD_ERR")" -eq 3
+for s in exec blk kmod; do
+	check "keeld's start-up report says $s runs" grep -q "subsystem $s: running" "$KEELD_ERR"
+done
 
 # exec: an exec through BPF LSM reaches the event stream
 /bin/true
