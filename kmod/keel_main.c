@@ -3,8 +3,8 @@
  * keel.ko - kernel side of the keel agent.
  *
  * Registers the misc device /dev/keel (mode 0600).  Its ioctls are the ABI
- * in include/keel/keel_uapi.h: KEEL_IOC_VERSION, and KEEL_IOC_MEMH_CREATE
- * (memory handles, memh.c).
+ * in include/keel/keel_uapi.h: KEEL_IOC_VERSION, KEEL_IOC_MEMH_CREATE
+ * (memory handles, memh.c), and the upcall / I/O filter ioctls (upcall.c).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -18,6 +18,7 @@
 #include <keel/keel_uapi.h>
 
 #include "memh.h"
+#include "upcall.h"
 
 #define KEEL_MODULE_VERSION "0.1.0"
 
@@ -41,13 +42,27 @@ static long keel_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case KEEL_IOC_MEMH_CREATE:
 		return keel_memh_create((void __user *)arg);
 	default:
-		return -ENOTTY;
+		return keel_upcall_ioctl(file, cmd, arg);
 	}
+}
+
+static int keel_open(struct inode *inode, struct file *file)
+{
+	/* misc_open left the miscdevice here; upcall state goes here. */
+	file->private_data = NULL;
+	return nonseekable_open(inode, file);
+}
+
+static int keel_release(struct inode *inode, struct file *file)
+{
+	keel_upcall_release(file);
+	return 0;
 }
 
 static const struct file_operations keel_fops = {
 	.owner = THIS_MODULE,
-	.open = nonseekable_open,
+	.open = keel_open,
+	.release = keel_release,
 	.unlocked_ioctl = keel_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };
@@ -63,15 +78,20 @@ static int __init keel_init(void)
 {
 	int ret;
 
+	ret = keel_upcall_init();
+	if (ret)
+		return ret;
 	ret = keel_memh_init();
 	if (ret) {
 		pr_err("cannot set up memory handles: %d\n", ret);
+		keel_upcall_exit();
 		return ret;
 	}
 	ret = misc_register(&keel_misc);
 	if (ret) {
 		pr_err("cannot register /dev/keel: %d\n", ret);
 		keel_memh_exit();
+		keel_upcall_exit();
 		return ret;
 	}
 	pr_info("loaded, version %s, abi %u, /dev/keel\n",
@@ -83,6 +103,7 @@ static void __exit keel_exit(void)
 {
 	misc_deregister(&keel_misc);
 	keel_memh_exit();
+	keel_upcall_exit();
 	pr_info("unloaded\n");
 }
 

@@ -120,6 +120,11 @@ int keel_memh_client_open(const char *sock_path, const struct keel_memh *h,
 	}
 	/* an empty line: the handle needs at least one byte to travel with */
 	err = keel_memh_send(fd, h, "\n", 1);
+	/* keeld may have refused us (too many clients) and hung up already */
+	if (err && read_line(fd, line, sizeof(line)) == 0) {
+		err = (int)parse_reply(line, NULL, NULL, why, why_len);
+		goto close_fd;
+	}
 	if (err) {
 		say(why, why_len, "sending the handle to %s: %s", sock_path, strerror(-err));
 		goto close_fd;

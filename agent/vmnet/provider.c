@@ -242,6 +242,9 @@ static void on_exit_cb(struct keel_watch *watch, uint32_t events)
 void vmnet_provider_kick(struct vmnet *v, uint64_t now)
 {
 	bool have_cmd = v->d->cfg.vmnet_provider_command[0] != '\0';
+	bool spawned = false;
+
+	v->more_hooks = false;
 
 	for (unsigned int i = 0; v->wl && i < v->max_wl; i++) {
 		struct vmnet_wl *w = &v->wl[i];
@@ -273,7 +276,12 @@ void vmnet_provider_kick(struct vmnet *v, uint64_t now)
 		}
 		if (w->failed || w->retry_at > now || v->running_hooks >= v->d->cfg.vmnet_provider_max_running)
 			continue;
+		if (v->defer_hooks || spawned) {
+			v->more_hooks = true;	/* the timer comes back at once */
+			continue;
+		}
 		pid = spawn(v, w, w->want);
+		spawned = true;
 		if (pid < 0) {
 			char ip[64];
 
@@ -304,6 +312,8 @@ uint64_t vmnet_provider_deadline(struct vmnet *v)
 {
 	uint64_t next = UINT64_MAX;
 
+	if (v->more_hooks)
+		return 1;	/* an absolute time long past: fire now */
 	for (unsigned int i = 0; v->wl && i < v->max_wl; i++) {
 		const struct vmnet_wl *w = &v->wl[i];
 

@@ -161,7 +161,11 @@ static void on_ringbuf(struct keel_watch *w, uint32_t events)
 	struct vmnet *v = w->data;
 
 	(void)events;
+	v->defer_hooks = true;
 	ring_buffer__consume(v->rb);
+	v->defer_hooks = false;
+	vmnet_provider_kick(v, vmnet_now_mono());
+	vmnet_timer_arm(v);
 }
 
 static int vmnet_open(struct keel_subsys *s, char *why, size_t len)

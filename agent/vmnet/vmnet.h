@@ -132,6 +132,14 @@ struct vmnet {
 	struct vmnet_wl *wl;
 	unsigned int max_wl;
 	unsigned int running_hooks;
+	/*
+	 * Spawning a hook waits for the child's exec (milliseconds under load):
+	 * while a ring-buffer batch is being handled hooks are only noted, and
+	 * afterwards at most one is spawned per loop iteration, so detection
+	 * never queues behind a burst of spawns.
+	 */
+	bool defer_hooks;
+	bool more_hooks;
 	/* counters */
 	uint64_t arrivals, departures, conflicts, refused, provider_ok, provider_errors;
 	uint64_t inventory_errors;

@@ -32,6 +32,7 @@
 #include <limits.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/filter.h>
 #include <linux/types.h>
 #include <net/if.h>
 #include <signal.h>
@@ -66,6 +67,15 @@ static void on_term(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+/* without SA_RESTART: a blocked recvmsg() returns on SIGTERM */
+static void catch_term(void)
+{
+	struct sigaction sa = { .sa_handler = on_term };
+
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 }
 
 static uint64_t now_ns(clockid_t c)
@@ -137,6 +147,15 @@ static int raw_socket(const char *ifname, uint16_t proto)
 	return fd;
 }
 
+/* cBPF: accept ethertype 0x8035 only */
+static struct sock_filter rarp_filter[] = {
+	{ BPF_LD | BPF_H | BPF_ABS, 0, 0, 12 },
+	{ BPF_JMP | BPF_JEQ | BPF_K, 0, 1, KEEL_VMNET_ETH_P_RARP },
+	{ BPF_RET | BPF_K, 0, 0, 0xffff },
+	{ BPF_RET | BPF_K, 0, 0, 0 },
+};
+static struct sock_fprog rarp_prog = { 4, rarp_filter };
+
 static int peer(char **argv)
 {
 	uint8_t buf[2048], cbuf[256];
@@ -147,9 +166,16 @@ static int peer(char **argv)
 
 	if (load_inventory(argv[1]))
 		return 1;
-	fd = raw_socket(argv[0], KEEL_VMNET_ETH_P_RARP);
-	if (fd < 0)
+	/*
+	 * A bridge port hands its frames to the bridge before protocol-specific
+	 * sockets see them, so a detector on a VM port listens to everything
+	 * and filters in the kernel, as tcpdump -i vnet0 ether proto 0x8035.
+	 */
+	fd = raw_socket(argv[0], ETH_P_ALL);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &rarp_prog, sizeof(rarp_prog))) {
+		perror("vmnet_bench: attaching the RARP filter");
 		return 1;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	map = bpf_map_create(BPF_MAP_TYPE_HASH, "bench_peer_wl", sizeof(struct keel_vmnet_ip),
 			     sizeof(struct keel_vmnet_wl), 4096, NULL);
@@ -162,12 +188,12 @@ static int peer(char **argv)
 		fprintf(stderr, "vmnet_bench: opening %s: %s\n", argv[2], strerror(errno));
 		return 1;
 	}
-	signal(SIGTERM, on_term);
-	signal(SIGINT, on_term);
+	catch_term();
 	fprintf(stderr, "peer: ready on %s, %d inventory entries\n", argv[0], n_inv);
 	while (!stop) {
 		struct iovec iov = { buf, sizeof(buf) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+		struct sockaddr_ll from;
+		struct msghdr msg = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 				      .msg_controllen = sizeof(cbuf) };
 		struct keel_vmnet_ip key = { { 0 } };
 		struct keel_vmnet_wl val = { .flags = KEEL_VMNET_WL_VM };
@@ -177,7 +203,7 @@ static int peer(char **argv)
 		char m[18], ip[INET_ADDRSTRLEN];
 		ssize_t n = recvmsg(fd, &msg, 0);
 
-		if (n < ETH_HLEN + 28)
+		if (n < ETH_HLEN + 28 || from.sll_pkttype == PACKET_OUTGOING)
 			continue;
 		e = inv_find(buf + 6);
 		if (!e || e->here)
@@ -291,8 +317,7 @@ static int stream(char **argv)
 		f[24] = (uint8_t)(c >> 8), f[25] = (uint8_t)c;
 	}
 	f[34] = f[36] = 0x9c, f[35] = f[37] = 0x40, f[39] = 16;
-	signal(SIGTERM, on_term);
-	signal(SIGINT, on_term);
+	catch_term();
 	for (uint64_t seq = 0; !stop; seq++) {
 		uint64_t sent;
 

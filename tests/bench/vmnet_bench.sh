@@ -13,6 +13,7 @@
 #     times between A and B while a client streams UDP to its IP (every
 #     VMNET_BENCH_STREAM_US); what the destination's uplink dropped after
 #     the VM's first RARP (vmnet_denied), and what the peer would have.
+# VMNET_BENCH_HOOK=0 runs without a provider hook (detection alone).
 # Needs root, python3, jq, bpftool, socat, qemu-system-x86_64.
 bench=${1:-$(cd "$(dirname "$0")/../.." && pwd -P)/build/tests/bench/vmnet_bench}
 [ "$(id -u)" -eq 0 ] || { echo "vmnet bench: skipped: needs root"; exit 0; }
@@ -23,12 +24,21 @@ done
 . "$KEEL_TOP/tests/host/vmnet/lib.sh"
 # interrupted: exit, so that lib.sh's EXIT trap removes namespaces and processes
 trap 'exit 130' INT TERM HUP
-N=${VMNET_BENCH_N:-300}
-GAP_US=${VMNET_BENCH_US:-4000}
+N=${VMNET_BENCH_N:-200}
+GAP_US=${VMNET_BENCH_US:-3000}
 MIGRATIONS=${VMNET_BENCH_MIGRATIONS:-2}
 STREAM_US=${VMNET_BENCH_STREAM_US:-100}
 PY=$KEEL_TOP/tests/bench/vmnet_bench.py
 declare -A BG=()
+# in the background: nsenter itself (it execs the program), so that $! is
+# the program and bg_stop reaches it
+bg_in_ns() {
+	local name=$1 ns
+	ns=$(ns_of "$2")
+	shift 2
+	nsenter --net="/run/netns/$ns" "$@" &
+	BG[$name]=$!
+}
 bg_stop() {
 	[ -n "${BG[$1]:-}" ] || return 0
 	kill -TERM "${BG[$1]}" 2>/dev/null
@@ -53,45 +63,72 @@ G=keel-vmG-$VMNET_ID
 ip netns add "$G" || die "creating namespace $G"
 on_exit "ip netns del $G"
 echo "vm1 $VM_MAC $VM_IP" >"$KEEL_TMP/inv/vms"
-for ((i = 0; i < N; i++)); do
-	printf 'b%d 52:54:01:00:%02x:%02x 10.78.%d.%d\n' $i $((i >> 8)) $((i & 255)) \
-		$((i / 250)) $((i % 250 + 1))
-done >"$KEEL_TMP/inv/bench"
+# three sets of fresh MACs/IPs: keel alone, the peer alone, both at once;
+# the peer-alone set is not in keeld's inventory (its port is not a VM port)
+for k in 0 1 2; do
+	for ((i = 0; i < N; i++)); do
+		printf 'b%d 52:54:01:%02x:%02x:%02x 10.78.%d.%d\n' $((k * N + i)) $k $((i >> 8)) \
+			$((i & 255)) $(((k * N + i) / 250)) $(((k * N + i) % 250 + 1))
+	done >"$KEEL_TMP/set$k"
+done
+cp "$KEEL_TMP/set0" "$KEEL_TMP/inv/bench0"
+cp "$KEEL_TMP/set2" "$KEEL_TMP/inv/bench2"
 hook=$KEEL_TOP/tests/host/vmnet/hook.sh
 for h in a b; do
 	mkdir -p "$KEEL_TMP/hook-$h"
-	vmnet_keeld_conf $h "provider_command = $hook $KEEL_TMP/hook-$h {action} {ip} {mac}" \
-		"provider_max_running = 16"
+	if [ "${VMNET_BENCH_HOOK:-1}" = 1 ]; then
+		vmnet_keeld_conf $h "provider_command = $hook $KEEL_TMP/hook-$h {action} {ip} {mac}" \
+			"provider_max_running = 16"
+	else
+		vmnet_keeld_conf $h	# VMNET_BENCH_HOOK=0: no provider hook
+	fi
 	printf '[events]\nbacklog = 16\n' >>"$KEEL_TMP/$h.conf"
 	vmnet_keeld_start $h || die "keeld on host $h did not start"
 done
-echo "host: $(nproc) CPUs, kernel $(uname -r); keeld A and B in their namespaces"
 
-# 1. detection latency
-ip -n "$NS_B" link add vnetP type veth peer name eth0 netns "$G"
-ip -n "$G" link set eth0 up
-ip -n "$NS_B" link set vnetP master br0 up
+echo "host: $(nproc) CPUs, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg); keeld A and B in their namespaces"
+
+# 1. detection latency.  vnetP is a VM port (keeld attaches); xpq0 is not
+# (only the peer listens there).  Both are bridge ports with a sender in $G.
+for p in vnetP:eth0 xpq0:eth1; do
+	ip -n "$NS_B" link add ${p%:*} type veth peer name ${p#*:} netns "$G"
+	ip -n "$G" link set ${p#*:} up
+	ip -n "$NS_B" link set ${p%:*} master br0 up
+done
 wait_until 5 grep -q '"port":"vnetP"' "$KEEL_TMP/b.events" || die "keeld B did not attach to vnetP"
-in_ns b "$bench" peer vnetP "$KEEL_TMP/inv/bench" "$KEEL_TMP/peer1.log" 2>"$KEEL_TMP/peer1.err" &
-BG[peer]=$!
-wait_until 5 grep -q ready "$KEEL_TMP/peer1.err" || die "the peer did not start: $(cat "$KEEL_TMP/peer1.err")"
 echo
-echo "== detection: $N arrivals, one RARP each, ${GAP_US} us apart, keel and the peer at once"
-in_ns $G "$bench" send eth0 "$KEEL_TMP/inv/bench" "$N" "$GAP_US" "$KEEL_TMP/send.log" ||
-	die "sending the RARPs"
-sleep 0.3
-bg_stop peer
-wl_json b >"$KEEL_TMP/wl1.json"
-python3 "$PY" detect "$KEEL_TMP/send.log" "$KEEL_TMP/peer1.log" "$KEEL_TMP/wl1.json" "$KEEL_TMP/inv/bench"
+echo "== detection: $N arrivals per run, one RARP each, ${GAP_US} us apart (+0-25%)"
+detect_run() {	# TITLE SET SEND_IFACE PEER_PORT|-
+	echo "-- $1"
+	: >"$KEEL_TMP/peer$2.log"
+	if [ "$4" != - ]; then
+		: >"$KEEL_TMP/peer$2.err"
+		bg_in_ns peer b "$bench" peer $4 "$KEEL_TMP/set$2" "$KEEL_TMP/peer$2.log" 2>"$KEEL_TMP/peer$2.err"
+		wait_until 5 grep -q ready "$KEEL_TMP/peer$2.err" ||
+			die "the peer did not start: $(cat "$KEEL_TMP/peer$2.err")"
+	fi
+	in_ns $G "$bench" send $3 "$KEEL_TMP/set$2" "$N" "$GAP_US" "$KEEL_TMP/send$2.log" ||
+		die "sending the RARPs"
+	sleep 0.3
+	bg_stop peer
+	wl_json b >"$KEEL_TMP/wl$2.json"
+	python3 "$PY" detect "$KEEL_TMP/send$2.log" "$KEEL_TMP/peer$2.log" "$KEEL_TMP/wl$2.json" \
+		"$KEEL_TMP/set$2" | sed 's/^/  /'
+}
+detect_run "keel alone (vnetP)" 0 eth0 -
+detect_run "the peer alone (xpq0, not a VM port)" 1 eth1 xpq0
+detect_run "keel and the peer at once, on the same frames (vnetP)" 2 eth0 vnetP
 
 # 2. provider hook
+[ "${VMNET_BENCH_HOOK:-1}" = 1 ] && {
 echo
-echo "== provider hook (hook.sh): $N adds, at most 16 hooks at once"
-wait_until 30 sh -c "[ \$(grep -c '\"type\":\"eni.provider_ok\"' '$KEEL_TMP/b.events') -ge $N ]" ||
+echo "== provider hook (hook.sh): the $((2 * N)) adds above, at most 16 hooks at once"
+wait_until 30 sh -c "[ \$(grep -c '\"type\":\"eni.provider_ok\"' '$KEEL_TMP/b.events') -ge $((2 * N)) ]" ||
 	echo "  (not every add was confirmed within 30 s)"
 mkdir -p "$KEEL_TMP/hook-floor"
 "$bench" hookrun 50 "$hook" "$KEEL_TMP/hook-floor" add 10.78.0.1 52:54:01:00:00:00 >"$KEEL_TMP/floor"
 python3 "$PY" provider "$KEEL_TMP/b.events" "$KEEL_TMP/floor" 10.78.
+}
 
 # 3. frames lost during live migrations
 echo
@@ -109,12 +146,10 @@ for ((m = 1; m <= MIGRATIONS; m++)); do
 	qemu_start vm$m $dst tap$m "unix:$KEEL_TMP/mig$m.sock" || die "QEMU destination on $dst did not start"
 	wait_until 5 grep -q "\"port\":\"tap$m\"" "$KEEL_TMP/$dst.events"
 	echo "vm1 $VM_MAC $VM_IP" >"$KEEL_TMP/inv1"
-	in_ns $dst "$bench" peer tap$m "$KEEL_TMP/inv1" "$KEEL_TMP/peerm$m.log" 2>"$KEEL_TMP/peerm$m.err" &
-	BG[peer]=$!
+	bg_in_ns peer $dst "$bench" peer tap$m "$KEEL_TMP/inv1" "$KEEL_TMP/peerm$m.log" 2>"$KEEL_TMP/peerm$m.err"
 	wait_until 5 grep -q ready "$KEEL_TMP/peerm$m.err"
 	d0=$(denied_rx $dst $VM_IP)
-	in_ns c "$bench" stream cl $CLIENT_IP $VM_MAC $VM_IP "$STREAM_US" "$KEEL_TMP/stream$m.log" &
-	BG[stream]=$!
+	bg_in_ns stream c "$bench" stream cl $CLIENT_IP $VM_MAC $VM_IP "$STREAM_US" "$KEEL_TMP/stream$m.log"
 	sleep 0.2
 	t0=$(date +%s%N)
 	hmp vm$((m - 1)) "migrate unix:$KEEL_TMP/mig$m.sock" >/dev/null

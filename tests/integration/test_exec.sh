@@ -141,9 +141,10 @@ check "taint: hard link" taint_case link ln "$T/bin/victim" "$T/bin/victim.link"
 check "taint: rename" taint_case rename mv "$T/bin/victim" "$T/bin/victim.moved"
 check "trust list shows the tainted record" sh -c "$KEELCTL trust list | grep '^tainted' | grep -q victim"
 "$helper" hold-write "$T/bin/copied" 3 &
+holder=$!
 sleep 0.5
 check "trust add refuses a file open for writing" sh -c "! $KEELCTL trust add $T/bin/copied"
-wait
+wait "$holder"	# not a bare wait: keeld is a child of this shell too
 
 # --- modules ----------------------------------------------------------------
 ko=$KEEL_BUILD/kmod/keel.ko
@@ -166,7 +167,7 @@ RANDOM=${KEEL_SEED:-$$}
 note "randomized sequence, seed $RANDOM"
 declare -A trusted=()
 bad=0
-for i in $(seq 1 60); do
+for i in $(seq 1 30); do
 	f=$T/bin/r$((RANDOM % 4))
 	case $((RANDOM % 6)) in
 	0) "$KEELCTL" install /bin/true "$f" >/dev/null && trusted[$f]=1 ;;

@@ -1,0 +1,855 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Upcalls: keel.ko runs a user-space I/O filter on the submitting thread.
+ *
+ * What the mechanism really is (docs/upcall.md has the long version): the
+ * submit ioctl saves the thread's user register frame (the struct pt_regs
+ * the x86_64 syscall entry pushed at the top of the thread's kernel stack)
+ * together with the request in a per-thread frame kept here, rewrites that
+ * pt_regs so that the ioctl "returns" into the registered filter on the
+ * registered user stack, and unwinds.  The kernel context that has to
+ * survive the upcall is therefore not a live, parked kernel stack but this
+ * explicit continuation: the saved pt_regs plus the request.  Every system
+ * call the filter makes enters the thread's kernel stack afresh from user
+ * mode, and KEEL_IOC_UPCALL_RETURN resumes the continuation there: it
+ * completes the request in kernel mode with the filter's verdict, copies the
+ * saved pt_regs back and returns the result, so the exit path resumes the
+ * original caller as if its submit ioctl had just returned.
+ *
+ * Why not a separately allocated second kernel stack that the thread runs
+ * on while the first stays parked: the x86_64 entry code finds the stack
+ * through task->stack (TSS sp0 / cpu_current_top_of_stack, updated at
+ * every context switch), the unwinder, vmap-stack guard handling and
+ * do_exit's stack release all assume a task owns exactly that one stack,
+ * and a task killed inside the filter runs do_exit on whatever stack it
+ * entered on, never returning to the parked one, whose frames and held
+ * references could then be neither unwound nor freed.  None of that is
+ * reachable from a module without patching the kernel.
+ *
+ * Everything here is per task and per open file; nothing is per CPU, so
+ * preemption and migration during an upcall are irrelevant.  Frames of a
+ * thread that dies inside a filter are discarded when another thread of
+ * the file starts an upcall (the dead task is seen by PF_EXITING) or when
+ * the file is released, which happens at the latest when the process dies.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": upcall: " fmt
+
+#include <linux/bitmap.h>
+#include <linux/compat.h>
+#include <linux/completion.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/ptrace.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/sched/task_stack.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/sysfs.h>
+#include <linux/uaccess.h>
+#include <linux/version.h>
+#include <linux/wait.h>
+#include <asm/ptrace.h>
+#include <asm/unistd.h>
+
+#include <keel/keel_uapi.h>
+
+#include "upcall.h"
+
+#ifndef CONFIG_X86_64
+#error "keel upcalls rewrite the x86_64 system call frame; no other architecture"
+#endif
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0) || \
+	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#error "keel upcalls are checked against the x86_64 entry code of Linux 6.1 only (docs/upcall.md)"
+#endif
+
+#define UC_FILTERS_MAX		64
+#define UC_SLOTS_MAX		1024
+#define UC_DEPTH_MAX		64
+#define UC_IO_BYTES_MAX		(16U << 20)
+#define UC_RED_ZONE		128	/* x86_64 SysV: below sp, not ours */
+
+static unsigned int upcall_max_depth = 8;
+module_param(upcall_max_depth, uint, 0644);
+MODULE_PARM_DESC(upcall_max_depth,
+		 "upcalls one thread may have in progress (nesting), 1..64");
+
+static unsigned int upcall_max_frames = 4096;
+module_param(upcall_max_frames, uint, 0644);
+MODULE_PARM_DESC(upcall_max_frames,
+		 "upcalls in progress on the machine (saved frames)");
+
+static unsigned int upcall_max_filters = 16;
+module_param(upcall_max_filters, uint, 0644);
+MODULE_PARM_DESC(upcall_max_filters, "filters per /dev/keel descriptor, 1..64");
+
+static unsigned int upcall_max_io_bytes = 65536;
+module_param(upcall_max_io_bytes, uint, 0644);
+MODULE_PARM_DESC(upcall_max_io_bytes,
+		 "largest filtered read or write, bytes (at most 16 MiB)");
+
+/* Counters, read-only in /sys/module/keel/parameters/. */
+static atomic_long_t stat_upcalls;	/* upcalls started */
+static atomic_long_t stat_returns;	/* completed by the return call */
+static atomic_long_t stat_aborts;	/* KEEL_FILTER_ABORT verdicts */
+static atomic_long_t stat_discarded;	/* frames freed without a return */
+static atomic_long_t stat_frames;	/* upcalls in progress */
+static atomic_long_t stat_handler;	/* requests served by handler threads */
+
+static int uc_counter_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(kp->arg));
+}
+
+static int uc_counter_set(const char *val, const struct kernel_param *kp)
+{
+	return -EPERM;
+}
+
+static const struct kernel_param_ops uc_counter_ops = {
+	.get = uc_counter_get,
+	.set = uc_counter_set,
+};
+module_param_cb(upcalls, &uc_counter_ops, &stat_upcalls, 0444);
+module_param_cb(upcall_returns, &uc_counter_ops, &stat_returns, 0444);
+module_param_cb(upcall_aborts, &uc_counter_ops, &stat_aborts, 0444);
+module_param_cb(upcall_discarded, &uc_counter_ops, &stat_discarded, 0444);
+module_param_cb(upcall_frames, &uc_counter_ops, &stat_frames, 0444);
+module_param_cb(upcall_handler_requests, &uc_counter_ops, &stat_handler, 0444);
+
+struct uc_filter {
+	u64 entry;
+	u64 arg;
+	u64 stack;
+	u32 slot_size;
+	u32 nslots;
+	u32 flags;
+	u32 id;
+	unsigned long *slots;		/* bit set: slot in use by a thread */
+};
+
+/* The continuation of one submit: what the first kernel context needs. */
+struct uc_frame {
+	struct list_head node;		/* uc_thread.frames, innermost first */
+	struct pt_regs regs;		/* the submit's user frame */
+	struct keel_io_req req;		/* the request as submitted */
+	u64 ureq;			/* the filter's copy, on its stack */
+	struct uc_filter *filter;
+	int slot;			/* stack slot of a depth-0 upcall, or -1 */
+	u32 exec_id;			/* current->self_exec_id at submit */
+};
+
+struct uc_thread {
+	struct list_head node;		/* uc_file.threads */
+	struct task_struct *task;	/* reference held */
+	struct list_head frames;
+	unsigned int depth;
+};
+
+/* A request waiting for a handler thread; lives on the submitter's stack. */
+struct uc_wait {
+	struct list_head node;		/* uc_file.queued or .claimed */
+	u64 id;
+	u32 filter;
+	bool done;
+	u32 verdict;
+	s32 error;
+	struct keel_io_req req;
+	struct completion answered;
+};
+
+struct uc_file {
+	spinlock_t lock;
+	struct uc_filter *filters[UC_FILTERS_MAX];
+	unsigned int nfilters;
+	struct list_head threads;	/* threads with upcalls in progress */
+	struct list_head queued;	/* handler mode: not yet received */
+	struct list_head claimed;	/* received, not yet answered */
+	wait_queue_head_t handler_wq;
+	u64 next_id;
+};
+
+static struct kmem_cache *uc_frame_cache;
+
+static unsigned int uc_param(unsigned int v, unsigned int lo, unsigned int hi)
+{
+	return clamp(READ_ONCE(v), lo, hi);
+}
+
+/*
+ * The frame we rewrite must be the one entry_SYSCALL_64 built for this
+ * very ioctl: a 64-bit syscall from user mode.  Not a compat entry (other
+ * frame conventions), not a kernel or io_uring worker thread.
+ */
+static bool uc_native_syscall(struct pt_regs *regs)
+{
+	return !in_compat_syscall() &&
+	       !(current->flags & (PF_KTHREAD | PF_IO_WORKER)) &&
+	       user_mode(regs) && regs->orig_ax == __NR_ioctl;
+}
+
+static struct uc_file *uc_file_get(struct file *file, bool create)
+{
+	struct uc_file *uf, *old;
+
+	uf = smp_load_acquire((struct uc_file **)&file->private_data);
+	if (uf || !create)
+		return uf;
+	uf = kzalloc(sizeof(*uf), GFP_KERNEL_ACCOUNT);
+	if (!uf)
+		return NULL;
+	spin_lock_init(&uf->lock);
+	INIT_LIST_HEAD(&uf->threads);
+	INIT_LIST_HEAD(&uf->queued);
+	INIT_LIST_HEAD(&uf->claimed);
+	init_waitqueue_head(&uf->handler_wq);
+	old = cmpxchg((struct uc_file **)&file->private_data, NULL, uf);
+	if (old) {
+		kfree(uf);
+		return old;
+	}
+	return uf;
+}
+
+static struct uc_filter *uc_filter_get(struct uc_file *uf, u32 id)
+{
+	struct uc_filter *f = NULL;
+
+	spin_lock(&uf->lock);
+	if (id < uf->nfilters)
+		f = uf->filters[id];
+	spin_unlock(&uf->lock);
+	return f;
+}
+
+static struct uc_thread *uc_thread_find(struct uc_file *uf)
+{
+	struct uc_thread *t;
+
+	lockdep_assert_held(&uf->lock);
+	list_for_each_entry(t, &uf->threads, node)
+		if (t->task == current)
+			return t;
+	return NULL;
+}
+
+/* Free a thread that is off the list, with its frames: none will return. */
+static void uc_thread_free(struct uc_thread *t)
+{
+	struct uc_frame *fr, *tmp;
+
+	list_for_each_entry_safe(fr, tmp, &t->frames, node) {
+		list_del(&fr->node);
+		if (fr->slot >= 0)
+			clear_bit(fr->slot, fr->filter->slots);
+		kmem_cache_free(uc_frame_cache, fr);
+		atomic_long_dec(&stat_frames);
+		atomic_long_inc(&stat_discarded);
+	}
+	put_task_struct(t->task);
+	kfree(t);
+}
+
+/*
+ * Unlink threads that died inside a filter.  A task with PF_EXITING is in
+ * do_exit and never returns to user mode, so it cannot use its frames.
+ */
+static void uc_reap(struct uc_file *uf)
+{
+	struct uc_thread *t, *tmp;
+	LIST_HEAD(dead);
+
+	spin_lock(&uf->lock);
+	list_for_each_entry_safe(t, tmp, &uf->threads, node)
+		if (READ_ONCE(t->task->flags) & PF_EXITING)
+			list_move(&t->node, &dead);
+	spin_unlock(&uf->lock);
+	list_for_each_entry_safe(t, tmp, &dead, node)
+		uc_thread_free(t);
+}
+
+/*
+ * The calling thread's upcall state, or NULL.  Frames saved before the
+ * thread exec'ed belong to a program that is gone: discard them.
+ */
+static struct uc_thread *uc_thread_current(struct uc_file *uf)
+{
+	struct uc_thread *t;
+	struct uc_frame *fr;
+
+	spin_lock(&uf->lock);
+	t = uc_thread_find(uf);
+	if (t) {
+		fr = list_first_entry(&t->frames, struct uc_frame, node);
+		if (fr->exec_id != current->self_exec_id) {
+			list_del(&t->node);
+			spin_unlock(&uf->lock);
+			uc_thread_free(t);
+			return NULL;
+		}
+	}
+	spin_unlock(&uf->lock);
+	/* Only this thread (or release, which cannot run now) frees t. */
+	return t;
+}
+
+static long uc_req_check(const struct keel_io_req *r)
+{
+	if (r->flags || (r->op != KEEL_IO_READ && r->op != KEEL_IO_WRITE))
+		return -EINVAL;
+	if (r->len > uc_param(upcall_max_io_bytes, 0, UC_IO_BYTES_MAX))
+		return -EINVAL;
+	if (r->off < -1)
+		return -EINVAL;
+	return 0;
+}
+
+/* Complete a request in kernel mode: the I/O the filter let through. */
+static long uc_do_io(const struct keel_io_req *r)
+{
+	struct file *f;
+	void *kbuf = NULL;
+	loff_t pos;
+	bool lock_pos;
+	long ret;
+
+	f = fget(r->fd);
+	if (!f)
+		return -EBADF;
+	/* kernel_read/kernel_write WARN on these; refuse them first. */
+	ret = -EBADF;
+	if (!(f->f_mode & (r->op == KEEL_IO_WRITE ? FMODE_WRITE : FMODE_READ)))
+		goto out;
+	ret = 0;
+	if (!r->len)
+		goto out;
+	ret = -ENOMEM;
+	kbuf = kvmalloc(r->len, GFP_KERNEL_ACCOUNT);
+	if (!kbuf)
+		goto out;
+	ret = -EFAULT;
+	if (r->op == KEEL_IO_WRITE &&
+	    copy_from_user(kbuf, u64_to_user_ptr(r->buf), r->len))
+		goto out;
+
+	lock_pos = r->off < 0 && (f->f_mode & FMODE_ATOMIC_POS);
+	if (lock_pos)
+		mutex_lock(&f->f_pos_lock);
+	pos = r->off < 0 ? f->f_pos : r->off;
+	if (r->op == KEEL_IO_WRITE)
+		ret = kernel_write(f, kbuf, r->len, &pos);
+	else
+		ret = kernel_read(f, kbuf, r->len, &pos);
+	if (r->off < 0 && ret > 0)
+		f->f_pos = pos;
+	if (lock_pos)
+		mutex_unlock(&f->f_pos_lock);
+
+	if (r->op == KEEL_IO_READ && ret > 0 &&
+	    copy_to_user(u64_to_user_ptr(r->buf), kbuf, ret))
+		ret = -EFAULT;
+out:
+	kvfree(kbuf);
+	fput(f);
+	return ret;
+}
+
+/* Apply a filter's verdict to @r (the request as submitted). */
+static long uc_complete(struct keel_io_req *r, u32 verdict, s32 error,
+			const struct keel_io_req *rewritten)
+{
+	struct keel_io_req nr;
+
+	switch (verdict) {
+	case KEEL_FILTER_ALLOW:
+		return uc_do_io(r);
+	case KEEL_FILTER_REFUSE:
+		if (error <= 0 || error >= MAX_ERRNO)
+			error = EPERM;
+		return -error;
+	case KEEL_FILTER_REWRITE:
+		if (!rewritten)
+			return -EFAULT;
+		nr = *rewritten;
+		nr.filter = r->filter;
+		nr.depth = r->depth;
+		nr.error = 0;
+		if (uc_req_check(&nr))
+			return -EINVAL;
+		return uc_do_io(&nr);
+	case KEEL_FILTER_ABORT:
+		atomic_long_inc(&stat_aborts);
+		return -ECANCELED;
+	default:
+		return -EPROTO;
+	}
+}
+
+/*
+ * The upcall.  On success the return value (0) lands in the filter's rax:
+ * the ioctl's own caller gets its result from KEEL_IOC_UPCALL_RETURN.
+ */
+static long uc_upcall(struct uc_file *uf, struct uc_filter *flt,
+		      struct keel_io_req *req, struct pt_regs *regs)
+{
+	struct uc_thread *t, *nt = NULL;
+	struct uc_frame *fr;
+	unsigned int depth;
+	u64 base, ureq;
+	int slot = -1;
+	long ret;
+
+	t = uc_thread_current(uf);
+	depth = t ? t->depth : 0;
+	if (depth >= uc_param(upcall_max_depth, 1, UC_DEPTH_MAX))
+		return -ELOOP;
+	if (atomic_long_inc_return(&stat_frames) >
+	    READ_ONCE(upcall_max_frames)) {
+		ret = -ENOSPC;
+		goto err_count;
+	}
+	ret = -ENOMEM;
+	fr = kmem_cache_alloc(uc_frame_cache, GFP_KERNEL);
+	if (!fr)
+		goto err_count;
+	if (!t) {
+		uc_reap(uf);
+		nt = kzalloc(sizeof(*nt), GFP_KERNEL_ACCOUNT);
+		if (!nt)
+			goto err_frame;
+		INIT_LIST_HEAD(&nt->frames);
+		nt->task = get_task_struct(current);
+	}
+
+	if (depth == 0) {
+		/* A stack slot of the filter's area for this thread. */
+		spin_lock(&uf->lock);
+		slot = find_first_zero_bit(flt->slots, flt->nslots);
+		if (slot < flt->nslots)
+			set_bit(slot, flt->slots);
+		spin_unlock(&uf->lock);
+		ret = -EBUSY;
+		if (slot >= flt->nslots) {
+			slot = -1;
+			goto err_thread;
+		}
+		base = flt->stack + (u64)(slot + 1) * flt->slot_size;
+	} else {
+		/* Nested: go on below the filter's own stack pointer. */
+		base = regs->sp - UC_RED_ZONE;
+	}
+	ret = -EFAULT;
+	if (base < PAGE_SIZE + sizeof(*req) + 128)
+		goto err_slot;
+	ureq = round_down(base - sizeof(*req), 64);
+	req->depth = depth;
+	if (copy_to_user(u64_to_user_ptr(ureq), req, sizeof(*req)))
+		goto err_slot;
+
+	fr->regs = *regs;
+	fr->req = *req;
+	fr->ureq = ureq;
+	fr->filter = flt;
+	fr->slot = slot;
+	fr->exec_id = current->self_exec_id;
+
+	spin_lock(&uf->lock);
+	if (nt) {
+		list_add(&nt->node, &uf->threads);
+		t = nt;
+	}
+	list_add(&fr->node, &t->frames);
+	t->depth++;
+	spin_unlock(&uf->lock);
+
+	/*
+	 * Return into the filter: entry(req copy, arg, depth) on the slot,
+	 * as a call would (16-byte aligned sp, DF clear).  rcx/r11 are set
+	 * as the syscall instruction would leave them so that the exit path
+	 * may use SYSRET; it checks that itself and uses IRET otherwise.
+	 */
+	regs->ip = flt->entry;
+	regs->sp = ureq - 64;
+	regs->di = ureq;
+	regs->si = flt->arg;
+	regs->dx = depth;
+	regs->flags &= ~(X86_EFLAGS_DF | X86_EFLAGS_AC);
+	regs->cx = regs->ip;
+	regs->r11 = regs->flags;
+	atomic_long_inc(&stat_upcalls);
+	return 0;
+
+err_slot:
+	if (slot >= 0)
+		clear_bit(slot, flt->slots);
+err_thread:
+	if (nt) {
+		put_task_struct(nt->task);
+		kfree(nt);
+	}
+err_frame:
+	kmem_cache_free(uc_frame_cache, fr);
+err_count:
+	atomic_long_dec(&stat_frames);
+	return ret;
+}
+
+/* KEEL_IOC_UPCALL_RETURN: resume the continuation of the innermost upcall. */
+static long uc_return(struct file *file, void __user *arg)
+{
+	struct pt_regs *regs = current_pt_regs();
+	struct keel_upcall_return ur;
+	struct keel_io_req rw, *rwp = NULL;
+	struct uc_file *uf;
+	struct uc_thread *t;
+	struct uc_frame *fr;
+	bool last;
+	long ret;
+
+	if (copy_from_user(&ur, arg, sizeof(ur)))
+		return -EFAULT;
+	if (ur.flags || ur.pad)
+		return -EINVAL;
+	if (!uc_native_syscall(regs))
+		return -EOPNOTSUPP;
+	uf = uc_file_get(file, false);
+	if (!uf)
+		return -EINVAL;
+	t = uc_thread_current(uf);
+	if (!t)
+		return -EINVAL;
+	fr = list_first_entry(&t->frames, struct uc_frame, node);
+	/* Read the edited copy before committing: a bad copy fails the request. */
+	if (ur.verdict == KEEL_FILTER_REWRITE &&
+	    !copy_from_user(&rw, u64_to_user_ptr(fr->ureq), sizeof(rw)))
+		rwp = &rw;
+
+	spin_lock(&uf->lock);
+	list_del(&fr->node);
+	last = --t->depth == 0;
+	if (last)
+		list_del(&t->node);
+	if (fr->slot >= 0)
+		clear_bit(fr->slot, fr->filter->slots);
+	spin_unlock(&uf->lock);
+	if (last) {
+		put_task_struct(t->task);
+		kfree(t);
+	}
+
+	ret = uc_complete(&fr->req, ur.verdict, ur.error, rwp);
+	/*
+	 * Back to the first context: the submit's user frame, so this ioctl
+	 * returns to where the submit was called, with the submit's result
+	 * (the dispatcher stores @ret into regs->ax after we return).
+	 */
+	*regs = fr->regs;
+	kmem_cache_free(uc_frame_cache, fr);
+	atomic_long_dec(&stat_frames);
+	atomic_long_inc(&stat_returns);
+	return ret;
+}
+
+/* Handler-thread mode: post the request and sleep until it is answered. */
+static long uc_submit_wait(struct uc_file *uf, struct uc_filter *flt,
+			   struct keel_io_req *req)
+{
+	struct uc_wait w = { .filter = flt->id, .req = *req };
+	bool done;
+
+	init_completion(&w.answered);
+	spin_lock(&uf->lock);
+	w.id = ++uf->next_id;
+	list_add_tail(&w.node, &uf->queued);
+	spin_unlock(&uf->lock);
+	wake_up_interruptible(&uf->handler_wq);
+
+	if (wait_for_completion_killable(&w.answered)) {
+		spin_lock(&uf->lock);
+		done = w.done;
+		if (!done)
+			list_del(&w.node);
+		spin_unlock(&uf->lock);
+		if (!done)
+			return -EINTR;	/* fatal: nobody sees it */
+	}
+	atomic_long_inc(&stat_handler);
+	return uc_complete(req, w.verdict, w.error, &w.req);
+}
+
+static struct uc_wait *uc_wait_find(struct list_head *list, u64 id, u32 filter,
+				    bool by_filter)
+{
+	struct uc_wait *w;
+
+	list_for_each_entry(w, list, node)
+		if (by_filter ? w->filter == filter : w->id == id)
+			return w;
+	return NULL;
+}
+
+static bool uc_has_queued(struct uc_file *uf, u32 filter)
+{
+	bool ret;
+
+	spin_lock(&uf->lock);
+	ret = uc_wait_find(&uf->queued, 0, filter, true);
+	spin_unlock(&uf->lock);
+	return ret;
+}
+
+static long uc_recv(struct file *file, void __user *arg)
+{
+	struct keel_filter_msg m;
+	struct uc_filter *flt;
+	struct uc_file *uf;
+	struct uc_wait *w;
+
+	if (copy_from_user(&m, arg, sizeof(m)))
+		return -EFAULT;
+	uf = uc_file_get(file, false);
+	flt = uf ? uc_filter_get(uf, m.filter) : NULL;
+	if (!flt)
+		return -ENOENT;
+	if (!(flt->flags & KEEL_UPCALL_HANDLER))
+		return -EINVAL;
+	for (;;) {
+		spin_lock(&uf->lock);
+		w = uc_wait_find(&uf->queued, 0, m.filter, true);
+		if (w) {
+			list_move_tail(&w->node, &uf->claimed);
+			m.id = w->id;
+			m.req = w->req;
+		}
+		spin_unlock(&uf->lock);
+		if (w)
+			break;
+		if (wait_event_interruptible(uf->handler_wq,
+					     uc_has_queued(uf, m.filter)))
+			return -EINTR;
+	}
+	if (copy_to_user(arg, &m, sizeof(m))) {
+		/* Give it back for another handler, if still waiting. */
+		spin_lock(&uf->lock);
+		w = uc_wait_find(&uf->claimed, m.id, 0, false);
+		if (w)
+			list_move(&w->node, &uf->queued);
+		spin_unlock(&uf->lock);
+		wake_up_interruptible(&uf->handler_wq);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static long uc_answer(struct file *file, void __user *arg)
+{
+	struct keel_filter_msg m;
+	struct uc_file *uf;
+	struct uc_wait *w;
+
+	if (copy_from_user(&m, arg, sizeof(m)))
+		return -EFAULT;
+	uf = uc_file_get(file, false);
+	if (!uf)
+		return -ENOENT;
+	spin_lock(&uf->lock);
+	w = uc_wait_find(&uf->claimed, m.id, 0, false);
+	if (w) {
+		w->verdict = m.verdict;
+		w->error = m.error;
+		if (m.verdict == KEEL_FILTER_REWRITE)
+			w->req = m.req;
+		w->done = true;
+		list_del(&w->node);
+		/* Under the lock: a killed submitter checks w->done under it. */
+		complete(&w->answered);
+	}
+	spin_unlock(&uf->lock);
+	return w ? 0 : -ENOENT;
+}
+
+static long uc_submit(struct file *file, void __user *arg)
+{
+	struct pt_regs *regs = current_pt_regs();
+	struct keel_io_req req;
+	struct uc_filter *flt;
+	struct uc_file *uf;
+	long ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	ret = uc_req_check(&req);
+	if (ret)
+		return ret;
+	uf = uc_file_get(file, false);
+	flt = uf ? uc_filter_get(uf, req.filter) : NULL;
+	if (!flt)
+		return -ENOENT;
+	req.error = 0;
+	if (flt->flags & KEEL_UPCALL_HANDLER)
+		return uc_submit_wait(uf, flt, &req);
+	if (!uc_native_syscall(regs))
+		return -EOPNOTSUPP;
+	return uc_upcall(uf, flt, &req, regs);
+}
+
+static long uc_register(struct file *file, void __user *arg)
+{
+	struct keel_upcall_register r;
+	struct uc_filter *f;
+	struct uc_file *uf;
+	unsigned int max;
+	long ret;
+
+	if (copy_from_user(&r, arg, sizeof(r)))
+		return -EFAULT;
+	if (in_compat_syscall())
+		return -EOPNOTSUPP;
+	if ((r.flags & ~KEEL_UPCALL_HANDLER) || r.pad)
+		return -EINVAL;
+	if (r.flags & KEEL_UPCALL_HANDLER) {
+		if (r.entry || r.stack || r.stack_size || r.slot_size)
+			return -EINVAL;
+	} else {
+		if (!r.entry || !access_ok(u64_to_user_ptr(r.entry), 1) ||
+		    !r.stack || r.slot_size < PAGE_SIZE || r.slot_size % 16 ||
+		    !r.stack_size || r.stack_size % r.slot_size ||
+		    r.stack_size / r.slot_size > UC_SLOTS_MAX ||
+		    !access_ok(u64_to_user_ptr(r.stack), r.stack_size))
+			return -EINVAL;
+	}
+	uf = uc_file_get(file, true);
+	if (!uf)
+		return -ENOMEM;
+	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
+	if (!f)
+		return -ENOMEM;
+	f->entry = r.entry;
+	f->arg = r.arg;
+	f->stack = r.stack;
+	f->slot_size = r.slot_size;
+	f->nslots = r.slot_size ? r.stack_size / r.slot_size : 0;
+	f->flags = r.flags;
+	f->slots = bitmap_zalloc(max_t(u32, f->nslots, 1), GFP_KERNEL_ACCOUNT);
+	if (!f->slots) {
+		kfree(f);
+		return -ENOMEM;
+	}
+	max = uc_param(upcall_max_filters, 1, UC_FILTERS_MAX);
+	spin_lock(&uf->lock);
+	if (uf->nfilters < max) {
+		f->id = uf->nfilters;
+		/* Published last: lookups take the lock. */
+		uf->filters[uf->nfilters++] = f;
+		ret = 0;
+	} else {
+		ret = -EDQUOT;
+	}
+	spin_unlock(&uf->lock);
+	if (ret) {
+		bitmap_free(f->slots);
+		kfree(f);
+		return ret;
+	}
+	r.id = f->id;
+	/* The filter stays registered; it is freed with the descriptor. */
+	if (copy_to_user(arg, &r, sizeof(r)))
+		return -EFAULT;
+	return 0;
+}
+
+long keel_upcall_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *p = (void __user *)arg;
+
+	switch (cmd) {
+	case KEEL_IOC_UPCALL_REGISTER:
+		return uc_register(file, p);
+	case KEEL_IOC_FILTER_SUBMIT:
+		return uc_submit(file, p);
+	case KEEL_IOC_UPCALL_RETURN:
+		return uc_return(file, p);
+	case KEEL_IOC_FILTER_RECV:
+		return uc_recv(file, p);
+	case KEEL_IOC_FILTER_ANSWER:
+		return uc_answer(file, p);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* The last reference is gone: no ioctl runs, no thread can still return. */
+void keel_upcall_release(struct file *file)
+{
+	struct uc_file *uf = file->private_data;
+	struct uc_thread *t, *tmp;
+	unsigned int i;
+
+	if (!uf)
+		return;
+	list_for_each_entry_safe(t, tmp, &uf->threads, node) {
+		list_del(&t->node);
+		uc_thread_free(t);
+	}
+	for (i = 0; i < uf->nfilters; i++) {
+		bitmap_free(uf->filters[i]->slots);
+		kfree(uf->filters[i]);
+	}
+	kfree(uf);
+	file->private_data = NULL;
+}
+
+/*
+ * Load-time check of the one kernel internal everything rests on: that
+ * current_pt_regs() of a task in a system call is the user frame the
+ * x86_64 syscall entry built.  We are in the loading process's
+ * init_module/finit_module call, so that frame must say so, and carry the
+ * syscall instruction's signature (rcx = rip, r11 = rflags).
+ */
+static int uc_selftest(void)
+{
+	struct pt_regs *regs = current_pt_regs();
+
+	if (in_compat_syscall()) {
+		pr_err("refusing to load from a 32-bit process: the load-time check of the x86_64 system call frame needs a 64-bit insmod/modprobe\n");
+		return -ENOEXEC;
+	}
+	if (!user_mode(regs) ||
+	    (regs->orig_ax != __NR_finit_module &&
+	     regs->orig_ax != __NR_init_module) ||
+	    regs->cx != regs->ip || regs->r11 != regs->flags) {
+		pr_err("refusing to load: the system call frame at current_pt_regs() is not the x86_64 syscall-entry frame this module rewrites (cs=%#lx orig_ax=%ld ip=%#lx cx=%#lx flags=%#lx r11=%#lx); this kernel's entry code differs from Linux 6.1's, see docs/upcall.md\n",
+		       regs->cs, regs->orig_ax, regs->ip, regs->cx,
+		       regs->flags, regs->r11);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+int keel_upcall_init(void)
+{
+	int ret;
+
+	BUILD_BUG_ON(sizeof(struct pt_regs) != 21 * sizeof(unsigned long));
+	ret = uc_selftest();
+	if (ret)
+		return ret;
+	uc_frame_cache = kmem_cache_create("keel_upcall_frame",
+					   sizeof(struct uc_frame), 0,
+					   SLAB_ACCOUNT, NULL);
+	if (!uc_frame_cache)
+		return -ENOMEM;
+	return 0;
+}
+
+void keel_upcall_exit(void)
+{
+	kmem_cache_destroy(uc_frame_cache);
+}

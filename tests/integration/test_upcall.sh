@@ -1,0 +1,77 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# keel.ko upcalls (docs/upcall.md): a submit ioctl runs a user-space I/O
+# filter on the submitting thread, which makes system calls and nested
+# submits, then the kernel completes the request with the verdict.  Also:
+# the nesting limit, kill -9 / SIGSEGV / _exit inside a filter, the fault
+# guard, stack slots, many threads, a long loop without memory growth, the
+# handler-thread mode, no WARNING/BUG in dmesg, unload.  Scenarios are in
+# tests/integration/upcall/upcall_test.c.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_vm
+need_cmd insmod rmmod modinfo gcc dmesg
+[ "$(cat /proc/sys/kernel/modules_disabled 2>/dev/null)" = 1 ] &&
+	skip "module loading is disabled on this kernel"
+
+ko=$KEEL_BUILD/kmod/keel.ko
+kver=$(uname -r)
+[ -f "$ko" ] || make -s -C "$KEEL_TOP" kmod KVER="$kver" >"$KEEL_TMP/make.log" 2>&1 ||
+	{ cat "$KEEL_TMP/make.log"; die "make kmod"; }
+[ "$(modinfo -F vermagic "$ko" | awk '{ print $1 }')" = "$kver" ] ||
+	skip "keel.ko is not built for the running kernel $kver"
+
+t=$KEEL_BUILD/tests/integration/upcall_test
+mkdir -p "${t%/*}"
+check "compile upcall_test.c with the upcall library" \
+	gcc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$KEEL_TOP/include" -pthread -o "$t" \
+	"$KEEL_TOP/tests/integration/upcall/upcall_test.c" "$KEEL_TOP/agent/upcall/upcall.c"
+
+grep -q '^keel ' /proc/modules && { rmmod keel || die "cannot unload the keel module already loaded"; }
+dmesg_start=$(dmesg | wc -l)
+on_exit 'grep -q "^keel " /proc/modules && rmmod keel'
+check "insmod keel.ko (its load-time check of the syscall frame passes)" insmod "$ko"
+for _ in $(seq 50); do [ -c /dev/keel ] && break; sleep 0.1; done
+p=/sys/module/keel/parameters
+
+check "errors: unknown filter ENOENT, bad request EINVAL, return without upcall EINVAL" "$t" errors
+check "verdicts: allow, refuse (EACCES), rewrite, unknown verdict EPROTO, read, EBADF" "$t" basic
+echo "keel upcall test file $$" >"$KEEL_TMP/input"
+check "filter opens and reads a file and writes to a pipe during the upcall; caller's registers intact" \
+	"$t" syscalls "$KEEL_TMP/input"
+check "nested upcalls stop at upcall_max_depth=$(cat $p/upcall_max_depth) with ELOOP" \
+	"$t" nested "$(cat $p/upcall_max_depth)"
+echo 3 >$p/upcall_max_depth
+check "nested upcalls stop at upcall_max_depth=3 with ELOOP" "$t" nested 3
+echo 8 >$p/upcall_max_depth
+check "kill -9 during an upcall: the saved frame is discarded" "$t" kill
+check "SIGSEGV inside the filter kills the process; the frame is discarded" "$t" segv
+check "_exit inside the filter: the frame is discarded" "$t" exit
+check "fault guard: a SIGSEGV in the filter fails only that request (ECANCELED)" "$t" guard
+check "a filter with one stack slot: a second thread gets EBUSY meanwhile" "$t" slots
+check "16 threads x 2,000 upcalls at once, each request reaching its own thread's filter" \
+	"$t" threads 16 2000
+check "handler-thread mode: allow, refuse, rewrite" "$t" handler
+
+# One long loop, measuring slab and free memory around it.
+n=${KEEL_UPCALL_LOOPS:-1000000}
+"$t" loop 20000 >/dev/null 2>&1	# warm up the slab caches
+sync
+echo 3 >/proc/sys/vm/drop_caches
+slab0=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
+free0=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+check "$n upcalls in a loop" "$t" loop "$n"
+"$t" loop 0 >/dev/null 2>&1
+sync
+echo 3 >/proc/sys/vm/drop_caches
+slab1=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
+free1=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+note "Slab: $slab0 kB -> $slab1 kB; MemAvailable: $free0 kB -> $free1 kB"
+note "counters: upcalls $(cat $p/upcalls), returns $(cat $p/upcall_returns), aborts $(cat $p/upcall_aborts), discarded $(cat $p/upcall_discarded), handler requests $(cat $p/upcall_handler_requests)"
+check_eq "upcalls in progress after everything" 0 "$(cat $p/upcall_frames)"
+check "slab grew by less than 1 MiB over $n upcalls" test $((slab1 - slab0)) -lt 1024
+check "MemAvailable fell by less than 4 MiB over $n upcalls" test $((free0 - free1)) -lt 4096
+
+check "no WARNING, BUG or Oops in dmesg" \
+	bash -c "! dmesg | tail -n +$((dmesg_start + 1)) | grep -E 'WARNING|BUG|Oops|general protection'"
+check "rmmod keel" rmmod keel
