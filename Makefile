@@ -40,7 +40,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 .DEFAULT_GOAL := all
 -include mk/*.mk
 
-.PHONY: all user bpf kmod check check-unit check-integration check-host check-vm run deps vmlinux \
+.PHONY: config-example all user bpf kmod check check-unit check-integration check-host check-vm run deps vmlinux \
 	install clean bench format
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -92,6 +92,11 @@ $(BUILD)/kmod/keel.ko: $(wildcard kmod/*.c kmod/*.h kmod/Kbuild include/keel/*.h
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h.tmp
 	mv vmlinux/vmlinux.h.tmp vmlinux/vmlinux.h
+
+# deploy/keel.conf is keeld's embedded defaults, commented (a host test checks it)
+config-example: $(BUILD)/keeld
+	{ head -n 4 deploy/keel.conf; ./$(BUILD)/keeld --print-config | tail -n +2; } > deploy/keel.conf.tmp
+	mv deploy/keel.conf.tmp deploy/keel.conf
 
 deps:
 	./deploy/install-deps

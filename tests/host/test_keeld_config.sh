@@ -41,6 +41,9 @@ chmod 644 "$KEELD_CONF"
 check "--print-config prints a file keeld accepts" \
 	sh -c "'$KEELD' --print-config > '$KEEL_TMP/p.conf' && '$KEELD' -c '$KEEL_TMP/p.conf' --print-config > /dev/null"
 
+check "deploy/keel.conf is the embedded defaults (regenerate: make config-example)" \
+	bash -c "'$KEELD' --print-config | tail -n +2 | diff - <(tail -n +5 '$KEEL_TOP/deploy/keel.conf')"
+
 # required but unavailable: keel.ko is not loaded here
 if [ -e /sys/module/keel ]; then
 	skip "keel.ko is loaded; the required-subsystem check needs it absent"
