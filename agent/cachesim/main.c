@@ -233,6 +233,9 @@ int main(int argc, char **argv)
 	size_t nres = 0;
 	int r;
 
+	/* argp exits with 64 (EX_USAGE) on a bad command line; ours is 2 */
+	argp_err_exit_status = 2;
+
 	if (argp_parse(&argp, argc, argv, 0, NULL, &e))
 		return 2;
 	if (!e.npols) {

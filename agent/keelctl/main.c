@@ -90,6 +90,9 @@ int main(int argc, char **argv)
 	struct global g = { { NULL }, 0 };
 	const char *cmd;
 
+	/* argp exits with 64 (EX_USAGE) on a bad command line; ours is 2 */
+	argp_err_exit_status = 2;
+
 	g.ctl.socket = getenv("KEEL_SOCKET");
 	if (!g.ctl.socket || !*g.ctl.socket)
 		g.ctl.socket = "/run/keel/keel.sock";

@@ -353,6 +353,9 @@ int main(int argc, char **argv)
 	struct keel_daemon d = { .epfd = -1 };
 	int err;
 
+	/* argp exits with 64 (EX_USAGE) on a bad command line; ours is 2 */
+	argp_err_exit_status = 2;
+
 	keel_log_setup("keeld", KEEL_LOG_INFO);
 	if (argp_parse(&argp, argc, argv, 0, NULL, &env))
 		return EXIT_USAGE;

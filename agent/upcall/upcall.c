@@ -39,7 +39,11 @@ static pthread_mutex_t upcall_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct upcall_reg *upcall_regs[UPCALL_MAX_FILTERS];
 static volatile int upcall_guard;
 static pthread_key_t upcall_alt_key;
-static __thread unsigned int upcall_tls_depth;
+/*
+ * volatile: the fault handler changes it around a call that, when it works,
+ * does not return; without it the compiler may drop the stores.
+ */
+static __thread volatile unsigned int upcall_tls_depth;
 static __thread void *upcall_tls_alt;
 
 void keel__upcall_stub(void);
