@@ -9,7 +9,7 @@
 struct keel_event_bus {
 	char host[64];
 	FILE *out;			/* NULL: no stdout stream */
-	char **backlog;			/* ring of serialized lines */
+	char **backlog;			/* ring of "type\0line": filters need no parse */
 	unsigned int backlog_max, backlog_head, backlog_count;
 	size_t queue_bytes;
 	struct keel_subscriber *subs;
@@ -122,16 +122,19 @@ static void deliver(struct keel_subscriber *sub, const char *line, size_t len)
 		sub->on_pending(sub, sub->ctx);
 }
 
-static void backlog_add(struct keel_event_bus *bus, const char *line)
+static void backlog_add(struct keel_event_bus *bus, const char *type, const char *line)
 {
+	size_t tlen = strlen(type) + 1, llen = strlen(line) + 1;
 	unsigned int slot;
 	char *copy;
 
 	if (!bus->backlog_max)
 		return;
-	copy = strdup(line);
+	copy = malloc(tlen + llen);
 	if (!copy)
 		return;		/* the backlog is a convenience; live delivery went on */
+	memcpy(copy, type, tlen);
+	memcpy(copy + tlen, line, llen);
 	slot = (bus->backlog_head + bus->backlog_count) % bus->backlog_max;
 	if (bus->backlog_count == bus->backlog_max) {
 		free(bus->backlog[bus->backlog_head]);
@@ -177,7 +180,7 @@ void keel_event_emit(struct keel_event_bus *bus, const char *subsystem,
 		if (keel_subscriber_wants(s, type))
 			deliver(s, line, len + 1);
 	line[len] = '\0';
-	backlog_add(bus, line);
+	backlog_add(bus, type, line);
 	free(line);
 }
 
@@ -185,13 +188,10 @@ int keel_event_bus_subscribe(struct keel_event_bus *bus,
 			     struct keel_subscriber *sub, bool follow)
 {
 	for (unsigned int i = 0; i < bus->backlog_count; i++) {
-		const char *line = bus->backlog[(bus->backlog_head + i) % bus->backlog_max];
-		json_t *ev = json_loads(line, 0, NULL);
-		const char *type = json_string_value(json_object_get(ev, "type"));
-		bool want = type && keel_subscriber_wants(sub, type);
+		const char *type = bus->backlog[(bus->backlog_head + i) % bus->backlog_max];
+		const char *line = type + strlen(type) + 1;
 
-		json_decref(ev);
-		if (!want)
+		if (!keel_subscriber_wants(sub, type))
 			continue;
 		if (keel_outq_push(&sub->q, line, strlen(line)) < 0 ||
 		    keel_outq_push(&sub->q, "\n", 1) < 0)

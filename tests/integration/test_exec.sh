@@ -18,7 +18,7 @@ DB=$T/trust.db
 helper_src=$T/exec_helper
 check "compile exec_helper.c" gcc -std=gnu11 -O1 -o "$helper_src" "$KEEL_TOP/tests/integration/exec_helper.c"
 
-keeld_conf "[events]" "backlog = 65536" "[exec]" "trust_db = $DB"
+keeld_conf "[events]" "backlog = 4096" "[exec]" "trust_db = $DB"
 keeld_start || die "keeld did not start"
 check_eq "exec runs" running "$(subsys_state exec)"
 check_eq "the embedded mode is audit" audit "$("$KEELCTL" exec mode)"
