@@ -54,6 +54,7 @@
 #include <linux/sysfs.h>
 #include <linux/uaccess.h>
 #include <linux/version.h>
+#include <linux/uio.h>
 #include <linux/wait.h>
 #include <asm/ptrace.h>
 #include <asm/unistd.h>
@@ -143,7 +144,7 @@ struct uc_frame {
 	u64 ureq;			/* the filter's copy, on its stack */
 	struct uc_filter *filter;
 	int slot;			/* stack slot of a depth-0 upcall, or -1 */
-	u32 exec_id;			/* current->self_exec_id at submit */
+	u64 exec_id;			/* current->self_exec_id at submit */
 };
 
 struct uc_thread {
@@ -311,11 +312,18 @@ static long uc_req_check(const struct keel_io_req *r)
 	return 0;
 }
 
-/* Complete a request in kernel mode: the I/O the filter let through. */
+/*
+ * Complete a request in kernel mode: the I/O the filter let through, on
+ * the caller's buffer as write(2)/read(2) would do it.  vfs_iter_* rather
+ * than kernel_write/kernel_read: those refuse files that have both ->write
+ * and ->write_iter (such as /dev/null) and WARN on a wrong open mode.
+ */
 static long uc_do_io(const struct keel_io_req *r)
 {
+	bool wr = r->op == KEEL_IO_WRITE;
+	struct iov_iter iter;
+	struct iovec iov;
 	struct file *f;
-	void *kbuf = NULL;
 	loff_t pos;
 	bool lock_pos;
 	long ret;
@@ -323,40 +331,26 @@ static long uc_do_io(const struct keel_io_req *r)
 	f = fget(r->fd);
 	if (!f)
 		return -EBADF;
-	/* kernel_read/kernel_write WARN on these; refuse them first. */
-	ret = -EBADF;
-	if (!(f->f_mode & (r->op == KEEL_IO_WRITE ? FMODE_WRITE : FMODE_READ)))
+	ret = import_single_range(wr ? WRITE : READ, u64_to_user_ptr(r->buf),
+				  r->len, &iov, &iter);
+	if (ret)
 		goto out;
-	ret = 0;
-	if (!r->len)
-		goto out;
-	ret = -ENOMEM;
-	kbuf = kvmalloc(r->len, GFP_KERNEL_ACCOUNT);
-	if (!kbuf)
-		goto out;
-	ret = -EFAULT;
-	if (r->op == KEEL_IO_WRITE &&
-	    copy_from_user(kbuf, u64_to_user_ptr(r->buf), r->len))
-		goto out;
-
 	lock_pos = r->off < 0 && (f->f_mode & FMODE_ATOMIC_POS);
 	if (lock_pos)
 		mutex_lock(&f->f_pos_lock);
 	pos = r->off < 0 ? f->f_pos : r->off;
-	if (r->op == KEEL_IO_WRITE)
-		ret = kernel_write(f, kbuf, r->len, &pos);
-	else
-		ret = kernel_read(f, kbuf, r->len, &pos);
+	if (wr) {
+		file_start_write(f);
+		ret = vfs_iter_write(f, &iter, &pos, 0);
+		file_end_write(f);
+	} else {
+		ret = vfs_iter_read(f, &iter, &pos, 0);
+	}
 	if (r->off < 0 && ret > 0)
 		f->f_pos = pos;
 	if (lock_pos)
 		mutex_unlock(&f->f_pos_lock);
-
-	if (r->op == KEEL_IO_READ && ret > 0 &&
-	    copy_to_user(u64_to_user_ptr(r->buf), kbuf, ret))
-		ret = -EFAULT;
 out:
-	kvfree(kbuf);
 	fput(f);
 	return ret;
 }

@@ -52,6 +52,8 @@ check "a filter with one stack slot: a second thread gets EBUSY meanwhile" "$t" 
 check "16 threads x 2,000 upcalls at once, each request reaching its own thread's filter" \
 	"$t" threads 16 2000
 check "handler-thread mode: allow, refuse, rewrite" "$t" handler
+check "handler-thread mode: kill -9 of a waiting submitter; the late answer gets ENOENT" \
+	"$t" handler-kill
 
 # One long loop, measuring slab and free memory around it.
 n=${KEEL_UPCALL_LOOPS:-1000000}
@@ -60,7 +62,8 @@ sync
 echo 3 >/proc/sys/vm/drop_caches
 slab0=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
 free0=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
-check "$n upcalls in a loop" "$t" loop "$n"
+check "$n upcalls in a loop" bash -c "'$t' loop $n >'$KEEL_TMP/loop.out'"
+note "$(cat "$KEEL_TMP/loop.out")"
 "$t" loop 0 >/dev/null 2>&1
 sync
 echo 3 >/proc/sys/vm/drop_caches

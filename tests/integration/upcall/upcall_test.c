@@ -442,8 +442,9 @@ static int f_hold(struct keel_io_req *req, void *arg)
 {
 	char c;
 
-	(void)req;
 	(void)arg;
+	if (*(char *)(uintptr_t)req->buf != 'h')
+		return KEEL_FILTER_ALLOW;
 	if (write(slot_in, "h", 1) != 1 || read(slot_go, &c, 1) != 1)
 		return KEEL_FILTER_ABORT;
 	return KEEL_FILTER_ALLOW;
@@ -605,6 +606,47 @@ static int s_handler(void)
 	return 0;
 }
 
+/* A submitter killed while a handler holds its request. */
+static int s_handler_kill(void)
+{
+	struct keel_filter_msg m = { 0 };
+	int id, fd, st, p[2];
+	pthread_t th;
+	pid_t pid;
+	char buf[8];
+
+	setup();
+	fd = keel_upcall_fd();
+	id = keel_upcall_register_handler();
+	if (id < 0 || pipe(p))
+		return 2;
+	pid = fork();
+	if (pid == 0) {
+		keel_filter_submit(id, KEEL_IO_WRITE, p[1], "k", 1, -1);
+		_exit(8);	/* never answered: killed first */
+	}
+	m.filter = id;
+	EXPECT(ioctl(fd, KEEL_IOC_FILTER_RECV, &m) == 0, "recv: %s", strerror(errno));
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	EXPECT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x", st);
+	m.verdict = KEEL_FILTER_ALLOW;
+	EXPECT(ioctl(fd, KEEL_IOC_FILTER_ANSWER, &m) < 0 && errno == ENOENT,
+	       "answer to a killed submitter: %s", strerror(errno));
+	/* The mode still works afterwards. */
+	pthread_create(&th, NULL, t_handler, &id);
+	EXPECT(keel_filter_submit(id, KEEL_IO_WRITE, p[1], "allowed", 7, -1) == 7,
+	       "submit after the kill");
+	EXPECT(keel_filter_submit(id, KEEL_IO_WRITE, p[1], "allowed", 7, -1) == 7,
+	       "submit after the kill");
+	EXPECT(keel_filter_submit(id, KEEL_IO_WRITE, p[1], "allowed", 7, -1) == 7,
+	       "submit after the kill");
+	pthread_join(th, NULL);
+	read_all(p[0], buf, 7);
+	EXPECT(!strcmp(buf, "allowed"), "pipe got '%s'", buf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *s = argc > 1 ? argv[1] : "";
@@ -634,8 +676,10 @@ int main(int argc, char **argv)
 		ret = s_loop(atol(argv[2]));
 	else if (!strcmp(s, "handler"))
 		ret = s_handler();
+	else if (!strcmp(s, "handler-kill"))
+		ret = s_handler_kill();
 	else {
-		fprintf(stderr, "usage: upcall_test basic|errors|syscalls FILE|nested DEPTH|kill|segv|exit|guard|slots|threads N EACH|loop N|handler\n");
+		fprintf(stderr, "usage: upcall_test basic|errors|syscalls FILE|nested DEPTH|kill|segv|exit|guard|slots|threads N EACH|loop N|handler|handler-kill\n");
 		return 2;
 	}
 	if (ret)
