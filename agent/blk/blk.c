@@ -25,6 +25,7 @@
 #include "keel/events.h"
 #include "keel/trace.h"
 #include "keeld/subsys.h"
+#include "keeld/percpu.h"
 
 #define POLL_MS 100
 
@@ -64,29 +65,7 @@ struct blk_priv {
 
 static int read_counters(struct blk_priv *p, struct keel_blk_counters *sum)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct keel_blk_counters vals[ncpu > 0 ? ncpu : 1];
-	__u32 zero = 0;
-	int err;
-
-	memset(sum, 0, sizeof(*sum));
-	if (ncpu <= 0)
-		return ncpu;
-	err = bpf_map__lookup_elem(p->skel->maps.blk_counters, &zero, sizeof(zero), vals,
-				   sizeof(vals), 0);
-	if (err)
-		return err;
-	for (int i = 0; i < ncpu; i++) {
-		sum->reads += vals[i].reads;
-		sum->read_sectors += vals[i].read_sectors;
-		sum->writes += vals[i].writes;
-		sum->write_sectors += vals[i].write_sectors;
-		sum->sent += vals[i].sent;
-		sum->dropped += vals[i].dropped;
-		sum->filtered += vals[i].filtered;
-		sum->untracked += vals[i].untracked;
-	}
-	return 0;
+	return keel_percpu_sum(p->skel->maps.blk_counters, 0, sum, sizeof(*sum));
 }
 
 static json_t *counters_json(const struct keel_blk_counters *c)

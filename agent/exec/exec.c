@@ -12,30 +12,11 @@
 #include <unistd.h>
 
 #include "exec/exec_priv.h"
+#include "keeld/percpu.h"
 
 static int read_stats(struct exec_priv *p, struct keel_exec_stats *sum)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct keel_exec_stats vals[ncpu > 0 ? ncpu : 1];
-	__u32 zero = 0;
-	int err;
-
-	memset(sum, 0, sizeof(*sum));
-	if (ncpu <= 0)
-		return ncpu;
-	err = bpf_map__lookup_elem(p->skel->maps.exec_stats, &zero, sizeof(zero), vals,
-				   sizeof(vals), 0);
-	if (err)
-		return err;
-	for (int i = 0; i < ncpu; i++) {
-		sum->execs += vals[i].execs;
-		sum->checks += vals[i].checks;
-		sum->denied += vals[i].denied;
-		sum->audited += vals[i].audited;
-		sum->taints += vals[i].taints;
-		sum->dropped += vals[i].dropped;
-	}
-	return 0;
+	return keel_percpu_sum(p->skel->maps.exec_stats, 0, sum, sizeof(*sum));
 }
 
 const char *exec_mode_name(__u32 mode)

@@ -16,6 +16,7 @@
 
 #include "vmnet.skel.h"
 #include "vmnet/vmnet.h"
+#include "keeld/percpu.h"
 
 static uint64_t clock_ns(clockid_t id)
 {
@@ -336,27 +337,11 @@ static void vmnet_stop(struct keel_subsys *s)
 
 static int read_counters(struct vmnet *v, struct keel_vmnet_counters *sum)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct keel_vmnet_counters vals[ncpu > 0 ? ncpu : 1];
-	__u32 zero = 0;
-	int err;
-
-	memset(sum, 0, sizeof(*sum));
-	if (ncpu <= 0 || !v->skel)
+	if (!v->skel) {
+		memset(sum, 0, sizeof(*sum));
 		return -EINVAL;
-	err = bpf_map__lookup_elem(v->skel->maps.vmnet_counters, &zero, sizeof(zero), vals,
-				   sizeof(vals), 0);
-	if (err)
-		return err;
-	for (int i = 0; i < ncpu; i++) {
-		sum->port_frames += vals[i].port_frames;
-		sum->records += vals[i].records;
-		sum->dropped += vals[i].dropped;
-		sum->uplink_passed += vals[i].uplink_passed;
-		sum->uplink_denied += vals[i].uplink_denied;
-		sum->uplink_other += vals[i].uplink_other;
 	}
-	return 0;
+	return keel_percpu_sum(v->skel->maps.vmnet_counters, 0, sum, sizeof(*sum));
 }
 
 static void vmnet_counters(struct keel_subsys *s, json_t *out)
