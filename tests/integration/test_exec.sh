@@ -214,6 +214,9 @@ check "keelctl exec mode audit" "$KEELCTL" exec mode audit
 check "audit again: the untrusted copy runs" "$T/bin/copied"
 status=$("$KEELCTL" status --json | jq '.subsystems[] | select(.name == "exec") | .counters')
 note "exec counters: $(echo "$status" | jq -c .)"
-check "counters: denied and taints counted" sh -c "echo '$status' | jq -e '.denied > 0 and .taints > 0' >/dev/null"
+# this keeld was restarted above: its kernel counters start again from 0
+# (the taints were checked one by one through their events)
+check "counters: this keeld's checks and denials counted" \
+	sh -c "echo '$status' | jq -e '.checks > 0 and .denied > 0' >/dev/null"
 keeld_stop
 check_eq "keeld exits 0" 0 "$KEELD_STATUS"
