@@ -15,43 +15,15 @@ static const char doc[] =
 	"  keelctl eni list\n"
 	"  keelctl eni list --json | jq '.ips[] | select(.state == \"whitelisted\") | .ip'";
 
-static const struct argp_option options[] = {
-	{ "json", 'j', NULL, 0, "Print JSON: {uplink, mode, ips: [...]}", 0 },
-	{ 0 },
-};
-
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
-{
-	bool *json = state->input;
-
-	switch (key) {
-	case 'j':
-		*json = true;
-		break;
-	case ARGP_KEY_ARG:
-		if (state->arg_num > 0 || strcmp(arg, "list"))
-			argp_error(state, "unexpected argument '%s': the only action is 'list'", arg);
-		break;
-	case ARGP_KEY_END:
-		if (state->arg_num == 0)
-			argp_error(state, "usage: keelctl eni list [--json]");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
-}
-
 int keelctl_eni(const struct keelctl *ctl, int argc, char **argv)
 {
-	static const struct argp argp = { options, parse_opt, "list", doc, NULL, NULL, NULL };
 	json_t *req, *rep, *ip;
 	bool json = false;
 	const char *uplink;
 	size_t i;
 	int err;
 
-	err = keelctl_parse(&argp, argc, argv, &json);
+	err = keelctl_parse_list(argc, argv, doc, "Print JSON: {uplink, mode, ips: [...]}", &json);
 	if (err)
 		return err;
 	req = json_pack("{s:s}", "cmd", "vmnet.eni_list");

@@ -13,33 +13,6 @@ static const char doc[] =
 	"  keelctl vm list\n"
 	"  keelctl vm list --json | jq '.[] | select(.state == \"here\") | .ips'";
 
-static const struct argp_option options[] = {
-	{ "json", 'j', NULL, 0, "Print JSON: an array of NICs", 0 },
-	{ 0 },
-};
-
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
-{
-	bool *json = state->input;
-
-	switch (key) {
-	case 'j':
-		*json = true;
-		break;
-	case ARGP_KEY_ARG:
-		if (state->arg_num > 0 || strcmp(arg, "list"))
-			argp_error(state, "unexpected argument '%s': the only action is 'list'", arg);
-		break;
-	case ARGP_KEY_END:
-		if (state->arg_num == 0)
-			argp_error(state, "usage: keelctl vm list [--json]");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
-}
-
 static void print_ips(json_t *ips)
 {
 	json_t *ip;
@@ -52,13 +25,12 @@ static void print_ips(json_t *ips)
 
 int keelctl_vm(const struct keelctl *ctl, int argc, char **argv)
 {
-	static const struct argp argp = { options, parse_opt, "list", doc, NULL, NULL, NULL };
 	json_t *req, *rep, *vms, *vm;
 	bool json = false;
 	size_t i;
 	int err;
 
-	err = keelctl_parse(&argp, argc, argv, &json);
+	err = keelctl_parse_list(argc, argv, doc, "Print JSON: an array of NICs", &json);
 	if (err)
 		return err;
 	req = json_pack("{s:s}", "cmd", "vmnet.vm_list");

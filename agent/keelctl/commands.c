@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <argp.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "keelctl/keelctl.h"
 
@@ -53,4 +54,40 @@ void keelctl_print_json(json_t *v)
 int keelctl_parse(const void *argp, int argc, char **argv, void *input)
 {
 	return argp_parse(argp, argc, argv, 0, NULL, input) ? KEELCTL_EXIT_USAGE : 0;
+}
+
+/* "keelctl NOUN list [--json]": the one action of listing commands. */
+static error_t parse_list_opt(int key, char *arg, struct argp_state *state)
+{
+	bool *json = state->input;
+
+	switch (key) {
+	case 'j':
+		*json = true;
+		break;
+	case ARGP_KEY_ARG:
+		if (state->arg_num > 0 || strcmp(arg, "list"))
+			argp_error(state, "unexpected argument '%s': the only action is 'list'", arg);
+		break;
+	case ARGP_KEY_END:
+		if (state->arg_num == 0)
+			argp_error(state, "usage: %s list [--json]", state->name);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int keelctl_parse_list(int argc, char **argv, const char *doc, const char *json_help,
+		       bool *ret_json)
+{
+	const struct argp_option options[] = {
+		{ "json", 'j', NULL, 0, json_help, 0 },
+		{ 0 },
+	};
+	const struct argp argp = { options, parse_list_opt, "list", doc, NULL, NULL, NULL };
+
+	*ret_json = false;
+	return keelctl_parse(&argp, argc, argv, ret_json);
 }

@@ -39,6 +39,9 @@ json_t *keelctl_call(const struct keelctl *ctl, json_t *req);
 void keelctl_print_json(json_t *v);
 /* Parse a command's own options: argp_parse on argv with error exit 2. */
 int keelctl_parse(const void *argp, int argc, char **argv, void *input);
+/* Parse "list [--json]", the only action of a listing command. */
+int keelctl_parse_list(int argc, char **argv, const char *doc, const char *json_help,
+		       bool *ret_json);
 
 int keelctl_status(const struct keelctl *ctl, int argc, char **argv);
 int keelctl_events(const struct keelctl *ctl, int argc, char **argv);
