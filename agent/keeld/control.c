@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/unixsock.h"
 #include "keeld/control.h"
 #include "keeld/subsys.h"
 
@@ -358,22 +359,8 @@ static int make_parent_dir(const char *path)
 	return 0;
 }
 
-/* Is another keeld answering on @path?  Then we must not take it over. */
-static bool socket_alive(const struct sockaddr_un *addr)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool alive;
-
-	if (fd < 0)
-		return false;
-	alive = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
-	close(fd);
-	return alive;
-}
-
 int keel_control_open(struct keel_daemon *d, char *why, size_t len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct keel_control *ctl = calloc(1, sizeof(*ctl));
 	struct group *gr;
 	int fd = -1, err;
@@ -384,26 +371,20 @@ int keel_control_open(struct keel_daemon *d, char *why, size_t len)
 	gr = getgrnam(d->cfg.control_group);
 	ctl->group = gr ? gr->gr_gid : 0;
 	snprintf(ctl->path, sizeof(ctl->path), "%s", d->cfg.control_socket);
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", ctl->path);
 
 	err = make_parent_dir(ctl->path);
 	if (err) {
 		snprintf(why, len, "creating the directory of %s: %s", ctl->path, strerror(-err));
 		goto free_ctl;
 	}
-	if (socket_alive(&addr)) {
-		err = -EADDRINUSE;
-		snprintf(why, len, "%s: another keeld is running (stop it first)", ctl->path);
+	fd = keel_unix_listen(ctl->path, ctl->group, 16);
+	if (fd < 0) {
+		err = fd;
+		if (err == -EADDRINUSE)
+			snprintf(why, len, "%s: another keeld is running (stop it first)", ctl->path);
+		else
+			snprintf(why, len, "listening on %s: %s", ctl->path, strerror(-err));
 		goto free_ctl;
-	}
-	unlink(ctl->path);	/* left by a keeld that crashed */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    chown(ctl->path, 0, ctl->group) < 0 || chmod(ctl->path, 0660) < 0 ||
-	    listen(fd, 16) < 0) {
-		err = -errno;
-		snprintf(why, len, "listening on %s: %s", ctl->path, strerror(-err));
-		goto close_fd;
 	}
 	ctl->listen = (struct keel_watch){ .fd = fd, .cb = on_accept, .data = ctl };
 	err = keel_watch_add(d, &ctl->listen, EPOLLIN);

@@ -30,6 +30,7 @@
 
 #include "common/log.h"
 #include "common/outq.h"
+#include "common/unixsock.h"
 #include "keel/memh.h"
 #include "keeld/subsys.h"
 
@@ -733,9 +734,8 @@ static int check_openat2(char *why, size_t len)
 static int listen_socket(struct memh_priv *p, char *why, size_t len)
 {
 	const struct keel_config *cfg = &p->s->d->cfg;
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct group *gr = getgrnam(cfg->control_group);
-	int fd, err, probe;
+	int fd;
 
 	if (cfg->memh_socket[0]) {
 		snprintf(p->path, sizeof(p->path), "%s", cfg->memh_socket);
@@ -754,27 +754,14 @@ static int listen_socket(struct memh_priv *p, char *why, size_t len)
 		snprintf(why, len, "[memh] socket %s is not an absolute path", p->path);
 		return -EINVAL;
 	}
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", p->path);
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
-		close(probe);
-		snprintf(why, len, "%s: another keeld serves it ([memh] socket)", p->path);
-		return -EADDRINUSE;
-	}
-	if (probe >= 0)
-		close(probe);
-	unlink(p->path);	/* left by a keeld that crashed */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    chown(p->path, 0, gr ? gr->gr_gid : 0) < 0 || chmod(p->path, 0660) < 0 ||
-	    listen(fd, 64) < 0) {
-		err = -errno;
-		snprintf(why, len, "listening on %s ([memh] socket): %s", p->path, strerror(-err));
-		if (fd >= 0) {
-			close(fd);
-			unlink(p->path);
-		}
-		return err;
+	fd = keel_unix_listen(p->path, gr ? gr->gr_gid : 0, 64);
+	if (fd < 0) {
+		if (fd == -EADDRINUSE)
+			snprintf(why, len, "%s: another keeld serves it ([memh] socket)", p->path);
+		else
+			snprintf(why, len, "listening on %s ([memh] socket): %s", p->path,
+				 strerror(-fd));
+		return fd;
 	}
 	p->listen = (struct keel_watch){ .fd = fd, .cb = on_accept, .data = p };
 	return 0;
