@@ -26,6 +26,7 @@
 #include "keel/trace.h"
 #include "keeld/subsys.h"
 #include "keeld/percpu.h"
+#include "keeld/ringbuf.h"
 
 #define POLL_MS 100
 
@@ -462,25 +463,19 @@ static int blk_start(struct keel_subsys *s, char *why, size_t len)
 		snprintf(why, len, "pinning %s: %s", path, strerror(-err));
 		return err;
 	}
-	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.blk_events), on_record, s, NULL);
-	if (!p->rb) {
-		err = -errno;
-		snprintf(why, len, "creating the ring buffer reader: %s", strerror(-err));
+	p->rb_watch = (struct keel_watch){ .cb = on_ringbuf, .data = s };
+	err = keel_ringbuf_open(s->d, p->skel->maps.blk_events, on_record, s, &p->rb_watch,
+				&p->rb, why, len);
+	if (err)
 		return err;
-	}
-	p->rb_watch = (struct keel_watch){ .fd = ring_buffer__epoll_fd(p->rb), .cb = on_ringbuf,
-					   .data = s };
-	err = keel_watch_add(s->d, &p->rb_watch, EPOLLIN);
-	if (!err) {
-		p->poll_timer = (struct keel_watch){ .cb = on_poll_timer, .data = s };
-		err = keel_timer_start(s->d, &p->poll_timer, POLL_MS);
-	}
+	p->poll_timer = (struct keel_watch){ .cb = on_poll_timer, .data = s };
+	err = keel_timer_start(s->d, &p->poll_timer, POLL_MS);
 	if (!err) {
 		p->stats_timer = (struct keel_watch){ .cb = on_stats_timer, .data = s };
 		err = keel_timer_start(s->d, &p->stats_timer, s->d->cfg.blk_stats_interval_ms);
 	}
 	if (err) {
-		snprintf(why, len, "watching the ring buffer and starting timers: %s", strerror(-err));
+		snprintf(why, len, "starting the blk timers: %s", strerror(-err));
 		return err;
 	}
 	return 0;

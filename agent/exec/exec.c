@@ -13,6 +13,7 @@
 
 #include "exec/exec_priv.h"
 #include "keeld/percpu.h"
+#include "keeld/ringbuf.h"
 
 static int read_stats(struct exec_priv *p, struct keel_exec_stats *sum)
 {
@@ -342,21 +343,15 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 	err = pin_all(p, why, len);
 	if (err)
 		return err;
-	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.exec_events), on_record, s, NULL);
-	if (!p->rb) {
-		err = -errno;
-		snprintf(why, len, "creating the ring buffer reader: %s", strerror(-err));
+	p->rb_watch = (struct keel_watch){ .cb = on_ringbuf, .data = s };
+	err = keel_ringbuf_open(s->d, p->skel->maps.exec_events, on_record, s, &p->rb_watch,
+				&p->rb, why, len);
+	if (err)
 		return err;
-	}
-	p->rb_watch = (struct keel_watch){ .fd = ring_buffer__epoll_fd(p->rb), .cb = on_ringbuf,
-					   .data = s };
-	err = keel_watch_add(s->d, &p->rb_watch, EPOLLIN);
-	if (!err) {
-		p->drop_timer = (struct keel_watch){ .cb = on_drop_timer, .data = s };
-		err = keel_timer_start(s->d, &p->drop_timer, 1000);
-	}
+	p->drop_timer = (struct keel_watch){ .cb = on_drop_timer, .data = s };
+	err = keel_timer_start(s->d, &p->drop_timer, 1000);
 	if (err) {
-		snprintf(why, len, "watching the ring buffer: %s", strerror(-err));
+		snprintf(why, len, "starting the drop timer: %s", strerror(-err));
 		return err;
 	}
 	return 0;

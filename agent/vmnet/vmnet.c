@@ -17,6 +17,7 @@
 #include "vmnet.skel.h"
 #include "vmnet/vmnet.h"
 #include "keeld/percpu.h"
+#include "keeld/ringbuf.h"
 
 static uint64_t clock_ns(clockid_t id)
 {
@@ -264,19 +265,11 @@ static int vmnet_start(struct keel_subsys *s, char *why, size_t len)
 	err = pin_maps(v, why, len);
 	if (err)
 		return err;
-	v->rb = ring_buffer__new(bpf_map__fd(v->skel->maps.vmnet_events), on_record, v, NULL);
-	if (!v->rb) {
-		err = -errno;
-		snprintf(why, len, "creating the ring buffer reader: %s", strerror(-err));
+	v->rb_watch = (struct keel_watch){ .cb = on_ringbuf, .data = v };
+	err = keel_ringbuf_open(v->d, v->skel->maps.vmnet_events, on_record, v, &v->rb_watch,
+				&v->rb, why, len);
+	if (err)
 		return err;
-	}
-	v->rb_watch = (struct keel_watch){ .fd = ring_buffer__epoll_fd(v->rb), .cb = on_ringbuf,
-					   .data = v };
-	err = keel_watch_add(v->d, &v->rb_watch, EPOLLIN);
-	if (err) {
-		snprintf(why, len, "watching the ring buffer: %s", strerror(-err));
-		return err;
-	}
 	v->timer = (struct keel_watch){ .cb = on_timer, .data = v };
 	v->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (v->timer.fd < 0 || keel_watch_add(v->d, &v->timer, EPOLLIN) < 0) {
