@@ -48,3 +48,15 @@ int keel_unix_listen(const char *path, gid_t gid, int backlog)
 	}
 	return fd;
 }
+
+int keel_unix_accept(int listen_fd, struct ucred *peer)
+{
+	socklen_t len = sizeof(*peer);
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, peer, &len) < 0)
+		*peer = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	return fd;
+}

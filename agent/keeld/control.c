@@ -308,12 +308,12 @@ static bool peer_privileged(const struct keel_control *ctl, const struct ucred *
 static void on_accept(struct keel_watch *w, uint32_t events)
 {
 	struct keel_control *ctl = w->data;
-	socklen_t len = sizeof(struct ucred);
+	struct ucred peer;
 	struct conn *c;
 	int fd;
 
 	(void)events;
-	fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	fd = keel_unix_accept(w->fd, &peer);
 	if (fd < 0)
 		return;
 	c = calloc(1, sizeof(*c));
@@ -328,8 +328,8 @@ static void on_accept(struct keel_watch *w, uint32_t events)
 	c->sub.ctx = c;
 	keel_outq_init(&c->sub.q, ctl->d->cfg.events_queue_bytes > RESPONSE_QUEUE ?
 					  ctl->d->cfg.events_queue_bytes : RESPONSE_QUEUE);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) == 0)
-		c->privileged = peer_privileged(ctl, &c->peer);
+	c->peer = peer;
+	c->privileged = peer_privileged(ctl, &c->peer);
 	c->next = ctl->conns;
 	ctl->conns = c;
 	ctl->n_conns++;

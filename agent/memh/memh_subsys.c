@@ -461,12 +461,12 @@ static void on_client(struct keel_watch *w, uint32_t events)
 static void on_accept(struct keel_watch *w, uint32_t events)
 {
 	struct memh_priv *p = w->data;
-	socklen_t len = sizeof(struct ucred);
+	struct ucred peer;
 	struct mclient *c;
 	int fd;
 
 	(void)events;
-	fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	fd = keel_unix_accept(w->fd, &peer);
 	if (fd < 0)
 		return;
 	c = calloc(1, sizeof(*c));
@@ -477,7 +477,7 @@ static void on_accept(struct keel_watch *w, uint32_t events)
 	c->p = p;
 	c->watch = (struct keel_watch){ .fd = fd, .cb = on_client, .data = c };
 	keel_outq_init(&c->q, REPLY_QUEUE);
-	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len);
+	c->peer = peer;
 	c->next = p->clients;
 	p->clients = c;
 	p->n_clients++;
