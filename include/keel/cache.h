@@ -11,17 +11,19 @@
  *     has room it moves to hot anyway; otherwise it is evicted and leaves a
  *     64-bit fingerprint, with the time of its last reference, in the ghost.
  *   - A miss found in the ghost goes to hot only if its reuse distance is
- *     shorter than the age of the hot entry the CLOCK hand would evict for
- *     it (LIRS's test: reused sooner than hot's coldest entry); else it
- *     enters cold again.  A loop larger than the cache so keeps a fixed
- *     subset in hot, as LIRS does, instead of thrashing.
+ *     shorter than 3/5 of the age of the hot entry the CLOCK hand would
+ *     evict for it (LIRS's test: reused sooner than hot's coldest entry,
+ *     with a margin for the epoch rounding and CLOCK's choice of victim);
+ *     else it enters cold again.  A loop larger than the cache so keeps a
+ *     fixed subset in hot, as LIRS does, instead of thrashing.
  *   - Hot evicts with CLOCK (a FIFO with reinsertion): the entry at the
  *     head with a non-zero counter loses one and goes to the tail, one at
  *     zero is evicted (and ghosted, marked as coming from hot).
  *   - Sizing adapts: a ghost hit on a key that left cold unreferenced and
  *     came back within twice cold's size (a near miss) grows the cold
- *     target by one; one on a key that left hot shrinks it by one; bounds
- *     1%..99% of the capacity (hot keeps at least one entry).
+ *     target by one; one on a key that left hot and came back within twice
+ *     the age of hot's current CLOCK victim shrinks it by one; bounds 1% of
+ *     the capacity .. all but one entry.
  *   A sequential scan only ever enters cold (and the ghost); the hot entries
  *   are evicted only when hot is over its target, which a scan never
  *   causes because every scanned key lands in cold.
@@ -37,17 +39,21 @@
  *     walks the chain with atomic loads, and retries if the counter moved
  *     (seqlock).  So a hit takes no lock and writes nothing but the entry's
  *     16-bit mark, and only when it changes (counter not saturated, or a
- *     new epoch: once per 2^k misses of the shard).
+ *     mark 16 epochs old: 1/16 of the shard's capacity in misses): no
+ *     atomic read-modify-write and no shared counter on a hit.
  *   - the ghost: a set-associative table of 64-bit words (fingerprint and
  *     last-reference time); lookups and inserts happen on the miss path
  *     under the shard mutex.
- *   All shared fields are read and written with __atomic builtins, so the
- *   cache is clean under ThreadSanitizer.
+ *   keel_cache_access() counts hits and misses in 16 per-thread stripes of
+ *   one cache line each (a thread keeps the stripe it first picked), not in
+ *   the shards.  All shared fields are read and written with __atomic
+ *   builtins, so the cache is clean under ThreadSanitizer.
  *
  * Memory
  *   Per cached entry: a 16-byte slot (key 8 B, hash chain 4 B, mark 2 B,
  *   state 1 B, pad), queue link 4 B (a slot is on the cold or the hot FIFO,
- *   never both), bucket head 4 B (one bucket per entry) = 24 B.
+ *   never both), bucket head 3.75 B (15 buckets per 16 entries) = 23.75 B,
+ *   23.79 B with the stripes and headers for 1M entries.
  *   Per ghost entry: 8 B; the ghost holds 2 x capacity by default.
  *   keel_cache_stats() reports both as measured from the allocations.
  */

@@ -20,7 +20,7 @@
 struct worker {
 	struct keel_cache *c;
 	int id;
-	__u64 wrong_slot;
+	__u64 wrong_slot, accesses;
 };
 
 static __u64 rnd(__u64 *s)
@@ -47,6 +47,10 @@ static void *work(void *arg)
 		case 1:
 			keel_cache_insert(w->c, key, NULL, NULL, NULL);
 			break;
+		case 2:
+			keel_cache_access(w->c, key);
+			w->accesses++;
+			break;
 		default:
 			/* A hit's slot holds the key, unless the key was
 			 * evicted in between, which a second lookup shows. */
@@ -71,7 +75,7 @@ static const char *stress(char *msg, size_t len)
 	struct worker w[THREADS];
 	pthread_t t[THREADS];
 	struct keel_cache_stats st;
-	__u64 cached = 0;
+	__u64 cached = 0, accesses = 0;
 	const char *bad = NULL;
 
 	if (keel_cache_new(&o, &c))
@@ -84,6 +88,7 @@ static const char *stress(char *msg, size_t len)
 		pthread_join(t[i], NULL);
 		if (w[i].wrong_slot)
 			bad = "a lookup returned a slot holding another key";
+		accesses += w[i].accesses;
 	}
 	keel_cache_get_stats(c, &st);
 	for (__u64 k = 0; k < KEYS; k++) {
@@ -100,12 +105,17 @@ static const char *stress(char *msg, size_t len)
 		bad = "ghost over its bound";
 	if (cached != st.cached)
 		bad = "hash table and queue counts disagree";
+	if (st.hits + st.misses != accesses)
+		bad = "keel_cache_access() hits + misses differ from the calls";
 	snprintf(msg, len, "%d threads x %d mixed lookup/insert/remove on 4 "
 		 "shards: %llu cached (%llu cold, %llu hot), %llu ghosts, "
-		 "%llu evictions; %s", THREADS, OPS,
+		 "%llu evictions, %llu accesses counted as %llu hits + %llu "
+		 "misses; %s", THREADS, OPS,
 		 (unsigned long long)st.cached, (unsigned long long)st.cold,
 		 (unsigned long long)st.hot, (unsigned long long)st.ghost_live,
-		 (unsigned long long)st.evictions, bad ? bad : "invariants hold");
+		 (unsigned long long)st.evictions, (unsigned long long)accesses,
+		 (unsigned long long)st.hits, (unsigned long long)st.misses,
+		 bad ? bad : "invariants hold");
 	keel_cache_free(c);
 	return bad;
 }
