@@ -320,6 +320,12 @@ static int parse_model_opts(struct keel_subsys *s, char *why, size_t len)
 			 c->blk_mrc_mode);
 		return -EINVAL;
 	}
+	if (c->blk_mrc_keel_points > c->blk_mrc_keel_max_entries) {
+		snprintf(why, len, "[blk] mrc_keel_points %u caches need at least that many entries, "
+			 "more than mrc_keel_max_entries %u; raise mrc_keel_max_entries or lower the points",
+			 c->blk_mrc_keel_points, c->blk_mrc_keel_max_entries);
+		return -EINVAL;
+	}
 	if (c->blk_ring_kib & (c->blk_ring_kib - 1)) {
 		snprintf(why, len, "[blk] ring_kib %u is not a power of two; use 4096 or another power of two",
 			 c->blk_ring_kib);
@@ -330,6 +336,8 @@ static int parse_model_opts(struct keel_subsys *s, char *why, size_t len)
 	p->mopts.mrc_rate = c->blk_mrc_rate_ppm / 1e6;
 	p->mopts.mrc_max_samples = c->blk_mrc_max_samples;
 	p->mopts.mrc_bins = c->blk_mrc_bins;
+	p->mopts.mrc_keel_points = c->blk_mrc_keel_points;
+	p->mopts.mrc_keel_max_entries = c->blk_mrc_keel_max_entries;
 	return 0;
 }
 

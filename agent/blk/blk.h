@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+#include "blk/minisim.h"
 #include "blk/shards.h"
 
 /* ---- disk identity (diskid.c) ---- */
@@ -59,6 +60,10 @@ struct keel_blk_model_opts {
 	double mrc_rate;
 	__u32 mrc_max_samples;
 	__u32 mrc_bins;
+	/* the three-queue curve by miniature simulation: points (0: none) over
+	 * 4 x cache_blocks, at mrc_rate, in at most this many cache entries */
+	__u32 mrc_keel_points;
+	__u64 mrc_keel_max_entries;
 };
 
 struct keel_blk_disk;

@@ -4,7 +4,9 @@
  * blocks standing for a read cache in front of it, its hit ratios, and a
  * SHARDS estimate of the LRU miss-ratio curve.  A read touching N blocks is
  * N accesses, as keel-cachesim counts them in block mode, so a recorded
- * trace replayed there gives the same hit ratio.
+ * trace replayed there gives the same hit ratio.  Optionally the model's
+ * own policy's curve too, by miniature simulation (minisim.h), over sizes
+ * up to 4 x the model.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@ struct keel_blk_disk {
 	struct keel_blk_diskid id;
 	struct keel_cache *cache;
 	struct keel_shards *mrc;
+	struct keel_minisim *mini;	/* NULL when mrc_keel_points is 0 */
 	struct keel_blk_counts total, mark;	/* mark: total at the interval start */
 	struct keel_blk_counts last;		/* the last complete interval */
 	unsigned int bs_shift;
@@ -48,6 +51,20 @@ static int build(struct keel_blk_disk *d)
 	if (r)
 		return r;
 	r = keel_shards_new(&so, &d->mrc);
+	if (!r && d->o.mrc_keel_points) {
+		struct keel_minisim_opts mo = {
+			.rate = d->o.mrc_rate,
+			.max_size = 4 * d->o.cache_blocks,
+			.points = d->o.mrc_keel_points,
+			.max_entries = d->o.mrc_keel_max_entries,
+		};
+
+		r = keel_minisim_new(&mo, &d->mini);
+		if (r) {
+			keel_shards_free(d->mrc);
+			d->mrc = NULL;
+		}
+	}
 	if (r) {
 		keel_cache_free(d->cache);
 		d->cache = NULL;
@@ -84,6 +101,7 @@ void keel_blk_disk_free(struct keel_blk_disk *d)
 		return;
 	keel_cache_free(d->cache);
 	keel_shards_free(d->mrc);
+	keel_minisim_free(d->mini);
 	free(d);
 }
 
@@ -91,15 +109,20 @@ int keel_blk_disk_reset(struct keel_blk_disk *d)
 {
 	struct keel_cache *c = d->cache;
 	struct keel_shards *m = d->mrc;
-	int r = build(d);
+	struct keel_minisim *mini = d->mini;
+	int r;
 
+	d->mini = NULL;
+	r = build(d);
 	if (r) {
 		d->cache = c;	/* keep the old model rather than none */
 		d->mrc = m;
+		d->mini = mini;
 		return r;
 	}
 	keel_cache_free(c);
 	keel_shards_free(m);
+	keel_minisim_free(mini);
 	memset(&d->total, 0, sizeof(d->total));
 	memset(&d->mark, 0, sizeof(d->mark));
 	memset(&d->last, 0, sizeof(d->last));
@@ -138,6 +161,8 @@ void keel_blk_disk_read(struct keel_blk_disk *d, __u64 sector, __u32 len, __u64 
 		else
 			d->total.misses++;
 		keel_shards_access(d->mrc, key);	/* -ENOMEM: one sample short */
+		if (d->mini)
+			keel_minisim_access(d->mini, key);
 	}
 	d->total.blocks += last - first + 1;
 }
@@ -204,6 +229,35 @@ json_t *keel_blk_disk_json(struct keel_blk_disk *d)
 			 (json_int_t)cs.evictions, "memory_bytes", (json_int_t)cs.bytes_total);
 }
 
+/* The three-queue curve: {rate, fraction, memory_bytes, points}, or null. */
+static json_t *keel_curve_json(struct keel_blk_disk *d)
+{
+	struct keel_minisim_info mi;
+	__u32 n = d->o.mrc_keel_points;
+	__u64 *size;
+	double *miss;
+	json_t *pts;
+
+	if (!d->mini)
+		return json_null();
+	size = calloc(n, sizeof(*size));
+	miss = calloc(n, sizeof(*miss));
+	pts = json_array();
+	for (__u32 i = 0; size && i < n; i++)
+		size[i] = 4 * d->o.cache_blocks * (i + 1) / n;
+	if (size && miss && !keel_minisim_curve(d->mini, n, size, miss))
+		for (__u32 i = 0; i < n; i++)
+			json_array_append_new(pts, json_pack("[I, f]",
+							     (json_int_t)(size[i] << d->bs_shift),
+							     miss[i]));
+	free(size);
+	free(miss);
+	keel_minisim_get_info(d->mini, &mi);
+	return json_pack("{s:s, s:f, s:f, s:I, s:I, s:o}", "curve", "keel", "rate", mi.rate,
+			 "fraction", mi.fraction, "sampled", (json_int_t)mi.sampled,
+			 "memory_bytes", (json_int_t)mi.bytes, "points", pts);
+}
+
 json_t *keel_blk_disk_mrc_json(struct keel_blk_disk *d)
 {
 	struct keel_shards_info si;
@@ -221,13 +275,14 @@ json_t *keel_blk_disk_mrc_json(struct keel_blk_disk *d)
 	free(size);
 	free(miss);
 	keel_shards_get_info(d->mrc, &si);
-	return json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
 			 "disk", d->id.id, "name", d->id.name, "mode",
 			 d->o.mrc_mode == KEEL_SHARDS_FIXED_RATE ? "fixed-rate" : "fixed-size",
-			 "rate", si.rate, "block_size", (json_int_t)d->o.block_size, "accesses",
+			 "rate", si.rate, "distinct_blocks", si.distinct,
+			 "block_size", (json_int_t)d->o.block_size, "accesses",
 			 (json_int_t)si.accesses, "sampled", (json_int_t)si.sampled,
 			 "sampled_keys", (json_int_t)si.keys, "memory_bytes", (json_int_t)si.bytes,
 			 "model_bytes", (json_int_t)(d->o.cache_blocks << d->bs_shift),
 			 "model_hit_ratio", ratio(d->total.hits, d->total.misses),
-			 "curve", json_string("lru"), "points", pts);
+			 "curve", json_string("lru"), "points", pts, "keel_curve", keel_curve_json(d));
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blk/distinct.h"
 #include "blk/shards.h"
 
 #define SH_P (1u << 24)		/* hash space for the sampling threshold */
@@ -32,7 +33,10 @@ struct keel_shards {
 	__u64 accesses, sampled;
 	double *hist;		/* o.bins bins of width `width` */
 	double total;		/* sampled accesses, rescaled as t drops */
-	double expected;	/* sum of the rate over all accesses, rescaled too */
+	__u64 seed;		/* mixed into every key: picks the sample */
+	double distinct;	/* the HLL's last estimate of the distinct keys */
+	bool distinct_stale;	/* a register moved since */
+	struct keel_distinct hll;	/* every key offered */
 	struct ent *ent;
 	__u32 n, cap;		/* live entries, allocated entries */
 	__u32 free_head;	/* free entries, linked through .key */
@@ -53,6 +57,12 @@ static __u64 mix64(__u64 x)
 	x *= 0x94d049bb133111ebull;
 	x ^= x >> 31;
 	return x;
+}
+
+/* The key's hash: table position, sampling threshold (top 24 bits). */
+static __u64 key_hash(const struct keel_shards *s, __u64 key)
+{
+	return mix64(key ^ s->seed);
 }
 
 static void bit_add(struct keel_shards *s, __u32 slot, int v)
@@ -88,7 +98,7 @@ static void tab_delete(struct keel_shards *s, __u32 i)
 
 		if (e == NIL)
 			break;
-		home = mix64(s->ent[e].key) & s->tmask;
+		home = key_hash(s, s->ent[e].key) & s->tmask;
 		/* may e move to i?  yes unless its home lies in (i, j] */
 		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
 			s->tab[i] = e;
@@ -200,7 +210,7 @@ static int grow(struct keel_shards *s, __u32 cap)
 	s->tmask = tsize - 1;
 	for (__u32 i = 0; i < s->cap; i++)
 		if (ent[i].slot != NIL)
-			tab[tab_find(s, ent[i].key, mix64(ent[i].key))] = i;
+			tab[tab_find(s, ent[i].key, key_hash(s, ent[i].key))] = i;
 	compact(s, owner, bit, nslots);
 	free(s->owner);
 	free(s->bit);
@@ -229,6 +239,10 @@ int keel_shards_new(const struct keel_shards_opts *o, struct keel_shards **ret)
 		s->t = 1;
 	s->width = (o->max_size + o->bins - 1) / o->bins;
 	s->free_head = NIL;
+	/* seed 0 keeps the plain hash, so curves stay as they were */
+	s->seed = o->seed ? mix64(o->seed) : 0;
+	keel_distinct_init(&s->hll);
+	s->distinct_stale = true;
 	s->hist = calloc(o->bins, sizeof(*s->hist));
 	r = s->hist ? grow(s, MIN_CAP) : -ENOMEM;
 	if (r) {
@@ -252,13 +266,56 @@ void keel_shards_free(struct keel_shards *s)
 	free(s);
 }
 
+/*
+ * The fraction of the distinct keys the sample holds, from two estimates
+ * weighed by the inverse of their variances: the HLL's K / U (relative
+ * variance 1.04^2 / 2^14, whatever K) and the rate (binomial: (1 - rate) / K
+ * relative).  With a few hundred keys the HLL's is far better; with tens
+ * of thousands the rate's is, and at rate 1 it is exact.  @others asks for
+ * the fraction among the keys other than one sampled key (a reuse's own key
+ * is sampled for sure): (K - 1) / (U - 1).
+ */
+static double sample_fraction(const struct keel_shards *s, double u, bool others)
+{
+	double rate = (double)s->t / SH_P, k = s->n, f, w_hll, w_rate;
+
+	if (u < k)
+		u = k;
+	if (others) {
+		k -= 1;
+		u -= 1;
+	}
+	if (k <= 0 || u <= 0 || rate >= 1)
+		return rate;
+	f = k / u;
+	w_hll = KEEL_DISTINCT_M / (1.04 * 1.04);
+	w_rate = k / (1 - rate);
+	return (f * w_hll + rate * w_rate) / (w_hll + w_rate);
+}
+
+/*
+ * A reuse with @dist sampled keys in between: each of them stands for
+ * 1 / fraction of the other distinct keys.
+ */
 static void record(struct keel_shards *s, __u64 dist, bool cold)
 {
-	double scaled = (double)dist * SH_P / s->t;
-	__u64 bin = (__u64)(scaled / (double)s->width);
+	double scaled = 0;
+	__u64 bin;
 
 	s->total += 1;
-	if (!cold && bin < s->o.bins)
+	if (cold)
+		return;
+	if (s->t == SH_P) {
+		scaled = dist;
+	} else if (dist) {
+		if (s->distinct_stale) {
+			s->distinct = keel_distinct_estimate(&s->hll);
+			s->distinct_stale = false;
+		}
+		scaled = dist / sample_fraction(s, s->distinct, true);
+	}
+	bin = (__u64)(scaled / (double)s->width);
+	if (bin < s->o.bins)
 		s->hist[bin] += 1;
 }
 
@@ -270,7 +327,6 @@ static void lower_t(struct keel_shards *s, __u32 t)
 	for (__u32 i = 0; i < s->o.bins; i++)
 		s->hist[i] *= f;
 	s->total *= f;
-	s->expected *= f;
 	s->t = t;
 }
 
@@ -278,7 +334,7 @@ static void release(struct keel_shards *s, __u32 e)
 {
 	struct ent *x = &s->ent[e];
 
-	tab_delete(s, tab_find(s, x->key, mix64(x->key)));
+	tab_delete(s, tab_find(s, x->key, key_hash(s, x->key)));
 	s->owner[x->slot] = NIL;
 	bit_add(s, x->slot, -1);
 	x->slot = NIL;
@@ -307,12 +363,15 @@ evict:
 
 int keel_shards_access(struct keel_shards *s, __u64 key)
 {
-	__u64 m = mix64(key);
+	__u64 m = key_hash(s, key);
 	__u32 h = m >> 40, i, e;
 	struct ent *x;
 
 	s->accesses++;
-	s->expected += (double)s->t / SH_P;
+	/* an independent hash for the sketch: its error must not follow the
+	 * sample's */
+	if (keel_distinct_add(&s->hll, mix64(m + 0x9e3779b97f4a7c15ull)))
+		s->distinct_stale = true;
 	if (h >= s->t)
 		return 0;
 	i = tab_find(s, key, m);
@@ -358,13 +417,18 @@ int keel_shards_access(struct keel_shards *s, __u64 key)
 
 __u32 keel_shards_curve(const struct keel_shards *s, __u64 *ret_size, double *ret_miss)
 {
-	double expected = s->expected, cum;
+	double expected, cum;
 
-	if (!s->sampled || s->total <= 0 || expected <= 0)
+	if (!s->sampled || s->total <= 0)
 		return 0;
-	/* SHARDS_adj: a sample that drew more or fewer accesses than its rate
-	 * predicts is off mostly in its first bin.  The prediction is the
-	 * rate summed over the accesses, so it holds as fixed-size lowers it. */
+	/* SHARDS_adj: the sample should have drawn N K / U accesses (its share
+	 * of the distinct keys times all accesses); one that drew more or
+	 * fewer is off mostly in its first bin, through its hottest keys.  So
+	 * the misses are the sample's misses scaled by U / K, and the curve
+	 * ends at the cold-miss ratio U / N. */
+	expected = (double)s->accesses * keel_shards_fraction(s);
+	if (expected <= 0)
+		return 0;
 	cum = expected - s->total;
 	for (__u32 i = 0; i < s->o.bins; i++) {
 		double miss;
@@ -377,12 +441,25 @@ __u32 keel_shards_curve(const struct keel_shards *s, __u64 *ret_size, double *re
 	return s->o.bins;
 }
 
+double keel_shards_fraction(const struct keel_shards *s)
+{
+	if (s->t == SH_P)
+		return 1;
+	return sample_fraction(s, keel_distinct_estimate(&s->hll), false);
+}
+
+__u64 keel_shards_key_hash(__u64 key, __u64 seed)
+{
+	return mix64(key ^ (seed ? mix64(seed) : 0));
+}
+
 void keel_shards_get_info(const struct keel_shards *s, struct keel_shards_info *ret)
 {
 	ret->accesses = s->accesses;
 	ret->sampled = s->sampled;
 	ret->keys = s->n;
 	ret->rate = (double)s->t / SH_P;
+	ret->distinct = s->t == SH_P ? s->n : keel_distinct_estimate(&s->hll);
 	ret->bin_width = s->width;
 	ret->bytes = sizeof(*s) + s->o.bins * sizeof(*s->hist) +
 		     s->cap * (sizeof(*s->ent) + sizeof(*s->heap)) +

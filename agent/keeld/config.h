@@ -33,6 +33,8 @@ struct keel_config {
 	char exec_mode[16];
 	char exec_trust_db[PATH_MAX];
 	unsigned int exec_max_trusted;
+	char exec_installers[1024];
+	unsigned int exec_max_installing;
 	struct keel_subsys_config blk;
 	unsigned int blk_stats_interval_ms;
 	unsigned int blk_cache_mib;
@@ -45,6 +47,8 @@ struct keel_config {
 	unsigned int blk_mrc_rate_ppm;
 	unsigned int blk_mrc_max_samples;
 	unsigned int blk_mrc_bins;
+	unsigned int blk_mrc_keel_points;
+	unsigned int blk_mrc_keel_max_entries;
 	unsigned int blk_max_recordings;
 	unsigned int blk_record_max_s;
 	unsigned int blk_record_max_mib;
@@ -62,6 +66,8 @@ struct keel_config {
 	unsigned int vmnet_provider_retries;
 	unsigned int vmnet_provider_backoff_ms;
 	unsigned int vmnet_provider_max_running;
+	unsigned int vmnet_provider_queue;
+	unsigned int vmnet_provider_nice;
 	unsigned int vmnet_max_vms;
 	unsigned int vmnet_max_ips;
 	unsigned int vmnet_max_ports;

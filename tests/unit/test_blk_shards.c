@@ -13,6 +13,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "blk/distinct.h"
 #include "blk/shards.h"
 
 #define TRACES "../shared/traces"
@@ -82,7 +83,8 @@ static void load_oracle(const char *name, struct keys *t)
 
 static void count_unique(struct keys *t)
 {
-	struct keel_shards_opts o = { KEEL_SHARDS_FIXED_RATE, 1.0, 1u << 24, 1, 1 };
+	struct keel_shards_opts o = { .mode = KEEL_SHARDS_FIXED_RATE, .rate = 1.0,
+				      .max_samples = 1u << 24, .max_size = 1, .bins = 1 };
 	struct keel_shards_info si;
 	struct keel_shards *s;
 
@@ -95,9 +97,10 @@ static void count_unique(struct keys *t)
 }
 
 static void curve(const struct keys *t, enum keel_shards_mode mode, double rate, __u32 max,
-		  __u64 *size, double *miss, struct keel_shards_info *si)
+		  __u64 seed, __u64 *size, double *miss, struct keel_shards_info *si)
 {
-	struct keel_shards_opts o = { mode, rate, max, t->unique, BINS };
+	struct keel_shards_opts o = { .mode = mode, .rate = rate, .max_samples = max,
+				      .max_size = t->unique, .bins = BINS, .seed = seed };
 	struct keel_shards *s;
 
 	cr_assert_eq(keel_shards_new(&o, &s), 0);
@@ -151,7 +154,7 @@ Test(blk_shards, exact_curve_is_lru)
 
 	load_text("lirs-multi1.trace.gz", &t);
 	count_unique(&t);
-	curve(&t, KEEL_SHARDS_FIXED_RATE, 1.0, 1u << 20, size, miss, &si);
+	curve(&t, KEEL_SHARDS_FIXED_RATE, 1.0, 1u << 20, 0, size, miss, &si);
 	cr_assert_eq(si.sampled, t.n, "rate 1 samples every access");
 	for (int i = 4; i < BINS; i += 15) {
 		double want = lru_miss(&t, size[i]);
@@ -165,58 +168,123 @@ Test(blk_shards, exact_curve_is_lru)
 }
 
 /*
- * SHARDS's error shrinks with the number of sampled keys, not with the rate:
- * at 1% these traces (2,000 to 50,000 distinct blocks) leave 11 to 490
- * keys, too few for 0.01.  So: fixed-size (FS_MAX keys) must be within 0.01
- * everywhere; fixed-rate must be within 0.01 wherever its sample is as
- * large (expected keys >= 4,000), and its 1% error is printed for the record.
+ * SHARDS's error shrinks with the number of sampled keys, not with the
+ * rate: at 1% these traces (1,000 to 50,000 distinct blocks) leave 10 to
+ * 490 keys.  Per trace, against the exact LRU curve:
+ *   - fixed-rate 1% with keel's default hash (seed 0), and the mean and
+ *     worst over SEEDS other hash seeds (the sample is the hash's choice, so
+ *     one seed is one draw);
+ *   - fixed-size with 1% of the distinct keys as its size (at least 16, the
+ *     smallest sample), so its rate ends near 1%, same seeds;
+ *   - fixed-rate with ~4,000 expected keys and fixed-size 16,384: <= 0.01.
+ * The 1% bounds: 0.01 where the error is under it (lirs-loop: seed 0 and
+ * the mean), else the error measured with this estimator plus ~12%, so a
+ * regression fails: the estimator before the distinct-count scaling
+ * (nominal rate, SHARDS_adj on the rate) gave, seed 0 / mean over the same
+ * 20 seeds: cloudPhysics 0.0206/0.0279, 2_pools 0.0383/0.0460, loop
+ * 0.0100/0.2400, multi1 0.168/0.119, multi2 0.124/0.078, multi3 0.058/0.062,
+ * sprite 0.052/0.025, zigzag 0.200/0.165.
  */
-static void check_trace(const char *name, bool oracle)
+#define SEEDS 20
+
+struct bound {
+	double fr1;		/* fixed-rate 1%, seed 0 */
+	double fr1_mean;	/* fixed-rate 1%, mean over SEEDS seeds */
+	double fs1_mean;	/* fixed-size ~1%, mean over SEEDS seeds */
+};
+
+static void check_trace(const char *name, bool oracle, struct bound b)
 {
 	struct keys t = { 0 };
-	struct keel_shards_info ex_i, fr_i, fs_i, big_i;
+	struct keel_shards_info ex_i, fr_i, fs_i, big_i, si;
 	__u64 size[BINS];
-	double exact[BINS], fr[BINS], fs[BINS], big[BINS];
-	double e_fr, e_fs, e_big, big_rate;
+	double exact[BINS], fr[BINS], fs[BINS], big[BINS], m[BINS];
+	double e_fr, e_fs, e_big, big_rate, fr_mean = 0, fr_max = 0, fs_mean = 0, fs_max = 0;
+	__u32 fs_max_keys;
 
 	if (oracle)
 		load_oracle(name, &t);
 	else
 		load_text(name, &t);
 	count_unique(&t);
-	curve(&t, KEEL_SHARDS_FIXED_RATE, 1.0, 1u << 24, size, exact, &ex_i);
-	curve(&t, KEEL_SHARDS_FIXED_RATE, 0.01, 1u << 24, size, fr, &fr_i);
-	curve(&t, KEEL_SHARDS_FIXED_SIZE, 1.0, FS_MAX, size, fs, &fs_i);
+	fs_max_keys = t.unique / 100 < 16 ? 16 : t.unique / 100;
+	curve(&t, KEEL_SHARDS_FIXED_RATE, 1.0, 1u << 24, 0, size, exact, &ex_i);
+	curve(&t, KEEL_SHARDS_FIXED_RATE, 0.01, 1u << 24, 0, size, fr, &fr_i);
+	curve(&t, KEEL_SHARDS_FIXED_SIZE, 1.0, fs_max_keys, 0, size, m, &si);
+	curve(&t, KEEL_SHARDS_FIXED_SIZE, 1.0, FS_MAX, 0, size, fs, &fs_i);
 	big_rate = 4000.0 / t.unique < 1 ? 4000.0 / t.unique : 1;
-	curve(&t, KEEL_SHARDS_FIXED_RATE, big_rate, 1u << 24, size, big, &big_i);
+	curve(&t, KEEL_SHARDS_FIXED_RATE, big_rate, 1u << 24, 0, size, big, &big_i);
 	e_fr = mae(exact, fr);
 	e_fs = mae(exact, fs);
 	e_big = mae(exact, big);
-	printf("%-34s %7zu refs %6llu keys | fixed-rate 1%%: MAE %.4f (%llu keys, %llu B) | "
-	       "fixed-rate %.3f: MAE %.4f (%llu keys) | fixed-size %u: MAE %.4f (rate %.3f, %llu B) | exact: %llu B\n",
+	for (__u64 seed = 1; seed <= SEEDS; seed++) {
+		double e;
+
+		curve(&t, KEEL_SHARDS_FIXED_RATE, 0.01, 1u << 24, seed, size, m, &si);
+		e = mae(exact, m);
+		fr_mean += e / SEEDS;
+		fr_max = e > fr_max ? e : fr_max;
+		curve(&t, KEEL_SHARDS_FIXED_SIZE, 1.0, fs_max_keys, seed, size, m, &si);
+		e = mae(exact, m);
+		fs_mean += e / SEEDS;
+		fs_max = e > fs_max ? e : fs_max;
+	}
+	printf("%-34s %7zu refs %6llu keys | LRU, fixed-rate 1%%: MAE %.5f (%llu keys, %llu B); "
+	       "over %d seeds mean %.5f, worst %.4f | fixed-size %u keys: over %d seeds mean %.5f, "
+	       "worst %.4f | fixed-rate %.3f: %.4f | fixed-size %u: %.4f (rate %.3f)\n",
 	       name, t.n, (unsigned long long)t.unique, e_fr, (unsigned long long)fr_i.keys,
-	       (unsigned long long)fr_i.bytes, big_rate, e_big, (unsigned long long)big_i.keys, FS_MAX,
-	       e_fs, fs_i.rate, (unsigned long long)fs_i.bytes, (unsigned long long)ex_i.bytes);
+	       (unsigned long long)fr_i.bytes, SEEDS, fr_mean, fr_max, fs_max_keys, SEEDS, fs_mean,
+	       fs_max, big_rate, e_big, FS_MAX, e_fs, fs_i.rate);
+	cr_expect(e_fr <= b.fr1, "%s: fixed-rate 1%% MAE %.4f > %.4f", name, e_fr, b.fr1);
+	cr_expect(fr_mean <= b.fr1_mean, "%s: fixed-rate 1%% mean MAE over %d seeds %.4f > %.4f",
+		  name, SEEDS, fr_mean, b.fr1_mean);
+	cr_expect(fs_mean <= b.fs1_mean, "%s: fixed-size %u mean MAE over %d seeds %.4f > %.4f",
+		  name, fs_max_keys, SEEDS, fs_mean, b.fs1_mean);
 	cr_expect(e_fs <= 0.01, "%s: fixed-size MAE %.4f > 0.01", name, e_fs);
 	cr_expect(e_big <= 0.01, "%s: fixed-rate %.3f MAE %.4f > 0.01", name, big_rate, e_big);
-	cr_expect(e_fr <= 0.25, "%s: fixed-rate 1%% MAE %.4f: not even the curve's shape", name, e_fr);
 	cr_expect(fs_i.keys <= FS_MAX, "fixed-size holds at most its samples");
 	free(t.k);
 }
 
-Test(blk_shards, cloudphysics) { check_trace("cloudPhysicsIO.oracleGeneral.bin", true); }
-Test(blk_shards, lirs_2_pools) { check_trace("lirs-2_pools.trace.gz", false); }
-Test(blk_shards, lirs_loop) { check_trace("lirs-loop.trace.gz", false); }
-Test(blk_shards, lirs_multi1) { check_trace("lirs-multi1.trace.gz", false); }
-Test(blk_shards, lirs_multi2) { check_trace("lirs-multi2.trace.gz", false); }
-Test(blk_shards, lirs_multi3) { check_trace("lirs-multi3.trace.gz", false); }
-Test(blk_shards, lirs_sprite) { check_trace("lirs-sprite.trace.gz", false); }
-Test(blk_shards, lirs_zigzag) { check_trace("lirs-zigzag.trace.gz", false); }
+Test(blk_shards, cloudphysics) { check_trace("cloudPhysicsIO.oracleGeneral.bin", true, (struct bound){ 0.019, 0.0125, 0.017 }); }
+Test(blk_shards, lirs_2_pools) { check_trace("lirs-2_pools.trace.gz", false, (struct bound){ 0.012, 0.017, 0.020 }); }
+Test(blk_shards, lirs_loop) { check_trace("lirs-loop.trace.gz", false, (struct bound){ 0.01, 0.01, 0.01 }); }
+Test(blk_shards, lirs_multi1) { check_trace("lirs-multi1.trace.gz", false, (struct bound){ 0.034, 0.070, 0.072 }); }
+Test(blk_shards, lirs_multi2) { check_trace("lirs-multi2.trace.gz", false, (struct bound){ 0.075, 0.037, 0.042 }); }
+Test(blk_shards, lirs_multi3) { check_trace("lirs-multi3.trace.gz", false, (struct bound){ 0.025, 0.034, 0.038 }); }
+Test(blk_shards, lirs_sprite) { check_trace("lirs-sprite.trace.gz", false, (struct bound){ 0.038, 0.018, 0.018 }); }
+Test(blk_shards, lirs_zigzag) { check_trace("lirs-zigzag.trace.gz", false, (struct bound){ 0.015, 0.020, 0.021 }); }
+
+/* The HyperLogLog that scales SHARDS: within 3% (~4 standard errors) from
+ * a few keys to millions, and repeats do not count. */
+Test(blk_shards, distinct_count)
+{
+	static struct keel_distinct d;
+	const __u64 ns[] = { 1, 10, 1000, 30000, 100000, 3000000 };
+	__u64 added = 0;
+
+	keel_distinct_init(&d);
+	cr_expect_eq(keel_distinct_estimate(&d), 0, "empty sketch: 0");
+	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		double e;
+
+		for (; added < ns[i]; added++) {
+			keel_distinct_add(&d, keel_shards_key_hash(added, 0));
+			keel_distinct_add(&d, keel_shards_key_hash(added / 2, 0));	/* a repeat */
+		}
+		e = keel_distinct_estimate(&d);
+		printf("distinct: %llu keys, estimate %.1f (%+.2f%%)\n", (unsigned long long)ns[i], e,
+		       (e / ns[i] - 1) * 100);
+		cr_expect(fabs(e / ns[i] - 1) <= 0.03, "%llu distinct keys estimated as %.1f",
+			  (unsigned long long)ns[i], e);
+	}
+}
 
 Test(blk_shards, bad_options)
 {
 	struct keel_shards *s;
-	struct keel_shards_opts o = { KEEL_SHARDS_FIXED_RATE, 0.01, 1024, 1000, 100 };
+	struct keel_shards_opts o = { .mode = KEEL_SHARDS_FIXED_RATE, .rate = 0.01,
+				      .max_samples = 1024, .max_size = 1000, .bins = 100 };
 
 	o.rate = 0;
 	cr_expect_eq(keel_shards_new(&o, &s), -EINVAL);
@@ -233,7 +301,8 @@ Test(blk_shards, bad_options)
 /* A stream far larger than the cap: memory stays put, the curve stays sane. */
 Test(blk_shards, bounded_memory)
 {
-	struct keel_shards_opts o = { KEEL_SHARDS_FIXED_RATE, 0.5, 1024, 1u << 20, 64 };
+	struct keel_shards_opts o = { .mode = KEEL_SHARDS_FIXED_RATE, .rate = 0.5,
+				      .max_samples = 1024, .max_size = 1u << 20, .bins = 64 };
 	struct keel_shards_info a, b;
 	struct keel_shards *s;
 	__u64 size[64];
