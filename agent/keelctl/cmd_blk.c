@@ -151,7 +151,11 @@ static int plot_svg(json_t *m, const char *path)
 	size_t i;
 	FILE *f;
 
+	json_t *kpts = json_object_get(json_object_get(m, "keel_curve"), "points");
+
 	json_array_foreach(pts, i, p)
+		xmax = fmax(xmax, num(json_array_get(p, 0)));
+	json_array_foreach(kpts, i, p)
 		xmax = fmax(xmax, num(json_array_get(p, 0)));
 	if (!xmax)
 		xmax = 1;
@@ -188,6 +192,15 @@ static int plot_svg(json_t *m, const char *path)
 	json_array_foreach(pts, i, p)
 		fprintf(f, " %.1f,%.1f", X(num(json_array_get(p, 0))), Y(num(json_array_get(p, 1))));
 	fprintf(f, "\"/>\n");
+	if (json_array_size(kpts)) {
+		fprintf(f, "<polyline fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2\" "
+			   "stroke-dasharray=\"6 3\" points=\"%.1f,%.1f", X(0), Y(1.0));
+		json_array_foreach(kpts, i, p)
+			fprintf(f, " %.1f,%.1f", X(num(json_array_get(p, 0))),
+				Y(num(json_array_get(p, 1))));
+		fprintf(f, "\"/>\n<text x=\"%.0f\" y=\"%.0f\" fill=\"#2ca02c\">dashed: keel three-queue "
+			   "(miniature simulation)</text>\n", W - R - 300, T + 16);
+	}
 	if (!isnan(mb) && !isnan(mh) && mb <= xmax) {
 		fmt_bytes(mb, lab, sizeof(lab));
 		fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"#d62728\"/>"
@@ -198,6 +211,24 @@ static int plot_svg(json_t *m, const char *path)
 #undef X
 #undef Y
 	return fclose(f) ? -errno : 0;
+}
+
+/* The three-queue model's own curve, when [blk] mrc_keel_points is not 0. */
+static void print_keel_curve(json_t *k)
+{
+	json_t *pts = json_object_get(k, "points"), *p;
+	char lab[32];
+	size_t i;
+
+	if (!json_array_size(pts))
+		return;
+	printf("\nkeel three-queue curve (miniature simulation at rate %.4g, %lld bytes)\n%14s  %s\n",
+	       num(json_object_get(k, "rate")),
+	       json_integer_value(json_object_get(k, "memory_bytes")), "CACHE", "MISS RATIO");
+	json_array_foreach(pts, i, p) {
+		fmt_bytes(num(json_array_get(p, 0)), lab, sizeof(lab));
+		printf("%14s  %.4f\n", lab, num(json_array_get(p, 1)));
+	}
 }
 
 static void print_mrc(json_t *m)
@@ -224,6 +255,7 @@ static void print_mrc(json_t *m)
 		fmt_bytes(num(json_array_get(p, 0)), lab, sizeof(lab));
 		printf("%14s  %.4f\n", lab, num(json_array_get(p, 1)));
 	}
+	print_keel_curve(json_object_get(m, "keel_curve"));
 }
 
 static volatile sig_atomic_t stop_requested;

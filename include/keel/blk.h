@@ -23,7 +23,7 @@
 #define KEEL_BLK_MAX_CGROUPS 8
 /* Devices the in-kernel filter can hold (blk_devices, a hash). */
 #define KEEL_BLK_MAX_FILTER_DEVS 256
-/* Reads in flight tracked for their latency (blk_inflight, an LRU hash). */
+/* Reads in flight tracked for their latency (blk_inflight: a lock-free slot array, a hash for overflow). */
 #define KEEL_BLK_MAX_INFLIGHT 16384
 
 /* keel_blk_read.flags */
