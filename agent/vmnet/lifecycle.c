@@ -2,7 +2,11 @@
 /*
  * KVM VM creation and destruction, from the uevents KVM raises on /dev/kvm
  * (kvm_uevent_notify_change: "change@/devices/virtual/misc/kvm" with
- * EVENT=create or EVENT=terminate and PID=<the VMM>).  This works on every
+ * EVENT=create or EVENT=destroy, PID=<the VMM>; seen on the 6.18 host).
+ * An earlier keeld waited for "terminate", which KVM never sends, so it
+ * missed every destruction.  The destroy event comes from kvm_destroy_vm(),
+ * when the VM's last reference goes (its fd closed, normally at the VMM's
+ * exit).  This works on every
  * kernel with KVM and needs neither kprobes nor fentry, which the hosts
  * keel runs on may refuse.
  *
@@ -95,18 +99,32 @@ int vmnet_tap_owner(const char *ifname)
 	return pid;
 }
 
-static void on_kvm_event(struct vmnet *v, const char *event, int pid)
+/* A VM created or destroyed by the VMM @pid; @fields: what the source adds. */
+void vmnet_kvm_event(struct vmnet *v, bool create, int pid, json_t *fields)
 {
-	if (!strcmp(event, "create")) {
+	if (!fields)
+		fields = json_object();
+	json_object_set_new(fields, "pid", json_integer(pid));
+	if (create) {
 		/* the VMM opened its taps before or will after: look again */
 		for (unsigned int i = 0; i < v->max_ports; i++)
 			if (v->ports[i].used && !v->ports[i].pid)
 				v->ports[i].pid = vmnet_tap_owner(v->ports[i].name);
-		vmnet_emit(v, "vm.create", json_pack("{s:i, s:s}", "pid", pid, "source", "uevent"));
-	} else if (!strcmp(event, "terminate")) {
-		vmnet_emit(v, "vm.destroy", json_pack("{s:i, s:s}", "pid", pid, "source", "uevent"));
+		vmnet_emit(v, "vm.create", fields);
+	} else {
+		vmnet_emit(v, "vm.destroy", fields);
 		vmnet_pid_gone(v, pid);
 	}
+}
+
+static void on_kvm_event(struct vmnet *v, const char *event, int pid)
+{
+	bool create = !strcmp(event, "create");
+
+	if (v->kvm_skel)
+		return;		/* the kprobes report it, with more detail */
+	if (create || !strcmp(event, "destroy"))
+		vmnet_kvm_event(v, create, pid, json_pack("{s:s}", "source", "uevent"));
 }
 
 static void on_uevent(struct keel_watch *w, uint32_t events)
@@ -123,6 +141,14 @@ static void on_uevent(struct keel_watch *w, uint32_t events)
 
 		buf[n] = '\0';
 		/* "ACTION@DEVPATH\0KEY=VALUE\0..." from the kernel, not udev */
+		if (!strcmp(buf, "add@/module/kvm")) {
+			vmnet_kvm_attach(v);
+			continue;
+		}
+		if (!strcmp(buf, "remove@/module/kvm")) {
+			vmnet_kvm_module_gone(v);
+			continue;
+		}
 		if (strncmp(buf, "change@", 7))
 			continue;
 		for (p = buf; p < buf + n; p += strlen(p) + 1) {

@@ -13,12 +13,14 @@
  * harmless: it must be idempotent.  A failure or a hang (killed after
  * provider_timeout_ms) is retried with exponential backoff; the latest
  * wanted state is what the next attempt applies, so nothing is lost.
- * Hooks run as children watched through pidfds: detection never waits.
+ * Hooks are spawned by a thread (spawner.c) and run as children watched
+ * through pidfds: detection never waits for a fork or an exec.  When the
+ * spawner's queue ([vmnet] provider_queue) is full, the change stays
+ * pending, eni.provider_queue_full says so, and it is queued again soon.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +33,8 @@
 
 #define MAX_ARGS 64
 #define ARG_LEN 512
-
-extern char **environ;
+#define SPAWN_REQ_SIZE 16384	/* expanded arguments and KEEL_* variables */
+#define STATE_SAVE_NS (100 * 1000000ULL)
 
 struct hook_vars {
 	const char *action, *ip, *mac, *vm, *port, *host;
@@ -70,83 +72,60 @@ static const struct vmnet_nic *nic_of(struct vmnet *v, const __u8 *mac)
 	return vmnet_nic_find(v, mac);
 }
 
+/*
+ * Queue the hook for @w with the spawner thread: 0, -EAGAIN when its queue
+ * is full, or another negative errno when the command cannot be built.
+ */
 static int spawn(struct vmnet *v, struct vmnet_wl *w, int action)
 {
 	char tmpl[sizeof(v->d->cfg.vmnet_provider_command)], *save = NULL, *tok;
-	static char args[MAX_ARGS][ARG_LEN];
-	char *argv[MAX_ARGS + 1], *envp[256 + 8], envs[7][ARG_LEN];
+	char arg[ARG_LEN], ip[64], mac[18];
 	const struct vmnet_nic *n = nic_of(v, w->mac);
-	char ip[64], mac[18];
+	struct vmnet_spawn_req *r;
 	struct hook_vars hv;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	int argc = 0, envc = 0, pipefd[2], err;
-	pid_t pid;
+	int argc = 0, err = 0;
 
 	vmnet_ip_str(&w->ip, ip, sizeof(ip));
 	vmnet_mac_str(w->mac, mac);
 	hv = (struct hook_vars){ action ? "add" : "remove", ip, mac, w->vm,
 				 n ? n->port_name : "", v->d->host };
+	r = vmnet_spawn_req_new((unsigned int)(w - v->wl), v->spawn_seq + 1, SPAWN_REQ_SIZE);
+	if (!r)
+		return -ENOMEM;
 	snprintf(tmpl, sizeof(tmpl), "%s", v->d->cfg.vmnet_provider_command);
-	for (tok = strtok_r(tmpl, " \t", &save); tok && argc < MAX_ARGS;
-	     tok = strtok_r(NULL, " \t", &save)) {
-		expand(tok, &hv, args[argc], ARG_LEN);
-		argv[argc] = args[argc];
-		argc++;
+	for (tok = strtok_r(tmpl, " \t", &save); tok && !err && argc < MAX_ARGS;
+	     tok = strtok_r(NULL, " \t", &save), argc++) {
+		expand(tok, &hv, arg, sizeof(arg));
+		err = vmnet_spawn_req_add(r, false, arg);
 	}
-	argv[argc] = NULL;
 	if (!argc)
-		return -EINVAL;
-	for (char **e = environ; *e && envc < 256; e++)
-		if (strncmp(*e, "KEEL_", 5))
-			envp[envc++] = *e;
-	snprintf(envs[0], ARG_LEN, "KEEL_ACTION=%s", hv.action);
-	snprintf(envs[1], ARG_LEN, "KEEL_IP=%s", hv.ip);
-	snprintf(envs[2], ARG_LEN, "KEEL_MAC=%s", hv.mac);
-	snprintf(envs[3], ARG_LEN, "KEEL_VM=%s", hv.vm);
-	snprintf(envs[4], ARG_LEN, "KEEL_PORT=%s", hv.port);
-	snprintf(envs[5], ARG_LEN, "KEEL_HOST=%s", hv.host);
-	snprintf(envs[6], ARG_LEN, "KEEL_ATTEMPT=%u", w->attempts + 1);
-	for (int i = 0; i < 7; i++)
-		envp[envc++] = envs[i];
-	envp[envc] = NULL;
-
-	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -errno;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-	posix_spawnattr_init(&attr);
-	/* its own process group, so a hang is killed with all its children */
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+		err = -EINVAL;
 	{
-		sigset_t none;
+		const char *names[] = { "ACTION", "IP", "MAC", "VM", "PORT", "HOST" };
+		const char *vals[] = { hv.action, hv.ip, hv.mac, hv.vm, hv.port, hv.host };
 
-		sigemptyset(&none);
-		posix_spawnattr_setsigmask(&attr, &none);
+		for (int i = 0; i < 6 && !err; i++) {
+			snprintf(arg, sizeof(arg), "KEEL_%s=%s", names[i], vals[i]);
+			err = vmnet_spawn_req_add(r, true, arg);
+		}
+		snprintf(arg, sizeof(arg), "KEEL_ATTEMPT=%u", w->attempts + 1);
+		if (!err)
+			err = vmnet_spawn_req_add(r, true, arg);
 	}
-	err = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(pipefd[1]);
+	if (!err)
+		err = vmnet_spawner_push(v->spawner, r);
 	if (err) {
-		close(pipefd[0]);
-		return -err;
-	}
-	w->pidfd = pidfd_open(pid, 0);
-	if (w->pidfd < 0) {
-		err = -errno;
-		kill(-pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		close(pipefd[0]);
+		vmnet_spawn_req_free(r);
 		return err;
 	}
-	w->errfd = pipefd[0];
+	w->spawn_seq = ++v->spawn_seq;
 	w->running = true;
+	w->spawning = true;
 	w->running_action = action;
-	return (int)pid;
+	w->pidfd = w->errfd = -1;
+	w->started_pid = 0;
+	w->kill_at = 0;		/* armed once the child exists */
+	return 0;
 }
 
 static void read_stderr(struct vmnet_wl *w, char *out, size_t len)
@@ -196,7 +175,13 @@ static void hook_done(struct vmnet *v, struct vmnet_wl *w, int status, bool time
 				     action ? "add" : "remove", "attempts", (int)w->attempts,
 				     "duration_ms", ms));
 		w->attempts = 0;
-		vmnet_wl_state_save(v);
+		/*
+		 * Saved within STATE_SAVE_NS, once for a burst: a write and a
+		 * rename per confirmation held the loop up.  A crash in between
+		 * only means a hook runs again after restart: it is idempotent.
+		 */
+		if (!v->state_save_at)
+			v->state_save_at = now + STATE_SAVE_NS;
 		vmnet_wl_release(v, w);
 		return;
 	}
@@ -239,24 +224,114 @@ static void on_exit_cb(struct keel_watch *watch, uint32_t events)
 	vmnet_timer_arm(v);
 }
 
+static void spawn_failed(struct vmnet *v, struct vmnet_wl *w, int err, uint64_t now)
+{
+	char ip[64];
+
+	vmnet_ip_str(&w->ip, ip, sizeof(ip));
+	snprintf(w->error, sizeof(w->error), "cannot run '%.120s': %s",
+		 v->d->cfg.vmnet_provider_command, strerror(-err));
+	w->attempts++;
+	w->retry_at = now + (uint64_t)v->d->cfg.vmnet_provider_backoff_ms * 64 * 1000000ULL;
+	v->provider_errors++;
+	vmnet_emit(v, "eni.provider_error",
+		   json_pack("{s:s, s:s, s:i, s:s, s:b}", "ip", ip, "action",
+			     w->want ? "add" : "remove", "attempt", (int)w->attempts,
+			     "error", w->error, "final", 0));
+}
+
+/* The spawner started (or could not start) the hook of one entry. */
+static void spawned(struct vmnet *v, const struct vmnet_spawn_result *res, uint64_t now)
+{
+	struct vmnet_wl *w = res->slot < v->max_wl ? &v->wl[res->slot] : NULL;
+
+	if (!w || !w->used || !w->spawning || w->spawn_seq != res->seq) {
+		/* cannot happen: a queued entry stays in use; do not leak */
+		if (res->pid > 0)
+			kill(-res->pid, SIGKILL);
+		if (res->pidfd >= 0)
+			close(res->pidfd);
+		if (res->errfd >= 0)
+			close(res->errfd);
+		return;
+	}
+	w->spawning = false;
+	if (res->err) {
+		w->running = false;
+		v->running_hooks--;
+		spawn_failed(v, w, res->err, now);
+		return;
+	}
+	w->pidfd = res->pidfd;
+	w->errfd = res->errfd;
+	w->started_pid = res->pid;
+	w->started_at = now;
+	w->kill_at = now + (uint64_t)v->d->cfg.vmnet_provider_timeout_ms * 1000000ULL;
+	w->watch = (struct keel_watch){ .fd = w->pidfd, .cb = on_exit_cb, .data = v };
+	if (keel_watch_add(v->d, &w->watch, EPOLLIN) < 0)
+		kill(-res->pid, SIGKILL);	/* cannot watch it: reaped at stop */
+}
+
+static void on_spawned(struct keel_watch *watch, uint32_t events)
+{
+	struct vmnet *v = watch->data;
+	struct vmnet_spawn_result res;
+	uint64_t now = vmnet_now_mono();
+
+	(void)events;
+	while (vmnet_spawner_result(v->spawner, &res) == 0)
+		spawned(v, &res, now);
+	vmnet_provider_kick(v, now);
+	vmnet_timer_arm(v);
+}
+
+int vmnet_provider_start(struct vmnet *v, char *why, size_t len)
+{
+	int fd, err;
+
+	if (!v->d->cfg.vmnet_provider_command[0])
+		return 0;	/* no hook: nothing to spawn */
+	err = vmnet_spawner_start(&v->spawner, v->d->cfg.vmnet_provider_queue,
+				  (int)v->d->cfg.vmnet_provider_nice, &fd);
+	if (err) {
+		snprintf(why, len, "starting the provider hook's spawner thread: %s",
+			 strerror(-err));
+		return err;
+	}
+	v->spawn_watch = (struct keel_watch){ .fd = fd, .cb = on_spawned, .data = v };
+	if (keel_watch_add(v->d, &v->spawn_watch, EPOLLIN) < 0) {
+		err = -errno;
+		snprintf(why, len, "watching the provider hook's spawner: %s", strerror(-err));
+		vmnet_spawner_stop(v->spawner);
+		vmnet_spawner_free(v->spawner);
+		v->spawner = NULL;
+		return err;
+	}
+	return 0;
+}
+
 void vmnet_provider_kick(struct vmnet *v, uint64_t now)
 {
 	bool have_cmd = v->d->cfg.vmnet_provider_command[0] != '\0';
-	bool spawned = false;
+	bool full = false;
 
-	v->more_hooks = false;
-
+	v->retry_soon = false;
+	if (v->state_save_at && v->state_save_at <= now) {
+		v->state_save_at = 0;
+		vmnet_wl_state_save(v);
+	}
 	for (unsigned int i = 0; v->wl && i < v->max_wl; i++) {
 		struct vmnet_wl *w = &v->wl[i];
-		int pid;
+		int err;
 
 		if (!w->used || w->host)
 			continue;
 		if (w->running) {
-			if (w->kill_at > 1 && w->kill_at <= now) {
+			if (!w->spawning && w->kill_at > 1 && w->kill_at <= now) {
 				w->kill_at = 1;	/* marks the timeout for hook_done */
 				pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0);
-				kill(-w->started_pid, SIGKILL);
+				if (w->started_pid > 0)
+					kill(-w->started_pid, SIGKILL);
 			}
 			continue;
 		}
@@ -269,6 +344,8 @@ void vmnet_provider_kick(struct vmnet *v, uint64_t now)
 			vmnet_wl_release(v, w);
 			continue;
 		}
+		if (!v->spawner)
+			continue;	/* not started yet, or stopping: stays pending */
 		if (w->failed && w->running_action != (int)w->want) {
 			w->failed = false;	/* a new change: try again */
 			w->attempts = 0;
@@ -276,34 +353,32 @@ void vmnet_provider_kick(struct vmnet *v, uint64_t now)
 		}
 		if (w->failed || w->retry_at > now || v->running_hooks >= v->d->cfg.vmnet_provider_max_running)
 			continue;
-		if (v->defer_hooks || spawned) {
-			v->more_hooks = true;	/* the timer comes back at once */
-			continue;
-		}
-		pid = spawn(v, w, w->want);
-		spawned = true;
-		if (pid < 0) {
+		if (v->defer_hooks)
+			continue;	/* the loop kicks again after the batch */
+		err = full ? -EAGAIN : spawn(v, w, w->want);
+		if (err == -EAGAIN) {
 			char ip[64];
 
+			/* pending, not lost: queued again when results come back */
+			full = true;
+			v->retry_soon = true;
+			if (w->queue_noted)
+				continue;
+			w->queue_noted = true;
+			v->provider_queue_full++;
 			vmnet_ip_str(&w->ip, ip, sizeof(ip));
-			snprintf(w->error, sizeof(w->error), "cannot run '%.120s': %s",
-				 v->d->cfg.vmnet_provider_command, strerror(-pid));
-			w->attempts++;
-			w->retry_at = now + (uint64_t)v->d->cfg.vmnet_provider_backoff_ms * 64 * 1000000ULL;
-			v->provider_errors++;
-			vmnet_emit(v, "eni.provider_error",
-				   json_pack("{s:s, s:s, s:i, s:s, s:b}", "ip", ip, "action",
-					     w->want ? "add" : "remove", "attempt", (int)w->attempts,
-					     "error", w->error, "final", 0));
+			vmnet_emit(v, "eni.provider_queue_full",
+				   json_pack("{s:s, s:s, s:i, s:i}", "ip", ip, "action",
+					     w->want ? "add" : "remove", "queue",
+					     (int)v->d->cfg.vmnet_provider_queue, "running",
+					     (int)v->running_hooks));
 			continue;
 		}
-		w->started_pid = pid;
-		w->started_at = now;
-		w->kill_at = now + (uint64_t)v->d->cfg.vmnet_provider_timeout_ms * 1000000ULL;
-		w->watch = (struct keel_watch){ .fd = w->pidfd, .cb = on_exit_cb, .data = v };
-		if (keel_watch_add(v->d, &w->watch, EPOLLIN) < 0) {
-			kill(-pid, SIGKILL);	/* cannot watch it: reaped at stop */
+		if (err) {
+			spawn_failed(v, w, err, now);
+			continue;
 		}
+		w->queue_noted = false;
 		v->running_hooks++;
 	}
 }
@@ -312,14 +387,16 @@ uint64_t vmnet_provider_deadline(struct vmnet *v)
 {
 	uint64_t next = UINT64_MAX;
 
-	if (v->more_hooks)
-		return 1;	/* an absolute time long past: fire now */
+	if (v->retry_soon)	/* the spawn queue was full: look again shortly */
+		next = vmnet_now_mono() + 10 * 1000000ULL;
+	if (v->state_save_at && v->state_save_at < next)
+		next = v->state_save_at;
 	for (unsigned int i = 0; v->wl && i < v->max_wl; i++) {
 		const struct vmnet_wl *w = &v->wl[i];
 
 		if (!w->used || w->host)
 			continue;
-		if (w->running && w->kill_at > 1 && w->kill_at < next)
+		if (w->running && !w->spawning && w->kill_at > 1 && w->kill_at < next)
 			next = w->kill_at;
 		else if (!w->running && !w->failed && w->confirmed != (int)w->want &&
 			 w->retry_at && w->retry_at < next)
@@ -330,17 +407,37 @@ uint64_t vmnet_provider_deadline(struct vmnet *v)
 
 void vmnet_provider_stop(struct vmnet *v)
 {
+	struct vmnet_spawn_result res;
+
+	if (v->spawner) {
+		/* no new children after this; those it started are killed below */
+		vmnet_spawner_stop(v->spawner);
+		keel_watch_del(v->d, &v->spawn_watch);
+		while (vmnet_spawner_result(v->spawner, &res) == 0)
+			spawned(v, &res, vmnet_now_mono());
+		vmnet_spawner_free(v->spawner);
+		v->spawner = NULL;
+	}
 	for (unsigned int i = 0; v->wl && i < v->max_wl; i++) {
 		struct vmnet_wl *w = &v->wl[i];
 
 		if (!w->used || !w->running)
 			continue;
+		w->running = false;
+		if (w->spawning || w->pidfd < 0) {
+			w->spawning = false;	/* never started */
+			continue;
+		}
 		kill(-w->started_pid, SIGKILL);
 		waitpid(w->started_pid, NULL, 0);
 		keel_watch_del(v->d, &w->watch);
 		close(w->pidfd);
 		close(w->errfd);
-		w->running = false;
+		w->pidfd = w->errfd = -1;
 	}
 	v->running_hooks = 0;
+	if (v->state_save_at) {
+		v->state_save_at = 0;
+		vmnet_wl_state_save(v);
+	}
 }

@@ -277,6 +277,10 @@ static int vmnet_start(struct keel_subsys *s, char *why, size_t len)
 		snprintf(why, len, "creating the deadline timer: %s", strerror(-err));
 		return err;
 	}
+	/* before anything can change the whitelist: changes queue hooks */
+	err = vmnet_provider_start(v, why, len);
+	if (err)
+		return err;
 	/* the whitelist first, so that the uplink never filters with a stale view */
 	vmnet_wl_state_load(v);
 	err = vmnet_inventory_open(v, why, len);
@@ -291,6 +295,7 @@ static int vmnet_start(struct keel_subsys *s, char *why, size_t len)
 	err = vmnet_uevent_open(v, why, len);
 	if (err)
 		return err;
+	vmnet_kvm_attach(v);	/* falls back to the uevents above, never fails */
 	vmnet_emit(v, "vmnet.start",
 		   json_pack("{s:s, s:s, s:b}", "uplink", v->uplink_name, "mode",
 			     v->uplink_attached ? "enforce" : "observe", "provider",
@@ -310,6 +315,7 @@ static void vmnet_stop(struct keel_subsys *s)
 		ring_buffer__free(v->rb);
 	}
 	vmnet_uevent_close(v);
+	vmnet_kvm_detach(v);
 	vmnet_inventory_close(v);
 	vmnet_rtnl_close(v);	/* detaches the VM ports */
 	if (v->uplink_attached)
@@ -356,6 +362,9 @@ static void vmnet_counters(struct keel_subsys *s, json_t *out)
 	json_object_set_new(out, "departures", json_integer((json_int_t)v->departures));
 	json_object_set_new(out, "conflicts", json_integer((json_int_t)v->conflicts));
 	json_object_set_new(out, "provider_errors", json_integer((json_int_t)v->provider_errors));
+	json_object_set_new(out, "kvm_source", json_string(v->kvm_source));
+	json_object_set_new(out, "provider_queue_full",
+			    json_integer((json_int_t)v->provider_queue_full));
 	if (read_counters(v, &c))
 		return;
 	json_object_set_new(out, "port_frames", json_integer((json_int_t)c.port_frames));

@@ -6,14 +6,17 @@
  *   tc.c         attaching the TC programs to VM ports and the uplink
  *   ports.c      rtnetlink: VM ports appearing and going, bridge FDB, host addresses
  *   lifecycle.c  KVM VM creation and destruction from /dev/kvm's uevents
+ *   kvm.c        ... and from kprobes on KVM, where they attach
  *   vms.c        the VM NICs: arrival and departure
  *   inventory.c  the MAC to IP inventory directory
  *   learn.c      MAC to IP learning from frames on a VM's own port
  *   whitelist.c  the ENI whitelist: the BPF map, the grace period
  *   provider.c   the provider hook: one ordered, retried command per IP
+ *   spawner.c    the thread that spawns provider hooks off the loop
  *
- * Everything runs on keeld's one thread.  Tables are fixed arrays sized by
- * the [vmnet] limits at start; a full table refuses, with an event.
+ * Everything runs on keeld's one thread but the spawner (spawner.c).
+ * Tables are fixed arrays sized by the [vmnet] limits at start; a full
+ * table refuses, with an event.
  */
 #ifndef KEEL_AGENT_VMNET_H
 #define KEEL_AGENT_VMNET_H
@@ -91,7 +94,10 @@ struct vmnet_wl {
 	uint64_t added;			/* CLOCK_REALTIME ns */
 	/* provider hook: run until the cloud side confirms @want */
 	int confirmed;			/* -1 unknown, 0 absent, 1 present */
-	bool running;
+	bool running;			/* queued, spawning or running */
+	bool spawning;			/* queued for the spawner: no pid yet */
+	bool queue_noted;		/* "spawn queue full" already said */
+	uint64_t spawn_seq;		/* matches the spawner's result */
 	int running_action;
 	int pidfd;
 	int errfd;			/* the hook's stderr */
@@ -106,6 +112,17 @@ struct vmnet_wl {
 };
 
 struct vmnet_bpf;
+struct vmnet_kvm_bpf;
+struct bpf_link;
+struct vmnet_spawner;
+struct vmnet_spawn_req;
+
+struct vmnet_spawn_result {
+	unsigned int slot;		/* index in vmnet.wl */
+	uint64_t seq;
+	int err;			/* negative errno: not started */
+	int pid, pidfd, errfd;
+};
 
 struct vmnet {
 	struct keel_subsys *s;
@@ -116,6 +133,14 @@ struct vmnet {
 	struct keel_watch timer;	/* one-shot, at the earliest deadline */
 	struct keel_watch rtnl_watch;
 	struct keel_watch uevent_watch;
+	/* KVM lifecycle from kprobes (kvm.c), else from uevents */
+	struct vmnet_kvm_bpf *kvm_skel;
+	struct bpf_link *kvm_links[2];
+	struct ring_buffer *kvm_rb;
+	struct keel_watch kvm_rb_watch;
+	char kvm_source[16];		/* "kprobe" or "uevent" */
+	char kvm_reason[256];		/* why not kprobes */
+	const char *kvm_create_fn, *kvm_destroy_fn;
 	struct keel_watch inotify_watch;
 	char pin_path[PATH_MAX];
 	bool pinned;
@@ -131,15 +156,15 @@ struct vmnet {
 	unsigned int max_ports;
 	struct vmnet_wl *wl;
 	unsigned int max_wl;
-	unsigned int running_hooks;
-	/*
-	 * Spawning a hook waits for the child's exec (milliseconds under load):
-	 * while a ring-buffer batch is being handled hooks are only noted, and
-	 * afterwards at most one is spawned per loop iteration, so detection
-	 * never queues behind a burst of spawns.
-	 */
+	unsigned int running_hooks;	/* queued for the spawner or running */
+	/* while a ring-buffer batch is handled, hooks are queued after it */
 	bool defer_hooks;
-	bool more_hooks;
+	bool retry_soon;		/* the spawn queue was full */
+	struct vmnet_spawner *spawner;
+	struct keel_watch spawn_watch;	/* the spawner's results */
+	uint64_t spawn_seq;
+	uint64_t provider_queue_full;
+	uint64_t state_save_at;		/* CLOCK_MONOTONIC ns; 0: saved */
 	/* counters */
 	uint64_t arrivals, departures, conflicts, refused, provider_ok, provider_errors;
 	uint64_t inventory_errors;
@@ -173,6 +198,12 @@ bool vmnet_port_name_matches(struct vmnet *v, const char *name);
 int vmnet_uevent_open(struct vmnet *v, char *why, size_t len);
 void vmnet_uevent_close(struct vmnet *v);
 int vmnet_tap_owner(const char *ifname);
+void vmnet_kvm_event(struct vmnet *v, bool create, int pid, json_t *fields);
+
+/* kvm.c */
+void vmnet_kvm_attach(struct vmnet *v);
+void vmnet_kvm_detach(struct vmnet *v);
+void vmnet_kvm_module_gone(struct vmnet *v);
 
 /* vms.c */
 struct vmnet_nic *vmnet_nic_find(struct vmnet *v, const __u8 *mac);
@@ -215,5 +246,17 @@ void vmnet_wl_state_load(struct vmnet *v);
 void vmnet_provider_kick(struct vmnet *v, uint64_t now);
 void vmnet_provider_stop(struct vmnet *v);
 uint64_t vmnet_provider_deadline(struct vmnet *v);
+int vmnet_provider_start(struct vmnet *v, char *why, size_t len);
+
+/* spawner.c */
+struct vmnet_spawn_req *vmnet_spawn_req_new(unsigned int slot, uint64_t seq, size_t size);
+int vmnet_spawn_req_add(struct vmnet_spawn_req *r, bool env, const char *s);
+void vmnet_spawn_req_free(struct vmnet_spawn_req *r);
+int vmnet_spawner_start(struct vmnet_spawner **out, unsigned int cap, int nice, int *result_fd);
+int vmnet_spawner_push(struct vmnet_spawner *sp, struct vmnet_spawn_req *r);
+unsigned int vmnet_spawner_queued(struct vmnet_spawner *sp);
+int vmnet_spawner_result(struct vmnet_spawner *sp, struct vmnet_spawn_result *res);
+void vmnet_spawner_stop(struct vmnet_spawner *sp);
+void vmnet_spawner_free(struct vmnet_spawner *sp);
 
 #endif /* KEEL_AGENT_VMNET_H */

@@ -224,7 +224,7 @@ json_t *vmnet_wl_json(struct vmnet *v, const struct vmnet_wl *w)
 	if (w->host || !v->d->cfg.vmnet_provider_command[0])
 		prov = "none";
 	else if (w->running)
-		prov = "running";
+		prov = w->spawning ? "queued" : "running";
 	else if (w->failed)
 		prov = "failed";
 	else if (w->confirmed == (int)w->want)

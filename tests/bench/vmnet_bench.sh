@@ -152,7 +152,7 @@ for ((m = 1; m <= MIGRATIONS; m++)); do
 	bg_in_ns stream c "$bench" stream cl $CLIENT_IP $VM_MAC $VM_IP "$STREAM_US" "$KEEL_TMP/stream$m.log"
 	sleep 0.2
 	t0=$(date +%s%N)
-	hmp vm$((m - 1)) "migrate unix:$KEEL_TMP/mig$m.sock" >/dev/null
+	migrate_start vm$((m - 1)) "unix:$KEEL_TMP/mig$m.sock" || die "migration $m did not start"
 	wait_until 60 migrated vm$((m - 1)) >/dev/null || die "migration $m did not complete"
 	t1=$(date +%s%N)
 	wait_until 5 sh -c "[ \"\$(KEEL_SOCKET=$KEEL_TMP/$dst.sock '$KEEL_BUILD/keelctl' eni list --json | jq -r '.ips[] | select(.ip == \"$VM_IP\") | .state')\" = whitelisted ]" >/dev/null

@@ -49,7 +49,7 @@ check_eq "B: the VM's IP is not whitelisted yet" none "$(wl_state b $VM_IP)"
 
 # live migration with QEMU's own protocol
 t0=$(date +%s%N)
-hmp vmA "migrate unix:$KEEL_TMP/mig.sock" >/dev/null
+migrate_start vmA "unix:$KEEL_TMP/mig.sock"
 check "migration completes" wait_until 30 migrated vmA
 check "B: RARP from tapB whitelists $VM_IP on B" wait_until 10 sh -c "[ \"\$(KEEL_SOCKET=$KEEL_TMP/b.sock '$KEEL_BUILD/keelctl' eni list --json | jq -r '.ips[] | select(.ip == \"$VM_IP\") | .state')\" = whitelisted ]"
 check "B: vm.arrive names tapB and reason rarp" \
@@ -86,7 +86,7 @@ vmnet_keeld_stop a
 check_eq "A: keeld exits 0" 0 "$KEELD_STATUS"
 check "A: keeld removed its clsact qdisc from upa" sh -c "! ip netns exec $NS_A tc qdisc show dev upa | grep -q clsact"
 qemu_start vmA2 a tapA2 "unix:$KEEL_TMP/mig2.sock" || die "QEMU destination on A did not start"
-hmp vmB "migrate unix:$KEEL_TMP/mig2.sock" >/dev/null
+migrate_start vmB "unix:$KEEL_TMP/mig2.sock"
 check "migration back to A completes" wait_until 30 migrated vmB
 sleep 1
 vmnet_keeld_start a || die "keeld on A did not start again"

@@ -14,6 +14,10 @@ vmnet_topo_up || die "setting up the namespaces"
 echo "vm1 $VM_MAC $VM_IP" >"$KEEL_TMP/inv/vms"
 vmnet_keeld_conf b
 vmnet_keeld_start b || die "keeld on host B did not start"
+kvm_src=$(grep '"type":"vmnet.kvm_source"' "$KEEL_TMP/b.events" | tail -1)
+note "KVM lifecycle source: $kvm_src"
+check "B: keeld says which KVM lifecycle source it uses (vmnet.kvm_source, keelctl status)" \
+	sh -c "[ -n '$(echo "$kvm_src" | jq -r .source 2>/dev/null)' ] && KEEL_SOCKET=$KEEL_TMP/b.sock '$KEEL_BUILD/keelctl' status --json | jq -e '[.. | .kvm_source? // empty] | .[0] == \"$(echo "$kvm_src" | jq -r .source 2>/dev/null)\"'"
 G=keel-vmG-$VMNET_ID
 on_exit "ip netns del $G"
 ip netns add "$G"
@@ -57,8 +61,10 @@ if [ -w /dev/kvm ] && command -v qemu-system-x86_64 >/dev/null; then
 	if grep -q '"type":"vm.create"' "$KEEL_TMP/b.events"; then
 		check "B: KVM uevent: vm.create with the VMM's pid" \
 			sh -c "grep '\"type\":\"vm.create\"' '$KEEL_TMP/b.events' | jq -e '.pid > 0'"
-		wait_until 3 grep -q '"type":"vm.destroy"' "$KEEL_TMP/b.events" >/dev/null 2>&1 ||
-			note "no vm.destroy uevent seen within 3 s of QEMU's exit (not asserted)"
+		check "B: KVM uevent: vm.destroy with the same pid once QEMU exits" \
+			wait_until 3 sh -c "[ \"\$(grep '\"type\":\"vm.destroy\"' '$KEEL_TMP/b.events' | jq -r .pid)\" = \"\$(grep '\"type\":\"vm.create\"' '$KEEL_TMP/b.events' | jq -r .pid)\" ]"
+		check "B: both say their source (uevent)" \
+			sh -c "grep -h '\"type\":\"vm.\(create\|destroy\)\"' '$KEEL_TMP/b.events' | jq -e 'select(.source != \"uevent\")' | grep -q . && exit 1 || exit 0"
 	else
 		note "no KVM uevent seen (QEMU could not create a KVM VM here): not checked"
 	fi

@@ -4,6 +4,7 @@
 # Counts attempts per (action, ip) in DIR; DIR/mode says how to misbehave:
 #   fail2   the first two attempts of each change fail
 #   hang1   the first attempt of each change hangs
+#   slow    every attempt takes 0.5 s, then succeeds
 # A successful attempt appends "ACTION IP MAC" to DIR/log.
 dir=$1 action=$2 ip=$3 mac=$4
 f="$dir/attempts.$action.$ip"
@@ -13,5 +14,6 @@ echo "$n" >"$f"
 case $(cat "$dir/mode" 2>/dev/null) in
 fail2) [ "$n" -le 2 ] && { echo "simulated API error (attempt $n)" >&2; exit 1; } ;;
 hang1) [ "$n" -le 1 ] && exec sleep 60 ;;
+slow) sleep 0.5 ;;
 esac
 echo "$action $ip $mac" >>"$dir/log"

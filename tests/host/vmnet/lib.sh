@@ -13,6 +13,7 @@
 #   wl_state H IP              the state of IP in H's whitelist, or "none"
 #   qemu_start NAME H TAP [INCOMING]  a guest without OS, NIC $VM_MAC
 #   hmp NAME CMD               a human monitor command to guest NAME
+#   migrate_start NAME URI     start a migration of guest NAME, resending if lost
 #   wait_until SECS CMD...     retry CMD every 50 ms until it succeeds
 #   in_ns H CMD...             run CMD in host H's network namespace
 
@@ -181,6 +182,17 @@ qemu_start() {
 
 hmp() {
 	echo "$2" | socat -t 1 - "UNIX-CONNECT:$KEEL_TMP/$1.mon" 2>/dev/null | tr -d '\r'
+}
+
+# send "migrate URI" to guest NAME until QEMU reports a migration: under
+# load a monitor command can be lost (socat -t 1), and then none starts
+migrate_start() {
+	local try
+	for try in 1 2 3; do
+		hmp "$1" "migrate $2" >/dev/null
+		wait_until 5 sh -c "echo 'info migrate' | socat -t 1 - 'UNIX-CONNECT:$KEEL_TMP/$1.mon' 2>/dev/null | grep -q 'Migration status: \(active\|completed\|device\|pre-switchover\|setup\)'" >/dev/null && return 0
+	done
+	return 1
 }
 
 migrated() {
