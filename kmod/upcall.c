@@ -2,35 +2,21 @@
 /*
  * Upcalls: keel.ko runs a user-space I/O filter on the submitting thread.
  *
- * What the mechanism really is (docs/upcall.md has the long version): the
- * submit ioctl saves the thread's user register frame (the struct pt_regs
- * the x86_64 syscall entry pushed at the top of the thread's kernel stack)
- * together with the request in a per-thread frame kept here, rewrites that
- * pt_regs so that the ioctl "returns" into the registered filter on the
- * registered user stack, and unwinds.  The kernel context that has to
- * survive the upcall is therefore not a live, parked kernel stack but this
- * explicit continuation: the saved pt_regs plus the request.  Every system
- * call the filter makes enters the thread's kernel stack afresh from user
- * mode, and KEEL_IOC_UPCALL_RETURN resumes the continuation there: it
- * completes the request in kernel mode with the filter's verdict, copies the
- * saved pt_regs back and returns the result, so the exit path resumes the
- * original caller as if its submit ioctl had just returned.
+ * The submit ioctl (KEEL_IOC_FILTER_SUBMIT) keeps its kernel stack parked
+ * with its live frames and runs the registered filter in user mode with a
+ * second kernel stack as the thread's kernel stack (upcall_stack.c), so
+ * every system call the filter makes, a nested submit included, runs on
+ * that second stack.  The filter ends with KEEL_IOC_UPCALL_RETURN, which
+ * records the verdict and has the thread switch back to the first stack on
+ * its way out; the submit then continues where it parked, completes the
+ * request in kernel mode (uc_finish) and returns its result.  An exit or a
+ * fatal signal inside the filter unwinds to the first stack too, one level
+ * at a time, fails the request there and exits again from it.
+ * docs/upcall.md has the long version and the kernel internals it uses.
  *
- * Why not a separately allocated second kernel stack that the thread runs
- * on while the first stays parked: the x86_64 entry code finds the stack
- * through task->stack (TSS sp0 / cpu_current_top_of_stack, updated at
- * every context switch), the unwinder, vmap-stack guard handling and
- * do_exit's stack release all assume a task owns exactly that one stack,
- * and a task killed inside the filter runs do_exit on whatever stack it
- * entered on, never returning to the parked one, whose frames and held
- * references could then be neither unwound nor freed.  None of that is
- * reachable from a module without patching the kernel.
- *
- * Everything here is per task and per open file; nothing is per CPU, so
- * preemption and migration during an upcall are irrelevant.  Frames of a
- * thread that dies inside a filter are discarded when another thread of
- * the file starts an upcall (the dead task is seen by PF_EXITING) or when
- * the file is released, which happens at the latest when the process dies.
+ * Filter state is per task and per open file.  Preemption and migration
+ * during an upcall are handled by the kernel's own context switch, which
+ * takes the kernel stack from task->stack (upcall_stack.c).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": upcall: " fmt
@@ -64,7 +50,7 @@
 #include "upcall.h"
 
 #ifndef CONFIG_X86_64
-#error "keel upcalls rewrite the x86_64 system call frame; no other architecture"
+#error "keel upcalls switch x86_64 kernel stacks; no other architecture"
 #endif
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0) || \
 	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
@@ -103,6 +89,7 @@ static atomic_long_t stat_aborts;	/* KEEL_FILTER_ABORT verdicts */
 static atomic_long_t stat_discarded;	/* frames freed without a return */
 static atomic_long_t stat_frames;	/* upcalls in progress */
 static atomic_long_t stat_handler;	/* requests served by handler threads */
+static atomic_long_t stat_on_s2;	/* upcall ioctls entered on a second stack */
 
 static int uc_counter_get(char *buf, const struct kernel_param *kp)
 {
@@ -124,6 +111,18 @@ module_param_cb(upcall_aborts, &uc_counter_ops, &stat_aborts, 0444);
 module_param_cb(upcall_discarded, &uc_counter_ops, &stat_discarded, 0444);
 module_param_cb(upcall_frames, &uc_counter_ops, &stat_frames, 0444);
 module_param_cb(upcall_handler_requests, &uc_counter_ops, &stat_handler, 0444);
+module_param_cb(upcall_second_stack_calls, &uc_counter_ops, &stat_on_s2, 0444);
+
+static int uc_stacks_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%ld\n", keel_uc_stacks_in_use());
+}
+
+static const struct kernel_param_ops uc_stacks_ops = {
+	.get = uc_stacks_get,
+	.set = uc_counter_set,
+};
+module_param_cb(upcall_stacks, &uc_stacks_ops, NULL, 0444);
 
 struct uc_filter {
 	u64 entry;
@@ -136,7 +135,7 @@ struct uc_filter {
 	unsigned long *slots;		/* bit set: slot in use by a thread */
 };
 
-/* The continuation of one submit: what the first kernel context needs. */
+/* One upcall in progress: its submit is parked on st.s1. */
 struct uc_frame {
 	struct list_head node;		/* uc_thread.frames, innermost first */
 	struct pt_regs regs;		/* the submit's user frame */
@@ -144,7 +143,12 @@ struct uc_frame {
 	u64 ureq;			/* the filter's copy, on its stack */
 	struct uc_filter *filter;
 	int slot;			/* stack slot of a depth-0 upcall, or -1 */
-	u64 exec_id;			/* current->self_exec_id at submit */
+	bool returning;			/* the resume is queued */
+	u32 verdict;
+	s32 error;
+	bool have_rw;
+	struct keel_io_req rw;		/* the filter's rewrite */
+	struct keel_uc_stack st;
 };
 
 struct uc_thread {
@@ -185,8 +189,8 @@ static unsigned int uc_param(unsigned int v, unsigned int lo, unsigned int hi)
 }
 
 /*
- * The frame we rewrite must be the one entry_SYSCALL_64 built for this
- * very ioctl: a 64-bit syscall from user mode.  Not a compat entry (other
+ * The frame we copy for the filter must be the one entry_SYSCALL_64 built
+ * for this very ioctl: a 64-bit syscall from user mode.  Not a compat entry (other
  * frame conventions), not a kernel or io_uring worker thread.
  */
 static bool uc_native_syscall(struct pt_regs *regs)
@@ -277,25 +281,15 @@ static void uc_reap(struct uc_file *uf)
 }
 
 /*
- * The calling thread's upcall state, or NULL.  Frames saved before the
- * thread exec'ed belong to a program that is gone: discard them.
+ * The calling thread's upcall state, or NULL.  (exec inside a filter is
+ * refused, so its frames always belong to the running program.)
  */
 static struct uc_thread *uc_thread_current(struct uc_file *uf)
 {
 	struct uc_thread *t;
-	struct uc_frame *fr;
 
 	spin_lock(&uf->lock);
 	t = uc_thread_find(uf);
-	if (t) {
-		fr = list_first_entry(&t->frames, struct uc_frame, node);
-		if (fr->exec_id != current->self_exec_id) {
-			list_del(&t->node);
-			spin_unlock(&uf->lock);
-			uc_thread_free(t);
-			return NULL;
-		}
-	}
 	spin_unlock(&uf->lock);
 	/* Only this thread (or release, which cannot run now) frees t. */
 	return t;
@@ -390,9 +384,14 @@ static long uc_complete(struct keel_io_req *r, u32 verdict, s32 error,
  * The upcall.  On success the return value (0) lands in the filter's rax:
  * the ioctl's own caller gets its result from KEEL_IOC_UPCALL_RETURN.
  */
-static long uc_upcall(struct uc_file *uf, struct uc_filter *flt,
-		      struct keel_io_req *req, struct pt_regs *regs)
+static long uc_finish(struct uc_file *uf, struct uc_thread *t,
+		      struct uc_frame *fr, struct file *file);
+
+static long uc_upcall(struct file *file, struct uc_file *uf,
+		      struct uc_filter *flt, struct keel_io_req *req,
+		      struct pt_regs *regs)
 {
+	struct pt_regs ur;
 	struct uc_thread *t, *nt = NULL;
 	struct uc_frame *fr;
 	unsigned int depth;
@@ -413,6 +412,10 @@ static long uc_upcall(struct uc_file *uf, struct uc_filter *flt,
 	fr = kmem_cache_alloc(uc_frame_cache, GFP_KERNEL);
 	if (!fr)
 		goto err_count;
+	fr->returning = false;
+	fr->st.s2 = keel_uc_stack_alloc();
+	if (!fr->st.s2)
+		goto err_frame;
 	if (!t) {
 		uc_reap(uf);
 		nt = kzalloc(sizeof(*nt), GFP_KERNEL_ACCOUNT);
@@ -452,7 +455,6 @@ static long uc_upcall(struct uc_file *uf, struct uc_filter *flt,
 	fr->ureq = ureq;
 	fr->filter = flt;
 	fr->slot = slot;
-	fr->exec_id = current->self_exec_id;
 
 	spin_lock(&uf->lock);
 	if (nt) {
@@ -469,16 +471,29 @@ static long uc_upcall(struct uc_file *uf, struct uc_filter *flt,
 	 * as the syscall instruction would leave them so that the exit path
 	 * may use SYSRET; it checks that itself and uses IRET otherwise.
 	 */
-	regs->ip = flt->entry;
-	regs->sp = ureq - 64;
-	regs->di = ureq;
-	regs->si = flt->arg;
-	regs->dx = depth;
-	regs->flags &= ~(X86_EFLAGS_DF | X86_EFLAGS_AC);
-	regs->cx = regs->ip;
-	regs->r11 = regs->flags;
+	/*
+	 * The filter's user entry frame, built from a copy of the submit's
+	 * (whose own frame stays untouched on this first stack): entry(req
+	 * copy, arg, depth) on the slot, as a call would (16-byte aligned sp,
+	 * DF clear).  rcx/r11 as the syscall instruction leaves them; not a
+	 * system call frame (orig_ax -1: no syscall restart on signals).
+	 */
+	ur = *regs;
+	ur.ip = flt->entry;
+	ur.sp = ureq - 64;
+	ur.di = ureq;
+	ur.si = flt->arg;
+	ur.dx = depth;
+	ur.flags &= ~(X86_EFLAGS_DF | X86_EFLAGS_AC);
+	ur.cx = ur.ip;
+	ur.r11 = ur.flags;
+	ur.orig_ax = -1;
+	ur.ax = 0;
 	atomic_long_inc(&stat_upcalls);
-	return 0;
+	/* Held while parked: the filter may close its descriptor. */
+	get_file(file);
+	keel_uc_stack_run(&fr->st, &ur);
+	return uc_finish(uf, t, fr, file);
 
 err_slot:
 	if (slot >= 0)
@@ -489,29 +504,28 @@ err_thread:
 		kfree(nt);
 	}
 err_frame:
+	if (fr->st.s2)
+		keel_uc_stack_free(fr->st.s2);
 	kmem_cache_free(uc_frame_cache, fr);
 err_count:
 	atomic_long_dec(&stat_frames);
 	return ret;
 }
 
-/* KEEL_IOC_UPCALL_RETURN: resume the continuation of the innermost upcall. */
+/* KEEL_IOC_UPCALL_RETURN, on the innermost upcall's second stack. */
 static long uc_return(struct file *file, void __user *arg)
 {
-	struct pt_regs *regs = current_pt_regs();
 	struct keel_upcall_return ur;
-	struct keel_io_req rw, *rwp = NULL;
 	struct uc_file *uf;
 	struct uc_thread *t;
 	struct uc_frame *fr;
-	bool last;
 	long ret;
 
 	if (copy_from_user(&ur, arg, sizeof(ur)))
 		return -EFAULT;
 	if (ur.flags || ur.pad)
 		return -EINVAL;
-	if (!uc_native_syscall(regs))
+	if (!uc_native_syscall(current_pt_regs()))
 		return -EOPNOTSUPP;
 	uf = uc_file_get(file, false);
 	if (!uf)
@@ -520,12 +534,35 @@ static long uc_return(struct file *file, void __user *arg)
 	if (!t)
 		return -EINVAL;
 	fr = list_first_entry(&t->frames, struct uc_frame, node);
-	/* Read the edited copy before committing: a bad copy fails the request. */
-	if (ur.verdict == KEEL_FILTER_REWRITE &&
-	    !copy_from_user(&rw, u64_to_user_ptr(fr->ureq), sizeof(rw)))
-		rwp = &rw;
+	if (fr->returning)
+		return -EINVAL;
+	fr->verdict = ur.verdict;
+	fr->error = ur.error;
+	/* Read the edited copy now: a bad copy fails the request. */
+	fr->have_rw = ur.verdict == KEEL_FILTER_REWRITE &&
+		!copy_from_user(&fr->rw, u64_to_user_ptr(fr->ureq),
+				sizeof(fr->rw));
+	/* -EINVAL: not on this upcall's second stack (a forked child). */
+	ret = keel_uc_stack_return(&fr->st);
+	if (!ret)
+		fr->returning = true;
+	return ret;
+}
+
+/*
+ * Second-stack mode, back on the first stack in the parked submit: the
+ * filter returned (its verdict is in @fr) or exited.  Complete the request
+ * here, in kernel mode, and return its result from the submit.
+ */
+static long uc_finish(struct uc_file *uf, struct uc_thread *t,
+		      struct uc_frame *fr, struct file *file)
+{
+	bool last;
+	long ret;
 
 	spin_lock(&uf->lock);
+	if (!t)
+		t = uc_thread_find(uf);
 	list_del(&fr->node);
 	last = --t->depth == 0;
 	if (last)
@@ -537,17 +574,21 @@ static long uc_return(struct file *file, void __user *arg)
 		put_task_struct(t->task);
 		kfree(t);
 	}
-
-	ret = uc_complete(&fr->req, ur.verdict, ur.error, rwp);
-	/*
-	 * Back to the first context: the submit's user frame, so this ioctl
-	 * returns to where the submit was called, with the submit's result
-	 * (the dispatcher stores @ret into regs->ax after we return).
-	 */
-	*regs = fr->regs;
+	/* No CPU runs on it any more: this thread left it for good. */
+	keel_uc_stack_free(fr->st.s2);
+	if (fr->st.exiting) {
+		/* Exit again from here, with the same code, on the way out. */
+		keel_uc_exit_later(fr->st.exit_code);
+		atomic_long_inc(&stat_discarded);
+		ret = -EINTR;
+	} else {
+		ret = uc_complete(&fr->req, fr->verdict, fr->error,
+				  fr->have_rw ? &fr->rw : NULL);
+		atomic_long_inc(&stat_returns);
+	}
 	kmem_cache_free(uc_frame_cache, fr);
 	atomic_long_dec(&stat_frames);
-	atomic_long_inc(&stat_returns);
+	fput(file);
 	return ret;
 }
 
@@ -689,9 +730,9 @@ static long uc_submit(struct file *file, void __user *arg)
 	req.error = 0;
 	if (flt->flags & KEEL_UPCALL_HANDLER)
 		return uc_submit_wait(uf, flt, &req);
-	if (!uc_native_syscall(regs))
+	if (!uc_native_syscall(regs) || !keel_uc_stack_usable())
 		return -EOPNOTSUPP;
-	return uc_upcall(uf, flt, &req, regs);
+	return uc_upcall(file, uf, flt, &req, regs);
 }
 
 static long uc_register(struct file *file, void __user *arg)
@@ -763,6 +804,9 @@ long keel_upcall_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *p = (void __user *)arg;
 
+	if ((cmd == KEEL_IOC_FILTER_SUBMIT || cmd == KEEL_IOC_UPCALL_RETURN) &&
+	    keel_uc_on_second_stack())
+		atomic_long_inc(&stat_on_s2);
 	switch (cmd) {
 	case KEEL_IOC_UPCALL_REGISTER:
 		return uc_register(file, p);
@@ -819,7 +863,7 @@ static int uc_selftest(void)
 	    (regs->orig_ax != __NR_finit_module &&
 	     regs->orig_ax != __NR_init_module) ||
 	    regs->cx != regs->ip || regs->r11 != regs->flags) {
-		pr_err("refusing to load: the system call frame at current_pt_regs() is not the x86_64 syscall-entry frame this module rewrites (cs=%#lx orig_ax=%ld ip=%#lx cx=%#lx flags=%#lx r11=%#lx); this kernel's entry code differs from Linux 6.1's, see docs/upcall.md\n",
+		pr_err("refusing to load: the system call frame at current_pt_regs() is not the x86_64 syscall-entry frame this module copies for filters (cs=%#lx orig_ax=%ld ip=%#lx cx=%#lx flags=%#lx r11=%#lx); this kernel's entry code differs from Linux 6.1's, see docs/upcall.md\n",
 		       regs->cs, regs->orig_ax, regs->ip, regs->cx,
 		       regs->flags, regs->r11);
 		return -ENOEXEC;
@@ -835,15 +879,21 @@ int keel_upcall_init(void)
 	ret = uc_selftest();
 	if (ret)
 		return ret;
+	ret = keel_uc_stack_init();
+	if (ret)
+		return ret;
 	uc_frame_cache = kmem_cache_create("keel_upcall_frame",
 					   sizeof(struct uc_frame), 0,
 					   SLAB_ACCOUNT, NULL);
-	if (!uc_frame_cache)
+	if (!uc_frame_cache) {
+		keel_uc_stack_exit();
 		return -ENOMEM;
+	}
 	return 0;
 }
 
 void keel_upcall_exit(void)
 {
+	keel_uc_stack_exit();
 	kmem_cache_destroy(uc_frame_cache);
 }

@@ -13,4 +13,34 @@ void keel_upcall_exit(void);
 long keel_upcall_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 void keel_upcall_release(struct file *file);
 
+/* The second kernel stack (upcall_stack.c). */
+#include <linux/types.h>
+#include <linux/ptrace.h>
+
+struct keel_uc_stack {
+	void *s1;			/* task->stack while parked */
+	unsigned long s1_sp;		/* its stack pointer, in keel_uc_park */
+	void *s2;			/* the filter's kernel stack */
+	struct callback_head work;	/* the return call's resume */
+	long exit_code;			/* do_exit's argument, if exiting */
+	bool exiting;			/* resumed by an exit inside the filter */
+	bool oops;			/* make_task_dead on s2 */
+};
+
+struct keel_uc_exit_work {
+	struct callback_head work;
+	long code;
+};
+
+int keel_uc_stack_init(void);
+void keel_uc_stack_exit(void);
+void *keel_uc_stack_alloc(void);
+void keel_uc_stack_free(void *s2);
+void keel_uc_stack_run(struct keel_uc_stack *st, const struct pt_regs *uregs);
+int keel_uc_stack_return(struct keel_uc_stack *st);
+void keel_uc_exit_later(long code);
+bool keel_uc_on_second_stack(void);
+long keel_uc_stacks_in_use(void);
+bool keel_uc_stack_usable(void);
+
 #endif /* KEEL_KMOD_UPCALL_H */

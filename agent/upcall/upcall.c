@@ -260,7 +260,7 @@ ssize_t keel_filter_submit(unsigned int filter, unsigned int op, int fd,
 	/*
 	 * The filter ran on this thread: the ABI's callee-saved control
 	 * state must look untouched to our caller (general registers are
-	 * restored by keel.ko from the saved frame).
+	 * untouched: the submit returns through its own, parked, kernel frames).
 	 */
 	__asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(fcw));
 	ret = ioctl(upcall_fd, KEEL_IOC_FILTER_SUBMIT, &req);

@@ -105,15 +105,17 @@ struct keel_memh_info {
  * Upcalls and the I/O filter (docs/upcall.md).  A process registers a filter
  * on its /dev/keel descriptor: an entry point in its own code and a stack
  * area split into per-thread slots (KEEL_IOC_UPCALL_REGISTER).  A thread then
- * submits an I/O request (KEEL_IOC_FILTER_SUBMIT); keel.ko saves the
- * thread's system call frame, and the ioctl "returns" into the entry point
- * on a stack slot with rdi = a copy of the request on that stack, rsi = the
- * registration's arg, rdx = the nesting depth (0 for the first upcall).  The
- * filter may make any system calls, including a nested submit.  It ends with
- * KEEL_IOC_UPCALL_RETURN and its verdict: keel.ko then completes the request
- * in kernel mode (allow: as submitted; rewrite: as the filter edited its
- * copy; refuse: fails with the filter's errno), restores the saved frame and
- * the original submit returns the result (bytes transferred) to its caller.
+ * submits an I/O request (KEEL_IOC_FILTER_SUBMIT); keel.ko parks the
+ * submit on the thread's kernel stack and, on a second kernel stack, enters
+ * user mode at the entry point on a stack slot with rdi = a copy of the
+ * request on that stack, rsi = the registration's arg, rdx = the nesting
+ * depth (0 for the first upcall).  The filter may make any system calls
+ * (they run on the second kernel stack), including a nested submit.  It
+ * ends with KEEL_IOC_UPCALL_RETURN and its verdict: the thread goes back to
+ * the parked submit on the first stack, which completes the request in
+ * kernel mode (allow: as submitted; rewrite: as the filter edited its copy;
+ * refuse: fails with the filter's errno) and returns the result (bytes
+ * transferred) to its caller.
  * A filter registered with KEEL_UPCALL_HANDLER is instead served by a
  * handler thread (KEEL_IOC_FILTER_RECV / KEEL_IOC_FILTER_ANSWER) while the
  * submitter sleeps in the kernel: the classic design, for comparison.
@@ -136,12 +138,15 @@ struct keel_memh_info {
  * unknown verdict), ECANCELED (the filter gave up: KEEL_FILTER_ABORT, as the
  * library's fault guard does when the filter faults), EINVAL (a rewritten
  * request that is not valid), or the I/O's own error (EBADF for an fd not
- * open for that direction, ESPIPE, EFAULT, ...).  If the thread dies inside
- * the filter, the saved frame is discarded when its descriptor is released.
+ * open for that direction, ESPIPE, EFAULT, ...).  If the thread exits or is
+ * killed inside the filter, the submit fails with EINTR on the first stack
+ * and the thread then exits as it was going to.  exec inside a filter fails
+ * with EBUSY.
  * KEEL_IOC_UPCALL_RETURN fails with EINVAL (flags not 0, or no upcall in
- * progress for this thread on this descriptor, or the thread exec'ed since),
- * EFAULT; on success it does not return to its caller: the thread resumes
- * where it submitted, with the result.
+ * progress for this thread on this descriptor, or not called on that
+ * upcall's second stack, as in a child forked by the filter), EFAULT; on
+ * success it does not return to its caller: the thread resumes where it
+ * submitted, with the result.
  * KEEL_IOC_FILTER_RECV fails with EINVAL (the filter is not a
  * KEEL_UPCALL_HANDLER filter), ENOENT (no such filter), EINTR (a signal);
  * KEEL_IOC_FILTER_ANSWER with ENOENT (no such request waiting: answered,

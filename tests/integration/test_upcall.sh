@@ -30,7 +30,7 @@ check "compile upcall_test.c with the upcall library" \
 grep -q '^keel ' /proc/modules && { rmmod keel || die "cannot unload the keel module already loaded"; }
 dmesg_start=$(dmesg | wc -l)
 on_exit 'grep -q "^keel " /proc/modules && rmmod keel'
-check "insmod keel.ko (its load-time check of the syscall frame passes)" insmod "$ko"
+check "insmod keel.ko (its load-time checks of the syscall frame, stack layout and kernel symbols pass)" insmod "$ko"
 for _ in $(seq 50); do [ -c /dev/keel ] && break; sleep 0.1; done
 p=/sys/module/keel/parameters
 
@@ -44,13 +44,29 @@ check "nested upcalls stop at upcall_max_depth=$(cat $p/upcall_max_depth) with E
 echo 3 >$p/upcall_max_depth
 check "nested upcalls stop at upcall_max_depth=3 with ELOOP" "$t" nested 3
 echo 8 >$p/upcall_max_depth
-check "kill -9 during an upcall: the saved frame is discarded" "$t" kill
-check "SIGSEGV inside the filter kills the process; the frame is discarded" "$t" segv
-check "_exit inside the filter: the frame is discarded" "$t" exit
+check "kill -9 during an upcall: unwinds to the first stack, the request fails, the process dies of SIGKILL" "$t" kill
+check "SIGSEGV inside the filter: unwinds to the first stack, the process dies of SIGSEGV" "$t" segv
+check "_exit(3) inside the filter: unwinds to the first stack, the process exits 3" "$t" exit
+check "kill -9 of a thread three upcalls deep: each level unwinds to its parked stack" timeout 60 "$t" kill-deep
+check "exit_group(5) in one thread's filter while 3 others are 3 levels deep: all unwind, exit 5" \
+	timeout 60 "$t" exit-group
 check "fault guard: a SIGSEGV in the filter fails only that request (ECANCELED)" "$t" guard
 check "a filter with one stack slot: a second thread gets EBUSY meanwhile" "$t" slots
 check "16 threads x 2,000 upcalls at once, each request reaching its own thread's filter" \
 	"$t" threads 16 2000
+check "the filter's system calls run on a second kernel stack (one per level) while the submit stays parked" \
+	"$t" stack
+check "exec inside the filter fails with EBUSY; a child forked there cannot return (SIGABRT)" "$t" exec
+kp=/sys/kernel/debug/kprobes/enabled
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+if [ -w "$kp" ]; then
+	echo 0 >"$kp"
+	check "with kprobes switched off (debugfs kprobes/enabled=0) upcalls are refused: EOPNOTSUPP" \
+		"$t" refused
+	echo 1 >"$kp"
+else
+	note "no debugfs kprobes/enabled: the kprobes-off refusal is not exercised"
+fi
 check "handler-thread mode: allow, refuse, rewrite" "$t" handler
 check "handler-thread mode: kill -9 of a waiting submitter; the late answer gets ENOENT" \
 	"$t" handler-kill
@@ -62,6 +78,7 @@ sync
 echo 3 >/proc/sys/vm/drop_caches
 slab0=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
 free0=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+vm0=$(awk '/^VmallocUsed:/ { print $2 }' /proc/meminfo)
 check "$n upcalls in a loop" bash -c "'$t' loop $n >'$KEEL_TMP/loop.out'"
 note "$(cat "$KEEL_TMP/loop.out")"
 "$t" loop 0 >/dev/null 2>&1
@@ -72,6 +89,10 @@ free1=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
 note "Slab: $slab0 kB -> $slab1 kB; MemAvailable: $free0 kB -> $free1 kB"
 note "counters: upcalls $(cat $p/upcalls), returns $(cat $p/upcall_returns), aborts $(cat $p/upcall_aborts), discarded $(cat $p/upcall_discarded), handler requests $(cat $p/upcall_handler_requests)"
 check_eq "upcalls in progress after everything" 0 "$(cat $p/upcall_frames)"
+check_eq "second kernel stacks in use after everything" 0 "$(cat $p/upcall_stacks)"
+vm1=$(awk '/^VmallocUsed:/ { print $2 }' /proc/meminfo)
+note "VmallocUsed: $vm0 kB -> $vm1 kB"
+check "VmallocUsed grew by less than 1 MiB over $n upcalls" test $((vm1 - vm0)) -lt 1024
 check "slab grew by less than 1 MiB over $n upcalls" test $((slab1 - slab0)) -lt 1024
 check "MemAvailable fell by less than 4 MiB over $n upcalls" test $((free0 - free1)) -lt 4096
 

@@ -647,6 +647,194 @@ static int s_handler_kill(void)
 	return 0;
 }
 
+/* ---- the second kernel stack: where the filter's system calls run ---- */
+
+static long stack_in_filter = -1;
+static int stack_nest, stack_id;
+
+static int f_stack(struct keel_io_req *req, void *arg)
+{
+	(void)arg;
+	/* The submit that runs us is parked: its stack is not the one we use. */
+	stack_in_filter = param("upcall_stacks");
+	if (stack_nest && req->depth == 0 &&
+	    keel_filter_submit(stack_id, KEEL_IO_WRITE, (int)req->fd, "n", 1, -1) != 1)
+		return req->error = EIO, KEEL_FILTER_REFUSE;
+	return KEEL_FILTER_ALLOW;
+}
+
+static int s_stack(void)
+{
+	long calls0, stacks0 = param("upcall_stacks");
+	int id, null = open("/dev/null", O_WRONLY);
+	ssize_t n;
+
+	setup();
+	id = must_register(f_stack, NULL, 1);
+	stack_id = id;
+	calls0 = param("upcall_second_stack_calls");
+	n = keel_filter_submit(id, KEEL_IO_WRITE, null, "a", 1, -1);
+	EXPECT(n == 1, "submit returned %zd", n);
+	/* Only the return call ran on the second stack; the submit did not. */
+	EXPECT(param("upcall_second_stack_calls") == calls0 + 1,
+	       "ioctls on a second stack: %ld -> %ld", calls0,
+	       param("upcall_second_stack_calls"));
+	EXPECT(stack_in_filter == stacks0 + 1, "second stacks during the filter %ld, before %ld",
+	       stack_in_filter, stacks0);
+
+	stack_nest = 1;
+	calls0 = param("upcall_second_stack_calls");
+	n = keel_filter_submit(id, KEEL_IO_WRITE, null, "a", 1, -1);
+	EXPECT(n == 1, "nested submit returned %zd", n);
+	/* Outer return, nested submit, nested return: all on second stacks. */
+	EXPECT(param("upcall_second_stack_calls") == calls0 + 3,
+	       "ioctls on a second stack: %ld -> %ld", calls0,
+	       param("upcall_second_stack_calls"));
+	EXPECT(param("upcall_stacks") == stacks0, "second stacks after %ld, before %ld",
+	       param("upcall_stacks"), stacks0);
+	return 0;
+}
+
+/*
+ * ---- exits that unwind several parked stacks: kill -9 of a thread three
+ * levels deep, and exit_group from one thread's filter while three other
+ * threads sit in theirs ----
+ */
+
+static int deep_pipe = -1, deep_id, deep_exit;
+
+static int f_deep(struct keel_io_req *req, void *arg)
+{
+	int null = open("/dev/null", O_WRONLY);
+
+	(void)arg;
+	if (write(deep_pipe, "i", 1) != 1)
+		_exit(9);
+	if (req->depth < 2)
+		keel_filter_submit(deep_id, KEEL_IO_WRITE, null, "d", 1, -1);
+	if (deep_exit && req->depth == 2) {
+		usleep(100000);
+		syscall(SYS_exit_group, 5);
+	}
+	for (;;)
+		pause();
+	return KEEL_FILTER_ALLOW;
+}
+
+static void *deep_thread(void *arg)
+{
+	int null = open("/dev/null", O_WRONLY);
+
+	(void)arg;
+	keel_filter_submit(deep_id, KEEL_IO_WRITE, null, "t", 1, -1);
+	return NULL;
+}
+
+static int s_deep(int group)
+{
+	long frames0 = param("upcall_frames"), disc0 = param("upcall_discarded");
+	long stacks0 = param("upcall_stacks");
+	int p[2], st, i, want = group ? 4 * 3 : 3;
+	pthread_t th;
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return 2;
+	pid = fork();
+	if (pid == 0) {
+		setup();
+		deep_pipe = p[1];
+		deep_id = must_register(f_deep, NULL, 8);
+		if (group) {
+			for (i = 0; i < 3; i++)
+				pthread_create(&th, NULL, deep_thread, NULL);
+			usleep(300000);
+			deep_exit = 1;
+		}
+		deep_thread(NULL);
+		_exit(8);
+	}
+	close(p[1]);
+	for (i = 0; i < want; i++)
+		EXPECT(read(p[0], &c, 1) == 1, "only %d of %d levels reached", i, want);
+	if (!group) {
+		EXPECT(param("upcall_frames") == frames0 + 3, "frames in progress %ld",
+		       param("upcall_frames"));
+		EXPECT(param("upcall_stacks") == stacks0 + 3, "second stacks %ld",
+		       param("upcall_stacks"));
+		kill(pid, SIGKILL);
+	}
+	waitpid(pid, &st, 0);
+	if (group)
+		EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 5, "status %#x", st);
+	else
+		EXPECT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x", st);
+	EXPECT(wait_frames(frames0), "frames in progress %ld, before %ld",
+	       param("upcall_frames"), frames0);
+	EXPECT(param("upcall_discarded") == disc0 + want, "discarded %ld -> %ld",
+	       disc0, param("upcall_discarded"));
+	EXPECT(param("upcall_stacks") == stacks0, "second stacks %ld, before %ld",
+	       param("upcall_stacks"), stacks0);
+	return 0;
+}
+
+/* ---- exec inside a filter is refused; fork's child cannot return ---- */
+
+static int exec_errno, fork_status = -1;
+
+static int f_exec(struct keel_io_req *req, void *arg)
+{
+	char *argv[] = { "true", NULL };
+	pid_t pid;
+
+	(void)req;
+	if (arg) {
+		execv("/bin/true", argv);
+		exec_errno = errno;
+		return KEEL_FILTER_ALLOW;
+	}
+	pid = fork();
+	if (pid == 0)
+		return KEEL_FILTER_ALLOW;	/* the child's return call fails */
+	if (pid > 0)
+		waitpid(pid, &fork_status, 0);
+	return KEEL_FILTER_ALLOW;
+}
+
+static int s_exec(void)
+{
+	int null = open("/dev/null", O_WRONLY), id;
+	ssize_t n;
+
+	setup();
+	id = must_register(f_exec, (void *)1, 1);
+	n = keel_filter_submit(id, KEEL_IO_WRITE, null, "a", 1, -1);
+	EXPECT(n == 1, "submit around a refused exec returned %zd", n);
+	EXPECT(exec_errno == EBUSY, "exec in the filter: %s", strerror(exec_errno));
+	id = must_register(f_exec, NULL, 1);
+	n = keel_filter_submit(id, KEEL_IO_WRITE, null, "a", 1, -1);
+	EXPECT(n == 1, "submit around a fork returned %zd", n);
+	EXPECT(WIFSIGNALED(fork_status) && WTERMSIG(fork_status) == SIGABRT,
+	       "the forked child's status %#x (expected SIGABRT from the library)",
+	       fork_status);
+	return 0;
+}
+
+/* ---- with kprobes switched off, no upcall may start ---- */
+
+static int s_refused(void)
+{
+	int null = open("/dev/null", O_WRONLY), id;
+	ssize_t n;
+
+	setup();
+	id = must_register(f_verdicts, NULL, 1);
+	n = keel_filter_submit(id, KEEL_IO_WRITE, null, "a", 1, -1);
+	EXPECT(n == -EOPNOTSUPP, "submit returned %zd", n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *s = argc > 1 ? argv[1] : "";
@@ -678,8 +866,18 @@ int main(int argc, char **argv)
 		ret = s_handler();
 	else if (!strcmp(s, "handler-kill"))
 		ret = s_handler_kill();
+	else if (!strcmp(s, "stack"))
+		ret = s_stack();
+	else if (!strcmp(s, "exec"))
+		ret = s_exec();
+	else if (!strcmp(s, "refused"))
+		ret = s_refused();
+	else if (!strcmp(s, "kill-deep"))
+		ret = s_deep(0);
+	else if (!strcmp(s, "exit-group"))
+		ret = s_deep(1);
 	else {
-		fprintf(stderr, "usage: upcall_test basic|errors|syscalls FILE|nested DEPTH|kill|segv|exit|guard|slots|threads N EACH|loop N|handler|handler-kill\n");
+		fprintf(stderr, "usage: upcall_test basic|errors|syscalls FILE|nested DEPTH|kill|segv|exit|guard|slots|threads N EACH|loop N|handler|handler-kill|stack|exec|kill-deep|exit-group|refused\n");
 		return 2;
 	}
 	if (ret)
