@@ -16,6 +16,14 @@
  *
  * keeld fills exec_trusted; an entry is keyed by inode identity and holds
  * the change stamp recorded when the file was trusted (see keel/exec.h).
+ *
+ * Approved installers (exec_installer task storage: a configured
+ * installer's exec, or `keelctl run-installer`, and every task forked
+ * from one) are trusted writers: what they write is tracked in
+ * exec_installing instead of tainted, and trusted here, in the kernel,
+ * when the last installer file open for writing on it is released;
+ * keeld then hashes and records it.  Their renames and metadata changes
+ * carry the trust along (the stamp is taken again after the change).
  */
 #include "keel.bpf.h"
 #include "keel/exec.h"
@@ -27,6 +35,9 @@
 #define MAP_SHARED 0x1		/* MAP_SHARED_VALIDATE (0x3) has it too */
 #define VM_EXEC 0x4
 #define FMODE_WRITE 0x2
+#define ATTR_SIZE (1 << 3)
+#define S_IFMT 00170000
+#define S_IFREG 0100000
 
 /* Sized by keeld ([exec] max_trusted) before load. */
 struct {
@@ -52,10 +63,53 @@ struct {
 	__type(value, struct keel_exec_ident);
 } exec_ident SEC(".maps");
 
+/* 1 MiB: a package's worth of installer records between two reads */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, 1024 * 1024);
 } exec_events SEC(".maps");
+
+/* Installer process trees: freed with each task, so exits need no clean-up. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct keel_exec_installer);
+} exec_installer SEC(".maps");
+
+/* [exec] installers, by full path: their execs start an installer tree. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KEEL_EXEC_MAX_INSTALLERS);
+	__type(key, struct keel_exec_path);
+	__type(value, __u32);
+} exec_installer_paths SEC(".maps");
+
+/* Files installers have open for writing.  Sized by keeld ([exec] max_installing). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct keel_exec_key);
+	__type(value, struct keel_exec_installing);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} exec_installing SEC(".maps");
+
+/* Room for building paths and values larger than the stack allows. */
+#define WALK_MAX 16		/* directory levels a rename record names */
+
+struct exec_scratch {
+	struct keel_exec_installing inst;
+	struct keel_exec_path key;
+	char buf[2 * KEEL_PATH_LEN];
+	struct dentry *chain[WALK_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_scratch);
+} exec_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -191,14 +245,349 @@ static __always_inline void taint(struct inode *inode, __u32 op, struct file *fi
 	if (!inode)
 		return;
 	inode_key(inode, &key);
+	/* a file an installer is still writing will not be trusted either */
+	if (bpf_map_lookup_elem(&exec_installing, &key) &&
+	    !bpf_map_delete_elem(&exec_installing, &key))
+		goto report;
 	if (!bpf_map_lookup_elem(&exec_trusted, &key))
 		return;
 	if (bpf_map_delete_elem(&exec_trusted, &key))
 		return;		/* someone else removed it first and reported it */
+report:
 	cnt = stats();
 	if (cnt)
 		cnt->taints++;
 	emit(op, KEEL_EXEC_R_CHANGED, KEEL_EXEC_D_TAINT, &key, file, dentry);
+}
+
+/* ---- approved installers ---------------------------------------------- */
+
+static __always_inline struct exec_scratch *scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&exec_scratch, &zero);
+}
+
+static __always_inline struct keel_exec_installer *installer_of(struct task_struct *task)
+{
+	return bpf_task_storage_get(&exec_installer, task, 0, 0);
+}
+
+/* Is the current task part of an approved installer's process tree? */
+static __always_inline bool cur_installer(void)
+{
+	struct keel_exec_installer *in = installer_of(bpf_get_current_task_btf());
+
+	return in && (in->flags & KEEL_INST_ACTIVE);
+}
+
+static __always_inline void install_event(__u32 kind, __u32 reason, __u32 root,
+					  const struct keel_exec_key *key,
+					  const struct keel_exec_trust *t, const char *path)
+{
+	struct keel_exec_stats *cnt = stats();
+	struct keel_exec_install *ev;
+
+	ev = bpf_ringbuf_reserve(&exec_events, sizeof(*ev), 0);
+	if (!ev) {
+		if (cnt)
+			cnt->dropped++;
+		return;
+	}
+	ev->hdr.type = KEEL_EV_EXEC_INSTALL;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.time_ns = bpf_ktime_get_boot_ns();
+	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	ev->root_tgid = root;
+	ev->kind = kind;
+	ev->reason = reason;
+	ev->key = *key;
+	ev->ctime_sec = t ? t->ctime_sec : 0;
+	ev->ctime_nsec = t ? t->ctime_nsec : 0;
+	ev->pad = 0;
+	ev->i_version = t ? t->i_version : 0;
+	ev->nonce = t ? t->id : 0;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	ev->path[0] = 0;
+	ev->old_path[0] = 0;
+	if (path)
+		bpf_probe_read_kernel_str(ev->path, sizeof(ev->path), path);
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/*
+ * An installer opened @file for writing: its old trust (if any) ends now,
+ * without a taint, and the file is tracked until its last installer
+ * writer is gone.  Only regular files are tracked.
+ */
+static __always_inline void install_open(struct file *file, struct inode *inode)
+{
+	struct keel_exec_installing *cur;
+	struct keel_exec_installer *in;
+	struct keel_exec_stats *cnt;
+	struct keel_exec_key key;
+	struct exec_scratch *sc;
+
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFREG)
+		return;
+	inode_key(inode, &key);
+	bpf_map_delete_elem(&exec_trusted, &key);
+	cur = bpf_map_lookup_elem(&exec_installing, &key);
+	if (cur) {
+		__sync_fetch_and_add(&cur->writers, 1);
+		return;
+	}
+	in = installer_of(bpf_get_current_task_btf());
+	sc = scratch();
+	if (!in || !sc)
+		return;
+	/* a writer from outside the tree (this open is counted too) */
+	if (BPF_CORE_READ(inode, i_writecount.counter) > 1) {
+		install_event(KEEL_EXEC_I_REFUSED, KEEL_EXEC_IR_OTHER_WRITER, in->root_tgid, &key,
+			      NULL, NULL);
+		return;
+	}
+	sc->inst.writers = 1;
+	sc->inst.root_tgid = in->root_tgid;
+	if (bpf_d_path((struct path *)&file->f_path, sc->inst.path, sizeof(sc->inst.path)) < 0)
+		sc->inst.path[0] = 0;
+	if (!bpf_map_update_elem(&exec_installing, &key, &sc->inst, BPF_NOEXIST))
+		return;
+	cur = bpf_map_lookup_elem(&exec_installing, &key);
+	if (cur) {		/* another installer task opened it meanwhile */
+		__sync_fetch_and_add(&cur->writers, 1);
+		return;
+	}
+	cnt = stats();
+	if (cnt)
+		cnt->install_refused++;
+	install_event(KEEL_EXEC_I_REFUSED, KEEL_EXEC_IR_TRACK_FULL, in->root_tgid, &key, NULL,
+		      sc->inst.path);
+}
+
+/*
+ * The last installer writer of a tracked file is gone: trust it with its
+ * stamp now, and tell keeld, which hashes and records it.  Never trusted
+ * when keeld cannot be told, when a non-installer also writes to it, or
+ * when it has no name left.
+ */
+static __always_inline void install_close(struct inode *inode, struct keel_exec_key *key)
+{
+	struct keel_exec_stats *cnt = stats();
+	struct keel_exec_installing *cur;
+	struct keel_exec_install *ev;
+	struct keel_exec_trust t = {};
+	struct exec_scratch *sc;
+	__u32 root, reason;
+
+	cur = bpf_map_lookup_elem(&exec_installing, key);
+	sc = scratch();
+	if (!cur || !sc)
+		return;
+	root = cur->root_tgid;
+	bpf_probe_read_kernel_str(sc->inst.path, sizeof(sc->inst.path), cur->path);
+	if (bpf_map_delete_elem(&exec_installing, key))
+		return;		/* a concurrent close or a taint got there first */
+	if (!BPF_CORE_READ(inode, i_nlink))
+		return;		/* a temporary file, deleted: nothing to trust */
+	if (BPF_CORE_READ(inode, i_writecount.counter) > 0) {
+		reason = KEEL_EXEC_IR_OTHER_WRITER;
+		goto refuse;
+	}
+	ev = bpf_ringbuf_reserve(&exec_events, sizeof(*ev), 0);
+	if (!ev) {
+		if (cnt)
+			cnt->dropped++;
+		reason = KEEL_EXEC_IR_NO_EVENT;
+		goto refuse;	/* counted; the exec.dropped event reports it */
+	}
+	inode_ctime(inode, &t.ctime_sec, &t.ctime_nsec);
+	t.i_version = inode_version(inode);
+	t.flags = KEEL_TRUST_INSTALLED;
+	t.id = bpf_ktime_get_ns() | (1ULL << 63);
+	ev->hdr.type = KEEL_EV_EXEC_INSTALL;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.time_ns = bpf_ktime_get_boot_ns();
+	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	ev->root_tgid = root;
+	ev->kind = KEEL_EXEC_I_CLOSED;
+	ev->reason = KEEL_EXEC_IR_NONE;
+	ev->key = *key;
+	ev->ctime_sec = t.ctime_sec;
+	ev->ctime_nsec = t.ctime_nsec;
+	ev->pad = 0;
+	ev->i_version = t.i_version;
+	ev->nonce = t.id;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	bpf_probe_read_kernel_str(ev->path, sizeof(ev->path), sc->inst.path);
+	ev->old_path[0] = 0;
+	if (bpf_map_update_elem(&exec_trusted, key, &t, BPF_ANY)) {
+		ev->kind = KEEL_EXEC_I_REFUSED;
+		ev->reason = KEEL_EXEC_IR_TRUST_FULL;
+		if (cnt)
+			cnt->install_refused++;
+	} else if (cnt) {
+		cnt->installed++;
+	}
+	bpf_ringbuf_submit(ev, 0);
+	return;
+refuse:
+	if (cnt)
+		cnt->install_refused++;
+	install_event(KEEL_EXEC_I_REFUSED, reason, root, key, NULL, sc->inst.path);
+}
+
+/*
+ * Write @dentry's path from its file system's root into @out (at most
+ * KEEL_PATH_LEN bytes, NUL included).  Only bpf_d_path knows the mount
+ * point, and inode_rename may not call it; keeld puts the two together.
+ * Returns false when the path is deeper or longer than a record holds.
+ */
+static __always_inline bool walk_path(struct exec_scratch *sc, struct dentry *dentry, char *out)
+{
+	struct dentry *d = dentry, *parent;
+	__u32 n = 0, off = 0;
+	long r;
+
+	for (int i = 0; i < WALK_MAX; i++) {
+		parent = BPF_CORE_READ(d, d_parent);
+		if (parent == d)
+			break;
+		sc->chain[i] = d;
+		n = i + 1;
+		d = parent;
+	}
+	if (BPF_CORE_READ(d, d_parent) != d)
+		return false;	/* deeper than WALK_MAX */
+	for (int i = 0; i < WALK_MAX; i++) {
+		if (i >= n)
+			break;
+		__u64 at = off, name_at = off + 1;
+
+		if (off >= KEEL_PATH_LEN - 1)
+			return false;
+		/* masks the verifier sees: clang would fold them into the offset */
+		asm volatile("%0 &= 255" : "+r"(at));
+		asm volatile("%0 &= 255" : "+r"(name_at));
+		sc->buf[at] = '/';
+		d = sc->chain[(n - 1 - i) & (WALK_MAX - 1)];
+		r = bpf_probe_read_kernel_str(&sc->buf[name_at], KEEL_PATH_LEN,
+					      BPF_CORE_READ(d, d_name.name));
+		if (r <= 0)
+			return false;
+		off += r;
+	}
+	if (off >= KEEL_PATH_LEN)
+		return false;
+	if (!n)
+		sc->buf[0] = 0;
+	bpf_probe_read_kernel_str(out, KEEL_PATH_LEN, sc->buf);
+	return true;
+}
+
+/* An installer renames a file it is writing or that is trusted: tell keeld. */
+static __always_inline void install_rename(struct dentry *old_dentry, struct dentry *new_dentry)
+{
+	struct inode *inode = BPF_CORE_READ(old_dentry, d_inode);
+	struct keel_exec_stats *cnt = stats();
+	struct keel_exec_install *ev;
+	struct keel_exec_trust *t = NULL;
+	struct keel_exec_key key;
+	struct exec_scratch *sc;
+
+	if (!inode)
+		return;
+	inode_key(inode, &key);
+	if (!bpf_map_lookup_elem(&exec_installing, &key)) {
+		t = bpf_map_lookup_elem(&exec_trusted, &key);
+		if (!t)
+			return;
+	}
+	sc = scratch();
+	if (!sc)
+		return;
+	ev = bpf_ringbuf_reserve(&exec_events, sizeof(*ev), 0);
+	if (!ev) {
+		if (cnt)
+			cnt->dropped++;
+		return;
+	}
+	ev->hdr.type = KEEL_EV_EXEC_INSTALL;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.time_ns = bpf_ktime_get_boot_ns();
+	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	ev->root_tgid = 0;
+	ev->kind = KEEL_EXEC_I_RENAMED;
+	ev->reason = KEEL_EXEC_IR_NONE;
+	ev->key = key;
+	ev->ctime_sec = t ? t->ctime_sec : 0;
+	ev->ctime_nsec = t ? t->ctime_nsec : 0;
+	ev->pad = 0;
+	ev->i_version = t ? t->i_version : 0;
+	ev->nonce = t ? t->id : 0;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	if (!walk_path(sc, new_dentry, ev->path) || !walk_path(sc, old_dentry, ev->old_path))
+		ev->path[0] = ev->old_path[0] = 0;	/* keeld cannot follow: fails closed */
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/*
+ * After an installer's rename, link, chmod, chown, utimes or xattr change
+ * of a file it trusts (or that is trusted anyway): the same content, a new
+ * ctime.  Take the stamp again, so the trust carries over.
+ */
+static __always_inline void install_restamp(struct dentry *dentry)
+{
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+	struct keel_exec_trust *t;
+	struct keel_exec_key key;
+
+	if (!inode || !cur_installer())
+		return;
+	inode_key(inode, &key);
+	t = bpf_map_lookup_elem(&exec_trusted, &key);
+	if (!t || (t->flags & KEEL_TRUST_PENDING))
+		return;
+	inode_ctime(inode, &t->ctime_sec, &t->ctime_nsec);
+	t->i_version = inode_version(inode);
+	install_event(KEEL_EXEC_I_RESTAMP, KEEL_EXEC_IR_NONE, 0, &key, t, NULL);
+}
+
+/*
+ * A trusted file exec'd under one of the [exec] installers paths: the task
+ * becomes an installer once the exec cannot fail any more (committed_creds).
+ */
+static __always_inline void note_installer_exec(struct file *file)
+{
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	struct keel_exec_installer *in;
+	struct keel_exec_trust *t;
+	struct keel_exec_key key;
+	struct exec_scratch *sc;
+
+	in = installer_of(bpf_get_current_task_btf());
+	if (in && (in->flags & KEEL_INST_ACTIVE))
+		return;		/* already one: an installer's exec keeps its mark */
+	inode_key(inode, &key);
+	t = bpf_map_lookup_elem(&exec_trusted, &key);
+	if (!t || (t->flags & KEEL_TRUST_PENDING) || !stamp_matches(inode, t))
+		return;		/* only a trusted installer is one */
+	sc = scratch();
+	if (!sc)
+		return;
+	__builtin_memset(&sc->key, 0, sizeof(sc->key));
+	if (bpf_d_path((struct path *)&file->f_path, sc->buf, sizeof(sc->key.path)) < 0)
+		return;
+	bpf_probe_read_kernel_str(sc->key.path, sizeof(sc->key.path), sc->buf);
+	if (!bpf_map_lookup_elem(&exec_installer_paths, &sc->key))
+		return;
+	in = bpf_task_storage_get(&exec_installer, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!in)
+		return;
+	in->root_tgid = 0;
+	in->flags |= KEEL_INST_EXEC_PENDING;
 }
 
 SEC("lsm/bprm_check_security")
@@ -234,7 +623,55 @@ int BPF_PROG(exec_check, struct linux_binprm *bprm)
 	 * Called once per binary handler pass: for a #! script first with
 	 * the script, then with its interpreter; both must be trusted.
 	 */
-	return check_file(bprm->file, KEEL_EXEC_OP_EXEC, false, true);
+	if (check_file(bprm->file, KEEL_EXEC_OP_EXEC, false, true))
+		return -EPERM;
+	note_installer_exec(bprm->file);
+	return 0;
+}
+
+/* Each execve starts with no installer exec pending. */
+SEC("lsm/bprm_creds_for_exec")
+int BPF_PROG(exec_creds_for_exec, struct linux_binprm *bprm)
+{
+	struct keel_exec_installer *in = installer_of(bpf_get_current_task_btf());
+
+	if (in)
+		in->flags &= ~KEEL_INST_EXEC_PENDING;
+	return 0;
+}
+
+/* Past the point of no return: a pending installer exec makes an installer. */
+SEC("lsm/bprm_committed_creds")
+int BPF_PROG(exec_committed, struct linux_binprm *bprm)
+{
+	struct keel_exec_installer *in = installer_of(bpf_get_current_task_btf());
+	struct keel_exec_key none = {};
+
+	if (!in || !(in->flags & KEEL_INST_EXEC_PENDING))
+		return 0;
+	in->flags = KEEL_INST_ACTIVE;
+	if (!in->root_tgid)
+		in->root_tgid = bpf_get_current_pid_tgid() >> 32;
+	install_event(KEEL_EXEC_I_START, KEEL_EXEC_IR_NONE, in->root_tgid, &none, NULL, NULL);
+	return 0;
+}
+
+/* Descendants of an installer are installers: threads and processes alike. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(exec_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct keel_exec_installer *in, *out;
+
+	in = bpf_task_storage_get(&exec_installer, parent, 0, 0);
+	if (!in || !(in->flags & KEEL_INST_ACTIVE))
+		return 0;
+	out = bpf_task_storage_get(&exec_installer, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (out) {
+		out->root_tgid = in->root_tgid;
+		out->flags = KEEL_INST_ACTIVE;
+	}
+	/* else the child is not an installer: what it writes stays untrusted */
+	return 0;
 }
 
 SEC("lsm/mmap_file")
@@ -243,7 +680,7 @@ int BPF_PROG(exec_mmap, struct file *file, unsigned long reqprot, unsigned long 
 {
 	if (!file)
 		return 0;	/* anonymous memory */
-	if ((prot & PROT_WRITE) && (flags & MAP_SHARED))
+	if ((prot & PROT_WRITE) && (flags & MAP_SHARED) && !cur_installer())
 		taint(BPF_CORE_READ(file, f_inode), KEEL_EXEC_OP_MMAP_SHARED_WRITE, file, NULL);
 	if (!(prot & PROT_EXEC))
 		return 0;
@@ -317,24 +754,66 @@ int BPF_PROG(exec_open, struct file *file)
 		ident.mode = BPF_CORE_READ(inode, i_mode);
 		bpf_map_update_elem(&exec_ident, &tid, &ident, BPF_ANY);
 	}
-	if (BPF_CORE_READ(file, f_mode) & FMODE_WRITE)
+	if (!(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
+		return 0;
+	if (cur_installer())
+		install_open(file, inode);
+	else
 		taint(inode, KEEL_EXEC_OP_OPEN_WRITE, file, NULL);
 	return 0;
 }
 
+/* The last reference to a struct file: its installer writer, if any, is gone. */
+SEC("lsm/file_free_security")
+int BPF_PROG(exec_file_free, struct file *file)
+{
+	struct inode *inode;
+	struct keel_exec_installing *cur;
+	struct keel_exec_key key;
+
+	if (!(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
+		return 0;
+	inode = BPF_CORE_READ(file, f_inode);
+	if (!inode)
+		return 0;
+	inode_key(inode, &key);
+	cur = bpf_map_lookup_elem(&exec_installing, &key);
+	if (!cur)
+		return 0;
+	__sync_fetch_and_add(&cur->writers, -1);
+	if (cur->writers <= 0)
+		install_close(inode, &key);
+	return 0;
+}
+
 SEC("lsm/inode_setattr")
-int BPF_PROG(exec_setattr, void *arg0, void *arg1)
+int BPF_PROG(exec_setattr, void *arg0, void *arg1, void *arg2)
 {
 	/* 6.3 put a struct mnt_idmap * in front of the dentry */
 	struct dentry *dentry = bpf_core_type_exists(struct mnt_idmap) ? arg1 : arg0;
+	struct iattr *attr = bpf_core_type_exists(struct mnt_idmap) ? arg2 : arg1;
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
 
-	taint(BPF_CORE_READ(dentry, d_inode), KEEL_EXEC_OP_SETATTR, NULL, dentry);
+	if (cur_installer()) {
+		struct keel_exec_key key;
+
+		/* metadata: the stamp is taken again afterwards (exec_notify_change) */
+		if (!(BPF_CORE_READ(attr, ia_valid) & ATTR_SIZE))
+			return 0;
+		/* a size change while it writes the file: trusted when closed */
+		inode_key(inode, &key);
+		if (bpf_map_lookup_elem(&exec_installing, &key))
+			return 0;
+	}
+	taint(inode, KEEL_EXEC_OP_SETATTR, NULL, dentry);
 	return 0;
 }
 
 SEC("lsm/inode_setxattr")
 int BPF_PROG(exec_setxattr, void *ns, struct dentry *dentry)
 {
+	if (cur_installer())
+		return 0;	/* setcap in a maintainer script: see exec_vfs_setxattr */
 	taint(BPF_CORE_READ(dentry, d_inode), KEEL_EXEC_OP_XATTR, NULL, dentry);
 	return 0;
 }
@@ -342,6 +821,8 @@ int BPF_PROG(exec_setxattr, void *ns, struct dentry *dentry)
 SEC("lsm/inode_removexattr")
 int BPF_PROG(exec_rmxattr, void *ns, struct dentry *dentry)
 {
+	if (cur_installer())
+		return 0;
 	taint(BPF_CORE_READ(dentry, d_inode), KEEL_EXEC_OP_XATTR, NULL, dentry);
 	return 0;
 }
@@ -349,6 +830,8 @@ int BPF_PROG(exec_rmxattr, void *ns, struct dentry *dentry)
 SEC("lsm/inode_link")
 int BPF_PROG(exec_link, struct dentry *old_dentry, struct inode *dir, struct dentry *new_dentry)
 {
+	if (cur_installer())
+		return 0;	/* a package's hard links: see exec_vfs_link */
 	taint(BPF_CORE_READ(old_dentry, d_inode), KEEL_EXEC_OP_LINK, NULL, old_dentry);
 	return 0;
 }
@@ -357,7 +840,11 @@ SEC("lsm/inode_rename")
 int BPF_PROG(exec_rename, struct inode *old_dir, struct dentry *old_dentry,
 	     struct inode *new_dir, struct dentry *new_dentry)
 {
-	taint(BPF_CORE_READ(old_dentry, d_inode), KEEL_EXEC_OP_RENAME, NULL, old_dentry);
+	/* an installer's rename (FILE.dpkg-new to FILE) keeps the trust */
+	if (cur_installer())
+		install_rename(old_dentry, new_dentry);
+	else
+		taint(BPF_CORE_READ(old_dentry, d_inode), KEEL_EXEC_OP_RENAME, NULL, old_dentry);
 	/* the file a rename replaces (or swaps with) changes too */
 	taint(BPF_CORE_READ(new_dentry, d_inode), KEEL_EXEC_OP_RENAME, NULL, new_dentry);
 	return 0;
@@ -367,6 +854,42 @@ SEC("lsm/inode_unlink")
 int BPF_PROG(exec_unlink, struct inode *dir, struct dentry *dentry)
 {
 	taint(BPF_CORE_READ(dentry, d_inode), KEEL_EXEC_OP_UNLINK, NULL, dentry);
+	return 0;
+}
+
+/* After the change: 6.1 to 6.2 pass a user_namespace, 6.3 on a mnt_idmap, first. */
+SEC("fexit/notify_change")
+int BPF_PROG(exec_notify_change, void *idmap, struct dentry *dentry)
+{
+	install_restamp(dentry);
+	return 0;
+}
+
+SEC("fexit/vfs_rename")
+int BPF_PROG(exec_vfs_rename, struct renamedata *rd)
+{
+	install_restamp(BPF_CORE_READ(rd, old_dentry));
+	return 0;
+}
+
+SEC("fexit/vfs_link")
+int BPF_PROG(exec_vfs_link, struct dentry *old_dentry)
+{
+	install_restamp(old_dentry);
+	return 0;
+}
+
+SEC("fexit/vfs_setxattr")
+int BPF_PROG(exec_vfs_setxattr, void *idmap, struct dentry *dentry)
+{
+	install_restamp(dentry);
+	return 0;
+}
+
+SEC("fexit/vfs_removexattr")
+int BPF_PROG(exec_vfs_removexattr, void *idmap, struct dentry *dentry)
+{
+	install_restamp(dentry);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * keelctl requests for exec: exec.mode, exec.trust_add, exec.trust_remove,
- * exec.trust_list and exec.trust_verify.  Lists come in pages so that a
+ * exec.trust_list, exec.trust_verify, exec.installer_mark and
+ * exec.installer_sync (installer.c).  Lists come in pages so that a
  * store of any size never makes one reply larger than a client's queue.
  */
 #include <errno.h>
@@ -178,7 +179,11 @@ json_t *exec_command(struct keel_subsys *s, const char *verb, json_t *req, bool 
 		return cmd_page(s, req, false, why, len);
 	if (!strcmp(verb, "trust_verify"))
 		return cmd_page(s, req, true, why, len);
-	snprintf(why, len, "unknown command 'exec.%s': use mode, trust_add, trust_remove, trust_list or trust_verify",
+	if (!strcmp(verb, "installer_mark"))
+		return exec_cmd_installer_mark(s, req, privileged, why, len);
+	if (!strcmp(verb, "installer_sync"))
+		return exec_cmd_installer_sync(s, req, why, len);
+	snprintf(why, len, "unknown command 'exec.%s': use mode, trust_add, trust_remove, trust_list, trust_verify, installer_mark or installer_sync",
 		 verb);
 	return NULL;
 }

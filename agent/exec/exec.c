@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "exec/exec_priv.h"
+#include "exec/guard.h"
 #include "keeld/percpu.h"
 #include "keeld/ringbuf.h"
 
@@ -149,6 +150,7 @@ static void on_verdict(struct keel_subsys *s, const struct keel_exec_verdict *ev
 		snprintf(note, sizeof(note), "%s by %s (pid %u)", op_name(ev->op), comm, ev->pid);
 		if (p->store)
 			keel_trust_taint(p->store, ev->key.dev, ev->key.ino, ev->key.gen, note);
+		exec_installer_tainted(s, &ev->key);
 		break;
 	default:
 		return;
@@ -174,6 +176,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		on_exec(ctx, data);
 	else if (hdr->type == KEEL_EV_EXEC_VERDICT && size >= sizeof(struct keel_exec_verdict))
 		on_verdict(ctx, data);
+	else if (hdr->type == KEEL_EV_EXEC_INSTALL && size >= sizeof(struct keel_exec_install))
+		exec_on_install(ctx, data);	/* installer.c */
 	return 0;	/* anything else: a newer BPF object than this keeld */
 }
 
@@ -262,6 +266,11 @@ static int exec_open(struct keel_subsys *s, char *why, size_t len)
 		return err;
 	}
 	bpf_map__set_max_entries(p->skel->maps.exec_trusted, s->d->cfg.exec_max_trusted);
+	bpf_map__set_max_entries(p->skel->maps.exec_installing, s->d->cfg.exec_max_installing);
+	/* self-protection and restarts: agent/exec/guard.h */
+	err = exec_pins_prepare(s, p->skel->obj, why, len);
+	if (err)
+		return err;
 	err = exec_bpf__load(p->skel);
 	if (err) {
 		snprintf(why, len, "loading the exec BPF object: %s (%s); run keeld -v for the verifier log",
@@ -269,30 +278,6 @@ static int exec_open(struct keel_subsys *s, char *why, size_t len)
 		return err;
 	}
 	return 0;
-}
-
-static int pin_all(struct exec_priv *p, char *why, size_t len)
-{
-	char path[PATH_MAX + 64];
-	int err;
-
-	snprintf(path, sizeof(path), "%s/exec_events", p->pin_path);
-	err = bpf_map__pin(p->skel->maps.exec_events, path);
-	if (!err) {
-		snprintf(path, sizeof(path), "%s/exec_counters", p->pin_path);
-		err = bpf_map__pin(p->skel->maps.exec_counters, path);
-	}
-	if (!err) {
-		snprintf(path, sizeof(path), "%s/exec_trusted", p->pin_path);
-		err = bpf_map__pin(p->skel->maps.exec_trusted, path);
-	}
-	if (!err) {
-		snprintf(path, sizeof(path), "%s/exec_check_link", p->pin_path);
-		err = bpf_link__pin(p->skel->links.exec_check, path);
-	}
-	if (err)
-		snprintf(why, len, "pinning %s: %s", path, strerror(-err));
-	return err;
 }
 
 static int exec_start(struct keel_subsys *s, char *why, size_t len)
@@ -325,6 +310,8 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 		return err;
 	}
 	err = exec_trust_load(s, why, len);
+	if (!err)
+		err = exec_installers_start(s, why, len);	/* installer.c */
 	if (err)
 		return err;
 	err = exec_bpf__attach(p->skel);
@@ -333,14 +320,7 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 			 keel_errno_name(err));
 		return err;
 	}
-	err = keel_pin_dir_prepare(s, p->pin_path, sizeof(p->pin_path));
-	if (err) {
-		snprintf(why, len, "preparing pin directory under %s: %s (is it on a bpffs?)",
-			 s->d->cfg.pin_dir, strerror(-err));
-		return err;
-	}
-	p->pinned = true;
-	err = pin_all(p, why, len);
+	err = exec_guard_start(s, why, len);	/* and pins every link */
 	if (err)
 		return err;
 	p->rb_watch = (struct keel_watch){ .cb = on_ringbuf, .data = s };
@@ -367,9 +347,10 @@ static void exec_stop(struct keel_subsys *s)
 		keel_watch_del(s->d, &p->rb_watch);
 		ring_buffer__free(p->rb);
 	}
-	if (p->pinned)
+	if (!exec_guard_stop(s) && p->pinned)	/* enforce: the pins stay */
 		keel_pin_dir_remove(s);
 	exec_bpf__destroy(p->skel);
+	exec_installers_stop(s);
 	keel_trust_close(p->store);
 	memset(p, 0, sizeof(*p));
 }
@@ -388,6 +369,10 @@ static void exec_counters(struct keel_subsys *s, json_t *out)
 	json_object_set_new(out, "audited", json_integer((json_int_t)sum.audited));
 	json_object_set_new(out, "taints", json_integer((json_int_t)sum.taints));
 	json_object_set_new(out, "dropped", json_integer((json_int_t)sum.dropped));
+	json_object_set_new(out, "installed", json_integer((json_int_t)sum.installed));
+	json_object_set_new(out, "install_refused", json_integer((json_int_t)sum.install_refused));
+	exec_installer_counters(s, out);
+	exec_guard_counters(s, out);
 }
 
 const struct keel_subsys_ops keel_exec_ops = {

@@ -23,7 +23,22 @@ struct exec_priv {
 	__u32 mode;
 	char pin_path[PATH_MAX];
 	bool pinned;
+	struct exec_inst *inst;		/* installer.c */
 };
+
+/* trustfile.c: open @path and learn its identity from the kernel. */
+int exec_probe(struct exec_priv *p, const char *path, int *ret_fd, struct keel_exec_ident *id);
+const char *exec_probe_error(int err);
+
+/* installer.c: approved installers (see there). */
+int exec_installers_start(struct keel_subsys *s, char *why, size_t len);
+void exec_installers_stop(struct keel_subsys *s);
+void exec_on_install(struct keel_subsys *s, const struct keel_exec_install *ev);
+void exec_installer_tainted(struct keel_subsys *s, const struct keel_exec_key *key);
+json_t *exec_cmd_installer_mark(struct keel_subsys *s, json_t *req, bool privileged, char *why,
+				size_t len);
+json_t *exec_cmd_installer_sync(struct keel_subsys *s, json_t *req, char *why, size_t len);
+void exec_installer_counters(struct keel_subsys *s, json_t *out);
 
 /* trustfile.c: make the kernel trust the file at @path (see there). */
 int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_sha,

@@ -229,6 +229,29 @@ int keel_trust_get(struct keel_trust *t, const char *path, struct keel_trust_rec
 	return rc == SQLITE_ROW ? 0 : sql_err(rc);
 }
 
+int keel_trust_get_inode(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
+			 struct keel_trust_rec *ret)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(t->db,
+				"SELECT " COLUMNS " FROM trust WHERE dev = ?1 AND ino = ?2 AND gen = ?3"
+				" ORDER BY id LIMIT 1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(rc);
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 3, gen);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		row_to_rec(st, ret);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	return rc == SQLITE_ROW ? 0 : sql_err(rc);
+}
+
 int keel_trust_remove(struct keel_trust *t, const char *path)
 {
 	sqlite3_stmt *st;
@@ -265,6 +288,78 @@ int keel_trust_taint(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t 
 	sqlite3_bind_int(st, 7, KEEL_TRUST_TRUSTED);
 	rc = step_done(st);
 	return rc ? rc : sqlite3_changes(t->db);
+}
+
+int keel_trust_restamp(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
+		       int64_t ctime_sec, uint32_t ctime_nsec, uint64_t i_version)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(t->db,
+				"UPDATE trust SET ctime_sec = ?4, ctime_nsec = ?5, i_version = ?6,"
+				" updated = ?7 WHERE dev = ?1 AND ino = ?2 AND gen = ?3 AND state = ?8",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(rc);
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 3, gen);
+	sqlite3_bind_int64(st, 4, ctime_sec);
+	sqlite3_bind_int64(st, 5, ctime_nsec);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)i_version);
+	sqlite3_bind_int64(st, 7, time(NULL));
+	sqlite3_bind_int(st, 8, KEEL_TRUST_TRUSTED);
+	rc = step_done(st);
+	return rc ? rc : sqlite3_changes(t->db);
+}
+
+int keel_trust_rename(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
+		      const char *path)
+{
+	sqlite3_stmt *st;
+	int rc, err;
+
+	/* one transaction: a crash leaves the old name or the new one */
+	rc = sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(rc);
+	rc = sqlite3_prepare_v2(t->db,
+				"DELETE FROM trust WHERE path = ?1 AND NOT"
+				" (dev = ?2 AND ino = ?3 AND gen = ?4)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto rollback;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, dev);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 4, gen);
+	err = step_done(st);
+	if (err)
+		goto rollback_err;
+	/* several names of one inode (hard links): the first one moves */
+	rc = sqlite3_prepare_v2(t->db,
+				"UPDATE OR IGNORE trust SET path = ?1, updated = ?5 WHERE id ="
+				" (SELECT id FROM trust WHERE dev = ?2 AND ino = ?3 AND gen = ?4"
+				" AND path != ?1 LIMIT 1)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto rollback;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, dev);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 4, gen);
+	sqlite3_bind_int64(st, 5, time(NULL));
+	err = step_done(st);
+	if (err)
+		goto rollback_err;
+	rc = sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto rollback;
+	return sqlite3_changes(t->db);
+rollback:
+	err = sql_err(rc);
+rollback_err:
+	sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+	return err ? err : -EIO;
 }
 
 int keel_trust_set_state(struct keel_trust *t, int64_t id, enum keel_trust_state state,

@@ -46,12 +46,24 @@ void keel_trust_close(struct keel_trust *t);
 
 /* Insert or replace the record of @rec->path; sets @rec->id. */
 int keel_trust_put(struct keel_trust *t, struct keel_trust_rec *rec);
+/* The first record of this inode; -ENOENT when none. */
+int keel_trust_get_inode(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
+			 struct keel_trust_rec *ret);
 /* -ENOENT when @path has no record. */
 int keel_trust_get(struct keel_trust *t, const char *path, struct keel_trust_rec *ret);
 int keel_trust_remove(struct keel_trust *t, const char *path);
 /* Mark every record of this inode tainted, with @note; returns how many. */
 int keel_trust_taint(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
 		     const char *note);
+/* An installer changed this inode's metadata: record its new stamp. */
+int keel_trust_restamp(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
+		       int64_t ctime_sec, uint32_t ctime_nsec, uint64_t i_version);
+/*
+ * An installer renamed this inode to @path: its record moves there, and
+ * the record of the file @path named before (replaced) goes.
+ */
+int keel_trust_rename(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
+		      const char *path);
 int keel_trust_set_state(struct keel_trust *t, int64_t id, enum keel_trust_state state,
 			 const char *note);
 /* Call @cb for each record (ordered by path); a non-zero return stops. */

@@ -29,8 +29,8 @@
 #include "exec/exec_priv.h"
 #include "exec/hash.h"
 
-static int probe(struct exec_priv *p, const char *path, int *ret_fd,
-		 struct keel_exec_ident *id)
+int exec_probe(struct exec_priv *p, const char *path, int *ret_fd,
+	       struct keel_exec_ident *id)
 {
 	__u32 tid = (__u32)gettid();
 	struct stat st;
@@ -69,7 +69,7 @@ static bool same_stamp(const struct keel_exec_ident *a, const struct keel_exec_i
 	       a->ctime_nsec == b->ctime_nsec && a->i_version == b->i_version;
 }
 
-static const char *probe_error(int err)
+const char *exec_probe_error(int err)
 {
 	switch (err) {
 	case -EINVAL:
@@ -99,9 +99,9 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 		snprintf(why, len, "resolving %s: %s", path, strerror(-err));
 		return err;
 	}
-	err = probe(p, canon, &fd, &id1);
+	err = exec_probe(p, canon, &fd, &id1);
 	if (err) {
-		snprintf(why, len, "opening %s: %s", canon, probe_error(err));
+		snprintf(why, len, "opening %s: %s", canon, exec_probe_error(err));
 		return err;
 	}
 	if (id1.writecount > 0) {
@@ -123,9 +123,9 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 		goto fail;
 	}
 	entered = true;
-	err = probe(p, canon, &fd2, &id2);
+	err = exec_probe(p, canon, &fd2, &id2);
 	if (err) {
-		snprintf(why, len, "opening %s again: %s", canon, probe_error(err));
+		snprintf(why, len, "opening %s again: %s", canon, exec_probe_error(err));
 		goto fail;
 	}
 	close(fd2);
@@ -239,9 +239,9 @@ int exec_trust_check(struct keel_subsys *s, const struct keel_trust_rec *rec, bo
 			 rec->note[0] ? ": " : "", rec->note);
 		return -EPERM;
 	}
-	err = probe(p, rec->path, &fd, &id);
+	err = exec_probe(p, rec->path, &fd, &id);
 	if (err) {
-		snprintf(why, len, "cannot open: %s", probe_error(err));
+		snprintf(why, len, "cannot open: %s", exec_probe_error(err));
 		return err;
 	}
 	if (memcmp(&id.key, &k, sizeof(k)) || id.ctime_sec != rec->ctime_sec ||
@@ -286,7 +286,7 @@ static int load_one(const struct keel_trust_rec *rec, void *data)
 
 	if (rec->state == KEEL_TRUST_TAINTED)
 		return 0;
-	if (rec->state == KEEL_TRUST_TRUSTED && !probe(p, rec->path, &fd, &id)) {
+	if (rec->state == KEEL_TRUST_TRUSTED && !exec_probe(p, rec->path, &fd, &id)) {
 		close(fd);
 		if (!memcmp(&id.key, &k, sizeof(k)) && id.ctime_sec == rec->ctime_sec &&
 		    id.ctime_nsec == rec->ctime_nsec && id.i_version == rec->i_version &&

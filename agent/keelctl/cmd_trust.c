@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* keelctl trust list|add|remove|verify: the exec trust store through keeld. */
+/* keelctl trust list|add|remove|verify|import-dpkg: the exec trust store through keeld. */
 #include <argp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "keelctl/keelctl.h"
+#include "keelctl/trust_dpkg.h"
 
 struct trust_opts {
 	bool json, quick;
+	const char *admindir, *root;
 	const char *action;
 	char **paths;
 	int n_paths;
@@ -18,16 +20,25 @@ static const char doc[] =
 	"add trusts files already in place (keeld hashes each; refused when one is "
 	"open for writing); remove forgets them; verify compares each record with the "
 	"file now (inode, change stamp, SHA-256) and exits 1 when any differs.  "
-	"add and remove need root or the [control] group.\v"
+	"import-dpkg [PACKAGE...] trusts every file of the installed Debian packages "
+	"(or of those named) whose content still has dpkg's recorded md5; mismatched and "
+	"missing files are reported on stderr and never trusted (exit 1 when there are "
+	"any), with a progress bar on a terminal and a summary.  "
+	"add, remove and import-dpkg need root or the [control] group.\v"
 	"EXAMPLES:\n"
 	"  keelctl trust list\n"
 	"  keelctl trust add /usr/bin/bash /usr/lib/x86_64-linux-gnu/libc.so.6\n"
 	"  keelctl trust verify /usr/local/bin/myprog\n"
-	"  keelctl trust remove /usr/local/bin/myprog";
+	"  keelctl trust remove /usr/local/bin/myprog\n"
+	"  keelctl trust import-dpkg\n"
+	"  keelctl trust import-dpkg coreutils bash --json\n"
+	"  keelctl trust import-dpkg --admindir /srv/chroot/var/lib/dpkg --root /srv/chroot";
 
 static const struct argp_option options[] = {
 	{ "json", 'j', NULL, 0, "Print JSON records", 0 },
 	{ "quick", 'q', NULL, 0, "verify: compare inode and stamp only, do not re-hash", 0 },
+	{ "admindir", 'a', "DIR", 0, "import-dpkg: dpkg's database (default /var/lib/dpkg)", 0 },
+	{ "root", 'r', "DIR", 0, "import-dpkg: the packages' files are under DIR (default /)", 0 },
 	{ 0 },
 };
 
@@ -42,11 +53,17 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'q':
 		o->quick = true;
 		break;
+	case 'a':
+		o->admindir = arg;
+		break;
+	case 'r':
+		o->root = arg;
+		break;
 	case ARGP_KEY_ARG:
 		if (state->arg_num == 0) {
 			if (strcmp(arg, "list") && strcmp(arg, "add") && strcmp(arg, "remove") &&
-			    strcmp(arg, "verify"))
-				argp_error(state, "unknown action '%s': use list, add, remove or verify",
+			    strcmp(arg, "verify") && strcmp(arg, "import-dpkg"))
+				argp_error(state, "unknown action '%s': use list, add, remove, verify or import-dpkg",
 					   arg);
 			o->action = arg;
 			o->paths = &state->argv[state->next];
@@ -56,7 +73,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_END:
 		if (!o->action)
-			argp_error(state, "usage: keelctl trust list|add|remove|verify [PATH...]");
+			argp_error(state, "usage: keelctl trust list|add|remove|verify [PATH...] | import-dpkg [PACKAGE...]");
 		if ((!strcmp(o->action, "add") || !strcmp(o->action, "remove")) && !o->n_paths)
 			argp_error(state, "trust %s needs at least one PATH", o->action);
 		if (!strcmp(o->action, "list") && o->n_paths)
@@ -154,7 +171,8 @@ static int one_by_one(const struct keelctl *ctl, const struct trust_opts *o, jso
 
 int keelctl_trust(const struct keelctl *ctl, int argc, char **argv)
 {
-	static const struct argp argp = { options, parse_opt, "list|add|remove|verify [PATH...]",
+	static const struct argp argp = { options, parse_opt,
+					  "list|add|remove|verify [PATH...]\nimport-dpkg [PACKAGE...]",
 					  doc, NULL, NULL, NULL };
 	struct trust_opts o = { 0 };
 	json_t *all = json_array();
@@ -164,6 +182,18 @@ int keelctl_trust(const struct keelctl *ctl, int argc, char **argv)
 	if (err) {
 		json_decref(all);
 		return err;
+	}
+	if (!strcmp(o.action, "import-dpkg")) {
+		struct dpkg_import_opts d = {
+			.admindir = o.admindir ? o.admindir : "/var/lib/dpkg",
+			.root = o.root ? o.root : "/",
+			.packages = o.paths,
+			.n_packages = o.n_paths,
+			.json = o.json,
+		};
+
+		json_decref(all);
+		return keelctl_trust_import_dpkg(ctl, &d);
 	}
 	if (!strcmp(o.action, "add") || !strcmp(o.action, "remove")) {
 		bad = one_by_one(ctl, &o, all);

@@ -15,6 +15,7 @@ const struct keelctl_command keelctl_commands[] = {
 	{ "blk", "per-disk read models, miss-ratio curves, trace recording (blk)", keelctl_blk },
 	{ "install", "install a file through the approved installer: copied atomically, trusted (exec)", keelctl_install },
 	{ "trust", "list, add, remove or verify trusted files (exec)", keelctl_trust },
+	{ "run-installer", "run a command as an approved installer: what it writes becomes trusted (exec)", keelctl_run_installer },
 	{ "exec", "show or set exec's mode: audit or enforce", keelctl_exec },
 	{ NULL, NULL, NULL },
 };

@@ -50,6 +50,7 @@ int keelctl_vm(const struct keelctl *ctl, int argc, char **argv);
 int keelctl_eni(const struct keelctl *ctl, int argc, char **argv);
 int keelctl_install(const struct keelctl *ctl, int argc, char **argv);
 int keelctl_trust(const struct keelctl *ctl, int argc, char **argv);
+int keelctl_run_installer(const struct keelctl *ctl, int argc, char **argv);
 int keelctl_exec(const struct keelctl *ctl, int argc, char **argv);
 int keelctl_blk(const struct keelctl *ctl, int argc, char **argv);
 

@@ -32,6 +32,12 @@ struct keel_exec_trust {
 };
 
 #define KEEL_TRUST_PENDING (1U << 0)	/* being hashed by keeld: not yet trusted */
+/*
+ * Trusted by the kernel when an installer closed it; keeld has not yet
+ * recorded it in the store.  @id then holds the kernel's nonce for this
+ * close, which lets keeld tell it from a later rewrite of the same inode.
+ */
+#define KEEL_TRUST_INSTALLED (1U << 1)
 
 /* What keeld's own open of a file saw: written by file_open for keeld's threads. */
 struct keel_exec_ident {
@@ -50,6 +56,75 @@ struct keel_exec_state {
 	__u32 keeld_tgid;	/* whose opens fill exec_ident; 0: nobody */
 	__u32 protect;		/* 1: only keeld may use bpf() on keel objects, no ptrace of keeld */
 	__u32 pad;
+};
+
+/*
+ * Approved installers (see docs/exec.md, "Installers").  A task whose
+ * exec_installer storage is ACTIVE belongs to an installer's process
+ * tree: files it opens for writing are tracked in exec_installing and
+ * become trusted when their last writer closes them, instead of tainted.
+ */
+struct keel_exec_installer {
+	__u32 root_tgid;	/* the process that became an installer */
+	__u32 flags;		/* KEEL_INST_* */
+};
+
+#define KEEL_INST_ACTIVE (1U << 0)
+#define KEEL_INST_EXEC_PENDING (1U << 1)	/* exec of a configured installer under way */
+#define KEEL_EXEC_MAX_INSTALLERS 16	/* [exec] installers: paths */
+
+/* exec_installer_paths: key, a full path zero-padded */
+struct keel_exec_path {
+	char path[KEEL_PATH_LEN];
+};
+
+/* exec_installing: value, per inode an installer has open for writing */
+struct keel_exec_installing {
+	__s32 writers;		/* installer files open for writing */
+	__u32 root_tgid;
+	char path[KEEL_PATH_LEN];	/* where it was opened, or renamed to */
+};
+
+enum keel_exec_install_kind {
+	KEEL_EXEC_I_CLOSED = 1,		/* last writer closed: trusted, keeld records it */
+	KEEL_EXEC_I_REFUSED = 2,	/* written by an installer but left untrusted (reason) */
+	KEEL_EXEC_I_RENAMED = 3,	/* an installer renamed a tracked or trusted file */
+	KEEL_EXEC_I_RESTAMP = 4,	/* an installer changed a trusted file's metadata */
+	KEEL_EXEC_I_START = 5,		/* a configured installer started: pid */
+};
+
+enum keel_exec_install_reason {
+	KEEL_EXEC_IR_NONE = 0,
+	KEEL_EXEC_IR_TRACK_FULL = 1,	/* exec_installing full: [exec] max_installing */
+	KEEL_EXEC_IR_TRUST_FULL = 2,	/* exec_trusted full: [exec] max_trusted */
+	KEEL_EXEC_IR_OTHER_WRITER = 3,	/* a non-installer had it open for writing too */
+	KEEL_EXEC_IR_NO_EVENT = 4,	/* ring buffer full: keeld could not be told */
+};
+
+#define KEEL_EV_EXEC_INSTALL 0x401
+
+/* KEEL_EV_EXEC_INSTALL */
+struct keel_exec_install {
+	struct keel_event_hdr hdr;
+	__u32 pid;		/* the task that closed, renamed or changed it */
+	__u32 root_tgid;	/* the installer process tree's first process */
+	__u32 kind;		/* enum keel_exec_install_kind */
+	__u32 reason;		/* enum keel_exec_install_reason */
+	struct keel_exec_key key;
+	__s64 ctime_sec;	/* the stamp the kernel trusts */
+	__u32 ctime_nsec;
+	__u32 pad;
+	__u64 i_version;
+	__u64 nonce;		/* keel_exec_trust.id of the kernel entry */
+	char comm[KEEL_COMM_LEN];
+	/*
+	 * CLOSED, REFUSED: the full path where the installer opened it.
+	 * RENAMED: the new name and (old_path) the old one, each from the
+	 * file system's root (no mount point: the LSM hook cannot see it),
+	 * from which keeld works out the new full path.
+	 */
+	char path[KEEL_PATH_LEN];
+	char old_path[KEEL_PATH_LEN];
 };
 
 enum keel_exec_mode {
@@ -104,6 +179,8 @@ struct keel_exec_stats {
 	__u64 audited;
 	__u64 taints;
 	__u64 dropped;		/* ring buffer full: record lost, counted */
+	__u64 installed;	/* files trusted on an installer's last close */
+	__u64 install_refused;	/* written by an installer, left untrusted (a limit) */
 };
 
 #define KEEL_EV_EXEC_VERDICT 0x400

@@ -40,5 +40,17 @@ check "install of a missing SRC fails" sh -c "! $KEELCTL install --db $DB $KEEL_
 check_eq "DEST unchanged after a failed install" keep "$(cat "$KEEL_TMP/dest/keep")"
 check "install of a directory fails with a message" sh -c "$KEELCTL install --db $DB $KEEL_TMP $KEEL_TMP/dest/x 2>&1 | grep -q 'not a regular file'"
 check "a bad --mode is refused with a message" sh -c "! $KEELCTL install --mode 9z $KEEL_TMP/src $KEEL_TMP/dest/y 2>&1 && $KEELCTL install --mode 9z $KEEL_TMP/src $KEEL_TMP/dest/y 2>&1 | grep -q octal"
+
+# run-installer and import-dpkg need the kernel side: refused before doing anything
+out=$("$KEELCTL" run-installer -- touch "$KEEL_TMP/ran" 2>&1)
+check "run-installer fails when exec is unavailable" test $? -ne 0
+check "  saying why" grep -q "subsystem exec is unavailable" <<<"$out"
+check "  and runs nothing" test ! -e "$KEEL_TMP/ran"
+"$KEELCTL" run-installer >/dev/null 2>&1
+check_eq "run-installer without CMD is a usage error" 2 "$?"
+mkdir -p "$KEEL_TMP/adm/info"
+out=$("$KEELCTL" trust import-dpkg --admindir "$KEEL_TMP/adm" 2>&1)
+check "import-dpkg of an empty database fails" test $? -ne 0
+check "  saying there is no package" grep -q "no package" <<<"$out"
 keeld_stop
 check_eq "keeld exits 0" 0 "$KEELD_STATUS"

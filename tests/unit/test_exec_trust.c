@@ -204,3 +204,60 @@ Test(exec_trust, unwritable_location_is_reported)
 	cr_assert_lt(keel_trust_open("/proc/keel/trust.db", &t, why, sizeof(why)), 0);
 	cr_assert_not_null(strstr(why, "/proc/keel"));
 }
+
+/* An installer's dpkg-new -> final rename: the record moves, the replaced one goes. */
+Test(exec_trust, installer_rename_moves_the_record_and_drops_the_replaced_one)
+{
+	struct keel_trust *t = open_store();
+	struct keel_trust_rec old = rec_for("/usr/bin/prog", 100);
+	struct keel_trust_rec fresh = rec_for("/usr/bin/prog.dpkg-new", 200), got;
+
+	cr_assert_eq(keel_trust_put(t, &old), 0);
+	cr_assert_eq(keel_trust_put(t, &fresh), 0);
+	cr_assert_eq(keel_trust_rename(t, 42, 200, 3, "/usr/bin/prog"), 1);
+	cr_assert_eq(keel_trust_get(t, "/usr/bin/prog", &got), 0);
+	cr_assert_eq(got.ino, 200, "the new inode has the final name");
+	cr_assert_eq(keel_trust_get(t, "/usr/bin/prog.dpkg-new", &got), -ENOENT);
+	cr_assert_eq(keel_trust_get_inode(t, 42, 100, 3, &got), -ENOENT,
+		     "the replaced file's record is gone");
+	cr_assert_eq(keel_trust_get_inode(t, 42, 200, 3, &got), 0);
+	cr_assert_str_eq(got.path, "/usr/bin/prog");
+	keel_trust_close(t);
+}
+
+Test(exec_trust, restamp_updates_only_trusted_records_of_the_inode)
+{
+	struct keel_trust *t = open_store();
+	struct keel_trust_rec a = rec_for("/a", 1), b = rec_for("/b", 2), got;
+
+	cr_assert_eq(keel_trust_put(t, &a), 0);
+	cr_assert_eq(keel_trust_put(t, &b), 0);
+	cr_assert_eq(keel_trust_restamp(t, 42, 1, 3, 1800000000, 77, 11), 1);
+	cr_assert_eq(keel_trust_get(t, "/a", &got), 0);
+	cr_assert_eq(got.ctime_sec, 1800000000);
+	cr_assert_eq(got.ctime_nsec, 77);
+	cr_assert_eq(got.i_version, 11);
+	cr_assert_eq(keel_trust_get(t, "/b", &got), 0);
+	cr_assert_eq(got.ctime_sec, 1700000000, "another inode is untouched");
+	cr_assert_eq(keel_trust_taint(t, 42, 1, 3, "changed"), 1);
+	cr_assert_eq(keel_trust_restamp(t, 42, 1, 3, 1900000000, 0, 0), 0,
+		     "a tainted record is not restamped");
+	keel_trust_close(t);
+}
+
+Test(exec_trust, md5_and_sha256_of_one_read)
+{
+	char path[160], md5[33], sha[65];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/abc", dir);
+	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "abc", 3), 3);
+	close(fd);
+	fd = open(path, O_RDONLY);
+	cr_assert_eq(keel_hash_fd2(fd, "md5", md5, sizeof(md5), "sha256", sha, sizeof(sha)), 0);
+	close(fd);
+	cr_assert_str_eq(md5, "900150983cd24fb0d6963f7d28e17f72");
+	cr_assert_str_eq(sha, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}

@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Approved installers, keeld's side.  The kernel (bpf/exec.bpf.c) marks
+ * installer process trees, tracks the files they write and trusts each
+ * one when its last installer writer closes it; keeld's part is to
+ *
+ *  - give the kernel the [exec] installers paths;
+ *  - mark the process of a privileged `keelctl run-installer` (the
+ *    kernel's fork hook then marks what it starts);
+ *  - record each file the kernel trusted on close in the trust store,
+ *    with its SHA-256, and follow the installer's renames and metadata
+ *    changes.  A file it cannot record (read error, store error, a name it
+ *    cannot find) loses the kernel's trust again: nothing stays trusted
+ *    without a record.
+ *
+ * A record names the file where the installer closed it, which may have
+ * been renamed (dpkg's FILE.dpkg-new) before keeld reads the record: such
+ * files wait in a bounded list for the rename record that follows.
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+
+#include "exec/exec_priv.h"
+#include "exec/hash.h"
+
+struct unresolved {
+	struct keel_exec_key key;
+	__u64 nonce;
+	char path[KEEL_PATH_LEN + 1];
+};
+
+/* A rename of a file keeld has no name for yet (still open for writing). */
+struct early_rename {
+	struct keel_exec_key key;
+	char new_rel[KEEL_PATH_LEN + 1], old_rel[KEEL_PATH_LEN + 1];
+};
+
+#define EARLY_MAX 256
+
+struct exec_inst {
+	struct unresolved *wait;	/* closed, name not found yet */
+	size_t n_wait, max_wait;
+	struct early_rename early[EARLY_MAX];	/* a ring: the oldest is overwritten */
+	size_t n_early;
+	__u64 recorded, failed, refused, marked;
+};
+
+static const char *refuse_reason(__u32 reason)
+{
+	switch (reason) {
+	case KEEL_EXEC_IR_TRACK_FULL:
+		return "too many files open for writing by installers: raise [exec] max_installing";
+	case KEEL_EXEC_IR_TRUST_FULL:
+		return "the kernel's trusted map is full: raise [exec] max_trusted";
+	case KEEL_EXEC_IR_OTHER_WRITER:
+		return "a process outside the installer also had it open for writing";
+	case KEEL_EXEC_IR_NO_EVENT:
+		return "the event ring buffer was full (see exec.dropped)";
+	}
+	return "unknown";
+}
+
+static void dev_str(__u32 dev, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u:%u", dev >> 20, dev & ((1U << 20) - 1));
+}
+
+static json_t *file_json(const struct keel_exec_key *key, const char *path)
+{
+	char dev[24];
+
+	dev_str(key->dev, dev, sizeof(dev));
+	return json_pack("{s:s, s:s, s:I, s:I}", "path", path, "device", dev, "inode",
+			 (json_int_t)key->ino, "generation", (json_int_t)key->gen);
+}
+
+/* Take back the kernel's trust of this close (and only of this close). */
+static void untrust(struct exec_priv *p, const struct keel_exec_key *key, __u64 nonce)
+{
+	struct keel_exec_trust v;
+
+	if (!bpf_map__lookup_elem(p->skel->maps.exec_trusted, key, sizeof(*key), &v, sizeof(v),
+				  0) && v.id == nonce)
+		bpf_map__delete_elem(p->skel->maps.exec_trusted, key, sizeof(*key), 0);
+}
+
+static void fail(struct keel_subsys *s, const struct keel_exec_key *key, __u64 nonce,
+		 const char *path, const char *why)
+{
+	struct exec_priv *p = s->priv;
+	json_t *o = file_json(key, path);
+
+	untrust(p, key, nonce);
+	p->inst->failed++;
+	json_object_set_new(o, "reason", json_string(why));
+	keel_emit(s->d, "exec", "exec.install_failed", o);
+}
+
+/*
+ * Hash and record a file the kernel trusted on an installer's close.
+ * -ENOENT/-ESTALE: not (or no longer) at @path; -ECANCELED: the kernel's
+ * entry is gone or belongs to a later close (a taint or a rewrite: the
+ * events that follow say what happened); 0: recorded.
+ */
+static int record(struct keel_subsys *s, const struct keel_exec_key *key, __u64 nonce,
+		  const char *path)
+{
+	struct exec_priv *p = s->priv;
+	struct keel_trust_rec *rec, old;
+	struct keel_exec_trust v1, v2;
+	struct keel_exec_ident id;
+	char canon[PATH_MAX], why[2 * PATH_MAX + 128];
+	int fd, err;
+
+	if (!realpath(path, canon))
+		return -ENOENT;
+	err = exec_probe(p, canon, &fd, &id);
+	if (err)
+		return err == -ENOENT ? -ENOENT : -ESTALE;
+	if (memcmp(&id.key, key, sizeof(*key))) {
+		close(fd);
+		return -ESTALE;
+	}
+	if (bpf_map__lookup_elem(p->skel->maps.exec_trusted, key, sizeof(*key), &v1, sizeof(v1),
+				 0) || v1.id != nonce) {
+		close(fd);
+		return -ECANCELED;
+	}
+	rec = calloc(1, sizeof(*rec));
+	if (!rec) {
+		close(fd);
+		return -ENOMEM;
+	}
+	err = keel_hash_fd(fd, "sha256", rec->sha256, sizeof(rec->sha256));
+	close(fd);
+	if (err) {
+		snprintf(why, sizeof(why), "reading %s: %s", canon, strerror(-err));
+		fail(s, key, nonce, canon, why);
+		goto out;
+	}
+	/* any change while hashing removed or replaced the entry */
+	if (bpf_map__lookup_elem(p->skel->maps.exec_trusted, key, sizeof(*key), &v2, sizeof(v2),
+				 0) || v2.id != nonce) {
+		err = -ECANCELED;
+		goto out;
+	}
+	/* the file this one replaces loses its entry (its store row is replaced) */
+	if (!keel_trust_get(p->store, canon, &old) &&
+	    (old.dev != key->dev || old.ino != key->ino || old.gen != key->gen)) {
+		struct keel_exec_key k = { .ino = old.ino, .dev = old.dev, .gen = old.gen };
+
+		bpf_map__delete_elem(p->skel->maps.exec_trusted, &k, sizeof(k), 0);
+	}
+	snprintf(rec->path, sizeof(rec->path), "%s", canon);
+	rec->dev = key->dev;
+	rec->ino = key->ino;
+	rec->gen = key->gen;
+	rec->ctime_sec = v2.ctime_sec;
+	rec->ctime_nsec = v2.ctime_nsec;
+	rec->i_version = v2.i_version;
+	rec->state = KEEL_TRUST_TRUSTED;
+	snprintf(rec->source, sizeof(rec->source), "installer");
+	err = keel_trust_put(p->store, rec);
+	if (err) {
+		snprintf(why, sizeof(why), "recording %s in the trust store %s: %s", canon,
+			 s->d->cfg.exec_trust_db, strerror(-err));
+		fail(s, key, nonce, canon, why);
+		goto out;
+	}
+	p->inst->recorded++;
+	exec_emit_trust(s, "exec.trust", rec, "installer");
+out:
+	free(rec);
+	return err;
+}
+
+static void wait_remove(struct exec_inst *in, size_t i)
+{
+	in->wait[i] = in->wait[--in->n_wait];
+}
+
+static void wait_add(struct keel_subsys *s, const struct keel_exec_key *key, __u64 nonce,
+		     const char *path)
+{
+	struct exec_inst *in = ((struct exec_priv *)s->priv)->inst;
+	struct unresolved *u;
+
+	for (size_t i = 0; i < in->n_wait; i++) {
+		if (!memcmp(&in->wait[i].key, key, sizeof(*key))) {
+			wait_remove(in, i);	/* a later close of the same inode */
+			break;
+		}
+	}
+	if (in->n_wait == in->max_wait) {
+		/* the oldest waited longest: it loses its trust, with an event */
+		u = &in->wait[0];
+		fail(s, &u->key, u->nonce, u->path,
+		     "too many installed files whose name keeld could not find: raise [exec] max_installing");
+		wait_remove(in, 0);
+	}
+	u = &in->wait[in->n_wait++];
+	u->key = *key;
+	u->nonce = nonce;
+	snprintf(u->path, sizeof(u->path), "%s", path);
+}
+
+/*
+ * The full path @p was renamed from @old_rel to @new_rel, both from the
+ * file system's root (the kernel's record has no mount point): below
+ * their common directory, @p must end like @old_rel; what comes before is
+ * kept.  "/tmp/t/stage/x" renamed "/t/stage/x" -> "/t/dest/y" gives
+ * "/tmp/t/dest/y".
+ */
+static bool follow(const char *p, const char *old_rel, const char *new_rel, char *out,
+		   size_t len)
+{
+	size_t k = 0, lp, lt;
+	const char *ot, *nt;
+
+	if (!*old_rel || !*new_rel)
+		return false;
+	for (size_t i = 0; old_rel[i] && old_rel[i] == new_rel[i]; i++)
+		if (old_rel[i] == '/')
+			k = i + 1;
+	ot = old_rel + k;
+	nt = new_rel + k;
+	lp = strlen(p);
+	lt = strlen(ot);
+	if (lt > lp || strcmp(p + lp - lt, ot) || (lp > lt && p[lp - lt - 1] != '/'))
+		return false;
+	return snprintf(out, len, "%.*s%s", (int)(lp - lt), p, nt) < (int)len;
+}
+
+static void on_closed(struct keel_subsys *s, const struct keel_exec_install *ev,
+		      const char *opened)
+{
+	struct exec_inst *in = ((struct exec_priv *)s->priv)->inst;
+	char path[PATH_MAX], next[PATH_MAX];
+	int err;
+
+	/* renamed while still open: follow those renames, oldest first */
+	snprintf(path, sizeof(path), "%s", opened);
+	for (size_t i = in->n_early > EARLY_MAX ? in->n_early - EARLY_MAX : 0; i < in->n_early;
+	     i++) {
+		struct early_rename *e = &in->early[i % EARLY_MAX];
+
+		if (memcmp(&e->key, &ev->key, sizeof(e->key)))
+			continue;
+		if (follow(path, e->old_rel, e->new_rel, next, sizeof(next)))
+			snprintf(path, sizeof(path), "%s", next);
+		memset(&e->key, 0, sizeof(e->key));
+	}
+	err = record(s, &ev->key, ev->nonce, path);
+
+	if (err == -ENOENT || err == -ESTALE)
+		wait_add(s, &ev->key, ev->nonce, path);
+	else if (err == -ENOMEM)
+		fail(s, &ev->key, ev->nonce, path, "out of memory");
+}
+
+static void on_renamed(struct keel_subsys *s, const struct keel_exec_install *ev)
+{
+	struct exec_priv *p = s->priv;
+	struct exec_inst *in = p->inst;
+	char new_rel[KEEL_PATH_LEN + 1], old_rel[KEEL_PATH_LEN + 1], path[PATH_MAX];
+	struct keel_trust_rec *rec;
+	struct early_rename *e;
+
+	snprintf(new_rel, sizeof(new_rel), "%.*s", KEEL_PATH_LEN, ev->path);
+	snprintf(old_rel, sizeof(old_rel), "%.*s", KEEL_PATH_LEN, ev->old_path);
+	/* closed, waiting for its name */
+	for (size_t i = 0; i < in->n_wait; i++) {
+		struct unresolved u = in->wait[i];
+		int err;
+
+		if (memcmp(&u.key, &ev->key, sizeof(ev->key)))
+			continue;
+		if (!follow(u.path, old_rel, new_rel, path, sizeof(path)))
+			return;	/* cannot tell where it went: stays waiting, fails closed */
+		wait_remove(in, i);
+		err = record(s, &u.key, u.nonce, path);
+		if (err == -ENOENT || err == -ESTALE)
+			wait_add(s, &u.key, u.nonce, path);	/* renamed again since */
+		return;
+	}
+	/* recorded: the record moves */
+	rec = malloc(sizeof(*rec));
+	if (!rec)
+		return;
+	if (!keel_trust_get_inode(p->store, ev->key.dev, ev->key.ino, ev->key.gen, rec)) {
+		if (follow(rec->path, old_rel, new_rel, path, sizeof(path)))
+			keel_trust_rename(p->store, ev->key.dev, ev->key.ino, ev->key.gen, path);
+		/* else its record keeps the old name: re-hashed, then tainted, at restart */
+		free(rec);
+		return;
+	}
+	free(rec);
+	/* still open for writing: followed when it is closed */
+	e = &in->early[in->n_early++ % EARLY_MAX];
+	e->key = ev->key;
+	snprintf(e->new_rel, sizeof(e->new_rel), "%s", new_rel);
+	snprintf(e->old_rel, sizeof(e->old_rel), "%s", old_rel);
+}
+
+void exec_on_install(struct keel_subsys *s, const struct keel_exec_install *ev)
+{
+	struct exec_priv *p = s->priv;
+	char comm[KEEL_COMM_LEN + 1], path[KEEL_PATH_LEN + 1];
+	json_t *o;
+
+	if (!p->inst)
+		return;
+	snprintf(comm, sizeof(comm), "%.*s", KEEL_COMM_LEN, ev->comm);
+	snprintf(path, sizeof(path), "%.*s", KEEL_PATH_LEN, ev->path);
+	switch (ev->kind) {
+	case KEEL_EXEC_I_START:
+		keel_emit(s->d, "exec", "exec.installer",
+			  json_pack("{s:I, s:s, s:s}", "pid", (json_int_t)ev->pid, "comm", comm,
+				    "via", "config"));
+		break;
+	case KEEL_EXEC_I_CLOSED:
+		on_closed(s, ev, path);
+		break;
+	case KEEL_EXEC_I_RENAMED:
+		on_renamed(s, ev);
+		break;
+	case KEEL_EXEC_I_RESTAMP:
+		keel_trust_restamp(p->store, ev->key.dev, ev->key.ino, ev->key.gen, ev->ctime_sec,
+				   ev->ctime_nsec, ev->i_version);
+		break;
+	case KEEL_EXEC_I_REFUSED:
+		p->inst->refused++;
+		o = file_json(&ev->key, path);
+		json_object_set_new(o, "pid", json_integer(ev->pid));
+		json_object_set_new(o, "comm", json_string(comm));
+		json_object_set_new(o, "reason", json_string(refuse_reason(ev->reason)));
+		keel_emit(s->d, "exec", "exec.install_refused", o);
+		break;
+	}
+}
+
+/* The kernel removed the trust (or the tracking): nothing to wait for. */
+void exec_installer_tainted(struct keel_subsys *s, const struct keel_exec_key *key)
+{
+	struct exec_inst *in = ((struct exec_priv *)s->priv)->inst;
+
+	for (size_t i = 0; in && i < in->n_wait; i++) {
+		if (!memcmp(&in->wait[i].key, key, sizeof(*key))) {
+			wait_remove(in, i);
+			return;
+		}
+	}
+}
+
+static int add_path(struct exec_priv *p, const char *item, char *why, size_t len)
+{
+	struct keel_exec_path key = { 0 };
+	char canon[PATH_MAX];
+	__u32 one = 1;
+	int err;
+
+	if (item[0] != '/') {
+		snprintf(why, len, "[exec] installers: '%s' is not a full path", item);
+		return -EINVAL;
+	}
+	/* the kernel sees the file's real name, symbolic links resolved */
+	if (!realpath(item, canon))
+		snprintf(canon, sizeof(canon), "%s", item);
+	if (strlen(canon) >= sizeof(key.path)) {
+		snprintf(why, len, "[exec] installers: '%s' is longer than %zu bytes", canon,
+			 sizeof(key.path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(key.path, canon, strlen(canon));
+	err = bpf_map__update_elem(p->skel->maps.exec_installer_paths, &key, sizeof(key), &one,
+				   sizeof(one), BPF_ANY);
+	if (err)
+		snprintf(why, len, "[exec] installers: adding '%s': %s%s", canon, strerror(-err),
+			 err == -E2BIG ? " (at most 16 paths)" : "");
+	return err;
+}
+
+int exec_installers_start(struct keel_subsys *s, char *why, size_t len)
+{
+	struct exec_priv *p = s->priv;
+	char list[sizeof(s->d->cfg.exec_installers)], *save = NULL;
+	int err = 0;
+
+	p->inst = calloc(1, sizeof(*p->inst));
+	if (!p->inst)
+		return -ENOMEM;
+	p->inst->max_wait = s->d->cfg.exec_max_installing;
+	p->inst->wait = calloc(p->inst->max_wait, sizeof(*p->inst->wait));
+	if (!p->inst->wait) {
+		snprintf(why, len, "allocating %zu pending installer files: out of memory",
+			 p->inst->max_wait);
+		return -ENOMEM;
+	}
+	snprintf(list, sizeof(list), "%s", s->d->cfg.exec_installers);
+	for (char *item = strtok_r(list, ", \t", &save); item && !err;
+	     item = strtok_r(NULL, ", \t", &save))
+		err = add_path(p, item, why, len);
+	return err;
+}
+
+void exec_installers_stop(struct keel_subsys *s)
+{
+	struct exec_priv *p = s->priv;
+
+	if (!p->inst)
+		return;
+	free(p->inst->wait);
+	free(p->inst);
+	p->inst = NULL;
+}
+
+/*
+ * Mark the process @pid (the caller's own keelctl, which then starts the
+ * command) as an approved installer.  Only a privileged client may: it
+ * could trust any file with trust add anyway.
+ */
+json_t *exec_cmd_installer_mark(struct keel_subsys *s, json_t *req, bool privileged, char *why,
+				size_t len)
+{
+	struct exec_priv *p = s->priv;
+	json_int_t pid = json_integer_value(json_object_get(req, "pid"));
+	struct keel_exec_installer v = { .root_tgid = (__u32)pid, .flags = KEEL_INST_ACTIVE };
+	int fd, err;
+
+	if (!privileged) {
+		snprintf(why, len, "run-installer needs root or the [control] group");
+		return NULL;
+	}
+	if (pid <= 1 || pid > 0x3fffffff) {
+		snprintf(why, len, "exec.installer_mark needs \"pid\" (a process id above 1)");
+		return NULL;
+	}
+	/* a pidfd names the process itself, not a number that could be reused */
+	fd = pidfd_open((pid_t)pid, 0);
+	if (fd < 0) {
+		snprintf(why, len, "opening process %lld: %s", (long long)pid, strerror(errno));
+		return NULL;
+	}
+	err = bpf_map__update_elem(p->skel->maps.exec_installer, &fd, sizeof(fd), &v, sizeof(v),
+				   BPF_ANY);
+	close(fd);
+	if (err) {
+		snprintf(why, len, "marking process %lld as an installer: %s", (long long)pid,
+			 strerror(-err));
+		return NULL;
+	}
+	p->inst->marked++;
+	keel_emit(s->d, "exec", "exec.installer",
+		  json_pack("{s:I, s:s}", "pid", pid, "via", "run-installer"));
+	return json_pack("{s:I}", "pid", pid);
+}
+
+/*
+ * Read every record the kernel has queued and retry the files still
+ * waiting for their name: after it, what an installer wrote and closed
+ * before the request is recorded (or reported).
+ */
+json_t *exec_cmd_installer_sync(struct keel_subsys *s, json_t *req, char *why, size_t len)
+{
+	struct exec_priv *p = s->priv;
+	struct exec_inst *in = p->inst;
+
+	(void)req;
+	(void)why;
+	(void)len;
+	ring_buffer__consume(p->rb);
+	for (size_t i = in->n_wait; i-- > 0;) {
+		struct unresolved u = in->wait[i];
+		int err = record(s, &u.key, u.nonce, u.path);
+
+		if (err != -ENOENT && err != -ESTALE) {
+			wait_remove(in, i);
+			if (err == -ENOMEM)
+				fail(s, &u.key, u.nonce, u.path, "out of memory");
+		}
+	}
+	return json_pack("{s:I, s:I, s:I, s:I}", "recorded", (json_int_t)in->recorded, "failed",
+			 (json_int_t)in->failed, "refused", (json_int_t)in->refused, "waiting",
+			 (json_int_t)in->n_wait);
+}
+
+void exec_installer_counters(struct keel_subsys *s, json_t *out)
+{
+	struct exec_inst *in = ((struct exec_priv *)s->priv)->inst;
+
+	if (!in)
+		return;
+	json_object_set_new(out, "installer_recorded", json_integer((json_int_t)in->recorded));
+	json_object_set_new(out, "installer_failed", json_integer((json_int_t)in->failed));
+	json_object_set_new(out, "installer_refused", json_integer((json_int_t)in->refused));
+	json_object_set_new(out, "installer_waiting", json_integer((json_int_t)in->n_wait));
+	json_object_set_new(out, "installers_marked", json_integer((json_int_t)in->marked));
+}
