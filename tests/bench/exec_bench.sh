@@ -3,7 +3,7 @@
 # exec benchmark (figures, never asserted), in one boot of the VM harness:
 #   tests/vm/run -- tests/bench/exec_bench.sh      (or: make bench)
 # Two workloads, each timed by `exec_bench loop`:
-#   - fork+exec: EXEC_BENCH_N (2000) runs of /bin/true;
+#   - fork+exec: EXEC_BENCH_N (500) runs of /bin/true (62 ms each under TCG);
 #   - library-heavy start: EXEC_BENCH_PY (40) runs of `python3 -c pass`
 #     (the interpreter, libc, libm, libz, libexpat, ld.so: every mapping is
 #     checked), plus EXEC_BENCH_LIBS (40) runs of a program linking many
@@ -24,7 +24,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd -P)
 build=${BUILD:-$top/build}
-N=${EXEC_BENCH_N:-2000}
+N=${EXEC_BENCH_N:-500}
 PY=${EXEC_BENCH_PY:-40}
 LIBS=${EXEC_BENCH_LIBS:-40}
 ROUNDS=${EXEC_BENCH_ROUNDS:-3}
