@@ -93,7 +93,8 @@ int main(int argc, char **argv)
 		execl("/bin/bash", "bash", script, (char *)NULL);
 	} else {
 		snprintf(run, sizeof(run), "%s/../../../tests/vm/run", dir);
-		execl(run, run, "--", script, (char *)NULL);
+		/* 3 rounds x 3 setups take 10-15 minutes under TCG */
+		execl(run, run, "--timeout", "2400", "--", script, (char *)NULL);
 	}
 	fprintf(stderr, "exec_bench: running %s: %s\n", script, strerror(errno));
 	return 1;
