@@ -229,20 +229,34 @@ int keel_trust_get(struct keel_trust *t, const char *path, struct keel_trust_rec
 	return rc == SQLITE_ROW ? 0 : sql_err(rc);
 }
 
+/*
+ * Prepare @sql, whose ?1 ?2 ?3 name a file's identity (device, inode,
+ * generation), and bind them: the statements that find or change a file's
+ * record by the identity the kernel reports.
+ */
+static int prepare_by_inode(struct keel_trust *t, const char *sql, uint32_t dev, uint64_t ino,
+			    uint32_t gen, sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(t->db, sql, -1, st, NULL);
+
+	if (rc != SQLITE_OK)
+		return sql_err(rc);
+	sqlite3_bind_int64(*st, 1, dev);
+	sqlite3_bind_int64(*st, 2, (sqlite3_int64)ino);
+	sqlite3_bind_int64(*st, 3, gen);
+	return 0;
+}
+
 int keel_trust_get_inode(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
 			 struct keel_trust_rec *ret)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sqlite3_prepare_v2(t->db,
-				"SELECT " COLUMNS " FROM trust WHERE dev = ?1 AND ino = ?2 AND gen = ?3"
-				" ORDER BY id LIMIT 1", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sql_err(rc);
-	sqlite3_bind_int64(st, 1, dev);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)ino);
-	sqlite3_bind_int64(st, 3, gen);
+	rc = prepare_by_inode(t, "SELECT " COLUMNS " FROM trust WHERE dev = ?1 AND ino = ?2"
+			      " AND gen = ?3 ORDER BY id LIMIT 1", dev, ino, gen, &st);
+	if (rc)
+		return rc;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		row_to_rec(st, ret);
@@ -273,15 +287,11 @@ int keel_trust_taint(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t 
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sqlite3_prepare_v2(t->db,
-				"UPDATE trust SET state = ?4, note = ?5, updated = ?6"
-				" WHERE dev = ?1 AND ino = ?2 AND gen = ?3 AND state = ?7",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sql_err(rc);
-	sqlite3_bind_int64(st, 1, dev);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)ino);
-	sqlite3_bind_int64(st, 3, gen);
+	rc = prepare_by_inode(t, "UPDATE trust SET state = ?4, note = ?5, updated = ?6"
+			      " WHERE dev = ?1 AND ino = ?2 AND gen = ?3 AND state = ?7",
+			      dev, ino, gen, &st);
+	if (rc)
+		return rc;
 	sqlite3_bind_int(st, 4, KEEL_TRUST_TAINTED);
 	sqlite3_bind_text(st, 5, note, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, time(NULL));
@@ -296,15 +306,11 @@ int keel_trust_restamp(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sqlite3_prepare_v2(t->db,
-				"UPDATE trust SET ctime_sec = ?4, ctime_nsec = ?5, i_version = ?6,"
-				" updated = ?7 WHERE dev = ?1 AND ino = ?2 AND gen = ?3 AND state = ?8",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sql_err(rc);
-	sqlite3_bind_int64(st, 1, dev);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)ino);
-	sqlite3_bind_int64(st, 3, gen);
+	rc = prepare_by_inode(t, "UPDATE trust SET ctime_sec = ?4, ctime_nsec = ?5, i_version = ?6,"
+			      " updated = ?7 WHERE dev = ?1 AND ino = ?2 AND gen = ?3 AND state = ?8",
+			      dev, ino, gen, &st);
+	if (rc)
+		return rc;
 	sqlite3_bind_int64(st, 4, ctime_sec);
 	sqlite3_bind_int64(st, 5, ctime_nsec);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)i_version);
