@@ -17,72 +17,11 @@
 #include "blk/minisim.h"
 #include "blk/shards.h"
 #include "keel/cache.h"
+#include "trace_keys.h"
 
-#define TRACES "../shared/traces"
 #define GRID 20			/* sizes compared: unique x (i + 1) / GRID */
 #define POINTS 100		/* miniature caches */
 #define SEEDS 20
-
-struct keys {
-	__u64 *k;
-	size_t n, cap;
-	__u64 unique;
-};
-
-static void push(struct keys *t, __u64 k)
-{
-	if (t->n == t->cap) {
-		t->cap = t->cap ? 2 * t->cap : 65536;
-		t->k = realloc(t->k, t->cap * sizeof(*t->k));
-		cr_assert_not_null(t->k);
-	}
-	t->k[t->n++] = k;
-}
-
-static const char *trace_path(const char *name)
-{
-	static char path[512];
-	const char *top = getenv("KEEL_TOP");
-
-	snprintf(path, sizeof(path), "%s/%s/%s", top ? top : ".", TRACES, name);
-	if (access(path, R_OK))
-		cr_assert_fail("%s is missing: these tests need the shared traces folder "
-			       "beside the checkout (../shared/traces)", path);
-	return path;
-}
-
-static void load(const char *name, struct keys *t)
-{
-	if (strstr(name, ".oracleGeneral.bin")) {
-		/* 24-byte records, the object id at offset 4 */
-		FILE *f = fopen(trace_path(name), "rb");
-		unsigned char r[24];
-
-		cr_assert_not_null(f);
-		while (fread(r, sizeof(r), 1, f) == 1) {
-			__u64 id;
-
-			memcpy(&id, r + 4, sizeof(id));
-			push(t, id);
-		}
-		fclose(f);
-	} else {
-		/* LIRS text: one block number per line, other lines skipped */
-		gzFile f = gzopen(trace_path(name), "rb");
-		char line[128];
-
-		cr_assert_not_null(f);
-		while (gzgets(f, line, sizeof(line))) {
-			char *end;
-			unsigned long long v = strtoull(line, &end, 10);
-
-			if (end != line && (*end == '\n' || *end == '\r' || !*end))
-				push(t, v);
-		}
-		gzclose(f);
-	}
-	/* distinct keys and the exact LRU curve come from SHARDS at rate 1 */
-}
 
 static double mae(const double *a, const double *b, int n)
 {
@@ -170,7 +109,7 @@ static void check_trace(const char *name, struct bound b)
 	struct keel_shards_info si;
 	struct keel_shards *s;
 
-	load(name, &t);
+	load_trace_keys(name, &t);
 	cr_assert_eq(keel_shards_new(&o, &s), 0);
 	for (size_t i = 0; i < t.n; i++)
 		keel_shards_access(s, t.k[i]);

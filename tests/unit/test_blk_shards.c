@@ -15,71 +15,10 @@
 
 #include "blk/distinct.h"
 #include "blk/shards.h"
+#include "trace_keys.h"
 
-#define TRACES "../shared/traces"
 #define BINS 100
 #define FS_MAX 16384u
-
-struct keys {
-	__u64 *k;
-	size_t n, cap;
-	__u64 unique;
-};
-
-static void push(struct keys *t, __u64 k)
-{
-	if (t->n == t->cap) {
-		t->cap = t->cap ? 2 * t->cap : 65536;
-		t->k = realloc(t->k, t->cap * sizeof(*t->k));
-		cr_assert_not_null(t->k);
-	}
-	t->k[t->n++] = k;
-}
-
-static const char *trace_path(const char *name)
-{
-	static char path[512];
-	const char *top = getenv("KEEL_TOP");
-
-	snprintf(path, sizeof(path), "%s/%s/%s", top ? top : ".", TRACES, name);
-	if (access(path, R_OK))
-		cr_assert_fail("%s is missing: these tests need the shared traces folder "
-			       "beside the checkout (../shared/traces)", path);
-	return path;
-}
-
-/* LIRS text traces: one block number per line, other lines skipped. */
-static void load_text(const char *name, struct keys *t)
-{
-	gzFile f = gzopen(trace_path(name), "rb");
-	char line[128];
-
-	cr_assert_not_null(f);
-	while (gzgets(f, line, sizeof(line))) {
-		char *end;
-		unsigned long long v = strtoull(line, &end, 10);
-
-		if (end != line && (*end == '\n' || *end == '\r' || !*end))
-			push(t, v);
-	}
-	gzclose(f);
-}
-
-/* oracleGeneral: 24-byte records, the object id at offset 4. */
-static void load_oracle(const char *name, struct keys *t)
-{
-	FILE *f = fopen(trace_path(name), "rb");
-	unsigned char r[24];
-
-	cr_assert_not_null(f);
-	while (fread(r, sizeof(r), 1, f) == 1) {
-		__u64 id;
-
-		memcpy(&id, r + 4, sizeof(id));
-		push(t, id);
-	}
-	fclose(f);
-}
 
 static void count_unique(struct keys *t)
 {
@@ -152,7 +91,7 @@ Test(blk_shards, exact_curve_is_lru)
 	__u64 size[BINS];
 	double miss[BINS];
 
-	load_text("lirs-multi1.trace.gz", &t);
+	load_trace_keys("lirs-multi1.trace.gz", &t);
 	count_unique(&t);
 	curve(&t, KEEL_SHARDS_FIXED_RATE, 1.0, 1u << 20, 0, size, miss, &si);
 	cr_assert_eq(si.sampled, t.n, "rate 1 samples every access");
@@ -193,7 +132,7 @@ struct bound {
 	double fs1_mean;	/* fixed-size ~1%, mean over SEEDS seeds */
 };
 
-static void check_trace(const char *name, bool oracle, struct bound b)
+static void check_trace(const char *name, struct bound b)
 {
 	struct keys t = { 0 };
 	struct keel_shards_info ex_i, fr_i, fs_i, big_i, si;
@@ -202,10 +141,7 @@ static void check_trace(const char *name, bool oracle, struct bound b)
 	double e_fr, e_fs, e_big, big_rate, fr_mean = 0, fr_max = 0, fs_mean = 0, fs_max = 0;
 	__u32 fs_max_keys;
 
-	if (oracle)
-		load_oracle(name, &t);
-	else
-		load_text(name, &t);
+	load_trace_keys(name, &t);
 	count_unique(&t);
 	fs_max_keys = t.unique / 100 < 16 ? 16 : t.unique / 100;
 	curve(&t, KEEL_SHARDS_FIXED_RATE, 1.0, 1u << 24, 0, size, exact, &ex_i);
@@ -246,14 +182,14 @@ static void check_trace(const char *name, bool oracle, struct bound b)
 	free(t.k);
 }
 
-Test(blk_shards, cloudphysics) { check_trace("cloudPhysicsIO.oracleGeneral.bin", true, (struct bound){ 0.019, 0.0125, 0.017 }); }
-Test(blk_shards, lirs_2_pools) { check_trace("lirs-2_pools.trace.gz", false, (struct bound){ 0.012, 0.017, 0.020 }); }
-Test(blk_shards, lirs_loop) { check_trace("lirs-loop.trace.gz", false, (struct bound){ 0.01, 0.01, 0.01 }); }
-Test(blk_shards, lirs_multi1) { check_trace("lirs-multi1.trace.gz", false, (struct bound){ 0.034, 0.070, 0.072 }); }
-Test(blk_shards, lirs_multi2) { check_trace("lirs-multi2.trace.gz", false, (struct bound){ 0.075, 0.037, 0.042 }); }
-Test(blk_shards, lirs_multi3) { check_trace("lirs-multi3.trace.gz", false, (struct bound){ 0.025, 0.034, 0.038 }); }
-Test(blk_shards, lirs_sprite) { check_trace("lirs-sprite.trace.gz", false, (struct bound){ 0.038, 0.018, 0.018 }); }
-Test(blk_shards, lirs_zigzag) { check_trace("lirs-zigzag.trace.gz", false, (struct bound){ 0.015, 0.020, 0.021 }); }
+Test(blk_shards, cloudphysics) { check_trace("cloudPhysicsIO.oracleGeneral.bin", (struct bound){ 0.019, 0.0125, 0.017 }); }
+Test(blk_shards, lirs_2_pools) { check_trace("lirs-2_pools.trace.gz", (struct bound){ 0.012, 0.017, 0.020 }); }
+Test(blk_shards, lirs_loop) { check_trace("lirs-loop.trace.gz", (struct bound){ 0.01, 0.01, 0.01 }); }
+Test(blk_shards, lirs_multi1) { check_trace("lirs-multi1.trace.gz", (struct bound){ 0.034, 0.070, 0.072 }); }
+Test(blk_shards, lirs_multi2) { check_trace("lirs-multi2.trace.gz", (struct bound){ 0.075, 0.037, 0.042 }); }
+Test(blk_shards, lirs_multi3) { check_trace("lirs-multi3.trace.gz", (struct bound){ 0.025, 0.034, 0.038 }); }
+Test(blk_shards, lirs_sprite) { check_trace("lirs-sprite.trace.gz", (struct bound){ 0.038, 0.018, 0.018 }); }
+Test(blk_shards, lirs_zigzag) { check_trace("lirs-zigzag.trace.gz", (struct bound){ 0.015, 0.020, 0.021 }); }
 
 /* The HyperLogLog that scales SHARDS: within 3% (~4 standard errors) from
  * a few keys to millions, and repeats do not count. */
