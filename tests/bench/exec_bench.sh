@@ -39,7 +39,7 @@ done
 PYTHON=$(command -v python3) || { echo "exec bench: skipped: needs python3"; exit 0; }
 FAPOLICYD=$(command -v fapolicyd || echo /usr/sbin/fapolicyd)
 
-T=$(mktemp -d /tmp/exec-bench.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/keel-exec-bench.XXXXXX") || exit 1	# removed by cleanup()
 PINS=/sys/fs/bpf/keel-bench-$$
 export KEEL_SOCKET=$T/keel.sock
 keeld_pid= fapo_pid=
