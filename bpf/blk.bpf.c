@@ -227,10 +227,16 @@ int BPF_PROG(blk_rq_issue, struct request *rq)
 			__sync_fetch_and_add(ov, -1);
 		return 0;
 	}
-	if (!bpf_map_update_elem(&blk_inflight, &key, &f, BPF_NOEXIST)) {
-		__sync_fetch_and_add(ov, 1);
-	} else if (bpf_map_update_elem(&blk_inflight, &key, &f, BPF_EXIST)) {
-		/* neither new (full) nor a requeued request's entry */
+	/*
+	 * Count the entry before it exists: the completion may run on another
+	 * CPU as soon as the entry is in the map, and it skips the map while
+	 * the count reads 0.  Counting after the insert lost that read.
+	 */
+	__sync_fetch_and_add(ov, 1);
+	if (!bpf_map_update_elem(&blk_inflight, &key, &f, BPF_NOEXIST))
+		return 0;
+	__sync_fetch_and_add(ov, -1);	/* not new: full, or a requeue's entry */
+	if (bpf_map_update_elem(&blk_inflight, &key, &f, BPF_EXIST)) {
 		cnt->untracked++;
 		send(cnt, &f, f.issue_ns, 0, KEEL_BLK_F_NO_LATENCY);
 	}

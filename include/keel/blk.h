@@ -55,6 +55,7 @@ struct keel_blk_counters {
 	__u64 dropped;		/* ring buffer full: read record lost, counted */
 	__u64 filtered;		/* requests skipped by the device/cgroup filters */
 	__u64 untracked;	/* in-flight table full: sent without latency */
+	__u64 missed;		/* keeld fills it: programs' recursion_misses */
 };
 
 #endif /* KEEL_BLK_H */

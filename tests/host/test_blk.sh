@@ -49,6 +49,7 @@ fio_job() {
 	sleep 0.3	# the last records reach keeld within its 100 ms poll
 	k1=$(disk_reads "$NAME")
 	note "$what: fio $ios reads, /sys/block/$NAME/stat +$((s1 - s0)), keeld +$((k1 - k0))"
+	[ "$ios" = "$((k1 - k0))" ] || note "kernel counters: $("$KEELCTL" blk stats --json | jq -c .kernel)"
 	check_eq "$what: keeld counts every read fio issued" "$ios" "$((k1 - k0))"
 	check_eq "$what: keeld agrees with /sys/block/$NAME/stat" "$((s1 - s0))" "$((k1 - k0))"
 }
