@@ -2,9 +2,9 @@
 /*
  * Upcall I/O filters, user side: see include/keel/upcall.h, docs/upcall.md.
  *
- * keel.ko enters a filter at keel__upcall_stub with rdi = the request copy,
+ * keel.ko enters a filter at keel__upcall_trampoline with rdi = the request copy,
  * rsi = our registration, rdx = the depth, on a 16-byte aligned slot of the
- * registered stack area.  The stub calls keel__upcall_run, which runs the
+ * registered stack area.  The trampoline calls keel__upcall_run, which runs the
  * filter and ends the upcall with KEEL_IOC_UPCALL_RETURN; that ioctl does not
  * return when it succeeds (the thread resumes in keel_filter_submit).
  */
@@ -46,16 +46,16 @@ static pthread_key_t upcall_alt_key;
 static __thread volatile unsigned int upcall_tls_depth;
 static __thread void *upcall_tls_alt;
 
-void keel__upcall_stub(void);
+void keel__upcall_trampoline(void);
 void keel__upcall_run(struct keel_io_req *req, struct upcall_reg *reg,
 		      uint64_t depth) __attribute__((noreturn, used));
 
 /* No return address: unwinders stop here (.cfi_undefined rip). */
 __asm__(".text\n"
-	".globl keel__upcall_stub\n"
-	".hidden keel__upcall_stub\n"
-	".type keel__upcall_stub, @function\n"
-	"keel__upcall_stub:\n"
+	".globl keel__upcall_trampoline\n"
+	".hidden keel__upcall_trampoline\n"
+	".type keel__upcall_trampoline, @function\n"
+	"keel__upcall_trampoline:\n"
 	"	.cfi_startproc\n"
 	"	.cfi_undefined rip\n"
 	"	xorl %ebp, %ebp\n"
@@ -63,7 +63,7 @@ __asm__(".text\n"
 	"	call keel__upcall_run\n"
 	"	ud2\n"
 	"	.cfi_endproc\n"
-	".size keel__upcall_stub, .-keel__upcall_stub\n");
+	".size keel__upcall_trampoline, .-keel__upcall_trampoline\n");
 
 __attribute__((visibility("hidden"))) void
 keel__upcall_run(struct keel_io_req *req, struct upcall_reg *reg, uint64_t depth)
@@ -155,7 +155,7 @@ static int upcall_register(struct upcall_reg *reg, uint32_t flags,
 		for (i = 0; i < slots; i++)
 			mprotect((char *)reg->stack + i * slot_size, page,
 				 PROT_NONE);
-		r.entry = (uintptr_t)keel__upcall_stub;
+		r.entry = (uintptr_t)keel__upcall_trampoline;
 		r.arg = (uintptr_t)reg;
 		r.stack = (uintptr_t)reg->stack;
 		r.stack_size = reg->stack_len;
