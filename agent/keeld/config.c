@@ -128,7 +128,8 @@ static const struct opt opts[] = {
 	UINT("vmnet", "provider_timeout_ms", vmnet_provider_timeout_ms, 100, 3600000, "10000",
 	     "a provider command still running after this long is killed and retried"),
 	UINT("vmnet", "provider_retries", vmnet_provider_retries, 0, 1000000, "10",
-	     "attempts per change before it is reported failed (0: retry forever)"),
+	     "attempts per change at a doubling backoff; then it is reported failed and retried "
+	     "at the longest backoff until the provider confirms (0: never reported failed)"),
 	UINT("vmnet", "provider_backoff_ms", vmnet_provider_backoff_ms, 10, 3600000, "500",
 	     "first retry delay; it doubles up to 64 times this"),
 	UINT("vmnet", "provider_max_running", vmnet_provider_max_running, 1, 256, "4",

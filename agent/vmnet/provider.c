@@ -11,8 +11,10 @@
  * to one address are applied in order) and at most provider_max_running
  * at once.  The command says the desired state, so running it twice is
  * harmless: it must be idempotent.  A failure or a hang (killed after
- * provider_timeout_ms) is retried with exponential backoff; the latest
- * wanted state is what the next attempt applies, so nothing is lost.
+ * provider_timeout_ms) is retried with exponential backoff, and past
+ * provider_retries attempts at the longest backoff, for as long as it
+ * takes; the latest wanted state is what the next attempt applies, so
+ * nothing is lost.
  * Hooks are spawned by a thread (spawner.c) and run as children watched
  * through pidfds: detection never waits for a fork or an exec.  When the
  * spawner's queue ([vmnet] provider_queue) is full, the change stays
@@ -194,14 +196,19 @@ static void hook_done(struct vmnet *v, struct vmnet_wl *w, int status, bool time
 			 tail[0] ? ": " : "", tail);
 	else
 		snprintf(w->error, sizeof(w->error), "killed by signal %d", WTERMSIG(status));
-	delay = (uint64_t)backoff << (w->attempts - 1 < 6 ? w->attempts - 1 : 6);
+	/*
+	 * Never given up: the issue's "the change is not lost".  Past
+	 * provider_retries attempts the entry is reported failed and retried
+	 * at the longest backoff until the provider confirms or the wanted
+	 * state changes.
+	 */
 	w->failed = retries && w->attempts >= retries;
+	delay = (uint64_t)backoff << (w->attempts - 1 < 6 && !w->failed ? w->attempts - 1 : 6);
 	w->retry_at = now + delay * 1000000ULL;
 	vmnet_emit(v, "eni.provider_error",
 		   json_pack("{s:s, s:s, s:i, s:s, s:b, s:I}", "ip", ip, "action",
 			     action ? "add" : "remove", "attempt", (int)w->attempts, "error",
-			     w->error, "final", w->failed, "retry_in_ms",
-			     (json_int_t)(w->failed ? 0 : delay)));
+			     w->error, "failed", w->failed, "retry_in_ms", (json_int_t)delay));
 }
 
 static void on_exit_cb(struct keel_watch *watch, uint32_t events)
@@ -232,12 +239,16 @@ static void spawn_failed(struct vmnet *v, struct vmnet_wl *w, int err, uint64_t 
 	snprintf(w->error, sizeof(w->error), "cannot run '%.120s': %s",
 		 v->d->cfg.vmnet_provider_command, strerror(-err));
 	w->attempts++;
+	w->running_action = w->want;	/* what was tried: a new change resets */
+	w->failed = v->d->cfg.vmnet_provider_retries &&
+		    w->attempts >= v->d->cfg.vmnet_provider_retries;
 	w->retry_at = now + (uint64_t)v->d->cfg.vmnet_provider_backoff_ms * 64 * 1000000ULL;
 	v->provider_errors++;
 	vmnet_emit(v, "eni.provider_error",
-		   json_pack("{s:s, s:s, s:i, s:s, s:b}", "ip", ip, "action",
+		   json_pack("{s:s, s:s, s:i, s:s, s:b, s:I}", "ip", ip, "action",
 			     w->want ? "add" : "remove", "attempt", (int)w->attempts,
-			     "error", w->error, "final", 0));
+			     "error", w->error, "failed", w->failed, "retry_in_ms",
+			     (json_int_t)v->d->cfg.vmnet_provider_backoff_ms * 64));
 }
 
 /* The spawner started (or could not start) the hook of one entry. */
@@ -346,12 +357,12 @@ void vmnet_provider_kick(struct vmnet *v, uint64_t now)
 		}
 		if (!v->spawner)
 			continue;	/* not started yet, or stopping: stays pending */
-		if (w->failed && w->running_action != (int)w->want) {
-			w->failed = false;	/* a new change: try again */
+		if (w->attempts && w->running_action != (int)w->want) {
+			w->failed = false;	/* a new change: a fresh budget, now */
 			w->attempts = 0;
 			w->retry_at = 0;
 		}
-		if (w->failed || w->retry_at > now || v->running_hooks >= v->d->cfg.vmnet_provider_max_running)
+		if (w->retry_at > now || v->running_hooks >= v->d->cfg.vmnet_provider_max_running)
 			continue;
 		if (v->defer_hooks)
 			continue;	/* the loop kicks again after the batch */
@@ -398,7 +409,7 @@ uint64_t vmnet_provider_deadline(struct vmnet *v)
 			continue;
 		if (w->running && !w->spawning && w->kill_at > 1 && w->kill_at < next)
 			next = w->kill_at;
-		else if (!w->running && !w->failed && w->confirmed != (int)w->want &&
+		else if (!w->running && w->confirmed != (int)w->want &&
 			 w->retry_at && w->retry_at < next)
 			next = w->retry_at;
 	}

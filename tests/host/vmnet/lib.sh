@@ -210,3 +210,20 @@ qemu_stop() {
 events_in() {
 	grep -h "\"type\":\"$2\"" "$KEEL_TMP/$1.events" 2>/dev/null
 }
+
+# ev_any H TYPE FILTER: some event of TYPE from keeld H satisfies the jq
+# FILTER.  (jq 1.6 -e exits 0 on empty input, so "grep | jq -e select"
+# passes when there is no event at all: this fails then.)
+ev_any() {
+	events_in "$1" "$2" | jq -s -e "any(.[]; $3)" >/dev/null
+}
+
+# ev_all H TYPE FILTER: there are events of TYPE from H and all satisfy FILTER
+ev_all() {
+	events_in "$1" "$2" | jq -s -e "length > 0 and all(.[]; $3)" >/dev/null
+}
+
+# ev_count H TYPE [FILTER]: how many events of TYPE from H (satisfying FILTER)
+ev_count() {
+	events_in "$1" "$2" | jq -s "[.[] | select(${3:-true})] | length"
+}
