@@ -12,10 +12,10 @@ const struct keelctl_command keelctl_commands[] = {
 	{ "subsystem", "start or stop a subsystem (root or [control] group)", keelctl_subsystem },
 	{ "vm", "list VM NICs: here, departing, known (vmnet)", keelctl_vm },
 	{ "eni", "list the ENI whitelist with per-IP counters (vmnet)", keelctl_eni },
-	{ "blk", "per-disk read models, miss-ratio curves, trace recording (blk)", keelctl_blk },
-	{ "install", "install a file through the approved installer: copied atomically, trusted (exec)", keelctl_install },
+	{ "blk", "per-disk read models, miss-ratio curves, recording (blk)", keelctl_blk },
+	{ "install", "copy a file in atomically and trust it (exec)", keelctl_install },
 	{ "trust", "list, add, remove or verify trusted files (exec)", keelctl_trust },
-	{ "run-installer", "run a command as an approved installer: what it writes becomes trusted (exec)", keelctl_run_installer },
+	{ "run-installer", "run CMD as an installer: its writes are trusted (exec)", keelctl_run_installer },
 	{ "exec", "show or set exec's mode: audit or enforce", keelctl_exec },
 	{ NULL, NULL, NULL },
 };

@@ -77,7 +77,7 @@ static char *help_filter(int key, const char *text, void *input)
 		return (char *)text;
 	fprintf(f, "%s\n\nCOMMANDS:\n", text);
 	for (const struct keelctl_command *c = keelctl_commands; c->name; c++)
-		fprintf(f, "  %-12s %s\n", c->name, c->summary);
+		fprintf(f, "  %-14s %s\n", c->name, c->summary);
 	fprintf(f, "\nGLOBAL OPTIONS (before the command):");
 	fclose(f);
 	return out;
