@@ -121,8 +121,13 @@ static const struct opt opts[] = {
 	       "IPs the provider confirmed, kept across restarts; empty: not kept"),
 	UINT("vmnet", "grace_ms", vmnet_grace_ms, 0, 3600000, "2000",
 	     "a departed VM's IPs leave the whitelist after this long"),
-	BOOL("vmnet", "learn", vmnet_learn, "true",
-	     "learn IPs from ARP, DHCP and IP sources seen on a VM's own port"),
+	STRING("vmnet", "learn", vmnet_learn, "inventory",
+	       "addresses a NIC may learn from frames on its port: inventory (none), first "
+	       "(its first one, if it has none) or any (any no other NIC owns)"),
+	UINT("vmnet", "port_max_macs", vmnet_port_max_macs, 1, 4096, "4",
+	     "NICs (MACs) here at once on one VM port; further MACs on it do not arrive"),
+	UINT("vmnet", "port_max_ips", vmnet_port_max_ips, 1, 4096, "8",
+	     "addresses learned (not from the inventory) by the NICs of one VM port"),
 	STRING("vmnet", "provider_command", vmnet_provider_command, "",
 	       "run on each whitelist change: {action} {ip} {mac} {vm} {port} {host} are replaced; empty: none"),
 	UINT("vmnet", "provider_timeout_ms", vmnet_provider_timeout_ms, 100, 3600000, "10000",
@@ -458,6 +463,14 @@ int keel_config_validate(const struct keel_config *cfg, struct keel_config_error
 		snprintf(err->key, sizeof(err->key), "[control] group");
 		snprintf(err->msg, sizeof(err->msg), "no group named '%s' on this system",
 			 cfg->control_group);
+		return -EINVAL;
+	}
+	if (strcmp(cfg->vmnet_learn, "inventory") && strcmp(cfg->vmnet_learn, "first") &&
+	    strcmp(cfg->vmnet_learn, "any")) {
+		snprintf(err->key, sizeof(err->key), "[vmnet] learn");
+		snprintf(err->msg, sizeof(err->msg),
+			 "'%s' is not a learning policy (use inventory, first or any)",
+			 cfg->vmnet_learn);
 		return -EINVAL;
 	}
 	if (cfg->pin_dir[0] != '/' || cfg->control_socket[0] != '/') {

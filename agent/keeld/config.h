@@ -60,7 +60,9 @@ struct keel_config {
 	char vmnet_inventory_dir[PATH_MAX];
 	char vmnet_state_file[PATH_MAX];
 	unsigned int vmnet_grace_ms;
-	bool vmnet_learn;
+	char vmnet_learn[16];
+	unsigned int vmnet_port_max_macs;
+	unsigned int vmnet_port_max_ips;
 	char vmnet_provider_command[1024];
 	unsigned int vmnet_provider_timeout_ms;
 	unsigned int vmnet_provider_retries;

@@ -7,7 +7,12 @@
  *   - a frame counts only on the port the NIC is here on;
  *   - an address owned by another NIC (inventory, or learned while that
  *     NIC is here) is a conflict: reported, never moved;
- *   - inventory addresses always belong to their inventory MAC.
+ *   - inventory addresses always belong to their inventory MAC;
+ *   - [vmnet] learn says which other addresses a NIC may take: none
+ *     (inventory, the default: an address this host does not know may
+ *     be a VM's on another host), its first (first), or any (any);
+ *   - per port, at most port_max_macs NICs and port_max_ips learned
+ *     addresses, so that a guest cannot fill the tables.
  * A gratuitous ARP is also an arrival: a virtio guest announces itself
  * that way after a migration.
  */
@@ -83,6 +88,7 @@ void vmnet_learn(struct vmnet *v, const struct keel_vmnet_record *r)
 	const struct keel_vmnet_ip *ip = (const struct keel_vmnet_ip *)r->ip;
 	struct vmnet_port *p = vmnet_port_find(v, (int)r->ifindex);
 	struct vmnet_nic *n, *owner;
+	unsigned int learned;
 	char m[18], ips[64];
 	int err;
 
@@ -100,7 +106,7 @@ void vmnet_learn(struct vmnet *v, const struct keel_vmnet_record *r)
 		conflict(v, r, p->name, n, "MAC is here on another port");
 		return;
 	}
-	if (!v->d->cfg.vmnet_learn || vmnet_ip_zero(ip))
+	if (vmnet_ip_zero(ip))
 		return;
 	owner = vmnet_ip_owner(v, ip);
 	if (owner && owner != n) {
@@ -109,9 +115,30 @@ void vmnet_learn(struct vmnet *v, const struct keel_vmnet_record *r)
 	}
 	if (owner == n)
 		return;
-	err = vmnet_nic_add_ip(v, n, ip, source_of(r->kind));
 	vmnet_mac_str(r->mac, m);
 	vmnet_ip_str(ip, ips, sizeof(ips));
+	if (v->learn == LEARN_INVENTORY || (v->learn == LEARN_FIRST && n->n_ips)) {
+		/* an address nobody here knows may be another host's VM's */
+		v->learn_refused++;
+		vmnet_emit(v, "vm.learn_refused",
+			   json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "mac", m, "vm", n->vm, "ip",
+				     ips, "port", p->name, "source",
+				     vmnet_source_name(source_of(r->kind)), "reason",
+				     v->learn == LEARN_INVENTORY ?
+					     "not in the inventory ([vmnet] learn = inventory)" :
+					     "the NIC has an address ([vmnet] learn = first)"));
+		return;
+	}
+	vmnet_port_nics(v, n->port, &learned);
+	if (learned >= v->d->cfg.vmnet_port_max_ips) {
+		v->refused++;
+		vmnet_emit(v, "vmnet.limit", json_pack("{s:s, s:s, s:s, s:s, s:I}", "what",
+						       "port_ips", "mac", m, "ip", ips, "port",
+						       p->name, "max",
+						       (json_int_t)v->d->cfg.vmnet_port_max_ips));
+		return;
+	}
+	err = vmnet_nic_add_ip(v, n, ip, source_of(r->kind));
 	if (err) {
 		vmnet_emit(v, "vmnet.limit", json_pack("{s:s, s:s, s:s, s:i}", "what", "ips_per_nic",
 						       "mac", m, "ip", ips, "max", VMNET_NIC_IPS));

@@ -181,6 +181,9 @@ static int vmnet_open(struct keel_subsys *s, char *why, size_t len)
 	v->max_nics = cfg->vmnet_max_vms;
 	v->max_ports = cfg->vmnet_max_ports;
 	v->max_wl = cfg->vmnet_max_ips;
+	v->learn = !strcmp(cfg->vmnet_learn, "any")     ? LEARN_ANY :
+		   !strcmp(cfg->vmnet_learn, "first")   ? LEARN_FIRST :
+							  LEARN_INVENTORY;
 	v->nics = calloc(v->max_nics, sizeof(*v->nics));
 	v->ports = calloc(v->max_ports, sizeof(*v->ports));
 	v->wl = calloc(v->max_wl, sizeof(*v->wl));
@@ -361,6 +364,9 @@ static void vmnet_counters(struct keel_subsys *s, json_t *out)
 	json_object_set_new(out, "arrivals", json_integer((json_int_t)v->arrivals));
 	json_object_set_new(out, "departures", json_integer((json_int_t)v->departures));
 	json_object_set_new(out, "conflicts", json_integer((json_int_t)v->conflicts));
+	json_object_set_new(out, "learn", json_string(v->d->cfg.vmnet_learn));
+	json_object_set_new(out, "learn_refused", json_integer((json_int_t)v->learn_refused));
+	json_object_set_new(out, "refused", json_integer((json_int_t)v->refused));
 	json_object_set_new(out, "provider_errors", json_integer((json_int_t)v->provider_errors));
 	json_object_set_new(out, "kvm_source", json_string(v->kvm_source));
 	json_object_set_new(out, "provider_queue_full",

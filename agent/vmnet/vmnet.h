@@ -80,6 +80,13 @@ struct vmnet_port {
 	int pid;			/* the process holding the tap, 0: unknown */
 };
 
+/* [vmnet] learn */
+enum vmnet_learn_policy {
+	LEARN_INVENTORY,	/* frames never add an address */
+	LEARN_FIRST,		/* a NIC without an address learns its first one */
+	LEARN_ANY,		/* any address no other NIC owns */
+};
+
 enum vmnet_prov_action { PROV_REMOVE = 0, PROV_ADD = 1 };
 
 struct vmnet_wl {
@@ -156,6 +163,7 @@ struct vmnet {
 	unsigned int max_ports;
 	struct vmnet_wl *wl;
 	unsigned int max_wl;
+	enum vmnet_learn_policy learn;
 	unsigned int running_hooks;	/* queued for the spawner or running */
 	/* while a ring-buffer batch is handled, hooks are queued after it */
 	bool defer_hooks;
@@ -167,6 +175,7 @@ struct vmnet {
 	uint64_t state_save_at;		/* CLOCK_MONOTONIC ns; 0: saved */
 	/* counters */
 	uint64_t arrivals, departures, conflicts, refused, provider_ok, provider_errors;
+	uint64_t learn_refused;
 	uint64_t inventory_errors;
 	uint64_t last_arrive_latency_ns;
 };
@@ -214,6 +223,7 @@ void vmnet_depart(struct vmnet *v, struct vmnet_nic *n, const char *reason);
 void vmnet_port_gone(struct vmnet *v, int ifindex);
 void vmnet_pid_gone(struct vmnet *v, int pid);
 void vmnet_nics_expire(struct vmnet *v, uint64_t now);
+unsigned int vmnet_port_nics(struct vmnet *v, int ifindex, unsigned int *ret_learned);
 json_t *vmnet_nic_json(struct vmnet *v, const struct vmnet_nic *n);
 const char *vmnet_source_name(int source);
 

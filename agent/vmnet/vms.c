@@ -123,6 +123,17 @@ void vmnet_arrive(struct vmnet *v, const __u8 *mac, int ifindex, const char *rea
 
 	if (!p || !memcmp(p->mac, mac, 6))
 		return;
+	n = vmnet_nic_find(v, mac);
+	if ((!n || n->state != NIC_HERE) &&
+	    vmnet_port_nics(v, ifindex, NULL) >= v->d->cfg.vmnet_port_max_macs) {
+		/* a guest making up MACs must not fill the NIC table */
+		v->refused++;
+		vmnet_mac_str(mac, m);
+		vmnet_emit(v, "vmnet.limit",
+			   json_pack("{s:s, s:s, s:s, s:I}", "what", "port_macs", "mac", m, "port",
+				     p->name, "max", (json_int_t)v->d->cfg.vmnet_port_max_macs));
+		return;
+	}
 	n = vmnet_nic_get(v, mac);
 	if (!n)
 		return;
@@ -179,6 +190,25 @@ void vmnet_depart(struct vmnet *v, struct vmnet_nic *n, const char *reason)
 			     n->port_name, "reason", reason, "ips", ips_json(n, false),
 			     "grace_ms", (int)grace));
 	vmnet_timer_arm(v);
+}
+
+/* NICs here on port @ifindex, and how many addresses they learned. */
+unsigned int vmnet_port_nics(struct vmnet *v, int ifindex, unsigned int *ret_learned)
+{
+	unsigned int nics = 0, learned = 0;
+
+	for (unsigned int i = 0; i < v->max_nics; i++) {
+		const struct vmnet_nic *n = &v->nics[i];
+
+		if (!n->used || n->state != NIC_HERE || n->port != ifindex)
+			continue;
+		nics++;
+		for (int j = 0; j < n->n_ips; j++)
+			learned += n->ips[j].source != SRC_INVENTORY;
+	}
+	if (ret_learned)
+		*ret_learned = learned;
+	return nics;
 }
 
 void vmnet_port_gone(struct vmnet *v, int ifindex)

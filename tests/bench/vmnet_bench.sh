@@ -76,11 +76,13 @@ cp "$KEEL_TMP/set2" "$KEEL_TMP/inv/bench2"
 hook=$KEEL_TOP/tests/host/vmnet/hook.sh
 for h in a b; do
 	mkdir -p "$KEEL_TMP/hook-$h"
+	# every arrival comes in on one bridge port: lift the per-port MAC cap
 	if [ "${VMNET_BENCH_HOOK:-1}" = 1 ]; then
 		vmnet_keeld_conf $h "provider_command = $hook $KEEL_TMP/hook-$h {action} {ip} {mac}" \
-			"provider_max_running = 16"
+			"provider_max_running = 16" "port_max_macs = 4096"
 	else
-		vmnet_keeld_conf $h	# VMNET_BENCH_HOOK=0: no provider hook
+		# VMNET_BENCH_HOOK=0: no provider hook
+		vmnet_keeld_conf $h "port_max_macs = 4096"
 	fi
 	printf '[events]\nbacklog = 16\n' >>"$KEEL_TMP/$h.conf"
 	vmnet_keeld_start $h || die "keeld on host $h did not start"

@@ -21,7 +21,8 @@ cp "$KEEL_TMP/set" "$KEEL_TMP/inv/burst"
 mkdir -p "$KEEL_TMP/hook-b"
 echo slow >"$KEEL_TMP/hook-b/mode"
 vmnet_keeld_conf b "provider_command = $KEEL_TOP/tests/host/vmnet/hook.sh $KEEL_TMP/hook-b {action} {ip} {mac}" \
-	"provider_max_running = 16" "provider_queue = 1" "provider_timeout_ms = 20000"
+	"provider_max_running = 16" "provider_queue = 1" "provider_timeout_ms = 20000" \
+	"port_max_macs = 64"	# all 30 arrive on one port
 vmnet_keeld_start b || die "keeld on host B did not start"
 G=keel-vmG-$VMNET_ID
 on_exit "ip netns del $G"

@@ -12,7 +12,7 @@ need_cmd jq nsenter python3
 
 vmnet_topo_up || die "setting up the namespaces"
 echo "vm1 $VM_MAC $VM_IP" >"$KEEL_TMP/inv/vms"
-vmnet_keeld_conf b
+vmnet_keeld_conf b "learn = any"	# the default policy: test_vmnet_learn.sh
 vmnet_keeld_start b || die "keeld on host B did not start"
 kvm_src=$(grep '"type":"vmnet.kvm_source"' "$KEEL_TMP/b.events" | tail -1)
 note "KVM lifecycle source: $kvm_src"
