@@ -305,7 +305,7 @@ static __always_inline void install_event(__u32 kind, __u32 reason, __u32 root,
 	ev->key = *key;
 	ev->ctime_sec = t ? t->ctime_sec : 0;
 	ev->ctime_nsec = t ? t->ctime_nsec : 0;
-	ev->pad = 0;
+	ev->uid = (__u32)bpf_get_current_uid_gid();
 	ev->i_version = t ? t->i_version : 0;
 	ev->nonce = t ? t->id : 0;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
@@ -416,7 +416,7 @@ static __always_inline void install_close(struct inode *inode, struct keel_exec_
 	ev->key = *key;
 	ev->ctime_sec = t.ctime_sec;
 	ev->ctime_nsec = t.ctime_nsec;
-	ev->pad = 0;
+	ev->uid = (__u32)bpf_get_current_uid_gid();
 	ev->i_version = t.i_version;
 	ev->nonce = t.id;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
@@ -523,7 +523,7 @@ static __always_inline void install_rename(struct dentry *old_dentry, struct den
 	ev->key = key;
 	ev->ctime_sec = t ? t->ctime_sec : 0;
 	ev->ctime_nsec = t ? t->ctime_nsec : 0;
-	ev->pad = 0;
+	ev->uid = (__u32)bpf_get_current_uid_gid();
 	ev->i_version = t ? t->i_version : 0;
 	ev->nonce = t ? t->id : 0;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
@@ -640,6 +640,21 @@ int BPF_PROG(exec_creds_for_exec, struct linux_binprm *bprm)
 	return 0;
 }
 
+/*
+ * Root of the initial user namespace, with the credentials the exec just
+ * committed.  Anybody may run dpkg (`dpkg -x pkg.deb ~/d` needs no
+ * privilege), and root of a user namespace anybody can create
+ * (`unshare -r`) is nobody: only a caller who could install into the
+ * system anyway makes an installer.
+ */
+static __always_inline bool cur_init_root(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+
+	return BPF_CORE_READ(cred, euid.val) == 0 && BPF_CORE_READ(cred, user_ns, level) == 0;
+}
+
 /* Past the point of no return: a pending installer exec makes an installer. */
 SEC("lsm/bprm_committed_creds")
 int BPF_PROG(exec_committed, struct linux_binprm *bprm)
@@ -649,6 +664,11 @@ int BPF_PROG(exec_committed, struct linux_binprm *bprm)
 
 	if (!in || !(in->flags & KEEL_INST_EXEC_PENDING))
 		return 0;
+	if (!cur_init_root()) {
+		in->flags &= ~KEEL_INST_EXEC_PENDING;
+		install_event(KEEL_EXEC_I_REFUSED, KEEL_EXEC_IR_NOT_ROOT, 0, &none, NULL, NULL);
+		return 0;
+	}
 	in->flags = KEEL_INST_ACTIVE;
 	if (!in->root_tgid)
 		in->root_tgid = bpf_get_current_pid_tgid() >> 32;

@@ -62,6 +62,8 @@ static const char *refuse_reason(__u32 reason)
 		return "a process outside the installer also had it open for writing";
 	case KEEL_EXEC_IR_NO_EVENT:
 		return "the event ring buffer was full (see exec.dropped)";
+	case KEEL_EXEC_IR_NOT_ROOT:
+		return "an installer must run as root of the initial user namespace: not an installer";
 	}
 	return "unknown";
 }
@@ -336,8 +338,10 @@ void exec_on_install(struct keel_subsys *s, const struct keel_exec_install *ev)
 		break;
 	case KEEL_EXEC_I_REFUSED:
 		p->inst->refused++;
-		o = file_json(&ev->key, path);
+		/* NOT_ROOT names no file: a process that did not become an installer */
+		o = ev->reason == KEEL_EXEC_IR_NOT_ROOT ? json_object() : file_json(&ev->key, path);
 		json_object_set_new(o, "pid", json_integer(ev->pid));
+		json_object_set_new(o, "uid", json_integer(ev->uid));
 		json_object_set_new(o, "comm", json_string(comm));
 		json_object_set_new(o, "reason", json_string(refuse_reason(ev->reason)));
 		keel_emit(s->d, "exec", "exec.install_refused", o);

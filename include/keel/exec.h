@@ -99,6 +99,7 @@ enum keel_exec_install_reason {
 	KEEL_EXEC_IR_TRUST_FULL = 2,	/* exec_trusted full: [exec] max_trusted */
 	KEEL_EXEC_IR_OTHER_WRITER = 3,	/* a non-installer had it open for writing too */
 	KEEL_EXEC_IR_NO_EVENT = 4,	/* ring buffer full: keeld could not be told */
+	KEEL_EXEC_IR_NOT_ROOT = 5,	/* a configured installer run by other than root */
 };
 
 #define KEEL_EV_EXEC_INSTALL 0x401
@@ -113,7 +114,7 @@ struct keel_exec_install {
 	struct keel_exec_key key;
 	__s64 ctime_sec;	/* the stamp the kernel trusts */
 	__u32 ctime_nsec;
-	__u32 pad;
+	__u32 uid;		/* the task's real uid */
 	__u64 i_version;
 	__u64 nonce;		/* keel_exec_trust.id of the kernel entry */
 	char comm[KEEL_COMM_LEN];

@@ -55,7 +55,7 @@ mkdir -p "$R/var/lib/dpkg/info" "$R/var/lib/dpkg/updates" "$R/var/lib/dpkg/trigg
 : >"$R/var/lib/dpkg/status"
 
 # --- enroll what this test runs ----------------------------------------------
-tools="bash sh cat cp chmod mv rm ln mkdir touch sleep grep jq seq sed head tail cut tar dpkg dpkg-deb dpkg-split dpkg-query dpkg-trigger setpriv md5sum realpath stat"
+tools="bash sh cat cp chmod chown mv rm ln mkdir touch sleep grep jq seq sed head tail env cut tar dpkg dpkg-deb dpkg-split dpkg-query dpkg-trigger setpriv unshare md5sum realpath stat"
 files=("$KEELCTL")
 for t in $tools; do files+=("$(command -v "$t")"); done
 for f in "${files[@]}" /usr/bin/ls; do
@@ -100,6 +100,35 @@ check "exec.taint when a non-installer opens an installed file for writing" \
 check "enforce: the modified file is refused" refused "$R/usr/bin/kprog-postinst"
 check_eq "enforce: the untouched program still runs" \
 	"kprog: libkdemo says hello" "$("$R/usr/bin/kprog" 2>&1)"
+
+# --- dpkg run by anybody but root of the initial user namespace -------------
+# dpkg -x needs no privilege: were it an installer, any user could make
+# any file trusted.
+chmod 0711 "$KEEL_TMP"
+chmod 0644 "$T/kdemo.deb"
+U=$T/unpriv
+mkdir -p "$U"
+chown 65534:65534 "$U"
+check "as uid 65534: dpkg -x extracts the package" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups dpkg -x "$T/kdemo.deb" "$U/x"
+check "  exec.install_refused: dpkg run by uid 65534 is not an installer" \
+	wait_event exec.install_refused '"uid":65534,.*root of the initial user namespace'
+check "enforce: the program a non-root dpkg extracted is refused" refused "$U/x/usr/bin/kprog"
+check "  and its library: the installed kprog refuses to map it (LD_LIBRARY_PATH)" \
+	refused env LD_LIBRARY_PATH="$U/x/usr/lib" "$R/usr/bin/kprog"
+check "  nothing it extracted is in the trust store" \
+	sh -c "! $KEELCTL trust list | grep -q ' $U/'"
+# root of a user namespace of its own (kernel uid still 0) is not root of the system's
+if unshare -U -r true 2>/dev/null; then
+	check "unshare -U -r (root of a new user namespace): dpkg -x extracts the package" \
+		unshare -U -r dpkg -x "$T/kdemo.deb" "$U/ns"
+	check "  exec.install_refused for it too" \
+		wait_event exec.install_refused '"uid":0,.*root of the initial user namespace'
+	check "enforce: the program dpkg extracted in a user namespace is refused" \
+		refused "$U/ns/usr/bin/kprog"
+else
+	note "unshare -U -r is not allowed here: user namespace case not tried"
+fi
 
 # --- keelctl run-installer ----------------------------------------------------
 mkdir -p "$T/stage" "$T/dest"
