@@ -34,9 +34,9 @@ at_least() { [ "$("$2")" -ge "$1" ]; }
 check "B: the outage outlasts the budget: 6 failed attempts (budget 3)" wait_until 10 at_least 6 errors
 check_eq "B: keelctl eni list says provider failed" failed "$(wl_field b $VM_IP provider)"
 check "B: past the budget each error says failed and the next try in 1280 ms" \
-	sh -c "grep '\"type\":\"eni.provider_error\"' '$KEEL_TMP/b.events' | jq -s -e '[.[] | select(.attempt >= 3)] | length >= 3 and all(.failed == true and .retry_in_ms == 1280)'"
+	ev_set b eni.provider_error '[.[] | select(.attempt >= 3)] | length >= 3 and all(.failed == true and .retry_in_ms == 1280)'
 check "B: and before it, a doubling backoff (20, 40 ms)" \
-	sh -c "grep '\"type\":\"eni.provider_error\"' '$KEEL_TMP/b.events' | jq -s -e '[.[] | select(.attempt < 3) | .retry_in_ms] == [20, 40]'"
+	ev_set b eni.provider_error '[.[] | select(.attempt < 3) | .retry_in_ms] == [20, 40]'
 check "B: the hook's stderr is in the error" ev_all b eni.provider_error '.error | test("simulated outage")'
 n0=$(errors)
 sleep 3
@@ -59,9 +59,9 @@ check "B: vm1 departs (port_gone)" \
 rmerrors() { ev_count b eni.provider_error '.action == "remove"'; }
 check "B: the remove fails past its own budget too" wait_until 10 at_least 4 rmerrors
 check "B: ... a fresh budget for the new change: failed from its 3rd attempt" \
-	sh -c "grep '\"type\":\"eni.provider_error\"' '$KEEL_TMP/b.events' | jq -s -e '[.[] | select(.action == \"remove\") | .failed][0:4] == [false, false, true, true]'"
+	ev_set b eni.provider_error '[.[] | select(.action == "remove") | .failed][0:4] == [false, false, true, true]'
 check "B: the removed entry stays listed until the provider confirms" \
-	sh -c "KEEL_SOCKET=$KEEL_TMP/b.sock '$KEEL_BUILD/keelctl' eni list --json | jq -e '.ips[] | select(.ip == \"$VM_IP\") | .state == \"removed\" and .provider == \"failed\"'"
+	kc_jq b ".ips[] | select(.ip == \"$VM_IP\") | .state == \"removed\" and .provider == \"failed\"" eni list --json
 rm -f "$KEEL_TMP/hook-b/down"
 check "B: the remove reaches the provider once it is back" \
 	wait_until 5 grep -q "^remove $VM_IP $VM_MAC" "$KEEL_TMP/hook-b/log"

@@ -43,7 +43,7 @@ check "B: ... while provider hooks were still pending or running ($pending of $N
 check "B: the full spawn queue is reported (eni.provider_queue_full)" \
 	wait_until 5 grep -q '"type":"eni.provider_queue_full"' "$KEEL_TMP/b.events"
 check "B: keelctl status counts it (provider_queue_full)" \
-	sh -c "KEEL_SOCKET=$KEEL_TMP/b.sock '$KEEL_BUILD/keelctl' status --json | jq -e '[.. | .provider_queue_full? // empty] | .[0] > 0'"
+	kc_jq b '[.. | .provider_queue_full? // empty] | .[0] > 0' status --json
 check "B: no change lost: the provider confirmed all $N adds" \
 	wait_until 30 sh -c "[ \$(wc -l <'$KEEL_TMP/hook-b/log') -ge $N ]"
 check_eq "B: every whitelist entry says provider ok" $N \

@@ -16,6 +16,9 @@
 #   migrate_start NAME URI     start a migration of guest NAME, resending if lost
 #   wait_until SECS CMD...     retry CMD every 50 ms until it succeeds
 #   in_ns H CMD...             run CMD in host H's network namespace
+#   ev_any/ev_all/ev_set/ev_count H TYPE FILTER  H's events of TYPE against a jq FILTER
+#   kc_jq H FILTER ARGS...     keelctl ARGS' JSON against a jq FILTER
+#   jq_true FILTER             JSON on stdin against a jq FILTER
 
 VMNET_ID=$$
 NS_A=keel-vmA-$VMNET_ID
@@ -206,14 +209,23 @@ qemu_stop() {
 	unset "QEMU_PIDS[$1]"
 }
 
+# The checks below fail when there is nothing to check.  (jq 1.6 -e exits 0
+# on empty input, so "grep ... | jq -e 'select(...) | ...'" passes when no
+# event came at all, and "keelctl ... | jq -e" when keelctl printed
+# nothing.)
+
 # the events keeld H emitted of TYPE, one JSON object per line
 events_in() {
-	grep -h "\"type\":\"$2\"" "$KEEL_TMP/$1.events" 2>/dev/null
+	grep -hF "\"type\":\"$2\"" "$KEEL_TMP/$1.events" 2>/dev/null
 }
 
-# ev_any H TYPE FILTER: some event of TYPE from keeld H satisfies the jq
-# FILTER.  (jq 1.6 -e exits 0 on empty input, so "grep | jq -e select"
-# passes when there is no event at all: this fails then.)
+# jq_true FILTER: the JSON documents on stdin, FILTER applied to each,
+# yield at least one value and every value is true
+jq_true() {
+	jq -s -e "[.[] | $1] | length > 0 and all" >/dev/null
+}
+
+# ev_any H TYPE FILTER: some event of TYPE from keeld H satisfies FILTER
 ev_any() {
 	events_in "$1" "$2" | jq -s -e "any(.[]; $3)" >/dev/null
 }
@@ -223,7 +235,23 @@ ev_all() {
 	events_in "$1" "$2" | jq -s -e "length > 0 and all(.[]; $3)" >/dev/null
 }
 
+# ev_set H TYPE FILTER: FILTER on the array of H's events of TYPE is true
+# (an empty array, when none came, must fail FILTER)
+ev_set() {
+	events_in "$1" "$2" | jq -s -e "$3" >/dev/null
+}
+
 # ev_count H TYPE [FILTER]: how many events of TYPE from H (satisfying FILTER)
 ev_count() {
 	events_in "$1" "$2" | jq -s "[.[] | select(${3:-true})] | length"
+}
+
+# kc_jq H FILTER ARGS...: "keelctl ARGS" against H succeeds, prints one
+# JSON document, and FILTER on it yields values that are all true (at least
+# one: a select() that matches nothing fails)
+kc_jq() {
+	local h=$1 filter=$2 out
+	shift 2
+	out=$(kc "$h" "$@") || return 1
+	printf '%s\n' "$out" | jq -s -e "length == 1 and ([.[0] | $filter] | length > 0 and all)" >/dev/null
 }
