@@ -2,10 +2,12 @@
 /*
  * vmnet: VM mobility on the host's network.
  *
- * vmnet_port (TC ingress of each VM port: tap, macvtap, veth) sees what a
- * VM sends: QEMU's RARP announcements after a live migration, gratuitous
- * ARP, ARP and IP source addresses; vmnet_port_out (TC egress) sees the
- * DHCPACK a VM is given.  Each new observation goes to keeld at once
+ * vmnet_port sees what a VM sends: QEMU's RARP announcements after a live
+ * migration, gratuitous ARP, ARP and IP source addresses; vmnet_port_out
+ * sees the DHCPACK a VM is given.  On a tap or veth port the VM's frames
+ * are the port's TC ingress; on macvtap the reverse (the guest's frames
+ * leave through the device: its egress), so keeld attaches each program
+ * on the direction the port's link kind says.  Each new observation goes to keeld at once
  * through the vmnet_events ring buffer; repeats are suppressed per
  * (port, kind, MAC, IP) by the vmnet_seen LRU.
  *

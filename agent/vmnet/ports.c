@@ -51,9 +51,26 @@ bool vmnet_port_name_matches(struct vmnet *v, const char *name)
 	return false;
 }
 
-static void port_add(struct vmnet *v, int ifindex, const char *name, const __u8 *mac)
+/*
+ * macvtap and ipvtap (drivers/net/tap.c) face the other way from a tap: a
+ * frame the guest writes into /dev/tapN is queued with dev_queue_xmit()
+ * on the device (tap_get_user()), so it is the device's TC egress on its
+ * way to the lower device, and a frame for the guest is received on the
+ * device (its ingress) before tap_handle_frame() hands it to /dev/tapN.
+ * A macvtap's MAC is its guest's (macvlan delivers to it by that MAC), so
+ * unlike a tap's it is not a MAC to ignore.  ipvtap is the same tap.c.
+ */
+static bool guest_sends_on_egress(const char *kind)
+{
+	return !strcmp(kind, "macvtap") || !strcmp(kind, "ipvtap");
+}
+
+static void port_add(struct vmnet *v, int ifindex, const char *name, const __u8 *mac,
+		     const char *kind)
 {
 	struct vmnet_port *p = vmnet_port_find(v, ifindex);
+	int from_guest = bpf_program__fd(v->skel->progs.vmnet_port);
+	int to_guest = bpf_program__fd(v->skel->progs.vmnet_port_out);
 	int err;
 
 	if (p)
@@ -71,10 +88,14 @@ static void port_add(struct vmnet *v, int ifindex, const char *name, const __u8 
 	memset(p, 0, sizeof(*p));
 	p->ifindex = ifindex;
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	if (mac)
+	snprintf(p->kind, sizeof(p->kind), "%s", kind);
+	p->guest_egress = guest_sends_on_egress(kind);
+	if (mac && !p->guest_egress)
 		memcpy(p->mac, mac, 6);
-	err = vmnet_tc_attach(ifindex, bpf_program__fd(v->skel->progs.vmnet_port),
-			      bpf_program__fd(v->skel->progs.vmnet_port_out), &p->created_qdisc);
+	if (p->guest_egress)
+		err = vmnet_tc_attach(ifindex, to_guest, from_guest, &p->created_qdisc);
+	else
+		err = vmnet_tc_attach(ifindex, from_guest, to_guest, &p->created_qdisc);
 	if (err) {
 		vmnet_emit(v, "vmnet.port_error",
 			   json_pack("{s:s, s:i, s:s}", "port", name, "ifindex", ifindex, "error",
@@ -85,7 +106,9 @@ static void port_add(struct vmnet *v, int ifindex, const char *name, const __u8 
 	p->attached = true;
 	p->pid = vmnet_tap_owner(name);
 	vmnet_emit(v, "vmnet.port_add",
-		   json_pack("{s:s, s:i, s:i}", "port", name, "ifindex", ifindex, "pid", p->pid));
+		   json_pack("{s:s, s:i, s:i, s:s, s:s}", "port", name, "ifindex", ifindex, "pid",
+			     p->pid, "kind", p->kind, "guest_frames",
+			     p->guest_egress ? "egress" : "ingress"));
 }
 
 static void port_del(struct vmnet *v, int ifindex)
@@ -100,11 +123,24 @@ static void port_del(struct vmnet *v, int ifindex)
 	p->used = false;	/* the kernel removed its filters with the device */
 }
 
+/* IFLA_INFO_KIND inside IFLA_LINKINFO, or "" (a device without link ops) */
+static const char *link_kind(struct rtattr *linkinfo)
+{
+	int len = (int)RTA_PAYLOAD(linkinfo);
+	struct rtattr *rta;
+
+	for (rta = RTA_DATA(linkinfo); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+		if (rta->rta_type == IFLA_INFO_KIND && RTA_PAYLOAD(rta) > 0 &&
+		    memchr(RTA_DATA(rta), 0, RTA_PAYLOAD(rta)))
+			return RTA_DATA(rta);
+	return "";
+}
+
 static void on_link(struct vmnet *v, struct nlmsghdr *nh)
 {
 	struct ifinfomsg *ifi = NLMSG_DATA(nh);
 	int rtlen = (int)IFLA_PAYLOAD(nh);
-	const char *name = NULL;
+	const char *name = NULL, *kind = "";
 	const __u8 *mac = NULL;
 	struct rtattr *rta;
 
@@ -113,6 +149,8 @@ static void on_link(struct vmnet *v, struct nlmsghdr *nh)
 			name = RTA_DATA(rta);
 		else if (rta->rta_type == IFLA_ADDRESS && RTA_PAYLOAD(rta) == 6)
 			mac = RTA_DATA(rta);
+		else if (rta->rta_type == IFLA_LINKINFO)
+			kind = link_kind(rta);
 	}
 	if (nh->nlmsg_type == RTM_DELLINK) {
 		port_del(v, ifi->ifi_index);
@@ -121,7 +159,7 @@ static void on_link(struct vmnet *v, struct nlmsghdr *nh)
 	if (!name)
 		return;
 	if (vmnet_port_name_matches(v, name))
-		port_add(v, ifi->ifi_index, name, mac);
+		port_add(v, ifi->ifi_index, name, mac, kind);
 	else if (vmnet_port_find(v, ifi->ifi_index))
 		port_del(v, ifi->ifi_index);	/* renamed away from the patterns */
 }

@@ -74,7 +74,9 @@ struct vmnet_port {
 	bool used;
 	int ifindex;
 	char name[IF_NAMESIZE];
-	__u8 mac[6];			/* the port's own MAC: never a VM's */
+	__u8 mac[6];			/* the port's own MAC: never a VM's (zero on macvtap) */
+	char kind[16];			/* IFLA_INFO_KIND: tun, veth, macvtap, ... */
+	bool guest_egress;		/* the guest's frames are the port's TC egress */
 	bool created_qdisc;		/* remove clsact on detach */
 	bool attached;
 	int pid;			/* the process holding the tap, 0: unknown */

@@ -35,6 +35,8 @@ qemu_start vmA a tapA || die "QEMU guest on host A did not start"
 qemu_start vmB b tapB "unix:$KEEL_TMP/mig.sock" || die "QEMU destination on host B did not start"
 note "QEMU guest on A (tapA), destination waiting on B (tapB, -incoming)"
 check "keeld A attached to tapA" wait_until 5 sh -c "grep -q '\"port\":\"tapA\"' '$KEEL_TMP/a.events'"
+check "A: tapA is a tun device, the guest's frames on its ingress" \
+	ev_any a vmnet.port_add '.port == "tapA" and .kind == "tun" and .guest_frames == "ingress"'
 hmp vmA announce_self >/dev/null
 check "A: the guest's RARP whitelists $VM_IP" wait_until 5 sh -c "[ \"\$(KEEL_SOCKET=$KEEL_TMP/a.sock '$KEEL_BUILD/keelctl' eni list --json | jq -r '.ips[] | select(.ip == \"$VM_IP\") | .state')\" = whitelisted ]"
 check "A: keelctl vm list shows vm1 here on tapA" \

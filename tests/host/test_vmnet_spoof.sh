@@ -27,6 +27,8 @@ ip -n "$NS_B" link add vnetS type veth peer name eth0 netns "$G"
 ip -n "$G" link set eth0 address $SPOOF_MAC up
 ip -n "$NS_B" link set vnetS master br0 up
 check "B: vnetS becomes a VM port" wait_until 5 sh -c "grep -q '\"port\":\"vnetS\"' '$KEEL_TMP/b.events'"
+check "B: ... a veth, the guest's frames on its ingress" \
+	ev_any b vmnet.port_add '.port == "vnetS" and .kind == "veth" and .guest_frames == "ingress"'
 ip -n "$NS_B" link add vnetV type veth peer name eth1 netns "$G"
 ip -n "$G" link set eth1 address $VM_MAC up
 ip -n "$NS_B" link set vnetV master br0 up

@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
 """Send test frames on an interface (raw AF_PACKET; run as root in the
-interface's network namespace).
+interface's network namespace), or write them into a macvtap character
+device as its guest would: IFACE a path (/dev/tapN), each frame behind a
+10-byte virtio-net header, all zero (macvtap's default: IFF_VNET_HDR).
 
   frame.py IFACE rarp MAC              QEMU-style RARP announcement
   frame.py IFACE garp MAC IP           gratuitous ARP request
   frame.py IFACE ipsrc MAC IP          one UDP datagram from IP
+  frame.py IFACE dhcpack SRV_IP CLIENT_MAC YIADDR
+                                       a DHCP server's DHCPACK giving YIADDR
+                                       to CLIENT_MAC, from the interface's MAC
   frame.py IFACE udp SRC_IP DST_MAC DST_IP COUNT INTERVAL_MS
                                        COUNT UDP datagrams to DST_IP, with
                                        the interface's own MAC as source
+                                       (dhcpack, udp: not for a character device)
 """
+import os
 import socket
 import struct
 import sys
@@ -33,8 +40,8 @@ def csum(data):
     return ~s & 0xFFFF
 
 
-def ipv4_udp(src, dst, payload):
-    udp = struct.pack("!HHHH", 40000, 40000, 8 + len(payload), 0) + payload
+def ipv4_udp(src, dst, payload, sport=40000, dport=40000):
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
     hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0, ip4(src), ip4(dst))
     hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
     return hdr + udp
@@ -44,11 +51,33 @@ def arp(op, sha, spa, tha, tpa):
     return struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, op, sha, spa, tha, tpa)
 
 
+def dhcpack(chaddr, yiaddr):
+    """A BOOTREPLY with the magic cookie and option 53 = 5 (DHCPACK)."""
+    bootp = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 2, 1, 6, 0, 0x6b65656c, 0, 0,
+                        b"\0" * 4, ip4(yiaddr), b"\0" * 4, b"\0" * 4, chaddr, b"", b"")
+    return bootp + struct.pack("!I", 0x63825363) + bytes([53, 1, 5, 255])
+
+
+class TapDev:
+    """A macvtap character device, written like a socket is sent on."""
+
+    VNET_HDR = b"\0" * 10
+
+    def __init__(self, path):
+        self.fd = os.open(path, os.O_WRONLY)
+
+    def send(self, frame):
+        os.write(self.fd, self.VNET_HDR + frame)
+
+
 def main():
     ifname, kind = sys.argv[1], sys.argv[2]
-    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-    s.bind((ifname, 0))
-    own = s.getsockname()[4]
+    if ifname.startswith("/"):
+        s, own = TapDev(ifname), None
+    else:
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        s.bind((ifname, 0))
+        own = s.getsockname()[4]
     bcast = b"\xff" * 6
     if kind == "rarp":
         m = mac(sys.argv[3])
@@ -63,6 +92,12 @@ def main():
         m = mac(sys.argv[3])
         frame = bcast + m + struct.pack("!H", 0x0800) + ipv4_udp(sys.argv[4], "255.255.255.255", b"keel")
         s.send(frame.ljust(60, b"\0"))
+    elif kind in ("udp", "dhcpack") and own is None:
+        sys.exit(kind + " frames take the interface's MAC: give an interface, not " + ifname)
+    elif kind == "dhcpack":
+        src, cmac, yi = sys.argv[3], mac(sys.argv[4]), sys.argv[5]
+        frame = cmac + own + struct.pack("!H", 0x0800) + ipv4_udp(src, yi, dhcpack(cmac, yi), 67, 68)
+        s.send(frame)
     elif kind == "udp":
         src, dmac, dst = sys.argv[3], mac(sys.argv[4]), sys.argv[5]
         count, interval = int(sys.argv[6]), float(sys.argv[7]) / 1000.0

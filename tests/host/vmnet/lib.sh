@@ -6,7 +6,8 @@
 # Source after tests/integration/lib.sh.
 #
 #   vmnet_topo_up              namespaces, bridges, uplinks, fabric (a hub)
-#   vmnet_keeld_conf H [LINE...]  write $KEEL_TMP/H.conf for host H (a or b)
+#   vmnet_keeld_conf H [LINE...]  write $KEEL_TMP/H.conf for host H (a or b);
+#                              [vmnet] ports is $VMNET_PORTS if set
 #   vmnet_keeld_start H        start keeld for host H inside its namespace
 #   vmnet_keeld_stop H         SIGTERM and wait
 #   kc H ARGS...               keelctl against host H's keeld
@@ -105,7 +106,7 @@ enabled = false
 enabled = false
 [vmnet]
 uplink = up$h
-ports = tap*,vnet*
+ports = ${VMNET_PORTS:-tap*,vnet*}
 inventory_dir = $KEEL_TMP/inv
 state_file = $KEEL_TMP/$h.state
 grace_ms = 300
