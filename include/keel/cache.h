@@ -6,6 +6,9 @@
  *   - A new key enters the cold FIFO (1% of the cache to start with).
  *   - A hit marks the entry: a 2-bit saturating counter and the epoch of
  *     the reference (the shard's miss count, coarsened); nothing moves.
+ *     The counter counts reuse, not bursts: the first hit sets it to 1, a
+ *     later one raises it only if the recorded reference is at least 1/5
+ *     of the shard's capacity in misses old.
  *   - When the cold FIFO has to give up an entry, its head is examined: if
  *     it was hit while cold it becomes hot (in place, no copy); while hot
  *     has room it moves to hot anyway; otherwise it is evicted and leaves a
