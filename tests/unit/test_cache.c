@@ -221,6 +221,47 @@ Test(cache, adapts_cold_target)
 	keel_cache_free(c);
 }
 
+Test(cache, burst_of_hits_counts_once)
+{
+	struct keel_cache *c = mk(100, 0, 1);
+	__u64 k = 1000;
+	int steps = 0;
+
+	/* 99 keys used twice: hot once the next misses reach cold's head. */
+	for (int round = 0; round < 2; round++)
+		for (__u64 x = 0; x < 99; x++)
+			keel_cache_access(c, x);
+	for (int i = 0; i < 300; i++)
+		keel_cache_access(c, k++);
+	/* Key 5 is read three times at once (one reference); key 6 twice,
+	 * 30 misses apart (reuse: 1/5 of the cache is 20 misses). */
+	for (int i = 0; i < 3; i++)
+		keel_cache_access(c, 5);
+	keel_cache_access(c, 6);
+	for (int i = 0; i < 30; i++)
+		keel_cache_access(c, k++);
+	keel_cache_access(c, 6);
+	cr_assert_eq(keel_cache_where(c, 5), KEEL_CACHE_HOT);
+	cr_assert_eq(keel_cache_where(c, 6), KEEL_CACHE_HOT);
+	/* Keys used twice in quick succession go to hot and push its CLOCK
+	 * hand round until key 5 leaves. */
+	while (keel_cache_where(c, 5) == KEEL_CACHE_HOT && steps++ < 10000) {
+		keel_cache_access(c, k);
+		keel_cache_access(c, k + 1);
+		keel_cache_access(c, k);
+		k += 2;
+	}
+	cr_assert_neq(keel_cache_where(c, 5), KEEL_CACHE_HOT,
+		      "hot's hand never evicted key 5 (%d steps)", steps);
+	cr_assert_eq(keel_cache_where(c, 6), KEEL_CACHE_HOT,
+		     "the key reused 30 misses apart left hot before the key "
+		     "read three times at once");
+	cr_log_info("a burst of three hits protects a hot key for one pass of "
+		    "the hand, two hits 30 misses apart for two: key 5 left hot "
+		    "after %d steps, key 6 is still hot", steps);
+	keel_cache_free(c);
+}
+
 Test(cache, remove_and_slots)
 {
 	struct keel_cache *c = mk(64, 0, 1);

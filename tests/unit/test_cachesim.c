@@ -169,6 +169,9 @@ Test(cachesim, keel_at_or_below_every_reference, .timeout = 120)
 		double fraction;
 	} cells[] = {
 		{ "cloudPhysicsIO.oracleGeneral.bin", 0.05 },
+		/* Won by counting a burst of hits once: 65 misses fewer
+		 * than LIRS (docs/cache.md). */
+		{ "cloudPhysicsIO.oracleGeneral.bin", 0.10 },
 		{ "lirs-multi2.trace.gz", 0.05 },
 		{ "lirs-loop.trace.gz", 0.30 },
 	};
