@@ -34,6 +34,17 @@ wait_until() {	# SECS CMD...: retry every 50 ms
 	done
 	"$@"
 }
+# ev_any TYPE FILTER: some event of TYPE satisfies the jq FILTER; fails
+# when none came (jq 1.6 -e exits 0 on empty input: "grep | jq -e" cannot)
+ev_any() {
+	grep -hF "\"type\":\"$1\"" "$KEELD_EVENTS" | jq -s -e "any(.[]; $2)" >/dev/null
+}
+# destroyed PID: a vm.destroy from the kprobe for the VM PID created
+destroyed() {
+	local id
+	id=$(grep -hF '"type":"vm.create"' "$KEELD_EVENTS" | jq -r "select(.pid == $1) | .vm_id" | head -n 1)
+	[ -n "$id" ] && ev_any vm.destroy ".pid == $1 and .vm_id == \"$id\" and .source == \"kprobe\""
+}
 kvm_source() {
 	"$KEELCTL" status --json | jq -r '[.. | .kvm_source? // empty] | .[0]'
 }
@@ -43,7 +54,7 @@ mkdir -p "$KEEL_TMP/inv"
 keeld_start || die "keeld did not start"
 check_eq "kvm not loaded: keeld uses the uevents (keelctl status kvm_source)" uevent "$(kvm_source)"
 check "... and says why (vmnet.kvm_source)" \
-	sh -c "grep '\"type\":\"vmnet.kvm_source\"' '$KEELD_EVENTS' | jq -e 'select(.reason | test(\"not loaded\"))'"
+	ev_any vmnet.kvm_source '.reason | test("not loaded")'
 
 if ! modprobe kvm; then
 	note "modprobe kvm failed: no kprobe target in this kernel"
@@ -60,14 +71,14 @@ check "kvm loaded: keeld attaches its kprobes (kvm_source kprobe)" \
 src=$(grep '"type":"vmnet.kvm_source"' "$KEELD_EVENTS" | tail -1)
 note "vmnet.kvm_source: $src"
 check "vmnet.kvm_source names the probed functions" \
-	sh -c "echo '$src' | jq -e '.source == \"kprobe\" and (.create | length) > 0 and (.destroy | length) > 0'"
+	sh -c "echo '$src' | jq -s -e 'length == 1 and (.[0] | .source == \"kprobe\" and (.create | length) > 0 and (.destroy | length) > 0)'"
 
 if [ -c /dev/kvm ] && "$helper" 0 >/dev/null 2>"$KEEL_TMP/kvm.err"; then
 	pid=$("$helper" 300)
 	check "vm.create from the kprobe with the creator's pid $pid and comm" \
-		wait_until 5 sh -c "grep '\"type\":\"vm.create\"' '$KEELD_EVENTS' | jq -e 'select(.pid == $pid and .by_pid == $pid and .comm == \"kvm_vm\" and .source == \"kprobe\")'"
+		wait_until 5 ev_any vm.create ".pid == $pid and .by_pid == $pid and .comm == \"kvm_vm\" and .source == \"kprobe\""
 	check "vm.destroy from the kprobe for the same VM (pid, vm_id)" \
-		wait_until 5 sh -c "id=\$(grep '\"type\":\"vm.create\"' '$KEELD_EVENTS' | jq -r 'select(.pid == $pid) | .vm_id'); grep '\"type\":\"vm.destroy\"' '$KEELD_EVENTS' | jq -e \"select(.pid == $pid and .vm_id == \\\"\$id\\\" and .source == \\\"kprobe\\\")\""
+		wait_until 5 destroyed $pid
 	check_eq "each reported once (no uevent duplicate)" 2 \
 		"$(grep '"type":"vm.\(create\|destroy\)"' "$KEELD_EVENTS" | jq -c "select(.pid == $pid)" | wc -l)"
 	note "$(grep '"type":"vm.\(create\|destroy\)"' "$KEELD_EVENTS" | jq -c "select(.pid == $pid) | {type, pid, by_pid, comm, vm_id, function}" | tr '\n' ' ')"
