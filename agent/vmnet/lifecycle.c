@@ -11,8 +11,10 @@
  * keel runs on may refuse.
  *
  * A VM is tied to its ports through the tap file descriptors its VMM holds:
- * /proc/PID/fdinfo of a tun file names the interface ("iff:").  When the
- * VMM's VM is destroyed, the NICs on its ports depart.
+ * /proc/PID/fdinfo of a tun file names the interface ("iff:"); a macvtap's
+ * is its character device, /dev/tapN, which the VMM holds open (libvirt
+ * opens it and passes the fd).  When the VMM's VM is destroyed, the NICs
+ * on its ports depart.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -24,12 +26,55 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "vmnet/vmnet.h"
 
-/* Does process @pid hold a tun file attached to @ifname? */
-static bool pid_holds_tap(const char *pid, const char *ifname)
+/*
+ * The device number of macvtap @ifname's character device, 0 when not
+ * found.  sysfs names it (/sys/class/net/NAME/macvtap/tapIFINDEX/dev) where
+ * keeld's sysfs belongs to the device's namespace; else devtmpfs's node,
+ * /dev/tapIFINDEX, made for every namespace's macvtaps.
+ */
+dev_t vmnet_macvtap_rdev(const char *ifname, int ifindex)
+{
+	unsigned int maj, min;
+	char path[PATH_MAX];
+	struct stat st;
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/macvtap/tap%d/dev", ifname, ifindex);
+	f = fopen(path, "re");
+	if (f) {
+		n = fscanf(f, "%u:%u", &maj, &min);
+		fclose(f);
+		if (n == 2)
+			return makedev(maj, min);
+	}
+	snprintf(path, sizeof(path), "/dev/tap%d", ifindex);
+	if (!stat(path, &st) && S_ISCHR(st.st_mode))
+		return st.st_rdev;
+	return 0;
+}
+
+/* Is fd @fd of process @pid the character device @rdev? */
+static bool fd_is_chardev(const char *pid, const char *fd, dev_t rdev)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%s/fd/%s", pid, fd);
+	return !stat(path, &st) && S_ISCHR(st.st_mode) && st.st_rdev == rdev;
+}
+
+/*
+ * Does process @pid hold port @p: a tun file attached to it (fdinfo names
+ * it), or its macvtap character device?
+ */
+static bool pid_holds_port(const char *pid, const struct vmnet_port *p)
 {
 	char path[PATH_MAX], line[128];
 	struct dirent *de;
@@ -45,6 +90,10 @@ static bool pid_holds_tap(const char *pid, const char *ifname)
 
 		if (de->d_name[0] == '.')
 			continue;
+		if (p->tap_rdev) {
+			found = fd_is_chardev(pid, de->d_name, p->tap_rdev);
+			continue;
+		}
 		snprintf(path, sizeof(path), "/proc/%s/fdinfo/%s", pid, de->d_name);
 		f = fopen(path, "re");
 		if (!f)
@@ -52,7 +101,7 @@ static bool pid_holds_tap(const char *pid, const char *ifname)
 		while (fgets(line, sizeof(line), f)) {
 			char name[IF_NAMESIZE + 1];
 
-			if (sscanf(line, "iff: %16s", name) == 1 && !strcmp(name, ifname)) {
+			if (sscanf(line, "iff: %16s", name) == 1 && !strcmp(name, p->name)) {
 				found = true;
 				break;
 			}
@@ -64,10 +113,10 @@ static bool pid_holds_tap(const char *pid, const char *ifname)
 }
 
 /*
- * The process holding tap @ifname, 0 when none (not a tap, or persistent and
- * unused).  Only processes that opened /dev/kvm are looked at closely.
+ * The process holding port @p, 0 when none (not a tap, or persistent and
+ * unused).  Only processes that look like VMMs are looked at closely.
  */
-int vmnet_tap_owner(const char *ifname)
+int vmnet_tap_owner(const struct vmnet_port *p)
 {
 	DIR *dp = opendir("/proc");
 	struct dirent *de;
@@ -92,7 +141,7 @@ int vmnet_tap_owner(const char *ifname)
 		if (strncmp(comm, "qemu", 4) && !strstr(comm, "firecracker") &&
 		    !strstr(comm, "hypervisor") && !strstr(comm, "crosvm"))
 			continue;
-		if (pid_holds_tap(de->d_name, ifname))
+		if (pid_holds_port(de->d_name, p))
 			pid = atoi(de->d_name);
 	}
 	closedir(dp);
@@ -109,7 +158,7 @@ void vmnet_kvm_event(struct vmnet *v, bool create, int pid, json_t *fields)
 		/* the VMM opened its taps before or will after: look again */
 		for (unsigned int i = 0; i < v->max_ports; i++)
 			if (v->ports[i].used && !v->ports[i].pid)
-				v->ports[i].pid = vmnet_tap_owner(v->ports[i].name);
+				v->ports[i].pid = vmnet_tap_owner(&v->ports[i]);
 		vmnet_emit(v, "vm.create", fields);
 	} else {
 		vmnet_emit(v, "vm.destroy", fields);

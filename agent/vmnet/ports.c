@@ -104,7 +104,9 @@ static void port_add(struct vmnet *v, int ifindex, const char *name, const __u8 
 	}
 	p->used = true;
 	p->attached = true;
-	p->pid = vmnet_tap_owner(name);
+	if (!strcmp(kind, "macvtap"))
+		p->tap_rdev = vmnet_macvtap_rdev(name, ifindex);
+	p->pid = vmnet_tap_owner(p);
 	vmnet_emit(v, "vmnet.port_add",
 		   json_pack("{s:s, s:i, s:i, s:s, s:s}", "port", name, "ifindex", ifindex, "pid",
 			     p->pid, "kind", p->kind, "guest_frames",

@@ -77,6 +77,7 @@ struct vmnet_port {
 	__u8 mac[6];			/* the port's own MAC: never a VM's (zero on macvtap) */
 	char kind[16];			/* IFLA_INFO_KIND: tun, veth, macvtap, ... */
 	bool guest_egress;		/* the guest's frames are the port's TC egress */
+	dev_t tap_rdev;			/* macvtap: its /dev/tapN, 0: unknown */
 	bool created_qdisc;		/* remove clsact on detach */
 	bool attached;
 	int pid;			/* the process holding the tap, 0: unknown */
@@ -208,7 +209,8 @@ bool vmnet_port_name_matches(struct vmnet *v, const char *name);
 /* lifecycle.c */
 int vmnet_uevent_open(struct vmnet *v, char *why, size_t len);
 void vmnet_uevent_close(struct vmnet *v);
-int vmnet_tap_owner(const char *ifname);
+int vmnet_tap_owner(const struct vmnet_port *p);
+dev_t vmnet_macvtap_rdev(const char *ifname, int ifindex);
 void vmnet_kvm_event(struct vmnet *v, bool create, int pid, json_t *fields);
 
 /* kvm.c */

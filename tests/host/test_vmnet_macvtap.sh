@@ -8,7 +8,9 @@
 # (a 10-byte virtio-net header, then the frame): its RARP and gratuitous
 # ARP are arrivals on that port; a DHCPACK sent to the guest through the
 # lower device teaches its address, and the DHCP server is not taken for
-# a VM.
+# a VM.  Then a QEMU guest given a macvtap's /dev/tapN as its tap fd (as
+# libvirt does): its RARP arrives with QEMU's pid, and QEMU's exit (KVM's
+# vm.destroy) makes it depart; SKIP line without /dev/kvm.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/vmnet/lib.sh"
 need_root
@@ -75,6 +77,41 @@ check "B: ... $DHCP_IP whitelisted for it" \
 check "B: the DHCP server's frame to the guest did not make it a VM" \
 	kc_jq b "[.[] | select(.mac == \"$SRV_MAC\")] | length == 0" vm list --json
 check_eq "B: nothing learned 10.77.0.1 (the server's address)" none "$(wl_state b 10.77.0.1)"
+
+# a real VMM: QEMU given macvtap2's character device as its tap fd, as
+# libvirt does.  Its RARP (announce_self) arrives with QEMU's pid (keeld
+# finds the VMM holding /dev/tapN when KVM reports the VM), and when QEMU
+# exits, KVM's vm.destroy makes the NIC depart.
+if [ ! -e /dev/kvm ]; then
+	echo "  SKIP: a QEMU guest on macvtap (vm.destroy departs it): /dev/kvm does not exist on this host"
+elif ! command -v qemu-system-x86_64 >/dev/null || ! command -v socat >/dev/null; then
+	echo "  SKIP: a QEMU guest on macvtap: qemu-system-x86_64 or socat is not installed"
+else
+	MAC3=52:54:00:77:00:30
+	echo "vm3 $MAC3 10.77.0.30" >"$KEEL_TMP/inv/vm3"
+	dev2=$(macvtap_dev macvtap2 $MAC3) || die "creating macvtap2"
+	wait_until 5 ev_any b vmnet.port_add '.port == "macvtap2"'
+	nsenter --net="/run/netns/$NS_B" qemu-system-x86_64 -accel kvm -m 32 -display none \
+		-nodefaults -no-user-config -netdev tap,id=n0,fd=3 \
+		-device "virtio-net-pci,netdev=n0,mac=$MAC3" \
+		-monitor "unix:$KEEL_TMP/vm3.mon,server=on,wait=off" \
+		3<>"$dev2" </dev/null >"$KEEL_TMP/vm3.log" 2>&1 &
+	qpid=$!
+	on_exit "kill -KILL $qpid"
+	check "B: QEMU on macvtap2 runs (its monitor answers)" \
+		wait_until 10 sh -c "echo 'info status' | socat -t 1 - 'UNIX-CONNECT:$KEEL_TMP/vm3.mon' | grep -q 'VM status'"
+	check "B: vm.create with QEMU's pid $qpid" wait_until 5 ev_any b vm.create ".pid == $qpid"
+	hmp vm3 announce_self >/dev/null
+	check "B: QEMU's RARP through macvtap2: vm3 arrives there with QEMU's pid" \
+		wait_until 5 ev_any b vm.arrive ".mac == \"$MAC3\" and .port == \"macvtap2\" and .reason == \"rarp\" and .pid == $qpid"
+	check "B: ... 10.77.0.30 whitelisted" \
+		wait_until 5 kc_jq b '.ips[] | select(.ip == "10.77.0.30") | .state == "whitelisted"' eni list --json
+	kill -TERM $qpid
+	wait $qpid 2>/dev/null
+	check "B: QEMU exits: vm.destroy, and vm3 departs (vm_destroyed)" \
+		wait_until 5 ev_any b vm.depart ".mac == \"$MAC3\" and .reason == \"vm_destroyed\""
+	[ -s "$KEEL_TMP/vm3.log" ] && note "QEMU: $(tr '\n' ' ' <"$KEEL_TMP/vm3.log" | cut -c1-300)"
+fi
 
 ip -n "$NS_B" link del macvtap0
 check "B: macvtap0 removed: vm1 departs (port_gone)" \
