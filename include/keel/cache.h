@@ -41,8 +41,9 @@
  *     or links an entry and back to even after.  A lookup reads the counter,
  *     walks the chain with atomic loads, and retries if the counter moved
  *     (seqlock).  So a hit takes no lock and writes nothing but the entry's
- *     16-bit mark, and only when it changes (counter not saturated, or a
- *     mark 16 epochs old: 1/16 of the shard's capacity in misses): no
+ *     16-bit mark, and only when it changes (the first hit since the hand
+ *     passed, a mark 1/16 of the shard's capacity in misses old, or a
+ *     counter that may rise: not saturated, mark 1/5 of it old): no
  *     atomic read-modify-write and no shared counter on a hit.
  *   - the ghost: a set-associative table of 64-bit words (fingerprint and
  *     last-reference time); lookups and inserts happen on the miss path
