@@ -8,8 +8,16 @@
  * allowed and reported.  docs/exec.md, "Self-protection", lists what root
  * can still do.
  *
- *  - bpf_map: a writable fd of a keel map (BPF_MAP_GET_FD_BY_ID, BPF_OBJ_GET
- *    of a pin); read-only fds stay allowed;
+ *  - bpf_map: any fd of a keel map (BPF_MAP_GET_FD_BY_ID, BPF_OBJ_GET of a
+ *    pin), read-only ones too: the kernel checks an fd's mode only for
+ *    bpf() commands, not when a program is loaded with it (the verifier
+ *    honours the map's own BPF_F_RDONLY_PROG, which keel's maps cannot
+ *    have), nor for an inner map or a map iterator, so a read-only fd is
+ *    as good as a writable one to whoever loads a program;
+ *  - bpf_prog: an fd of a program that uses a keel map and is not one of
+ *    keel's own (the fd bpf_prog_load returns, once the verifier has
+ *    listed the program's maps): what an fd taken in audit mode could
+ *    still do after the switch to enforce;
  *  - bpf: map updates, deletes, batches and freeze, BPF_LINK_DETACH and
  *    BPF_LINK_UPDATE through an fd that refers to a keel object, however
  *    it was obtained;
@@ -240,10 +248,42 @@ int BPF_PROG(guard_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 SEC("lsm/bpf_map")
 int BPF_PROG(guard_bpf_map, struct bpf_map *map, fmode_t fmode)
 {
-	if (!(fmode & FMODE_WRITE) || !guarded_id(KEEL_GUARD_MAP, map->id) ||
-	    current_is_keeld())
+	if (!guarded_id(KEEL_GUARD_MAP, map->id) || current_is_keeld())
 		return 0;
-	return refuse(KEEL_GUARD_MAP_OPEN_WRITE, map->id, map->name);
+	return refuse(fmode & FMODE_WRITE ? KEEL_GUARD_MAP_OPEN_WRITE : KEEL_GUARD_MAP_OPEN_READ,
+		      map->id, map->name);
+}
+
+#define MAX_USED_MAPS 64	/* the verifier's limit of maps per program */
+
+/*
+ * A new fd of a program: at the end of BPF_PROG_LOAD (used_maps is
+ * complete: the verifier has run) and by id or pin.  keel's own programs
+ * stay open to everyone (bpftool prog show); any other program that uses
+ * one of keel's maps gets no fd, so it never runs: its load fails.
+ */
+SEC("lsm/bpf_prog")
+int BPF_PROG(guard_bpf_prog, struct bpf_prog *prog)
+{
+	struct bpf_prog_aux *aux = BPF_CORE_READ(prog, aux);
+	struct bpf_map **maps = BPF_CORE_READ(aux, used_maps);
+	__u32 n = BPF_CORE_READ(aux, used_map_cnt), id = BPF_CORE_READ(aux, id);
+	struct bpf_map *map;
+
+	if (!n || guarded_id(KEEL_GUARD_PROG, id))
+		return 0;
+	for (__u32 i = 0; i < MAX_USED_MAPS; i++) {
+		if (i >= n)
+			return 0;
+		if (bpf_probe_read_kernel(&map, sizeof(map), maps + i) || !map)
+			return 0;
+		if (!guarded_id(KEEL_GUARD_MAP, BPF_CORE_READ(map, id)))
+			continue;
+		if (current_is_keeld())
+			return 0;
+		return refuse(KEEL_GUARD_PROG_MAP, id, (const char *)&map->name);
+	}
+	return 0;
 }
 
 static __always_inline int pin_change(__u32 what, struct dentry *dentry)

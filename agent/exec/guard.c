@@ -52,6 +52,10 @@ static const char *what_name(__u32 what)
 		return "ptrace";
 	case KEEL_GUARD_TRACEME:
 		return "traceme";
+	case KEEL_GUARD_MAP_OPEN_READ:
+		return "map_open_read";
+	case KEEL_GUARD_PROG_MAP:
+		return "prog_uses_map";
 	}
 	return "unknown";
 }
@@ -59,7 +63,12 @@ static const char *what_name(__u32 what)
 static void target_desc(const struct keel_guard_event *ev, char *buf, size_t len)
 {
 	switch (ev->what) {
+	case KEEL_GUARD_PROG_MAP:
+		snprintf(buf, len, "program %u using map %.*s", ev->target_id,
+			 (int)sizeof(ev->target), ev->target);
+		break;
 	case KEEL_GUARD_MAP_OPEN_WRITE:
+	case KEEL_GUARD_MAP_OPEN_READ:
 	case KEEL_GUARD_MAP_UPDATE:
 		snprintf(buf, len, "map %u %.*s", ev->target_id, (int)sizeof(ev->target),
 			 ev->target);
@@ -131,6 +140,7 @@ static int ident_of(struct exec_priv *p, const char *path, int flags, struct kee
 static int add_id(__u32 kind, int fd)
 {
 	struct bpf_link_info linfo = {};
+	struct bpf_prog_info pinfo = {};
 	struct bpf_map_info minfo = {};
 	struct keel_guard_id key = { .kind = kind };
 	__u32 len;
@@ -141,6 +151,11 @@ static int add_id(__u32 kind, int fd)
 		if (bpf_obj_get_info_by_fd(fd, &minfo, &len))
 			return -errno;
 		key.id = minfo.id;
+	} else if (kind == KEEL_GUARD_PROG) {
+		len = sizeof(pinfo);
+		if (bpf_obj_get_info_by_fd(fd, &pinfo, &len))
+			return -errno;
+		key.id = pinfo.id;
 	} else {
 		len = sizeof(linfo);
 		if (bpf_obj_get_info_by_fd(fd, &linfo, &len))
@@ -151,7 +166,7 @@ static int add_id(__u32 kind, int fd)
 				    BPF_ANY);
 }
 
-/* Record every map and link of @sk; ids of a previous keeld's objects go first. */
+/* Record every map, program and link of @sk; ids of a previous keeld's objects go first. */
 static int add_ids(const struct bpf_object_skeleton *sk)
 {
 	struct bpf_map *map;
@@ -160,9 +175,12 @@ static int add_ids(const struct bpf_object_skeleton *sk)
 	bpf_object__for_each_map(map, *sk->obj)
 		if (!err && !bpf_map__is_internal(map))
 			err = add_id(KEEL_GUARD_MAP, bpf_map__fd(map));
-	for (int i = 0; i < sk->prog_cnt && !err; i++)
-		if (*sk->progs[i].link)
+	for (int i = 0; i < sk->prog_cnt && !err; i++) {
+		/* keel's programs use keel's maps: their fds stay open to all */
+		err = add_id(KEEL_GUARD_PROG, bpf_program__fd(*sk->progs[i].prog));
+		if (!err && *sk->progs[i].link)
 			err = add_id(KEEL_GUARD_LINK, bpf_link__fd(*sk->progs[i].link));
+	}
 	return err;
 }
 

@@ -31,13 +31,14 @@ struct keel_guard_conf {
 
 /* guard_ids: key.  The value is a __u8, 1. */
 struct keel_guard_id {
-	__u32 kind;		/* KEEL_GUARD_MAP or KEEL_GUARD_LINK */
+	__u32 kind;		/* enum keel_guard_kind */
 	__u32 id;		/* the kernel's object id */
 };
 
 enum keel_guard_kind {
 	KEEL_GUARD_MAP = 1,
 	KEEL_GUARD_LINK = 2,
+	KEEL_GUARD_PROG = 3,
 };
 
 /* What was attempted against keel. */
@@ -52,6 +53,8 @@ enum keel_guard_what {
 	KEEL_GUARD_UMOUNT = 8,		/* the bpffs holding the pins */
 	KEEL_GUARD_PTRACE = 9,		/* attach, /proc/PID/mem, process_vm_*, pidfd_getfd */
 	KEEL_GUARD_TRACEME = 10,	/* keeld asking to be traced */
+	KEEL_GUARD_MAP_OPEN_READ = 11,	/* a read-only fd of a keel map: a program could write through it */
+	KEEL_GUARD_PROG_MAP = 12,	/* an fd of a program, not keel's, that uses a keel map */
 };
 
 /* Per-CPU counters in "guard_stats", index 0. */
@@ -70,7 +73,7 @@ struct keel_guard_event {
 	__u32 what;		/* enum keel_guard_what */
 	__u32 mode;		/* enum keel_exec_mode at the time */
 	__u32 denied;		/* 1: refused with EPERM (enforce) */
-	__u32 target_id;	/* map or link id, keeld's pid; 0 for a pin */
+	__u32 target_id;	/* map, link or program id, keeld's pid; 0 for a pin */
 	char comm[KEEL_COMM_LEN];
 	char target[64];	/* map name or pin name; empty otherwise */
 };
