@@ -70,7 +70,7 @@ static json_t *cmd_add(struct keel_subsys *s, json_t *req, bool privileged, char
 	rec = malloc(sizeof(*rec));
 	if (!rec)
 		return NULL;
-	if (!exec_trust_file(s, path, sha, source, rec, why, len)) {
+	if (!exec_trust_file(s, path, sha, NULL, source, rec, why, len)) {
 		exec_emit_trust(s, "exec.trust", rec, source);
 		out = json_pack("{s:o}", "record", exec_rec_json(rec));
 	}

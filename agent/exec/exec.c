@@ -309,9 +309,23 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 			 keel_errno_name(err));
 		return err;
 	}
+	err = exec_installers_start(s, why, len);	/* installer.c */
+	if (err)
+		return err;
+	/*
+	 * The records the kernel queued while keeld was stopped come before
+	 * the store is loaded: a taint the kernel applied then is final, and
+	 * a re-hash of the file must not trust it again (nor a taint read
+	 * afterwards mark tainted what the re-hash just trusted); a file an
+	 * installer wrote meanwhile is recorded before its old row is checked.
+	 */
+	p->rb_watch = (struct keel_watch){ .cb = on_ringbuf, .data = s };
+	err = keel_ringbuf_open(s->d, p->skel->maps.exec_events, on_record, s, &p->rb_watch,
+				&p->rb, why, len);
+	if (err)
+		return err;
+	ring_buffer__consume(p->rb);
 	err = exec_trust_load(s, why, len);
-	if (!err)
-		err = exec_installers_start(s, why, len);	/* installer.c */
 	if (err)
 		return err;
 	err = exec_bpf__attach(p->skel);
@@ -321,11 +335,6 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 		return err;
 	}
 	err = exec_guard_start(s, why, len);	/* and pins every link */
-	if (err)
-		return err;
-	p->rb_watch = (struct keel_watch){ .cb = on_ringbuf, .data = s };
-	err = keel_ringbuf_open(s->d, p->skel->maps.exec_events, on_record, s, &p->rb_watch,
-				&p->rb, why, len);
 	if (err)
 		return err;
 	p->drop_timer = (struct keel_watch){ .cb = on_drop_timer, .data = s };

@@ -40,9 +40,18 @@ json_t *exec_cmd_installer_mark(struct keel_subsys *s, json_t *req, bool privile
 json_t *exec_cmd_installer_sync(struct keel_subsys *s, json_t *req, char *why, size_t len);
 void exec_installer_counters(struct keel_subsys *s, json_t *out);
 
-/* trustfile.c: make the kernel trust the file at @path (see there). */
+/* trustfile.c: owner, mode and file capabilities of the open file @fd. */
+int exec_file_meta(int fd, struct keel_trust_meta *ret);
+/* Do @a and @b differ (both known)?  Then @why says how. */
+bool exec_meta_differs(const struct keel_trust_meta *a, const struct keel_trust_meta *b,
+		       char *why, size_t len);
+/*
+ * trustfile.c: make the kernel trust the file at @path (see there); with
+ * @expect_meta, only if its owner, mode and capabilities are those.
+ */
 int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_sha,
-		    const char *source, struct keel_trust_rec *ret, char *why, size_t len);
+		    const struct keel_trust_meta *expect_meta, const char *source,
+		    struct keel_trust_rec *ret, char *why, size_t len);
 /* Load every record of the store into the map, re-hashing changed files. */
 int exec_trust_load(struct keel_subsys *s, char *why, size_t len);
 /* Remove @path's record and its kernel entry. */

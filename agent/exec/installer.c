@@ -29,9 +29,16 @@
 #include "exec/exec_priv.h"
 #include "exec/hash.h"
 
+/* The installer task whose close made the kernel trust a file. */
+struct closer {
+	__u32 pid, uid, root_tgid;
+	char comm[KEEL_COMM_LEN + 1];
+};
+
 struct unresolved {
 	struct keel_exec_key key;
 	__u64 nonce;
+	struct closer who;
 	char path[KEEL_PATH_LEN + 1];
 };
 
@@ -104,6 +111,22 @@ static void fail(struct keel_subsys *s, const struct keel_exec_key *key, __u64 n
 	keel_emit(s->d, "exec", "exec.install_failed", o);
 }
 
+/* exec.trust for an installed file, naming the installer task that closed it. */
+static void emit_installed(struct keel_subsys *s, const struct keel_trust_rec *rec,
+			   const struct closer *who)
+{
+	struct exec_priv *p = s->priv;
+	json_t *o = exec_rec_json(rec);
+
+	json_object_set_new(o, "reason", json_string("installer"));
+	json_object_set_new(o, "mode", json_string(exec_mode_name(p->mode)));
+	json_object_set_new(o, "pid", json_integer(who->pid));
+	json_object_set_new(o, "uid", json_integer(who->uid));
+	json_object_set_new(o, "comm", json_string(who->comm));
+	json_object_set_new(o, "installer_pid", json_integer(who->root_tgid));
+	keel_emit(s->d, "exec", "exec.trust", o);
+}
+
 /*
  * Hash and record a file the kernel trusted on an installer's close.
  * -ENOENT/-ESTALE: not (or no longer) at @path; -ECANCELED: the kernel's
@@ -111,7 +134,7 @@ static void fail(struct keel_subsys *s, const struct keel_exec_key *key, __u64 n
  * events that follow say what happened); 0: recorded.
  */
 static int record(struct keel_subsys *s, const struct keel_exec_key *key, __u64 nonce,
-		  const char *path)
+		  const struct closer *who, const char *path)
 {
 	struct exec_priv *p = s->priv;
 	struct keel_trust_rec *rec, old;
@@ -139,7 +162,10 @@ static int record(struct keel_subsys *s, const struct keel_exec_key *key, __u64 
 		close(fd);
 		return -ENOMEM;
 	}
-	err = keel_hash_fd(fd, "sha256", rec->sha256, sizeof(rec->sha256));
+	/* a later change by another process removes the entry: checked below */
+	err = exec_file_meta(fd, &rec->meta);
+	if (!err)
+		err = keel_hash_fd(fd, "sha256", rec->sha256, sizeof(rec->sha256));
 	close(fd);
 	if (err) {
 		snprintf(why, sizeof(why), "reading %s: %s", canon, strerror(-err));
@@ -176,7 +202,7 @@ static int record(struct keel_subsys *s, const struct keel_exec_key *key, __u64 
 		goto out;
 	}
 	p->inst->recorded++;
-	exec_emit_trust(s, "exec.trust", rec, "installer");
+	emit_installed(s, rec, who);
 out:
 	free(rec);
 	return err;
@@ -188,7 +214,7 @@ static void wait_remove(struct exec_inst *in, size_t i)
 }
 
 static void wait_add(struct keel_subsys *s, const struct keel_exec_key *key, __u64 nonce,
-		     const char *path)
+		     const struct closer *who, const char *path)
 {
 	struct exec_inst *in = ((struct exec_priv *)s->priv)->inst;
 	struct unresolved *u;
@@ -209,6 +235,7 @@ static void wait_add(struct keel_subsys *s, const struct keel_exec_key *key, __u
 	u = &in->wait[in->n_wait++];
 	u->key = *key;
 	u->nonce = nonce;
+	u->who = *who;
 	snprintf(u->path, sizeof(u->path), "%s", path);
 }
 
@@ -244,8 +271,10 @@ static void on_closed(struct keel_subsys *s, const struct keel_exec_install *ev,
 {
 	struct exec_inst *in = ((struct exec_priv *)s->priv)->inst;
 	char path[PATH_MAX], next[PATH_MAX];
+	struct closer who = { .pid = ev->pid, .uid = ev->uid, .root_tgid = ev->root_tgid };
 	int err;
 
+	snprintf(who.comm, sizeof(who.comm), "%.*s", KEEL_COMM_LEN, ev->comm);
 	/* renamed while still open: follow those renames, oldest first */
 	snprintf(path, sizeof(path), "%s", opened);
 	for (size_t i = in->n_early > EARLY_MAX ? in->n_early - EARLY_MAX : 0; i < in->n_early;
@@ -258,10 +287,10 @@ static void on_closed(struct keel_subsys *s, const struct keel_exec_install *ev,
 			snprintf(path, sizeof(path), "%s", next);
 		memset(&e->key, 0, sizeof(e->key));
 	}
-	err = record(s, &ev->key, ev->nonce, path);
+	err = record(s, &ev->key, ev->nonce, &who, path);
 
 	if (err == -ENOENT || err == -ESTALE)
-		wait_add(s, &ev->key, ev->nonce, path);
+		wait_add(s, &ev->key, ev->nonce, &who, path);
 	else if (err == -ENOMEM)
 		fail(s, &ev->key, ev->nonce, path, "out of memory");
 }
@@ -286,9 +315,9 @@ static void on_renamed(struct keel_subsys *s, const struct keel_exec_install *ev
 		if (!follow(u.path, old_rel, new_rel, path, sizeof(path)))
 			return;	/* cannot tell where it went: stays waiting, fails closed */
 		wait_remove(in, i);
-		err = record(s, &u.key, u.nonce, path);
+		err = record(s, &u.key, u.nonce, &u.who, path);
 		if (err == -ENOENT || err == -ESTALE)
-			wait_add(s, &u.key, u.nonce, path);	/* renamed again since */
+			wait_add(s, &u.key, u.nonce, &u.who, path);	/* renamed again since */
 		return;
 	}
 	/* recorded: the record moves */
@@ -308,6 +337,32 @@ static void on_renamed(struct keel_subsys *s, const struct keel_exec_install *ev
 	e->key = ev->key;
 	snprintf(e->new_rel, sizeof(e->new_rel), "%s", new_rel);
 	snprintf(e->old_rel, sizeof(e->old_rel), "%s", old_rel);
+}
+
+/*
+ * An installer changed a trusted file's metadata (chmod, chown, setcap):
+ * the new stamp, and the owner, mode and capabilities the file has now.
+ * When keeld cannot read them (the file is gone from its recorded name),
+ * the old ones stay: the next start re-hashes the file and taints it.
+ */
+static void on_restamp(struct keel_subsys *s, const struct keel_exec_install *ev)
+{
+	struct exec_priv *p = s->priv;
+	struct keel_trust_meta meta, *m = NULL;
+	struct keel_trust_rec *rec;
+	struct keel_exec_ident id;
+	int fd;
+
+	rec = malloc(sizeof(*rec));
+	if (rec && !keel_trust_get_inode(p->store, ev->key.dev, ev->key.ino, ev->key.gen, rec) &&
+	    !exec_probe(p, rec->path, &fd, &id)) {
+		if (!memcmp(&id.key, &ev->key, sizeof(id.key)) && !exec_file_meta(fd, &meta))
+			m = &meta;
+		close(fd);
+	}
+	free(rec);
+	keel_trust_restamp(p->store, ev->key.dev, ev->key.ino, ev->key.gen, ev->ctime_sec,
+			   ev->ctime_nsec, ev->i_version, m);
 }
 
 void exec_on_install(struct keel_subsys *s, const struct keel_exec_install *ev)
@@ -333,8 +388,7 @@ void exec_on_install(struct keel_subsys *s, const struct keel_exec_install *ev)
 		on_renamed(s, ev);
 		break;
 	case KEEL_EXEC_I_RESTAMP:
-		keel_trust_restamp(p->store, ev->key.dev, ev->key.ino, ev->key.gen, ev->ctime_sec,
-				   ev->ctime_nsec, ev->i_version);
+		on_restamp(s, ev);
 		break;
 	case KEEL_EXEC_I_REFUSED:
 		p->inst->refused++;
@@ -481,7 +535,7 @@ json_t *exec_cmd_installer_sync(struct keel_subsys *s, json_t *req, char *why, s
 	ring_buffer__consume(p->rb);
 	for (size_t i = in->n_wait; i-- > 0;) {
 		struct unresolved u = in->wait[i];
-		int err = record(s, &u.key, u.nonce, u.path);
+		int err = record(s, &u.key, u.nonce, &u.who, u.path);
 
 		if (err != -ENOENT && err != -ESTALE) {
 			wait_remove(in, i);

@@ -28,6 +28,52 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS trust_inode ON trust(dev, ino, gen);"
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
+/*
+ * Changes to the schema since the first one, by PRAGMA user_version; each
+ * runs in one transaction with its version bump, so an interrupted
+ * migration leaves the store as it was.  Columns added to existing rows
+ * are NULL: "not recorded" (struct keel_trust_meta.known).
+ */
+static const char *const migrations[] = {
+	/* 1: owner, mode and file capabilities */
+	"ALTER TABLE trust ADD COLUMN mode INTEGER;"
+	"ALTER TABLE trust ADD COLUMN uid INTEGER;"
+	"ALTER TABLE trust ADD COLUMN gid INTEGER;"
+	"ALTER TABLE trust ADD COLUMN caps TEXT;",
+};
+
+static int migrate(sqlite3 *db, char **msg)
+{
+	sqlite3_stmt *st;
+	int rc, version;
+
+	rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return rc;
+	for (int v = version; v < (int)(sizeof(migrations) / sizeof(migrations[0])); v++) {
+		char bump[64];
+
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d;", v + 1);
+		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, msg);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, migrations[v], NULL, NULL, msg);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, bump, NULL, NULL, msg);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, msg);
+		if (rc != SQLITE_OK) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return rc;
+		}
+	}
+	return SQLITE_OK;
+}
+
 const char *keel_trust_state_name(enum keel_trust_state state)
 {
 	switch (state) {
@@ -117,6 +163,8 @@ int keel_trust_open(const char *path, struct keel_trust **ret, char *why, size_t
 			  NULL, &msg);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(t->db, schema, NULL, NULL, &msg);
+	if (rc == SQLITE_OK)
+		rc = migrate(t->db, &msg);
 	if (rc != SQLITE_OK) {
 		snprintf(why, len, "preparing trust store %s: %s", path,
 			 msg ? msg : sqlite3_errstr(rc));
@@ -149,6 +197,20 @@ static int step_done(sqlite3_stmt *st)
 	return sql_err(rc);
 }
 
+/* Bind @m to ?at .. ?at+3 (mode, uid, gid, caps): NULLs when not known. */
+static void bind_meta(sqlite3_stmt *st, int at, const struct keel_trust_meta *m)
+{
+	if (!m || !m->known) {
+		for (int i = 0; i < 4; i++)
+			sqlite3_bind_null(st, at + i);
+		return;
+	}
+	sqlite3_bind_int64(st, at, m->mode);
+	sqlite3_bind_int64(st, at + 1, m->uid);
+	sqlite3_bind_int64(st, at + 2, m->gid);
+	sqlite3_bind_text(st, at + 3, m->caps, -1, SQLITE_STATIC);
+}
+
 int keel_trust_put(struct keel_trust *t, struct keel_trust_rec *rec)
 {
 	sqlite3_stmt *st;
@@ -156,11 +218,13 @@ int keel_trust_put(struct keel_trust *t, struct keel_trust_rec *rec)
 
 	rc = sqlite3_prepare_v2(t->db,
 				"INSERT INTO trust (path, sha256, dev, ino, gen, ctime_sec, ctime_nsec,"
-				" i_version, state, source, note, updated)"
-				" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+				" i_version, state, source, note, updated, mode, uid, gid, caps)"
+				" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+				" ?15, ?16)"
 				" ON CONFLICT(path) DO UPDATE SET sha256 = ?2, dev = ?3, ino = ?4,"
 				" gen = ?5, ctime_sec = ?6, ctime_nsec = ?7, i_version = ?8,"
-				" state = ?9, source = ?10, note = ?11, updated = ?12",
+				" state = ?9, source = ?10, note = ?11, updated = ?12, mode = ?13,"
+				" uid = ?14, gid = ?15, caps = ?16",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return sql_err(rc);
@@ -177,6 +241,7 @@ int keel_trust_put(struct keel_trust *t, struct keel_trust_rec *rec)
 	sqlite3_bind_text(st, 10, rec->source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 11, rec->note, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 12, rec->updated);
+	bind_meta(st, 13, &rec->meta);
 	rc = step_done(st);
 	if (rc)
 		return rc;
@@ -205,10 +270,18 @@ static void row_to_rec(sqlite3_stmt *st, struct keel_trust_rec *r)
 	s = sqlite3_column_text(st, 11);
 	snprintf(r->note, sizeof(r->note), "%s", s ? (const char *)s : "");
 	r->updated = sqlite3_column_int64(st, 12);
+	r->meta.known = sqlite3_column_type(st, 13) != SQLITE_NULL;
+	if (!r->meta.known)
+		return;
+	r->meta.mode = (uint32_t)sqlite3_column_int64(st, 13);
+	r->meta.uid = (uint32_t)sqlite3_column_int64(st, 14);
+	r->meta.gid = (uint32_t)sqlite3_column_int64(st, 15);
+	s = sqlite3_column_text(st, 16);
+	snprintf(r->meta.caps, sizeof(r->meta.caps), "%s", s ? (const char *)s : "");
 }
 
 #define COLUMNS "id, path, sha256, dev, ino, gen, ctime_sec, ctime_nsec, i_version," \
-		" state, source, note, updated"
+		" state, source, note, updated, mode, uid, gid, caps"
 
 int keel_trust_get(struct keel_trust *t, const char *path, struct keel_trust_rec *ret)
 {
@@ -301,13 +374,17 @@ int keel_trust_taint(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t 
 }
 
 int keel_trust_restamp(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
-		       int64_t ctime_sec, uint32_t ctime_nsec, uint64_t i_version)
+		       int64_t ctime_sec, uint32_t ctime_nsec, uint64_t i_version,
+		       const struct keel_trust_meta *meta)
 {
 	sqlite3_stmt *st;
 	int rc;
 
+	/* metadata not known: the old one stays (and fails the next re-hash) */
 	rc = prepare_by_inode(t, "UPDATE trust SET ctime_sec = ?4, ctime_nsec = ?5, i_version = ?6,"
-			      " updated = ?7 WHERE dev = ?1 AND ino = ?2 AND gen = ?3 AND state = ?8",
+			      " updated = ?7, mode = coalesce(?9, mode), uid = coalesce(?10, uid),"
+			      " gid = coalesce(?11, gid), caps = coalesce(?12, caps)"
+			      " WHERE dev = ?1 AND ino = ?2 AND gen = ?3 AND state = ?8",
 			      dev, ino, gen, &st);
 	if (rc)
 		return rc;
@@ -316,8 +393,24 @@ int keel_trust_restamp(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)i_version);
 	sqlite3_bind_int64(st, 7, time(NULL));
 	sqlite3_bind_int(st, 8, KEEL_TRUST_TRUSTED);
+	bind_meta(st, 9, meta);
 	rc = step_done(st);
 	return rc ? rc : sqlite3_changes(t->db);
+}
+
+int keel_trust_set_meta(struct keel_trust *t, int64_t id, const struct keel_trust_meta *meta)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(t->db,
+				"UPDATE trust SET mode = ?2, uid = ?3, gid = ?4, caps = ?5 WHERE id = ?1",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(rc);
+	sqlite3_bind_int64(st, 1, id);
+	bind_meta(st, 2, meta);
+	return step_done(st);
 }
 
 int keel_trust_rename(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,

@@ -24,6 +24,19 @@ enum keel_trust_state {
 	KEEL_TRUST_UNVERIFIED = 2,	/* recorded without keeld: hashed again before use */
 };
 
+/*
+ * What a file's trust covers besides its content: owner, group, mode
+ * (with the setuid and setgid bits) and file capabilities.  A change to
+ * any of them while keel's programs were not watching leaves the SHA-256
+ * as it was; the re-hash at start compares these too.
+ */
+struct keel_trust_meta {
+	bool known;		/* false: recorded before the store kept them */
+	uint32_t mode;		/* st_mode */
+	uint32_t uid, gid;
+	char caps[129];		/* security.capability in hex; "" when none */
+};
+
 struct keel_trust_rec {
 	int64_t id;
 	char path[PATH_MAX];
@@ -38,6 +51,7 @@ struct keel_trust_rec {
 	char source[16];	/* install, add, dpkg, installer, rehash */
 	char note[128];		/* why it is tainted */
 	int64_t updated;	/* unix time of the last change */
+	struct keel_trust_meta meta;
 };
 
 /* Open (creating it and its directory when missing) the store at @path. */
@@ -55,9 +69,15 @@ int keel_trust_remove(struct keel_trust *t, const char *path);
 /* Mark every record of this inode tainted, with @note; returns how many. */
 int keel_trust_taint(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
 		     const char *note);
-/* An installer changed this inode's metadata: record its new stamp. */
+/*
+ * An installer changed this inode's metadata: record its new stamp and,
+ * when @meta is known, its new owner, mode and capabilities.
+ */
 int keel_trust_restamp(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
-		       int64_t ctime_sec, uint32_t ctime_nsec, uint64_t i_version);
+		       int64_t ctime_sec, uint32_t ctime_nsec, uint64_t i_version,
+		       const struct keel_trust_meta *meta);
+/* Record @meta for record @id (a record from before the store kept it). */
+int keel_trust_set_meta(struct keel_trust *t, int64_t id, const struct keel_trust_meta *meta);
 /*
  * An installer renamed this inode to @path: its record moves there, and
  * the record of the file @path named before (replaced) goes.

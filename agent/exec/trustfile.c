@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "exec/exec_priv.h"
@@ -69,6 +70,44 @@ static bool same_stamp(const struct keel_exec_ident *a, const struct keel_exec_i
 	       a->ctime_nsec == b->ctime_nsec && a->i_version == b->i_version;
 }
 
+int exec_file_meta(int fd, struct keel_trust_meta *ret)
+{
+	unsigned char cap[64];
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st))
+		return -errno;
+	memset(ret, 0, sizeof(*ret));
+	n = fgetxattr(fd, "security.capability", cap, sizeof(cap));
+	if (n < 0 && errno != ENODATA && errno != ENOTSUP)
+		return -errno;
+	for (ssize_t i = 0; i < n; i++)
+		snprintf(ret->caps + 2 * i, sizeof(ret->caps) - 2 * i, "%02x", cap[i]);
+	ret->mode = st.st_mode;
+	ret->uid = st.st_uid;
+	ret->gid = st.st_gid;
+	ret->known = true;
+	return 0;
+}
+
+bool exec_meta_differs(const struct keel_trust_meta *a, const struct keel_trust_meta *b,
+		       char *why, size_t len)
+{
+	if (!a->known || !b->known)
+		return false;
+	if (a->mode != b->mode)
+		snprintf(why, len, "mode is %o, recorded %o", b->mode, a->mode);
+	else if (a->uid != b->uid || a->gid != b->gid)
+		snprintf(why, len, "owner is %u:%u, recorded %u:%u", b->uid, b->gid, a->uid,
+			 a->gid);
+	else if (strcmp(a->caps, b->caps))
+		snprintf(why, len, "file capabilities are '%s', recorded '%s'", b->caps, a->caps);
+	else
+		return false;
+	return true;
+}
+
 const char *exec_probe_error(int err)
 {
 	switch (err) {
@@ -84,8 +123,10 @@ const char *exec_probe_error(int err)
 }
 
 int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_sha,
-		    const char *source, struct keel_trust_rec *ret, char *why, size_t len)
+		    const struct keel_trust_meta *expect_meta, const char *source,
+		    struct keel_trust_rec *ret, char *why, size_t len)
 {
+	char diff[256];
 	struct exec_priv *p = s->priv;
 	struct keel_exec_ident id1, id2;
 	struct keel_exec_trust v = { 0 };
@@ -136,6 +177,18 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 		goto fail;
 	}
 	memset(rec, 0, sizeof(*rec));
+	/* a change to these from now on removes the PENDING entry */
+	err = exec_file_meta(fd, &rec->meta);
+	if (err) {
+		snprintf(why, len, "reading the owner, mode and capabilities of %s: %s", canon,
+			 strerror(-err));
+		goto fail;
+	}
+	if (expect_meta && exec_meta_differs(expect_meta, &rec->meta, diff, sizeof(diff))) {
+		err = -EPERM;
+		snprintf(why, len, "%s: %s; not trusted", canon, diff);
+		goto fail;
+	}
 	err = keel_hash_fd(fd, "sha256", rec->sha256, sizeof(rec->sha256));
 	if (err) {
 		snprintf(why, len, "reading %s: %s", canon, strerror(-err));
@@ -229,6 +282,7 @@ int exec_trust_check(struct keel_subsys *s, const struct keel_trust_rec *rec, bo
 {
 	struct exec_priv *p = s->priv;
 	struct keel_exec_key k = { .ino = rec->ino, .dev = rec->dev, .gen = rec->gen };
+	struct keel_trust_meta meta;
 	struct keel_exec_ident id;
 	struct keel_exec_trust v;
 	char sha[65];
@@ -248,6 +302,10 @@ int exec_trust_check(struct keel_subsys *s, const struct keel_trust_rec *rec, bo
 	    id.ctime_nsec != rec->ctime_nsec || id.i_version != rec->i_version) {
 		snprintf(why, len, "inode or change stamp differs from the record");
 		err = -ESTALE;
+	} else if ((err = exec_file_meta(fd, &meta))) {
+		snprintf(why, len, "reading the owner, mode and capabilities: %s", strerror(-err));
+	} else if (exec_meta_differs(&rec->meta, &meta, why, len)) {
+		err = -EPERM;
 	} else if (bpf_map__lookup_elem(p->skel->maps.exec_trusted, &k, sizeof(k), &v,
 					sizeof(v), 0) || (v.flags & KEEL_TRUST_PENDING)) {
 		snprintf(why, len, "not trusted by the kernel");
@@ -287,10 +345,20 @@ static int load_one(const struct keel_trust_rec *rec, void *data)
 	if (rec->state == KEEL_TRUST_TAINTED)
 		return 0;
 	if (rec->state == KEEL_TRUST_TRUSTED && !exec_probe(p, rec->path, &fd, &id)) {
+		struct keel_trust_meta meta;
+		bool same = !memcmp(&id.key, &k, sizeof(k)) && id.ctime_sec == rec->ctime_sec &&
+			    id.ctime_nsec == rec->ctime_nsec && id.i_version == rec->i_version &&
+			    id.writecount <= 0;
+
+		/*
+		 * A record from before the store kept owner, mode and
+		 * capabilities: with the stamp unchanged they are the ones
+		 * trusted (any change to them moves ctime).
+		 */
+		if (same && !rec->meta.known && !exec_file_meta(fd, &meta))
+			keel_trust_set_meta(p->store, rec->id, &meta);
 		close(fd);
-		if (!memcmp(&id.key, &k, sizeof(k)) && id.ctime_sec == rec->ctime_sec &&
-		    id.ctime_nsec == rec->ctime_nsec && id.i_version == rec->i_version &&
-		    id.writecount <= 0) {
+		if (same) {
 			err = bpf_map__update_elem(p->skel->maps.exec_trusted, &k, sizeof(k), &v,
 						   sizeof(v), BPF_ANY);
 			if (err) {
@@ -321,7 +389,8 @@ static int load_one(const struct keel_trust_rec *rec, void *data)
 
 /*
  * A changed file is trusted again only if its content still has the
- * recorded digest.
+ * recorded digest and its owner, mode and capabilities are the recorded
+ * ones (a chmod u+s or a setcap keeps the content).
  */
 static void rehash_one(struct load_ctx *c, const struct keel_trust_rec *rec)
 {
@@ -333,7 +402,7 @@ static void rehash_one(struct load_ctx *c, const struct keel_trust_rec *rec)
 	fresh = malloc(sizeof(*fresh));
 	if (!fresh)
 		return;
-	err = exec_trust_file(c->s, rec->path, rec->sha256,
+	err = exec_trust_file(c->s, rec->path, rec->sha256, &rec->meta,
 			      rec->state == KEEL_TRUST_UNVERIFIED ? rec->source : "rehash", fresh,
 			      why, sizeof(why));
 	if (!err) {

@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -232,7 +234,7 @@ Test(exec_trust, restamp_updates_only_trusted_records_of_the_inode)
 
 	cr_assert_eq(keel_trust_put(t, &a), 0);
 	cr_assert_eq(keel_trust_put(t, &b), 0);
-	cr_assert_eq(keel_trust_restamp(t, 42, 1, 3, 1800000000, 77, 11), 1);
+	cr_assert_eq(keel_trust_restamp(t, 42, 1, 3, 1800000000, 77, 11, NULL), 1);
 	cr_assert_eq(keel_trust_get(t, "/a", &got), 0);
 	cr_assert_eq(got.ctime_sec, 1800000000);
 	cr_assert_eq(got.ctime_nsec, 77);
@@ -240,7 +242,7 @@ Test(exec_trust, restamp_updates_only_trusted_records_of_the_inode)
 	cr_assert_eq(keel_trust_get(t, "/b", &got), 0);
 	cr_assert_eq(got.ctime_sec, 1700000000, "another inode is untouched");
 	cr_assert_eq(keel_trust_taint(t, 42, 1, 3, "changed"), 1);
-	cr_assert_eq(keel_trust_restamp(t, 42, 1, 3, 1900000000, 0, 0), 0,
+	cr_assert_eq(keel_trust_restamp(t, 42, 1, 3, 1900000000, 0, 0, NULL), 0,
 		     "a tainted record is not restamped");
 	keel_trust_close(t);
 }
@@ -260,4 +262,94 @@ Test(exec_trust, md5_and_sha256_of_one_read)
 	close(fd);
 	cr_assert_str_eq(md5, "900150983cd24fb0d6963f7d28e17f72");
 	cr_assert_str_eq(sha, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+Test(exec_trust, owner_mode_and_capabilities_round_trip)
+{
+	struct keel_trust *t = open_store();
+	struct keel_trust_rec r = rec_for("/usr/bin/ping", 100), got;
+	struct keel_trust_meta m = { .known = true, .mode = 0104755, .uid = 0, .gid = 0 };
+
+	snprintf(r.meta.caps, sizeof(r.meta.caps), "0100000200200000");
+	r.meta.known = true;
+	r.meta.mode = 0100755;
+	r.meta.uid = 0;
+	r.meta.gid = 2;
+	cr_assert_eq(keel_trust_put(t, &r), 0);
+	cr_assert_eq(keel_trust_get(t, "/usr/bin/ping", &got), 0);
+	cr_assert(got.meta.known);
+	cr_assert_eq(got.meta.mode, 0100755);
+	cr_assert_eq(got.meta.gid, 2);
+	cr_assert_str_eq(got.meta.caps, "0100000200200000");
+	/* an installer's chmod u+s: new stamp, new mode */
+	cr_assert_eq(keel_trust_restamp(t, 42, 100, 3, 1800000000, 1, 12, &m), 1);
+	cr_assert_eq(keel_trust_get(t, "/usr/bin/ping", &got), 0);
+	cr_assert_eq(got.meta.mode, 0104755);
+	cr_assert_str_eq(got.meta.caps, "");
+	/* metadata keeld could not read: the recorded one stays */
+	cr_assert_eq(keel_trust_restamp(t, 42, 100, 3, 1800000001, 1, 13, NULL), 1);
+	cr_assert_eq(keel_trust_get(t, "/usr/bin/ping", &got), 0);
+	cr_assert_eq(got.meta.mode, 0104755);
+	cr_assert_eq(got.ctime_sec, 1800000001);
+	keel_trust_close(t);
+}
+
+/* The first schema, as keeld wrote it before owner, mode and capabilities. */
+static const char old_schema[] =
+	"CREATE TABLE trust ("
+	" id INTEGER PRIMARY KEY,"
+	" path TEXT NOT NULL UNIQUE,"
+	" sha256 TEXT NOT NULL,"
+	" dev INTEGER NOT NULL, ino INTEGER NOT NULL, gen INTEGER NOT NULL,"
+	" ctime_sec INTEGER NOT NULL, ctime_nsec INTEGER NOT NULL,"
+	" i_version INTEGER NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" source TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',"
+	" updated INTEGER NOT NULL);"
+	"CREATE INDEX trust_inode ON trust(dev, ino, gen);"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"INSERT INTO trust (path, sha256, dev, ino, gen, ctime_sec, ctime_nsec, i_version,"
+	" state, source, note, updated) VALUES ('/usr/bin/old', 'ab', 42, 7, 3, 1700000000, 5,"
+	" 9, 0, 'dpkg', '', 1700000001), ('/usr/bin/bad', 'cd', 42, 8, 3, 1, 2, 3, 1, 'add',"
+	" 'open_write by sh', 1700000002);"
+	"INSERT INTO meta VALUES ('mode', 'enforce');";
+
+Test(exec_trust, a_store_of_the_first_schema_is_migrated_without_loss)
+{
+	struct keel_trust_rec got;
+	struct keel_trust_meta m = { .known = true, .mode = 0100755 };
+	struct keel_trust *t;
+	char val[16], sub[160];
+	sqlite3 *raw;
+
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	cr_assert_eq(mkdir(sub, 0700), 0);
+	cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(raw, old_schema, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+
+	t = open_store();
+	cr_assert_eq(keel_trust_get(t, "/usr/bin/old", &got), 0);
+	cr_assert_str_eq(got.sha256, "ab");
+	cr_assert_eq(got.ino, 7);
+	cr_assert_eq(got.ctime_nsec, 5);
+	cr_assert_eq(got.state, KEEL_TRUST_TRUSTED);
+	cr_assert_str_eq(got.source, "dpkg");
+	cr_assert_eq(got.updated, 1700000001);
+	cr_assert(!got.meta.known, "an old record has no owner, mode or capabilities");
+	cr_assert_eq(keel_trust_get(t, "/usr/bin/bad", &got), 0);
+	cr_assert_eq(got.state, KEEL_TRUST_TAINTED);
+	cr_assert_str_eq(got.note, "open_write by sh");
+	cr_assert_eq(keel_trust_meta_get(t, "mode", val, sizeof(val)), 0);
+	cr_assert_str_eq(val, "enforce");
+	cr_assert_eq(keel_trust_get(t, "/usr/bin/old", &got), 0);
+	cr_assert_eq(keel_trust_set_meta(t, got.id, &m), 0);
+	keel_trust_close(t);
+
+	/* opened again: migrated once, the recorded metadata kept */
+	t = open_store();
+	cr_assert_eq(keel_trust_get(t, "/usr/bin/old", &got), 0);
+	cr_assert(got.meta.known);
+	cr_assert_eq(got.meta.mode, 0100755);
+	keel_trust_close(t);
 }
