@@ -343,7 +343,8 @@ static void on_renamed(struct keel_subsys *s, const struct keel_exec_install *ev
  * An installer changed a trusted file's metadata (chmod, chown, setcap):
  * the new stamp, and the owner, mode and capabilities the file has now.
  * When keeld cannot read them (the file is gone from its recorded name),
- * the old ones stay: the next start re-hashes the file and taints it.
+ * the old ones stay: a later re-hash compares the file with them and
+ * taints it (fails closed).
  */
 static void on_restamp(struct keel_subsys *s, const struct keel_exec_install *ev)
 {

@@ -380,7 +380,7 @@ int keel_trust_restamp(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_
 	sqlite3_stmt *st;
 	int rc;
 
-	/* metadata not known: the old one stays (and fails the next re-hash) */
+	/* metadata not known: the old one stays (a later re-hash fails on it) */
 	rc = prepare_by_inode(t, "UPDATE trust SET ctime_sec = ?4, ctime_nsec = ?5, i_version = ?6,"
 			      " updated = ?7, mode = coalesce(?9, mode), uid = coalesce(?10, uid),"
 			      " gid = coalesce(?11, gid), caps = coalesce(?12, caps)"
