@@ -43,7 +43,7 @@ macvtap_dev() {	# NAME MAC: create NAME, print the path of its character device
 	mknod "$KEEL_TMP/tap$idx" c "${num%:*}" "${num#*:}" || return 1
 	echo "$KEEL_TMP/tap$idx"
 }
-dev0=$(macvtap_dev macvtap0 $VM_MAC) || skip "this kernel cannot create a macvtap device over a veth"
+dev0=$(macvtap_dev macvtap0 $VM_MAC) || skip "no macvtap device over a veth with its character device here (macvtap module, sysfs, mknod)"
 dev1=$(macvtap_dev macvtap1 $MAC2) || die "creating macvtap1"
 note "macvtap0: $dev0, macvtap1: $dev1, lower lowM, DHCP server $SRV_MAC"
 
