@@ -12,7 +12,11 @@
  *  - taint: file_open for writing (which every later write needs: write,
  *    io_uring, copy_file_range, splice, sendfile, fallocate, ftruncate,
  *    shared writable mappings), inode_setattr (chmod, chown, utimes,
- *    truncate), setxattr/removexattr, link, rename and unlink.
+ *    truncate), setxattr/removexattr (vfs_setxattr, vfs_removexattr), file
+ *    flags (vfs_fileattr_set), link, rename and unlink.  A metadata change is checked for permission by
+ *    the kernel only after its LSM hook: the hook marks the file CHANGING
+ *    (refused meanwhile) and the fexit of the VFS call taints it only if
+ *    the change was made, so a chmod that fails removes nobody's trust.
  *
  * keeld fills exec_trusted; an entry is keyed by inode identity and holds
  * the change stamp recorded when the file was trusted (see keel/exec.h).
@@ -38,6 +42,8 @@
 #define ATTR_SIZE (1 << 3)
 #define S_IFMT 00170000
 #define S_IFREG 0100000
+#define CAP_SYS_ADMIN 21
+#define CAP_SETFCAP 31
 
 /* Sized by keeld ([exec] max_trusted) before load. */
 struct {
@@ -213,7 +219,7 @@ static __always_inline int check_file(struct file *file, __u32 op, bool need_no_
 		reason = KEEL_EXEC_R_UNTRUSTED;
 	else if (t->flags & KEEL_TRUST_PENDING)
 		reason = KEEL_EXEC_R_PENDING;
-	else if (!stamp_matches(inode, t))
+	else if ((t->flags & KEEL_TRUST_CHANGING) || !stamp_matches(inode, t))
 		reason = KEEL_EXEC_R_CHANGED;
 	else if (need_no_writer && BPF_CORE_READ(inode, i_writecount.counter) > 0)
 		reason = KEEL_EXEC_R_WRITABLE;
@@ -258,6 +264,51 @@ report:
 	if (cnt)
 		cnt->taints++;
 	emit(op, KEEL_EXEC_R_CHANGED, KEEL_EXEC_D_TAINT, &key, file, dentry);
+}
+
+/*
+ * A metadata change to @inode is about to be attempted.  The kernel checks
+ * the caller's right to make it (owner, CAP_FOWNER, CAP_SYS_ADMIN for
+ * security.*) only after the LSM hook, inside the file system's setattr
+ * or in the capability module: tainting here would let any user remove
+ * the trust of any file (of /usr/bin/sudo, say) with a chmod that fails.
+ * Refuse the file while the change is under way instead; change_end()
+ * taints it if the change was made, or restores it.
+ */
+static __always_inline void change_begin(struct inode *inode)
+{
+	struct keel_exec_trust *t;
+	struct keel_exec_key key;
+
+	if (!inode)
+		return;
+	inode_key(inode, &key);
+	t = bpf_map_lookup_elem(&exec_trusted, &key);
+	if (t)
+		t->flags |= KEEL_TRUST_CHANGING;
+}
+
+/*
+ * The VFS call that change_begin() saw returned @ret.  Made: taint.  Failed:
+ * clear the mark, unless the stamp moved meanwhile (another change, made
+ * concurrently, whose own end taints it; or a partial change: refused on).
+ */
+static __always_inline void change_end(struct dentry *dentry, int ret, __u32 op)
+{
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+	struct keel_exec_trust *t;
+	struct keel_exec_key key;
+
+	if (!inode)
+		return;
+	if (!ret) {
+		taint(inode, op, NULL, dentry);
+		return;
+	}
+	inode_key(inode, &key);
+	t = bpf_map_lookup_elem(&exec_trusted, &key);
+	if (t && (t->flags & KEEL_TRUST_CHANGING) && stamp_matches(inode, t))
+		t->flags &= ~KEEL_TRUST_CHANGING;
 }
 
 /* ---- approved installers ---------------------------------------------- */
@@ -547,7 +598,7 @@ static __always_inline void install_restamp(struct dentry *dentry)
 		return;
 	inode_key(inode, &key);
 	t = bpf_map_lookup_elem(&exec_trusted, &key);
-	if (!t || (t->flags & KEEL_TRUST_PENDING))
+	if (!t || (t->flags & (KEEL_TRUST_PENDING | KEEL_TRUST_CHANGING)))
 		return;
 	inode_ctime(inode, &t->ctime_sec, &t->ctime_nsec);
 	t->i_version = inode_version(inode);
@@ -571,7 +622,8 @@ static __always_inline void note_installer_exec(struct file *file)
 		return;		/* already one: an installer's exec keeps its mark */
 	inode_key(inode, &key);
 	t = bpf_map_lookup_elem(&exec_trusted, &key);
-	if (!t || (t->flags & KEEL_TRUST_PENDING) || !stamp_matches(inode, t))
+	if (!t || (t->flags & (KEEL_TRUST_PENDING | KEEL_TRUST_CHANGING)) ||
+	    !stamp_matches(inode, t))
 		return;		/* only a trusted installer is one */
 	sc = scratch();
 	if (!sc)
@@ -824,26 +876,11 @@ int BPF_PROG(exec_setattr, void *arg0, void *arg1, void *arg2)
 		inode_key(inode, &key);
 		if (bpf_map_lookup_elem(&exec_installing, &key))
 			return 0;
-	}
-	taint(inode, KEEL_EXEC_OP_SETATTR, NULL, dentry);
-	return 0;
-}
-
-SEC("lsm/inode_setxattr")
-int BPF_PROG(exec_setxattr, void *ns, struct dentry *dentry)
-{
-	if (cur_installer())
-		return 0;	/* setcap in a maintainer script: see exec_vfs_setxattr */
-	taint(BPF_CORE_READ(dentry, d_inode), KEEL_EXEC_OP_XATTR, NULL, dentry);
-	return 0;
-}
-
-SEC("lsm/inode_removexattr")
-int BPF_PROG(exec_rmxattr, void *ns, struct dentry *dentry)
-{
-	if (cur_installer())
+		/* truncate(2) was allowed already (MAY_WRITE, before this hook) */
+		taint(inode, KEEL_EXEC_OP_SETATTR, NULL, dentry);
 		return 0;
-	taint(BPF_CORE_READ(dentry, d_inode), KEEL_EXEC_OP_XATTR, NULL, dentry);
+	}
+	change_begin(inode);	/* exec_notify_change taints it if it is made */
 	return 0;
 }
 
@@ -877,11 +914,19 @@ int BPF_PROG(exec_unlink, struct inode *dir, struct dentry *dentry)
 	return 0;
 }
 
-/* After the change: 6.1 to 6.2 pass a user_namespace, 6.3 on a mnt_idmap, first. */
+/*
+ * After the change: 6.1 to 6.2 pass a user_namespace, 6.3 on a mnt_idmap,
+ * first.  An installer's change is restamped; anybody else's taints if it
+ * was made (see change_begin).
+ */
 SEC("fexit/notify_change")
-int BPF_PROG(exec_notify_change, void *idmap, struct dentry *dentry)
+int BPF_PROG(exec_notify_change, void *idmap, struct dentry *dentry, struct iattr *attr,
+	     struct inode **delegated, int ret)
 {
-	install_restamp(dentry);
+	if (cur_installer())
+		install_restamp(dentry);
+	else
+		change_end(dentry, ret, KEEL_EXEC_OP_SETATTR);
 	return 0;
 }
 
@@ -899,17 +944,135 @@ int BPF_PROG(exec_vfs_link, struct dentry *old_dentry)
 	return 0;
 }
 
-SEC("fexit/vfs_setxattr")
-int BPF_PROG(exec_vfs_setxattr, void *idmap, struct dentry *dentry)
+/*
+ * Does the current task have @cap in its effective set, in the initial
+ * user namespace or (@sb given) in @sb's?  kernel_cap_t is __u32[2] up to
+ * 6.2 and a u64 from 6.3: either way the first 8 bytes, little-endian.  A
+ * nested namespace that only owns @sb's through an ancestor is refused.
+ */
+static __always_inline bool cur_capable(int cap, struct super_block *sb)
 {
-	install_restamp(dentry);
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	struct user_namespace *ns = BPF_CORE_READ(cred, user_ns);
+	__u64 eff = 0;
+
+	bpf_core_read(&eff, sizeof(eff), &cred->cap_effective);
+	if (!(eff & (1ULL << cap)))
+		return false;
+	return !sb || BPF_CORE_READ(ns, level) == 0 || ns == BPF_CORE_READ(sb, s_user_ns);
+}
+
+/*
+ * The capability check of a security.* attribute change, which Debian's
+ * 6.1 kernel skips: its security_inode_setxattr and _removexattr run
+ * cap_inode_setxattr and cap_inode_removexattr only when the LSM hooks
+ * return 1, and the BPF LSM's own empty hooks return 0 (fixed upstream by
+ * "lsm: fixup the inode xattr capability handling").  Without it any user
+ * sets any security.* attribute, or strips security.capability, of any
+ * file it can open: root's programs, trusted or not.  Refuse what the
+ * capability module would: security.* without CAP_SYS_ADMIN (in the
+ * file system's namespace), removing security.capability without
+ * CAP_SETFCAP; setting it is checked by the kernel (cap_convert_nscap).
+ */
+static __always_inline int xattr_capable(struct dentry *dentry, const char *name, bool remove)
+{
+	const char caps[] = "security.capability";	/* on the stack: no .rodata in BTF */
+	char buf[sizeof(caps) + 1] = {};
+	bool is_caps = true;
+
+	if (bpf_probe_read_kernel_str(buf, sizeof(buf), name) < 0)
+		return 0;
+	for (int i = 0; i < sizeof(caps); i++) {
+		if (i < 9 && buf[i] != caps[i])
+			return 0;	/* not security.* */
+		if (buf[i] != caps[i])
+			is_caps = false;
+	}
+	if (is_caps)
+		return !remove || cur_capable(CAP_SETFCAP, NULL) ? 0 : -EPERM;
+	return cur_capable(CAP_SYS_ADMIN, BPF_CORE_READ(dentry, d_sb)) ? 0 : -EPERM;
+}
+
+SEC("lsm/inode_setxattr")
+int BPF_PROG(exec_setxattr_cap, void *idmap, struct dentry *dentry, const char *name)
+{
+	return xattr_capable(dentry, name, false);
+}
+
+SEC("lsm/inode_removexattr")
+int BPF_PROG(exec_rmxattr_cap, void *idmap, struct dentry *dentry, const char *name)
+{
+	return xattr_capable(dentry, name, true);
+}
+
+/*
+ * The changes themselves are followed by tracing programs around
+ * vfs_setxattr and vfs_removexattr (change_begin, change_end): the LSM
+ * hooks above come before the file system's own checks.  nfsd calls
+ * __vfs_setxattr_locked directly: such a change is refused by the stamp
+ * (ctime moved), without a taint event.
+ */
+SEC("fentry/vfs_setxattr")
+int BPF_PROG(exec_setxattr, void *idmap, struct dentry *dentry)
+{
+	/* an installer's (setcap in a maintainer script): see exec_vfs_setxattr */
+	if (!cur_installer())
+		change_begin(BPF_CORE_READ(dentry, d_inode));
+	return 0;
+}
+
+SEC("fentry/vfs_removexattr")
+int BPF_PROG(exec_rmxattr, void *idmap, struct dentry *dentry)
+{
+	if (!cur_installer())
+		change_begin(BPF_CORE_READ(dentry, d_inode));
+	return 0;
+}
+
+SEC("fexit/vfs_setxattr")
+int BPF_PROG(exec_vfs_setxattr, void *idmap, struct dentry *dentry, const char *name,
+	     const void *value, size_t size, int flags, int ret)
+{
+	if (cur_installer())
+		install_restamp(dentry);
+	else
+		change_end(dentry, ret, KEEL_EXEC_OP_XATTR);
 	return 0;
 }
 
 SEC("fexit/vfs_removexattr")
-int BPF_PROG(exec_vfs_removexattr, void *idmap, struct dentry *dentry)
+int BPF_PROG(exec_vfs_removexattr, void *idmap, struct dentry *dentry, const char *name,
+	     int ret)
 {
-	install_restamp(dentry);
+	if (cur_installer())
+		install_restamp(dentry);
+	else
+		change_end(dentry, ret, KEEL_EXEC_OP_XATTR);
+	return 0;
+}
+
+/*
+ * File flags and fsxattr (FS_IOC_SETFLAGS: chattr; FS_IOC_FSSETXATTR), by
+ * ioctl or through overlayfs: no LSM hook sees them (file_ioctl comes
+ * before the copy from user space and the owner check, and a failed
+ * ioctl must not taint), and they move ctime.
+ */
+SEC("fentry/vfs_fileattr_set")
+int BPF_PROG(exec_fileattr_begin, void *idmap, struct dentry *dentry)
+{
+	if (!cur_installer())
+		change_begin(BPF_CORE_READ(dentry, d_inode));
+	return 0;
+}
+
+SEC("fexit/vfs_fileattr_set")
+int BPF_PROG(exec_fileattr_end, void *idmap, struct dentry *dentry, void *fa, int ret)
+{
+	if (cur_installer())
+		install_restamp(dentry);
+	else
+		change_end(dentry, ret, KEEL_EXEC_OP_SETATTR);
 	return 0;
 }
 

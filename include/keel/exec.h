@@ -38,6 +38,13 @@ struct keel_exec_trust {
  * close, which lets keeld tell it from a later rewrite of the same inode.
  */
 #define KEEL_TRUST_INSTALLED (1U << 1)
+/*
+ * A change to it (chmod, chown, utimes, xattr, file flags) is under way:
+ * refused until the kernel says whether the change was made (then the
+ * entry is removed) or refused (then this bit is cleared).  Set and
+ * cleared by the kernel only.
+ */
+#define KEEL_TRUST_CHANGING (1U << 2)
 
 /* What keeld's own open of a file saw: written by file_open for keeld's threads. */
 struct keel_exec_ident {

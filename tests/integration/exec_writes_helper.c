@@ -19,6 +19,16 @@
  *   setxattr NAME FILE            set NAME to "1"
  *   setcap FILE                   set security.capability (CAP_NET_RAW permitted)
  *   removexattr NAME FILE | lremovexattr NAME FILE | fremovexattr NAME FILE
+ *   setxattr-replace NAME FILE    set NAME with XATTR_REPLACE (fails if absent)
+ *   setacl FILE                   system.posix_acl_access: user 1 r-x, mask r-x
+ *   setflags FILE                 FS_IOC_SETFLAGS adding FS_NODUMP_FL (chattr +d)
+ *   fssetxattr FILE               FS_IOC_FSSETXATTR with the values it has
+ *   nobody OP FILE                open FILE read-only, become uid/gid 65534, then
+ *                                 try OP on the descriptor: fchmod fchown futimens
+ *                                 fsetxattr fremovexattr (security.keel) fremovecap
+ *                                 (security.capability) setflags; exits 0 when
+ *                                 the kernel refused it (printing the errno),
+ *                                 1 when it was allowed
  *   truncate-same FILE            truncate(2) to the size it already has
  *   rename OLD NEW                rename(2)
  *   exchange A B                  renameat2(RENAME_EXCHANGE)
@@ -37,11 +47,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <grp.h>
 #include <linux/capability.h>
+#include <linux/fs.h>
 #include <linux/io_uring.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -182,7 +195,11 @@ static int uring_write(const char *file, const char *how)
 	if (res < 0)
 		return uring_fail("IORING_OP_OPENAT", res);
 	fd = fixed ? 0 : res;
-	return uring_append(&r, fd, async | (fixed ? IOSQE_FIXED_FILE : 0), st.st_size);
+	res = uring_append(&r, fd, async | (fixed ? IOSQE_FIXED_FILE : 0), st.st_size);
+	/* the slot's file is put once the ring lets it go: do it before exit */
+	if (fixed && syscall(__NR_io_uring_register, r.fd, IORING_UNREGISTER_FILES, NULL, 0) < 0)
+		return fail("IORING_UNREGISTER_FILES");
+	return res;
 }
 
 static int uring_path_op(__u8 op, const char *a, const char *b)
@@ -329,6 +346,78 @@ static int do_xattr(const char *cmd, const char *name, const char *file)
 	return fremovexattr(fd, name) ? fail("fremovexattr") : 0;
 }
 
+/* system.posix_acl_access: user::rwx user:1:r-x group::r-x mask::r-x other::r-x */
+static int set_acl(const char *file)
+{
+	struct {
+		__u32 version;
+		struct {
+			__u16 tag, perm;
+			__u32 id;
+		} e[5];
+	} acl = { 2, { { 0x01, 7, ~0U }, { 0x02, 5, 1 }, { 0x04, 5, ~0U }, { 0x10, 5, ~0U },
+		       { 0x20, 5, ~0U } } };
+
+	if (setxattr(file, "system.posix_acl_access", &acl, sizeof(acl), 0))
+		return fail("setxattr system.posix_acl_access");
+	return 0;
+}
+
+static int set_flags(int fd)
+{
+	int flags;
+
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags))
+		return -1;
+	flags |= FS_NODUMP_FL;
+	return ioctl(fd, FS_IOC_SETFLAGS, &flags);
+}
+
+static int fd_op(const char *op, int fd)
+{
+	struct fsxattr fsx;
+
+	if (!strcmp(op, "fchmod"))
+		return fchmod(fd, 0755);
+	if (!strcmp(op, "fchown"))
+		return fchown(fd, 65534, 65534);
+	if (!strcmp(op, "futimens"))
+		return futimens(fd, NULL);
+	if (!strcmp(op, "fsetxattr"))
+		return fsetxattr(fd, "security.keel", "1", 1, 0);
+	if (!strcmp(op, "fremovexattr"))
+		return fremovexattr(fd, "security.keel");
+	if (!strcmp(op, "fremovecap"))
+		return fremovexattr(fd, "security.capability");
+	if (!strcmp(op, "setflags"))
+		return set_flags(fd);
+	if (!strcmp(op, "fssetxattr")) {
+		if (ioctl(fd, FS_IOC_FSGETXATTR, &fsx))
+			return -1;
+		return ioctl(fd, FS_IOC_FSSETXATTR, &fsx);
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+/* OP as nobody on a descriptor root opened: 0 when the kernel refused it */
+static int as_nobody(const char *op, const char *file)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail("open O_RDONLY");
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+	    setresuid(65534, 65534, 65534))
+		return fail("becoming uid 65534");
+	if (!fd_op(op, fd)) {
+		printf("%s as uid 65534 was allowed\n", op);
+		return 1;
+	}
+	printf("%s as uid 65534: %s\n", op, strerrorname_np(errno));
+	return 0;
+}
+
 static int do_chown(const char *cmd, const char *file)
 {
 	struct stat st;
@@ -394,6 +483,19 @@ int main(int argc, char **argv)
 	if ((!strcmp(cmd, "setxattr") || !strcmp(cmd, "removexattr") ||
 	     !strcmp(cmd, "lremovexattr") || !strcmp(cmd, "fremovexattr")) && argc == 4)
 		return do_xattr(cmd, argv[2], argv[3]);
+	if (!strcmp(cmd, "setxattr-replace") && argc == 4)
+		return setxattr(argv[3], argv[2], "1", 1, XATTR_REPLACE) ?
+			       fail("setxattr XATTR_REPLACE") : 0;
+	if (!strcmp(cmd, "setacl"))
+		return set_acl(argv[2]);
+	if (!strcmp(cmd, "setflags") || !strcmp(cmd, "fssetxattr")) {
+		fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return fail("open O_RDONLY");
+		return fd_op(cmd, fd) ? fail(cmd) : 0;
+	}
+	if (!strcmp(cmd, "nobody") && argc == 4)
+		return as_nobody(argv[2], argv[3]);
 	if (!strcmp(cmd, "truncate-same")) {
 		if (stat(argv[2], &st))
 			return fail("stat");
