@@ -35,6 +35,9 @@ int exec_installers_start(struct keel_subsys *s, char *why, size_t len);
 void exec_installers_stop(struct keel_subsys *s);
 void exec_on_install(struct keel_subsys *s, const struct keel_exec_install *ev);
 void exec_installer_tainted(struct keel_subsys *s, const struct keel_exec_key *key);
+/* The file @key is now trusted at @path: if that is an installer's path, it is the installer. */
+void exec_installer_moved(struct keel_subsys *s, const char *path,
+			  const struct keel_exec_key *key);
 json_t *exec_cmd_installer_mark(struct keel_subsys *s, json_t *req, bool privileged, char *why,
 				size_t len);
 json_t *exec_cmd_installer_sync(struct keel_subsys *s, json_t *req, char *why, size_t len);

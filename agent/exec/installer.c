@@ -50,7 +50,17 @@ struct early_rename {
 
 #define EARLY_MAX 256
 
+/* One of the [exec] installers: its path, and the inode there now. */
+struct installer_bin {
+	char path[PATH_MAX];
+	struct keel_exec_key key;	/* ino 0: nothing trusted there yet */
+};
+
 struct exec_inst {
+	struct installer_bin bins[KEEL_EXEC_MAX_INSTALLERS];
+	size_t n_bins;
+	/* exec_installer_inodes; NULL in a BPF object that matches paths only */
+	const struct bpf_map *inodes;
 	struct unresolved *wait;	/* closed, name not found yet */
 	size_t n_wait, max_wait;
 	struct early_rename early[EARLY_MAX];	/* a ring: the oldest is overwritten */
@@ -202,6 +212,7 @@ static int record(struct keel_subsys *s, const struct keel_exec_key *key, __u64 
 		goto out;
 	}
 	p->inst->recorded++;
+	exec_installer_moved(s, canon, key);	/* an installer reinstalling itself */
 	emit_installed(s, rec, who);
 out:
 	free(rec);
@@ -325,8 +336,9 @@ static void on_renamed(struct keel_subsys *s, const struct keel_exec_install *ev
 	if (!rec)
 		return;
 	if (!keel_trust_get_inode(p->store, ev->key.dev, ev->key.ino, ev->key.gen, rec)) {
-		if (follow(rec->path, old_rel, new_rel, path, sizeof(path)))
-			keel_trust_rename(p->store, ev->key.dev, ev->key.ino, ev->key.gen, path);
+		if (follow(rec->path, old_rel, new_rel, path, sizeof(path)) &&
+		    keel_trust_rename(p->store, ev->key.dev, ev->key.ino, ev->key.gen, path) >= 0)
+			exec_installer_moved(s, path, &ev->key);	/* dpkg.dpkg-new -> dpkg */
 		/* else its record keeps the old name: re-hashed, then tainted, at restart */
 		free(rec);
 		return;
@@ -417,12 +429,38 @@ void exec_installer_tainted(struct keel_subsys *s, const struct keel_exec_key *k
 	}
 }
 
+/* Point installer @i at @key, the inode now at its path. */
+static void bin_set(struct exec_inst *in, __u32 i, const struct keel_exec_key *key)
+{
+	struct installer_bin *b = &in->bins[i];
+
+	if (!in->inodes || !memcmp(&b->key, key, sizeof(*key)))
+		return;
+	if (b->key.ino)
+		bpf_map__delete_elem(in->inodes, &b->key, sizeof(b->key), 0);
+	b->key = *key;
+	if (key->ino)
+		bpf_map__update_elem(in->inodes, key, sizeof(*key), &i, sizeof(i), BPF_ANY);
+}
+
+void exec_installer_moved(struct keel_subsys *s, const char *path,
+			  const struct keel_exec_key *key)
+{
+	struct exec_inst *in = ((struct exec_priv *)s->priv)->inst;
+
+	for (__u32 i = 0; in && i < in->n_bins; i++)
+		if (!strcmp(in->bins[i].path, path))
+			bin_set(in, i, key);
+}
+
 static int add_path(struct exec_priv *p, const char *item, char *why, size_t len)
 {
+	struct exec_inst *in = p->inst;
 	struct keel_exec_path key = { 0 };
+	struct keel_exec_ident id;
 	char canon[PATH_MAX];
 	__u32 one = 1;
-	int err;
+	int fd, err;
 
 	if (item[0] != '/') {
 		snprintf(why, len, "[exec] installers: '%s' is not a full path", item);
@@ -437,12 +475,29 @@ static int add_path(struct exec_priv *p, const char *item, char *why, size_t len
 		return -ENAMETOOLONG;
 	}
 	memcpy(key.path, canon, strlen(canon));
+	if (in->n_bins == KEEL_EXEC_MAX_INSTALLERS) {
+		snprintf(why, len, "[exec] installers: more than %d paths", KEEL_EXEC_MAX_INSTALLERS);
+		return -E2BIG;
+	}
 	err = bpf_map__update_elem(p->skel->maps.exec_installer_paths, &key, sizeof(key), &one,
 				   sizeof(one), BPF_ANY);
-	if (err)
+	if (err) {
 		snprintf(why, len, "[exec] installers: adding '%s': %s%s", canon, strerror(-err),
 			 err == -E2BIG ? " (at most 16 paths)" : "");
-	return err;
+		return err;
+	}
+	/*
+	 * The kernel matches the file, not the name: the inode there now
+	 * (none yet: the first file trusted there), and whatever is
+	 * installed or trusted there later (exec_installer_moved).
+	 */
+	snprintf(in->bins[in->n_bins].path, sizeof(in->bins[0].path), "%s", canon);
+	if (!exec_probe(p, canon, &fd, &id)) {
+		close(fd);
+		bin_set(in, (__u32)in->n_bins, &id.key);
+	}
+	in->n_bins++;
+	return 0;
 }
 
 int exec_installers_start(struct keel_subsys *s, char *why, size_t len)
@@ -461,6 +516,7 @@ int exec_installers_start(struct keel_subsys *s, char *why, size_t len)
 			 p->inst->max_wait);
 		return -ENOMEM;
 	}
+	p->inst->inodes = bpf_object__find_map_by_name(p->skel->obj, "exec_installer_inodes");
 	snprintf(list, sizeof(list), "%s", s->d->cfg.exec_installers);
 	for (char *item = strtok_r(list, ", \t", &save); item && !err;
 	     item = strtok_r(NULL, ", \t", &save))

@@ -242,6 +242,7 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 		goto fail;
 	}
 	close(fd);
+	exec_installer_moved(s, canon, &id1.key);	/* an installer (re)installed */
 	return 0;
 fail:
 	if (entered)
