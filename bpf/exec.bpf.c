@@ -83,13 +83,13 @@ struct {
 	__type(value, struct keel_exec_installer);
 } exec_installer SEC(".maps");
 
-/* [exec] installers, by full path: their execs start an installer tree. */
+/* [exec] installers, by the inode keeld found at each path: their execs start an installer tree. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KEEL_EXEC_MAX_INSTALLERS);
-	__type(key, struct keel_exec_path);
+	__type(key, struct keel_exec_key);
 	__type(value, __u32);
-} exec_installer_paths SEC(".maps");
+} exec_installer_inodes SEC(".maps");
 
 /* Files installers have open for writing.  Sized by keeld ([exec] max_installing). */
 struct {
@@ -105,7 +105,6 @@ struct {
 
 struct exec_scratch {
 	struct keel_exec_installing inst;
-	struct keel_exec_path key;
 	char buf[2 * KEEL_PATH_LEN];
 	struct dentry *chain[WALK_MAX];
 };
@@ -615,7 +614,6 @@ static __always_inline void note_installer_exec(struct file *file)
 	struct keel_exec_installer *in;
 	struct keel_exec_trust *t;
 	struct keel_exec_key key;
-	struct exec_scratch *sc;
 
 	in = installer_of(bpf_get_current_task_btf());
 	if (in && (in->flags & KEEL_INST_ACTIVE))
@@ -625,14 +623,8 @@ static __always_inline void note_installer_exec(struct file *file)
 	if (!t || (t->flags & (KEEL_TRUST_PENDING | KEEL_TRUST_CHANGING)) ||
 	    !stamp_matches(inode, t))
 		return;		/* only a trusted installer is one */
-	sc = scratch();
-	if (!sc)
-		return;
-	__builtin_memset(&sc->key, 0, sizeof(sc->key));
-	if (bpf_d_path((struct path *)&file->f_path, sc->buf, sizeof(sc->key.path)) < 0)
-		return;
-	bpf_probe_read_kernel_str(sc->key.path, sizeof(sc->key.path), sc->buf);
-	if (!bpf_map_lookup_elem(&exec_installer_paths, &sc->key))
+	/* the file, not its path: a bind mount or a chroot can put another there */
+	if (!bpf_map_lookup_elem(&exec_installer_inodes, &key))
 		return;
 	in = bpf_task_storage_get(&exec_installer, bpf_get_current_task_btf(), 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);

@@ -59,8 +59,7 @@ struct installer_bin {
 struct exec_inst {
 	struct installer_bin bins[KEEL_EXEC_MAX_INSTALLERS];
 	size_t n_bins;
-	/* exec_installer_inodes; NULL in a BPF object that matches paths only */
-	const struct bpf_map *inodes;
+	const struct bpf_map *inodes;	/* exec_installer_inodes */
 	struct unresolved *wait;	/* closed, name not found yet */
 	size_t n_wait, max_wait;
 	struct early_rename early[EARLY_MAX];	/* a ring: the oldest is overwritten */
@@ -434,7 +433,7 @@ static void bin_set(struct exec_inst *in, __u32 i, const struct keel_exec_key *k
 {
 	struct installer_bin *b = &in->bins[i];
 
-	if (!in->inodes || !memcmp(&b->key, key, sizeof(*key)))
+	if (!memcmp(&b->key, key, sizeof(*key)))
 		return;
 	if (b->key.ino)
 		bpf_map__delete_elem(in->inodes, &b->key, sizeof(b->key), 0);
@@ -456,40 +455,26 @@ void exec_installer_moved(struct keel_subsys *s, const char *path,
 static int add_path(struct exec_priv *p, const char *item, char *why, size_t len)
 {
 	struct exec_inst *in = p->inst;
-	struct keel_exec_path key = { 0 };
 	struct keel_exec_ident id;
 	char canon[PATH_MAX];
-	__u32 one = 1;
-	int fd, err;
+	int fd;
 
 	if (item[0] != '/') {
 		snprintf(why, len, "[exec] installers: '%s' is not a full path", item);
 		return -EINVAL;
 	}
-	/* the kernel sees the file's real name, symbolic links resolved */
-	if (!realpath(item, canon))
-		snprintf(canon, sizeof(canon), "%s", item);
-	if (strlen(canon) >= sizeof(key.path)) {
-		snprintf(why, len, "[exec] installers: '%s' is longer than %zu bytes", canon,
-			 sizeof(key.path) - 1);
-		return -ENAMETOOLONG;
-	}
-	memcpy(key.path, canon, strlen(canon));
 	if (in->n_bins == KEEL_EXEC_MAX_INSTALLERS) {
 		snprintf(why, len, "[exec] installers: more than %d paths", KEEL_EXEC_MAX_INSTALLERS);
 		return -E2BIG;
 	}
-	err = bpf_map__update_elem(p->skel->maps.exec_installer_paths, &key, sizeof(key), &one,
-				   sizeof(one), BPF_ANY);
-	if (err) {
-		snprintf(why, len, "[exec] installers: adding '%s': %s%s", canon, strerror(-err),
-			 err == -E2BIG ? " (at most 16 paths)" : "");
-		return err;
-	}
+	/* the name keeld finds again when something is installed there */
+	if (!realpath(item, canon))
+		snprintf(canon, sizeof(canon), "%s", item);
 	/*
-	 * The kernel matches the file, not the name: the inode there now
-	 * (none yet: the first file trusted there), and whatever is
-	 * installed or trusted there later (exec_installer_moved).
+	 * The kernel matches the file, not the name (a bind mount or a chroot
+	 * can put another file at the path): the inode there now (none yet:
+	 * the first file trusted there), and whatever is installed or trusted
+	 * there later (exec_installer_moved).
 	 */
 	snprintf(in->bins[in->n_bins].path, sizeof(in->bins[0].path), "%s", canon);
 	if (!exec_probe(p, canon, &fd, &id)) {
@@ -516,7 +501,7 @@ int exec_installers_start(struct keel_subsys *s, char *why, size_t len)
 			 p->inst->max_wait);
 		return -ENOMEM;
 	}
-	p->inst->inodes = bpf_object__find_map_by_name(p->skel->obj, "exec_installer_inodes");
+	p->inst->inodes = p->skel->maps.exec_installer_inodes;
 	snprintf(list, sizeof(list), "%s", s->d->cfg.exec_installers);
 	for (char *item = strtok_r(list, ", \t", &save); item && !err;
 	     item = strtok_r(NULL, ", \t", &save))

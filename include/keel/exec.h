@@ -80,11 +80,6 @@ struct keel_exec_installer {
 #define KEEL_INST_EXEC_PENDING (1U << 1)	/* exec of a configured installer under way */
 #define KEEL_EXEC_MAX_INSTALLERS 16	/* [exec] installers: paths */
 
-/* exec_installer_paths: key, a full path zero-padded */
-struct keel_exec_path {
-	char path[KEEL_PATH_LEN];
-};
-
 /* exec_installing: value, per inode an installer has open for writing */
 struct keel_exec_installing {
 	__s32 writers;		/* installer files open for writing */
