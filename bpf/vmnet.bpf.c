@@ -3,7 +3,8 @@
  * vmnet: VM mobility on the host's network.
  *
  * vmnet_port sees what a VM sends: QEMU's RARP announcements after a live
- * migration, gratuitous ARP, ARP and IP source addresses; vmnet_port_out
+ * migration, gratuitous ARP, ARP, IP source addresses and IPv6 neighbour
+ * advertisements; vmnet_port_out
  * sees the DHCPACK a VM is given.  On a tap or veth port the VM's frames
  * are the port's TC ingress; on macvtap the reverse (the guest's frames
  * leave through the device: its egress), so keeld attaches each program
@@ -27,6 +28,8 @@
 #define ETH_P_ARP 0x0806
 #define ETH_P_IPV6 0x86DD
 #define IPPROTO_UDP 17
+#define IPPROTO_ICMPV6 58
+#define ND_NEIGHBOR_ADVERT 136
 #define TC_ACT_SHOT 2
 
 #define SEC_NS 1000000000ULL
@@ -174,7 +177,33 @@ static __always_inline bool parse_arp(struct __sk_buff *skb, const __u8 *src,
 	return true;
 }
 
-/* Frames a VM sends: arrivals (RARP, GARP) and learning (ARP, IP source). */
+/* IPv6 addresses that name no NIC: multicast, link-local, unspecified. */
+static __always_inline bool v6_says_nothing(const __u8 *ip)
+{
+	return ip[0] == 0xff || (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80) ||
+	       (!ip[0] && !ip[1] && !ip[2] && !ip[3] && !ip[15]);
+}
+
+/*
+ * A neighbour advertisement (ICMPv6 136 right after the IPv6 header, hop
+ * limit 255 as RFC 4861 requires) fills @ip with its target: the address
+ * the sender says is its own.  Guests send one unsolicited after DAD or a
+ * migration, often from their link-local address, so the source alone
+ * would not say which global address the NIC holds.
+ */
+static __always_inline bool parse_na(struct __sk_buff *skb, __u8 *ip)
+{
+	__u8 h[8], icmp[2];
+
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, h, sizeof(h)) || h[6] != IPPROTO_ICMPV6 ||
+	    h[7] != 255 || bpf_skb_load_bytes(skb, ETH_HLEN + 40, icmp, sizeof(icmp)) ||
+	    icmp[0] != ND_NEIGHBOR_ADVERT || icmp[1] ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN + 40 + 8, ip, 16))
+		return false;
+	return !v6_says_nothing(ip);
+}
+
+/* Frames a VM sends: arrivals (RARP, GARP) and learning (ARP, IP source, NA). */
 SEC("tc")
 int vmnet_port(struct __sk_buff *skb)
 {
@@ -215,11 +244,10 @@ int vmnet_port(struct __sk_buff *skb)
 			report(KEEL_VMNET_IPSRC, skb->ifindex, eth + 6, ip, now);
 		break;
 	case ETH_P_IPV6:
-		if (bpf_skb_load_bytes(skb, ETH_HLEN + 8, ip, 16))
-			break;
-		/* unspecified, link-local and multicast sources say nothing */
-		if (ip[0] == 0xff || (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80) ||
-		    (!ip[0] && !ip[1] && !ip[2] && !ip[3] && !ip[15]))
+		if (parse_na(skb, ip) &&
+		    is_new(skb->ifindex, KEEL_VMNET_NA, eth + 6, ip, now, learn_refresh_ns))
+			report(KEEL_VMNET_NA, skb->ifindex, eth + 6, ip, now);
+		if (bpf_skb_load_bytes(skb, ETH_HLEN + 8, ip, 16) || v6_says_nothing(ip))
 			break;
 		if (is_new(skb->ifindex, KEEL_VMNET_IPSRC, eth + 6, ip, now, learn_refresh_ns))
 			report(KEEL_VMNET_IPSRC, skb->ifindex, eth + 6, ip, now);

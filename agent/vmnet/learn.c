@@ -2,7 +2,8 @@
 /*
  * Learning MAC to IP from what a VM sends on its own port: ARP and
  * gratuitous ARP (sender fields that match the Ethernet source), the
- * DHCPACK it is given, and IP source addresses.  The rules that keep a
+ * DHCPACK it is given, IP source addresses and the target of an IPv6
+ * neighbour advertisement.  The rules that keep a
  * guest from taking another VM's address:
  *   - a frame counts only on the port the NIC is here on;
  *   - an address owned by another NIC (inventory, or learned while that
@@ -30,6 +31,8 @@ static int source_of(__u32 kind)
 		return SRC_ARP;
 	case KEEL_VMNET_DHCP:
 		return SRC_DHCP;
+	case KEEL_VMNET_NA:
+		return SRC_NA;
 	default:
 		return SRC_IPSRC;
 	}

@@ -146,6 +146,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	case KEEL_VMNET_ARP:
 	case KEEL_VMNET_DHCP:
 	case KEEL_VMNET_IPSRC:
+	case KEEL_VMNET_NA:
 		vmnet_learn(v, r);
 		break;
 	case KEEL_VMNET_ELSEWHERE:

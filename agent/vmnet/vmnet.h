@@ -47,6 +47,7 @@ enum vmnet_ip_source {
 	SRC_GARP,
 	SRC_DHCP,
 	SRC_IPSRC,
+	SRC_NA,		/* an IPv6 neighbour advertisement's target */
 };
 
 struct vmnet_nic_ip {

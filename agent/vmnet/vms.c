@@ -28,11 +28,12 @@ static const char *const source_names[] = {
 	[SRC_GARP] = "garp",
 	[SRC_DHCP] = "dhcp",
 	[SRC_IPSRC] = "ip",
+	[SRC_NA] = "na",
 };
 
 const char *vmnet_source_name(int source)
 {
-	return source >= 0 && source <= SRC_IPSRC ? source_names[source] : "?";
+	return source >= 0 && source <= SRC_NA ? source_names[source] : "?";
 }
 
 static uint64_t now_real(void)

@@ -20,6 +20,7 @@ enum keel_vmnet_kind {
 	KEEL_VMNET_DHCP = 4,		/* DHCPACK sent to a VM: chaddr and yiaddr */
 	KEEL_VMNET_IPSRC = 5,		/* an IP source address sent by a VM */
 	KEEL_VMNET_ELSEWHERE = 6,	/* RARP or GARP on the uplink: the MAC is on another host */
+	KEEL_VMNET_NA = 7,		/* IPv6 neighbour advertisement sent by a VM: its target */
 };
 
 #define KEEL_EV_VMNET 0x600

@@ -8,6 +8,10 @@ device as its guest would: IFACE a path (/dev/tapN), each frame behind a
   frame.py IFACE rarp MAC              QEMU-style RARP announcement
   frame.py IFACE garp MAC IP           gratuitous ARP request
   frame.py IFACE ipsrc MAC IP          one UDP datagram from IP
+  frame.py IFACE arp MAC IP TARGET     ARP request for TARGET (not gratuitous)
+  frame.py IFACE ip6src MAC IP6        one UDP datagram from IP6 (to ff02::1)
+  frame.py IFACE na MAC IP6            unsolicited neighbour advertisement for
+                                       IP6, from the MAC's link-local address
   frame.py IFACE dhcpack SRV_IP CLIENT_MAC YIADDR
                                        a DHCP server's DHCPACK giving YIADDR
                                        to CLIENT_MAC, from the interface's MAC
@@ -91,6 +95,26 @@ def main():
     elif kind == "ipsrc":
         m = mac(sys.argv[3])
         frame = bcast + m + struct.pack("!H", 0x0800) + ipv4_udp(sys.argv[4], "255.255.255.255", b"keel")
+        s.send(frame.ljust(60, b"\0"))
+    elif kind == "arp":
+        m, a, t = mac(sys.argv[3]), ip4(sys.argv[4]), ip4(sys.argv[5])
+        frame = bcast + m + struct.pack("!H", 0x0806) + arp(1, m, a, b"\0" * 6, t)
+        s.send(frame.ljust(60, b"\0"))
+    elif kind in ("ip6src", "na"):
+        m, a = mac(sys.argv[3]), socket.inet_pton(socket.AF_INET6, sys.argv[4])
+        dst = socket.inet_pton(socket.AF_INET6, "ff02::1")
+        if kind == "ip6src":
+            nh, hl, body = 17, 64, struct.pack("!HHHH", 40000, 40000, 12, 0) + b"keel"
+            src = a
+        else:
+            lladdr = bytes([m[0] ^ 2]) + m[1:3] + b"\xff\xfe" + m[3:]
+            src = b"\xfe\x80" + b"\0" * 6 + lladdr
+            nh, hl = 58, 255
+            body = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + a + bytes([2, 1]) + m
+            pseudo = src + dst + struct.pack("!I", len(body)) + b"\0\0\0" + bytes([58])
+            body = body[:2] + struct.pack("!H", csum(pseudo + body)) + body[4:]
+        ip6 = struct.pack("!IHBB", 0x60000000, len(body), nh, hl) + src + dst
+        frame = b"\x33\x33\0\0\0\x01" + m + struct.pack("!H", 0x86DD) + ip6 + body
         s.send(frame.ljust(60, b"\0"))
     elif kind in ("udp", "dhcpack") and own is None:
         sys.exit(kind + " frames take the interface's MAC: give an interface, not " + ifname)
