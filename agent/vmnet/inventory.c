@@ -4,8 +4,11 @@
  * as files in [vmnet] inventory_dir, each line "VM MAC IP [IP...]" ('#'
  * starts a comment).  Read at start and again whenever a file in the
  * directory changes (inotify).  A bad line is reported with its file and
- * line and skipped; the rest applies.  An inventory address belongs to its
- * MAC: learning never gives it to another NIC.
+ * line.  At start the rest applies (there is nothing older to keep); a
+ * later reading with any bad line changes nothing, because applying the
+ * rest would drop the bad line's NIC and take its addresses off the
+ * whitelist while an operator is half-way through an edit.  An inventory
+ * address belongs to its MAC: learning never gives it to another NIC.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -171,6 +174,14 @@ void vmnet_inventory_load(struct vmnet *v)
 	if (!inv.e)
 		return;
 	read_dir(v, &inv);
+	if (inv.errors && v->inventory_applied) {
+		vmnet_emit(v, "vmnet.inventory",
+			   json_pack("{s:s, s:i, s:i, s:b}", "dir", v->d->cfg.vmnet_inventory_dir,
+				     "nics", (int)inv.n, "errors", (int)inv.errors, "applied", 0));
+		free(inv.e);
+		return;		/* the previous reading stays in force */
+	}
+	v->inventory_applied = true;
 	/* what the inventory no longer says */
 	for (unsigned int i = 0; i < v->max_nics; i++) {
 		struct vmnet_nic *n = &v->nics[i];
@@ -216,9 +227,9 @@ void vmnet_inventory_load(struct vmnet *v)
 			}
 		}
 	}
-	vmnet_emit(v, "vmnet.inventory", json_pack("{s:s, s:i, s:i}", "dir",
-						   v->d->cfg.vmnet_inventory_dir, "nics",
-						   (int)inv.n, "errors", (int)inv.errors));
+	vmnet_emit(v, "vmnet.inventory",
+		   json_pack("{s:s, s:i, s:i, s:b}", "dir", v->d->cfg.vmnet_inventory_dir, "nics",
+			     (int)inv.n, "errors", (int)inv.errors, "applied", 1));
 	free(inv.e);
 	vmnet_timer_arm(v);
 }

@@ -181,6 +181,7 @@ struct vmnet {
 	uint64_t arrivals, departures, conflicts, refused, provider_ok, provider_errors;
 	uint64_t learn_refused;
 	uint64_t inventory_errors;
+	bool inventory_applied;		/* a reading took effect since start */
 	uint64_t last_arrive_latency_ns;
 };
 
