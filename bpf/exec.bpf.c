@@ -349,6 +349,7 @@ static __always_inline void install_event(__u32 kind, __u32 reason, __u32 root,
 	ev->hdr.size = sizeof(*ev);
 	ev->hdr.time_ns = bpf_ktime_get_boot_ns();
 	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	ev->ppid = BPF_CORE_READ(bpf_get_current_task_btf(), real_parent, tgid);
 	ev->root_tgid = root;
 	ev->kind = kind;
 	ev->reason = reason;
@@ -460,6 +461,7 @@ static __always_inline void install_close(struct inode *inode, struct keel_exec_
 	ev->hdr.size = sizeof(*ev);
 	ev->hdr.time_ns = bpf_ktime_get_boot_ns();
 	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	ev->ppid = BPF_CORE_READ(bpf_get_current_task_btf(), real_parent, tgid);
 	ev->root_tgid = root;
 	ev->kind = KEEL_EXEC_I_CLOSED;
 	ev->reason = KEEL_EXEC_IR_NONE;
@@ -567,6 +569,7 @@ static __always_inline void install_rename(struct dentry *old_dentry, struct den
 	ev->hdr.size = sizeof(*ev);
 	ev->hdr.time_ns = bpf_ktime_get_boot_ns();
 	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	ev->ppid = BPF_CORE_READ(bpf_get_current_task_btf(), real_parent, tgid);
 	ev->root_tgid = 0;
 	ev->kind = KEEL_EXEC_I_RENAMED;
 	ev->reason = KEEL_EXEC_IR_NONE;

@@ -31,7 +31,7 @@
 
 /* The installer task whose close made the kernel trust a file. */
 struct closer {
-	__u32 pid, uid, root_tgid;
+	__u32 pid, ppid, uid, root_tgid;
 	char comm[KEEL_COMM_LEN + 1];
 };
 
@@ -130,6 +130,7 @@ static void emit_installed(struct keel_subsys *s, const struct keel_trust_rec *r
 	json_object_set_new(o, "reason", json_string("installer"));
 	json_object_set_new(o, "mode", json_string(exec_mode_name(p->mode)));
 	json_object_set_new(o, "pid", json_integer(who->pid));
+	json_object_set_new(o, "ppid", json_integer(who->ppid));
 	json_object_set_new(o, "uid", json_integer(who->uid));
 	json_object_set_new(o, "comm", json_string(who->comm));
 	json_object_set_new(o, "installer_pid", json_integer(who->root_tgid));
@@ -281,7 +282,8 @@ static void on_closed(struct keel_subsys *s, const struct keel_exec_install *ev,
 {
 	struct exec_inst *in = ((struct exec_priv *)s->priv)->inst;
 	char path[PATH_MAX], next[PATH_MAX];
-	struct closer who = { .pid = ev->pid, .uid = ev->uid, .root_tgid = ev->root_tgid };
+	struct closer who = { .pid = ev->pid, .ppid = ev->ppid, .uid = ev->uid,
+			      .root_tgid = ev->root_tgid };
 	int err;
 
 	snprintf(who.comm, sizeof(who.comm), "%.*s", KEEL_COMM_LEN, ev->comm);

@@ -119,6 +119,8 @@ struct keel_exec_install {
 	__u32 uid;		/* the task's real uid */
 	__u64 i_version;
 	__u64 nonce;		/* keel_exec_trust.id of the kernel entry */
+	__u32 ppid;		/* the task's parent process */
+	__u32 pad;
 	char comm[KEEL_COMM_LEN];
 	/*
 	 * CLOSED, REFUSED: the full path where the installer opened it.

@@ -93,9 +93,10 @@ check "restart: recorded with the installer's content (trust verify)" \
 	"$KEELCTL" trust verify "$T/bin/upgraded"
 check "restart: exec.trust for it, reason installer" \
 	wait_event exec.trust "\"path\":\"$T/bin/upgraded\".*\"reason\":\"installer\""
-check "  naming the installer's process (pid, uid, comm)" sh -c \
+check "  naming the installer's process (pid, ppid, uid, comm)" sh -c \
 	"$KEELCTL events --type exec.trust | jq -e -s 'map(select(.path == \"$T/bin/upgraded\" and
-	 .comm == \"inst-cp\" and .uid == 0 and .pid > 0 and .installer_pid == .pid)) | length > 0'"
+	 .comm == \"inst-cp\" and .uid == 0 and .pid > 0 and .installer_pid == .pid and
+	 .ppid > 1 and .ppid != .pid)) | length > 0'"
 
 # --- a clean stop in enforce mode: the same --------------------------------
 keeld_stop
