@@ -11,6 +11,8 @@
 #   subsys_state NAME          the state keelctl status gives NAME
 #   feature_available NAME     true when keeld found the kernel feature
 #   events_of TYPE             the backlog events of TYPE, one per line
+#   wait_event TYPE PATTERN    up to 5 s for an event of TYPE whose line
+#                              matches PATTERN (grep)
 #
 # keeld's stdout (events) is in $KEELD_EVENTS, its stderr in $KEELD_ERR.
 
@@ -71,6 +73,14 @@ on_exit _keeld_cleanup
 
 subsys_state() {
 	"$KEELCTL" status --json | jq -r ".subsystems[] | select(.name == \"$1\") | .state"
+}
+
+wait_event() {
+	for _ in $(seq 1 50); do
+		"$KEELCTL" events --type "$1" | grep -q -- "$2" && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 feature_available() {

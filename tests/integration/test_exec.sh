@@ -24,15 +24,6 @@ check_eq "exec runs" running "$(subsys_state exec)"
 check_eq "the embedded mode is audit" audit "$("$KEELCTL" exec mode)"
 on_exit '"$KEELCTL" exec mode audit'
 
-# wait_event TYPE PATTERN: an event of TYPE whose line matches PATTERN
-wait_event() {
-	for _ in $(seq 1 50); do
-		"$KEELCTL" events --type "$1" | grep -q -- "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # refused CMD...: fails with EPERM (the shell says "Operation not permitted")
 refused() {
 	local out

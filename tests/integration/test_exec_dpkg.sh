@@ -24,14 +24,6 @@ keeld_start || die "keeld did not start"
 check_eq "exec runs" running "$(subsys_state exec)"
 on_exit '"$KEELCTL" exec mode audit'
 
-wait_event() {
-	for _ in $(seq 1 50); do
-		"$KEELCTL" events --type "$1" | grep -q -- "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 refused() {
 	local out
 	out=$("$@" 2>&1) && { echo "ran: $out"; return 1; }

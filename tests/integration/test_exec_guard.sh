@@ -26,14 +26,6 @@ check_eq "exec runs" running "$(subsys_state exec)"
 check "the guard's programs are pinned next to exec's" test -e "$P/guard_bpf_link" -a -e "$P/exec_check_link"
 
 # wait_event TYPE PATTERN
-wait_event() {
-	for _ in $(seq 1 50); do
-		"$KEELCTL" events --type "$1" | grep -q -- "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # guard_event WHAT MODE REFUSED [JQ-CONDITION]: such an exec.guard_deny arrived
 guard_event() {
 	local cond=".what == \"$1\" and .mode == \"$2\" and .refused == $3 and (${4:-true})"
