@@ -353,8 +353,10 @@ done
 # change, a rename (of it or onto it), a hard link or an unlink taints it;
 # renaming a name onto another name of the same inode does nothing.
 steps=${KEEL_EXEC_STEPS:-200}
-RANDOM=${KEEL_SEED:-$$}
-note "randomized sequence: $steps steps, seed $RANDOM (KEEL_SEED=... to replay), at $SECONDS s"
+seed=${KEEL_SEED:-$$}
+RANDOM=$seed
+note "randomized sequence: $steps steps, seed $seed (KEEL_SEED=$seed replays it), at $SECONDS s"
+steplog=$T/random-steps.log	# printed on a mismatch: what led to it
 declare -A ino_of=() trust=()
 methods=(append uring-write uring-openat-write chmod chown-same truncate-same setxattr touch)
 next=0 bad=0 runs=0 refusals=0
@@ -372,6 +374,7 @@ for i in $(seq 1 "$steps"); do
 	if [ -z "${ino_of[$f]:-}" ] && [ "$op" -ge 3 ] && [ "$op" -lt 19 ]; then
 		op=0	# nothing there: install instead
 	fi
+	echo "step $i: op $op f $f (inode ${ino_of[$f]:-none}) g $g (inode ${ino_of[$g]:-none})" >>"$steplog"
 	case $op in
 	0 | 1 | 2)
 		if ! "$KEELCTL" install /bin/true "$f" >/dev/null; then
@@ -384,6 +387,7 @@ for i in $(seq 1 "$steps"); do
 		trust[${ino_of[$f]}]=1 ;;
 	4 | 5 | 6 | 7)
 		m=${methods[RANDOM % ${#methods[@]}]}
+		echo "  change by $m" >>"$steplog"
 		case $m in
 		append) echo >>"$f" ;;
 		chmod) chmod 0755 "$f" ;;
@@ -438,6 +442,7 @@ for i in $(seq 1 "$steps"); do
 	esac
 done
 note "randomized: $runs runs, $refusals refusals, $next inodes, at $SECONDS s"
+[ "$bad" = 0 ] || { echo "  the last 30 steps:"; tail -n 30 "$steplog" | sed 's/^/    /'; }
 check_eq "randomized: every run and refusal matched the model" 0 "$bad"
 check "randomized: the sequence both ran and refused files" test "$runs" -gt 0 -a "$refusals" -gt 0
 
