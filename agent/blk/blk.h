@@ -46,6 +46,8 @@ int keel_blk_vmdk_descriptor_id(const char *text, size_t len, const char *extent
  */
 int keel_blk_image_id(const char *image, char *id, size_t idlen, char *source,
 		      size_t srclen);
+/* The trace's 64-bit disk_id of an ID: the first 8 bytes of SHA-256(id). */
+int keel_blk_id64(const char *id, __u64 *ret);
 /* Everything about the disk with device number @dev (whole disk). */
 int keel_blk_diskid_resolve(__u32 dev, struct keel_blk_diskid *ret);
 /* A block device name ("loop3" or "/dev/loop3") to its number. */

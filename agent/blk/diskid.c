@@ -327,7 +327,7 @@ int keel_blk_image_id(const char *image, char *id, size_t idlen, char *source, s
 	return r;
 }
 
-static int sha_id64(const char *id, __u64 *ret)
+int keel_blk_id64(const char *id, __u64 *ret)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -404,7 +404,7 @@ int keel_blk_diskid_resolve(__u32 dev, struct keel_blk_diskid *ret)
 				      sizeof(ret->source));
 		if (r)
 			goto devnum;
-		return sha_id64(ret->id, &ret->id64);
+		return keel_blk_id64(ret->id, &ret->id64);
 	}
 	static const char *const attrs[][2] = {
 		{ "wwid", "wwn" },		/* NVMe */
@@ -417,17 +417,17 @@ int keel_blk_diskid_resolve(__u32 dev, struct keel_blk_diskid *ret)
 		if (!read_attr(path, val, sizeof(val))) {
 			snprintf(ret->id, sizeof(ret->id), "%s:%s", attrs[i][1], trim(val));
 			snprintf(ret->source, sizeof(ret->source), "%s", attrs[i][1]);
-			return sha_id64(ret->id, &ret->id64);
+			return keel_blk_id64(ret->id, &ret->id64);
 		}
 	}
 	if (!by_id(ret->name, ret->id, sizeof(ret->id))) {
 		snprintf(ret->source, sizeof(ret->source), "by-id");
-		return sha_id64(ret->id, &ret->id64);
+		return keel_blk_id64(ret->id, &ret->id64);
 	}
 devnum:
 	snprintf(ret->id, sizeof(ret->id), "dev:%u:%u", KEEL_BLK_MAJOR(dev), KEEL_BLK_MINOR(dev));
 	snprintf(ret->source, sizeof(ret->source), "devnum");
-	return sha_id64(ret->id, &ret->id64);
+	return keel_blk_id64(ret->id, &ret->id64);
 }
 
 int keel_blk_dev_by_name(const char *name, __u32 *ret_dev)

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The filter chain: metadata, entry points, counters, refusals. */
+#include "vdisk_util.h"
+
+#define MiB (1u << 20)
+
+static struct keel_vfilter_counters counters(struct tdisk *t, const char *name)
+{
+	struct keel_vfilter_counters c;
+
+	keel_vfilter_counters(tdisk_at(t, name), &c);
+	return c;
+}
+
+Test(vdisk_chain, no_metadata_is_the_vmdk_alone)
+{
+	struct tdisk t;
+	char w[8192], r[8192];
+
+	tdisk_make(&t, 4 * MiB, NULL);
+	cr_assert_eq(tdisk_open(&t, 0), 0, "%s", t.err);
+	cr_assert_eq(keel_vdisk_nfilters(t.d), 1);
+	cr_assert_str_eq(keel_vfilter_name(keel_vdisk_top(t.d)), "vmdk");
+	cr_assert_eq(keel_vdisk_size(t.d), 4 * MiB);
+	fill(w, sizeof(w), 1);
+	cr_assert_eq(keel_vfilter_pwrite(keel_vdisk_top(t.d), w, sizeof(w), MiB, 0), 0);
+	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), r, sizeof(r), MiB), 0);
+	cr_assert_arr_eq(r, w, sizeof(w));
+	cr_log_info("checked: no IMAGE.keel -> chain [vmdk], 8 KiB round trip");
+	tdisk_cleanup(&t);
+}
+
+Test(vdisk_chain, order_comes_from_metadata_and_entry_skips_the_filters_above)
+{
+	struct tdisk t;
+	char buf[4096];
+
+	tdisk_make(&t, 4 * MiB, "disk_id = x\n[vdisk]\nfilters = stats, throttle integrity\n");
+	cr_assert_eq(tdisk_open(&t, 0), 0, "%s", t.err);
+	cr_assert_eq(keel_vdisk_nfilters(t.d), 4);
+	cr_assert_str_eq(keel_vfilter_name(keel_vdisk_filter(t.d, 0)), "stats");
+	cr_assert_str_eq(keel_vfilter_name(keel_vdisk_filter(t.d, 1)), "throttle");
+	cr_assert_str_eq(keel_vfilter_name(keel_vdisk_filter(t.d, 2)), "integrity");
+	cr_assert_str_eq(keel_vfilter_name(keel_vdisk_filter(t.d, 3)), "vmdk");
+
+	fill(buf, sizeof(buf), 2);
+	cr_assert_eq(keel_vfilter_pwrite(keel_vdisk_top(t.d), buf, sizeof(buf), 0, 0), 0);
+	cr_assert_eq(keel_vfilter_pread(tdisk_at(&t, "throttle"), buf, sizeof(buf), 0), 0);
+	cr_assert_eq(keel_vfilter_pread(tdisk_at(&t, "integrity"), buf, 512, 4096), 0);
+	cr_assert_eq(counters(&t, "stats").writes, 1);
+	cr_assert_eq(counters(&t, "stats").reads, 0, "a read entering below stats passed it");
+	cr_assert_eq(counters(&t, "throttle").reads, 1);
+	cr_assert_eq(counters(&t, "throttle").writes, 1);
+	cr_assert_eq(counters(&t, "integrity").reads, 2);
+	cr_assert_eq(counters(&t, "vmdk").reads, 2);
+	cr_assert_eq(counters(&t, "vmdk").write_bytes, 4096);
+	cr_log_info("checked: chain order from [vdisk] filters; I/O entering at throttle or integrity is not counted above it");
+	tdisk_cleanup(&t);
+}
+
+Test(vdisk_chain, requests_must_be_sector_aligned_and_inside)
+{
+	struct tdisk t;
+	char buf[4096] = { 0 };
+
+	tdisk_make(&t, MiB, NULL);
+	cr_assert_eq(tdisk_open(&t, 0), 0, "%s", t.err);
+	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), buf, 100, 0), -EINVAL);
+	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), buf, 512, 7), -EINVAL);
+	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), buf, 1024, MiB - 512), -EINVAL);
+	cr_assert_eq(keel_vfilter_pwrite(keel_vdisk_top(t.d), buf, 512, MiB, 0), -EINVAL);
+	cr_assert_eq(keel_vfilter_discard(keel_vdisk_top(t.d), 0, 2 * MiB, 0), -EINVAL);
+	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), buf, 512, MiB - 512), 0);
+	tdisk_close(&t);
+	cr_assert_eq(tdisk_open(&t, KEEL_VDISK_RDONLY), 0, "%s", t.err);
+	cr_assert_eq(keel_vfilter_pwrite(keel_vdisk_top(t.d), buf, 512, 0, 0), -EROFS);
+	cr_log_info("checked: unaligned, past-the-end -> EINVAL; read-only disk -> EROFS");
+	tdisk_cleanup(&t);
+}
+
+static void expect_error(const char *meta, int err, const char *want1, const char *want2)
+{
+	struct tdisk t;
+
+	tdisk_make(&t, MiB, meta);
+	cr_assert_eq(tdisk_open(&t, 0), err, "metadata:\n%s\nerror: %s", meta, t.err);
+	cr_assert(strstr(t.err, t.meta), "error does not name the file: %s", t.err);
+	cr_assert(strstr(t.err, want1), "error lacks \"%s\": %s", want1, t.err);
+	cr_assert(!want2 || strstr(t.err, want2), "error lacks \"%s\": %s", want2, t.err);
+	cr_assert_null(t.d);
+	cr_log_info("checked: %s", t.err);
+	tdisk_cleanup(&t);
+}
+
+Test(vdisk_chain, bad_metadata_is_refused_with_file_section_and_key)
+{
+	expect_error("[vdisk]\nfilters = stats crpyt\n", -EINVAL, "[vdisk] filters", "crpyt");
+	expect_error("[vdisk]\nfilters = cache\n", -EINVAL, "cache", "not built yet");
+	expect_error("[vdisk]\nfilters = stats stats\n", -EINVAL, "named twice", NULL);
+	expect_error("[vdisk]\nfiltres = stats\n", -EINVAL, "filtres", "unknown key");
+	expect_error("[vdisk]\nfilters = throttle\n[filter.throttle]\niops = 10\nipos = 5\n",
+		     -EINVAL, "[filter.throttle] ipos", "unknown parameter");
+	expect_error("[filter.throttle]\niops = lots\n[vdisk]\nfilters = throttle\n", -EINVAL,
+		     "[filter.throttle] iops", "lots");
+	expect_error("[vdisk]\nfilters = throttle\n[filter.throttle]\nbps = 2T\n", -ERANGE,
+		     "[filter.throttle] bps", "out of range");
+	expect_error("[vdisk]\nfilters = stats\n[filter.statz]\ntrace = x\n", -EINVAL,
+		     "[filter.statz]", NULL);
+	expect_error("[vdisk]\nfilters = stats\n[filter.stats]\nhandles = maybe\n", -EINVAL,
+		     "[filter.stats] handles", "maybe");
+	expect_error("[vdisk\nfilters = stats\n", -EINVAL, ":2: not an INI line", NULL);
+}
+
+Test(vdisk_chain, a_filter_may_refuse_handles)
+{
+	struct tdisk t;
+	struct keel_vfilter *f = NULL;
+	char reason[256];
+
+	tdisk_make(&t, MiB, "[vdisk]\nfilters = stats throttle\n[filter.throttle]\nhandles = false\n");
+	cr_assert_eq(tdisk_open(&t, 0), 0, "%s", t.err);
+	cr_assert_eq(keel_vdisk_attach(t.d, "stats", &f, reason, sizeof(reason)), 0);
+	cr_assert_eq(f, keel_vdisk_top(t.d));
+	cr_assert_eq(keel_vdisk_attach(t.d, "throttle", &f, reason, sizeof(reason)), -EPERM);
+	cr_assert(strstr(reason, "handles = false"), "%s", reason);
+	cr_assert_eq(keel_vdisk_attach(t.d, "crypt", &f, reason, sizeof(reason)), -ENOENT);
+	cr_assert(strstr(reason, "stats throttle vmdk"), "%s", reason);
+	cr_log_info("checked: refusal reasons: \"%s\"", reason);
+	tdisk_cleanup(&t);
+}
+
+Test(vdisk_chain, info_lists_every_filter_with_counters)
+{
+	struct tdisk t;
+	char buf[512] = { 0 };
+	json_t *info, *fl;
+
+	tdisk_make(&t, MiB, "[vdisk]\nfilters = stats\n");
+	cr_assert_eq(tdisk_open(&t, 0), 0, "%s", t.err);
+	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), buf, 512, 0), 0);
+	info = keel_vdisk_info(t.d);
+	cr_assert(info);
+	fl = json_object_get(info, "filters");
+	cr_assert_eq(json_array_size(fl), 2);
+	cr_assert_eq(json_integer_value(json_object_get(
+			     json_object_get(json_array_get(fl, 1), "counters"), "read_bytes")),
+		     512);
+	cr_assert(json_object_get(json_object_get(json_array_get(fl, 0), "stats"), "latency"));
+	json_decref(info);
+	tdisk_cleanup(&t);
+}
