@@ -218,6 +218,8 @@ static int read_directory(struct vmdk_sparse *s, uint64_t off, const char *field
 	return 0;
 }
 
+static int load_gt(struct vmdk_sparse *s, uint32_t t, char *err, size_t errlen);
+
 int vmdk_sparse_open(const char *path, int fd, bool writable, struct vmdk_sparse **ret,
 		     char *err, size_t errlen)
 {
@@ -284,6 +286,15 @@ int vmdk_sparse_open(const char *path, int fd, bool writable, struct vmdk_sparse
 	if (!s->gts) {
 		r = vmdk_err(err, errlen, -ENOMEM, "%s: out of memory", path);
 		goto fail;
+	}
+	/* a disk keel may write gets every table checked now, so that no write
+	 * (not even the new CID) lands on a disk with a bad table somewhere */
+	for (uint32_t t = 0; s->writable && t < s->ngts; t++) {
+		if (!s->gd[t] || s->gts[t])
+			continue;
+		r = load_gt(s, t, err, errlen);
+		if (r)
+			goto fail;
 	}
 	/* new grains go at the end, sector-aligned */
 	s->file_end = (s->file_end + VMDK_SECTOR - 1) & ~(VMDK_SECTOR - 1);
