@@ -112,8 +112,12 @@ static int read_descriptor(struct keel_vmdk *disk, int fd, char **ret, char *err
 		free(text);
 		return vmdk_err(err, errlen, (int)n, "%s: %s", disk->path, strerror((int)-n));
 	}
-	/* QEMU pads descriptor files with NULs to a whole sector */
+	/* QEMU pads descriptor files with NULs to a whole sector: text, then
+	 * only NULs; anything else is binary */
 	text[n] = '\0';
+	for (ssize_t i = (ssize_t)strlen(text); i < n; i++)
+		if (text[i])
+			text[0] = '\0';
 	if (!text[0]) {
 		free(text);
 		return vmdk_err(err, errlen, -EINVAL,

@@ -219,6 +219,8 @@ static int read_directory(struct vmdk_sparse *s, uint64_t off, const char *field
 }
 
 static int load_gt(struct vmdk_sparse *s, uint32_t t, char *err, size_t errlen);
+static int check_entry(struct vmdk_sparse *s, uint32_t t, uint32_t i, uint64_t e, char *err,
+		       size_t errlen);
 
 int vmdk_sparse_open(const char *path, int fd, bool writable, struct vmdk_sparse **ret,
 		     char *err, size_t errlen)
@@ -290,9 +292,11 @@ int vmdk_sparse_open(const char *path, int fd, bool writable, struct vmdk_sparse
 	/* a disk keel may write gets every table checked now, so that no write
 	 * (not even the new CID) lands on a disk with a bad table somewhere */
 	for (uint32_t t = 0; s->writable && t < s->ngts; t++) {
-		if (!s->gd[t] || s->gts[t])
+		if (!s->gd[t])
 			continue;
-		r = load_gt(s, t, err, errlen);
+		r = s->gts[t] ? 0 : load_gt(s, t, err, errlen);
+		for (uint32_t i = 0; !r && i < s->h.gtes_per_gt; i++)
+			r = check_entry(s, t, i, s->gts[t][i], err, errlen);
 		if (r)
 			goto fail;
 	}
@@ -351,7 +355,30 @@ int vmdk_sparse_write_descriptor(struct vmdk_sparse *s, const char *text, char *
 	return 0;
 }
 
-/* Load grain table @t (lock held), checking every entry points inside the file. */
+/* Entry @i of grain table @t must be 0, 1 (a zeroed grain; read as zeros
+ * with or without the header's flag), or a grain starting inside the file
+ * past the metadata. */
+static int check_entry(struct vmdk_sparse *s, uint32_t t, uint32_t i, uint64_t e, char *err,
+		       size_t errlen)
+{
+	if (!e || e == 1)
+		return 0;
+	/* writing such a grain would overwrite the header or the tables */
+	if (!s->compressed && e < s->h.overhead)
+		return vmdk_err(err, errlen, -EIO,
+				"%s: offset %" PRIu64 ": grain table %u entry %u: grain at sector %"
+				PRIu64 " lies in the metadata (overHead %" PRIu64 " sectors)", s->path,
+				(uint64_t)s->gd[t] * VMDK_SECTOR + (uint64_t)i * 4, t, i, e,
+				s->h.overhead);
+	if (e * VMDK_SECTOR < s->file_end)
+		return 0;
+	return vmdk_err(err, errlen, -EIO,
+			"%s: offset %" PRIu64 ": grain table %u entry %u: grain at sector %" PRIu64
+			" is past the end of the file (%" PRIu64 " bytes)", s->path,
+			(uint64_t)s->gd[t] * VMDK_SECTOR + (uint64_t)i * 4, t, i, e, s->file_end);
+}
+
+/* Load grain table @t (lock held); entries are checked as they are used. */
 static int load_gt(struct vmdk_sparse *s, uint32_t t, char *err, size_t errlen)
 {
 	size_t bytes = (size_t)s->h.gtes_per_gt * 4;
@@ -375,20 +402,8 @@ static int load_gt(struct vmdk_sparse *s, uint32_t t, char *err, size_t errlen)
 		return vmdk_err(err, errlen, n < 0 ? (int)n : -EIO,
 				"%s: offset %" PRIu64 ": grain table %u: cannot be read", s->path, at, t);
 	}
-	for (uint32_t i = 0; i < s->h.gtes_per_gt; i++) {
-		uint64_t e = le32((uint8_t *)&gt[i]);
-
-		gt[i] = (uint32_t)e;
-		if (!e || (e == 1 && s->zero_grain))
-			continue;
-		if (e * VMDK_SECTOR >= s->file_end) {
-			free(gt);
-			return vmdk_err(err, errlen, -EIO,
-					"%s: offset %" PRIu64 ": grain table %u entry %u: grain at "
-					"sector %" PRIu64 " is past the end of the file (%" PRIu64
-					" bytes)", s->path, at + (uint64_t)i * 4, t, i, e, s->file_end);
-		}
-	}
+	for (uint32_t i = 0; i < s->h.gtes_per_gt; i++)
+		gt[i] = le32((uint8_t *)&gt[i]);
 	s->gts[t] = gt;
 	s->ncached++;
 	return 0;
@@ -413,9 +428,7 @@ static int lookup_locked(struct vmdk_sparse *s, uint64_t g, uint64_t *ret, char 
 			return r;
 	}
 	*ret = s->gts[t][g % s->h.gtes_per_gt];
-	if (*ret == 1 && !s->zero_grain)
-		*ret = VMDK_GRAIN_ZERO; /* unreachable: load_gt refused it */
-	return 0;
+	return check_entry(s, (uint32_t)t, (uint32_t)(g % s->h.gtes_per_gt), *ret, err, errlen);
 }
 
 int vmdk_sparse_lookup(struct vmdk_sparse *s, uint64_t g, uint64_t *ret, char *err, size_t errlen)
