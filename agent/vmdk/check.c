@@ -124,7 +124,8 @@ static void check_sparse(struct vmdk_sparse *s, json_t *ext, struct check *c)
 			allocated++;
 		}
 	}
-	qsort(used, nused, sizeof(*used), cmp_u32);
+	if (nused)
+		qsort(used, nused, sizeof(*used), cmp_u32);
 	for (size_t i = 1; i < nused; i++)
 		if (used[i] == used[i - 1])
 			problem(c, "%s: grain at sector %u is mapped twice", s->path, used[i]);

@@ -1,0 +1,31 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The VMDK parser under libFuzzer (tests/fuzz/vmdk_fuzz.c, built with
+# address and undefined-behaviour sanitizers) for a bounded time,
+# KEEL_FUZZ_SECONDS (default 60), from the seeds in tests/fuzz/vmdk/.  Any
+# crash, sanitizer report, leak, or refusal without an error message fails;
+# the crashing input is kept under build/fuzz-vmdk/ to replay with
+#   build/tests/fuzz/vmdk_fuzz INPUT
+. "$(dirname "$0")/../integration/lib.sh"
+FUZZ=$KEEL_BUILD/tests/fuzz/vmdk_fuzz
+SEEDS=$KEEL_TOP/tests/fuzz/vmdk
+secs=${KEEL_FUZZ_SECONDS:-60}
+[ -x "$FUZZ" ] || skip "no $FUZZ (make builds it with clang and libclang-rt-14-dev)"
+
+# new inputs go to a scratch corpus; the seeds in the tree are only read
+corpus=$KEEL_TMP/corpus
+artifacts=$KEEL_BUILD/fuzz-vmdk/
+mkdir -p "$corpus" "$artifacts"
+note "fuzzing for $secs s from $(ls "$SEEDS"/*.vmdk | wc -l) seeds"
+nice -n 10 "$FUZZ" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
+	-artifact_prefix="$artifacts" -print_final_stats=1 "$corpus" "$SEEDS" \
+	>"$KEEL_TMP/fuzz.log" 2>&1
+rc=$?
+grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|cov: ' "$KEEL_TMP/fuzz.log" | tail -3 |
+	sed 's/^/  # /'
+if [ "$rc" -ne 0 ]; then
+	grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$KEEL_TMP/fuzz.log" | head -20 |
+		sed 's/^/    | /'
+	die "the fuzzer found a failure (exit $rc); input kept under $artifacts"
+fi
+echo "  ok: $secs s of fuzzing, no crash, no sanitizer report, every refusal explained"
