@@ -78,4 +78,18 @@ struct keel_vfilter_counters {
 };
 void keel_vfilter_counters(const struct keel_vfilter *f, struct keel_vfilter_counters *ret);
 
+
+/*
+ * The disk server's channel (protocol in keel/vdisk_client.h): listen on
+ * @path and hand out handles into @d's chain, each served by its own
+ * thread.  At most KEEL_VCHANNEL_MAX_* of each at once.  Stop closes every
+ * handle and waits for their threads before returning.
+ */
+#define KEEL_VCHANNEL_MAX_CONNS 32
+#define KEEL_VCHANNEL_MAX_HANDLES 64
+struct keel_vchannel;
+int keel_vchannel_start(struct keel_vdisk *d, const char *path, struct keel_vchannel **ret,
+			char *err, size_t errlen);
+void keel_vchannel_stop(struct keel_vchannel *c);	/* NULL ok */
+
 #endif /* KEEL_VDISK_H */
