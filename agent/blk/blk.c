@@ -21,6 +21,7 @@
 
 #include "blk.skel.h"
 #include "blk/blk.h"
+#include "blk/blk_config.h"
 #include "keel/blk.h"
 #include "keel/events.h"
 #include "keel/trace.h"
@@ -43,6 +44,12 @@ struct slot {
 	const char *rec_end;	/* why the last recording ended, NULL while none */
 };
 
+/* The [blk] section (keeld/config.h keeps it; blk_config.c declares it). */
+static inline const struct blk_config *blk_cfg(const struct keel_subsys *s)
+{
+	return s->config;
+}
+
 struct blk_priv {
 	struct blk_bpf *skel;
 	struct ring_buffer *rb;
@@ -51,7 +58,7 @@ struct blk_priv {
 	__u64 dropped_reported;
 	unsigned int poll_ticks;
 	struct keel_blk_model_opts mopts;
-	struct slot *slots;		/* cfg.blk_max_disks */
+	struct slot *slots;		/* [blk] max_disks */
 	unsigned int n_slots;
 	__u32 *index;			/* open addressing: slot + 1, 0 empty */
 	__u32 index_mask;
@@ -129,7 +136,7 @@ static struct slot *slot_get(struct keel_subsys *s, __u32 dev, int *ret_err)
 	*ret_err = 0;
 	if (sl)
 		return sl;
-	if (p->n_slots >= s->d->cfg.blk_max_disks) {
+	if (p->n_slots >= blk_cfg(s)->max_disks) {
 		*ret_err = -ENOSPC;
 		return NULL;
 	}
@@ -252,7 +259,7 @@ static json_t *disks_json(struct blk_priv *p)
 static int filter_scan(struct keel_subsys *s)
 {
 	struct blk_priv *p = s->priv;
-	const char *pats = s->d->cfg.blk_devices;
+	const char *pats = blk_cfg(s)->devices;
 	struct dirent *de;
 	DIR *dir;
 	int added = 0;
@@ -263,7 +270,7 @@ static int filter_scan(struct keel_subsys *s)
 	if (!dir)
 		return -errno;
 	while ((de = readdir(dir))) {
-		char list[sizeof(s->d->cfg.blk_devices)], *tok, *save;
+		char list[sizeof(blk_cfg(s)->devices)], *tok, *save;
 		__u32 dev;
 		__u8 one = 1;
 
@@ -312,7 +319,7 @@ static void on_stats_timer(struct keel_watch *w, uint32_t events)
 	for (unsigned int i = 0; i < p->n_slots; i++)
 		keel_blk_disk_interval(p->slots[i].disk);
 	ev = json_pack("{s:I, s:o, s:o, s:I, s:o}", "interval_ms",
-		       (json_int_t)s->d->cfg.blk_stats_interval_ms, "interval",
+		       (json_int_t)blk_cfg(s)->stats_interval_ms, "interval",
 		       counters_json(&delta), "total", counters_json(&now), "unmodelled_reads",
 		       (json_int_t)p->unmodelled, "disks", disks_json(p));
 	keel_emit(s->d, "blk", "blk.stats", ev);
@@ -320,55 +327,55 @@ static void on_stats_timer(struct keel_watch *w, uint32_t events)
 
 static int parse_model_opts(struct keel_subsys *s, char *why, size_t len)
 {
-	const struct keel_config *c = &s->d->cfg;
+	const struct blk_config *c = blk_cfg(s);
 	struct blk_priv *p = s->priv;
-	__u32 bs = c->blk_block_size;
+	__u32 bs = c->block_size;
 
 	if (bs & (bs - 1)) {
 		snprintf(why, len, "[blk] block_size %u is not a power of two; use 4096 or another power of two",
 			 bs);
 		return -EINVAL;
 	}
-	if ((__u64)c->blk_cache_mib << 20 < bs) {
-		snprintf(why, len, "[blk] cache_mib %u MiB holds no block of %u bytes", c->blk_cache_mib, bs);
+	if ((__u64)c->cache_mib << 20 < bs) {
+		snprintf(why, len, "[blk] cache_mib %u MiB holds no block of %u bytes", c->cache_mib, bs);
 		return -EINVAL;
 	}
-	if (!strcmp(c->blk_mrc_mode, "fixed-rate")) {
+	if (!strcmp(c->mrc_mode, "fixed-rate")) {
 		p->mopts.mrc_mode = KEEL_SHARDS_FIXED_RATE;
-	} else if (!strcmp(c->blk_mrc_mode, "fixed-size")) {
+	} else if (!strcmp(c->mrc_mode, "fixed-size")) {
 		p->mopts.mrc_mode = KEEL_SHARDS_FIXED_SIZE;
 	} else {
 		snprintf(why, len, "[blk] mrc_mode '%s' is neither fixed-rate nor fixed-size",
-			 c->blk_mrc_mode);
+			 c->mrc_mode);
 		return -EINVAL;
 	}
-	if (c->blk_mrc_keel_points > c->blk_mrc_keel_max_entries) {
+	if (c->mrc_keel_points > c->mrc_keel_max_entries) {
 		snprintf(why, len, "[blk] mrc_keel_points %u caches need at least that many entries, "
 			 "more than mrc_keel_max_entries %u; raise mrc_keel_max_entries or lower the points",
-			 c->blk_mrc_keel_points, c->blk_mrc_keel_max_entries);
+			 c->mrc_keel_points, c->mrc_keel_max_entries);
 		return -EINVAL;
 	}
-	if (c->blk_ring_kib & (c->blk_ring_kib - 1)) {
+	if (c->ring_kib & (c->ring_kib - 1)) {
 		snprintf(why, len, "[blk] ring_kib %u is not a power of two; use 4096 or another power of two",
-			 c->blk_ring_kib);
+			 c->ring_kib);
 		return -EINVAL;
 	}
 	p->mopts.block_size = bs;
-	p->mopts.cache_blocks = ((__u64)c->blk_cache_mib << 20) / bs;
-	p->mopts.mrc_rate = c->blk_mrc_rate_ppm / 1e6;
-	p->mopts.mrc_max_samples = c->blk_mrc_max_samples;
-	p->mopts.mrc_bins = c->blk_mrc_bins;
-	p->mopts.mrc_keel_points = c->blk_mrc_keel_points;
-	p->mopts.mrc_keel_max_entries = c->blk_mrc_keel_max_entries;
+	p->mopts.cache_blocks = ((__u64)c->cache_mib << 20) / bs;
+	p->mopts.mrc_rate = c->mrc_rate_ppm / 1e6;
+	p->mopts.mrc_max_samples = c->mrc_max_samples;
+	p->mopts.mrc_bins = c->mrc_bins;
+	p->mopts.mrc_keel_points = c->mrc_keel_points;
+	p->mopts.mrc_keel_max_entries = c->mrc_keel_max_entries;
 	return 0;
 }
 
 static int open_cgroups(struct keel_subsys *s, char *why, size_t len)
 {
 	struct blk_priv *p = s->priv;
-	char list[sizeof(s->d->cfg.blk_cgroups)], *tok, *save, path[PATH_MAX + 32];
+	char list[sizeof(blk_cfg(s)->cgroups)], *tok, *save, path[PATH_MAX + 32];
 
-	snprintf(list, sizeof(list), "%s", s->d->cfg.blk_cgroups);
+	snprintf(list, sizeof(list), "%s", blk_cfg(s)->cgroups);
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		while (*tok == ' ')
 			tok++;
@@ -398,7 +405,7 @@ static int open_cgroups(struct keel_subsys *s, char *why, size_t len)
 static int blk_open(struct keel_subsys *s, char *why, size_t len)
 {
 	struct blk_priv *p = s->priv;
-	const struct keel_config *c = &s->d->cfg;
+	const struct blk_config *c = blk_cfg(s);
 	__u32 size = 1;
 	int err;
 
@@ -410,12 +417,12 @@ static int blk_open(struct keel_subsys *s, char *why, size_t len)
 	err = open_cgroups(s, why, len);
 	if (err)
 		return err;
-	while (size < 2 * c->blk_max_disks)
+	while (size < 2 * c->max_disks)
 		size <<= 1;
-	p->slots = calloc(c->blk_max_disks, sizeof(*p->slots));
+	p->slots = calloc(c->max_disks, sizeof(*p->slots));
 	p->index = calloc(size, sizeof(*p->index));
 	if (!p->slots || !p->index) {
-		snprintf(why, len, "allocating the table of %u disks: out of memory", c->blk_max_disks);
+		snprintf(why, len, "allocating the table of %u disks: out of memory", c->max_disks);
 		return -ENOMEM;
 	}
 	p->index_mask = size - 1;
@@ -425,12 +432,12 @@ static int blk_open(struct keel_subsys *s, char *why, size_t len)
 		snprintf(why, len, "opening the blk BPF object: %s", strerror(-err));
 		return err;
 	}
-	p->skel->rodata->filter_devices = c->blk_devices[0] != '\0';
+	p->skel->rodata->filter_devices = c->devices[0] != '\0';
 	p->skel->rodata->n_cgroups = p->n_cgroups;
-	p->skel->rodata->wakeup_bytes = (__u64)c->blk_ring_kib * 1024 / 16;
-	err = bpf_map__set_max_entries(p->skel->maps.blk_events, c->blk_ring_kib * 1024);
+	p->skel->rodata->wakeup_bytes = (__u64)c->ring_kib * 1024 / 16;
+	err = bpf_map__set_max_entries(p->skel->maps.blk_events, c->ring_kib * 1024);
 	if (err) {
-		snprintf(why, len, "sizing the blk ring buffer to %u KiB: %s", c->blk_ring_kib,
+		snprintf(why, len, "sizing the blk ring buffer to %u KiB: %s", c->ring_kib,
 			 strerror(-err));
 		return err;
 	}
@@ -502,7 +509,7 @@ static int blk_start(struct keel_subsys *s, char *why, size_t len)
 	err = keel_timer_start(s->d, &p->poll_timer, POLL_MS);
 	if (!err) {
 		p->stats_timer = (struct keel_watch){ .cb = on_stats_timer, .data = s };
-		err = keel_timer_start(s->d, &p->stats_timer, s->d->cfg.blk_stats_interval_ms);
+		err = keel_timer_start(s->d, &p->stats_timer, blk_cfg(s)->stats_interval_ms);
 	}
 	if (err) {
 		snprintf(why, len, "starting the blk timers: %s", strerror(-err));
@@ -606,7 +613,7 @@ static void on_rec_timer(struct keel_watch *w, uint32_t events)
 static json_t *cmd_record(struct keel_subsys *s, json_t *req, char *why, size_t len)
 {
 	struct blk_priv *p = s->priv;
-	const struct keel_config *c = &s->d->cfg;
+	const struct blk_config *c = blk_cfg(s);
 	const char *disk = json_string_value(json_object_get(req, "disk"));
 	const char *file = json_string_value(json_object_get(req, "file"));
 	json_int_t dur = json_integer_value(json_object_get(req, "duration_s"));
@@ -617,8 +624,8 @@ static json_t *cmd_record(struct keel_subsys *s, json_t *req, char *why, size_t 
 		snprintf(why, len, "blk.record needs \"disk\" and an absolute \"file\" path");
 		return NULL;
 	}
-	if (dur <= 0 || dur > c->blk_record_max_s)
-		dur = c->blk_record_max_s;
+	if (dur <= 0 || dur > c->record_max_s)
+		dur = c->record_max_s;
 	sl = find_disk(s, disk, true, why, len);
 	if (!sl)
 		return NULL;
@@ -626,7 +633,7 @@ static json_t *cmd_record(struct keel_subsys *s, json_t *req, char *why, size_t 
 		snprintf(why, len, "disk %s is being recorded already (to %s)", disk, sl->rec_path);
 		return NULL;
 	}
-	if (p->recordings >= c->blk_max_recordings) {
+	if (p->recordings >= c->max_recordings) {
 		snprintf(why, len, "%u recordings are running, the [blk] max_recordings limit",
 			 p->recordings);
 		return NULL;
@@ -640,7 +647,7 @@ static json_t *cmd_record(struct keel_subsys *s, json_t *req, char *why, size_t 
 		}
 	}
 	err = keel_blk_recorder_open(file, keel_blk_disk_id(sl->disk)->id64,
-				     ((__u64)c->blk_record_max_mib << 20) / KEEL_TRACE_RECORD_SIZE,
+				     ((__u64)c->record_max_mib << 20) / KEEL_TRACE_RECORD_SIZE,
 				     &sl->rec);
 	if (err) {
 		snprintf(why, len, "creating %s: %s", file, strerror(-err));
@@ -701,7 +708,7 @@ static json_t *blk_command(struct keel_subsys *s, const char *verb, json_t *req,
 		}
 		return json_pack("{s:o, s:I, s:I, s:I, s:o}", "kernel", counters_json(&sum),
 				 "unmodelled_reads", (json_int_t)p->unmodelled, "max_disks",
-				 (json_int_t)s->d->cfg.blk_max_disks, "cache_bytes",
+				 (json_int_t)blk_cfg(s)->max_disks, "cache_bytes",
 				 (json_int_t)(p->mopts.cache_blocks * p->mopts.block_size), "disks",
 				 disks_json(p));
 	}
@@ -733,6 +740,8 @@ const struct keel_subsys_ops keel_blk_ops = {
 	.summary = "block reads, through block tracepoints; per-disk cache model",
 	.needs = { KEEL_FEAT_BTF, KEEL_FEAT_BLOCK_TP },
 	.n_needs = 2,
+	.options = blk_options,
+	.config_size = sizeof(struct blk_config),
 	.priv_size = sizeof(struct blk_priv),
 	.open = blk_open,
 	.start = blk_start,

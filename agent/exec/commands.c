@@ -44,7 +44,7 @@ static json_t *cmd_mode(struct keel_subsys *s, json_t *req, bool privileged, cha
 		keel_emit(s->d, "exec", "exec.mode", json_pack("{s:s}", "mode", mode));
 	}
 	return json_pack("{s:s, s:s}", "mode", exec_mode_name(p->mode), "trust_db",
-			 s->d->cfg.exec_trust_db);
+			 exec_cfg(s)->trust_db);
 }
 
 static json_t *cmd_add(struct keel_subsys *s, json_t *req, bool privileged, char *why,

@@ -253,10 +253,10 @@ static int exec_open(struct keel_subsys *s, char *why, size_t len)
 	struct exec_priv *p = s->priv;
 	int err;
 
-	err = parse_mode(s->d->cfg.exec_mode, &p->mode);
+	err = parse_mode(exec_cfg(s)->mode, &p->mode);
 	if (err) {
 		snprintf(why, len, "[exec] mode: '%s' is neither audit nor enforce; fix the configuration",
-			 s->d->cfg.exec_mode);
+			 exec_cfg(s)->mode);
 		return err;
 	}
 	p->skel = exec_bpf__open();
@@ -265,8 +265,8 @@ static int exec_open(struct keel_subsys *s, char *why, size_t len)
 		snprintf(why, len, "opening the exec BPF object: %s", strerror(-err));
 		return err;
 	}
-	bpf_map__set_max_entries(p->skel->maps.exec_trusted, s->d->cfg.exec_max_trusted);
-	bpf_map__set_max_entries(p->skel->maps.exec_installing, s->d->cfg.exec_max_installing);
+	bpf_map__set_max_entries(p->skel->maps.exec_trusted, exec_cfg(s)->max_trusted);
+	bpf_map__set_max_entries(p->skel->maps.exec_installing, exec_cfg(s)->max_installing);
 	/* self-protection and restarts: agent/exec/guard.h */
 	err = exec_pins_prepare(s, p->skel->obj, why, len);
 	if (err)
@@ -286,7 +286,7 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 	char mode[16];
 	int err;
 
-	err = keel_trust_open(s->d->cfg.exec_trust_db, &p->store, why, len);
+	err = keel_trust_open(exec_cfg(s)->trust_db, &p->store, why, len);
 	if (err)
 		return err;
 	if (!keel_trust_meta_get(p->store, "mode", mode, sizeof(mode)))
@@ -390,6 +390,8 @@ const struct keel_subsys_ops keel_exec_ops = {
 	.needs = { KEEL_FEAT_BTF, KEEL_FEAT_BPF_LSM },
 	.n_needs = 2,
 	.priv_size = sizeof(struct exec_priv),
+	.options = exec_options,
+	.config_size = sizeof(struct exec_config),
 	.open = exec_open,
 	.start = exec_start,
 	.stop = exec_stop,

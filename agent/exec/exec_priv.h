@@ -8,10 +8,17 @@
 #include <linux/types.h>
 
 #include "exec.skel.h"
+#include "exec/exec_config.h"
 #include "exec/trust.h"
 #include "keel/events.h"
 #include "keel/exec.h"
 #include "keeld/subsys.h"
+
+/* The [exec] section (keeld/config.h keeps it; exec_config.c declares it). */
+static inline const struct exec_config *exec_cfg(const struct keel_subsys *s)
+{
+	return s->config;
+}
 
 struct exec_priv {
 	struct exec_bpf *skel;

@@ -207,7 +207,7 @@ static int record(struct keel_subsys *s, const struct keel_exec_key *key, __u64 
 	err = keel_trust_put(p->store, rec);
 	if (err) {
 		snprintf(why, sizeof(why), "recording %s in the trust store %s: %s", canon,
-			 s->d->cfg.exec_trust_db, strerror(-err));
+			 exec_cfg(s)->trust_db, strerror(-err));
 		fail(s, key, nonce, canon, why);
 		goto out;
 	}
@@ -490,13 +490,13 @@ static int add_path(struct exec_priv *p, const char *item, char *why, size_t len
 int exec_installers_start(struct keel_subsys *s, char *why, size_t len)
 {
 	struct exec_priv *p = s->priv;
-	char list[sizeof(s->d->cfg.exec_installers)], *save = NULL;
+	char list[sizeof(exec_cfg(s)->installers)], *save = NULL;
 	int err = 0;
 
 	p->inst = calloc(1, sizeof(*p->inst));
 	if (!p->inst)
 		return -ENOMEM;
-	p->inst->max_wait = s->d->cfg.exec_max_installing;
+	p->inst->max_wait = exec_cfg(s)->max_installing;
 	p->inst->wait = calloc(p->inst->max_wait, sizeof(*p->inst->wait));
 	if (!p->inst->wait) {
 		snprintf(why, len, "allocating %zu pending installer files: out of memory",
@@ -504,7 +504,7 @@ int exec_installers_start(struct keel_subsys *s, char *why, size_t len)
 		return -ENOMEM;
 	}
 	p->inst->inodes = p->skel->maps.exec_installer_inodes;
-	snprintf(list, sizeof(list), "%s", s->d->cfg.exec_installers);
+	snprintf(list, sizeof(list), "%s", exec_cfg(s)->installers);
 	for (char *item = strtok_r(list, ", \t", &save); item && !err;
 	     item = strtok_r(NULL, ", \t", &save))
 		err = add_path(p, item, why, len);

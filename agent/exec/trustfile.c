@@ -226,7 +226,7 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 	err = keel_trust_put(p->store, rec);
 	if (err) {
 		snprintf(why, len, "recording %s in the trust store %s: %s", canon,
-			 s->d->cfg.exec_trust_db, strerror(-err));
+			 exec_cfg(s)->trust_db, strerror(-err));
 		goto fail;
 	}
 	v.flags = 0;
@@ -430,7 +430,7 @@ int exec_trust_load(struct keel_subsys *s, char *why, size_t len)
 
 	err = keel_trust_foreach(((struct exec_priv *)s->priv)->store, load_one, &c);
 	if (err && !c.err)
-		snprintf(why, len, "reading the trust store %s: %s", s->d->cfg.exec_trust_db,
+		snprintf(why, len, "reading the trust store %s: %s", exec_cfg(s)->trust_db,
 			 strerror(-err));
 	for (size_t i = 0; !err && i < c.n_later; i++)
 		rehash_one(&c, &c.later[i]);

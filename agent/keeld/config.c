@@ -10,188 +10,139 @@
 #include <strings.h>
 
 #include "keeld/config.h"
+#include "keeld/subsys.h"
 
-enum opt_type { OPT_BOOL, OPT_UINT, OPT_STRING };
+/* The frame's own sections; each subsystem's is in its folder. */
+#define FRAME_STRING(key, field, d, h) KEEL_OPT_STRING(struct keel_config, key, field, d, h)
+#define FRAME_UINT(key, field, lo, hi, d, h) \
+	KEEL_OPT_UINT(struct keel_config, key, field, lo, hi, d, h)
+#define FRAME_BOOL(key, field, d, h) KEEL_OPT_BOOL(struct keel_config, key, field, d, h)
 
-struct opt {
-	const char *section;
+static const struct keel_opt keeld_opts[] = {
+	FRAME_STRING("host", host, "",
+		     "host name put in every event; empty: the system's host name"),
+	KEEL_OPT_END
+};
+
+static const struct keel_opt control_opts[] = {
+	FRAME_STRING("socket", control_socket, "/run/keel/keel.sock",
+		     "Unix socket keelctl talks to"),
+	FRAME_STRING("group", control_group, "root",
+		     "group whose members may use the socket and change things (root always may)"),
+	FRAME_UINT("max_clients", control_max_clients, 1, 1024, "64",
+		   "connections at once, event subscribers included"),
+	KEEL_OPT_END
+};
+
+static const struct keel_opt events_opts[] = {
+	FRAME_BOOL("stdout", events_stdout, "true",
+		   "write the event stream (NDJSON) to standard output"),
+	FRAME_UINT("backlog", events_backlog, 0, 65536, "256",
+		   "recent events kept for 'keelctl events' without --follow"),
+	FRAME_UINT("queue_bytes", events_queue_bytes, 4096, 64 << 20, "1048576",
+		   "bytes queued per slow subscriber before its events are dropped (and counted)"),
+	KEEL_OPT_END
+};
+
+static const struct keel_opt bpf_opts[] = {
+	FRAME_STRING("pin_dir", pin_dir, "/sys/fs/bpf/keel",
+		     "where maps and links are pinned, on a bpffs"),
+	KEEL_OPT_END
+};
+
+static const struct {
 	const char *name;
-	enum opt_type type;
-	size_t offset;
-	size_t size;		/* OPT_STRING: buffer size */
-	unsigned long min, max;	/* OPT_UINT: inclusive range */
-	const char *def;	/* the embedded default, as text */
-	const char *help;
+	const struct keel_opt *opts;
+} frame_sections[] = {
+	{ "keeld", keeld_opts },
+	{ "control", control_opts },
+	{ "events", events_opts },
+	{ "bpf", bpf_opts },
 };
 
-#define BOOL(sec, key, field, d, h) \
-	{ sec, key, OPT_BOOL, offsetof(struct keel_config, field), 0, 0, 0, d, h }
-#define UINT(sec, key, field, lo, hi, d, h) \
-	{ sec, key, OPT_UINT, offsetof(struct keel_config, field), 0, lo, hi, d, h }
-#define STRING(sec, key, field, d, h)                                        \
-	{ sec, key, OPT_STRING, offsetof(struct keel_config, field),         \
-	  sizeof(((struct keel_config *)0)->field), 0, 0, d, h }
+#define N_FRAME_SECTIONS (sizeof(frame_sections) / sizeof(frame_sections[0]))
+#define MAX_SECTIONS (N_FRAME_SECTIONS + KEEL_MAX_SUBSYSTEMS)
+#define MAX_KEYS 512		/* of all sections: the parser's bookkeeping */
 
-static const struct opt opts[] = {
-	STRING("keeld", "host", host, "",
-	       "host name put in every event; empty: the system's host name"),
-	STRING("control", "socket", control_socket, "/run/keel/keel.sock",
-	       "Unix socket keelctl talks to"),
-	STRING("control", "group", control_group, "root",
-	       "group whose members may use the socket and change things (root always may)"),
-	UINT("control", "max_clients", control_max_clients, 1, 1024, "64",
-	     "connections at once, event subscribers included"),
-	BOOL("events", "stdout", events_stdout, "true",
-	     "write the event stream (NDJSON) to standard output"),
-	UINT("events", "backlog", events_backlog, 0, 65536, "256",
-	     "recent events kept for 'keelctl events' without --follow"),
-	UINT("events", "queue_bytes", events_queue_bytes, 4096, 64 << 20, "1048576",
-	     "bytes queued per slow subscriber before its events are dropped (and counted)"),
-	STRING("bpf", "pin_dir", pin_dir, "/sys/fs/bpf/keel",
-	       "where maps and links are pinned, on a bpffs"),
-	BOOL("exec", "enabled", exec.enabled, "true",
-	     "observe program execution through BPF LSM"),
-	BOOL("exec", "required", exec.required, "false",
-	     "exit with an error when exec cannot run"),
-	STRING("exec", "mode", exec_mode, "audit",
-	       "audit: allow untrusted code and report it; enforce: refuse it (EPERM); "
-	       "used until 'keelctl exec mode' stores another in the trust store"),
-	STRING("exec", "trust_db", exec_trust_db, "/var/lib/keel/trust.db",
-	       "the trust store (SQLite): every file the approved installer trusted"),
-	UINT("exec", "max_trusted", exec_max_trusted, 1024, 16777216, "1048576",
-	     "trusted files the kernel map holds"),
-	STRING("exec", "installers", exec_installers, "/usr/bin/dpkg",
-	       "approved installers, full paths separated by commas (at most 16): while one "
-	       "runs, what its process tree writes becomes trusted when closed; empty: none"),
-	UINT("exec", "max_installing", exec_max_installing, 16, 1048576, "4096",
-	     "files installers may have open for writing at once; beyond, they stay untrusted"),
-	BOOL("blk", "enabled", blk.enabled, "true",
-	     "observe block requests through block tracepoints"),
-	BOOL("blk", "required", blk.required, "false",
-	     "exit with an error when blk cannot run"),
-	UINT("blk", "stats_interval_ms", blk_stats_interval_ms, 100, 3600000, "10000",
-	     "period of blk.stats events"),
-	UINT("blk", "cache_mib", blk_cache_mib, 1, 16777216, "256",
-	     "size of each disk's three-queue cache model, in MiB"),
-	UINT("blk", "block_size", blk_block_size, 512, 1048576, "4096",
-	     "the model's block in bytes, a power of two: a read touching N blocks is N accesses"),
-	UINT("blk", "max_disks", blk_max_disks, 1, 4096, "64",
-	     "disks modelled at once; reads of further disks are counted, not modelled"),
-	STRING("blk", "devices", blk_devices, "",
-	       "only these disks (names or fnmatch patterns, comma-separated: loop*,vda); empty: all"),
-	STRING("blk", "cgroups", blk_cgroups, "",
-	       "only reads issued by tasks under these cgroup v2 paths (comma-separated, at most 8); empty: all"),
-	UINT("blk", "ring_kib", blk_ring_kib, 64, 1048576, "4096",
-	     "ring buffer from the kernel, in KiB, a power of two (about 48 bytes per read)"),
-	STRING("blk", "mrc_mode", blk_mrc_mode, "fixed-rate",
-	       "miss-ratio curve sampling: fixed-rate or fixed-size (SHARDS)"),
-	UINT("blk", "mrc_rate_ppm", blk_mrc_rate_ppm, 1, 1000000, "10000",
-	     "SHARDS sampling rate in parts per million (fixed-size: the starting rate)"),
-	UINT("blk", "mrc_max_samples", blk_mrc_max_samples, 16, 16777216, "65536",
-	     "sampled blocks kept per disk (about 50 bytes each); fixed-rate lowers its rate past it"),
-	UINT("blk", "mrc_bins", blk_mrc_bins, 1, 65536, "200",
-	     "points on each miss-ratio curve"),
-	UINT("blk", "mrc_keel_points", blk_mrc_keel_points, 0, 1024, "16",
-	     "points on the three-queue model's own curve (miniature simulation over 4 x cache_mib; 0: off)"),
-	UINT("blk", "mrc_keel_max_entries", blk_mrc_keel_max_entries, 16, 268435456, "262144",
-	     "cache entries of all miniature caches per disk (about 100 bytes each with the sample counting them); the rate is lowered to fit"),
-	UINT("blk", "max_recordings", blk_max_recordings, 1, 64, "4",
-	     "'keelctl blk record' sessions at once"),
-	UINT("blk", "record_max_s", blk_record_max_s, 1, 86400, "3600",
-	     "a recording stops after this long"),
-	UINT("blk", "record_max_mib", blk_record_max_mib, 1, 1048576, "1024",
-	     "a recording stops at this size (32 bytes per read)"),
-	BOOL("kmod", "enabled", kmod.enabled, "true",
-	     "use keel.ko when it is loaded"),
-	BOOL("kmod", "required", kmod.required, "false",
-	     "exit with an error when keel.ko is not usable"),
-	STRING("kmod", "module", kmod_module, "",
-	       "path of keel.ko to load at start when it is not loaded; empty: do not load"),
-	BOOL("vmnet", "enabled", vmnet.enabled, "true",
-	     "detect VMs arriving and leaving (TC on VM ports) and keep the ENI whitelist"),
-	BOOL("vmnet", "required", vmnet.required, "false",
-	     "exit with an error when vmnet cannot run"),
-	STRING("vmnet", "uplink", vmnet_uplink, "",
-	       "the ENI's interface: only whitelisted IPs pass it; empty: enforcement off (observe only)"),
-	STRING("vmnet", "ports", vmnet_ports, "tap*,vnet*,macvtap*",
-	       "VM port name patterns (fnmatch, comma-separated)"),
-	STRING("vmnet", "inventory_dir", vmnet_inventory_dir, "/etc/keel/vmnet.d",
-	       "files of lines 'VM MAC IP [IP...]'; reloaded on change; missing: none"),
-	STRING("vmnet", "state_file", vmnet_state_file, "/run/keel/vmnet.state",
-	       "IPs the provider confirmed, kept across restarts; empty: not kept"),
-	UINT("vmnet", "grace_ms", vmnet_grace_ms, 0, 3600000, "2000",
-	     "a departed VM's IPs leave the whitelist after this long"),
-	STRING("vmnet", "learn", vmnet_learn, "inventory",
-	       "addresses a NIC may learn from frames on its port: inventory (none), first "
-	       "(its first one, if it has none) or any (any no other NIC owns)"),
-	UINT("vmnet", "port_max_macs", vmnet_port_max_macs, 1, 4096, "4",
-	     "NICs (MACs) here at once on one VM port; further MACs on it do not arrive"),
-	UINT("vmnet", "port_max_ips", vmnet_port_max_ips, 1, 4096, "8",
-	     "addresses learned (not from the inventory) by the NICs of one VM port"),
-	STRING("vmnet", "provider_command", vmnet_provider_command, "",
-	       "run on each whitelist change: {action} {ip} {mac} {vm} {port} {host} are replaced; empty: none"),
-	UINT("vmnet", "provider_timeout_ms", vmnet_provider_timeout_ms, 100, 3600000, "10000",
-	     "a provider command still running after this long is killed and retried"),
-	UINT("vmnet", "provider_retries", vmnet_provider_retries, 0, 1000000, "10",
-	     "attempts per change at a doubling backoff; then it is reported failed and retried "
-	     "at the longest backoff until the provider confirms (0: never reported failed)"),
-	UINT("vmnet", "provider_backoff_ms", vmnet_provider_backoff_ms, 10, 3600000, "500",
-	     "first retry delay; it doubles up to 64 times this"),
-	UINT("vmnet", "provider_max_running", vmnet_provider_max_running, 1, 256, "4",
-	     "provider commands running at once"),
-	UINT("vmnet", "provider_queue", vmnet_provider_queue, 1, 1024, "64",
-	     "provider commands waiting for the spawner thread; when full, changes wait"),
-	UINT("vmnet", "provider_nice", vmnet_provider_nice, 0, 19, "10",
-	     "nice value of provider commands, so that they never slow detection"),
-	UINT("vmnet", "max_vms", vmnet_max_vms, 1, 65536, "1024",
-	     "VM NICs tracked (inventory and seen)"),
-	UINT("vmnet", "max_ips", vmnet_max_ips, 1, 65536, "4096",
-	     "whitelist entries (VM and host addresses)"),
-	UINT("vmnet", "max_ports", vmnet_max_ports, 1, 65536, "1024",
-	     "VM ports with TC programs attached"),
-	BOOL("memh", "enabled", memh.enabled, "true",
-	     "serve file reads into clients' memory handles (keel.ko, else pidfd fallback)"),
-	BOOL("memh", "required", memh.required, "false",
-	     "exit with an error when the memh read service cannot run"),
-	STRING("memh", "socket", memh_socket, "",
-	       "the read service's Unix socket (mode 0660, [control] group); empty: memh.sock beside [control] socket"),
-	STRING("memh", "allowed_dirs", memh_allowed_dirs, "",
-	       "colon-separated directories whose files clients may read; empty: none"),
-	UINT("memh", "max_clients", memh_max_clients, 1, 4096, "64",
-	     "client connections at once; more are refused with a message"),
-	UINT("memh", "max_inflight", memh_max_inflight, 1, 1024, "16",
-	     "requests one client may have queued or running"),
-	UINT("memh", "max_read_bytes", memh_max_read_bytes, 4096, 1U << 30, "67108864",
-	     "bytes one request may read"),
-	UINT("memh", "workers", memh_workers, 1, 64, "2",
-	     "threads doing the reads, so that a slow file never stalls keeld's loop"),
+/* A section of one configuration: its name, its keys, the struct they fill. */
+struct section {
+	const char *name;
+	const struct keel_opt *opts;
+	void *base;
 };
 
-#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+static size_t subsys_offset_align(size_t n)
+{
+	return (n + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+}
+
+const void *keel_config_subsys(const struct keel_config *cfg,
+			       const struct keel_subsys_ops *ops)
+{
+	size_t off = 0;
+
+	for (size_t i = 0; keel_subsystems[i]; i++) {
+		if (keel_subsystems[i] == ops)
+			return cfg->subsys + off;
+		off += subsys_offset_align(keel_subsystems[i]->config_size);
+	}
+	return NULL;
+}
+
+/* Every section of @cfg, frame first, in print order; returns the count. */
+static size_t sections(const struct keel_config *cfg, struct section *ret)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < N_FRAME_SECTIONS; i++)
+		ret[n++] = (struct section){ frame_sections[i].name, frame_sections[i].opts,
+					     (void *)cfg };
+	for (size_t i = 0; keel_subsystems[i] && n < MAX_SECTIONS; i++)
+		ret[n++] = (struct section){ keel_subsystems[i]->name, keel_subsystems[i]->options,
+					     (void *)keel_config_subsys(cfg, keel_subsystems[i]) };
+	return n;
+}
 
 struct parse_ctx {
 	struct keel_config *cfg;
 	struct keel_config_error *err;
 	int line;			/* line the reader gave last */
-	int set_on[N_OPTS];		/* line each key was set on, 0: not set */
+	int set_on[MAX_KEYS];		/* line each key was set on, 0: not set */
 	const char *text;		/* string source, NULL for files */
 	FILE *file;
 };
 
-static const struct opt *opt_find(const char *section, const char *name)
+/*
+ * Key @name of [@section] in @cfg: its row, the struct it fills in @ret_base
+ * and its number among all keys in @ret_index.  NULL when unknown; then
+ * *@ret_index is 0 when the section is unknown too.
+ */
+static const struct keel_opt *opt_find(struct keel_config *cfg, const char *section,
+				       const char *name, void **ret_base, size_t *ret_index)
 {
-	for (size_t i = 0; i < N_OPTS; i++)
-		if (!strcmp(opts[i].section, section) && !strcmp(opts[i].name, name))
-			return &opts[i];
-	return NULL;
-}
+	struct section secs[MAX_SECTIONS];
+	size_t n = sections(cfg, secs), index = 0;
 
-static bool section_known(const char *section)
-{
-	for (size_t i = 0; i < N_OPTS; i++)
-		if (!strcmp(opts[i].section, section))
-			return true;
-	return false;
+	*ret_index = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct keel_opt *o = secs[i].opts;
+
+		if (strcmp(secs[i].name, section)) {
+			while (o->name)
+				o++, index++;
+			continue;
+		}
+		for (; o->name; o++, index++) {
+			if (!strcmp(o->name, name)) {
+				*ret_base = secs[i].base;
+				*ret_index = index;
+				return o;
+			}
+		}
+		*ret_index = 1;	/* the section is known */
+		return NULL;
+	}
+	return NULL;
 }
 
 static int parse_bool(const char *v, bool *ret)
@@ -212,24 +163,24 @@ static int parse_bool(const char *v, bool *ret)
 	return -EINVAL;
 }
 
-/* Write @value into @cfg per @o; on failure fill @msg and leave @cfg alone. */
-static int opt_set(const struct opt *o, struct keel_config *cfg,
-		   const char *value, char *msg, size_t msglen)
+/* Write @value into @base per @o; on failure fill @msg and leave @base alone. */
+static int opt_set(const struct keel_opt *o, void *base, const char *value, char *msg,
+		   size_t msglen)
 {
-	char *field = (char *)cfg + o->offset;
+	char *field = (char *)base + o->offset;
 	unsigned long long n;
 	char *end;
 	bool b;
 
 	switch (o->type) {
-	case OPT_BOOL:
+	case KEEL_OPT_BOOL:
 		if (parse_bool(value, &b) < 0) {
 			snprintf(msg, msglen, "'%s' is not a boolean (use true or false)", value);
 			return -EINVAL;
 		}
 		*(bool *)field = b;
 		return 0;
-	case OPT_UINT:
+	case KEEL_OPT_UINT:
 		errno = 0;
 		n = strtoull(value, &end, 10);
 		if (!*value || *end || value[0] == '-' || errno) {
@@ -242,7 +193,7 @@ static int opt_set(const struct opt *o, struct keel_config *cfg,
 		}
 		*(unsigned int *)field = (unsigned int)n;
 		return 0;
-	case OPT_STRING:
+	case KEEL_OPT_STRING:
 		if (strlen(value) >= o->size) {
 			snprintf(msg, msglen, "value is %zu characters long, at most %zu allowed",
 				 strlen(value), o->size - 1);
@@ -277,25 +228,25 @@ static int handler(void *user, const char *section, const char *name,
 		   const char *value)
 {
 	struct parse_ctx *ctx = user;
-	const struct opt *o = opt_find(section, name);
-	char msg[200];
+	void *base = NULL;
 	size_t i;
+	const struct keel_opt *o = opt_find(ctx->cfg, section, name, &base, &i);
+	char msg[200];
 
 	if (!o) {
-		if (!section_known(section))
+		if (!i)
 			set_error(ctx, section, name, "unknown section [%s]", section);
 		else
 			set_error(ctx, section, name, "unknown key '%s' in section [%s]",
 				  name, section);
 		return 0;
 	}
-	i = (size_t)(o - opts);
 	if (ctx->set_on[i]) {
 		set_error(ctx, section, name, "set twice (first on line %d)", ctx->set_on[i]);
 		return 0;
 	}
 	ctx->set_on[i] = ctx->line;
-	if (opt_set(o, ctx->cfg, value, msg, sizeof(msg)) < 0) {
+	if (opt_set(o, base, value, msg, sizeof(msg)) < 0) {
 		set_error(ctx, section, name, "%s", msg);
 		return 0;
 	}
@@ -401,14 +352,57 @@ int keel_config_load_file(struct keel_config *cfg, const char *path,
 	return rc;
 }
 
+/*
+ * A subsystem whose ops break the frame's rules is a programming error:
+ * say which and stop, at every start and in the unit tests.
+ */
+static void check_subsys_ops(const struct keel_subsys_ops *ops, size_t *used)
+{
+	const struct keel_opt *o = ops->options;
+	bool enabled = false, required = false;
+
+	if (!o || ops->config_size < sizeof(struct keel_subsys_config)) {
+		fprintf(stderr, "subsystem %s: no options table or config_size\n", ops->name);
+		abort();
+	}
+	for (; o->name; o++) {
+		if (o->offset + (o->type == KEEL_OPT_STRING ? o->size : o->type == KEEL_OPT_UINT ?
+				 sizeof(unsigned int) : sizeof(bool)) > ops->config_size) {
+			fprintf(stderr, "subsystem %s: key %s lies beyond config_size\n", ops->name,
+				o->name);
+			abort();
+		}
+		enabled |= !strcmp(o->name, "enabled") &&
+			   o->offset == offsetof(struct keel_subsys_config, enabled);
+		required |= !strcmp(o->name, "required") &&
+			    o->offset == offsetof(struct keel_subsys_config, required);
+	}
+	*used += subsys_offset_align(ops->config_size);
+	if (!enabled || !required || *used > KEEL_CONFIG_SUBSYS_BYTES) {
+		fprintf(stderr, "subsystem %s: %s\n", ops->name, *used > KEEL_CONFIG_SUBSYS_BYTES ?
+			"raise KEEL_CONFIG_SUBSYS_BYTES in keeld/config.h" :
+			"its table lacks KEEL_OPT_ENABLED or KEEL_OPT_REQUIRED on its subsys member");
+		abort();
+	}
+}
+
 void keel_config_defaults(struct keel_config *cfg)
 {
+	struct section secs[MAX_SECTIONS];
+	size_t n, used = 0, keys = 0;
 	char msg[200];
 
+	if (sizeof(frame_sections) / sizeof(frame_sections[0]) + keel_subsystem_count() >
+	    MAX_SECTIONS)
+		abort();	/* raise KEEL_MAX_SUBSYSTEMS */
+	for (size_t i = 0; keel_subsystems[i]; i++)
+		check_subsys_ops(keel_subsystems[i], &used);
 	memset(cfg, 0, sizeof(*cfg));
-	for (size_t i = 0; i < N_OPTS; i++)
-		if (opt_set(&opts[i], cfg, opts[i].def, msg, sizeof(msg)) < 0)
-			abort();	/* a bad default is a programming error */
+	n = sections(cfg, secs);
+	for (size_t i = 0; i < n; i++)
+		for (const struct keel_opt *o = secs[i].opts; o->name; o++, keys++)
+			if (keys >= MAX_KEYS || opt_set(o, secs[i].base, o->def, msg, sizeof(msg)) < 0)
+				abort();	/* a bad default is a programming error */
 }
 
 void keel_config_error_format(const struct keel_config_error *err, char *buf,
@@ -428,31 +422,30 @@ void keel_config_error_format(const struct keel_config_error *err, char *buf,
 
 void keel_config_print(const struct keel_config *cfg, FILE *out)
 {
-	const char *section = "";
+	struct section secs[MAX_SECTIONS];
+	size_t n = sections(cfg, secs);
 
 	fprintf(out, "# keeld effective configuration\n");
-	for (size_t i = 0; i < N_OPTS; i++) {
-		const struct opt *o = &opts[i];
-		const char *field = (const char *)cfg + o->offset;
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "\n[%s]\n", secs[i].name);
+		for (const struct keel_opt *o = secs[i].opts; o->name; o++) {
+			const char *field = (const char *)secs[i].base + o->offset;
 
-		if (strcmp(section, o->section)) {
-			section = o->section;
-			fprintf(out, "\n[%s]\n", section);
-		}
-		fprintf(out, "; %s", o->help);
-		if (o->type == OPT_UINT)
-			fprintf(out, " (%lu..%lu)", o->min, o->max);
-		fprintf(out, "\n%s = ", o->name);
-		switch (o->type) {
-		case OPT_BOOL:
-			fprintf(out, "%s\n", *(const bool *)field ? "true" : "false");
-			break;
-		case OPT_UINT:
-			fprintf(out, "%u\n", *(const unsigned int *)field);
-			break;
-		case OPT_STRING:
-			fprintf(out, "%s\n", field);
-			break;
+			fprintf(out, "; %s", o->help);
+			if (o->type == KEEL_OPT_UINT)
+				fprintf(out, " (%lu..%lu)", o->min, o->max);
+			fprintf(out, "\n%s = ", o->name);
+			switch (o->type) {
+			case KEEL_OPT_BOOL:
+				fprintf(out, "%s\n", *(const bool *)field ? "true" : "false");
+				break;
+			case KEEL_OPT_UINT:
+				fprintf(out, "%u\n", *(const unsigned int *)field);
+				break;
+			case KEEL_OPT_STRING:
+				fprintf(out, "%s\n", field);
+				break;
+			}
 		}
 	}
 }
@@ -465,19 +458,25 @@ int keel_config_validate(const struct keel_config *cfg, struct keel_config_error
 			 cfg->control_group);
 		return -EINVAL;
 	}
-	if (strcmp(cfg->vmnet_learn, "inventory") && strcmp(cfg->vmnet_learn, "first") &&
-	    strcmp(cfg->vmnet_learn, "any")) {
-		snprintf(err->key, sizeof(err->key), "[vmnet] learn");
-		snprintf(err->msg, sizeof(err->msg),
-			 "'%s' is not a learning policy (use inventory, first or any)",
-			 cfg->vmnet_learn);
-		return -EINVAL;
-	}
 	if (cfg->pin_dir[0] != '/' || cfg->control_socket[0] != '/') {
 		snprintf(err->key, sizeof(err->key), cfg->pin_dir[0] != '/' ?
 			 "[bpf] pin_dir" : "[control] socket");
 		snprintf(err->msg, sizeof(err->msg), "must be an absolute path");
 		return -EINVAL;
+	}
+	for (size_t i = 0; keel_subsystems[i]; i++) {
+		const struct keel_subsys_ops *ops = keel_subsystems[i];
+		char name[64] = "";
+		int rc;
+
+		if (!ops->check_config)
+			continue;
+		rc = ops->check_config(keel_config_subsys(cfg, ops), name, sizeof(name),
+				       err->msg, sizeof(err->msg));
+		if (rc) {
+			snprintf(err->key, sizeof(err->key), "[%s] %s", ops->name, name);
+			return rc;
+		}
 	}
 	return 0;
 }

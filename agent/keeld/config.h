@@ -1,24 +1,62 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * keeld's configuration: an embedded default, overridden key by key by an
- * INI file (parsed with libinih).  Every key is declared once, in the table
- * in config.c, with its type, range and help text; the parser, the
- * validation and `keeld --print-config` all read that table.
+ * INI file (parsed with libinih).  Every key is declared once, in a table of
+ * struct keel_opt rows with its type, range, default and help text: the
+ * frame's own sections ([keeld], [control], [events], [bpf]) in config.c,
+ * and each subsystem's [<name>] section in the subsystem's folder, named by
+ * its ops (.options, .config_size).  The parser, the validation and
+ * `keeld --print-config` all read those tables; docs/architecture.md says
+ * how to add a subsystem and its keys.
  */
 #ifndef KEEL_CONFIG_H
 #define KEEL_CONFIG_H
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/un.h>
 
 #define KEEL_DEFAULT_CONFIG_PATH "/etc/keel/keel.conf"
 
+enum keel_opt_type { KEEL_OPT_BOOL, KEEL_OPT_UINT, KEEL_OPT_STRING };
+
+/* One key of a section: where its value goes in the section's struct. */
+struct keel_opt {
+	const char *name;
+	enum keel_opt_type type;
+	size_t offset;			/* in the section's struct */
+	size_t size;			/* KEEL_OPT_STRING: buffer size */
+	unsigned long min, max;		/* KEEL_OPT_UINT: inclusive range */
+	const char *def;		/* the embedded default, as text */
+	const char *help;		/* one line for --print-config and the docs */
+};
+
+/* Rows of a table filling struct @T; a table ends with KEEL_OPT_END. */
+#define KEEL_OPT_BOOL(T, key, field, d, h) \
+	{ key, KEEL_OPT_BOOL, offsetof(T, field), 0, 0, 0, d, h }
+#define KEEL_OPT_UINT(T, key, field, lo, hi, d, h) \
+	{ key, KEEL_OPT_UINT, offsetof(T, field), 0, lo, hi, d, h }
+#define KEEL_OPT_STRING(T, key, field, d, h) \
+	{ key, KEEL_OPT_STRING, offsetof(T, field), sizeof(((T *)0)->field), 0, 0, d, h }
+#define KEEL_OPT_END { NULL, KEEL_OPT_BOOL, 0, 0, 0, 0, NULL, NULL }
+
+/*
+ * The keys every subsystem has.  A subsystem's config struct starts with
+ * this member, named subsys, and its table with the two rows below, so that
+ * the frame finds them without knowing the struct.
+ */
 struct keel_subsys_config {
 	bool enabled;	/* start it when its kernel features are there */
 	bool required;	/* keeld refuses to run without it */
 };
+
+#define KEEL_OPT_ENABLED(T, h) KEEL_OPT_BOOL(T, "enabled", subsys.enabled, "true", h)
+#define KEEL_OPT_REQUIRED(T, h) KEEL_OPT_BOOL(T, "required", subsys.required, "false", h)
+
+/* Room for every subsystem's config struct; keel_config_defaults() checks it. */
+#define KEEL_CONFIG_SUBSYS_BYTES (64 * 1024)
 
 struct keel_config {
 	char host[64];
@@ -29,57 +67,12 @@ struct keel_config {
 	unsigned int events_backlog;
 	unsigned int events_queue_bytes;
 	char pin_dir[128];
-	struct keel_subsys_config exec;
-	char exec_mode[16];
-	char exec_trust_db[PATH_MAX];
-	unsigned int exec_max_trusted;
-	char exec_installers[1024];
-	unsigned int exec_max_installing;
-	struct keel_subsys_config blk;
-	unsigned int blk_stats_interval_ms;
-	unsigned int blk_cache_mib;
-	unsigned int blk_block_size;
-	unsigned int blk_max_disks;
-	char blk_devices[256];
-	char blk_cgroups[1024];
-	unsigned int blk_ring_kib;
-	char blk_mrc_mode[16];
-	unsigned int blk_mrc_rate_ppm;
-	unsigned int blk_mrc_max_samples;
-	unsigned int blk_mrc_bins;
-	unsigned int blk_mrc_keel_points;
-	unsigned int blk_mrc_keel_max_entries;
-	unsigned int blk_max_recordings;
-	unsigned int blk_record_max_s;
-	unsigned int blk_record_max_mib;
-	struct keel_subsys_config kmod;
-	char kmod_module[PATH_MAX];
-	struct keel_subsys_config vmnet;
-	char vmnet_uplink[16];
-	char vmnet_ports[256];
-	char vmnet_inventory_dir[PATH_MAX];
-	char vmnet_state_file[PATH_MAX];
-	unsigned int vmnet_grace_ms;
-	char vmnet_learn[16];
-	unsigned int vmnet_port_max_macs;
-	unsigned int vmnet_port_max_ips;
-	char vmnet_provider_command[1024];
-	unsigned int vmnet_provider_timeout_ms;
-	unsigned int vmnet_provider_retries;
-	unsigned int vmnet_provider_backoff_ms;
-	unsigned int vmnet_provider_max_running;
-	unsigned int vmnet_provider_queue;
-	unsigned int vmnet_provider_nice;
-	unsigned int vmnet_max_vms;
-	unsigned int vmnet_max_ips;
-	unsigned int vmnet_max_ports;
-	struct keel_subsys_config memh;
-	char memh_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char memh_allowed_dirs[1024];
-	unsigned int memh_max_clients;
-	unsigned int memh_max_inflight;
-	unsigned int memh_max_read_bytes;
-	unsigned int memh_workers;
+	/*
+	 * Each subsystem's config struct, in registry order (see
+	 * keel_config_subsys()).  Kept inside, so that a configuration is a
+	 * value: copied whole, a file applies all or nothing.
+	 */
+	_Alignas(max_align_t) unsigned char subsys[KEEL_CONFIG_SUBSYS_BYTES];
 };
 
 /* What went wrong in a configuration file, for one clear message. */
@@ -105,7 +98,10 @@ int keel_config_load_file(struct keel_config *cfg, const char *path,
 int keel_config_load_string(struct keel_config *cfg, const char *text,
 			    const char *name, struct keel_config_error *err);
 
-/* Checks that need the system: does [control] group exist? */
+/*
+ * Checks that need the system or several keys: does [control] group exist,
+ * and each subsystem's own check_config.
+ */
 int keel_config_validate(const struct keel_config *cfg, struct keel_config_error *err);
 
 /* "FILE:LINE: [section] key: message" */
@@ -114,5 +110,15 @@ void keel_config_error_format(const struct keel_config_error *err, char *buf,
 
 /* Write the effective configuration as a commented INI file. */
 void keel_config_print(const struct keel_config *cfg, FILE *out);
+
+struct keel_subsys_ops;
+
+/*
+ * The config struct of the subsystem @ops (of ops->config_size bytes,
+ * starting with struct keel_subsys_config) inside @cfg; NULL when @ops is
+ * not in the registry.
+ */
+const void *keel_config_subsys(const struct keel_config *cfg,
+			       const struct keel_subsys_ops *ops);
 
 #endif /* KEEL_CONFIG_H */

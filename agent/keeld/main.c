@@ -223,36 +223,16 @@ static int run_loop(struct keel_daemon *d)
 	return 0;
 }
 
-static const struct keel_subsys_ops *const all_subsys[] = {
-	&keel_exec_ops, &keel_blk_ops, &keel_kmod_ops, &keel_vmnet_ops, &keel_memh_ops, NULL,
-};
-
-static const struct keel_subsys_config *subsys_config(const struct keel_config *cfg,
-						      const char *name)
-{
-	if (!strcmp(name, "exec"))
-		return &cfg->exec;
-	if (!strcmp(name, "blk"))
-		return &cfg->blk;
-	if (!strcmp(name, "vmnet"))
-		return &cfg->vmnet;
-	if (!strcmp(name, "memh"))
-		return &cfg->memh;
-	return &cfg->kmod;
-}
-
 /* Start every subsystem; -ENODEV when a required one does not run. */
 static int start_subsystems(struct keel_daemon *d)
 {
-	size_t n = sizeof(all_subsys) / sizeof(all_subsys[0]);
 	int err = 0;
 
-	d->subsys = calloc(n, sizeof(*d->subsys));
+	d->subsys = calloc(keel_subsystem_count() + 1, sizeof(*d->subsys));
 	if (!d->subsys)
 		return -ENOMEM;
-	for (size_t i = 0; all_subsys[i]; i++) {
-		struct keel_subsys *s = keel_subsys_new(all_subsys[i],
-							subsys_config(&d->cfg, all_subsys[i]->name), d);
+	for (size_t i = 0; keel_subsystems[i]; i++) {
+		struct keel_subsys *s = keel_subsys_new(keel_subsystems[i], d);
 
 		if (!s)
 			return -ENOMEM;
@@ -273,7 +253,7 @@ static void stop_subsystems(struct keel_daemon *d)
 {
 	if (!d->subsys)
 		return;
-	for (int i = (int)(sizeof(all_subsys) / sizeof(all_subsys[0])) - 2; i >= 0; i--) {
+	for (int i = (int)keel_subsystem_count() - 1; i >= 0; i--) {
 		if (!d->subsys[i])
 			continue;
 		keel_subsys_stop(d->subsys[i], KEEL_SUBSYS_STOPPED, "keeld is shutting down");

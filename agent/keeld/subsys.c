@@ -25,16 +25,19 @@ const char *keel_subsys_state_name(enum keel_subsys_state state)
 	return state_names[state];
 }
 
-struct keel_subsys *keel_subsys_new(const struct keel_subsys_ops *ops,
-				    const struct keel_subsys_config *cfg,
-				    struct keel_daemon *d)
+struct keel_subsys *keel_subsys_new(const struct keel_subsys_ops *ops, struct keel_daemon *d)
 {
-	struct keel_subsys *s = calloc(1, sizeof(*s));
+	const void *config = keel_config_subsys(&d->cfg, ops);
+	struct keel_subsys *s;
 
+	if (!config)
+		return NULL;	/* not in the registry */
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->ops = ops;
-	s->cfg = cfg;
+	s->config = config;
+	s->cfg = config;
 	s->d = d;
 	s->state = KEEL_SUBSYS_STOPPED;
 	if (ops->priv_size) {

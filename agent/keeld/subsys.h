@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The frame every subsystem plugs into.  A subsystem names the kernel
- * features it needs, and implements open (load and configure its BPF
- * object), start (attach, pin, begin polling), stop, and status counters.
- * The frame checks the features, runs the steps in order, records each
- * failure with the step and the kernel's errno, and reports the state.
- * Subsystems never call each other; they share the event bus.
+ * features it needs and its configuration keys, and implements open (load
+ * and configure its BPF object), start (attach, pin, begin polling), stop,
+ * and status counters.  The frame parses and checks its [<name>] section,
+ * checks the features, runs the steps in order, records each failure with
+ * the step and the kernel's errno, and reports the state.  Subsystems never
+ * call each other; they share the event bus.  The registry (registry.c)
+ * lists them, one line each.
  */
 #ifndef KEEL_SUBSYS_H
 #define KEEL_SUBSYS_H
@@ -25,9 +27,25 @@ enum keel_subsys_state {
 struct keel_subsys_ops {
 	const char *name;
 	const char *summary;
+	/* every kind of kernel program or object it attaches or opens */
 	enum keel_feature needs[4];
 	int n_needs;
 	size_t priv_size;
+	/*
+	 * Its [<name>] section: a table ending with KEEL_OPT_END that fills a
+	 * struct of @config_size bytes starting with struct keel_subsys_config
+	 * subsys (see keeld/config.h).  The frame keeps it; s->config points
+	 * to it.
+	 */
+	const struct keel_opt *options;
+	size_t config_size;
+	/*
+	 * Optional: checks across keys, or that need the system, before
+	 * anything starts.  0, or a negative errno with the key in @key and
+	 * what is wrong in @msg.
+	 */
+	int (*check_config)(const void *config, char *key, size_t keylen, char *msg,
+			    size_t msglen);
 	/*
 	 * Each returns 0 or a negative errno and, on failure, a message in
 	 * @why saying which step failed, on what, and what to do.
@@ -48,7 +66,8 @@ struct keel_subsys_ops {
 
 struct keel_subsys {
 	const struct keel_subsys_ops *ops;
-	const struct keel_subsys_config *cfg;
+	const void *config;			/* its struct, of ops->config_size */
+	const struct keel_subsys_config *cfg;	/* the head of @config */
 	struct keel_daemon *d;
 	enum keel_subsys_state state;
 	char reason[512];
@@ -57,9 +76,8 @@ struct keel_subsys {
 };
 
 const char *keel_subsys_state_name(enum keel_subsys_state state);
-struct keel_subsys *keel_subsys_new(const struct keel_subsys_ops *ops,
-				    const struct keel_subsys_config *cfg,
-				    struct keel_daemon *d);
+/* A subsystem of @d, configured by its section of d->cfg. */
+struct keel_subsys *keel_subsys_new(const struct keel_subsys_ops *ops, struct keel_daemon *d);
 void keel_subsys_free(struct keel_subsys *s);
 /* Check features, open, start; the state and reason say how it went. */
 void keel_subsys_start(struct keel_subsys *s);
@@ -71,10 +89,9 @@ json_t *keel_subsys_status(struct keel_subsys *s);
 int keel_pin_dir_prepare(struct keel_subsys *s, char *path, size_t len);
 void keel_pin_dir_remove(struct keel_subsys *s);
 
-extern const struct keel_subsys_ops keel_exec_ops;
-extern const struct keel_subsys_ops keel_blk_ops;
-extern const struct keel_subsys_ops keel_kmod_ops;
-extern const struct keel_subsys_ops keel_vmnet_ops;
-extern const struct keel_subsys_ops keel_memh_ops;
+/* The registry: every subsystem in start order, then NULL (registry.c). */
+#define KEEL_MAX_SUBSYSTEMS 32
+extern const struct keel_subsys_ops *const keel_subsystems[];
+size_t keel_subsystem_count(void);
 
 #endif /* KEEL_SUBSYS_H */

@@ -5,6 +5,7 @@
  * and checks the ABI version.  Memory handles and upcalls build on this.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/types.h>
 #include <stdio.h>
@@ -15,6 +16,22 @@
 
 #include "keel/keel_uapi.h"
 #include "keeld/subsys.h"
+
+/* The [kmod] section of keel.conf. */
+struct kmod_config {
+	struct keel_subsys_config subsys;	/* enabled, required: first */
+	char module[PATH_MAX];
+};
+
+#define T struct kmod_config
+static const struct keel_opt kmod_options[] = {
+	KEEL_OPT_ENABLED(T, "use keel.ko when it is loaded"),
+	KEEL_OPT_REQUIRED(T, "exit with an error when keel.ko is not usable"),
+	KEEL_OPT_STRING(T, "module", module, "",
+			"path of keel.ko to load at start when it is not loaded; empty: do not load"),
+	KEEL_OPT_END
+};
+#undef T
 
 struct kmod_priv {
 	int fd;
@@ -97,12 +114,15 @@ static void kmod_counters(struct keel_subsys *s, json_t *out)
  * Load [kmod] module before the feature check, so that a configured
  * module counts as present.  Called by keeld at start.
  */
+extern const struct keel_subsys_ops keel_kmod_ops;
+
 int keel_kmod_autoload(struct keel_daemon *d, char *why, size_t len)
 {
-	if (!d->cfg.kmod.enabled || !d->cfg.kmod_module[0] ||
-	    access("/sys/module/keel", F_OK) == 0)
+	const struct kmod_config *c = keel_config_subsys(&d->cfg, &keel_kmod_ops);
+
+	if (!c->subsys.enabled || !c->module[0] || access("/sys/module/keel", F_OK) == 0)
 		return 0;
-	return load_module(d->cfg.kmod_module, why, len);
+	return load_module(c->module, why, len);
 }
 
 const struct keel_subsys_ops keel_kmod_ops = {
@@ -111,6 +131,8 @@ const struct keel_subsys_ops keel_kmod_ops = {
 	.needs = { KEEL_FEAT_KMOD },
 	.n_needs = 1,
 	.priv_size = sizeof(struct kmod_priv),
+	.options = kmod_options,
+	.config_size = sizeof(struct kmod_config),
 	.open = kmod_open,
 	.start = kmod_start,
 	.stop = kmod_stop,

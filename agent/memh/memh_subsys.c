@@ -33,6 +33,7 @@
 #include "common/unixsock.h"
 #include "keel/memh.h"
 #include "keeld/subsys.h"
+#include "memh/memh_config.h"
 
 #define REQ_MAX 8192		/* one request line, path included */
 #define REPLY_QUEUE 65536	/* replies a client has not read yet */
@@ -77,6 +78,12 @@ struct allowed_dir {
 	char real[PATH_MAX];	/* its realpath */
 	int fd;			/* O_PATH: openat2 resolves beneath it */
 };
+
+/* The [memh] section (keeld/config.h keeps it; memh_config.c declares it). */
+static inline const struct memh_config *memh_cfg(const struct keel_subsys *s)
+{
+	return s->config;
+}
 
 struct memh_priv {
 	struct keel_subsys *s;
@@ -271,7 +278,7 @@ static bool get_u64(json_t *req, const char *key, uint64_t *ret)
 static void handle_request(struct mclient *c, const char *line)
 {
 	struct memh_priv *p = c->p;
-	const struct keel_config *cfg = &p->s->d->cfg;
+	const struct memh_config *cfg = memh_cfg(p->s);
 	json_t *req = json_loads(line, 0, NULL), *id;
 	uint64_t file_off, len, hoff;
 	const char *path, *rel;
@@ -295,16 +302,16 @@ static void handle_request(struct mclient *c, const char *line)
 			    "request needs \"path\" (string) and \"file_offset\", \"len\", \"handle_offset\" (integers >= 0)");
 		goto out;
 	}
-	if (c->inflight >= cfg->memh_max_inflight) {
+	if (c->inflight >= cfg->max_inflight) {
 		p->refused_limit++;
 		reply_error(c, id, -EBUSY, "%u requests already in flight: [memh] max_inflight = %u",
-			    c->inflight, cfg->memh_max_inflight);
+			    c->inflight, cfg->max_inflight);
 		goto out;
 	}
-	if (len > cfg->memh_max_read_bytes) {
+	if (len > cfg->max_read_bytes) {
 		p->refused_limit++;
 		reply_error(c, id, -EFBIG, "len %" PRIu64 " is over [memh] max_read_bytes = %u",
-			    len, cfg->memh_max_read_bytes);
+			    len, cfg->max_read_bytes);
 		goto out;
 	}
 	if (hoff > keel_memh_len(c->h) || len > keel_memh_len(c->h) - hoff) {
@@ -325,7 +332,7 @@ static void handle_request(struct mclient *c, const char *line)
 	dir = match_dir(p, path, &rel);
 	if (dir < 0) {
 		reply_error(c, id, -EACCES, "%s is not under [memh] allowed_dirs (%s)", path,
-			    cfg->memh_allowed_dirs[0] ? cfg->memh_allowed_dirs :
+			    cfg->allowed_dirs[0] ? cfg->allowed_dirs :
 							"empty: nothing may be read");
 		goto out;
 	}
@@ -392,8 +399,8 @@ static bool client_greet(struct mclient *c)
 			       "keeld memh", "mode",
 			       keel_memh_fallback(c->h) ? "fallback" : "module",
 			       "handle_bytes", (json_int_t)keel_memh_len(c->h),
-			       "max_read_bytes", (json_int_t)p->s->d->cfg.memh_max_read_bytes,
-			       "max_inflight", (json_int_t)p->s->d->cfg.memh_max_inflight));
+			       "max_read_bytes", (json_int_t)memh_cfg(p->s)->max_read_bytes,
+			       "max_inflight", (json_int_t)memh_cfg(p->s)->max_inflight));
 	emit(p, EV_CONN, "memh.client_connect",
 	     json_pack("{s:I, s:I, s:s, s:I}", "pid", (json_int_t)c->peer.pid, "uid",
 		       (json_int_t)c->peer.uid, "mode",
@@ -486,10 +493,10 @@ static void on_accept(struct keel_watch *w, uint32_t events)
 		client_close(c, "cannot watch");
 		return;
 	}
-	if (p->n_clients > p->s->d->cfg.memh_max_clients) {
+	if (p->n_clients > memh_cfg(p->s)->max_clients) {
 		p->refused_clients++;
 		reply_error(c, NULL, -EUSERS, "too many clients: [memh] max_clients = %u",
-			    p->s->d->cfg.memh_max_clients);
+			    memh_cfg(p->s)->max_clients);
 		c->close_when_flushed = true;
 		if (!keel_outq_pending(&c->q))
 			client_close(c, "refused");
@@ -681,10 +688,10 @@ static void on_done(struct keel_watch *w, uint32_t events)
 
 static int parse_dirs(struct memh_priv *p, char *why, size_t len)
 {
-	char list[sizeof(p->s->d->cfg.memh_allowed_dirs)];
+	char list[sizeof(memh_cfg(p->s)->allowed_dirs)];
 	char *save = NULL;
 
-	snprintf(list, sizeof(list), "%s", p->s->d->cfg.memh_allowed_dirs);
+	snprintf(list, sizeof(list), "%s", memh_cfg(p->s)->allowed_dirs);
 	for (char *tok = strtok_r(list, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {
 		struct allowed_dir *a = &p->dirs[p->n_dirs];
 		size_t n = strlen(tok);
@@ -737,8 +744,8 @@ static int listen_socket(struct memh_priv *p, char *why, size_t len)
 	struct group *gr = getgrnam(cfg->control_group);
 	int fd;
 
-	if (cfg->memh_socket[0]) {
-		snprintf(p->path, sizeof(p->path), "%s", cfg->memh_socket);
+	if (memh_cfg(p->s)->socket[0]) {
+		snprintf(p->path, sizeof(p->path), "%s", memh_cfg(p->s)->socket);
 	} else {
 		const char *slash = strrchr(cfg->control_socket, '/');
 		int dlen = slash ? (int)(slash - cfg->control_socket) : 0;
@@ -803,7 +810,7 @@ static int memh_start(struct keel_subsys *s, char *why, size_t len)
 	struct memh_priv *p = s->priv;
 	int err;
 
-	for (unsigned int i = 0; i < s->d->cfg.memh_workers; i++) {
+	for (unsigned int i = 0; i < memh_cfg(s)->workers; i++) {
 		err = -pthread_create(&p->threads[i], NULL, worker, p);
 		if (err) {
 			snprintf(why, len, "starting read worker %u: %s", i, strerror(-err));
@@ -916,6 +923,8 @@ const struct keel_subsys_ops keel_memh_ops = {
 	.summary = "reads files into clients' memory handles",
 	.n_needs = 0,
 	.priv_size = sizeof(struct memh_priv),
+	.options = memh_options,
+	.config_size = sizeof(struct memh_config),
 	.open = memh_open,
 	.start = memh_start,
 	.stop = memh_stop,

@@ -128,7 +128,7 @@ static void parse_line(struct vmnet *v, struct inv *inv, char *line, const char 
 
 static void read_dir(struct vmnet *v, struct inv *inv)
 {
-	const char *dir = v->d->cfg.vmnet_inventory_dir;
+	const char *dir = v->cfg->inventory_dir;
 	struct dirent **names;
 	char path[PATH_MAX + 256], line[1024];
 	int n;
@@ -176,7 +176,7 @@ void vmnet_inventory_load(struct vmnet *v)
 	read_dir(v, &inv);
 	if (inv.errors && v->inventory_applied) {
 		vmnet_emit(v, "vmnet.inventory",
-			   json_pack("{s:s, s:i, s:i, s:b}", "dir", v->d->cfg.vmnet_inventory_dir,
+			   json_pack("{s:s, s:i, s:i, s:b}", "dir", v->cfg->inventory_dir,
 				     "nics", (int)inv.n, "errors", (int)inv.errors, "applied", 0));
 		free(inv.e);
 		return;		/* the previous reading stays in force */
@@ -228,7 +228,7 @@ void vmnet_inventory_load(struct vmnet *v)
 		}
 	}
 	vmnet_emit(v, "vmnet.inventory",
-		   json_pack("{s:s, s:i, s:i, s:b}", "dir", v->d->cfg.vmnet_inventory_dir, "nics",
+		   json_pack("{s:s, s:i, s:i, s:b}", "dir", v->cfg->inventory_dir, "nics",
 			     (int)inv.n, "errors", (int)inv.errors, "applied", 1));
 	free(inv.e);
 	vmnet_timer_arm(v);
@@ -249,7 +249,7 @@ static void on_inotify(struct keel_watch *w, uint32_t events)
 
 int vmnet_inventory_open(struct vmnet *v, char *why, size_t len)
 {
-	const char *dir = v->d->cfg.vmnet_inventory_dir;
+	const char *dir = v->cfg->inventory_dir;
 	int fd;
 
 	(void)why;

@@ -133,12 +133,12 @@ void vmnet_learn(struct vmnet *v, const struct keel_vmnet_record *r)
 		return;
 	}
 	vmnet_port_nics(v, n->port, &learned);
-	if (learned >= v->d->cfg.vmnet_port_max_ips) {
+	if (learned >= v->cfg->port_max_ips) {
 		v->refused++;
 		vmnet_emit(v, "vmnet.limit", json_pack("{s:s, s:s, s:s, s:s, s:I}", "what",
 						       "port_ips", "mac", m, "ip", ips, "port",
 						       p->name, "max",
-						       (json_int_t)v->d->cfg.vmnet_port_max_ips));
+						       (json_int_t)v->cfg->port_max_ips));
 		return;
 	}
 	err = vmnet_nic_add_ip(v, n, ip, source_of(r->kind));

@@ -38,13 +38,13 @@ struct vmnet_port *vmnet_port_find(struct vmnet *v, int ifindex)
 
 bool vmnet_port_name_matches(struct vmnet *v, const char *name)
 {
-	char pats[sizeof(v->d->cfg.vmnet_ports)], *save = NULL, *p;
+	char pats[sizeof(v->cfg->ports)], *save = NULL, *p;
 
 	if (v->uplink_name[0] && !strcmp(name, v->uplink_name))
 		return false;
-	if (v->d->cfg.vmnet_uplink[0] && !strcmp(name, v->d->cfg.vmnet_uplink))
+	if (v->cfg->uplink[0] && !strcmp(name, v->cfg->uplink))
 		return false;
-	snprintf(pats, sizeof(pats), "%s", v->d->cfg.vmnet_ports);
+	snprintf(pats, sizeof(pats), "%s", v->cfg->ports);
 	for (p = strtok_r(pats, ", ", &save); p; p = strtok_r(NULL, ", ", &save))
 		if (!fnmatch(p, name, 0))
 			return true;

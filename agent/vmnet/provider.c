@@ -80,7 +80,7 @@ static const struct vmnet_nic *nic_of(struct vmnet *v, const __u8 *mac)
  */
 static int spawn(struct vmnet *v, struct vmnet_wl *w, int action)
 {
-	char tmpl[sizeof(v->d->cfg.vmnet_provider_command)], *save = NULL, *tok;
+	char tmpl[sizeof(v->cfg->provider_command)], *save = NULL, *tok;
 	char arg[ARG_LEN], ip[64], mac[18];
 	const struct vmnet_nic *n = nic_of(v, w->mac);
 	struct vmnet_spawn_req *r;
@@ -94,7 +94,7 @@ static int spawn(struct vmnet *v, struct vmnet_wl *w, int action)
 	r = vmnet_spawn_req_new((unsigned int)(w - v->wl), v->spawn_seq + 1, SPAWN_REQ_SIZE);
 	if (!r)
 		return -ENOMEM;
-	snprintf(tmpl, sizeof(tmpl), "%s", v->d->cfg.vmnet_provider_command);
+	snprintf(tmpl, sizeof(tmpl), "%s", v->cfg->provider_command);
 	for (tok = strtok_r(tmpl, " \t", &save); tok && !err && argc < MAX_ARGS;
 	     tok = strtok_r(NULL, " \t", &save), argc++) {
 		expand(tok, &hv, arg, sizeof(arg));
@@ -151,8 +151,8 @@ static void read_stderr(struct vmnet_wl *w, char *out, size_t len)
 
 static void hook_done(struct vmnet *v, struct vmnet_wl *w, int status, bool timed_out)
 {
-	unsigned int backoff = v->d->cfg.vmnet_provider_backoff_ms;
-	unsigned int retries = v->d->cfg.vmnet_provider_retries;
+	unsigned int backoff = v->cfg->provider_backoff_ms;
+	unsigned int retries = v->cfg->provider_retries;
 	uint64_t now = vmnet_now_mono(), delay;
 	char ip[64], tail[160];
 	double ms = (double)(now - w->started_at) / 1e6;
@@ -190,7 +190,7 @@ static void hook_done(struct vmnet *v, struct vmnet_wl *w, int status, bool time
 	v->provider_errors++;
 	if (timed_out)
 		snprintf(w->error, sizeof(w->error), "killed after %u ms%s%s",
-			 v->d->cfg.vmnet_provider_timeout_ms, tail[0] ? ": " : "", tail);
+			 v->cfg->provider_timeout_ms, tail[0] ? ": " : "", tail);
 	else if (WIFEXITED(status))
 		snprintf(w->error, sizeof(w->error), "exit status %d%s%s", WEXITSTATUS(status),
 			 tail[0] ? ": " : "", tail);
@@ -237,18 +237,18 @@ static void spawn_failed(struct vmnet *v, struct vmnet_wl *w, int err, uint64_t 
 
 	vmnet_ip_str(&w->ip, ip, sizeof(ip));
 	snprintf(w->error, sizeof(w->error), "cannot run '%.120s': %s",
-		 v->d->cfg.vmnet_provider_command, strerror(-err));
+		 v->cfg->provider_command, strerror(-err));
 	w->attempts++;
 	w->running_action = w->want;	/* what was tried: a new change resets */
-	w->failed = v->d->cfg.vmnet_provider_retries &&
-		    w->attempts >= v->d->cfg.vmnet_provider_retries;
-	w->retry_at = now + (uint64_t)v->d->cfg.vmnet_provider_backoff_ms * 64 * 1000000ULL;
+	w->failed = v->cfg->provider_retries &&
+		    w->attempts >= v->cfg->provider_retries;
+	w->retry_at = now + (uint64_t)v->cfg->provider_backoff_ms * 64 * 1000000ULL;
 	v->provider_errors++;
 	vmnet_emit(v, "eni.provider_error",
 		   json_pack("{s:s, s:s, s:i, s:s, s:b, s:I}", "ip", ip, "action",
 			     w->want ? "add" : "remove", "attempt", (int)w->attempts,
 			     "error", w->error, "failed", w->failed, "retry_in_ms",
-			     (json_int_t)v->d->cfg.vmnet_provider_backoff_ms * 64));
+			     (json_int_t)v->cfg->provider_backoff_ms * 64));
 }
 
 /* The spawner started (or could not start) the hook of one entry. */
@@ -277,7 +277,7 @@ static void spawned(struct vmnet *v, const struct vmnet_spawn_result *res, uint6
 	w->errfd = res->errfd;
 	w->started_pid = res->pid;
 	w->started_at = now;
-	w->kill_at = now + (uint64_t)v->d->cfg.vmnet_provider_timeout_ms * 1000000ULL;
+	w->kill_at = now + (uint64_t)v->cfg->provider_timeout_ms * 1000000ULL;
 	w->watch = (struct keel_watch){ .fd = w->pidfd, .cb = on_exit_cb, .data = v };
 	if (keel_watch_add(v->d, &w->watch, EPOLLIN) < 0)
 		kill(-res->pid, SIGKILL);	/* cannot watch it: reaped at stop */
@@ -300,10 +300,10 @@ int vmnet_provider_start(struct vmnet *v, char *why, size_t len)
 {
 	int fd, err;
 
-	if (!v->d->cfg.vmnet_provider_command[0])
+	if (!v->cfg->provider_command[0])
 		return 0;	/* no hook: nothing to spawn */
-	err = vmnet_spawner_start(&v->spawner, v->d->cfg.vmnet_provider_queue,
-				  (int)v->d->cfg.vmnet_provider_nice, &fd);
+	err = vmnet_spawner_start(&v->spawner, v->cfg->provider_queue,
+				  (int)v->cfg->provider_nice, &fd);
 	if (err) {
 		snprintf(why, len, "starting the provider hook's spawner thread: %s",
 			 strerror(-err));
@@ -323,7 +323,7 @@ int vmnet_provider_start(struct vmnet *v, char *why, size_t len)
 
 void vmnet_provider_kick(struct vmnet *v, uint64_t now)
 {
-	bool have_cmd = v->d->cfg.vmnet_provider_command[0] != '\0';
+	bool have_cmd = v->cfg->provider_command[0] != '\0';
 	bool full = false;
 
 	v->retry_soon = false;
@@ -362,7 +362,7 @@ void vmnet_provider_kick(struct vmnet *v, uint64_t now)
 			w->attempts = 0;
 			w->retry_at = 0;
 		}
-		if (w->retry_at > now || v->running_hooks >= v->d->cfg.vmnet_provider_max_running)
+		if (w->retry_at > now || v->running_hooks >= v->cfg->provider_max_running)
 			continue;
 		if (v->defer_hooks)
 			continue;	/* the loop kicks again after the batch */
@@ -381,7 +381,7 @@ void vmnet_provider_kick(struct vmnet *v, uint64_t now)
 			vmnet_emit(v, "eni.provider_queue_full",
 				   json_pack("{s:s, s:s, s:i, s:i}", "ip", ip, "action",
 					     w->want ? "add" : "remove", "queue",
-					     (int)v->d->cfg.vmnet_provider_queue, "running",
+					     (int)v->cfg->provider_queue, "running",
 					     (int)v->running_hooks));
 			continue;
 		}

@@ -174,16 +174,17 @@ static void on_ringbuf(struct keel_watch *w, uint32_t events)
 static int vmnet_open(struct keel_subsys *s, char *why, size_t len)
 {
 	struct vmnet *v = s->priv;
-	const struct keel_config *cfg = &s->d->cfg;
+	const struct vmnet_config *cfg = s->config;
 	int err;
 
 	v->s = s;
 	v->d = s->d;
-	v->max_nics = cfg->vmnet_max_vms;
-	v->max_ports = cfg->vmnet_max_ports;
-	v->max_wl = cfg->vmnet_max_ips;
-	v->learn = !strcmp(cfg->vmnet_learn, "any")     ? LEARN_ANY :
-		   !strcmp(cfg->vmnet_learn, "first")   ? LEARN_FIRST :
+	v->cfg = cfg;
+	v->max_nics = cfg->max_vms;
+	v->max_ports = cfg->max_ports;
+	v->max_wl = cfg->max_ips;
+	v->learn = !strcmp(cfg->learn, "any")     ? LEARN_ANY :
+		   !strcmp(cfg->learn, "first")   ? LEARN_FIRST :
 							  LEARN_INVENTORY;
 	v->nics = calloc(v->max_nics, sizeof(*v->nics));
 	v->ports = calloc(v->max_ports, sizeof(*v->ports));
@@ -236,7 +237,7 @@ static int pin_maps(struct vmnet *v, char *why, size_t len)
 
 static int attach_uplink(struct vmnet *v, char *why, size_t len)
 {
-	const char *name = v->d->cfg.vmnet_uplink;
+	const char *name = v->cfg->uplink;
 	int err;
 
 	if (!name[0])
@@ -303,7 +304,7 @@ static int vmnet_start(struct keel_subsys *s, char *why, size_t len)
 	vmnet_emit(v, "vmnet.start",
 		   json_pack("{s:s, s:s, s:b}", "uplink", v->uplink_name, "mode",
 			     v->uplink_attached ? "enforce" : "observe", "provider",
-			     v->d->cfg.vmnet_provider_command[0] != '\0'));
+			     v->cfg->provider_command[0] != '\0'));
 	vmnet_provider_kick(v, vmnet_now_mono());
 	vmnet_timer_arm(v);
 	return 0;
@@ -365,7 +366,7 @@ static void vmnet_counters(struct keel_subsys *s, json_t *out)
 	json_object_set_new(out, "arrivals", json_integer((json_int_t)v->arrivals));
 	json_object_set_new(out, "departures", json_integer((json_int_t)v->departures));
 	json_object_set_new(out, "conflicts", json_integer((json_int_t)v->conflicts));
-	json_object_set_new(out, "learn", json_string(v->d->cfg.vmnet_learn));
+	json_object_set_new(out, "learn", json_string(v->cfg->learn));
 	json_object_set_new(out, "learn_refused", json_integer((json_int_t)v->learn_refused));
 	json_object_set_new(out, "refused", json_integer((json_int_t)v->refused));
 	json_object_set_new(out, "provider_errors", json_integer((json_int_t)v->provider_errors));
@@ -415,6 +416,9 @@ const struct keel_subsys_ops keel_vmnet_ops = {
 	.needs = { KEEL_FEAT_BTF, KEEL_FEAT_TC },
 	.n_needs = 2,
 	.priv_size = sizeof(struct vmnet),
+	.options = vmnet_options,
+	.config_size = sizeof(struct vmnet_config),
+	.check_config = vmnet_check_config,
 	.open = vmnet_open,
 	.start = vmnet_start,
 	.stop = vmnet_stop,

@@ -3,6 +3,7 @@
  * vmnet's internal state, shared by the files of agent/vmnet/:
  *
  *   vmnet.c      the subsystem: open, start, stop, records, timer, commands
+ *   vmnet_config.c  the [vmnet] keys
  *   tc.c         attaching the TC programs to VM ports and the uplink
  *   ports.c      rtnetlink: VM ports appearing and going, bridge FDB, host addresses
  *   lifecycle.c  KVM VM creation and destruction from /dev/kvm's uevents
@@ -30,6 +31,7 @@
 #include "keel/events.h"
 #include "keel/vmnet.h"
 #include "keeld/subsys.h"
+#include "vmnet/vmnet_config.h"
 
 #define VMNET_NIC_IPS 8		/* addresses per NIC */
 #define VMNET_NAME_LEN 64
@@ -138,6 +140,7 @@ struct vmnet_spawn_result {
 struct vmnet {
 	struct keel_subsys *s;
 	struct keel_daemon *d;
+	const struct vmnet_config *cfg;	/* [vmnet] */
 	struct vmnet_bpf *skel;
 	struct ring_buffer *rb;
 	struct keel_watch rb_watch;

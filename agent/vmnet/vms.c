@@ -126,13 +126,13 @@ void vmnet_arrive(struct vmnet *v, const __u8 *mac, int ifindex, const char *rea
 		return;
 	n = vmnet_nic_find(v, mac);
 	if ((!n || n->state != NIC_HERE) &&
-	    vmnet_port_nics(v, ifindex, NULL) >= v->d->cfg.vmnet_port_max_macs) {
+	    vmnet_port_nics(v, ifindex, NULL) >= v->cfg->port_max_macs) {
 		/* a guest making up MACs must not fill the NIC table */
 		v->refused++;
 		vmnet_mac_str(mac, m);
 		vmnet_emit(v, "vmnet.limit",
 			   json_pack("{s:s, s:s, s:s, s:I}", "what", "port_macs", "mac", m, "port",
-				     p->name, "max", (json_int_t)v->d->cfg.vmnet_port_max_macs));
+				     p->name, "max", (json_int_t)v->cfg->port_max_macs));
 		return;
 	}
 	n = vmnet_nic_get(v, mac);
@@ -172,7 +172,7 @@ void vmnet_arrive(struct vmnet *v, const __u8 *mac, int ifindex, const char *rea
 
 void vmnet_depart(struct vmnet *v, struct vmnet_nic *n, const char *reason)
 {
-	unsigned int grace = v->d->cfg.vmnet_grace_ms;
+	unsigned int grace = v->cfg->grace_ms;
 	uint64_t at = vmnet_now_mono() + (uint64_t)grace * 1000000ULL;
 	char m[18];
 

@@ -91,7 +91,7 @@ void vmnet_wl_release(struct vmnet *v, struct vmnet_wl *w)
 	(void)v;
 	if (w->want || w->in_map || w->running)
 		return;
-	if (w->confirmed == 1 && v->d->cfg.vmnet_provider_command[0] && !w->host)
+	if (w->confirmed == 1 && v->cfg->provider_command[0] && !w->host)
 		return;		/* the provider still has to remove it */
 	w->used = false;
 }
@@ -221,7 +221,7 @@ json_t *vmnet_wl_json(struct vmnet *v, const struct vmnet_wl *w)
 		state = "whitelisted";
 	else
 		state = "removed";
-	if (w->host || !v->d->cfg.vmnet_provider_command[0])
+	if (w->host || !v->cfg->provider_command[0])
 		prov = "none";
 	else if (w->running)
 		prov = w->spawning ? "queued" : "running";
@@ -241,11 +241,11 @@ json_t *vmnet_wl_json(struct vmnet *v, const struct vmnet_wl *w)
 
 void vmnet_wl_state_save(struct vmnet *v)
 {
-	const char *path = v->d->cfg.vmnet_state_file;
+	const char *path = v->cfg->state_file;
 	char tmp[PATH_MAX + 8], s[64], m[18];
 	FILE *f;
 
-	if (!path[0] || !v->d->cfg.vmnet_provider_command[0])
+	if (!path[0] || !v->cfg->provider_command[0])
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "we");
@@ -273,12 +273,12 @@ void vmnet_wl_state_save(struct vmnet *v)
  */
 void vmnet_wl_state_load(struct vmnet *v)
 {
-	const char *path = v->d->cfg.vmnet_state_file;
-	uint64_t at = vmnet_now_mono() + (uint64_t)v->d->cfg.vmnet_grace_ms * 1000000ULL;
+	const char *path = v->cfg->state_file;
+	uint64_t at = vmnet_now_mono() + (uint64_t)v->cfg->grace_ms * 1000000ULL;
 	char line[256], ip_s[64], mac_s[32], vm[VMNET_NAME_LEN];
 	FILE *f;
 
-	if (!path[0] || !v->d->cfg.vmnet_provider_command[0])
+	if (!path[0] || !v->cfg->provider_command[0])
 		return;
 	f = fopen(path, "re");
 	if (!f)

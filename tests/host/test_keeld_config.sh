@@ -44,6 +44,12 @@ check "--print-config prints a file keeld accepts" \
 check "deploy/keel.conf is the embedded defaults (regenerate: make config-example)" \
 	bash -c "'$KEELD' --print-config | tail -n +2 | diff - <(tail -n +5 '$KEEL_TOP/deploy/keel.conf')"
 
+missing=$("$KEELD" --print-config | awk '/^\[/ { sec = $0 } /^[a-z_]+ =/ { print sec " " $1 }' |
+	while read -r sec key; do
+		grep -qF "\`$sec $key\`" "$KEEL_TOP/docs/configuration.md" || echo "$sec $key"
+	done)
+check_eq "docs/configuration.md documents every key --print-config prints" "" "$missing"
+
 # required but unavailable: keel.ko is not loaded here
 if [ -e /sys/module/keel ]; then
 	skip "keel.ko is loaded; the required-subsystem check needs it absent"

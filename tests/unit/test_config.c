@@ -7,7 +7,23 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blk/blk_config.h"
+#include "exec/exec_config.h"
 #include "keeld/config.h"
+#include "keeld/subsys.h"
+
+extern const struct keel_subsys_ops keel_exec_ops, keel_blk_ops;
+
+/* Each subsystem's section, as the frame keeps it. */
+static struct exec_config *exec_of(struct keel_config *cfg)
+{
+	return (struct exec_config *)keel_config_subsys(cfg, &keel_exec_ops);
+}
+
+static struct blk_config *blk_of(struct keel_config *cfg)
+{
+	return (struct blk_config *)keel_config_subsys(cfg, &keel_blk_ops);
+}
 
 static int load(struct keel_config *cfg, const char *text, struct keel_config_error *err)
 {
@@ -39,9 +55,10 @@ Test(config, defaults_are_sane)
 	cr_log_info("checked: embedded defaults: socket, pin dir, audit-safe subsystems");
 	cr_expect_str_eq(cfg.control_socket, "/run/keel/keel.sock");
 	cr_expect_str_eq(cfg.pin_dir, "/sys/fs/bpf/keel");
-	cr_expect(cfg.exec.enabled && !cfg.exec.required);
-	cr_expect(cfg.blk.enabled && !cfg.blk.required);
-	cr_expect_eq(cfg.blk_stats_interval_ms, 10000);
+	cr_expect(exec_of(&cfg)->subsys.enabled && !exec_of(&cfg)->subsys.required);
+	cr_expect(blk_of(&cfg)->subsys.enabled && !blk_of(&cfg)->subsys.required);
+	cr_expect_eq(blk_of(&cfg)->stats_interval_ms, 10000);
+	cr_expect_str_eq(exec_of(&cfg)->mode, "audit");
 	cr_expect(cfg.events_stdout);
 }
 
@@ -54,10 +71,10 @@ Test(config, file_overrides_only_given_keys)
 				"\n[control]\ngroup = adm ; inline comment\n", &err), 0,
 		     "%s", err.msg);
 	cr_log_info("checked: keys set in the file override, others keep defaults");
-	cr_expect_eq(cfg.blk_stats_interval_ms, 500);
-	cr_expect(cfg.blk.required);
+	cr_expect_eq(blk_of(&cfg)->stats_interval_ms, 500);
+	cr_expect(blk_of(&cfg)->subsys.required);
 	cr_expect_str_eq(cfg.control_group, "adm");
-	cr_expect(cfg.exec.enabled);
+	cr_expect(exec_of(&cfg)->subsys.enabled);
 	cr_expect_str_eq(cfg.control_socket, "/run/keel/keel.sock");
 }
 
@@ -151,7 +168,7 @@ Test(config, print_then_parse_round_trips)
 	FILE *f = open_memstream(&text, &len);
 
 	keel_config_defaults(&cfg);
-	cfg.blk_stats_interval_ms = 777;
+	blk_of(&cfg)->stats_interval_ms = 777;
 	snprintf(cfg.host, sizeof(cfg.host), "h1");
 	keel_config_print(&cfg, f);
 	fclose(f);
@@ -159,4 +176,43 @@ Test(config, print_then_parse_round_trips)
 	cr_assert_eq(load(&again, text, &err), 0, "line %d: %s", err.line, err.msg);
 	cr_expect(!memcmp(&cfg, &again, sizeof(cfg)));
 	free(text);
+}
+
+Test(config, each_subsystem_has_its_own_section)
+{
+	struct keel_config cfg;
+	struct keel_config_error err;
+	const char *seen[KEEL_MAX_SUBSYSTEMS];
+	size_t n = 0;
+
+	cr_assert_eq(load(&cfg, "[exec]\nrequired = true\n", &err), 0, "%s", err.msg);
+	cr_log_info("checked: [exec] required sets exec's alone; every registered subsystem "
+		    "has a distinct section of its own size inside the configuration");
+	cr_expect(exec_of(&cfg)->subsys.required);
+	for (size_t i = 0; keel_subsystems[i]; i++) {
+		const struct keel_subsys_ops *ops = keel_subsystems[i];
+		const struct keel_subsys_config *c = keel_config_subsys(&cfg, ops);
+		const unsigned char *at = (const unsigned char *)c;
+
+		cr_assert(c, "%s has no section", ops->name);
+		cr_expect(at >= cfg.subsys && at + ops->config_size <= cfg.subsys + sizeof(cfg.subsys),
+			  "%s's section lies outside the configuration", ops->name);
+		cr_expect_eq(c->required, ops == &keel_exec_ops, "%s required", ops->name);
+		for (size_t j = 0; j < n; j++)
+			cr_expect(seen[j] != (const char *)c, "%s shares a section", ops->name);
+		seen[n++] = (const char *)c;
+	}
+	cr_expect_null(keel_config_subsys(&cfg, NULL), "an unregistered subsystem has a section");
+}
+
+Test(config, subsystem_check_names_its_key)
+{
+	struct keel_config cfg;
+	struct keel_config_error err;
+
+	cr_assert_eq(load(&cfg, "[vmnet]\nlearn = sometimes\n", &err), 0, "%s", err.msg);
+	cr_log_info("checked: a subsystem's own check (vmnet learn) names its section and key");
+	cr_expect_eq(keel_config_validate(&cfg, &err), -EINVAL);
+	cr_expect_str_eq(err.key, "[vmnet] learn");
+	cr_expect(strstr(err.msg, "not a learning policy"), "%s", err.msg);
 }

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The [exec] keys: type, range, default and the help --print-config shows. */
+#include "exec/exec_config.h"
+
+#define T struct exec_config
+
+const struct keel_opt exec_options[] = {
+	KEEL_OPT_ENABLED(T, "observe program execution through BPF LSM"),
+	KEEL_OPT_REQUIRED(T, "exit with an error when exec cannot run"),
+	KEEL_OPT_STRING(T, "mode", mode, "audit",
+			"audit: allow untrusted code and report it; enforce: refuse it (EPERM); "
+			"used until 'keelctl exec mode' stores another in the trust store"),
+	KEEL_OPT_STRING(T, "trust_db", trust_db, "/var/lib/keel/trust.db",
+			"the trust store (SQLite): every file the approved installer trusted"),
+	KEEL_OPT_UINT(T, "max_trusted", max_trusted, 1024, 16777216, "1048576",
+		      "trusted files the kernel map holds"),
+	KEEL_OPT_STRING(T, "installers", installers, "/usr/bin/dpkg",
+			"approved installers, full paths separated by commas (at most 16): while one "
+			"runs, what its process tree writes becomes trusted when closed; empty: none"),
+	KEEL_OPT_UINT(T, "max_installing", max_installing, 16, 1048576, "4096",
+		      "files installers may have open for writing at once; beyond, they stay untrusted"),
+	KEEL_OPT_END
+};

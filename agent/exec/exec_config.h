@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The [exec] section of keel.conf: exec_config.c declares each key. */
+#ifndef KEEL_EXEC_CONFIG_H
+#define KEEL_EXEC_CONFIG_H
+
+#include <limits.h>
+
+#include "keeld/config.h"
+
+struct exec_config {
+	struct keel_subsys_config subsys;	/* enabled, required: first */
+	char mode[16];
+	char trust_db[PATH_MAX];
+	unsigned int max_trusted;
+	char installers[1024];
+	unsigned int max_installing;
+};
+
+extern const struct keel_opt exec_options[];
+
+#endif /* KEEL_EXEC_CONFIG_H */
