@@ -19,3 +19,6 @@ $(BUILD)/pic/%.o: %.c $(wildcard include/keel/*.h agent/*/*.h)
 $(BUILD)/nbdkit-keel-plugin.so: agent/vdisk/nbdkit/plugin.c $(VDISK_PIC_OBJS)
 	$(CC) $(CFLAGS) -fPIC -shared $^ -o $@ \
 		-linih -ljansson -lcrypto -lz -lisal -lpthread
+
+# keel-vdisk: serve a disk (execs nbdkit with the plugin), reach its filters.
+user: $(BUILD)/keel-vdisk

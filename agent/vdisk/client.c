@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,21 +23,22 @@ struct keel_vdisk_client {
 	size_t len, cap;
 };
 
+/*
+ * Keyed by the disk file's device and inode, not by its ID: a VMDK's CID
+ * changes when it is written, and two paths (symlinks, relative) name the
+ * same file.
+ */
 int keel_vdisk_run_path(const char *disk_path, const char *suffix, char *ret, size_t retlen)
 {
 	const char *dir = getenv("KEEL_VDISK_RUN_DIR");
-	char id[256], source[32];
-	__u64 id64;
-	int r = keel_blk_image_id(disk_path, id, sizeof(id), source, sizeof(source));
+	struct stat st;
 
-	if (!r)
-		r = keel_blk_id64(id, &id64);
-	if (r)
-		return r;
+	if (stat(disk_path, &st))
+		return -errno;
 	if (!dir || !*dir)
 		dir = KEEL_VDISK_RUN_DIR;
-	if (snprintf(ret, retlen, "%s/%016llx.%s", dir, (unsigned long long)id64, suffix) >=
-	    (int)retlen)
+	if (snprintf(ret, retlen, "%s/%llx-%llx.%s", dir, (unsigned long long)st.st_dev,
+		     (unsigned long long)st.st_ino, suffix) >= (int)retlen)
 		return -ENAMETOOLONG;
 	return 0;
 }

@@ -4,8 +4,8 @@
  *
  * Each open disk is served by one disk server process (nbdkit with keel's
  * plugin), which keeps the disk's filter chain and listens on a channel
- * socket, RUN_DIR/<disk_id64 in hex>.chan (RUN_DIR: $KEEL_VDISK_RUN_DIR,
- * else /run/keel/vdisk).  An application joins the chain through it:
+ * socket, RUN_DIR/<dev>-<inode>.chan of the disk file, in hex (RUN_DIR:
+ * $KEEL_VDISK_RUN_DIR, else /run/keel/vdisk).  An application joins the chain through it:
  *
  *   keel_vdisk_client_open("/vm/disk.vmdk", &c, err, sizeof(err));
  *   keel_vdisk_client_handle(c, "integrity", &fd, err, sizeof(err));
@@ -63,7 +63,7 @@ struct keel_vdisk_handle_reply {
 
 struct keel_vdisk_client;
 
-/* RUN_DIR/<id64>.<suffix> for the disk at @disk_path ("chan", "lock", "nbd"). */
+/* RUN_DIR/<dev>-<ino>.<suffix> for the disk file @disk_path ("chan", "lock", "nbd"). */
 int keel_vdisk_run_path(const char *disk_path, const char *suffix, char *ret, size_t retlen);
 
 /* Join the chain of the disk at @disk_path (its server must be running). */

@@ -8,7 +8,7 @@
  *   nbdkit -f -U SOCKET build/nbdkit-keel-plugin.so disk=DISK.vmdk \
  *          [channel=PATH] [events=PATH] [readonly=true]
  *
- * One disk server per disk on a host: it takes RUN_DIR/<id>.lock
+ * One disk server per disk on a host: it takes RUN_DIR/<dev>-<ino>.lock
  * (flock) and fails when another server holds it.  Events (NDJSON, one
  * line each: vdisk.open, vdisk.integrity_mismatch, ...) go to events=PATH
  * or standard error.
@@ -98,7 +98,7 @@ static int keel_config_complete(void)
 	return 0;
 }
 
-/* RUN_DIR/<id>.lock: one disk server per disk on this host. */
+/* RUN_DIR/<dev>-<ino>.lock: one disk server per disk on this host. */
 static int take_lock(void)
 {
 	char path[PATH_MAX], *slash;
@@ -276,7 +276,7 @@ static struct nbdkit_plugin plugin = {
 	.config = keel_config,
 	.config_complete = keel_config_complete,
 	.config_help = "disk=<PATH>       The VMDK to serve (required).\n"
-		       "channel=<PATH>    The filter-access socket (default RUN_DIR/<id>.chan).\n"
+		       "channel=<PATH>    The filter-access socket (default RUN_DIR/<dev>-<ino>.chan).\n"
 		       "events=<PATH>     Append NDJSON events here (default stderr).\n"
 		       "readonly=<BOOL>   Open the disk read-only.",
 	.magic_config_key = "disk",
