@@ -122,6 +122,8 @@ int keel_vmdk_pread(struct keel_vmdk *disk, void *buf, size_t len, uint64_t off)
 	char err[512];
 	int r = range_check(disk, len, off, err, sizeof(err));
 
+	if (!r && !len)
+		return 0;
 	if (!r)
 		r = vmdk_layer_read(disk, buf, len, off, err, sizeof(err));
 	if (r)
@@ -257,6 +259,8 @@ int keel_vmdk_pwrite(struct keel_vmdk *disk, const void *buf, size_t len, uint64
 
 	if (!r && !disk->writable)
 		r = vmdk_err(err, sizeof(err), -EROFS, "%s: opened read only", disk->path);
+	if (!r && !len)
+		return 0;
 	if (!r && !disk->cid_updated)
 		r = update_cid(disk, err, sizeof(err));
 	if (!r)

@@ -285,3 +285,30 @@ Test(vmdk_qemu, vmware_stream_footer_and_tiny_grains)
 	}
 	scratch_rm(dir);
 }
+
+/* qemu's zeroed_grain option: `write -z` leaves table entries of 1 that
+ * must read as zeros, not as the sector 1 they would otherwise name. */
+Test(vmdk_qemu, zeroed_grains)
+{
+	char *dir, *img, *raw;
+	unsigned char *a, *b;
+	size_t n, m;
+
+	need_qemu();
+	dir = scratch_dir();
+	img = pathf("%s/zg.vmdk", dir);
+	raw = pathf("%s/zg.raw", dir);
+	cr_assert_eq(shell("qemu-img create -q -f vmdk -o zeroed_grain=on %s 4M && "
+			   "qemu-io -f vmdk -c 'write -q -P 0x33 0 1M' -c 'write -q -z 65536 131072' %s && "
+			   "qemu-img convert -O raw %s %s", img, img, img, raw), 0);
+	a = read_disk(img, &n);
+	b = slurp(raw, &m);
+	cr_assert(n == m && !memcmp(a, b, n), "zeroed grains read differently from qemu");
+	cr_assert(a[65536] == 0 && a[65535] == 0x33 && a[196608] == 0x33);
+	cr_log_info("checked: grains qemu zeroed with write -z (entries of 1) read as zeros");
+	free(a);
+	free(b);
+	free(img);
+	free(raw);
+	scratch_rm(dir);
+}
