@@ -4,7 +4,9 @@
  * headers, the directories and the chain) and then walk every grain table of
  * every layer: each entry must point inside the file, past the metadata, at
  * a grain no other entry uses; the redundant tables must agree with the
- * primary ones.  Nothing is written.
+ * primary ones, except where the redundant copy maps something the primary
+ * does not yet: an allocation cut short (the redundant copy is written
+ * first), which is a warning.  Nothing is written.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,7 +19,7 @@
 #define MAX_REPORTED 100 /* errors listed in a report; the count goes on */
 
 struct check {
-	json_t *errors;
+	json_t *errors, *warnings;
 	unsigned long count;
 	char first[512];
 };
@@ -36,6 +38,20 @@ static void problem(struct check *c, const char *fmt, ...)
 	if (c->count < MAX_REPORTED)
 		json_array_append_new(c->errors, json_string(msg));
 	c->count++;
+}
+
+/* what an allocation cut short leaves: the redundant copy one step ahead */
+static void warning(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warning(struct check *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (json_array_size(c->warnings) < MAX_REPORTED)
+		json_array_append_new(c->warnings, json_string(msg));
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -75,7 +91,10 @@ static void check_sparse(struct vmdk_sparse *s, json_t *ext, struct check *c)
 		goto out;
 	}
 	for (uint32_t t = 0; t < s->ngts; t++) {
-		if (s->rgd && !s->rgd[t] != !s->gd[t])
+		if (s->rgd && s->rgd[t] && !s->gd[t])
+			warning(c, "%s: redundant grain directory entry %u: %u, the primary has none "
+				"(an allocation was cut short)", s->path, t, s->rgd[t]);
+		else if (s->rgd && !s->rgd[t] != !s->gd[t])
 			problem(c, "%s: redundant grain directory entry %u: %u, the primary has %u",
 				s->path, t, s->rgd[t], s->gd[t]);
 		if (!s->gd[t])
@@ -84,10 +103,20 @@ static void check_sparse(struct vmdk_sparse *s, json_t *ext, struct check *c)
 			problem(c, "%s: grain table %u at sector %u: cannot be read", s->path, t, s->gd[t]);
 			continue;
 		}
-		if (s->rgd && s->rgd[t] && !read_table(s, s->rgd[t], rgt) &&
-		    memcmp(gt, rgt, (size_t)s->h.gtes_per_gt * 4))
-			problem(c, "%s: redundant grain table %u (sector %u) differs from the primary "
-				"(sector %u)", s->path, t, s->rgd[t], s->gd[t]);
+		if (s->rgd && s->rgd[t] && !read_table(s, s->rgd[t], rgt)) {
+			for (uint32_t i = 0; i < s->h.gtes_per_gt; i++) {
+				if (gt[i] == rgt[i])
+					continue;
+				if (!gt[i])
+					warning(c, "%s: redundant grain table %u entry %u maps sector %u, "
+						"the primary nothing (an allocation was cut short)",
+						s->path, t, i, rgt[i]);
+				else
+					problem(c, "%s: redundant grain table %u entry %u: %u, the "
+						"primary (sector %u) has %u", s->path, t, i, rgt[i],
+						s->gd[t], gt[i]);
+			}
+		}
 		for (uint32_t i = 0; i < s->h.gtes_per_gt; i++) {
 			uint64_t e = gt[i], g = (uint64_t)t * s->h.gtes_per_gt + i;
 
@@ -146,13 +175,14 @@ static const char *kind_str(enum vmdk_ext_kind k)
 
 int keel_vmdk_check(const char *path, json_t *report, char *err, size_t errlen)
 {
-	struct check c = { .errors = json_array() };
+	struct check c = { .errors = json_array(), .warnings = json_array() };
 	struct keel_vmdk *disk;
 	json_t *layers = json_array();
 	int r;
 
-	if (!c.errors || !layers) {
+	if (!c.errors || !c.warnings || !layers) {
 		json_decref(c.errors);
+		json_decref(c.warnings);
 		json_decref(layers);
 		return vmdk_err(err, errlen, -ENOMEM, "%s: out of memory", path);
 	}
@@ -161,6 +191,7 @@ int keel_vmdk_check(const char *path, json_t *report, char *err, size_t errlen)
 	if (r) {
 		json_array_append_new(c.errors, json_string(err));
 		json_object_set_new(report, "errors", c.errors);
+		json_decref(c.warnings);
 		json_decref(layers);
 		return r;
 	}
@@ -193,6 +224,7 @@ int keel_vmdk_check(const char *path, json_t *report, char *err, size_t errlen)
 	json_object_set_new(report, "layers", layers);
 	json_object_set_new(report, "error_count", json_integer((json_int_t)c.count));
 	json_object_set_new(report, "errors", c.errors);
+	json_object_set_new(report, "warnings", c.warnings);
 	if (c.count)
 		return vmdk_err(err, errlen, -EUCLEAN, "%s", c.first);
 	return 0;

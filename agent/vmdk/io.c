@@ -219,7 +219,9 @@ static int layer_write(struct keel_vmdk *disk, const char *buf, size_t len, uint
 
 /* The first write of this open gives the disk a new CID, before any data
  * changes: a crash in between leaves a new CID on old data, which only makes
- * deltas of the old content refuse to open, never open on changed content. */
+ * deltas of the old content refuse to open, never open on changed content.
+ * The lock is held throughout, so writers racing to be first wait for the
+ * descriptor to be on disk, and exactly one new CID is made. */
 static int update_cid(struct keel_vmdk *disk, char *err, size_t errlen)
 {
 	char hex[16];
@@ -235,18 +237,17 @@ static int update_cid(struct keel_vmdk *disk, char *err, size_t errlen)
 		goto out;
 	}
 	snprintf(hex, sizeof(hex), "%08x", cid);
+	/* the key exists since open, so the value changes in place and the
+	 * strings keel_vmdk_ddb() handed out stay valid */
 	r = vmdk_desc_set(&disk->desc, "CID", hex, false);
 	if (r) {
 		vmdk_err(err, errlen, r, "%s: out of memory", disk->path);
 		goto out;
 	}
 	disk->desc.cid = cid;
-	pthread_mutex_unlock(&disk->lock);
-	/* the descriptor writer takes no disk lock; only one thread gets here */
 	r = vmdk_write_descriptor(disk, err, errlen);
-	pthread_mutex_lock(&disk->lock);
 	if (!r)
-		disk->cid_updated = true;
+		__atomic_store_n(&disk->cid_updated, true, __ATOMIC_RELEASE);
 out:
 	pthread_mutex_unlock(&disk->lock);
 	return r;
@@ -261,7 +262,7 @@ int keel_vmdk_pwrite(struct keel_vmdk *disk, const void *buf, size_t len, uint64
 		r = vmdk_err(err, sizeof(err), -EROFS, "%s: opened read only", disk->path);
 	if (!r && !len)
 		return 0;
-	if (!r && !disk->cid_updated)
+	if (!r && !__atomic_load_n(&disk->cid_updated, __ATOMIC_ACQUIRE))
 		r = update_cid(disk, err, sizeof(err));
 	if (!r)
 		r = layer_write(disk, buf, len, off, err, sizeof(err));

@@ -272,6 +272,11 @@ int vmdk_open_layer(const char *path, bool writable, unsigned int depth,
 	free(text);
 	if (r)
 		goto fail;
+	if (writable && !vmdk_desc_get(&disk->desc, "CID") &&
+	    vmdk_desc_set(&disk->desc, "CID", "ffffffff", false)) {
+		r = vmdk_err(err, errlen, -ENOMEM, "%s: out of memory", path);
+		goto fail;
+	}
 	if (writable && disk->desc.type == KEEL_VMDK_STREAM_OPTIMIZED) {
 		r = vmdk_err(err, errlen, -EROFS,
 			     "%s: createType: streamOptimized disks are read only in keel: open "

@@ -556,6 +556,28 @@ static int new_table(struct vmdk_sparse *s, uint32_t idx, uint32_t grain_sector,
 	return 0;
 }
 
+/*
+ * Fault injection for tests/unit/test_vmdk_crash.c: with KEEL_VMDK_CRASH_AT=N
+ * in the environment the process ends (exit status 99, no cleanup, like a
+ * kill) right after the Nth write of grain allocation, counted from 1 over
+ * the process's life.  Read once; costs one comparison otherwise.
+ */
+static void crash_point(void)
+{
+	static int at = -2, done;
+	const char *e;
+	char *end;
+
+	if (at == -2) {
+		e = getenv("KEEL_VMDK_CRASH_AT");
+		at = e ? (int)strtol(e, &end, 10) : -1;
+		if (e && (*end || at <= 0))
+			at = -1;
+	}
+	if (at > 0 && ++done == at)
+		_exit(99);
+}
+
 int vmdk_sparse_alloc(struct vmdk_sparse *s, uint64_t g, const void *data, char *err,
 		      size_t errlen)
 {
@@ -588,30 +610,41 @@ int vmdk_sparse_alloc(struct vmdk_sparse *s, uint64_t g, const void *data, char 
 		goto out;
 	}
 	s->file_end += gb;
+	crash_point();
 	if (s->gd[t]) {
 		/* 2: its entry, in the redundant table and then the primary one */
 		if (s->rgd && s->rgd[t]) {
 			r = write_entry(s, s->rgd[t], idx, grain_sector, err, errlen);
 			if (r)
 				goto out;
+			crash_point();
 		}
 		r = write_entry(s, s->gd[t], idx, grain_sector, err, errlen);
 		if (r)
 			goto out;
+		crash_point();
 		if (s->gts[t])
 			s->gts[t][idx] = grain_sector;
 		goto out;
 	}
 	/* 2: new tables holding the entry, 3: the directories pointing at them */
 	r = new_table(s, idx, grain_sector, &gt_sec, err, errlen);
-	if (!r && s->rgd)
-		r = new_table(s, idx, grain_sector, &rgt_sec, err, errlen);
-	if (!r && s->rgd)
+	if (!r) {
+		crash_point();
+		if (s->rgd)
+			r = new_table(s, idx, grain_sector, &rgt_sec, err, errlen);
+	}
+	if (!r && s->rgd) {
+		crash_point();
 		r = write_entry(s, s->h.rgd_off, (uint32_t)t, (uint32_t)rgt_sec, err, errlen);
+		if (!r)
+			crash_point();
+	}
 	if (!r)
 		r = write_entry(s, s->h.gd_off, (uint32_t)t, (uint32_t)gt_sec, err, errlen);
 	if (r)
 		goto out;
+	crash_point();
 	if (s->rgd)
 		s->rgd[t] = (uint32_t)rgt_sec;
 	s->gd[t] = (uint32_t)gt_sec;
