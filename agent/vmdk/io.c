@@ -325,8 +325,10 @@ static bool range_unheld(struct keel_vmdk *disk, uint64_t off, uint64_t n, uint6
 	return true;
 }
 
-/* Zeroing: a range no layer holds already reads as zeros and is skipped;
- * anything else is written with zeros (grains stay allocated). */
+/* Zeroing: a flat extent gets a hole punched (written with zeros where the
+ * file system cannot); in a sparse extent a range no layer holds already
+ * reads as zeros and is skipped, anything else is written with zeros
+ * (grains stay allocated). */
 int keel_vmdk_zero(struct keel_vmdk *disk, uint64_t off, uint64_t len)
 {
 	static const char zeros[65536];
@@ -342,8 +344,30 @@ int keel_vmdk_zero(struct keel_vmdk *disk, uint64_t off, uint64_t len)
 		return -EINVAL;
 	}
 	while (len) {
+		struct vmdk_extent *e = &disk->ext[vmdk_find_extent(disk, off)];
 		size_t n = sizeof(zeros) - off % sizeof(zeros);
 
+		/* a flat extent gets a hole punched: no data written, reads zeros */
+		if ((e->kind == VMDK_EXT_FLAT || e->kind == VMDK_EXT_VMFS) && disk->writable &&
+		    e->access == VMDK_RW) {
+			uint64_t in = off - e->start, m = e->len - in < len ? e->len - in : len;
+
+			/* the new CID first, as for any write */
+			if (!__atomic_load_n(&disk->cid_updated, __ATOMIC_ACQUIRE)) {
+				r = update_cid(disk, err, sizeof(err));
+				if (r) {
+					set_last_error(disk, err);
+					return r;
+				}
+			}
+			if (!fallocate(e->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				       (off_t)(e->file_off + in), (off_t)m)) {
+				e->written = true;
+				off += m;
+				len -= m;
+				continue;
+			}
+		}
 		if (n > len)
 			n = (size_t)len;
 		if (!range_unheld(disk, off, n, step)) {

@@ -400,3 +400,43 @@ Test(vmdk, concurrent_grain_allocation)
 	free(path);
 	scratch_rm(dir);
 }
+
+Test(vmdk, zero_flat_punches_holes)
+{
+	char *dir = scratch_dir(), err[512];
+	char *path = pathf("%s/f.vmdk", dir), *flat = pathf("%s/f-flat.vmdk", dir);
+	struct keel_vmdk_create_opts o = { .size = 64 << 20, .type = KEEL_VMDK_MONOLITHIC_FLAT };
+	struct keel_vmdk *d;
+	unsigned char *got, *buf = malloc(64 << 20);
+	struct stat st;
+	long before;
+	uint32_t cid;
+	size_t n;
+
+	cr_assert_eq(keel_vmdk_create(path, &o, err, sizeof(err)), 0, "%s", err);
+	pattern(buf, 64 << 20, 3);
+	cr_assert_eq(keel_vmdk_open(path, 0, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(keel_vmdk_pwrite(d, buf, 64 << 20, 0), 0);
+	cr_assert_eq(keel_vmdk_flush(d), 0);
+	keel_vmdk_close(d);
+	cr_assert(!stat(flat, &st));
+	before = (long)st.st_blocks;
+	cr_assert_eq(keel_vmdk_open(path, 0, &d, err, sizeof(err)), 0, "%s", err);
+	cid = keel_vmdk_cid(d);
+	cr_assert_eq(keel_vmdk_zero(d, 1 << 20, 60 << 20), 0);
+	cr_assert_neq(keel_vmdk_cid(d), cid, "zeroing is a write: a new CID");
+	keel_vmdk_close(d);
+	cr_assert(!stat(flat, &st));
+	got = read_disk(path, &n);
+	memset(buf + (1 << 20), 0, 60 << 20);
+	cr_assert(!memcmp(got, buf, n), "zeroed range does not read as zeros, or more was zeroed");
+	cr_assert_lt((long)st.st_blocks, before / 2, "no hole punched: %ld blocks, %ld before",
+		     (long)st.st_blocks, before);
+	cr_log_info("checked: zeroing 60 MiB of a flat disk reads zeros there, the rest kept, the "
+		    "file's blocks %ld -> %ld (a hole), new CID", before, (long)st.st_blocks);
+	free(got);
+	free(buf);
+	free(path);
+	free(flat);
+	scratch_rm(dir);
+}
