@@ -741,13 +741,27 @@ int BPF_PROG(exec_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/*
+ * A shared writable mapping writes to the file only if the file was
+ * opened for writing: do_mmap refuses it (EACCES) otherwise, but only
+ * after this hook.  Tainting on the attempt would let anyone who can read
+ * a trusted file (libc) remove its trust with an mmap that fails.
+ */
+static __always_inline bool shared_write_can_happen(struct file *file, unsigned long prot,
+						    unsigned long flags)
+{
+	if (!(prot & PROT_WRITE) || !(flags & MAP_SHARED))
+		return false;
+	return BPF_CORE_READ(file, f_mode) & FMODE_WRITE;
+}
+
 SEC("lsm/mmap_file")
 int BPF_PROG(exec_mmap, struct file *file, unsigned long reqprot, unsigned long prot,
 	     unsigned long flags)
 {
 	if (!file)
 		return 0;	/* anonymous memory */
-	if ((prot & PROT_WRITE) && (flags & MAP_SHARED) && !cur_installer())
+	if (shared_write_can_happen(file, prot, flags) && !cur_installer())
 		taint(BPF_CORE_READ(file, f_inode), KEEL_EXEC_OP_MMAP_SHARED_WRITE, file, NULL);
 	if (!(prot & PROT_EXEC))
 		return 0;
