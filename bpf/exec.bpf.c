@@ -14,9 +14,12 @@
  *    shared writable mappings), inode_setattr (chmod, chown, utimes,
  *    truncate), setxattr/removexattr (vfs_setxattr, vfs_removexattr), file
  *    flags (vfs_fileattr_set), link, rename and unlink.  A metadata change is checked for permission by
- *    the kernel only after its LSM hook: the hook marks the file CHANGING
+ *    the kernel only after its LSM hook: once it is known to be allowed
+ *    (setattr_prepare returned 0, or the caller passes the checks the
+ *    xattr and file flag paths will make) the file is marked CHANGING
  *    (refused meanwhile) and the fexit of the VFS call taints it only if
- *    the change was made, so a chmod that fails removes nobody's trust.
+ *    the change was made, so a chmod that fails removes nobody's trust
+ *    and makes nobody's exec fail.
  *
  * keeld fills exec_trusted; an entry is keyed by inode identity and holds
  * the change stamp recorded when the file was trusted (see keel/exec.h).
@@ -266,13 +269,13 @@ report:
 }
 
 /*
- * A metadata change to @inode is about to be attempted.  The kernel checks
- * the caller's right to make it (owner, CAP_FOWNER, CAP_SYS_ADMIN for
- * security.*) only after the LSM hook, inside the file system's setattr
- * or in the capability module: tainting here would let any user remove
- * the trust of any file (of /usr/bin/sudo, say) with a chmod that fails.
- * Refuse the file while the change is under way instead; change_end()
- * taints it if the change was made, or restores it.
+ * A metadata change to @inode is about to be made.  Refuse the file while
+ * it is under way; change_end() taints it if the change was made, or
+ * restores it.  Callers mark only a change the caller is allowed to make:
+ * the kernel checks that right (owner, CAP_FOWNER, CAP_SYS_ADMIN for
+ * security.*) after the LSM hooks, and a mark for a refused change would
+ * let any user make any file (libc) fail at random for everybody with a
+ * loop of chmods that fail.
  */
 static __always_inline void change_begin(struct inode *inode)
 {
@@ -889,7 +892,11 @@ int BPF_PROG(exec_setattr, void *arg0, void *arg1, void *arg2)
 		taint(inode, KEEL_EXEC_OP_SETATTR, NULL, dentry);
 		return 0;
 	}
-	change_begin(inode);	/* exec_notify_change taints it if it is made */
+	/*
+	 * Not marked here: the owner and capability checks come later, in
+	 * the file system's setattr_prepare (exec_setattr_allowed marks it
+	 * once they passed; exec_notify_change taints it if it is made).
+	 */
 	return 0;
 }
 
@@ -1015,6 +1022,115 @@ int BPF_PROG(exec_rmxattr_cap, void *idmap, struct dentry *dentry, const char *n
 	return xattr_capable(dentry, name, true);
 }
 
+/* ---- a change the caller may not make leaves the file alone ---------- */
+
+/*
+ * chmod, chown, utimes with explicit times: setattr_prepare, called by the
+ * file system's setattr, is where the kernel checks the owner, CAP_CHOWN
+ * and CAP_FOWNER (in the mount's idmapping), after the LSM hook.  It
+ * returned 0: the change is allowed and about to be made; refuse the file
+ * until exec_notify_change knows whether it was.  A file system whose
+ * setattr does not call it (the server decides: NFS, FUSE without
+ * default_permissions) gets no mark, only the taint once the change is
+ * made.
+ */
+SEC("fexit/setattr_prepare")
+int BPF_PROG(exec_setattr_allowed, void *idmap, struct dentry *dentry, struct iattr *attr,
+	     int ret)
+{
+	if (!ret && !cur_installer())
+		change_begin(BPF_CORE_READ(dentry, d_inode));
+	return 0;
+}
+
+#define S_APPEND 4		/* inode->i_flags */
+#define S_IMMUTABLE 8
+#define CAP_DAC_OVERRIDE 1
+#define CAP_FOWNER 3
+
+/* 6.3 on: the idmapping of a mount that has none (absent before: weak) */
+extern const void nop_mnt_idmap __ksym __weak;
+
+/*
+ * Is @idmap (vfs_setxattr's and vfs_fileattr_set's first argument) the
+ * identity: a user_namespace up to 6.2, where only init_user_ns has level
+ * 0; a struct mnt_idmap from 6.3.  Owners are compared only then.
+ */
+static __always_inline bool idmap_is_identity(void *idmap)
+{
+	if (bpf_core_type_exists(struct mnt_idmap))
+		return idmap == &nop_mnt_idmap;
+	return BPF_CORE_READ((struct user_namespace *)idmap, level) == 0;
+}
+
+/*
+ * Will the kernel refuse the current task a change of @inode that needs
+ * its owner or @cap (inode_owner_or_capable)?  An effective @cap in any
+ * user namespace counts as allowed: the error is on the side of marking.
+ */
+static __always_inline bool owner_check_fails(void *idmap, struct inode *inode, int cap)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+
+	if (!idmap_is_identity(idmap))
+		return false;
+	if (BPF_CORE_READ(cred, fsuid.val) == BPF_CORE_READ(inode, i_uid.val))
+		return false;
+	return !cur_capable(cap, NULL);
+}
+
+/*
+ * Will the kernel refuse the current task this attribute change?  The
+ * checks vfs_setxattr and vfs_removexattr make after their entry, in the
+ * order Debian's 6.1 makes them: immutable or append-only file
+ * (xattr_permission); security.* (xattr_capable above, and CAP_SETFCAP
+ * to set security.capability: cap_convert_nscap); trusted.* (CAP_SYS_ADMIN);
+ * user.* (write permission: a file whose group or other class may write,
+ * or whose owner is the caller, counts as writable); a POSIX ACL (owner
+ * or CAP_FOWNER, in set_posix_acl).  Anything else: not known, marked.
+ */
+static __always_inline bool xattr_change_refused(void *idmap, struct dentry *dentry,
+						 const char *name, bool remove)
+{
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+	const char acl[] = "system.posix_acl_";
+	const char caps[] = "security.capability";
+	const char trusted[] = "trusted.";
+	const char user[] = "user.";
+	char buf[sizeof(caps) + 1] = {};
+	bool is_acl = true, is_caps = true, is_trusted = true, is_user = true;
+
+	if (!inode)
+		return false;
+	if (BPF_CORE_READ(inode, i_flags) & (S_IMMUTABLE | S_APPEND))
+		return true;
+	if (bpf_probe_read_kernel_str(buf, sizeof(buf), name) < 0)
+		return false;
+	if (xattr_capable(dentry, name, remove))
+		return true;
+	for (int i = 0; i < sizeof(caps); i++) {
+		if (i < sizeof(acl) - 1 && buf[i] != acl[i])
+			is_acl = false;
+		if (buf[i] != caps[i])
+			is_caps = false;
+		if (i < sizeof(trusted) - 1 && buf[i] != trusted[i])
+			is_trusted = false;
+		if (i < sizeof(user) - 1 && buf[i] != user[i])
+			is_user = false;
+	}
+	if (is_caps)
+		return !remove && !cur_capable(CAP_SETFCAP, NULL);
+	if (is_trusted)
+		return !cur_capable(CAP_SYS_ADMIN, NULL);
+	if (is_acl)
+		return owner_check_fails(idmap, inode, CAP_FOWNER);
+	if (is_user)
+		return !(BPF_CORE_READ(inode, i_mode) & 0022) &&
+		       owner_check_fails(idmap, inode, CAP_DAC_OVERRIDE);
+	return false;
+}
+
 /*
  * The changes themselves are followed by tracing programs around
  * vfs_setxattr and vfs_removexattr (change_begin, change_end): the LSM
@@ -1023,18 +1139,18 @@ int BPF_PROG(exec_rmxattr_cap, void *idmap, struct dentry *dentry, const char *n
  * (ctime moved), without a taint event.
  */
 SEC("fentry/vfs_setxattr")
-int BPF_PROG(exec_setxattr, void *idmap, struct dentry *dentry)
+int BPF_PROG(exec_setxattr, void *idmap, struct dentry *dentry, const char *name)
 {
 	/* an installer's (setcap in a maintainer script): see exec_vfs_setxattr */
-	if (!cur_installer())
+	if (!cur_installer() && !xattr_change_refused(idmap, dentry, name, false))
 		change_begin(BPF_CORE_READ(dentry, d_inode));
 	return 0;
 }
 
 SEC("fentry/vfs_removexattr")
-int BPF_PROG(exec_rmxattr, void *idmap, struct dentry *dentry)
+int BPF_PROG(exec_rmxattr, void *idmap, struct dentry *dentry, const char *name)
 {
-	if (!cur_installer())
+	if (!cur_installer() && !xattr_change_refused(idmap, dentry, name, true))
 		change_begin(BPF_CORE_READ(dentry, d_inode));
 	return 0;
 }
@@ -1070,8 +1186,11 @@ int BPF_PROG(exec_vfs_removexattr, void *idmap, struct dentry *dentry, const cha
 SEC("fentry/vfs_fileattr_set")
 int BPF_PROG(exec_fileattr_begin, void *idmap, struct dentry *dentry)
 {
-	if (!cur_installer())
-		change_begin(BPF_CORE_READ(dentry, d_inode));
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+
+	/* its first check: owner or CAP_FOWNER (refused: leave the file alone) */
+	if (!cur_installer() && inode && !owner_check_fails(idmap, inode, CAP_FOWNER))
+		change_begin(inode);
 	return 0;
 }
 
