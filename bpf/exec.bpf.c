@@ -726,6 +726,55 @@ int BPF_PROG(exec_committed, struct linux_binprm *bprm)
 	return 0;
 }
 
+/* ---- an installer that becomes another user ------------------------- */
+
+/* Can a task with @cred be root of the initial namespace again (some uid 0)? */
+static __always_inline bool cred_can_be_root(const struct cred *cred)
+{
+	if (BPF_CORE_READ(cred, user_ns, level))
+		return false;
+	return !BPF_CORE_READ(cred, uid.val) || !BPF_CORE_READ(cred, euid.val) ||
+	       !BPF_CORE_READ(cred, suid.val);
+}
+
+/*
+ * The current task is an installer about to take @cred, which cannot be
+ * root again (a maintainer script's `su - user`, `runuser`, `setpriv`):
+ * what it writes from now on is that user's, not the package's.  It and
+ * the processes it forks are installers no more.  Dropped on the attempt:
+ * if the kernel then refuses the change, the task only lost the mark.
+ */
+static __always_inline void installer_user_change(const struct cred *cred)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct keel_exec_installer *in = installer_of(task);
+	struct keel_exec_key none = {};
+	__u32 root;
+
+	if (!in || !(in->flags & KEEL_INST_ACTIVE) || cred_can_be_root(cred))
+		return;
+	root = in->root_tgid;
+	if (bpf_task_storage_delete(&exec_installer, task))
+		return;
+	install_event(KEEL_EXEC_I_REFUSED, KEEL_EXEC_IR_USER_CHANGED, root, &none, NULL, NULL);
+}
+
+/* setuid, setreuid, setresuid, setfsuid: one call per thread (glibc's setxid) */
+SEC("lsm/task_fix_setuid")
+int BPF_PROG(exec_installer_setuid, struct cred *new, const struct cred *old, int flags)
+{
+	installer_user_change(new);
+	return 0;
+}
+
+/* the exec of a set-user-ID program owned by another user */
+SEC("lsm/bprm_committed_creds")
+int BPF_PROG(exec_installer_setuid_exec, struct linux_binprm *bprm)
+{
+	installer_user_change(BPF_CORE_READ(bpf_get_current_task_btf(), cred));
+	return 0;
+}
+
 /* Descendants of an installer are installers: threads and processes alike. */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(exec_fork, struct task_struct *parent, struct task_struct *child)

@@ -80,6 +80,8 @@ static const char *refuse_reason(__u32 reason)
 		return "the event ring buffer was full (see exec.dropped)";
 	case KEEL_EXEC_IR_NOT_ROOT:
 		return "an installer must run as root of the initial user namespace: not an installer";
+	case KEEL_EXEC_IR_USER_CHANGED:
+		return "the process changed to a non-root user (su, setuid): no longer an installer";
 	}
 	return "unknown";
 }
@@ -406,8 +408,9 @@ void exec_on_install(struct keel_subsys *s, const struct keel_exec_install *ev)
 		break;
 	case KEEL_EXEC_I_REFUSED:
 		p->inst->refused++;
-		/* NOT_ROOT names no file: a process that did not become an installer */
-		o = ev->reason == KEEL_EXEC_IR_NOT_ROOT ? json_object() : file_json(&ev->key, path);
+		/* NOT_ROOT, USER_CHANGED name no file: a process that is no installer */
+		o = ev->reason == KEEL_EXEC_IR_NOT_ROOT || ev->reason == KEEL_EXEC_IR_USER_CHANGED ?
+			    json_object() : file_json(&ev->key, path);
 		json_object_set_new(o, "pid", json_integer(ev->pid));
 		json_object_set_new(o, "uid", json_integer(ev->uid));
 		json_object_set_new(o, "comm", json_string(comm));

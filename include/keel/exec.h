@@ -102,6 +102,7 @@ enum keel_exec_install_reason {
 	KEEL_EXEC_IR_OTHER_WRITER = 3,	/* a non-installer had it open for writing too */
 	KEEL_EXEC_IR_NO_EVENT = 4,	/* ring buffer full: keeld could not be told */
 	KEEL_EXEC_IR_NOT_ROOT = 5,	/* a configured installer run by other than root */
+	KEEL_EXEC_IR_USER_CHANGED = 6,	/* an installer's process became a non-root user */
 };
 
 #define KEEL_EV_EXEC_INSTALL 0x401
