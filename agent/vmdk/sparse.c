@@ -99,6 +99,7 @@ void vmdk_sparse_close(struct vmdk_sparse *s)
 		for (uint32_t i = 0; i < s->ngts; i++)
 			free(s->gts[i]);
 	free(s->gts);
+	free(s->zcache);
 	free(s->gd);
 	free(s->rgd);
 	if (s->fd >= 0)
@@ -238,6 +239,7 @@ int vmdk_sparse_open(const char *path, int fd, bool writable, struct vmdk_sparse
 		return vmdk_err(err, errlen, -ENOMEM, "%s: out of memory", path);
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	s->zcache_grain = UINT64_MAX;
 	s->fd = fd;
 	s->path = path;
 	if (fstat(fd, &st)) {
@@ -500,14 +502,29 @@ int vmdk_sparse_read_grain(struct vmdk_sparse *s, uint64_t g, uint64_t sector, v
 	int r;
 
 	if (s->compressed) {
+		/* one inflated grain is kept: readers in small pieces inflate each once */
+		pthread_mutex_lock(&s->lock);
+		if (s->zcache && s->zcache_grain == g) {
+			memcpy(buf, s->zcache + in, len);
+			pthread_mutex_unlock(&s->lock);
+			return 0;
+		}
+		pthread_mutex_unlock(&s->lock);
 		grain = malloc(vmdk_sparse_grain_bytes(s));
 		if (!grain)
 			return vmdk_err(err, errlen, -ENOMEM, "%s: out of memory", s->path);
 		r = read_compressed(s, g, sector, grain, err, errlen);
-		if (!r)
-			memcpy(buf, grain + in, len);
-		free(grain);
-		return r;
+		if (r) {
+			free(grain);
+			return r;
+		}
+		memcpy(buf, grain + in, len);
+		pthread_mutex_lock(&s->lock);
+		free(s->zcache);
+		s->zcache = grain;
+		s->zcache_grain = g;
+		pthread_mutex_unlock(&s->lock);
+		return 0;
 	}
 	n = vmdk_pread_full(s->fd, buf, len, sector * VMDK_SECTOR + in);
 	if (n < 0)

@@ -98,6 +98,9 @@ struct vmdk_sparse {
 	uint32_t **gts; /* cache of loaded primary grain tables */
 	uint32_t ncached;
 	bool compressed, zero_grain, writable;
+	/* compressed extents: the last grain inflated, for reads in pieces */
+	char *zcache;
+	uint64_t zcache_grain; /* UINT64_MAX: empty */
 	pthread_mutex_t lock;
 };
 
