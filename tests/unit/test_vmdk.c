@@ -440,3 +440,60 @@ Test(vmdk, zero_flat_punches_holes)
 	free(flat);
 	scratch_rm(dir);
 }
+
+/* An ESX-style descriptor: CRLF lines, comments, encoding, createType vmfs
+ * with a VMFS extent, ddb keys keel does not use; a write rewrites it with
+ * a new CID and every other key kept. */
+Test(vmdk, vmware_descriptor_crlf_kept_keys)
+{
+	static const char desc[] =
+		"# Disk DescriptorFile\r\n"
+		"version=1\r\n"
+		"encoding=\"UTF-8\"\r\n"
+		"CID=fffffffe\r\n"
+		"parentCID=ffffffff\r\n"
+		"isNativeSnapshot=\"no\"\r\n"
+		"createType=\"vmfs\"\r\n"
+		"\r\n"
+		"# Extent description\r\n"
+		"RW 2048 VMFS \"vm1-flat.vmdk\"\r\n"
+		"\r\n"
+		"# The Disk Data Base \r\n"
+		"#DDB\r\n"
+		"\r\n"
+		"ddb.adapterType = \"lsilogic\"\r\n"
+		"ddb.uuid = \"60 00 C2 9a 7b 1c 4e 3d-8a 2f 11 22 33 44 55 66\"\r\n"
+		"ddb.longContentID = \"0123456789abcdef0123456789abcdef\"\r\n";
+	char *dir = scratch_dir(), err[512];
+	char *path = pathf("%s/vm1.vmdk", dir), *flat = pathf("%s/vm1-flat.vmdk", dir);
+	struct keel_vmdk *d;
+	char buf[512], *text;
+	size_t n;
+
+	spit(path, desc, sizeof(desc) - 1);
+	cr_assert_eq(shell("truncate -s 1M %s", flat), 0);
+	cr_assert_eq(keel_vmdk_open(path, 0, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(keel_vmdk_size(d), 1 << 20);
+	cr_assert_eq(keel_vmdk_cid(d), 0xfffffffe);
+	cr_assert_str_eq(keel_vmdk_ddb(d, "ddb.adapterType"), "lsilogic");
+	memset(buf, 0x61, sizeof(buf));
+	cr_assert_eq(keel_vmdk_pwrite(d, buf, sizeof(buf), 4096), 0);
+	keel_vmdk_close(d);
+	text = slurp(path, &n);
+	text[n] = '\0';
+	cr_assert(!strstr(text, "CID=fffffffe"), "the CID did not change:\n%s", text);
+	cr_assert(strstr(text, "ddb.uuid = \"60 00 C2 9a 7b 1c 4e 3d-8a 2f 11 22 33 44 55 66\"") &&
+		  strstr(text, "ddb.longContentID = \"0123456789abcdef0123456789abcdef\"") &&
+		  strstr(text, "encoding=\"UTF-8\"") && strstr(text, "isNativeSnapshot=\"no\"") &&
+		  strstr(text, "createType=\"vmfs\"") && strstr(text, "RW 2048 VMFS \"vm1-flat.vmdk\" 0"),
+		  "a key was lost in the rewrite:\n%s", text);
+	free(text);
+	text = slurp(flat, &n);
+	cr_assert_eq(text[4096], 0x61);
+	free(text);
+	cr_log_info("checked: a CRLF ESX descriptor (vmfs, VMFS extent) opens, is written, and its "
+		    "rewrite keeps encoding, isNativeSnapshot, ddb.uuid, ddb.longContentID");
+	free(path);
+	free(flat);
+	scratch_rm(dir);
+}
