@@ -261,15 +261,23 @@ static int build(const char *path, enum keel_vmdk_type type, uint64_t sectors, u
 	for (uint64_t i = 0; i < n && !r; i++) {
 		uint64_t len = split && i == n - 1 ? sectors - i * SPLIT_SECTORS :
 			       split ? SPLIT_SECTORS : sectors;
-		char ename[PATH_MAX];
+		char ename[NAME_MAX + 1];
+		int nlen;
 
 		if (type == KEEL_VMDK_MONOLITHIC_SPARSE)
-			snprintf(ename, sizeof(ename), "%s", strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+			nlen = snprintf(ename, sizeof(ename), "%s",
+				       strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
 		else if (type == KEEL_VMDK_MONOLITHIC_FLAT)
-			snprintf(ename, sizeof(ename), "%s-flat.vmdk", name);
+			nlen = snprintf(ename, sizeof(ename), "%s-flat.vmdk", name);
 		else
-			snprintf(ename, sizeof(ename), "%s-%c%03" PRIu64 ".vmdk", name,
-				 sparse ? 's' : 'f', i + 1);
+			nlen = snprintf(ename, sizeof(ename), "%s-%c%03" PRIu64 ".vmdk", name,
+					sparse ? 's' : 'f', i + 1);
+		if (nlen < 0 || (size_t)nlen >= sizeof(ename)) {
+			r = vmdk_err(err, errlen, -ENAMETOOLONG,
+				     "%s: the extent file names would be longer than %d bytes", path,
+				     NAME_MAX);
+			goto out;
+		}
 		r = vmdk_desc_add_extent(&d, VMDK_RW, len, sparse ? VMDK_EXT_SPARSE : VMDK_EXT_FLAT,
 					 ename, 0);
 	}

@@ -296,6 +296,16 @@ Test(vmdk_bad, embedded_descriptor_garbage_and_sizes)
 	cr_assert_eq(keel_vmdk_create(p, &o, err, sizeof(err)), -EFBIG);
 	cr_log_info("create 60 TiB twoGbMaxExtentFlat: %s", err);
 	cr_assert_eq(access(p, F_OK), -1, "a failed create left %s behind", p);
+	{
+		/* NAME-f001.vmdk would pass the 255-byte limit of a file name */
+		char *longname = pathf("%s/%0250d.vmdk", dir, 7);
+
+		o.size = 1 << 20;
+		cr_assert_eq(keel_vmdk_create(longname, &o, err, sizeof(err)), -ENAMETOOLONG, "%s", err);
+		cr_log_info("create with a 255-byte name: %s", strstr(err, ": the") ? strstr(err, ": the") : err);
+		cr_assert_eq(access(longname, F_OK), -1, "a failed create left %s behind", longname);
+		free(longname);
+	}
 	o.size = 1 << 20;
 	o.type = KEEL_VMDK_MONOLITHIC_FLAT;
 	cr_assert_eq(keel_vmdk_create(p, &o, err, sizeof(err)), 0, "%s", err);
