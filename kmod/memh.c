@@ -19,8 +19,36 @@
  *
  * Lifetime: the file owns one reference on struct keel_memh; a queued drop
  * work owns another.  h->mm (and the notifier) go away at revocation,
- * expiry, creator exit or last close, whichever comes first.
- */
+ * expiry, creator exit or last close, whichever comes first.  The last
+ * close waits for a queued drop work (flush_work): until that work's
+ * mmu_interval_notifier_remove() has returned, an invalidation of the
+ * exiting creator (exit_mmap unmaps after the release event) may still call
+ * memh_invalidate(), which zaps through h->mapping, the inode the close is
+ * about to free.
+ *
+ * Lock order (outer first; "->" means "taken while holding"):
+ *
+ *   holder's mmap_lock (read, the fault)
+ *     -> h->mm_sem (read)
+ *       -> creator's mmap_lock (read): trylock only.  Contended, the fault
+ *          drops the holder's mmap_lock, waits for the creator's, and
+ *          returns VM_FAULT_RETRY; otherwise two processes faulting on each
+ *          other's handles, each with a writer queued on its own mmap_lock,
+ *          would wait for each other for ever.
+ *     -> h->lock -> holder's PTE lock (vmf_insert_pfn).  The PTE table is
+ *        allocated before h->lock is taken, so nothing under h->lock
+ *        allocates: an allocation may reclaim, reclaim may invalidate the
+ *        creator's pages, and memh_invalidate() takes h->lock.
+ *
+ *   creator's mmap_lock or rmap locks (whoever invalidates)
+ *     -> h->lock (only to bump the sequence; released before zapping)
+ *     -> h's i_mmap_rwsem -> holder's PTE lock (unmap_mapping_range)
+ *
+ *   h->mm_sem (write) is taken with nothing else held and released before
+ *   mmu_interval_notifier_remove(), which waits for invalidations in
+ *   progress: neither is ever waited for under h->lock.  memh_all_lock is a
+ *   leaf.
+  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -235,11 +263,16 @@ static int memh_check_peer(struct keel_memh *h)
  * @vmf: the holder's fault
  * @ret_page: the page, with a reference, on success
  * @ret_seq: the notifier sequence the lookup ran under
+ * @ret_mm: the creator's mm, with an mmget() reference, on -EAGAIN
  *
- * Caller holds h->mm_sem for reading.  Returns 0 or a negative errno.
+ * Caller holds h->mm_sem for reading.  Returns 0, -EAGAIN when the
+ * creator's mmap_lock is taken and the fault may be retried (the caller
+ * waits for it without holding its own: see the lock order above), or
+ * another negative errno.
  */
 static int memh_fault_page(struct keel_memh *h, struct vm_fault *vmf,
-			   struct page **ret_page, unsigned long *ret_seq)
+			   struct page **ret_page, unsigned long *ret_seq,
+			   struct mm_struct **ret_mm)
 {
 	unsigned long addr = h->start + (vmf->pgoff << PAGE_SHIFT);
 	unsigned int gup = (h->prot & KEEL_MEMH_WRITE) ? FOLL_WRITE : 0;
@@ -249,7 +282,14 @@ static int memh_fault_page(struct keel_memh *h, struct vm_fault *vmf,
 	if (!mm || !mmget_not_zero(mm))
 		return -ESRCH;
 	*ret_seq = mmu_interval_read_begin(&h->notifier);
-	mmap_read_lock(mm);
+	if (!mmap_read_trylock(mm)) {
+		if (vmf->flags & FAULT_FLAG_ALLOW_RETRY) {
+			*ret_mm = mm;
+			return -EAGAIN;
+		}
+		/* No retry possible (not a user fault): wait here. */
+		mmap_read_lock(mm);
+	}
 	n = get_user_pages_remote(mm, addr, 1, gup, ret_page, NULL, NULL);
 	mmap_read_unlock(mm);
 	/* Not mmput(): the last reference would run exit_mmap in this fault. */
@@ -257,9 +297,32 @@ static int memh_fault_page(struct keel_memh *h, struct vm_fault *vmf,
 	return n == 1 ? 0 : -EFAULT;
 }
 
+/*
+ * The creator's mmap_lock is contended: let go of the holder's, wait for
+ * the creator's (so that the retry is likely to get it), and have the
+ * fault retried.  @vmf's VMA, file and handle must not be touched after
+ * the holder's mmap_lock is released.
+ */
+static vm_fault_t memh_fault_retry(struct vm_fault *vmf, struct mm_struct *mm)
+{
+	if (!(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
+		mmap_read_unlock(vmf->vma->vm_mm);
+		if (!mmap_read_lock_killable(mm))
+			mmap_read_unlock(mm);
+	}
+	mmput_async(mm);
+	return VM_FAULT_RETRY;
+}
+
+static int memh_pte_noop(pte_t *pte, unsigned long addr, void *data)
+{
+	return 0;
+}
+
 static vm_fault_t memh_fault(struct vm_fault *vmf)
 {
 	struct keel_memh *h = vmf->vma->vm_file->private_data;
+	struct mm_struct *cmm = NULL;
 	struct page *page;
 	unsigned long seq;
 	vm_fault_t ret;
@@ -267,9 +330,20 @@ static vm_fault_t memh_fault(struct vm_fault *vmf)
 
 	if (vmf->pgoff >= h->len >> PAGE_SHIFT || memh_state_errno(h))
 		return VM_FAULT_SIGBUS;
+	/*
+	 * The page table the PTE goes into, allocated now: under h->lock an
+	 * allocation could reclaim, and reclaim re-enter memh_invalidate().
+	 * It stays: page tables are only freed under the mmap_lock for
+	 * writing, and this fault holds it for reading.
+	 */
+	if (apply_to_page_range(vmf->vma->vm_mm, vmf->address & PAGE_MASK,
+				PAGE_SIZE, memh_pte_noop, NULL))
+		return VM_FAULT_OOM;
 	down_read(&h->mm_sem);
-	err = memh_fault_page(h, vmf, &page, &seq);
+	err = memh_fault_page(h, vmf, &page, &seq, &cmm);
 	up_read(&h->mm_sem);
+	if (err == -EAGAIN)
+		return memh_fault_retry(vmf, cmm);
 	if (err)
 		return VM_FAULT_SIGBUS;
 	mutex_lock(&h->lock);
@@ -385,6 +459,13 @@ static int memh_release(struct inode *inode, struct file *file)
 	cancel_delayed_work_sync(&h->expire_work);
 	/* No mapping is left (each VMA holds the file); just let go. */
 	memh_drop_mm(h);
+	/*
+	 * A drop work queued by the creator's exit may still be inside
+	 * mmu_interval_notifier_remove(), with memh_invalidate() still
+	 * callable and zapping through h->mapping: the inode freed after
+	 * this returns.  Wait for it.
+	 */
+	flush_work(&h->drop_work);
 	mutex_lock(&memh_all_lock);
 	list_del(&h->node);
 	memh_count--;
