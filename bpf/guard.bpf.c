@@ -24,7 +24,15 @@
  *  - inode_unlink, inode_rmdir, inode_rename, inode_setattr in keel's pin
  *    directories, and sb_umount of the bpffs that holds them;
  *  - ptrace_access_check (attach modes: PTRACE_ATTACH, /proc/PID/mem,
- *    process_vm_writev, pidfd_getfd) and ptrace_traceme of keeld.
+ *    process_vm_writev, pidfd_getfd) and ptrace_traceme of keeld;
+ *  - bprm_check_security: the exec of keeld's executable by a process that
+ *    is traced already (LSM_UNSAFE_PTRACE): the ptrace checks above run at
+ *    attach time only, so a tracer attached before the exec would keep
+ *    keeld's memory and descriptors;
+ *  - bpf_prog: a program loaded against one of keel's programs (fentry,
+ *    fexit, freplace: aux->dst_prog), and bpf: BPF_LINK_CREATE whose target
+ *    is one of keel's programs (an fentry/freplace loaded against another
+ *    program and attached to keel's).
  *
  * keeld is whoever runs keeld's executable (see keel/guard.h); the mode is
  * exec's own exec_state map, shared with this object.
@@ -36,6 +44,10 @@
 #define EPERM 1
 #define FMODE_WRITE 0x2
 #define PTRACE_MODE_ATTACH 0x02
+#define LSM_UNSAFE_PTRACE 2	/* bprm->unsafe: the task is traced */
+
+/* Tells a program's file from other files (an fd number is just a number). */
+extern const void bpf_prog_fops __ksym;
 
 /* exec.bpf.c's map: keeld makes this object use the same one. */
 struct {
@@ -197,6 +209,23 @@ static __always_inline void *fd_private(int fd)
 	return BPF_CORE_READ(file, private_data);
 }
 
+/* The program behind the caller's fd @fd, or NULL if it is no program. */
+static __always_inline struct bpf_prog *fd_prog(int fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *file = NULL;
+
+	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), fds + fd) || !file)
+		return NULL;
+	if ((const void *)BPF_CORE_READ(file, f_op) != &bpf_prog_fops)
+		return NULL;
+	return BPF_CORE_READ(file, private_data);
+}
+
 /*
  * Commands that change a map or a link through an fd.  The fd is only
  * known to be a map (link) once the kernel checks it, after this hook: a
@@ -228,6 +257,15 @@ int BPF_PROG(guard_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	case BPF_LINK_DETACH:
 		fd = BPF_CORE_READ(attr, link_detach.link_fd);
 		break;
+	case BPF_LINK_CREATE: {
+		/* target_fd names a program for fentry/fexit/freplace links */
+		struct bpf_prog *target = fd_prog(BPF_CORE_READ(attr, link_create.target_fd));
+		__u32 id = target ? BPF_CORE_READ(target, aux, id) : 0;
+
+		if (!guarded_id(KEEL_GUARD_PROG, id) || current_is_keeld())
+			return 0;
+		return refuse(KEEL_GUARD_PROG_ATTACH, id, NULL);
+	}
 	default:
 		return 0;
 	}
@@ -268,8 +306,13 @@ int BPF_PROG(guard_bpf_prog, struct bpf_prog *prog)
 	struct bpf_prog_aux *aux = BPF_CORE_READ(prog, aux);
 	struct bpf_map **maps = BPF_CORE_READ(aux, used_maps);
 	__u32 n = BPF_CORE_READ(aux, used_map_cnt), id = BPF_CORE_READ(aux, id);
+	__u32 dst = BPF_CORE_READ(aux, dst_prog, aux, id);
 	struct bpf_map *map;
 
+	/* Loaded to run around or instead of one of keel's programs. */
+	if (dst && guarded_id(KEEL_GUARD_PROG, dst) && !guarded_id(KEEL_GUARD_PROG, id) &&
+	    !current_is_keeld())
+		return refuse(KEEL_GUARD_PROG_ATTACH, dst, NULL);
 	if (!n || guarded_id(KEEL_GUARD_PROG, id))
 		return 0;
 	for (__u32 i = 0; i < MAX_USED_MAPS; i++) {
@@ -358,6 +401,32 @@ int BPF_PROG(guard_traceme, struct task_struct *parent)
 	if (!current_is_keeld())
 		return 0;
 	return refuse(KEEL_GUARD_TRACEME, BPF_CORE_READ(parent, tgid), NULL);
+}
+
+/*
+ * keeld's executable started by a traced process: the tracer, attached
+ * before the exec, would keep its hold on keeld (ptrace_access_check runs
+ * at attach time only).
+ */
+SEC("lsm/bprm_check_security")
+int BPF_PROG(guard_traced_exec, struct linux_binprm *bprm)
+{
+	struct keel_guard_conf *c;
+	struct keel_guard_inode key;
+	struct task_struct *task;
+	struct inode *inode;
+
+	if (!(BPF_CORE_READ(bprm, unsafe) & LSM_UNSAFE_PTRACE))
+		return 0;
+	c = conf();
+	inode = BPF_CORE_READ(bprm, file, f_inode);
+	if (!c || !inode)
+		return 0;
+	inode_ident(inode, &key);
+	if (!same_inode(&c->exe[0], &key) && !same_inode(&c->exe[1], &key))
+		return 0;
+	task = bpf_get_current_task_btf();
+	return refuse(KEEL_GUARD_TRACED_EXEC, BPF_CORE_READ(task, parent, tgid), NULL);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -56,6 +56,10 @@ static const char *what_name(__u32 what)
 		return "map_open_read";
 	case KEEL_GUARD_PROG_MAP:
 		return "prog_uses_map";
+	case KEEL_GUARD_TRACED_EXEC:
+		return "traced_exec";
+	case KEEL_GUARD_PROG_ATTACH:
+		return "prog_attach";
 	}
 	return "unknown";
 }
@@ -75,6 +79,12 @@ static void target_desc(const struct keel_guard_event *ev, char *buf, size_t len
 		break;
 	case KEEL_GUARD_LINK_CHANGE:
 		snprintf(buf, len, "link %u", ev->target_id);
+		break;
+	case KEEL_GUARD_PROG_ATTACH:
+		snprintf(buf, len, "program %u", ev->target_id);
+		break;
+	case KEEL_GUARD_TRACED_EXEC:
+		snprintf(buf, len, "keeld's executable, traced by pid %u", ev->target_id);
 		break;
 	case KEEL_GUARD_PTRACE:
 	case KEEL_GUARD_TRACEME:

@@ -55,6 +55,8 @@ enum keel_guard_what {
 	KEEL_GUARD_TRACEME = 10,	/* keeld asking to be traced */
 	KEEL_GUARD_MAP_OPEN_READ = 11,	/* a read-only fd of a keel map: a program could write through it */
 	KEEL_GUARD_PROG_MAP = 12,	/* an fd of a program, not keel's, that uses a keel map */
+	KEEL_GUARD_TRACED_EXEC = 13,	/* exec of keeld's executable by a traced process */
+	KEEL_GUARD_PROG_ATTACH = 14,	/* fentry/fexit/freplace on keel's program, or a link to it */
 };
 
 /* Per-CPU counters in "guard_stats", index 0. */
