@@ -403,9 +403,11 @@ static int memh_mmap(struct file *file, struct vm_area_struct *vma)
 		vma->vm_flags &= ~VM_MAYWRITE;
 	/*
 	 * VM_DONTCOPY: a holder's child does not inherit the mapping, so a
-	 * pid restriction cannot be sidestepped with fork().
+	 * pid restriction cannot be sidestepped with fork().  VM_IO: else
+	 * madvise(MADV_DOFORK) would clear VM_DONTCOPY again.
 	 */
-	vma->vm_flags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY;
+	vma->vm_flags |= VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP |
+			 VM_DONTCOPY;
 	vma->vm_ops = &memh_vm_ops;
 	return 0;
 }

@@ -148,6 +148,7 @@ struct uc_frame {
 	s32 error;
 	bool have_rw;
 	struct keel_io_req rw;		/* the filter's rewrite */
+	struct keel_uc_audit audit;	/* the filter's audit context */
 	struct keel_uc_stack st;
 };
 
@@ -163,6 +164,7 @@ struct uc_wait {
 	struct list_head node;		/* uc_file.queued or .claimed */
 	u64 id;
 	u32 filter;
+	struct pid *tgid;		/* the submitter's process */
 	bool done;
 	u32 verdict;
 	s32 error;
@@ -413,8 +415,11 @@ static long uc_upcall(struct file *file, struct uc_file *uf,
 	if (!fr)
 		goto err_count;
 	fr->returning = false;
+	fr->audit.submit = NULL;
 	fr->st.s2 = keel_uc_stack_alloc();
 	if (!fr->st.s2)
+		goto err_frame;
+	if (keel_uc_audit_prepare(&fr->audit))
 		goto err_frame;
 	if (!t) {
 		uc_reap(uf);
@@ -492,7 +497,9 @@ static long uc_upcall(struct file *file, struct uc_file *uf,
 	atomic_long_inc(&stat_upcalls);
 	/* Held while parked: the filter may close its descriptor. */
 	get_file(file);
+	keel_uc_audit_enter(&fr->audit);
 	keel_uc_stack_run(&fr->st, &ur);
+	keel_uc_audit_leave(&fr->audit);
 	return uc_finish(uf, t, fr, file);
 
 err_slot:
@@ -504,6 +511,7 @@ err_thread:
 		kfree(nt);
 	}
 err_frame:
+	keel_uc_audit_leave(&fr->audit);
 	if (fr->st.s2)
 		keel_uc_stack_free(fr->st.s2);
 	kmem_cache_free(uc_frame_cache, fr);
@@ -596,7 +604,8 @@ static long uc_finish(struct uc_file *uf, struct uc_thread *t,
 static long uc_submit_wait(struct uc_file *uf, struct uc_filter *flt,
 			   struct keel_io_req *req)
 {
-	struct uc_wait w = { .filter = flt->id, .req = *req };
+	struct uc_wait w = { .filter = flt->id, .req = *req,
+			     .tgid = task_tgid(current) };
 	bool done;
 
 	init_completion(&w.answered);
@@ -683,11 +692,25 @@ static long uc_recv(struct file *file, void __user *arg)
 	return 0;
 }
 
+/*
+ * A handler in another process than the submitter (it received the
+ * descriptor) may only narrow the request: same descriptor, same
+ * operation, part of the same buffer.  Any other rewrite would let it
+ * choose which of the submitter's files and memory the kernel uses.
+ */
+static bool uc_rewrite_narrows(const struct keel_io_req *o,
+			       const struct keel_io_req *n)
+{
+	return n->fd == o->fd && n->op == o->op && n->buf >= o->buf &&
+	       n->len <= o->len && n->buf - o->buf <= o->len - n->len;
+}
+
 static long uc_answer(struct file *file, void __user *arg)
 {
 	struct keel_filter_msg m;
 	struct uc_file *uf;
 	struct uc_wait *w;
+	long ret = 0;
 
 	if (copy_from_user(&m, arg, sizeof(m)))
 		return -EFAULT;
@@ -696,18 +719,26 @@ static long uc_answer(struct file *file, void __user *arg)
 		return -ENOENT;
 	spin_lock(&uf->lock);
 	w = uc_wait_find(&uf->claimed, m.id, 0, false);
-	if (w) {
+	if (w && m.verdict == KEEL_FILTER_REWRITE &&
+	    task_tgid(current) != w->tgid && !uc_rewrite_narrows(&w->req, &m.req)) {
+		/* The submitter's request fails; the handler is told why. */
+		w->verdict = KEEL_FILTER_REFUSE;
+		w->error = EPERM;
+		ret = -EPERM;
+	} else if (w) {
 		w->verdict = m.verdict;
 		w->error = m.error;
 		if (m.verdict == KEEL_FILTER_REWRITE)
 			w->req = m.req;
+	}
+	if (w) {
 		w->done = true;
 		list_del(&w->node);
 		/* Under the lock: a killed submitter checks w->done under it. */
 		complete(&w->answered);
 	}
 	spin_unlock(&uf->lock);
-	return w ? 0 : -ENOENT;
+	return w ? ret : -ENOENT;
 }
 
 static long uc_submit(struct file *file, void __user *arg)

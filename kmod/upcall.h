@@ -32,6 +32,18 @@ struct keel_uc_exit_work {
 	long code;
 };
 
+/* The filter's own audit context (upcall_audit.c). */
+struct audit_context;
+struct keel_uc_audit {
+	struct audit_context *submit;	/* the submit's, set aside */
+	struct audit_context *filter;	/* the filter's, while it runs */
+};
+
+int keel_uc_audit_init(unsigned long (*lookup)(const char *name));
+int keel_uc_audit_prepare(struct keel_uc_audit *a);
+void keel_uc_audit_enter(struct keel_uc_audit *a);
+void keel_uc_audit_leave(struct keel_uc_audit *a);
+
 int keel_uc_stack_init(void);
 void keel_uc_stack_exit(void);
 void *keel_uc_stack_alloc(void);

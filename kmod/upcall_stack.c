@@ -37,6 +37,7 @@
 #include <linux/ptrace.h>
 #include <linux/resume_user_mode.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task_stack.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -188,6 +189,12 @@ void *keel_uc_stack_alloc(void)
 		s = vmalloc_node(THREAD_SIZE, numa_node_id());
 	if (!s)
 		return NULL;
+	/*
+	 * A stack from the cache held another thread's (maybe another
+	 * process's) kernel frames: zero it, as the kernel zeroes the task
+	 * stacks it caches, so no stale kernel data sits under a new filter.
+	 */
+	memset(s, 0, THREAD_SIZE);
 	*(unsigned long *)s = STACK_END_MAGIC;	/* end_of_stack() */
 	atomic_long_inc(&uc_stacks);
 	return s;
@@ -368,6 +375,12 @@ static void uc_exit_work_fn(struct callback_head *cb)
 	long code = w->code;
 
 	kfree(w);
+	/*
+	 * The reference taken when this work was queued: /dev/keel may have
+	 * been closed meanwhile (its final put ran as an earlier task work).
+	 * Only the call below is left to run in the module after the put.
+	 */
+	module_put(THIS_MODULE);
 	uc_sym.do_exit(code);
 }
 
@@ -376,22 +389,36 @@ static void uc_exit_work_fn(struct callback_head *cb)
  * with the same code once the submit has returned (on its exit path, with
  * nothing held), from whichever stack this is; a further parked level is
  * unwound by the kprobe in turn.
+ *
+ * A group exit (exit_group, a fatal signal, a core dump) has its code in
+ * the signal struct already: a pending-signal flag makes get_signal() end
+ * it on the way out, all in the kernel's own code, so the module may be
+ * unloaded as soon as the submit's file is put.  Only a thread's own exit
+ * (SYS_exit, a seccomp kill of the thread) needs a task work of ours.
  */
 void keel_uc_exit_later(long code)
 {
-	struct keel_uc_exit_work *w = kmalloc(sizeof(*w), GFP_KERNEL);
+	struct keel_uc_exit_work *w;
 
+	if (current->signal->flags & SIGNAL_GROUP_EXIT) {
+		set_tsk_thread_flag(current, TIF_SIGPENDING);
+		return;
+	}
+	w = kmalloc(sizeof(*w), GFP_KERNEL);
 	if (w) {
 		w->code = code;
 		init_task_work(&w->work, uc_exit_work_fn);
+		__module_get(THIS_MODULE);
 		if (!task_work_add(current, &w->work, TWA_RESUME))
 			return;
+		module_put(THIS_MODULE);
 		kfree(w);
 	}
 	force_sig(SIGKILL);
 }
 
 typedef unsigned long (*uc_lookup_fn)(const char *name);
+static uc_lookup_fn uc_lookup;	/* kallsyms_lookup_name */
 
 static int uc_resolve(void)
 {
@@ -407,6 +434,7 @@ static int uc_resolve(void)
 	}
 	lookup = (uc_lookup_fn)kp.addr;
 	unregister_kprobe(&kp);
+	uc_lookup = lookup;
 
 	uc_sym.top_of_stack = (unsigned long __percpu *)
 		lookup("cpu_current_top_of_stack");
@@ -462,6 +490,9 @@ int keel_uc_stack_init(void)
 	if (ret)
 		return ret;
 	ret = uc_check_layout();
+	if (ret)
+		return ret;
+	ret = keel_uc_audit_init(uc_lookup);
 	if (ret)
 		return ret;
 	ret = register_kprobe(&uc_kp_exit);

@@ -40,6 +40,7 @@ check "revoke while mapped: SIGBUS, mmap EKEYREVOKED, non-creator revoke EPERM" 
 check "creator exit while mapped: SIGBUS, mmap ESRCH" "$t" exit
 check "creator forks: holder reads and writes the parent's memory" "$t" fork-creator
 check "holder forks: the child does not inherit the mapping" "$t" fork-holder
+check "MADV_DOFORK on a holder's mapping: EINVAL, the child still inherits nothing" "$t" dofork
 check "a buffer crossing two section boundaries, written section by section" "$t" cross
 check "8 threads fault one 2 MiB section while the creator drops pages" "$t" threads
 check "max_handles_per_process: one more handle gets EDQUOT" "$t" limit

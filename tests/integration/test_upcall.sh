@@ -70,6 +70,8 @@ fi
 check "handler-thread mode: allow, refuse, rewrite" "$t" handler
 check "handler-thread mode: kill -9 of a waiting submitter; the late answer gets ENOENT" \
 	"$t" handler-kill
+check "handler-thread mode: a handler in another process may narrow the request, not point it at another buffer (EPERM)" \
+	"$t" handler-foreign
 
 # One long loop, measuring slab and free memory around it.
 n=${KEEL_UPCALL_LOOPS:-1000000}

@@ -528,6 +528,34 @@ static void sc_fork_holder(void)
 	reap(pid, "creator");
 }
 
+/* MADV_DOFORK must not undo VM_DONTCOPY: the child still gets nothing. */
+static void sc_dofork(void)
+{
+	int s, fd;
+	pid_t pid = child(&s, exiting_creator), kid;
+	char *p, c;
+
+	fd = recv_fd(s);
+	p = map_ok(fd, 64 * 1024, PROT_READ, 0);
+	if (p[0] != 'a')
+		FAIL("read %d", p[0]);
+	if (madvise(p, 64 * 1024, MADV_DOFORK) == 0)
+		FAIL("madvise(MADV_DOFORK) on the holder's mapping succeeded");
+	if (errno != EINVAL)
+		FAIL("madvise(MADV_DOFORK) gave %s, expected EINVAL", strerror(errno));
+	kid = fork();
+	if (kid == 0) {
+		if (probe_read(p, &c) != SIGSEGV)
+			FAIL("after MADV_DOFORK the holder's child reads the mapping (signal %d)",
+			     last_sig);
+		exit(0);
+	}
+	reap(kid, "holder's child");
+	step_send(s, 'x');
+	reap(pid, "creator");
+	printf("MADV_DOFORK refused with EINVAL; the holder's child has no mapping\n");
+}
+
 /* A buffer that crosses sections, copied in section by section. */
 static void cross_holder(int s)
 {
@@ -816,6 +844,8 @@ int main(int argc, char **argv)
 		sc_fork_creator();
 	else if (!strcmp(sc, "fork-holder"))
 		sc_fork_holder();
+	else if (!strcmp(sc, "dofork"))
+		sc_dofork();
 	else if (!strcmp(sc, "cross"))
 		sc_cross();
 	else if (!strcmp(sc, "threads"))

@@ -606,6 +606,61 @@ static int s_handler(void)
 	return 0;
 }
 
+/*
+ * A handler in another process (it got the descriptor by fork or
+ * SCM_RIGHTS) may not rewrite the submitter's request to another buffer
+ * or descriptor of the submitter: only narrow it to part of its buffer.
+ */
+static const char foreign_secret[] = "SECRET-of-the-submitter";
+
+static int foreign_answer(int fd, int id, __u64 buf, __u32 len)
+{
+	struct keel_filter_msg m = { .filter = id };
+
+	if (ioctl(fd, KEEL_IOC_FILTER_RECV, &m))
+		return -errno;
+	m.verdict = KEEL_FILTER_REWRITE;
+	m.req.buf = buf;
+	m.req.len = len;
+	return ioctl(fd, KEEL_IOC_FILTER_ANSWER, &m) ? -errno : 0;
+}
+
+static int s_handler_foreign(void)
+{
+	char buf[64] = "";
+	static char pub[] = "public";
+	int id, fd, st, p[2];
+	pid_t pid;
+	ssize_t n;
+
+	setup();
+	fd = keel_upcall_fd();
+	id = keel_upcall_register_handler();
+	if (id < 0 || pipe(p))
+		return 2;
+	pid = fork();
+	if (pid == 0) {
+		int a = foreign_answer(fd, id, (uintptr_t)foreign_secret,
+				       sizeof(foreign_secret) - 1);
+		int b = foreign_answer(fd, id, (uintptr_t)pub + 1, 3);
+
+		_exit((a == -EPERM ? 0 : 1) | (b == 0 ? 0 : 2));
+	}
+	n = keel_filter_submit(id, KEEL_IO_WRITE, p[1], pub, 6, -1);
+	EXPECT(n == -EPERM, "a foreign handler's rewrite to the submitter's secret: submit returned %zd", n);
+	n = keel_filter_submit(id, KEEL_IO_WRITE, p[1], pub, 6, -1);
+	EXPECT(n == 3, "a foreign handler's rewrite to part of the buffer: submit returned %zd", n);
+	waitpid(pid, &st, 0);
+	EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "foreign handler: status %#x (1: its out-of-buffer rewrite was not refused with EPERM, 2: its narrowing failed)", st);
+	close(p[1]);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	EXPECT(n == 3 && !strcmp(buf, "ubl"), "the pipe got '%s' (%zd bytes)", buf, n);
+	if (!failures)
+		printf("foreign handler: rewrite to another buffer refused (EPERM), narrowing to 3 bytes of the buffer allowed\n");
+	return 0;
+}
+
 /* A submitter killed while a handler holds its request. */
 static int s_handler_kill(void)
 {
@@ -866,6 +921,8 @@ int main(int argc, char **argv)
 		ret = s_handler();
 	else if (!strcmp(s, "handler-kill"))
 		ret = s_handler_kill();
+	else if (!strcmp(s, "handler-foreign"))
+		ret = s_handler_foreign();
 	else if (!strcmp(s, "stack"))
 		ret = s_stack();
 	else if (!strcmp(s, "exec"))
