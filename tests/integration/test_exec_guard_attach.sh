@@ -81,7 +81,7 @@ check "enforce: keeld's executable started under ptrace is refused (EPERM)" \
 	fails_with "not permitted" "$helper" traced-exec "$KEELD" --version
 check "enforce: exec.guard_deny traced_exec names the tracer" guard_event traced_exec enforce true \
 	'.target | test("traced by pid [0-9]+")'
-check "enforce: the same helper, untraced, still runs keeld --version" "$KEELD" --version
+check "enforce: keeld's executable still runs untraced (--version)" "$KEELD" --version
 check "enforce: an fentry program on exec_check is refused (EPERM)" \
 	fails_with "not permitted" "$helper" fentry "$prog"
 check "enforce: exec.guard_deny prog_attach" guard_event prog_attach enforce true \

@@ -26,7 +26,7 @@ kver=$(uname -r)
 [ "$(modinfo -F vermagic "$ko" | awk '{ print $1 }')" = "$kver" ] ||
 	skip "keel.ko is not built for the running kernel $kver"
 rounds=${KEEL_MEMH_STRESS_ROUNDS:-20}
-maps=${KEEL_MEMH_STRESS_MAPS:-2000}
+maps=${KEEL_MEMH_STRESS_MAPS:-1000}
 
 t=$KEEL_BUILD/tests/integration/memh_stress
 mkdir -p "${t%/*}"
@@ -42,7 +42,8 @@ for _ in $(seq 50); do [ -c /dev/keel ] && break; sleep 0.1; done
 echo 20 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 
 check "a creator with 1024 handles exits while the holder closes them all ($rounds rounds)" \
-	"$t" exit-close "$rounds"
+	sh -c "'$t' exit-close $rounds >'$KEEL_TMP/ec.out'"
+note "$(tail -n 1 "$KEEL_TMP/ec.out")"
 
 if [ "$maps" = 0 ]; then
 	note "KEEL_MEMH_STRESS_MAPS=0: the cross-fault part is skipped"
@@ -58,7 +59,8 @@ on_exit "rmdir $cg"
 echo $((20 * 1024 * 1024)) >"$cg/memory.max" || die "set $cg/memory.max"
 note "memory cgroup limit 20 MiB for two 16 MiB buffers, swap on $KEEL_VM_SCRATCH"
 check "two processes fault on each other's handles under memory pressure ($maps section maps)" \
-	sh -c "echo \$\$ >$cg/cgroup.procs && exec $t cross-fault $maps"
+	sh -c "echo \$\$ >$cg/cgroup.procs && exec $t cross-fault $maps >'$KEEL_TMP/cf.out'"
+note "$(tail -n 1 "$KEEL_TMP/cf.out")"
 note "cgroup memory.events: $(tr '\n' ' ' <"$cg/memory.events")"
 note "swap used at the end: $(awk '/SwapTotal/ { t = $2 } /SwapFree/ { f = $2 } END { print t - f }' /proc/meminfo) kB"
 fi
