@@ -14,12 +14,14 @@
  *   exec_guard_attach_helper link-create PROG_ID
  *       BPF_LINK_CREATE with the program PROG_ID as target_fd
  *   exec_guard_attach_helper prog-detach PROG_ID
- *       BPF_PROG_DETACH of the program PROG_ID as an LSM program
+ *       BPF_PROG_DETACH of the program PROG_ID as an LSM program, from the
+ *       root cgroup
  *
  * Exit 0 when the attempt succeeded; 1 with the call and errno name when
  * it was refused; 2 on a usage or setup error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/bpf.h>
 #include <signal.h>
 #include <stdio.h>
@@ -81,9 +83,9 @@ static int traced_exec(char **argv)
 		printf("exec of %s went through under ptrace\n", argv[0]);
 		return 0;
 	}
+	/* The child has exited (and is reaped): it sent exec's errno. */
 	if (read(err_pipe[0], &err, sizeof(err)) == sizeof(err)) {
 		errno = err;
-		waitpid(pid, NULL, 0);
 		return fail("execv under ptrace");
 	}
 	printf("unexpected child status %#x\n", st);
@@ -179,11 +181,17 @@ static int link_create(__u32 id)
 	return 0;
 }
 
+/*
+ * 6.1 takes BPF_PROG_DETACH of an LSM attach type for a cgroup detach
+ * (BPF_LSM_CGROUP): try it on the root cgroup, where keel attached nothing.
+ */
 static int prog_detach(__u32 id)
 {
 	union bpf_attr attr;
+	int cg = open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY);
 
 	memset(&attr, 0, sizeof(attr));
+	attr.target_fd = cg < 0 ? 0 : cg;
 	attr.attach_bpf_fd = prog_fd(id);
 	attr.attach_type = BPF_LSM_MAC;
 	if (sys_bpf(BPF_PROG_DETACH, &attr) < 0)
