@@ -3,7 +3,7 @@
 # keel.ko memory handles under races (tests/integration/memh/memh_stress.c):
 #  - a creator with 1024 handles exits while the holder closes them all
 #    (the last close must wait for the drop work still removing the
-#    notifier), KEEL_MEMH_STRESS_ROUNDS rounds (default 20);
+#    notifier), KEEL_MEMH_STRESS_ROUNDS rounds (default 10);
 #  - two processes fault on each other's handles, each with a thread that
 #    keeps queueing writers on its own mmap_lock and a 2 MiB section mapped
 #    at a fresh place each time (a new page table per fault), in a memory
@@ -25,8 +25,8 @@ kver=$(uname -r)
 	{ cat "$KEEL_TMP/make.log"; die "make kmod"; }
 [ "$(modinfo -F vermagic "$ko" | awk '{ print $1 }')" = "$kver" ] ||
 	skip "keel.ko is not built for the running kernel $kver"
-rounds=${KEEL_MEMH_STRESS_ROUNDS:-20}
-maps=${KEEL_MEMH_STRESS_MAPS:-1000}
+rounds=${KEEL_MEMH_STRESS_ROUNDS:-10}
+maps=${KEEL_MEMH_STRESS_MAPS:-600}
 
 t=$KEEL_BUILD/tests/integration/memh_stress
 mkdir -p "${t%/*}"
