@@ -18,17 +18,29 @@
 
 #include "vmdk/vmdk_int.h"
 
-static char dir[64], input[128];
+static char dir[64], input[128]; /* scratch files, removed at exit */
+
+static void cleanup(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "vmdk_fuzz: could not remove %s\n", dir);
+}
 
 static void setup(void)
 {
 	struct keel_vmdk_create_opts o = { .size = 1 << 20, .type = KEEL_VMDK_MONOLITHIC_SPARSE };
+	const char *tmp = getenv("TMPDIR");
 	char path[160], err[512];
 	int fd;
 
-	snprintf(dir, sizeof(dir), "/tmp/keel-vmdk-fuzz-XXXXXX");
+	snprintf(dir, sizeof(dir), "%s/keel-vmdk-fuzz-XXXXXX",
+		 tmp && strlen(tmp) < 32 ? tmp : "/tmp");
 	if (!mkdtemp(dir))
 		abort();
+	atexit(cleanup);
 	snprintf(input, sizeof(input), "%s/fuzz.vmdk", dir);
 	snprintf(path, sizeof(path), "%s/f.raw", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);

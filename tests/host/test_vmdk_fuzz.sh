@@ -17,7 +17,7 @@ corpus=$KEEL_TMP/corpus
 artifacts=$KEEL_BUILD/fuzz-vmdk/
 mkdir -p "$corpus" "$artifacts"
 note "fuzzing for $secs s from $(ls "$SEEDS"/*.vmdk | wc -l) seeds"
-nice -n 10 "$FUZZ" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
+TMPDIR=$KEEL_TMP nice -n 10 "$FUZZ" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
 	-artifact_prefix="$artifacts" -print_final_stats=1 "$corpus" "$SEEDS" \
 	>"$KEEL_TMP/fuzz.log" 2>&1
 rc=$?
