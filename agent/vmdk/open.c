@@ -112,12 +112,14 @@ static int read_descriptor(struct keel_vmdk *disk, int fd, char **ret, char *err
 		free(text);
 		return vmdk_err(err, errlen, (int)n, "%s: %s", disk->path, strerror((int)-n));
 	}
-	/* QEMU pads descriptor files with NULs to a whole sector: text, then
-	 * only NULs; anything else is binary */
+	/* The text ends at the first NUL.  QEMU pads descriptor files with NULs,
+	 * and when it rewrites one with a shorter CID (it prints CIDs without
+	 * leading zeros) the old text's tail stays after the NUL. */
 	text[n] = '\0';
+	disk->desc_tail = false;
 	for (ssize_t i = (ssize_t)strlen(text); i < n; i++)
 		if (text[i])
-			text[0] = '\0';
+			disk->desc_tail = true;
 	if (!text[0]) {
 		free(text);
 		return vmdk_err(err, errlen, -EINVAL,
@@ -270,6 +272,11 @@ int vmdk_open_layer(const char *path, bool writable, unsigned int depth,
 		goto fail;
 	r = vmdk_desc_parse(text, strlen(text), path, &disk->desc, err, errlen);
 	free(text);
+	/* text that does not parse, then more bytes after a NUL: a binary file */
+	if (r && disk->desc_tail && !disk->desc_sparse)
+		r = vmdk_err(err, errlen, -EINVAL,
+			     "%s: offset 0: magic: neither a sparse extent (KDMV) nor a text "
+			     "descriptor", path);
 	if (r)
 		goto fail;
 	if (writable && !vmdk_desc_get(&disk->desc, "CID") &&

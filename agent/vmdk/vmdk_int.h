@@ -149,6 +149,7 @@ struct keel_vmdk {
 	size_t next;
 	uint64_t size;
 	bool writable, cid_updated, desc_written;
+	bool desc_tail; /* bytes after the NUL ending a descriptor file's text */
 	struct keel_vmdk *parent;
 	const struct keel_vmdk *child; /* while opening: the layer above, for loop checks */
 	dev_t dev;

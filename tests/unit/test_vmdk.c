@@ -497,3 +497,29 @@ Test(vmdk, vmware_descriptor_crlf_kept_keys)
 	free(flat);
 	scratch_rm(dir);
 }
+
+/* QEMU rewrites a descriptor file in place when it changes the CID, and
+ * prints CIDs without leading zeros: a shorter CID leaves the old text's
+ * tail after a NUL.  Seen in this suite once in a few runs (qemu-io into a
+ * twoGbMaxExtentFlat); made here on purpose. */
+Test(vmdk, descriptor_tail_after_nul)
+{
+	static const char desc[] = "# Disk DescriptorFile\nversion=1\nCID=1a2b\nparentCID=ffffffff\n"
+				   "createType=\"monolithicFlat\"\nRW 2048 FLAT \"t-flat.vmdk\" 0\n"
+				   "\0d\nddb.adapterType = \"ide\"\n";
+	char *dir = scratch_dir(), err[512];
+	char *path = pathf("%s/t.vmdk", dir), *flat = pathf("%s/t-flat.vmdk", dir);
+	struct keel_vmdk *d;
+
+	spit(path, desc, sizeof(desc) - 1);
+	cr_assert_eq(shell("truncate -s 1M %s", flat), 0);
+	cr_assert_eq(keel_vmdk_open(path, 0, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(keel_vmdk_cid(d), 0x1a2b);
+	cr_assert_null(keel_vmdk_ddb(d, "ddb.adapterType"), "text after the NUL was parsed");
+	keel_vmdk_close(d);
+	cr_log_info("checked: a descriptor file with the old text's tail after a NUL opens; the "
+		    "tail is ignored");
+	free(path);
+	free(flat);
+	scratch_rm(dir);
+}
