@@ -1253,4 +1253,207 @@ int BPF_PROG(exec_fileattr_end, void *idmap, struct dentry *dentry, void *fa, in
 	return 0;
 }
 
+/* ---- native code that comes from no file ------------------------------ */
+
+/* [exec] jits and tracers, by the inode keeld found at each path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * KEEL_EXEC_MAX_ROLE_PATHS);
+	__type(key, struct keel_exec_key);
+	__type(value, __u32);
+} exec_program_roles SEC(".maps");
+
+#define PROC_SUPER_MAGIC 0x9fa0
+#define PTRACE_MODE_ATTACH 0x02
+
+/*
+ * The KEEL_EXEC_ROLE_* of the program @task runs: those of its executable
+ * (mm->exe_file, what /proc/PID/exe shows), and only while that file is
+ * trusted with its recorded stamp, as an installer must be.  Kernel
+ * threads and exited tasks have none.
+ */
+static __always_inline __u32 task_roles(struct task_struct *task)
+{
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	struct inode *inode;
+	struct keel_exec_trust *t;
+	struct keel_exec_key key;
+	__u32 *roles;
+
+	if (!exe)
+		return 0;
+	inode = BPF_CORE_READ(exe, f_inode);
+	inode_key(inode, &key);
+	roles = bpf_map_lookup_elem(&exec_program_roles, &key);
+	if (!roles)
+		return 0;
+	t = bpf_map_lookup_elem(&exec_trusted, &key);
+	if (!t || (t->flags & (KEEL_TRUST_PENDING | KEEL_TRUST_CHANGING)) ||
+	    !stamp_matches(inode, t))
+		return 0;
+	return *roles;
+}
+
+/*
+ * The verdict on an attempt the current program may make only with
+ * @role: 0, or -EPERM in enforce mode; reported either way.  @dentry names
+ * what the event shows (the target's program, /proc's "mem").
+ */
+static __always_inline int role_verdict(__u32 role, struct task_struct *task, __u32 op,
+					struct file *file, struct dentry *dentry)
+{
+	struct keel_exec_stats *cnt = stats();
+	struct keel_exec_key none = {};
+	__u32 reason = role == KEEL_EXEC_ROLE_JIT ? KEEL_EXEC_R_NOT_JIT : KEEL_EXEC_R_NOT_TRACER;
+
+	if (task_roles(task) & role)
+		return 0;
+	if (cur_mode() == KEEL_EXEC_MODE_ENFORCE) {
+		if (cnt)
+			cnt->denied++;
+		emit(op, reason, KEEL_EXEC_D_DENY, &none, file, dentry);
+		return -EPERM;
+	}
+	if (cnt)
+		cnt->audited++;
+	emit(op, reason, KEEL_EXEC_D_AUDIT, &none, file, dentry);
+	return 0;
+}
+
+/*
+ * Anonymous executable memory: code written into memory and run, which no
+ * file check sees (ctypes from a trusted python3, a JIT).  @prot is the
+ * protection the kernel will apply (READ_IMPLIES_EXEC already added).
+ * Anonymous shared memory reaches this hook without its file too.
+ */
+SEC("lsm/mmap_file")
+int BPF_PROG(exec_anon_mmap, struct file *file, unsigned long reqprot, unsigned long prot,
+	     unsigned long flags)
+{
+	if (file || !(prot & PROT_EXEC))
+		return 0;
+	return role_verdict(KEEL_EXEC_ROLE_JIT, bpf_get_current_task_btf(),
+			    KEEL_EXEC_OP_ANON_MMAP, NULL, NULL);
+}
+
+/* Anonymous memory (heap, stack, an mmap) made executable later. */
+SEC("lsm/file_mprotect")
+int BPF_PROG(exec_anon_mprotect, struct vm_area_struct *vma, unsigned long reqprot,
+	     unsigned long prot)
+{
+	if (!(prot & PROT_EXEC) || (BPF_CORE_READ(vma, vm_flags) & VM_EXEC) ||
+	    BPF_CORE_READ(vma, vm_file))
+		return 0;
+	return role_verdict(KEEL_EXEC_ROLE_JIT, bpf_get_current_task_btf(),
+			    KEEL_EXEC_OP_ANON_MPROTECT, NULL, NULL);
+}
+
+#define READ_IMPLIES_EXEC 0x0400000
+
+#define SIGKILL 9
+
+/*
+ * personality(READ_IMPLIES_EXEC) adds PROT_EXEC to every later readable
+ * mapping (which the hooks above see) but also makes the heap that brk
+ * grows executable, with no LSM hook on the way: it is a request for
+ * anonymous executable memory.  An x86-64 exec clears the flag
+ * (set_personality_64bit), so it is judged at the system call.  No hook
+ * can refuse it there (Debian's kernels have no error injection for
+ * fmod_ret), so in enforce mode the caller is killed before it returns to
+ * user space.  0xffffffff only queries.
+ */
+SEC("fentry/__x64_sys_personality")
+int BPF_PROG(exec_personality, struct pt_regs *regs)
+{
+	unsigned int persona = (unsigned int)BPF_CORE_READ(regs, di);
+
+	if (persona == 0xffffffff || !(persona & READ_IMPLIES_EXEC))
+		return 0;
+	if (role_verdict(KEEL_EXEC_ROLE_JIT, bpf_get_current_task_btf(),
+			 KEEL_EXEC_OP_READ_IMPLIES_EXEC, NULL, NULL))
+		bpf_send_signal(SIGKILL);
+	return 0;
+}
+
+/*
+ * /proc/PID/mem (and /proc/PID/task/TID/mem) opened for writing: it
+ * writes any page of the process, its text included, even a read-only
+ * one (FOLL_FORCE), and a process may open its own.  procfs has no other
+ * file named "mem".  Reading stays allowed (the kernel's ptrace checks
+ * apply as usual).
+ */
+SEC("lsm/file_open")
+int BPF_PROG(exec_proc_mem_open, struct file *file)
+{
+	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+	char name[4] = {};
+
+	if (!(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
+		return 0;
+	if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) != PROC_SUPER_MAGIC)
+		return 0;
+	if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name)) != 4 ||
+	    name[0] != 'm' || name[1] != 'e' || name[2] != 'm')
+		return 0;
+	return role_verdict(KEEL_EXEC_ROLE_TRACER, bpf_get_current_task_btf(),
+			    KEEL_EXEC_OP_PROC_MEM_WRITE, file, NULL);
+}
+
+/*
+ * The system call the current task is in, for ptrace_access_check, which
+ * the kernel calls with the same mode for a tracer's attach, for
+ * process_vm_readv and _writev, for /proc/PID/mem and for pidfd_getfd.
+ * x86-64 numbers (native, x32, and i386 compat, which no native call
+ * shares); -1 on other architectures, where nothing is judged here.
+ */
+#define NR_PTRACE 101
+#define NR_PTRACE_X32 (0x40000000 | 521)
+#define NR_PTRACE_I386 26
+#define NR_VM_WRITEV 311
+#define NR_VM_WRITEV_X32 (0x40000000 | 540)
+#define NR_VM_WRITEV_I386 348
+
+static __always_inline long cur_syscall(void)
+{
+#if defined(__TARGET_ARCH_x86)
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	return BPF_CORE_READ(regs, orig_ax);
+#else
+	return -1;
+#endif
+}
+
+/*
+ * PTRACE_ATTACH, PTRACE_SEIZE (then PTRACE_POKETEXT, SETREGS...) and
+ * process_vm_writev write another process's memory or registers.  Only
+ * [exec] tracers may.  The read modes (ps, /proc/PID/status) and
+ * process_vm_readv are not judged here; /proc/PID/mem is, at its open.
+ */
+SEC("lsm/ptrace_access_check")
+int BPF_PROG(exec_trace_check, struct task_struct *child, unsigned int mode)
+{
+	struct dentry *target = BPF_CORE_READ(child, mm, exe_file, f_path.dentry);
+	long nr = cur_syscall();
+	__u32 op;
+
+	if (!(mode & PTRACE_MODE_ATTACH))
+		return 0;
+	if (nr == NR_PTRACE || nr == NR_PTRACE_X32 || nr == NR_PTRACE_I386)
+		op = KEEL_EXEC_OP_TRACE_ATTACH;
+	else if (nr == NR_VM_WRITEV || nr == NR_VM_WRITEV_X32 || nr == NR_VM_WRITEV_I386)
+		op = KEEL_EXEC_OP_VM_WRITEV;
+	else
+		return 0;
+	return role_verdict(KEEL_EXEC_ROLE_TRACER, bpf_get_current_task_btf(), op, NULL, target);
+}
+
+/* PTRACE_TRACEME: the parent becomes the tracer; it must be one of [exec] tracers. */
+SEC("lsm/ptrace_traceme")
+int BPF_PROG(exec_trace_me, struct task_struct *parent)
+{
+	return role_verdict(KEEL_EXEC_ROLE_TRACER, parent, KEEL_EXEC_OP_TRACE_ME, NULL,
+			    BPF_CORE_READ(parent, mm, exe_file, f_path.dentry));
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -59,6 +59,20 @@ static const char *op_name(__u32 op)
 		return "bpf";
 	case KEEL_EXEC_OP_PTRACE:
 		return "ptrace";
+	case KEEL_EXEC_OP_ANON_MMAP:
+		return "mmap_anon_exec";
+	case KEEL_EXEC_OP_ANON_MPROTECT:
+		return "mprotect_anon_exec";
+	case KEEL_EXEC_OP_PROC_MEM_WRITE:
+		return "proc_mem_write";
+	case KEEL_EXEC_OP_TRACE_ATTACH:
+		return "ptrace_attach";
+	case KEEL_EXEC_OP_TRACE_ME:
+		return "ptrace_traceme";
+	case KEEL_EXEC_OP_VM_WRITEV:
+		return "process_vm_writev";
+	case KEEL_EXEC_OP_READ_IMPLIES_EXEC:
+		return "personality_read_implies_exec";
 	}
 	return "unknown";
 }
@@ -82,6 +96,10 @@ static const char *reason_name(__u32 reason)
 		return "no_file";
 	case KEEL_EXEC_R_PROTECTED:
 		return "protected";
+	case KEEL_EXEC_R_NOT_JIT:
+		return "not_a_jit";
+	case KEEL_EXEC_R_NOT_TRACER:
+		return "not_a_tracer";
 	}
 	return "unknown";
 }
@@ -312,6 +330,9 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 	err = exec_installers_start(s, why, len);	/* installer.c */
 	if (err)
 		return err;
+	err = exec_programs_start(s, why, len);	/* programs.c */
+	if (err)
+		return err;
 	/*
 	 * The records the kernel queued while keeld was stopped come before
 	 * the store is loaded: a taint the kernel applied then is final, and
@@ -360,6 +381,7 @@ static void exec_stop(struct keel_subsys *s)
 		keel_pin_dir_remove(s);
 	exec_bpf__destroy(p->skel);
 	exec_installers_stop(s);
+	exec_programs_stop(s);
 	keel_trust_close(p->store);
 	memset(p, 0, sizeof(*p));
 }

@@ -19,5 +19,15 @@ const struct keel_opt exec_options[] = {
 			"runs, what its process tree writes becomes trusted when closed; empty: none"),
 	KEEL_OPT_UINT(T, "max_installing", max_installing, 16, 1048576, "4096",
 		      "files installers may have open for writing at once; beyond, they stay untrusted"),
+	KEEL_OPT_STRING(T, "jits", jits,
+			"/usr/bin/qemu-system-x86_64,/usr/bin/qemu-system-i386,"
+			"/usr/bin/qemu-system-x86_64-microvm",
+			"programs that may make anonymous memory executable (JITs; QEMU's TCG), full "
+			"paths separated by commas (at most 16); in enforce mode anything else is "
+			"refused; empty: none"),
+	KEEL_OPT_STRING(T, "tracers", tracers, "/usr/bin/gdb,/usr/bin/strace",
+			"programs that may ptrace other processes, write /proc/PID/mem and use "
+			"process_vm_writev, full paths separated by commas (at most 16); in enforce "
+			"mode anything else is refused; empty: none"),
 	KEEL_OPT_END
 };

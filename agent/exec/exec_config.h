@@ -14,6 +14,8 @@ struct exec_config {
 	unsigned int max_trusted;
 	char installers[1024];
 	unsigned int max_installing;
+	char jits[1024];	/* programs.c */
+	char tracers[1024];
 };
 
 extern const struct keel_opt exec_options[];

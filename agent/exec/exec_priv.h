@@ -31,6 +31,7 @@ struct exec_priv {
 	char pin_path[PATH_MAX];
 	bool pinned;
 	struct exec_inst *inst;		/* installer.c */
+	struct exec_progs *progs;	/* programs.c */
 };
 
 /* trustfile.c: open @path and learn its identity from the kernel. */
@@ -45,6 +46,12 @@ void exec_installer_tainted(struct keel_subsys *s, const struct keel_exec_key *k
 /* The file @key is now trusted at @path: if that is an installer's path, it is the installer. */
 void exec_installer_moved(struct keel_subsys *s, const char *path,
 			  const struct keel_exec_key *key);
+/* programs.c: [exec] jits and tracers (see there). */
+int exec_programs_start(struct keel_subsys *s, char *why, size_t len);
+void exec_programs_stop(struct keel_subsys *s);
+/* The file @key is now trusted at @path: if that is a jit's or tracer's path, it is that program. */
+void exec_programs_moved(struct keel_subsys *s, const char *path, const struct keel_exec_key *key);
+
 json_t *exec_cmd_installer_mark(struct keel_subsys *s, json_t *req, bool privileged, char *why,
 				size_t len);
 json_t *exec_cmd_installer_sync(struct keel_subsys *s, json_t *req, char *why, size_t len);

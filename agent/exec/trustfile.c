@@ -243,6 +243,7 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 	}
 	close(fd);
 	exec_installer_moved(s, canon, &id1.key);	/* an installer (re)installed */
+	exec_programs_moved(s, canon, &id1.key);	/* a jit or tracer (re)installed */
 	return 0;
 fail:
 	if (entered)

@@ -157,6 +157,14 @@ enum keel_exec_op {
 	/* self-protection */
 	KEEL_EXEC_OP_BPF = 32,
 	KEEL_EXEC_OP_PTRACE = 33,
+	/* native code that comes from no file (docs/exec.md, "Native code") */
+	KEEL_EXEC_OP_ANON_MMAP = 40,	/* mmap of anonymous memory with PROT_EXEC */
+	KEEL_EXEC_OP_ANON_MPROTECT = 41,	/* mprotect adding PROT_EXEC to anonymous memory */
+	KEEL_EXEC_OP_PROC_MEM_WRITE = 42,	/* open of /proc/PID/mem for writing */
+	KEEL_EXEC_OP_TRACE_ATTACH = 43,	/* PTRACE_ATTACH, PTRACE_SEIZE */
+	KEEL_EXEC_OP_TRACE_ME = 44,	/* PTRACE_TRACEME: the parent becomes the tracer */
+	KEEL_EXEC_OP_VM_WRITEV = 45,	/* process_vm_writev */
+	KEEL_EXEC_OP_READ_IMPLIES_EXEC = 46,	/* personality(READ_IMPLIES_EXEC): executable heap */
 };
 
 /* Why a file is not trusted. */
@@ -169,7 +177,17 @@ enum keel_exec_reason {
 	KEEL_EXEC_R_DELETED = 5,	/* no name left (unlinked, memfd, O_TMPFILE) */
 	KEEL_EXEC_R_NO_FILE = 6,	/* init_module from memory */
 	KEEL_EXEC_R_PROTECTED = 7,	/* keel's own objects or keeld */
+	KEEL_EXEC_R_NOT_JIT = 16,	/* the program is not one of [exec] jits */
+	KEEL_EXEC_R_NOT_TRACER = 17,	/* the program is not one of [exec] tracers */
 };
+
+/*
+ * exec_program_roles: what the programs named in the configuration may
+ * do, by the inode keeld found at each path (value: KEEL_EXEC_ROLE_*).
+ */
+#define KEEL_EXEC_ROLE_JIT (1U << 0)	/* [exec] jits: anonymous executable memory */
+#define KEEL_EXEC_ROLE_TRACER (1U << 1)	/* [exec] tracers: ptrace, /proc/PID/mem, process_vm_writev */
+#define KEEL_EXEC_MAX_ROLE_PATHS 16	/* paths in each of [exec] jits and tracers */
 
 enum keel_exec_decision {
 	KEEL_EXEC_D_DENY = 1,		/* refused (enforce) */
