@@ -13,6 +13,10 @@
  *       load an extension (freplace) of the program PROG_ID
  *   exec_guard_attach_helper link-create PROG_ID
  *       BPF_LINK_CREATE with the program PROG_ID as target_fd
+ *   exec_guard_attach_helper link-detach LINK_ID
+ *       BPF_LINK_DETACH of the link LINK_ID
+ *   exec_guard_attach_helper link-update LINK_ID
+ *       BPF_LINK_UPDATE of the link LINK_ID to a program of our own
  *   exec_guard_attach_helper prog-detach PROG_ID
  *       BPF_PROG_DETACH of the program PROG_ID as an LSM program, from the
  *       root cgroup
@@ -181,6 +185,40 @@ static int link_create(__u32 id)
 	return 0;
 }
 
+static int link_change(__u32 id, int cmd)
+{
+	union bpf_attr attr;
+	int link, own;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.link_id = id;
+	link = sys_bpf(BPF_LINK_GET_FD_BY_ID, &attr);
+	if (link < 0)
+		return fail("BPF_LINK_GET_FD_BY_ID");
+	memset(&attr, 0, sizeof(attr));
+	if (cmd == BPF_LINK_DETACH) {
+		attr.link_detach.link_fd = link;
+		if (sys_bpf(BPF_LINK_DETACH, &attr) < 0)
+			return fail("BPF_LINK_DETACH");
+		printf("detached\n");
+		return 0;
+	}
+	attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+	attr.insns = (unsigned long)ret0;
+	attr.insn_cnt = 2;
+	attr.license = (unsigned long)"GPL";
+	own = sys_bpf(BPF_PROG_LOAD, &attr);
+	if (own < 0)
+		return fail("BPF_PROG_LOAD of a socket filter");
+	memset(&attr, 0, sizeof(attr));
+	attr.link_update.link_fd = link;
+	attr.link_update.new_prog_fd = own;
+	if (sys_bpf(BPF_LINK_UPDATE, &attr) < 0)
+		return fail("BPF_LINK_UPDATE");
+	printf("updated\n");
+	return 0;
+}
+
 /*
  * 6.1 takes BPF_PROG_DETACH of an LSM attach type for a cgroup detach
  * (BPF_LSM_CGROUP): try it on the root cgroup, where keel attached nothing.
@@ -216,6 +254,10 @@ int main(int argc, char **argv)
 		return load_on(id, BPF_PROG_TYPE_EXT, 0);
 	if (!strcmp(argv[1], "link-create"))
 		return link_create(id);
+	if (!strcmp(argv[1], "link-detach"))
+		return link_change(id, BPF_LINK_DETACH);
+	if (!strcmp(argv[1], "link-update"))
+		return link_change(id, BPF_LINK_UPDATE);
 	if (!strcmp(argv[1], "prog-detach"))
 		return prog_detach(id);
 	return 2;

@@ -10,8 +10,9 @@
 #    argument is no context struct), the guard too where it could;
 #  - BPF_PROG_DETACH of exec_check: LSM programs are attached through
 #    links, which it cannot reach (for an LSM attach type it looks for a
-#    cgroup attachment: EINVAL); BPF_LINK_DETACH/UPDATE and the pins are
-#    test_exec_guard.sh's.
+#    cgroup attachment: EINVAL);
+#  - BPF_LINK_DETACH and BPF_LINK_UPDATE of exec_check's link: refused in
+#    enforce mode (removing or renaming the pins: test_exec_guard.sh).
 # In audit mode the same attempts go through and are reported.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
@@ -68,6 +69,8 @@ on_exit '"$KEELCTL" exec mode audit'
 cp /bin/true "$T/bin/copied"
 prog=$(bpftool -j prog show | jq -r '[.[] | select(.name == "exec_check")][0].id')
 check "keel's exec_check program has an id ($prog)" test "$prog" -gt 0
+link=$(bpftool -j link show | jq -r "[.[] | select(.prog_id == $prog)][0].id")
+check "and a link ($link)" test "$link" -gt 0
 
 # --- audit: allowed and reported ---------------------------------------------
 check "audit: keeld's executable runs under ptrace" "$helper" traced-exec "$KEELD" --version
@@ -89,6 +92,10 @@ check "enforce: exec.guard_deny prog_attach" guard_event prog_attach enforce tru
 	".target == \"program $prog\""
 check "enforce: BPF_LINK_CREATE with exec_check as target is refused (EPERM)" \
 	fails_with "BPF_LINK_CREATE: Operation not permitted" "$helper" link-create "$prog"
+check "enforce: BPF_LINK_DETACH of exec_check's link is refused (EPERM)" \
+	fails_with "BPF_LINK_DETACH: Operation not permitted" "$helper" link-detach "$link"
+check "enforce: BPF_LINK_UPDATE of exec_check's link to another program is refused (EPERM)" \
+	fails_with "BPF_LINK_UPDATE: Operation not permitted" "$helper" link-update "$link"
 check "enforce: freplace of exec_check fails (EINVAL from the kernel, or EPERM)" \
 	fails_with "invalid argument\|not permitted" "$helper" freplace "$prog"
 check "enforce: BPF_PROG_DETACH cannot reach exec_check (a cgroup detach: EINVAL or ENOENT)" \
