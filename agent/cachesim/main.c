@@ -16,8 +16,11 @@
 
 enum out_kind { OUT_TABLE, OUT_JSON, OUT_CSV };
 
+#define MAX_TRACES 256
+
 struct env {
-	const char *trace;
+	const char *traces[MAX_TRACES];
+	size_t ntraces;
 	enum keel_sim_format format;
 	const struct keel_sim_policy *pols[32];
 	size_t npols;
@@ -30,9 +33,17 @@ struct env {
 	enum out_kind out;
 	const char *plot;
 	bool quiet;
+	bool summary;
 };
 
-enum { OPT_JSON = 0x100, OPT_CSV, OPT_PLOT, OPT_BLOCK_SIZE, OPT_READS_ONLY };
+enum {
+	OPT_JSON = 0x100,
+	OPT_CSV,
+	OPT_PLOT,
+	OPT_BLOCK_SIZE,
+	OPT_READS_ONLY,
+	OPT_SUMMARY,
+};
 
 static const struct argp_option options[] = {
 	{ "format", 'f', "FMT", 0,
@@ -61,12 +72,17 @@ static const struct argp_option options[] = {
 	{ "csv", OPT_CSV, NULL, 0, "Print CSV, one line per policy and size", 0 },
 	{ "plot", OPT_PLOT, "FILE.svg", 0,
 	  "Also draw miss ratio against cache size for every policy as SVG", 0 },
+	{ "summary", OPT_SUMMARY, NULL, 0,
+	  "Print only, per policy, the geometric mean over every cell (each "
+	  "TRACE at each size) of its miss ratio over the best online policy's "
+	  "in that cell (1.0000: never beaten), the cells it is best in and its "
+	  "worst cell. With --json, one JSON object", 0 },
 	{ "quiet", 'q', NULL, 0, "No progress on the terminal", 0 },
 	{ 0 },
 };
 
 static const char doc[] =
-	"Replay a block I/O trace through keel's three-queue cache and the "
+	"Replay block I/O traces through keel's three-queue cache and the "
 	"reference policies at several cache sizes, and print their miss ratios."
 	"\v"
 	"Every policy sees the same key sequence. In object mode a request is "
@@ -85,6 +101,8 @@ static const char doc[] =
 	"  keel-cachesim lirs-sprite.trace.gz --json | jq '.[]|select(.policy==\"keel\")'\n"
 	"  keel-cachesim T.bin --plot mrc.svg\n"
 	"      table on stdout and the miss-ratio curves in mrc.svg\n"
+	"  keel-cachesim --summary ../shared/traces/lirs-*.trace.gz T.bin\n"
+	"      one line per policy: geometric mean of miss ratio / cell's best\n"
 	"\n"
 	"EXIT STATUS: 0 on success, 1 on a bad trace or option, 2 on usage "
 	"errors.";
@@ -194,17 +212,22 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case OPT_PLOT:
 		e->plot = arg;
 		break;
+	case OPT_SUMMARY:
+		e->summary = true;
+		break;
 	case 'q':
 		e->quiet = true;
 		break;
 	case ARGP_KEY_ARG:
-		if (e->trace)
-			argp_error(st, "one TRACE only");
-		e->trace = arg;
+		if (e->ntraces >= MAX_TRACES)
+			argp_error(st, "at most %d TRACEs", MAX_TRACES);
+		e->traces[e->ntraces++] = arg;
 		break;
 	case ARGP_KEY_END:
-		if (!e->trace)
+		if (!e->ntraces)
 			argp_error(st, "no TRACE given");
+		if (e->plot && e->ntraces > 1)
+			argp_error(st, "--plot draws one TRACE; give one");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -220,18 +243,136 @@ static __u64 size_of(const struct env *e, size_t i, __u64 unique)
 	return v < 1 ? 1 : (__u64)v;
 }
 
-int main(int argc, char **argv)
+/*
+ * Replay one trace through every policy at every size; *rep points into
+ * *res, which the caller frees.  Prints errors itself.
+ */
+static int run_trace(const struct env *e, const char *path, bool progress,
+		     struct keel_sim_report *rep, struct keel_sim_result **res)
 {
-	struct env e = { .block_size = 4096 };
-	struct argp argp = { options, parse_opt, "TRACE", doc, 0, 0, 0 };
 	struct keel_sim_trace t;
 	struct keel_sim_keys k = { 0 };
 	struct keel_sim_err err = { "" };
-	struct keel_sim_result *res = NULL;
-	struct keel_sim_report rep;
-	bool progress;
 	size_t nres = 0;
 	int r;
+
+	*res = NULL;
+	if (progress)
+		fprintf(stderr, "reading %s...", path);
+	r = keel_sim_trace_load(path, e->format, &t, &err);
+	if (progress)
+		fprintf(stderr, "\r\033[K");
+	if (r) {
+		fprintf(stderr, "keel-cachesim: %s\n",
+			err.msg[0] ? err.msg : strerror(-r));
+		return r;
+	}
+	r = keel_sim_keys_build(&t, e->mode, e->block_size, e->reads_only, &k);
+	if (!r && k.n == 0)
+		r = -ENODATA;
+	if (r) {
+		fprintf(stderr, "keel-cachesim: %s: %s\n", path,
+			r == -ENODATA ? "no requests left (all writes with "
+					"--reads-only?)"
+				      : strerror(-r));
+		goto cleanup;
+	}
+	*res = calloc(e->npols * e->nsizes, sizeof(**res));
+	if (!*res) {
+		r = -ENOMEM;
+		fprintf(stderr, "keel-cachesim: out of memory\n");
+		goto cleanup;
+	}
+	for (size_t p = 0; p < e->npols; p++) {
+		for (size_t s = 0; s < e->nsizes; s++) {
+			__u64 size = size_of(e, s, k.unique);
+
+			if (progress)
+				fprintf(stderr, "\r\033[K[%zu/%zu] %s at %llu",
+					nres + 1, e->npols * e->nsizes,
+					e->pols[p]->name,
+					(unsigned long long)size);
+			r = keel_sim_run(e->pols[p], &k, size, &(*res)[nres]);
+			if (r) {
+				fprintf(stderr, "\nkeel-cachesim: %s: %s at size "
+						"%llu: %s\n", path, e->pols[p]->name,
+					(unsigned long long)size, strerror(-r));
+				goto cleanup;
+			}
+			nres++;
+		}
+	}
+	if (progress)
+		fprintf(stderr, "\r\033[K");
+	*rep = (struct keel_sim_report){
+		.trace = path,
+		.format = keel_sim_format_name(t.format),
+		.mode = e->mode == KEEL_SIM_BLOCK
+				? (e->reads_only ? "block-reads" : "block")
+				: (e->reads_only ? "object-reads" : "object"),
+		.requests = k.n,
+		.unique = k.unique,
+		.res = *res,
+		.nres = nres,
+	};
+cleanup:
+	keel_sim_keys_free(&k);
+	keel_sim_trace_free(&t);
+	return r;
+}
+
+static int print_report(const struct env *e, const struct keel_sim_report *rep)
+{
+	int r = 0;
+
+	if (e->out == OUT_JSON)
+		r = keel_sim_out_json(stdout, rep);
+	else if (e->out == OUT_CSV)
+		keel_sim_out_csv(stdout, rep);
+	else
+		keel_sim_out_table(stdout, rep);
+	if (!r && e->plot) {
+		r = keel_sim_out_svg(e->plot, rep);
+		if (r)
+			fprintf(stderr, "keel-cachesim: cannot write %s: %s\n",
+				e->plot, strerror(-r));
+	}
+	return r;
+}
+
+static int print_summary(const struct env *e,
+			 const struct keel_sim_report *reps, size_t n)
+{
+	struct keel_sim_summary sum;
+	int r = keel_sim_summarize(reps, n, &sum);
+
+	if (!r && !sum.cells)
+		r = -ENODATA;
+	if (r) {
+		fprintf(stderr, "keel-cachesim: --summary: %s\n",
+			r == -ENODATA ? "no cell with an online policy (only "
+					"belady was run?)"
+				      : strerror(-r));
+		keel_sim_summary_free(&sum);
+		return r;
+	}
+	if (e->out == OUT_JSON)
+		r = keel_sim_out_summary_json(stdout, &sum);
+	else
+		keel_sim_out_summary(stdout, &sum);
+	keel_sim_summary_free(&sum);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct env e = { .block_size = 4096 };
+	struct argp argp = { options, parse_opt, "TRACE...", doc, 0, 0, 0 };
+	struct keel_sim_report *reps = NULL;
+	struct keel_sim_result **res = NULL;
+	size_t nreps = 0;
+	bool progress;
+	int r = 0;
 
 	/* argp exits with 64 (EX_USAGE) on a bad command line; ours is 2 */
 	argp_err_exit_status = 2;
@@ -253,79 +394,34 @@ int main(int argc, char **argv)
 		}
 	}
 	progress = !e.quiet && isatty(STDERR_FILENO);
-	if (progress)
-		fprintf(stderr, "reading %s...", e.trace);
-	r = keel_sim_trace_load(e.trace, e.format, &t, &err);
-	if (progress)
-		fprintf(stderr, "\r\033[K");
-	if (r) {
-		fprintf(stderr, "keel-cachesim: %s\n",
-			err.msg[0] ? err.msg : strerror(-r));
-		return 1;
-	}
-	r = keel_sim_keys_build(&t, e.mode, e.block_size, e.reads_only, &k);
-	if (!r && k.n == 0)
-		r = -ENODATA;
-	if (r) {
-		fprintf(stderr, "keel-cachesim: %s: %s\n", e.trace,
-			r == -ENODATA ? "no requests left (all writes with "
-					"--reads-only?)"
-				      : strerror(-r));
-		goto cleanup;
-	}
-	res = calloc(e.npols * e.nsizes, sizeof(*res));
-	if (!res) {
-		r = -ENOMEM;
+	reps = calloc(e.ntraces, sizeof(*reps));
+	res = calloc(e.ntraces, sizeof(*res));
+	if (!reps || !res) {
 		fprintf(stderr, "keel-cachesim: out of memory\n");
+		r = -ENOMEM;
 		goto cleanup;
 	}
-	for (size_t p = 0; p < e.npols; p++) {
-		for (size_t s = 0; s < e.nsizes; s++) {
-			__u64 size = size_of(&e, s, k.unique);
-
-			if (progress)
-				fprintf(stderr, "\r\033[K[%zu/%zu] %s at %llu",
-					nres + 1, e.npols * e.nsizes,
-					e.pols[p]->name,
-					(unsigned long long)size);
-			r = keel_sim_run(e.pols[p], &k, size, &res[nres]);
+	for (; nreps < e.ntraces; nreps++) {
+		r = run_trace(&e, e.traces[nreps], progress, &reps[nreps],
+			      &res[nreps]);
+		if (r) {
+			nreps++;	/* free its results too */
+			goto cleanup;
+		}
+		if (!e.summary) {
+			r = print_report(&e, &reps[nreps]);
 			if (r) {
-				fprintf(stderr, "\nkeel-cachesim: %s at size "
-						"%llu: %s\n", e.pols[p]->name,
-					(unsigned long long)size, strerror(-r));
+				nreps++;
 				goto cleanup;
 			}
-			nres++;
 		}
 	}
-	if (progress)
-		fprintf(stderr, "\r\033[K");
-	rep = (struct keel_sim_report){
-		.trace = e.trace,
-		.format = keel_sim_format_name(t.format),
-		.mode = e.mode == KEEL_SIM_BLOCK
-				? (e.reads_only ? "block-reads" : "block")
-				: (e.reads_only ? "object-reads" : "object"),
-		.requests = k.n,
-		.unique = k.unique,
-		.res = res,
-		.nres = nres,
-	};
-	if (e.out == OUT_JSON)
-		r = keel_sim_out_json(stdout, &rep);
-	else if (e.out == OUT_CSV)
-		keel_sim_out_csv(stdout, &rep);
-	else
-		keel_sim_out_table(stdout, &rep);
-	if (!r && e.plot) {
-		r = keel_sim_out_svg(e.plot, &rep);
-		if (r)
-			fprintf(stderr, "keel-cachesim: cannot write %s: %s\n",
-				e.plot, strerror(-r));
-	}
+	if (e.summary)
+		r = print_summary(&e, reps, nreps);
 cleanup:
+	for (size_t i = 0; res && i < nreps; i++)
+		free(res[i]);
 	free(res);
-	keel_sim_keys_free(&k);
-	keel_sim_trace_free(&t);
+	free(reps);
 	return r ? 1 : 0;
 }

@@ -33,3 +33,43 @@ int keel_sim_out_json(FILE *f, const struct keel_sim_report *r)
 	json_decref(arr);
 	return err;
 }
+
+/* --summary --json: {cells, traces, policies: [{policy, geomean, ...}]}. */
+int keel_sim_out_summary_json(FILE *f, const struct keel_sim_summary *s)
+{
+	json_t *arr = json_array(), *top;
+	int err = 0;
+
+	if (!arr)
+		return -ENOMEM;
+	for (size_t j = 0; j < s->nrows && !err; j++) {
+		const struct keel_sim_summary_row *r = &s->rows[j];
+		json_t *o = json_pack(
+			"{s:s, s:b, s:f, s:I, s:I, s:f, s:s, s:I}", "policy",
+			r->policy, "offline", r->offline, "geomean", r->geomean,
+			"cells", (json_int_t)r->cells, "best_cells",
+			(json_int_t)r->best, "worst", r->worst, "worst_trace",
+			r->worst_trace ? r->worst_trace : "", "worst_size",
+			(json_int_t)r->worst_size);
+
+		if (!o || json_array_append_new(arr, o))
+			err = -ENOMEM;
+	}
+	top = json_object();
+	if (!top) {
+		json_decref(arr);
+		return -ENOMEM;
+	}
+	/* json_object_set_new() takes the reference even when it fails. */
+	if (json_object_set_new(top, "policies", arr) ||
+	    json_object_set_new(top, "cells", json_integer((json_int_t)s->cells)) ||
+	    json_object_set_new(top, "traces",
+				json_integer((json_int_t)s->traces)))
+		err = -ENOMEM;
+	if (!err && json_dumpf(top, f, JSON_INDENT(2)))
+		err = -EIO;
+	if (!err)
+		fputc('\n', f);
+	json_decref(top);
+	return err;
+}

@@ -136,6 +136,33 @@ struct keel_sim_report {
 	size_t nres;
 };
 
+/*
+ * --summary: per policy, the geometric mean over all cells (trace, size) of
+ * its miss ratio over the best online policy's in the cell (Belady is not
+ * a candidate for best).
+ */
+struct keel_sim_summary_row {
+	const char *policy;
+	bool offline;		/* Belady: reported, never the best */
+	size_t cells;
+	size_t best;		/* cells where it has the fewest misses */
+	double log_sum, geomean;
+	double worst;		/* largest ratio, and its cell */
+	const char *worst_trace;
+	__u64 worst_size;
+};
+
+struct keel_sim_summary {
+	struct keel_sim_summary_row *rows;
+	size_t nrows, cells, traces;
+};
+
+int keel_sim_summarize(const struct keel_sim_report *reps, size_t nreps,
+		       struct keel_sim_summary *ret);
+void keel_sim_summary_free(struct keel_sim_summary *s);
+void keel_sim_out_summary(FILE *f, const struct keel_sim_summary *s);
+int keel_sim_out_summary_json(FILE *f, const struct keel_sim_summary *s);
+
 void keel_sim_out_table(FILE *f, const struct keel_sim_report *r);
 int keel_sim_out_json(FILE *f, const struct keel_sim_report *r);
 void keel_sim_out_csv(FILE *f, const struct keel_sim_report *r);

@@ -408,3 +408,140 @@ Test(cachesim, keel_trace_format_in_simulator)
 	keel_sim_trace_free(&t);
 	unlink(p);
 }
+
+/*
+ * --summary's figure on cells made up to be checked by hand: per policy
+ * the geometric mean, over every (trace, size) cell, of its miss ratio
+ * over the best online policy's in the cell; Belady is never the best.
+ */
+Test(cachesim, summary_is_geometric_mean_over_cells)
+{
+	/* Trace A, one size: lru 100 misses, keel 80 (best), belady 50.
+	 * Trace B, two sizes: at 10 lru 40 (best), keel 50; at 20 lru 0
+	 * (best, no miss at all), keel 3. */
+	static const struct keel_sim_result a[] = {
+		{ .policy = "keel", .size = 10, .misses = 80, .miss_ratio = 0.8 },
+		{ .policy = "lru", .size = 10, .misses = 100, .miss_ratio = 1.0 },
+		{ .policy = "belady", .size = 10, .misses = 50, .miss_ratio = 0.5 },
+	};
+	static const struct keel_sim_result b[] = {
+		{ .policy = "keel", .size = 10, .misses = 50, .miss_ratio = 0.5 },
+		{ .policy = "keel", .size = 20, .misses = 3, .miss_ratio = 0.03 },
+		{ .policy = "lru", .size = 10, .misses = 40, .miss_ratio = 0.4 },
+		{ .policy = "lru", .size = 20, .misses = 0, .miss_ratio = 0 },
+	};
+	const struct keel_sim_report reps[] = {
+		{ .trace = "A", .res = a, .nres = 3 },
+		{ .trace = "B", .res = b, .nres = 4 },
+	};
+	struct keel_sim_summary s;
+	const struct keel_sim_summary_row *keel = NULL, *lru = NULL,
+					  *belady = NULL;
+
+	cr_assert_eq(keel_sim_summarize(reps, 2, &s), 0);
+	cr_assert_eq(s.cells, 3ull);
+	for (size_t i = 0; i < s.nrows; i++) {
+		if (!strcmp(s.rows[i].policy, "keel"))
+			keel = &s.rows[i];
+		else if (!strcmp(s.rows[i].policy, "lru"))
+			lru = &s.rows[i];
+		else if (!strcmp(s.rows[i].policy, "belady"))
+			belady = &s.rows[i];
+	}
+	cr_assert(keel && lru && belady);
+	/* keel: 1, 50/40, (3 + 1)/1 (a cell with no miss counts misses + 1) */
+	cr_assert_float_eq(keel->geomean, cbrt(1.0 * 1.25 * 4.0), 1e-9,
+			   "keel %.6f", keel->geomean);
+	cr_assert_eq(keel->best, 1ull);
+	cr_assert_float_eq(keel->worst, 4.0, 1e-9);
+	cr_assert_str_eq(keel->worst_trace, "B");
+	cr_assert_eq(keel->worst_size, 20ull);
+	/* lru: 100/80, 1, 1 */
+	cr_assert_float_eq(lru->geomean, cbrt(1.25), 1e-9, "lru %.6f",
+			   lru->geomean);
+	cr_assert_eq(lru->best, 2ull);
+	/* Belady is measured against the online best, not made the best. */
+	cr_assert(belady->offline);
+	cr_assert_eq(belady->cells, 1ull);
+	cr_assert_float_eq(belady->geomean, 0.5 / 0.8, 1e-9);
+	cr_log_info("3 cells: keel %.4f (worst %.2f at B/20), lru %.4f, "
+		    "belady %.4f (offline)", keel->geomean, keel->worst,
+		    lru->geomean, belady->geomean);
+	keel_sim_summary_free(&s);
+}
+
+/*
+ * keel-cachesim --summary takes several traces and prints one line per
+ * policy; on two public traces at two sizes the figure matches what the
+ * library computes from the same runs.
+ */
+Test(cachesim, summary_command_over_two_traces, .timeout = 120)
+{
+	static const char *const names[] = { "lirs-multi1.trace.gz",
+					      "lirs-sprite.trace.gz" };
+	static const char *const pols[] = { "keel", "lru", "lirs" };
+	struct keel_sim_result res[2][6];
+	struct keel_sim_report reps[2];
+	struct keel_sim_summary s;
+	char top[4096], cmd[16384], line[512];
+	bool found[3] = { false };
+	FILE *p;
+
+	for (size_t f = 0; f < 2; f++) {
+		struct keel_sim_trace t;
+		struct keel_sim_keys k;
+		size_t n = 0;
+
+		load(names[f], KEEL_SIM_FMT_AUTO, &t, &k);
+		for (size_t q = 0; q < 3; q++)
+			for (int z = 0; z < 2; z++)
+				cr_assert_eq(keel_sim_run(
+						     keel_sim_policy_find(pols[q]),
+						     &k,
+						     (__u64)floor((z ? 0.3 : 0.05) *
+								  (double)k.unique),
+						     &res[f][n++]),
+					     0);
+		reps[f] = (struct keel_sim_report){ .trace = names[f],
+						    .res = res[f], .nres = 6 };
+		keel_sim_keys_free(&k);
+		keel_sim_trace_free(&t);
+	}
+	cr_assert_eq(keel_sim_summarize(reps, 2, &s), 0);
+	cr_assert_eq(s.cells, 4ull);
+
+	p = popen("git rev-parse --show-toplevel 2>/dev/null", "r");
+	cr_assert(p && fgets(top, sizeof(top), p));
+	pclose(p);
+	top[strcspn(top, "\n")] = 0;
+	snprintf(cmd, sizeof(cmd),
+		 "%s/build/keel-cachesim -q --summary -p keel,lru,lirs "
+		 "-s 5%%,30%% %s/%s %s/%s 2>&1", top, traces_dir(), names[0],
+		 traces_dir(), names[1]);
+	p = popen(cmd, "r");
+	cr_assert(p, "cannot run %s", cmd);
+	cr_assert(fgets(line, sizeof(line), p), "no output from %s", cmd);
+	cr_assert(strstr(line, "summary over 4 cells (2 traces)"),
+		  "first line: %s", line);
+	while (fgets(line, sizeof(line), p)) {
+		char name[32];
+		double gm;
+
+		if (sscanf(line, "%31s %lf", name, &gm) != 2)
+			continue;
+		for (size_t j = 0; j < s.nrows; j++) {
+			if (strcmp(s.rows[j].policy, name))
+				continue;
+			cr_assert_float_eq(gm, s.rows[j].geomean, 0.00005,
+					   "%s: command %.4f, library %.4f",
+					   name, gm, s.rows[j].geomean);
+			found[j] = true;
+			cr_log_info("%s: geometric mean %.4f over 4 cells "
+				    "(best in %zu)", name, gm, s.rows[j].best);
+		}
+	}
+	cr_assert_eq(pclose(p), 0, "%s failed", cmd);
+	cr_assert(found[0] && found[1] && found[2],
+		  "a policy is missing from the summary");
+	keel_sim_summary_free(&s);
+}
