@@ -6,9 +6,20 @@ BUILD      ?= build
 CC         ?= gcc
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
-# the newest installed kernel that has headers (a build link), not the running one
-KVER       ?= $(shell ls -d /lib/modules/*/build 2>/dev/null | sort -V | tail -1 | cut -d/ -f4)
-KDIR       ?= /lib/modules/$(KVER)/build
+# keel.ko is built once per kernel, into build/kmod/VERSION/keel.ko:
+#  - KDIR=DIR: for the kernel whose headers (or build tree) are in DIR only;
+#  - KVER=VERSION: for /lib/modules/VERSION/build only;
+#  - default: every kernel the VM tests boot (tests/vm/kernels) that has
+#    headers, i.e. Debian 12's own and the bookworm-backports one.
+kdir_release = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(1)/include/generated/utsrelease.h 2>/dev/null)
+ifneq ($(KDIR),)
+KVERS      := $(call kdir_release,$(KDIR))
+else ifneq ($(KVER),)
+KVERS      := $(KVER)
+else
+KVERS      := $(shell for v in $$(tests/vm/kernels 2>/dev/null); do \
+		[ -e /lib/modules/$$v/build ] && echo $$v; done)
+endif
 PREFIX     ?= /usr/local
 
 PKGS       := libbpf inih jansson libsystemd sqlite3 libcrypto
@@ -80,14 +91,18 @@ $(BUILD)/tests/bench/%: tests/bench/%.c $(BUILD)/libkeel.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(BUILD)/libkeel.a -o $@ $(LDLIBS)
 
-# keel.ko against the installed Debian kernel headers.  The module is built
-# in a copy under build/ so the source tree stays clean.
-kmod: $(BUILD)/kmod/keel.ko
-$(BUILD)/kmod/keel.ko: $(wildcard kmod/*.c kmod/*.h kmod/Kbuild include/keel/*.h)
-	@if [ ! -d "$(KDIR)" ]; then echo "kmod: no kernel headers at KDIR=$(KDIR); run 'make deps' or set KDIR" >&2; exit 1; fi
+# keel.ko against each kernel's headers (KVERS above).  The module is built
+# in a copy under build/kmod/VERSION/ so the source tree stays clean.
+KMOD_SRCS  := $(wildcard kmod/*.c kmod/*.h kmod/Kbuild include/keel/*.h)
+KMOD_KOS   := $(foreach v,$(KVERS),$(BUILD)/kmod/$(v)/keel.ko)
+kmod: $(KMOD_KOS)
+	@if [ -z "$(KVERS)" ]; then echo "kmod: no kernel headers found$(if $(KDIR), at KDIR=$(KDIR)); run 'make deps' or set KDIR or KVER" >&2; exit 1; fi
+$(BUILD)/kmod/%/keel.ko: $(KMOD_SRCS)
+	@kdir=$(or $(KDIR),/lib/modules/$*/build); \
+	if [ ! -d "$$kdir" ]; then echo "kmod: no kernel headers for $* at $$kdir; run 'make deps' or set KDIR" >&2; exit 1; fi
 	@mkdir -p $(@D)
 	cp kmod/*.c kmod/Kbuild $(wildcard kmod/*.h) $(@D)/
-	$(MAKE) -C $(KDIR) M=$(abspath $(@D)) KEEL_INCLUDE=$(abspath include) modules
+	$(MAKE) -C $(or $(KDIR),/lib/modules/$*/build) M=$(abspath $(@D)) KEEL_INCLUDE=$(abspath include) modules
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h.tmp

@@ -22,6 +22,19 @@
 
 #define KEEL_MODULE_VERSION "0.1.0"
 
+/* Upcalls are optional: memory handles work on kernels where they cannot. */
+static bool upcall_ok;
+module_param_string(upcall_unavailable, keel_uc_why, sizeof(keel_uc_why), 0444);
+MODULE_PARM_DESC(upcall_unavailable,
+		 "why upcalls cannot run on this kernel; empty when they can");
+
+static bool keel_is_upcall_ioctl(unsigned int cmd)
+{
+	return cmd == KEEL_IOC_UPCALL_REGISTER || cmd == KEEL_IOC_FILTER_SUBMIT ||
+	       cmd == KEEL_IOC_UPCALL_RETURN || cmd == KEEL_IOC_FILTER_RECV ||
+	       cmd == KEEL_IOC_FILTER_ANSWER;
+}
+
 static long keel_ioctl_version(void __user *arg)
 {
 	struct keel_version v;
@@ -42,6 +55,8 @@ static long keel_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case KEEL_IOC_MEMH_CREATE:
 		return keel_memh_create((void __user *)arg);
 	default:
+		if (!upcall_ok)
+			return keel_is_upcall_ioctl(cmd) ? -EOPNOTSUPP : -ENOTTY;
 		return keel_upcall_ioctl(file, cmd, arg);
 	}
 }
@@ -55,7 +70,8 @@ static int keel_open(struct inode *inode, struct file *file)
 
 static int keel_release(struct inode *inode, struct file *file)
 {
-	keel_upcall_release(file);
+	if (upcall_ok)
+		keel_upcall_release(file);
 	return 0;
 }
 
@@ -79,23 +95,30 @@ static int __init keel_init(void)
 	int ret;
 
 	ret = keel_upcall_init();
-	if (ret)
+	if (ret == -ENOEXEC)
+		upcall_ok = false;	/* keel_uc_why says why */
+	else if (ret)
 		return ret;
+	else
+		upcall_ok = true;
 	ret = keel_memh_init();
 	if (ret) {
 		pr_err("cannot set up memory handles: %d\n", ret);
-		keel_upcall_exit();
+		if (upcall_ok)
+			keel_upcall_exit();
 		return ret;
 	}
 	ret = misc_register(&keel_misc);
 	if (ret) {
 		pr_err("cannot register /dev/keel: %d\n", ret);
 		keel_memh_exit();
-		keel_upcall_exit();
+		if (upcall_ok)
+			keel_upcall_exit();
 		return ret;
 	}
-	pr_info("loaded, version %s, abi %u, /dev/keel\n",
-		KEEL_MODULE_VERSION, KEEL_ABI_VERSION);
+	pr_info("loaded, version %s, abi %u, /dev/keel%s\n",
+		KEEL_MODULE_VERSION, KEEL_ABI_VERSION,
+		upcall_ok ? "" : ", without upcalls");
 	return 0;
 }
 
@@ -103,7 +126,8 @@ static void __exit keel_exit(void)
 {
 	misc_deregister(&keel_misc);
 	keel_memh_exit();
-	keel_upcall_exit();
+	if (upcall_ok)
+		keel_upcall_exit();
 	pr_info("unloaded\n");
 }
 

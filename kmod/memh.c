@@ -70,6 +70,7 @@
 
 #include <keel/keel_uapi.h>
 
+#include "compat.h"
 #include "memh.h"
 
 #define KEEL_MEMH_MAGIC 0x6b6d6568	/* "kmeh" */
@@ -290,7 +291,7 @@ static int memh_fault_page(struct keel_memh *h, struct vm_fault *vmf,
 		/* No retry possible (not a user fault): wait here. */
 		mmap_read_lock(mm);
 	}
-	n = get_user_pages_remote(mm, addr, 1, gup, ret_page, NULL, NULL);
+	n = keel_gup_remote_one(mm, addr, gup, ret_page);
 	mmap_read_unlock(mm);
 	/* Not mmput(): the last reference would run exit_mmap in this fault. */
 	mmput_async(mm);
@@ -400,14 +401,14 @@ static int memh_mmap(struct file *file, struct vm_area_struct *vma)
 	if (err)
 		return err;
 	if (!(h->prot & KEEL_MEMH_WRITE))
-		vma->vm_flags &= ~VM_MAYWRITE;
+		keel_vm_flags_clear(vma, VM_MAYWRITE);
 	/*
 	 * VM_DONTCOPY: a holder's child does not inherit the mapping, so a
 	 * pid restriction cannot be sidestepped with fork().  VM_IO: else
 	 * madvise(MADV_DOFORK) would clear VM_DONTCOPY again.
 	 */
-	vma->vm_flags |= VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP |
-			 VM_DONTCOPY;
+	keel_vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP |
+			       VM_DONTCOPY);
 	vma->vm_ops = &memh_vm_ops;
 	return 0;
 }

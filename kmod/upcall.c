@@ -47,15 +47,18 @@
 
 #include <keel/keel_uapi.h>
 
+#include "compat.h"
 #include "upcall.h"
 
 #ifndef CONFIG_X86_64
 #error "keel upcalls switch x86_64 kernel stacks; no other architecture"
 #endif
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0) || \
-	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
-#error "keel upcalls are checked against the x86_64 entry code of Linux 6.1 only (docs/upcall.md)"
-#endif
+/*
+ * Written against the x86_64 entry code of Linux 6.1; on other kernels the
+ * load-time checks (keel_upcall_init) find what differs and keel.ko loads
+ * without upcalls (docs/upcall.md).
+ */
+char keel_uc_why[KEEL_UC_WHY_MAX];
 
 #define UC_FILTERS_MAX		64
 #define UC_SLOTS_MAX		1024
@@ -327,7 +330,7 @@ static long uc_do_io(const struct keel_io_req *r)
 	f = fget(r->fd);
 	if (!f)
 		return -EBADF;
-	ret = import_single_range(wr ? WRITE : READ, u64_to_user_ptr(r->buf),
+	ret = keel_import_ubuf(wr ? WRITE : READ, u64_to_user_ptr(r->buf),
 				  r->len, &iov, &iter);
 	if (ret)
 		goto out;
@@ -887,17 +890,15 @@ static int uc_selftest(void)
 	struct pt_regs *regs = current_pt_regs();
 
 	if (in_compat_syscall()) {
-		pr_err("refusing to load from a 32-bit process: the load-time check of the x86_64 system call frame needs a 64-bit insmod/modprobe\n");
-		return -ENOEXEC;
+		return keel_uc_unavailable("loaded from a 32-bit process: the load-time check of the x86_64 system call frame needs a 64-bit insmod/modprobe");
 	}
 	if (!user_mode(regs) ||
 	    (regs->orig_ax != __NR_finit_module &&
 	     regs->orig_ax != __NR_init_module) ||
 	    regs->cx != regs->ip || regs->r11 != regs->flags) {
-		pr_err("refusing to load: the system call frame at current_pt_regs() is not the x86_64 syscall-entry frame this module copies for filters (cs=%#lx orig_ax=%ld ip=%#lx cx=%#lx flags=%#lx r11=%#lx); this kernel's entry code differs from Linux 6.1's, see docs/upcall.md\n",
-		       regs->cs, regs->orig_ax, regs->ip, regs->cx,
-		       regs->flags, regs->r11);
-		return -ENOEXEC;
+		return keel_uc_unavailable("the system call frame at current_pt_regs() is not the x86_64 syscall-entry frame this module copies for filters (cs=%#lx orig_ax=%ld ip=%#lx cx=%#lx flags=%#lx r11=%#lx); this kernel's entry code differs from Linux 6.1's, see docs/upcall.md",
+					   (unsigned long)regs->cs, regs->orig_ax, regs->ip, regs->cx,
+					   regs->flags, regs->r11);
 	}
 	return 0;
 }

@@ -7,6 +7,21 @@
 
 #include <linux/fs.h>
 
+/*
+ * keel_upcall_init() fails when this kernel's internals are not the ones
+ * the second-stack switch was written for; keel.ko then loads without
+ * upcalls and keel_uc_why says why (kernel log and the module parameter
+ * upcall_unavailable, which keeld reports).
+ */
+#define KEEL_UC_WHY_MAX 512
+extern char keel_uc_why[KEEL_UC_WHY_MAX];
+#define keel_uc_unavailable(fmt, ...)					\
+	({								\
+		snprintf(keel_uc_why, sizeof(keel_uc_why), fmt, ##__VA_ARGS__); \
+		pr_warn("upcalls unavailable: %s\n", keel_uc_why);	\
+		-ENOEXEC;						\
+	})
+
 int keel_upcall_init(void);
 void keel_upcall_exit(void);
 /* -ENOTTY for a command that is not an upcall ioctl. */

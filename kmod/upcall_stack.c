@@ -428,9 +428,8 @@ static int uc_resolve(void)
 
 	ret = register_kprobe(&kp);
 	if (ret) {
-		pr_err("refusing to load: cannot find kallsyms_lookup_name through a kprobe (%d); the second-stack upcall needs kprobes and kallsyms (docs/upcall.md)\n",
-		       ret);
-		return -ENOEXEC;
+		return keel_uc_unavailable("cannot find kallsyms_lookup_name through a kprobe (%d); the second-stack upcall needs kprobes and kallsyms (docs/upcall.md)",
+					   ret);
 	}
 	lookup = (uc_lookup_fn)kp.addr;
 	unregister_kprobe(&kp);
@@ -446,13 +445,12 @@ static int uc_resolve(void)
 	if (!uc_sym.top_of_stack || !uc_sym.exit_to_user ||
 	    !uc_sym.return_to_user || !uc_sym.do_exit ||
 	    !uc_sym.kprobes_all_disarmed) {
-		pr_err("refusing to load: kernel symbols missing (cpu_current_top_of_stack %s, irqentry_exit_to_user_mode %s, swapgs_restore_regs_and_return_to_usermode %s, do_exit %s, kprobes_all_disarmed %s); this kernel is not the x86_64 Linux 6.1 the second-stack upcall was written for (docs/upcall.md)\n",
+		return keel_uc_unavailable("kernel symbols missing (cpu_current_top_of_stack %s, irqentry_exit_to_user_mode %s, swapgs_restore_regs_and_return_to_usermode %s, do_exit %s, kprobes_all_disarmed %s); this kernel is not the x86_64 Linux 6.1 the second-stack upcall was written for (docs/upcall.md)",
 		       uc_sym.top_of_stack ? "ok" : "missing",
 		       uc_sym.exit_to_user ? "ok" : "missing",
 		       uc_sym.return_to_user ? "ok" : "missing",
 		       uc_sym.do_exit ? "ok" : "missing",
 		       uc_sym.kprobes_all_disarmed ? "ok" : "missing");
-		return -ENOEXEC;
 	}
 	return 0;
 }
@@ -470,10 +468,9 @@ static int uc_check_layout(void)
 	    top != uc_top(current->stack) ||
 	    (unsigned long)current_pt_regs() != top - sizeof(struct pt_regs) ||
 	    *end_of_stack(current) != STACK_END_MAGIC) {
-		pr_err("refusing to load: the kernel stack layout differs from Linux 6.1's (stack %px, vm area %px, cpu_current_top_of_stack %lx, pt_regs %px); the second-stack upcall cannot run here (docs/upcall.md)\n",
-		       current->stack, vm ? vm->addr : NULL, top,
-		       current_pt_regs());
-		return -ENOEXEC;
+		return keel_uc_unavailable("the kernel stack layout differs from Linux 6.1's (stack %px, vm area %px, cpu_current_top_of_stack %lx, pt_regs %px); the second-stack upcall cannot run here (docs/upcall.md)",
+					   current->stack, vm ? vm->addr : NULL,
+					   top, current_pt_regs());
 	}
 	return 0;
 }
@@ -484,8 +481,10 @@ int keel_uc_stack_init(void)
 
 	BUILD_BUG_ON(!IS_ENABLED(CONFIG_VMAP_STACK));
 	BUILD_BUG_ON(!IS_ENABLED(CONFIG_THREAD_INFO_IN_TASK));
-	BUILD_BUG_ON(IS_ENABLED(CONFIG_X86_KERNEL_IBT));
 	BUILD_BUG_ON(IS_ENABLED(CONFIG_GCC_PLUGIN_STACKLEAK));
+	/* The switch's indirect jumps land on no ENDBR instruction. */
+	if (IS_ENABLED(CONFIG_X86_KERNEL_IBT) && cpu_feature_enabled(X86_FEATURE_IBT))
+		return keel_uc_unavailable("indirect branch tracking (CET IBT) is on: the second-stack switch's indirect jumps have no ENDBR landing pads (docs/upcall.md)");
 	ret = uc_resolve();
 	if (ret)
 		return ret;
@@ -511,9 +510,8 @@ int keel_uc_stack_init(void)
 	}
 	return 0;
 err:
-	pr_err("refusing to load: cannot place the kprobes on do_exit, make_task_dead and begin_new_exec (%d) that keep exits and exec inside a filter off the second stack (docs/upcall.md)\n",
-	       ret);
-	return -ENOEXEC;
+	return keel_uc_unavailable("cannot place the kprobes on do_exit, make_task_dead and begin_new_exec (%d) that keep exits and exec inside a filter off the second stack (docs/upcall.md)",
+				   ret);
 }
 
 void keel_uc_stack_exit(void)

@@ -149,7 +149,7 @@ void keel_feature_probe_kmod(struct keel_feature_result *res)
 					"boot a kernel with CONFIG_MODULES=y");
 		else
 			set_unavailable(res, -ENOENT, "keel.ko: finding the loaded module",
-					"load it: insmod build/kmod/keel.ko, or set [kmod] module");
+					"load it: insmod build/kmod/$(uname -r)/keel.ko, or set [kmod] module");
 		return;
 	}
 	fd = open("/dev/keel", O_RDONLY | O_CLOEXEC);

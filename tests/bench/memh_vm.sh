@@ -9,10 +9,10 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd -P)
 out=$top/build/tests/bench-vm
 mkdir -p "$out"
-[ -f "$top/build/kmod/keel.ko" ] || make -s -C "$top" kmod KVER="$(uname -r)"
+[ -f "$top/build/kmod/$(uname -r)/keel.ko" ] || make -s -C "$top" kmod KVER="$(uname -r)"
 gcc -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$top/include" -I"$top/agent" \
 	-o "$out/memh_bench" "$top/tests/bench/memh_bench.c" "$top/agent/memh/memh.c"
-grep -q '^keel ' /proc/modules || insmod "$top/build/kmod/keel.ko"
+grep -q '^keel ' /proc/modules || insmod "$top/build/kmod/$(uname -r)/keel.ko"
 echo "### memh_bench with keel.ko ($(uname -r), $(nproc) CPUs)"
 "$out/memh_bench" "$@"
 rmmod keel

@@ -8,11 +8,11 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd -P)
 out=$top/build/tests/bench-vm
 mkdir -p "$out"
-[ -f "$top/build/kmod/keel.ko" ] || make -s -C "$top" kmod KVER="$(uname -r)"
+[ -f "$top/build/kmod/$(uname -r)/keel.ko" ] || make -s -C "$top" kmod KVER="$(uname -r)"
 gcc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$top/include" -pthread \
 	-o "$out/upcall_bench" "$top/tests/bench/upcall_bench.c" "$top/agent/upcall/upcall.c"
 loaded=0
-grep -q '^keel ' /proc/modules || { insmod "$top/build/kmod/keel.ko"; loaded=1; }
+grep -q '^keel ' /proc/modules || { insmod "$top/build/kmod/$(uname -r)/keel.ko"; loaded=1; }
 for _ in $(seq 50); do [ -c /dev/keel ] && break; sleep 0.1; done
 echo "### upcall_bench ($(uname -r), $(nproc) CPUs)"
 "$out/upcall_bench" "$@"

@@ -142,7 +142,7 @@ check "trust add refuses a file open for writing" sh -c "! $KEELCTL trust add $T
 wait "$holder"	# not a bare wait: keeld is a child of this shell too
 
 # --- modules ----------------------------------------------------------------
-ko=$KEEL_BUILD/kmod/keel.ko
+ko=$KEEL_KO
 if [ -e "$ko" ]; then
 	cp "$ko" "$T/untrusted.ko"
 	check "enforce: finit_module of an untrusted module is refused" refused insmod "$T/untrusted.ko"
@@ -154,7 +154,7 @@ if [ -e "$ko" ]; then
 		sh -c "[ -z '$out' ] || echo '$out' | grep -q 'File exists'"
 	[ -z "$out" ] && rmmod keel
 else
-	note "no build/kmod/keel.ko: module checks skipped"
+	note "no $KEEL_KO: module checks skipped"
 fi
 
 # --- randomized: installs, changes, removals, executions --------------------

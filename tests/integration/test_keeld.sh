@@ -10,7 +10,7 @@ need_vm
 need_cmd bpftool jq
 
 if [ ! -e /sys/module/keel ]; then
-	check "insmod keel.ko" insmod "$KEEL_BUILD/kmod/keel.ko"
+	check "insmod keel.ko" insmod "$KEEL_KO"
 	on_exit rmmod keel
 fi
 

@@ -8,7 +8,7 @@ need_cmd insmod rmmod modinfo gcc dmesg
 [ "$(cat /proc/sys/kernel/modules_disabled 2>/dev/null)" = 1 ] &&
 	skip "module loading is disabled on this kernel"
 
-ko=$KEEL_BUILD/kmod/keel.ko
+ko=$KEEL_KO
 kver=$(uname -r)
 if [ ! -f "$ko" ]; then
 	[ -d "/lib/modules/$kver/build" ] || skip "no $ko and no headers for $kver to build it"

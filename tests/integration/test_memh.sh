@@ -11,7 +11,7 @@ need_cmd insmod rmmod modinfo gcc dmesg
 [ "$(cat /proc/sys/kernel/modules_disabled 2>/dev/null)" = 1 ] &&
 	skip "module loading is disabled on this kernel"
 
-ko=$KEEL_BUILD/kmod/keel.ko
+ko=$KEEL_KO
 kver=$(uname -r)
 [ -f "$ko" ] || make -s -C "$KEEL_TOP" kmod KVER="$kver" >"$KEEL_TMP/make.log" 2>&1 ||
 	{ cat "$KEEL_TMP/make.log"; die "make kmod"; }

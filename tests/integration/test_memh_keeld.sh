@@ -13,7 +13,7 @@ need_cmd jq socat insmod rmmod modinfo
 [ "$(cat /proc/sys/kernel/modules_disabled 2>/dev/null)" = 1 ] &&
 	skip "module loading is disabled on this kernel"
 
-ko=$KEEL_BUILD/kmod/keel.ko
+ko=$KEEL_KO
 kver=$(uname -r)
 [ -f "$ko" ] || skip "keel.ko is not built (make kmod)"
 [ "$(modinfo -F vermagic "$ko" | awk '{ print $1 }')" = "$kver" ] ||
