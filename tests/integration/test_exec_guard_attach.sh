@@ -26,7 +26,11 @@ mkdir -p "$T/bin"
 check "compile exec_guard_attach_helper.c" gcc -std=gnu11 -O1 -o "$T/helper.src" \
 	"$KEEL_TOP/tests/integration/exec_guard_attach_helper.c"
 
-keeld_conf "[events]" "backlog = 4096" "[exec]" "trust_db = $T/trust.db"
+# The helper's child asks to be traced (PTRACE_TRACEME), which exec judges
+# by the parent's program since [exec] tracers: name the helper a tracer, so
+# that what refuses the traced exec below is the guard, not the tracer rule.
+keeld_conf "[events]" "backlog = 4096" "[exec]" "trust_db = $T/trust.db" \
+	"tracers = $T/bin/helper"
 keeld_start || die "keeld did not start"
 check_eq "exec runs" running "$(subsys_state exec)"
 
