@@ -137,6 +137,36 @@ int keel_vfilter_disk_readonly(const struct keel_vfilter *f)
 	return !!(f->disk->flags & KEEL_VDISK_RDONLY);
 }
 
+/* splitmix64's finaliser: spreads device and inode numbers over 64 bits */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+int keel_vfilter_disk_layer(const struct keel_vfilter *f, uint64_t off, unsigned int *ret_depth,
+			    uint64_t *ret_layer_id, uint32_t *ret_cid)
+{
+	struct keel_vmdk *v = f->disk->vmdk;
+	uint64_t dev, ino;
+	int r = 0;
+
+	if (off == KEEL_VF_TOP_LAYER) {
+		*ret_depth = 0;
+		*ret_cid = keel_vmdk_cid(v);
+	} else {
+		r = keel_vmdk_layer_of(v, off, ret_depth, ret_cid);
+	}
+	if (!r)
+		r = keel_vmdk_layer_file(v, *ret_depth, &dev, &ino);
+	if (!r)
+		*ret_layer_id = mix64(mix64(dev) ^ ino);
+	return r;
+}
+
 void keel_vfilter_counters(const struct keel_vfilter *f, struct keel_vfilter_counters *ret)
 {
 	ret->reads = __atomic_load_n(&f->c.reads, __ATOMIC_RELAXED);

@@ -416,3 +416,17 @@ int keel_vmdk_layer_of(struct keel_vmdk *disk, uint64_t off, unsigned int *ret_d
 	}
 	return -ENOENT;
 }
+
+int keel_vmdk_layer_file(const struct keel_vmdk *disk, unsigned int depth, uint64_t *ret_dev,
+			 uint64_t *ret_ino)
+{
+	const struct keel_vmdk *l = disk;
+
+	while (l && depth--)
+		l = l->parent;
+	if (!l)
+		return -ENOENT;
+	*ret_dev = (uint64_t)l->dev;
+	*ret_ino = (uint64_t)l->ino;
+	return 0;
+}

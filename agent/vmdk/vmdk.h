@@ -80,6 +80,12 @@ int keel_vmdk_layer_of(struct keel_vmdk *disk, uint64_t off, unsigned int *ret_d
 
 /* Additions beyond the agreed interface. */
 
+/* The file of layer @depth (0 = top) of @disk's chain, as device and inode
+ * numbers: the read cache names a layer by them, so disks sharing a base
+ * share its cached blocks.  -ENOENT past the bottom of the chain. */
+int keel_vmdk_layer_file(const struct keel_vmdk *disk, unsigned int depth, uint64_t *ret_dev,
+			 uint64_t *ret_ino);
+
 /* The sentence describing the last failed I/O call on @disk ("" if none). */
 void keel_vmdk_last_error(struct keel_vmdk *disk, char *buf, size_t len);
 /* "monolithicSparse", ...: the createType spelling of @type */

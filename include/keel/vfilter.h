@@ -98,6 +98,18 @@ const char *keel_vfilter_disk_path(const struct keel_vfilter *f);	/* as opened *
 const char *keel_vfilter_disk_id(const struct keel_vfilter *f);	/* blk's disk ID */
 uint64_t keel_vfilter_disk_id64(const struct keel_vfilter *f);	/* the trace's disk_id */
 int keel_vfilter_disk_readonly(const struct keel_vfilter *f);	/* writes fail with EROFS */
+/*
+ * For the read cache: which layer of the disk's delta chain holds the data
+ * at @off (depth 0 = the top), as a 64-bit ID of the layer's file (a hash
+ * of its device and inode numbers: every disk whose chain shares that
+ * layer gets the same ID, so linked clones of one base share its cached
+ * blocks) and the layer's CID (which changes whenever the layer's content
+ * does).  -ENOENT when no layer holds it (it reads as zeros).  With @off
+ * KEEL_VF_TOP_LAYER: the top layer, whatever it holds (where writes go).
+ */
+#define KEEL_VF_TOP_LAYER UINT64_MAX
+int keel_vfilter_disk_layer(const struct keel_vfilter *f, uint64_t off, unsigned int *ret_depth,
+			    uint64_t *ret_layer_id, uint32_t *ret_cid);
 
 /*
  * Report an event (type "vdisk.<something>"); the chain adds the disk's

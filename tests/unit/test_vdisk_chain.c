@@ -149,3 +149,62 @@ Test(vdisk_chain, info_lists_every_filter_with_counters)
 	json_decref(info);
 	tdisk_cleanup(&t);
 }
+
+/* Two linked clones of one base: a block only the base holds has the same
+ * layer ID through both chains (the read cache shares it), a block written
+ * into a clone has that clone's own ID, and unwritten space has none. */
+Test(vdisk_chain, layer_ids_are_shared_by_linked_clones)
+{
+	struct keel_vmdk_create_opts o = { .size = 4 * MiB, .type = KEEL_VMDK_MONOLITHIC_SPARSE };
+	char dir[] = "/tmp/keel-vdisk-layer.XXXXXX", base[96], c1[96], c2[96], err[1024];
+	struct keel_vdisk_opts vo = { 0 };
+	struct keel_vdisk *d1, *d2;
+	uint64_t id1, id2, top1, top;
+	unsigned int depth;
+	uint32_t cid1, cid2, basecid;
+	struct keel_vmdk *b;
+	char buf[4096];
+
+	cr_assert(mkdtemp(dir));
+	snprintf(base, sizeof(base), "%s/base.vmdk", dir);
+	snprintf(c1, sizeof(c1), "%s/c1.vmdk", dir);
+	snprintf(c2, sizeof(c2), "%s/c2.vmdk", dir);
+	cr_assert_eq(keel_vmdk_create(base, &o, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(keel_vmdk_open(base, 0, &b, err, sizeof(err)), 0, "%s", err);
+	fill(buf, sizeof(buf), 7);
+	cr_assert_eq(keel_vmdk_pwrite(b, buf, sizeof(buf), 0), 0);
+	basecid = keel_vmdk_cid(b);
+	keel_vmdk_close(b);
+	o.parent = base;
+	cr_assert_eq(keel_vmdk_create(c1, &o, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(keel_vmdk_create(c2, &o, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(keel_vdisk_open(c1, &vo, &d1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(keel_vdisk_open(c2, &vo, &d2, err, sizeof(err)), 0, "%s", err);
+
+	cr_assert_eq(keel_vfilter_disk_layer(keel_vdisk_top(d1), 0, &depth, &id1, &cid1), 0);
+	cr_assert_eq(depth, 1, "depth %u", depth);
+	cr_assert_eq(keel_vfilter_disk_layer(keel_vdisk_top(d2), 0, &depth, &id2, &cid2), 0);
+	cr_assert_eq(id1, id2, "the base's block has two IDs through two clones");
+	cr_assert_eq(cid1, basecid);
+	cr_assert_eq(cid2, basecid);
+
+	cr_assert_eq(keel_vfilter_pwrite(keel_vdisk_top(d1), buf, sizeof(buf), 0, 0), 0);
+	cr_assert_eq(keel_vfilter_disk_layer(keel_vdisk_top(d1), 0, &depth, &top1, &cid1), 0);
+	cr_assert_eq(depth, 0);
+	cr_assert_eq(keel_vfilter_disk_layer(keel_vdisk_top(d1), KEEL_VF_TOP_LAYER, &depth, &top, &cid2), 0);
+	cr_assert_eq(top, top1, "the top layer's ID differs from the written block's");
+	cr_assert_eq(cid2, cid1);
+	cr_assert_neq(top1, id1, "a block written into the clone still names the base");
+	cr_assert_neq(cid1, basecid);
+	cr_assert_eq(keel_vfilter_disk_layer(keel_vdisk_top(d2), 0, &depth, &id2, &cid2), 0);
+	cr_assert_eq(id2, id1, "the other clone's block moved off the base");
+	cr_assert_eq(keel_vfilter_disk_layer(keel_vdisk_top(d1), 2 * MiB, &depth, &id1, &cid1), -ENOENT);
+	cr_log_info("checked: a base block has one layer ID through two linked clones; "
+		    "written into a clone it has the clone's ID and new CID; unwritten space: ENOENT");
+	keel_vdisk_close(d1);
+	keel_vdisk_close(d2);
+	unlink(base);
+	unlink(c1);
+	unlink(c2);
+	rmdir(dir);
+}
