@@ -25,6 +25,10 @@
 #   note TEXT...           print "  # TEXT" (information, not a check)
 #   on_exit CMD...         run CMD (with eval) when the test exits, last
 #                          registered first; use it to undo setup
+#   unload_keel_ko         unload keel.ko if it is loaded; processes still
+#                          holding /dev/keel or a keel memory handle (left
+#                          by an earlier test that was killed) are killed
+#                          first; dies naming the holders if it cannot
 
 set -u
 
@@ -54,6 +58,37 @@ trap _keel_exit EXIT
 
 on_exit() {
 	_keel_on_exit+=("$*")
+}
+
+# Pids whose descriptors or mappings reach keel.ko's files.
+_keel_ko_holders() {
+	local f pid
+	for f in /proc/[0-9]*/fd/* /proc/[0-9]*/map_files/*; do
+		case $(readlink "$f" 2>/dev/null) in
+		/dev/keel | *keel-memh*)
+			pid=${f#/proc/}
+			echo "${pid%%/*}" ;;
+		esac
+	done 2>/dev/null | sort -un
+}
+
+unload_keel_ko() {
+	local i pids=
+	for i in $(seq 30); do
+		grep -q '^keel ' /proc/modules || return 0
+		rmmod keel 2>/dev/null && return 0
+		pids=$(_keel_ko_holders | grep -vx "$$")
+		if [ -n "$pids" ]; then
+			note "keel.ko is held by: $(for p in $pids; do
+				printf '%s(%s) ' "$p" "$(cat /proc/"$p"/comm 2>/dev/null)"; done); killing them"
+			kill -9 $pids 2>/dev/null
+		fi
+		sleep 1
+	done
+	for p in $pids; do
+		note "kernel stack of $p: $(tr '\n' ' ' </proc/"$p"/stack 2>/dev/null)"
+	done
+	die "cannot unload keel.ko (refcnt $(cat /sys/module/keel/refcnt 2>/dev/null)) after 30 s"
 }
 
 note() {

@@ -27,7 +27,7 @@ check "compile keel_version.c" gcc -std=gnu11 -Wall -Wextra -Werror -I"$KEEL_TOP
 
 if grep -q '^keel ' /proc/modules; then
 	note "keel is loaded already; unloading it first"
-	rmmod keel || die "cannot unload the keel module already loaded"
+	unload_keel_ko
 fi
 
 dmesg_new() {	# kernel messages since the test started

@@ -23,7 +23,7 @@ mkdir -p "${t%/*}"
 check "compile memh_test.c" gcc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$KEEL_TOP/include" \
 	-pthread -o "$t" "$KEEL_TOP/tests/integration/memh/memh_test.c"
 
-grep -q '^keel ' /proc/modules && { rmmod keel || die "cannot unload the keel module already loaded"; }
+unload_keel_ko
 dmesg_start=$(dmesg | wc -l)
 on_exit 'grep -q "^keel " /proc/modules && rmmod keel'
 check "insmod keel.ko" insmod "$ko"

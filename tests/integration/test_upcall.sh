@@ -27,7 +27,7 @@ check "compile upcall_test.c with the upcall library" \
 	gcc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$KEEL_TOP/include" -pthread -o "$t" \
 	"$KEEL_TOP/tests/integration/upcall/upcall_test.c" "$KEEL_TOP/agent/upcall/upcall.c"
 
-grep -q '^keel ' /proc/modules && { rmmod keel || die "cannot unload the keel module already loaded"; }
+unload_keel_ko
 dmesg_start=$(dmesg | wc -l)
 on_exit 'grep -q "^keel " /proc/modules && rmmod keel'
 check "insmod keel.ko (its load-time checks of the syscall frame, stack layout and kernel symbols pass)" insmod "$ko"
@@ -85,7 +85,7 @@ check "handler-thread mode: a handler in another process may narrow the request,
 	"$t" handler-foreign
 
 # One long loop, measuring slab and free memory around it.
-n=${KEEL_UPCALL_LOOPS:-1000000}
+n=${KEEL_UPCALL_LOOPS:-300000}
 "$t" loop 20000 >/dev/null 2>&1	# warm up the slab caches
 sync
 echo 3 >/proc/sys/vm/drop_caches

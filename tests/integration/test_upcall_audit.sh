@@ -27,7 +27,7 @@ check "compile upcall_test.c with the upcall library" \
 	gcc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$KEEL_TOP/include" -pthread -o "$t" \
 	"$KEEL_TOP/tests/integration/upcall/upcall_test.c" "$KEEL_TOP/agent/upcall/upcall.c"
 
-grep -q '^keel ' /proc/modules && { rmmod keel || die "cannot unload the keel module already loaded"; }
+unload_keel_ko
 dmesg_start=$(dmesg | wc -l)
 on_exit 'grep -q "^keel " /proc/modules && rmmod keel'
 check "insmod $ko" insmod "$ko"

@@ -8,10 +8,18 @@
  *
  *   exit-close ROUNDS   a creator with 1024 handles exits while the holder
  *                       closes them all, ROUNDS times
- *   cross-fault ROUNDS  two processes fault on each other's handles while
+ *   cross-fault ROUNDS [SECONDS [CGROUP]]
+ *                       two processes fault on each other's handles while
  *                       each also maps and unmaps in a loop (writers queued
- *                       on its mmap_lock); run it in a memory cgroup whose
- *                       limit is below the two buffers, with swap
+ *                       on its mmap_lock), until ROUNDS section maps or
+ *                       SECONDS (default 60) have passed, whichever comes
+ *                       first; the two join the cgroup directory CGROUP
+ *                       (one whose memory limit is below their buffers, with
+ *                       swap) while the watchdog stays outside it, so that
+ *                       reclaim cannot stall the watchdog too
+ *
+ * Progress goes to stdout every 10 s, so a log shows a slow run from a
+ * stuck one.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -38,7 +46,8 @@
 #define MB (1UL << 20)
 #define FAIL(...) do { fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)
 #define NHANDLES 1024
-#define WATCHDOG_S 90	/* no progress for this long: a deadlock */
+#define WATCHDOG_S 60	/* no progress for this long: a deadlock */
+#define PROGRESS_S 10	/* how often the watchdog prints the steps done */
 
 static int create(int keel, void *addr, size_t len, unsigned int shift)
 {
@@ -179,7 +188,7 @@ static int watch(pid_t *pids, int n, _Atomic long *progress, const char *what)
 			left--;
 			continue;
 		}
-		if (time(NULL) - shown >= 30) {
+		if (time(NULL) - shown >= PROGRESS_S) {
 			shown = time(NULL);
 			printf("%s: %ld steps after %ld s\n", what, atomic_load(progress),
 			       (long)(shown - start));
@@ -336,6 +345,7 @@ static void sc_exit_close(long rounds)
 
 struct cf_shared {
 	_Atomic long progress;
+	time_t deadline;	/* stop mapping after this, whatever progress */
 	_Atomic int stop;
 	_Atomic long faults[2];
 	_Atomic long remaps[2];
@@ -412,14 +422,30 @@ static void *cf_touch_fn(void *arg)
 	return NULL;
 }
 
-static void cf_process(struct cf_shared *sh, int me, int s, long rounds)
+/* Move the calling process into @cgroup (a cgroup v2 directory). */
+static void join_cgroup(const char *cgroup)
 {
-	int keel = open_keel(), fd, peer;
-	char *own = mmap(NULL, CF_BUF, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f))
+		FAIL("join cgroup %s: %s", cgroup, strerror(errno));
+}
+
+static void cf_process(struct cf_shared *sh, int me, int s, long rounds,
+		       const char *cgroup)
+{
+	int keel, fd, peer;
+	char *own;
 	pthread_t th[4];
 	struct cf_ctx c, f0, f1;
 
+	if (cgroup)
+		join_cgroup(cgroup);
+	keel = open_keel();
+	own = mmap(NULL, CF_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (own == MAP_FAILED)
 		FAIL("buffer: %s", strerror(errno));
 	for (size_t pg = 0; pg < CF_BUF / PG; pg++)
@@ -434,7 +460,8 @@ static void cf_process(struct cf_shared *sh, int me, int s, long rounds)
 	pthread_create(&th[1], NULL, cf_fault_fn, &f1);
 	pthread_create(&th[2], NULL, cf_remap_fn, &c);
 	pthread_create(&th[3], NULL, cf_touch_fn, &c);
-	while (atomic_load(&sh->progress) < rounds && !atomic_load(&sh->stop))
+	while (atomic_load(&sh->progress) < rounds && !atomic_load(&sh->stop) &&
+	       time(NULL) < sh->deadline)
 		usleep(50 * 1000);
 	atomic_store(&sh->stop, 1);
 	for (int i = 0; i < 4; i++)
@@ -445,7 +472,7 @@ static void cf_process(struct cf_shared *sh, int me, int s, long rounds)
 	exit(0);
 }
 
-static void sc_cross_fault(long rounds)
+static void sc_cross_fault(long rounds, long seconds, const char *cgroup)
 {
 	struct cf_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -454,10 +481,11 @@ static void sc_cross_fault(long rounds)
 
 	if (sh == MAP_FAILED || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		FAIL("setup: %s", strerror(errno));
+	sh->deadline = time(NULL) + seconds;
 	for (int i = 0; i < 2; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0)
-			cf_process(sh, i, sv[i], rounds);
+			cf_process(sh, i, sv[i], rounds, cgroup);
 	}
 	close(sv[0]);
 	close(sv[1]);
@@ -465,8 +493,10 @@ static void sc_cross_fault(long rounds)
 		atomic_store(&sh->stop, 1);
 		exit(1);
 	}
-	printf("cross-fault: %ld section maps; pages faulted: %ld by process 0, %ld by process 1; own-mmap_lock writers: %ld and %ld; wrong bytes: %ld and %ld\n",
-	       atomic_load(&sh->progress), atomic_load(&sh->faults[0]),
+	printf("cross-fault: %ld section maps (%s); pages faulted: %ld by process 0, %ld by process 1; own-mmap_lock writers: %ld and %ld; wrong bytes: %ld and %ld\n",
+	       atomic_load(&sh->progress),
+	       atomic_load(&sh->progress) >= rounds ? "all asked for" : "stopped by the time limit",
+	       atomic_load(&sh->faults[0]),
 	       atomic_load(&sh->faults[1]), atomic_load(&sh->remaps[0]),
 	       atomic_load(&sh->remaps[1]), atomic_load(&sh->bad[0]),
 	       atomic_load(&sh->bad[1]));
@@ -484,13 +514,18 @@ int main(int argc, char **argv)
 	/* The creator holds 1024 handles, the holder receives them. */
 	if (setrlimit(RLIMIT_NOFILE, &nofile))
 		FAIL("setrlimit RLIMIT_NOFILE 4096: %s", strerror(errno));
-	if (argc != 3 || n <= 0)
-		FAIL("usage: memh_stress exit-close|cross-fault ROUNDS");
-	if (!strcmp(argv[1], "exit-close"))
+	if (argc < 3 || n <= 0)
+		FAIL("usage: memh_stress exit-close ROUNDS | cross-fault ROUNDS [SECONDS [CGROUP]]");
+	if (!strcmp(argv[1], "exit-close") && argc == 3)
 		sc_exit_close(n);
-	else if (!strcmp(argv[1], "cross-fault"))
-		sc_cross_fault(n);
-	else
-		FAIL("unknown scenario '%s'", argv[1]);
+	else if (!strcmp(argv[1], "cross-fault") && argc <= 5) {
+		long seconds = argc > 3 ? atol(argv[3]) : 60;
+
+		if (seconds <= 0)
+			FAIL("cross-fault: SECONDS must be a positive number, not '%s'", argv[3]);
+		sc_cross_fault(n, seconds, argc > 4 ? argv[4] : NULL);
+	} else {
+		FAIL("unknown scenario or arguments: '%s' with %d arguments", argv[1], argc - 2);
+	}
 	return 0;
 }
