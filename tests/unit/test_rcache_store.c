@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The read cache's store: hits, invalidation, CIDs, limits, warm and cold
+ * restarts, corruption, dirty marks and a full device. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rcache/store.h"
+
+#define BS 4096u
+#define DISK_A 0x1111222233334444ull
+#define DISK_B 0x5555666677778888ull
+
+struct ctx {
+	char dir[64];
+	char err[512];
+	json_t *events;
+	struct keel_rcache_store *s;
+	struct keel_rcache_store_opts o;
+	void *buf;
+};
+
+static void on_event(void *c, const char *type, json_t *fields)
+{
+	struct ctx *t = c;
+
+	json_object_set_new(fields, "type", json_string(type));
+	json_array_append_new(t->events, fields);
+}
+
+static int count_events(struct ctx *t, const char *type)
+{
+	int n = 0;
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(t->events, i, e)
+		n += !strcmp(json_string_value(json_object_get(e, "type")), type);
+	return n;
+}
+
+static void setup(struct ctx *t, uint64_t blocks)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->dir, sizeof(t->dir), "/var/tmp/keel-rcache-test.XXXXXX");
+	cr_assert(mkdtemp(t->dir));
+	t->events = json_array();
+	t->o.dir = t->dir;
+	t->o.size = blocks * BS;
+	t->o.event = on_event;
+	t->o.event_ctx = t;
+	cr_assert_eq(posix_memalign(&t->buf, 4096, KEEL_RCACHE_MAX_BLOCKS * BS), 0);
+}
+
+static void topen(struct ctx *t)
+{
+	cr_assert_eq(keel_rcache_store_open(&t->o, &t->s, t->err, sizeof(t->err)), 0, "%s", t->err);
+}
+
+static void cleanup(struct ctx *t)
+{
+	char cmd[128];
+
+	keel_rcache_store_close(t->s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
+	cr_assert_eq(system(cmd), 0);
+	json_decref(t->events);
+	free(t->buf);
+}
+
+/* Block @b of disk @d holds bytes derived from (d, b, v). */
+static void fill(void *p, uint64_t d, uint64_t b, unsigned int v, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t *w = (uint32_t *)((char *)p + (size_t)i * BS);
+
+		for (unsigned int j = 0; j < BS / 4; j++)
+			w[j] = (uint32_t)(d * 31 + (b + i) * 7919 + v * 104729 + j);
+	}
+}
+
+static bool same(const void *p, uint64_t d, uint64_t b, unsigned int v, unsigned int n)
+{
+	void *want = malloc((size_t)n * BS);
+	bool eq;
+
+	fill(want, d, b, v, n);
+	eq = !memcmp(p, want, (size_t)n * BS);
+	free(want);
+	return eq;
+}
+
+static int lookup(struct ctx *t, uint64_t d, uint32_t cid, uint64_t b, unsigned int n,
+		  uint8_t *hits, uint64_t *seq)
+{
+	memset(t->buf, 0xee, (size_t)n * BS);
+	return keel_rcache_store_lookup(t->s, d, cid, b, n, t->buf, hits, seq);
+}
+
+static int admit(struct ctx *t, uint64_t d, uint32_t cid, uint64_t b, unsigned int n,
+		 unsigned int v, uint64_t seq)
+{
+	fill(t->buf, d, b, v, n);
+	return keel_rcache_store_admit(t->s, d, cid, b, n, t->buf, seq);
+}
+
+Test(rcache_store, hit_returns_the_admitted_bytes_and_misses_the_rest)
+{
+	uint8_t hits[32];
+	uint64_t seq;
+	struct ctx t;
+
+	setup(&t, 1024);
+	topen(&t);
+	cr_assert_eq(lookup(&t, DISK_A, 7, 100, 8, hits, &seq), 0);
+	cr_assert_eq(admit(&t, DISK_A, 7, 100, 8, 1, seq), 8);
+	cr_assert_eq(lookup(&t, DISK_A, 7, 98, 12, hits, &seq), 8);
+	cr_assert_eq(hits[0], 0xfc, "hit bits %02x", hits[0]);
+	cr_assert_eq(hits[1], 0x03);
+	cr_assert(same((char *)t.buf + 2 * BS, DISK_A, 100, 1, 8), "a hit returned other bytes");
+	cr_assert_eq(lookup(&t, DISK_B, 7, 100, 8, hits, &seq), 0, "disk B hit disk A's blocks");
+	cr_log_info("checked: 8 admitted blocks hit byte for byte inside a 12-block lookup, "
+		    "the 4 around them and another disk's same blocks miss");
+	cleanup(&t);
+}
+
+Test(rcache_store, invalidation_drops_blocks_and_refuses_admits_read_before_it)
+{
+	uint64_t seq, seq2;
+	uint8_t hits[32];
+	struct ctx t;
+
+	setup(&t, 1024);
+	topen(&t);
+	lookup(&t, DISK_A, 7, 0, 16, hits, &seq);
+	cr_assert_eq(admit(&t, DISK_A, 7, 0, 16, 1, seq), 16);
+	lookup(&t, DISK_A, 7, 0, 16, hits, &seq);
+	cr_assert_eq(keel_rcache_store_invalidate(t.s, DISK_A, 4, 2), 2);
+	cr_assert_eq(lookup(&t, DISK_A, 7, 0, 16, hits, &seq2), 14);
+	cr_assert_eq(hits[0], 0xcf);
+	/* a reader that looked up before the write and read the old data */
+	cr_assert_eq(admit(&t, DISK_A, 7, 4, 2, 1, seq), 0, "an admit from before the write landed");
+	cr_assert_eq(lookup(&t, DISK_A, 7, 4, 2, hits, &seq2), 0);
+	cr_assert_eq(admit(&t, DISK_A, 7, 4, 2, 2, seq2), 2);
+	cr_assert_eq(lookup(&t, DISK_A, 7, 4, 2, hits, &seq2), 2);
+	cr_assert(same(t.buf, DISK_A, 4, 2, 2));
+	/* a whole-disk discard: more blocks than the cache has */
+	cr_assert_eq(keel_rcache_store_invalidate(t.s, DISK_A, 0, 1ull << 40), 16);
+	cr_assert_eq(lookup(&t, DISK_A, 7, 0, 16, hits, &seq2), 0);
+	cr_log_info("checked: invalidating 2 of 16 blocks misses exactly those; an admit with the "
+		    "sequence of a lookup before the invalidation is refused, a later one lands; "
+		    "a 2^40-block invalidation drops all 16");
+	cleanup(&t);
+}
+
+Test(rcache_store, a_new_cid_drops_the_disk)
+{
+	uint8_t hits[32];
+	uint64_t seq;
+	struct ctx t;
+
+	setup(&t, 1024);
+	topen(&t);
+	lookup(&t, DISK_A, 7, 0, 4, hits, &seq);
+	admit(&t, DISK_A, 7, 0, 4, 1, seq);
+	lookup(&t, DISK_B, 9, 0, 4, hits, &seq);
+	admit(&t, DISK_B, 9, 0, 4, 1, seq);
+	cr_assert_eq(lookup(&t, DISK_A, 8, 0, 4, hits, &seq), 0, "old content under a new CID");
+	cr_assert_eq(lookup(&t, DISK_A, 7, 0, 4, hits, &seq), 0, "the old CID's entries survived");
+	cr_assert_eq(lookup(&t, DISK_B, 9, 0, 4, hits, &seq), 4, "another disk was dropped too");
+	cr_assert_geq(count_events(&t, "rcache.drop"), 1);
+	/* an admit carrying the old CID after the change is refused */
+	lookup(&t, DISK_A, 8, 0, 4, hits, &seq);
+	cr_assert_eq(admit(&t, DISK_A, 7, 0, 4, 1, seq), 0);
+	cr_log_info("checked: a lookup with a new CID drops that disk only (event rcache.drop); "
+		    "admits carrying the old CID are refused");
+	cleanup(&t);
+}
+
+Test(rcache_store, per_disk_limit)
+{
+	struct keel_rcache_store_stats st;
+	uint8_t hits[32];
+	uint64_t seq;
+	struct ctx t;
+
+	setup(&t, 256);
+	t.o.disk_limit_pct = 25;
+	topen(&t);
+	lookup(&t, DISK_A, 1, 0, 128, hits, &seq);
+	cr_assert_eq(admit(&t, DISK_A, 1, 0, 128, 1, seq), 64);
+	lookup(&t, DISK_B, 1, 0, 128, hits, &seq);
+	cr_assert_eq(admit(&t, DISK_B, 1, 0, 128, 1, seq), 64);
+	keel_rcache_store_stats(t.s, &st);
+	cr_assert_eq(st.cached, 128);
+	cr_assert_eq(keel_rcache_store_set_limit(t.s, DISK_A, 100), 0);
+	lookup(&t, DISK_A, 1, 200, 128, hits, &seq);
+	cr_assert_eq(admit(&t, DISK_A, 1, 200, 128, 1, seq), 36);
+	cr_log_info("checked: 25%% of 256 blocks = 64 per disk, each of two disks stops at 64; "
+		    "a limit set to 100 admits 36 more");
+	cleanup(&t);
+}
+
+Test(rcache_store, warm_restart_after_close_and_after_kill)
+{
+	struct keel_rcache_store_stats st;
+	uint8_t hits[32];
+	uint64_t seq;
+	struct ctx t;
+	pid_t pid;
+	int status;
+
+	setup(&t, 1024);
+	topen(&t);
+	lookup(&t, DISK_A, 3, 0, 32, hits, &seq);
+	admit(&t, DISK_A, 3, 0, 32, 1, seq);
+	keel_rcache_store_invalidate(t.s, DISK_A, 10, 1);
+	keel_rcache_store_close(t.s);
+	topen(&t);
+	keel_rcache_store_stats(t.s, &st);
+	cr_assert_eq(st.warm_loaded, 31);
+	cr_assert_eq(lookup(&t, DISK_A, 3, 0, 32, hits, &seq), 31);
+	cr_assert(same(t.buf, DISK_A, 0, 1, 10));
+	cr_assert_eq(hits[1] & 0x04, 0, "the invalidated block came back");
+	keel_rcache_store_close(t.s);
+	t.s = NULL;
+
+	/* a process that admits, invalidates and dies without closing */
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (!pid) {
+		topen(&t);
+		lookup(&t, DISK_B, 5, 0, 16, hits, &seq);
+		admit(&t, DISK_B, 5, 0, 16, 4, seq);
+		keel_rcache_store_invalidate(t.s, DISK_B, 0, 1);
+		keel_rcache_store_invalidate(t.s, DISK_A, 0, 1);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	topen(&t);
+	keel_rcache_store_stats(t.s, &st);
+	cr_assert_eq(st.warm_loaded, 30 + 15, "loaded %lu", (unsigned long)st.warm_loaded);
+	cr_assert_eq(lookup(&t, DISK_B, 5, 0, 16, hits, &seq), 15);
+	cr_assert(same((char *)t.buf + BS, DISK_B, 1, 4, 15));
+	cr_assert_eq(lookup(&t, DISK_A, 3, 0, 1, hits, &seq), 0);
+	cr_log_info("checked: after a clean close 31 of 32 blocks come back (the invalidated one "
+		    "does not); after a process exit without close, same boot: its admits and both "
+		    "invalidations are there (45 entries)");
+	cleanup(&t);
+}
+
+Test(rcache_store, unclean_stop_on_another_boot_trusts_nothing)
+{
+	struct keel_rcache_store_stats st;
+	char path[128];
+	uint8_t hits[32];
+	uint64_t seq;
+	struct ctx t;
+	pid_t pid;
+	int fd, status;
+
+	setup(&t, 1024);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (!pid) {
+		topen(&t);
+		lookup(&t, DISK_A, 3, 0, 32, hits, &seq);
+		admit(&t, DISK_A, 3, 0, 32, 1, seq);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	/* the header's boot ID (offset 32) as if the host rebooted since */
+	snprintf(path, sizeof(path), "%s/meta", t.dir);
+	fd = open(path, O_WRONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pwrite(fd, "00000000-0000-0000-0000-000000000000", 36, 32), 36);
+	close(fd);
+	topen(&t);
+	keel_rcache_store_stats(t.s, &st);
+	cr_assert_eq(st.warm_loaded, 0);
+	cr_assert_eq(lookup(&t, DISK_A, 3, 0, 32, hits, &seq), 0);
+	cr_log_info("checked: an unclean stop followed by another boot ID loads nothing");
+	cleanup(&t);
+}
+
+Test(rcache_store, a_corrupted_block_is_dropped_and_reported)
+{
+	struct keel_rcache_store_stats st;
+	char path[128], junk[16] = "corrupted bytes";
+	uint8_t hits[32];
+	uint64_t seq;
+	struct ctx t;
+	int fd;
+
+	setup(&t, 16);
+	topen(&t);
+	lookup(&t, DISK_A, 3, 0, 16, hits, &seq);
+	cr_assert_eq(admit(&t, DISK_A, 3, 0, 16, 1, seq), 16);
+	keel_rcache_store_close(t.s);
+	/* 16 bytes in the middle of every block of the file */
+	snprintf(path, sizeof(path), "%s/cache", t.dir);
+	fd = open(path, O_WRONLY);
+	cr_assert(fd >= 0);
+	for (int i = 0; i < 16; i++)
+		cr_assert_eq(pwrite(fd, junk, sizeof(junk), i * BS + 1000), (ssize_t)sizeof(junk));
+	close(fd);
+	topen(&t);
+	cr_assert_eq(lookup(&t, DISK_A, 3, 0, 16, hits, &seq), 0, "a corrupted block was returned");
+	keel_rcache_store_stats(t.s, &st);
+	cr_assert_eq(st.corrupt, 16);
+	cr_assert_eq(st.cached, 0);
+	cr_assert_eq(count_events(&t, "rcache.corrupt"), 16);
+	cr_assert_eq(admit(&t, DISK_A, 3, 0, 16, 2, seq), 16);
+	cr_assert_eq(lookup(&t, DISK_A, 3, 0, 16, hits, &seq), 16);
+	cr_assert(same(t.buf, DISK_A, 0, 2, 16));
+	cr_log_info("checked: 16 blocks corrupted in the cache file: 16 misses, 16 rcache.corrupt "
+		    "events, entries dropped; re-admitted blocks hit again");
+	cleanup(&t);
+}
+
+Test(rcache_store, dirty_marks_drop_their_disk)
+{
+	char path[160];
+	uint8_t hits[32];
+	uint64_t seq;
+	struct ctx t;
+	int fd;
+
+	setup(&t, 1024);
+	topen(&t);
+	lookup(&t, DISK_A, 3, 0, 8, hits, &seq);
+	admit(&t, DISK_A, 3, 0, 8, 1, seq);
+	lookup(&t, DISK_B, 3, 0, 8, hits, &seq);
+	admit(&t, DISK_B, 3, 0, 8, 1, seq);
+	keel_rcache_store_close(t.s);
+	snprintf(path, sizeof(path), "%s/dirty/%016llx", t.dir, (unsigned long long)DISK_A);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	cr_assert(fd >= 0);
+	close(fd);
+	topen(&t);
+	cr_assert_eq(lookup(&t, DISK_A, 3, 0, 8, hits, &seq), 0, "a disk marked dirty still hits");
+	cr_assert_eq(lookup(&t, DISK_B, 3, 0, 8, hits, &seq), 8);
+	cr_assert_eq(access(path, F_OK), -1, "the mark was not consumed");
+	cr_log_info("checked: a dirty mark for disk A (written while the daemon was away) drops A "
+		    "at the next start and is removed; disk B keeps its 8 blocks");
+	cleanup(&t);
+}
+
+Test(rcache_store, a_full_device_passes_through_with_an_event)
+{
+	struct keel_rcache_store_stats st;
+	uint8_t hits[32];
+	uint64_t seq;
+	struct ctx t;
+
+	setup(&t, 64);
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		cr_skip_test("needs root for a private tmpfs: %s", strerror(errno));
+	/* 64 blocks of cache in a file system with room for 40 KiB */
+	cr_assert_eq(mount("tmpfs", t.dir, "tmpfs", 0, "size=40k"), 0, "%s", strerror(errno));
+	t.o.retry_ms = 1;
+	topen(&t);
+	usleep(2000);
+	lookup(&t, DISK_A, 3, 0, 64, hits, &seq);
+	cr_assert_lt(admit(&t, DISK_A, 3, 0, 64, 1, seq), 64);
+	keel_rcache_store_stats(t.s, &st);
+	cr_assert_geq(st.device_errors, 1);
+	cr_assert_geq(count_events(&t, "rcache.device_error"), 1);
+	usleep(2000);
+	cr_assert_eq(lookup(&t, DISK_A, 3, 0, 64, hits, &seq), (int)st.cached);
+	cr_assert(same(t.buf, DISK_A, 0, 1, (unsigned int)st.cached),
+		  "what was admitted before the device filled is wrong");
+	cr_log_info("checked: a cache of 64 blocks on a 40 KiB tmpfs: %lu admitted, device errors "
+		    "%lu with rcache.device_error, lookups then pass through; what was cached reads back",
+		    (unsigned long)st.cached, (unsigned long)st.device_errors);
+	keel_rcache_store_close(t.s);
+	t.s = NULL;
+	umount(t.dir);
+	cleanup(&t);
+}
