@@ -41,6 +41,18 @@ static const struct keel_opt events_opts[] = {
 		   "recent events kept for 'keelctl events' without --follow"),
 	FRAME_UINT("queue_bytes", events_queue_bytes, 4096, 64 << 20, "1048576",
 		   "bytes queued per slow subscriber before its events are dropped (and counted)"),
+	FRAME_BOOL("journal", events_journal, "true",
+		   "send every event to the systemd journal (KEEL_* fields) when journald runs"),
+	FRAME_STRING("journal_exclude", events_journal_exclude, "",
+		     "event types not sent to the journal, comma-separated ('blk.stats', or 'exec' for exec.*)"),
+	FRAME_STRING("file", events_file, "",
+		     "also append every event as a JSON line to this file; empty: no file"),
+	FRAME_UINT("file_max_bytes", events_file_max_bytes, 4096, 1U << 30, "104857600",
+		   "rotate the events file when it would grow past this size"),
+	FRAME_UINT("file_backups", events_file_backups, 0, 100, "5",
+		   "rotated events files kept, gzip-compressed (FILE.1.gz is the newest)"),
+	FRAME_UINT("sink_queue", events_sink_queue, 16, 1048576, "8192",
+		   "events queued for the journal and for the file each; when full, new ones are dropped, counted and reported (keel.dropped)"),
 	KEEL_OPT_END
 };
 
@@ -462,6 +474,11 @@ int keel_config_validate(const struct keel_config *cfg, struct keel_config_error
 		snprintf(err->key, sizeof(err->key), cfg->pin_dir[0] != '/' ?
 			 "[bpf] pin_dir" : "[control] socket");
 		snprintf(err->msg, sizeof(err->msg), "must be an absolute path");
+		return -EINVAL;
+	}
+	if (cfg->events_file[0] && cfg->events_file[0] != '/') {
+		snprintf(err->key, sizeof(err->key), "[events] file");
+		snprintf(err->msg, sizeof(err->msg), "must be an absolute path (or empty: no file)");
 		return -EINVAL;
 	}
 	for (size_t i = 0; keel_subsystems[i]; i++) {

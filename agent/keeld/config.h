@@ -66,6 +66,13 @@ struct keel_config {
 	bool events_stdout;
 	unsigned int events_backlog;
 	unsigned int events_queue_bytes;
+	/* the durable record (agent/keeld/sinks.c) */
+	bool events_journal;
+	char events_journal_exclude[256];
+	char events_file[256];
+	unsigned int events_file_max_bytes;
+	unsigned int events_file_backups;
+	unsigned int events_sink_queue;
 	char pin_dir[128];
 	/*
 	 * Each subsystem's config struct, in registry order (see

@@ -8,6 +8,7 @@
 
 #include "keeld/control.h"
 #include "keeld/daemon.h"
+#include "keeld/sinks.h"
 #include "keeld/subsys.h"
 #include "keeld/version.h"
 
@@ -87,7 +88,7 @@ json_t *keel_daemon_status(struct keel_daemon *d)
 	keel_event_bus_get_stats(d->bus, &st);
 	for (struct keel_subsys **s = d->subsys; *s; s++)
 		json_array_append_new(subs, keel_subsys_status(*s));
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I}}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:o}}",
 			 "version", KEEL_VERSION, "libbpf", libbpf_version_string(),
 			 "host", d->host, "kernel", uts.release,
 			 "pid", (json_int_t)getpid(), "uptime_s",
@@ -95,5 +96,6 @@ json_t *keel_daemon_status(struct keel_daemon *d)
 			 keel_features_to_json(&d->features), "subsystems", subs,
 			 "events", "emitted", (json_int_t)st.emitted, "subscribers",
 			 (json_int_t)st.subscribers, "dropped", (json_int_t)st.dropped,
-			 "clients", (json_int_t)keel_control_clients(d));
+			 "clients", (json_int_t)keel_control_clients(d), "sinks",
+			 keel_sinks_status(d));
 }

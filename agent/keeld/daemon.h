@@ -20,6 +20,7 @@
 struct keel_daemon;
 struct keel_subsys;
 struct keel_control;
+struct keel_sinks;
 
 struct keel_watch {
 	int fd;
@@ -32,6 +33,7 @@ struct keel_daemon {
 	struct keel_features features;
 	struct keel_event_bus *bus;
 	struct keel_control *control;
+	struct keel_sinks *sinks;	/* journal, file (keeld/sinks.c) */
 	struct keel_subsys **subsys;	/* NULL-terminated */
 	int epfd;
 	bool stopping;

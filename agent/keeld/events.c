@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "keeld/events.h"
+#include "keeld/sink.h"
 
 struct keel_event_bus {
 	char host[64];
@@ -15,6 +16,7 @@ struct keel_event_bus {
 	struct keel_subscriber *subs;
 	uint64_t emitted;
 	uint64_t dropped_gone;		/* drops of subscribers that left */
+	struct keel_sink *sinks[KEEL_SINK_SLOTS];
 };
 
 static uint64_t clock_ns(clockid_t clock)
@@ -165,12 +167,22 @@ void keel_event_emit(struct keel_event_bus *bus, const char *subsystem,
 		json_object_update_missing(ev, fields);
 	json_decref(fields);
 	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(ev);
-	if (!line)
+	if (!line) {
+		json_decref(ev);
 		return;
+	}
 	bus->emitted++;
 	len = strlen(line);
 	line[len] = '\n';	/* json_dumps leaves room: its NUL */
+
+	for (int i = 0, prio = -1; i < KEEL_SINK_SLOTS; i++) {
+		if (!bus->sinks[i])
+			continue;
+		if (prio < 0)
+			prio = keel_event_priority(type, ev);
+		keel_sink_push(bus->sinks[i], type, ev, line, len + 1, prio);
+	}
+	json_decref(ev);
 
 	if (bus->out) {
 		fwrite(line, 1, len + 1, bus->out);
@@ -229,4 +241,19 @@ void keel_event_bus_get_stats(const struct keel_event_bus *bus,
 		ret->subscribers++;
 		ret->dropped += s->dropped_total;
 	}
+}
+
+struct keel_sink *keel_event_bus_set_sink(struct keel_event_bus *bus,
+					  enum keel_sink_slot slot, struct keel_sink *sink)
+{
+	struct keel_sink *old = bus->sinks[slot];
+
+	bus->sinks[slot] = sink;
+	return old;
+}
+
+struct keel_sink *keel_event_bus_sink(const struct keel_event_bus *bus,
+				      enum keel_sink_slot slot)
+{
+	return bus->sinks[slot];
 }

@@ -19,6 +19,10 @@
 #define KEEL_MAX_TYPE_FILTERS 16
 
 struct keel_event_bus;
+struct keel_sink;
+
+/* The sinks the bus feeds (agent/keeld/sink.h), one slot each. */
+enum keel_sink_slot { KEEL_SINK_JOURNAL, KEEL_SINK_FILE, KEEL_SINK_SLOTS };
 
 struct keel_subscriber {
 	int fd;
@@ -64,6 +68,15 @@ void keel_event_bus_unsubscribe(struct keel_event_bus *bus,
 bool keel_subscriber_wants(const struct keel_subscriber *sub, const char *type);
 void keel_event_bus_get_stats(const struct keel_event_bus *bus,
 			      struct keel_event_bus_stats *ret);
+
+/*
+ * Put @sink (may be NULL) in @slot; every later event is queued for it.
+ * Returns the sink that was there, for the caller to stop.
+ */
+struct keel_sink *keel_event_bus_set_sink(struct keel_event_bus *bus,
+					  enum keel_sink_slot slot, struct keel_sink *sink);
+struct keel_sink *keel_event_bus_sink(const struct keel_event_bus *bus,
+				      enum keel_sink_slot slot);
 
 /* Convert a CLOCK_BOOTTIME stamp (BPF's clock) to CLOCK_REALTIME. */
 uint64_t keel_boot_to_realtime_ns(uint64_t boot_ns);

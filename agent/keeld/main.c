@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "keeld/control.h"
 #include "keeld/daemon.h"
+#include "keeld/sinks.h"
 #include "keeld/subsys.h"
 #include "keeld/version.h"
 
@@ -287,11 +288,18 @@ static int daemon_run(struct keel_daemon *d, const struct env *env)
 		goto free_bus;
 	}
 
-	/* First the socket: it tells us whether another keeld owns the pins. */
+	/* The record first: the subsystems' start is on it. */
+	err = keel_sinks_start(d, why, sizeof(why));
+	if (err) {
+		pr_err("events: %s", why);
+		goto stop_sinks;
+	}
+
+	/* Then the socket: it tells us whether another keeld owns the pins. */
 	err = keel_control_open(d, why, sizeof(why));
 	if (err) {
 		pr_err("control socket: %s", why);
-		goto free_bus;
+		goto stop_sinks;
 	}
 	ensure_bpffs(d->cfg.pin_dir);
 	if (keel_kmod_autoload(d, why, sizeof(why)) < 0)
@@ -317,6 +325,8 @@ static int daemon_run(struct keel_daemon *d, const struct env *env)
 stop:
 	stop_subsystems(d);
 	keel_control_close(d);
+stop_sinks:
+	keel_sinks_stop(d);
 free_bus:
 	keel_event_bus_free(d->bus);
 	if (sigw.fd >= 0)
