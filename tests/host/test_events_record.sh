@@ -34,8 +34,8 @@ for _ in $(seq 1 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1;
 
 j() { journalctl --no-pager -o json "$@"; }
 file=$KEEL_TMP/events.jsonl
-keeld_conf "[events]" "journal = true" "file = $file" "file_max_bytes = 4096" \
-	"file_backups = 2" "sink_queue = 16"
+keeld_conf "[events]" "journal = true" "file = $file" "file_max_bytes = 8192" \
+	"file_backups = 5" "sink_queue = 16"
 sed -i 's/^stats_interval_ms = .*/stats_interval_ms = 100/' "$KEELD_CONF"
 keeld_start || die "keeld did not start"
 sleep 3
@@ -68,22 +68,6 @@ fi
 n_journal=$(j SYSLOG_IDENTIFIER=keeld | wc -l)
 note "$n_journal entries in the journal so far"
 
-# --- the file and its rotation
-check "the events file exists" test -s "$file"
-check "each line of the events file is a JSON object" jq -e -c .type "$file"
-check "the events file stays under file_max_bytes" test "$(stat -c %s "$file")" -le 4096
-check "backup 1 exists" test -s "$file.1.gz"
-check "backup 2 exists" test -s "$file.2.gz"
-check "no backup 3 (file_backups = 2)" test ! -e "$file.3.gz"
-for b in 1 2; do
-	check "backup $b is gzip of JSON lines" sh -c "zcat '$file.$b.gz' | jq -e -c .type >/dev/null"
-	check "backup $b held at most file_max_bytes" \
-		test "$(zcat "$file.$b.gz" | wc -c)" -le 4096
-done
-rot=$("$KEELCTL" status --json | jq .events.sinks.file.rotations)
-note "file rotated $rot times"
-check "keelctl status counts rotations" test "$rot" -ge 3
-
 # --- a sink that cannot keep up: journald stopped
 kill -STOP $journald_pid
 note "journald stopped for 5 s (blk.stats every 100 ms, sink_queue = 16)"
@@ -106,7 +90,25 @@ done
 check "the journal itself records keel.dropped (PRIORITY warning)" \
 	sh -c "journalctl -o json KEEL_TYPE=keel.dropped | head -n 1 | jq -e '.PRIORITY == \"4\" and .KEEL_SINK == \"journal\"'"
 
+# --- the file and its rotation
+check "the events file exists" test -s "$file"
+check "each line of the events file is a JSON object" jq -e -c .type "$file"
+check "the events file stays under file_max_bytes" test "$(stat -c %s "$file")" -le 8192
+check "backup 1 exists" test -s "$file.1.gz"
+check "backup 2 exists" test -s "$file.2.gz"
+check "backup 5 exists" test -s "$file.5.gz"
+check "no backup 6 (file_backups = 5)" test ! -e "$file.6.gz"
+for b in 1 2 5; do
+	check "backup $b is gzip of JSON lines" sh -c "zcat '$file.$b.gz' | jq -e -c .type >/dev/null"
+	check "backup $b held at most file_max_bytes" \
+		test "$(zcat "$file.$b.gz" | wc -c)" -le 8192
+done
+rot=$("$KEELCTL" status --json | jq .events.sinks.file.rotations)
+note "file rotated $rot times"
+check "keelctl status counts rotations (more than file_backups)" test "$rot" -ge 6
+
 keeld_stop
 check_eq "keeld exits 0" 0 "$KEELD_STATUS"
 check "keel.stop reached the journal before keeld exited" test -n "$(j KEEL_TYPE=keel.stop)"
-check "keel.stop reached the file" sh -c "cat '$file' | grep -q '\"type\":\"keel.stop\"'"
+check "keel.stop reached the file (or its newest backup)" \
+	sh -c "{ cat '$file'; zcat '$file.1.gz'; } | grep -q '\"type\":\"keel.stop\"'"
