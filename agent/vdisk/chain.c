@@ -23,6 +23,16 @@ static int check_range(const struct keel_vfilter *f, uint64_t len, uint64_t off)
 	return 0;
 }
 
+/*
+ * The disk's gate (keel_vdisk_opts.gate), asked before any I/O reaches the
+ * bottom filter: ownership fences a server that lost its lease here, so
+ * handles entering below the top are stopped as well as NBD.
+ */
+static int gated(const struct keel_vfilter *f)
+{
+	return !f->below && f->disk->gate ? f->disk->gate(f->disk->gate_ctx) : 0;
+}
+
 static int counted(struct keel_vfilter *f, int r)
 {
 	if (r < 0)
@@ -34,6 +44,8 @@ int keel_vfilter_pread(struct keel_vfilter *f, void *buf, size_t len, uint64_t o
 {
 	int r = check_range(f, len, off);
 
+	if (!r)
+		r = gated(f);
 	if (r)
 		return counted(f, r);
 	count(f, reads, 1);
@@ -52,6 +64,9 @@ int keel_vfilter_pwrite(struct keel_vfilter *f, const void *buf, size_t len, uin
 		return counted(f, r);
 	if (f->disk->flags & KEEL_VDISK_RDONLY)
 		return counted(f, -EROFS);
+	r = gated(f);
+	if (r)
+		return counted(f, r);
 	count(f, writes, 1);
 	count(f, write_bytes, len);
 	if (!f->ops->pwrite)
@@ -75,6 +90,9 @@ int keel_vfilter_discard(struct keel_vfilter *f, uint64_t off, uint64_t len, uns
 		return counted(f, r);
 	if (f->disk->flags & KEEL_VDISK_RDONLY)
 		return counted(f, -EROFS);
+	r = gated(f);
+	if (r)
+		return counted(f, r);
 	count(f, discards, 1);
 	if (!f->ops->discard)
 		return counted(f, keel_vfilter_discard(f->below, off, len, flags));
@@ -350,6 +368,8 @@ int keel_vdisk_open(const char *path, const struct keel_vdisk_opts *opts,
 	d->flags = opts->flags;
 	d->event = opts->event;
 	d->event_ctx = opts->event_ctx;
+	d->gate = opts->gate;
+	d->gate_ctx = opts->gate_ctx;
 	r = vdisk_metadata_read(opts->metadata ? opts->metadata : meta, m, err, errlen);
 	if (r)
 		goto fail;

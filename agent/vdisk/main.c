@@ -17,12 +17,14 @@
 
 #include "keel/vdisk.h"
 #include "keel/vdisk_client.h"
+#include "vdisk/owner.h"
 
 struct env {
 	const char *cmd, *disk, *arg1, *arg2;
 	const char *at, *socket, *tcp, *events;
+	const char *owner_listen, *cluster_key, *host_id, *lease_ms, *renew_ms;
 	uint64_t offset, length;
-	bool have_length, fua, json, readonly;
+	bool have_length, fua, json, readonly, standby;
 };
 
 static const char doc[] =
@@ -36,6 +38,12 @@ static const char doc[] =
 	"  write DISK        --at FILTER --offset N [--fua]: data from stdin\n"
 	"  flush DISK        --at FILTER\n"
 	"  control DISK FILTER OP    e.g. control disk.vmdk integrity check\n"
+	"Ownership between hosts (serve --owner-listen; docs/vdisk.md):\n"
+	"  owner DISK        the owner record (DISK.owner/), and this host's server\n"
+	"  handoff DISK      make this host's server the owner: ask the owner to\n"
+	"                    release (or wait out its lease), then open\n"
+	"  release DISK      this host's server lets the disk go\n"
+	"  migrating DISK on|off  the owner releases even with clients connected\n"
 	"RUN_DIR is $KEEL_VDISK_RUN_DIR, else /run/keel/vdisk.\n\n"
 	"EXAMPLES:\n"
 	"  keel-vdisk serve /vm/disk.vmdk --socket /run/disk.nbd &\n"
@@ -51,7 +59,14 @@ static const struct argp_option options[] = {
 	{ "tcp", 't', "[ADDR:]PORT", 0, "serve: export over TCP instead", 0 },
 	{ "events", 'e', "PATH", 0, "serve: append NDJSON events to PATH", 0 },
 	{ "readonly", 'r', NULL, 0, "serve: open the disk read-only", 0 },
-	{ "json", 'j', NULL, 0, "info: print JSON", 0 },
+	{ "json", 'j', NULL, 0, "info, owner, handoff: print JSON", 0 },
+	{ "owner-listen", 'L', "ADDR", 0,
+	  "serve: share the disk between hosts; release requests on tcp:IPV4:PORT or unix:PATH", 0 },
+	{ "cluster-key", 'K', "FILE", 0, "serve: the per-cluster HMAC key (mode 0600)", 0 },
+	{ "host-id", 'H', "ID", 0, "serve: this host's id (default $KEEL_HOST_ID, /etc/machine-id)", 0 },
+	{ "lease-ms", 'T', "MS", 0, "serve: lease length (default 10000)", 0 },
+	{ "renew-ms", 'R', "MS", 0, "serve: renewal interval (default 2000)", 0 },
+	{ "standby", 'S', NULL, 0, "serve: start without acquiring the disk", 0 },
 	{ 0 }
 };
 
@@ -85,6 +100,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case 'e': e->events = arg; break;
 	case 'r': e->readonly = true; break;
 	case 'j': e->json = true; break;
+	case 'L': e->owner_listen = arg; break;
+	case 'K': e->cluster_key = arg; break;
+	case 'H': e->host_id = arg; break;
+	case 'T': e->lease_ms = arg; break;
+	case 'R': e->renew_ms = arg; break;
+	case 'S': e->standby = true; break;
 	case ARGP_KEY_ARG:
 		if (!e->cmd)
 			e->cmd = arg;
@@ -148,8 +169,8 @@ static void remove_stale(const char *path)
 static int do_serve(struct env *e)
 {
 	char plugin[PATH_MAX + 32], sock[PATH_MAX], disk[PATH_MAX + 8], ev[PATH_MAX + 8];
-	char abs[PATH_MAX], *port, addr[256];
-	const char *argv[24];
+	char abs[PATH_MAX], *port, addr[256], own[6][PATH_MAX + 32];
+	const char *argv[32];
 	int n = 0, r;
 
 	if (!realpath(e->disk, abs)) {
@@ -196,6 +217,32 @@ static int do_serve(struct env *e)
 	}
 	if (e->readonly)
 		argv[n++] = "readonly=true";
+	if (e->owner_listen) {
+		const char *keys[] = { "owner_listen", "cluster_key", "host_id", "lease_ms",
+				       "renew_ms" };
+		const char *vals[] = { e->owner_listen, e->cluster_key, e->host_id, e->lease_ms,
+				       e->renew_ms };
+		char keyabs[PATH_MAX];
+
+		if (!e->cluster_key) {
+			fprintf(stderr, "keel-vdisk: --owner-listen needs --cluster-key FILE\n");
+			return 1;
+		}
+		if (!realpath(e->cluster_key, keyabs)) {
+			fprintf(stderr, "keel-vdisk: cluster key %s: %s\n", e->cluster_key,
+				strerror(errno));
+			return 1;
+		}
+		vals[1] = keyabs;
+		for (int i = 0; i < 5; i++) {
+			if (!vals[i])
+				continue;
+			snprintf(own[i], sizeof(own[i]), "%s=%s", keys[i], vals[i]);
+			argv[n++] = own[i];
+		}
+		if (e->standby)
+			argv[n++] = "standby=true";
+	}
 	argv[n] = NULL;
 	execvp("nbdkit", (char *const *)argv);
 	fprintf(stderr, "keel-vdisk: cannot run nbdkit: %s (install the nbdkit package)\n",
@@ -299,6 +346,93 @@ out:
 	return r ? 1 : 0;
 }
 
+static void print_record(const char *what, json_t *r)
+{
+	printf("%s: generation %" JSON_INTEGER_FORMAT ", host %s, addr %s, %s, renewals %" JSON_INTEGER_FORMAT ", lease %" JSON_INTEGER_FORMAT " ms, pid %" JSON_INTEGER_FORMAT "\n",
+	       what, json_integer_value(json_object_get(r, "generation")),
+	       json_string_value(json_object_get(r, "host")),
+	       json_string_value(json_object_get(r, "addr")),
+	       json_is_true(json_object_get(r, "released")) ? "released" : "held",
+	       json_integer_value(json_object_get(r, "renewals")),
+	       json_integer_value(json_object_get(r, "lease_ms")),
+	       json_integer_value(json_object_get(r, "pid")));
+}
+
+/* owner, handoff, release, migrating: the record, and this host's server. */
+static int do_owner(struct env *e)
+{
+	char abs[PATH_MAX], ctl[PATH_MAX], err[PATH_MAX + 1024];
+	struct keel_owner_rec rec;
+	json_t *req = NULL, *ans = NULL, *out;
+	int r;
+
+	if (!realpath(e->disk, abs)) {
+		fprintf(stderr, "keel-vdisk: %s: %s\n", e->disk, strerror(errno));
+		return 1;
+	}
+	if (!strcmp(e->cmd, "owner")) {
+		r = keel_owner_read(abs, &rec, err, sizeof(err));
+		out = json_object();
+		if (r)
+			json_object_set_new(out, "error", json_string(err));
+		else
+			json_object_set_new(out, "record", keel_owner_json(&rec));
+		req = json_pack("{s:s}", "op", "status");
+		if (!keel_vdisk_run_path(abs, "own", ctl, sizeof(ctl)) &&
+		    !keel_owner_ctl_call(ctl, req, &ans, err, sizeof(err)))
+			json_object_set(out, "server", json_object_get(ans, "status"));
+		json_decref(req);
+		json_decref(ans);
+		if (e->json) {
+			json_dumpf(out, stdout, JSON_INDENT(2));
+			putchar('\n');
+		} else if (r) {
+			fprintf(stderr, "keel-vdisk: %s\n", err);
+		} else {
+			print_record(abs, json_object_get(out, "record"));
+			if (json_object_get(out, "server"))
+				printf("this host's server: %s\n",
+				       json_string_value(json_object_get(json_object_get(out, "server"), "state")));
+		}
+		json_decref(out);
+		return r && r != -ENOENT ? 1 : 0;
+	}
+	if (!strcmp(e->cmd, "handoff"))
+		req = json_pack("{s:s}", "op", "acquire");
+	else if (!strcmp(e->cmd, "release"))
+		req = json_pack("{s:s}", "op", "release");
+	else if (e->arg1 && (!strcmp(e->arg1, "on") || !strcmp(e->arg1, "off")))
+		req = json_pack("{s:s, s:b}", "op", "migrating", "on", !strcmp(e->arg1, "on"));
+	if (!req) {
+		fprintf(stderr, "keel-vdisk: migrating needs on or off\n");
+		return 2;
+	}
+	r = keel_vdisk_run_path(abs, "own", ctl, sizeof(ctl));
+	if (!r)
+		r = keel_owner_ctl_call(ctl, req, &ans, err, sizeof(err));
+	json_decref(req);
+	if (r) {
+		fprintf(stderr, "keel-vdisk: %s\n", err);
+		return 1;
+	}
+	r = json_is_true(json_object_get(ans, "ok")) ? 0 : 1;
+	if (e->json) {
+		json_dumpf(ans, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else if (r) {
+		fprintf(stderr, "keel-vdisk: %s %s: %s\n", e->cmd, abs,
+			json_string_value(json_object_get(ans, "error")));
+	} else {
+		json_t *st = json_object_get(ans, "status");
+
+		printf("%s: this host's server is %s (generation %" JSON_INTEGER_FORMAT ")\n", abs,
+		       json_string_value(json_object_get(st, "state")),
+		       json_integer_value(json_object_get(st, "generation")));
+	}
+	json_decref(ans);
+	return r;
+}
+
 static void print_info(json_t *info)
 {
 	json_t *f;
@@ -376,7 +510,10 @@ int main(int argc, char **argv)
 		return do_io(&e);
 	if (!strcmp(e.cmd, "info") || !strcmp(e.cmd, "control"))
 		return do_call(&e);
-	fprintf(stderr, "keel-vdisk: unknown command \"%s\" (serve, info, read, write, flush, control)\n",
+	if (!strcmp(e.cmd, "owner") || !strcmp(e.cmd, "handoff") || !strcmp(e.cmd, "release") ||
+	    !strcmp(e.cmd, "migrating"))
+		return do_owner(&e);
+	fprintf(stderr, "keel-vdisk: unknown command \"%s\" (serve, info, read, write, flush, control, owner, handoff, release, migrating)\n",
 		e.cmd);
 	return 2;
 }

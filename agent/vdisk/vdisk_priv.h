@@ -41,6 +41,8 @@ struct keel_vdisk {
 	struct keel_vmdk *vmdk;
 	keel_vdisk_event_fn event;
 	void *event_ctx;
+	int (*gate)(void *ctx);
+	void *gate_ctx;
 	unsigned int n;			/* filters, "vmdk" included */
 	struct keel_vfilter f[KEEL_VDISK_MAX_FILTERS + 1];
 };

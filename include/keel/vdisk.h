@@ -35,6 +35,10 @@ struct keel_vdisk_opts {
 	const char *metadata;		/* NULL: "PATH.keel" */
 	keel_vdisk_event_fn event;	/* NULL: events are dropped */
 	void *event_ctx;
+	/* NULL, or asked before each read, write and discard reaches the
+	 * VMDK: an error (ownership's fencing: -EPERM) fails the I/O */
+	int (*gate)(void *gate_ctx);
+	void *gate_ctx;
 };
 
 /*
