@@ -230,6 +230,7 @@ static int acquire_locked(struct keel_owner_srv *s, char *err, size_t errlen)
 	struct keel_owner_rec cur;
 	json_t *req, *ans = NULL;
 	char why[1024];
+	uint64_t first = 0;
 	int r, tries;
 
 	if (atomic_load(&s->state) == ST_OWNER)
@@ -245,6 +246,15 @@ static int acquire_locked(struct keel_owner_srv *s, char *err, size_t errlen)
 			return claim_and_open(s, NULL, "new", started, err, errlen);
 		if (r)
 			return r;
+		/* two requesters at once: the one that finds a newer owner
+		 * than the one it asked lost the race */
+		if (!tries)
+			first = cur.generation;
+		else if (cur.generation != first) {
+			snprintf(err, errlen, "%s: host %s became the owner first (generation %" PRIu64 ")",
+				 s->disk, cur.host, cur.generation);
+			return -EBUSY;
+		}
 		if (cur.released)
 			return claim_and_open(s, &cur, "released", started, err, errlen);
 		if (!strcmp(cur.host, s->host) && cur.pid != getpid() && kill(cur.pid, 0) &&
