@@ -497,3 +497,32 @@ int keel_config_validate(const struct keel_config *cfg, struct keel_config_error
 	}
 	return 0;
 }
+
+static size_t opt_size(const struct keel_opt *o)
+{
+	return o->type == KEEL_OPT_STRING ? o->size :
+	       o->type == KEEL_OPT_UINT ? sizeof(unsigned int) : sizeof(bool);
+}
+
+void keel_config_diff(const struct keel_config *a, const struct keel_config *b,
+		      void (*cb)(const char *section, const struct keel_opt *o,
+				 size_t cfg_offset, size_t size, void *ctx),
+		      void *ctx)
+{
+	struct section secs[MAX_SECTIONS];
+	size_t n = sections(a, secs);
+
+	for (size_t i = 0; i < n; i++) {
+		size_t base = (size_t)((const char *)secs[i].base - (const char *)a);
+
+		for (const struct keel_opt *o = secs[i].opts; o->name; o++) {
+			size_t off = base + o->offset, size = opt_size(o);
+			const char *va = (const char *)a + off, *vb = (const char *)b + off;
+			bool same = o->type == KEEL_OPT_STRING ? !strcmp(va, vb) :
+				    !memcmp(va, vb, size);
+
+			if (!same)
+				cb(secs[i].name, o, off, size, ctx);
+		}
+	}
+}

@@ -118,6 +118,17 @@ void keel_config_error_format(const struct keel_config_error *err, char *buf,
 /* Write the effective configuration as a commented INI file. */
 void keel_config_print(const struct keel_config *cfg, FILE *out);
 
+/*
+ * Call @cb for every key whose value differs between @a and @b: its
+ * section, its row, and where its value lies in struct keel_config
+ * (@cfg_offset, @size bytes), so that a caller can copy it from one to the
+ * other.  Used by reload (keeld/reload.c).
+ */
+void keel_config_diff(const struct keel_config *a, const struct keel_config *b,
+		      void (*cb)(const char *section, const struct keel_opt *o,
+				 size_t cfg_offset, size_t size, void *ctx),
+		      void *ctx);
+
 struct keel_subsys_ops;
 
 /*

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <limits.h>
 #include <time.h>
 
 #include "keeld/config.h"
@@ -40,6 +41,7 @@ struct keel_daemon {
 	int exit_status;
 	time_t started;
 	char host[64];
+	char config_path[PATH_MAX];	/* given with --config; "": the default */
 };
 
 int keel_watch_add(struct keel_daemon *d, struct keel_watch *w, uint32_t events);

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "keeld/control.h"
 #include "keeld/daemon.h"
+#include "keeld/reload.h"
 #include "keeld/sinks.h"
 #include "keeld/subsys.h"
 #include "keeld/version.h"
@@ -55,6 +56,11 @@ static const char doc[] =
 	"otherwise runs with its embedded defaults; --print-config shows the result.  "
 	"A subsystem the kernel cannot run is reported with the kernel's reason and "
 	"skipped, unless the configuration marks it required.\n"
+	"\n"
+	"SIGNALS: SIGTERM or SIGINT shut keeld down; SIGHUP reads the configuration "
+	"again: the event record's keys apply at once, other changed keys are "
+	"reported as needing a restart, and a bad file is refused whole (the "
+	"running configuration stays).\n"
 	"\n"
 	"EXIT STATUS: 0 after a clean shutdown (SIGTERM, SIGINT); 1 when a required "
 	"subsystem cannot run or start-up fails; 2 for a bad command line or "
@@ -198,6 +204,11 @@ static void on_signal(struct keel_watch *w, uint32_t events)
 	(void)events;
 	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGHUP) {
+		pr_info("SIGHUP received, reloading the configuration");
+		keel_reload(d);
+		return;
+	}
 	pr_info("%s received, shutting down", strsignal((int)si.ssi_signo));
 	d->stopping = true;
 }
@@ -274,6 +285,7 @@ static int daemon_run(struct keel_daemon *d, const struct env *env)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);	/* reload */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -354,6 +366,8 @@ int main(int argc, char **argv)
 
 	if (load_config(&env, &d.cfg) < 0)
 		return EXIT_USAGE;
+	if (env.config_path)
+		snprintf(d.config_path, sizeof(d.config_path), "%s", env.config_path);
 	if (env.print_config) {
 		keel_config_print(&d.cfg, stdout);
 		return 0;

@@ -30,14 +30,8 @@ static void report_cause(struct keel_sinks *ss, const char *sink, const char *ca
 			    (json_int_t)count, "total", (json_int_t)total));
 }
 
-static void on_timer(struct keel_watch *w, uint32_t events)
+static void on_timer_report(struct keel_sinks *ss)
 {
-	struct keel_sinks *ss = w->data;
-	uint64_t expirations;
-
-	(void)events;
-	if (read(w->fd, &expirations, sizeof(expirations)) < 0)
-		return;
 	for (int i = 0; i < KEEL_SINK_SLOTS; i++) {
 		struct keel_sink *s = keel_event_bus_sink(ss->d->bus, i);
 		uint64_t q, wr;
@@ -54,42 +48,45 @@ static void on_timer(struct keel_watch *w, uint32_t events)
 	}
 }
 
-static int start_one(struct keel_daemon *d, enum keel_sink_slot slot,
-		     const struct keel_sink_ops *ops, void *priv, char *why, size_t len)
+static void on_timer(struct keel_watch *w, uint32_t events)
 {
-	struct keel_sink *sink;
-	int err = keel_sink_start(ops, priv, d->cfg.events_sink_queue, &sink);
+	uint64_t expirations;
+
+	(void)events;
+	if (read(w->fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	on_timer_report(w->data);
+}
+
+static int start_one(const struct keel_config *c, const struct keel_sink_ops *ops, void *priv,
+		     struct keel_sink **ret, char *why, size_t len)
+{
+	int err = keel_sink_start(ops, priv, c->events_sink_queue, ret);
 
 	if (err) {
 		ops->close(priv);
 		snprintf(why, len, "%s sink: starting its thread: %s", ops->name, strerror(-err));
-		return err;
 	}
-	keel_event_bus_set_sink(d->bus, slot, sink);
-	return 0;
+	return err;
 }
 
-int keel_sinks_start(struct keel_daemon *d, char *why, size_t len)
+/* The sinks @c asks for, in @ret (NULL where none); all or nothing. */
+static int open_sinks(const struct keel_config *c, struct keel_sink *ret[KEEL_SINK_SLOTS],
+		      char *why, size_t len)
 {
-	const struct keel_config *c = &d->cfg;
-	struct keel_sinks *ss = calloc(1, sizeof(*ss));
 	char msg[512];
 	void *priv;
-	int err;
+	int err = 0;
 
-	if (!ss) {
-		snprintf(why, len, "out of memory");
-		return -ENOMEM;
-	}
-	ss->d = d;
-	d->sinks = ss;
+	memset(ret, 0, sizeof(*ret) * KEEL_SINK_SLOTS);
 	if (c->events_journal) {
 		err = keel_sink_journal_open(c->events_journal_exclude, &priv, msg, sizeof(msg));
-		if (err == -ENOENT)
+		if (err == -ENOENT) {
 			pr_warn("events: not sent to the journal: %s (is systemd-journald running?)",
 				msg);
-		else if (err || (err = start_one(d, KEEL_SINK_JOURNAL, &keel_sink_journal_ops,
-						  priv, msg, sizeof(msg)))) {
+			err = 0;
+		} else if (err || (err = start_one(c, &keel_sink_journal_ops, priv,
+						    &ret[KEEL_SINK_JOURNAL], msg, sizeof(msg)))) {
 			snprintf(why, len, "journal: %s", msg);
 			return err;
 		}
@@ -98,13 +95,52 @@ int keel_sinks_start(struct keel_daemon *d, char *why, size_t len)
 		err = keel_sink_file_open(c->events_file, c->events_file_max_bytes,
 					  c->events_file_backups, &priv, msg, sizeof(msg));
 		if (!err)
-			err = start_one(d, KEEL_SINK_FILE, &keel_sink_file_ops, priv, msg,
+			err = start_one(c, &keel_sink_file_ops, priv, &ret[KEEL_SINK_FILE], msg,
 					sizeof(msg));
 		if (err) {
 			snprintf(why, len, "[events] file: %s", msg);
+			keel_sink_stop(ret[KEEL_SINK_JOURNAL], STOP_TIMEOUT_MS);
+			ret[KEEL_SINK_JOURNAL] = NULL;
 			return err;
 		}
 	}
+	return 0;
+}
+
+/* Stop @s, first reporting what it lost and not yet said. */
+static void retire(struct keel_sinks *ss, int slot, struct keel_sink *s)
+{
+	const char *name;
+	uint64_t lost;
+
+	if (!s)
+		return;
+	name = keel_sink_name(s);
+	lost = keel_sink_stop(s, STOP_TIMEOUT_MS);
+	if (lost)
+		pr_warn("events: %llu events not written to the %s when it stopped "
+			"(it did not take them within %d ms)", (unsigned long long)lost,
+			name, STOP_TIMEOUT_MS);
+	ss->total_queue[slot] = ss->total_write[slot] = 0;
+}
+
+int keel_sinks_start(struct keel_daemon *d, char *why, size_t len)
+{
+	struct keel_sinks *ss = calloc(1, sizeof(*ss));
+	struct keel_sink *sinks[KEEL_SINK_SLOTS];
+	int err;
+
+	if (!ss) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	ss->d = d;
+	d->sinks = ss;
+	err = open_sinks(&d->cfg, sinks, why, len);
+	if (err)
+		return err;
+	for (int i = 0; i < KEEL_SINK_SLOTS; i++)
+		keel_event_bus_set_sink(d->bus, i, sinks[i]);
 	ss->timer.cb = on_timer;
 	ss->timer.data = ss;
 	err = keel_timer_start(d, &ss->timer, DROP_CHECK_MS);
@@ -115,6 +151,23 @@ int keel_sinks_start(struct keel_daemon *d, char *why, size_t len)
 	return 0;
 }
 
+int keel_sinks_reconfigure(struct keel_daemon *d, const struct keel_config *c, char *why,
+			   size_t len)
+{
+	struct keel_sink *sinks[KEEL_SINK_SLOTS];
+	int err;
+
+	if (!d->sinks)
+		return -EINVAL;
+	err = open_sinks(c, sinks, why, len);
+	if (err)
+		return err;
+	on_timer_report(d->sinks);	/* the old sinks' losses, before they go */
+	for (int i = 0; i < KEEL_SINK_SLOTS; i++)
+		retire(d->sinks, i, keel_event_bus_set_sink(d->bus, i, sinks[i]));
+	return 0;
+}
+
 void keel_sinks_stop(struct keel_daemon *d)
 {
 	struct keel_sinks *ss = d->sinks;
@@ -122,20 +175,8 @@ void keel_sinks_stop(struct keel_daemon *d)
 	if (!ss)
 		return;
 	keel_timer_stop(d, &ss->timer);
-	for (int i = 0; i < KEEL_SINK_SLOTS; i++) {
-		struct keel_sink *s = keel_event_bus_set_sink(d->bus, i, NULL);
-		const char *name;
-		uint64_t lost;
-
-		if (!s)
-			continue;
-		name = keel_sink_name(s);
-		lost = keel_sink_stop(s, STOP_TIMEOUT_MS);
-		if (lost)
-			pr_warn("events: %llu events not written to the %s at shutdown "
-				"(it did not take them within %d ms)", (unsigned long long)lost,
-				name, STOP_TIMEOUT_MS);
-	}
+	for (int i = 0; i < KEEL_SINK_SLOTS; i++)
+		retire(ss, i, keel_event_bus_set_sink(d->bus, i, NULL));
 	free(ss);
 	d->sinks = NULL;
 }
