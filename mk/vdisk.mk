@@ -6,7 +6,8 @@ LDLIBS += -lisal
 # -fPIC under build/pic/ (the chain, the filters, the VMDK library, blk's disk
 # ID and the trace writer): the chain then runs inside nbdkit, with no hop
 # between the NBD server and the filters.
-VDISK_PIC_SRCS := $(wildcard agent/vdisk/*.c agent/vfilters/*.c agent/vmdk/*.c) \
+VDISK_PIC_SRCS := $(filter-out agent/vdisk/subsys%,\
+		  $(wildcard agent/vdisk/*.c agent/vfilters/*.c agent/vmdk/*.c)) \
 		  agent/blk/diskid.c agent/cache/trace.c agent/common/unixsock.c
 VDISK_PIC_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,$(VDISK_PIC_SRCS))
 

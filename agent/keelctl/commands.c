@@ -13,6 +13,7 @@ const struct keelctl_command keelctl_commands[] = {
 	{ "vm", "list VM NICs: here, departing, known (vmnet)", keelctl_vm },
 	{ "eni", "list the ENI whitelist with per-IP counters (vmnet)", keelctl_eni },
 	{ "blk", "per-disk read models, miss-ratio curves, recording (blk)", keelctl_blk },
+	{ "vdisk", "create, open (serve over NBD), close, list and check VMDK disks (vdisk)", keelctl_vdisk },
 	{ "install", "copy a file in atomically and trust it (exec)", keelctl_install },
 	{ "trust", "list, add, remove or verify trusted files (exec)", keelctl_trust },
 	{ "run-installer", "run CMD as an installer: its writes are trusted (exec)", keelctl_run_installer },

@@ -53,5 +53,6 @@ int keelctl_trust(const struct keelctl *ctl, int argc, char **argv);
 int keelctl_run_installer(const struct keelctl *ctl, int argc, char **argv);
 int keelctl_exec(const struct keelctl *ctl, int argc, char **argv);
 int keelctl_blk(const struct keelctl *ctl, int argc, char **argv);
+int keelctl_vdisk(const struct keelctl *ctl, int argc, char **argv);
 
 #endif /* KEELCTL_H */

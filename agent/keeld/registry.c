@@ -11,7 +11,8 @@
 	X(blk)             \
 	X(kmod)            \
 	X(vmnet)           \
-	X(memh)
+	X(memh)            \
+	X(vdisk)
 
 #define DECLARE(name) extern const struct keel_subsys_ops keel_##name##_ops;
 #define ENTRY(name) &keel_##name##_ops,

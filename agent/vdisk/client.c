@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -87,6 +88,16 @@ int keel_vdisk_client_open(const char *disk_path, struct keel_vdisk_client **ret
 		return r;
 	}
 	return keel_vdisk_client_connect(chan, ret, err, errlen);
+}
+
+int keel_vdisk_client_timeout(struct keel_vdisk_client *c, unsigned int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (long)(ms % 1000) * 1000 };
+
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
+		return -errno;
+	return 0;
 }
 
 void keel_vdisk_client_close(struct keel_vdisk_client *c)

@@ -23,7 +23,7 @@ struct env {
 	const char *cmd, *disk, *arg1, *arg2;
 	const char *at, *socket, *tcp, *events;
 	const char *owner_listen, *cluster_key, *host_id, *lease_ms, *renew_ms;
-	uint64_t offset, length;
+	uint64_t offset, length, max_clients, threads;
 	bool have_length, fua, json, readonly, standby;
 };
 
@@ -67,6 +67,8 @@ static const struct argp_option options[] = {
 	{ "lease-ms", 'T', "MS", 0, "serve: lease length (default 10000)", 0 },
 	{ "renew-ms", 'R', "MS", 0, "serve: renewal interval (default 2000)", 0 },
 	{ "standby", 'S', NULL, 0, "serve: start without acquiring the disk", 0 },
+	{ "max-clients", 'C', "N", 0, "serve: at most N NBD connections at once (nbdkit's limit filter)", 0 },
+	{ "threads", 0x101, "N", 0, "serve: at most N NBD requests handled at once (nbdkit --threads)", 0 },
 	{ 0 }
 };
 
@@ -99,6 +101,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	case 't': e->tcp = arg; break;
 	case 'e': e->events = arg; break;
 	case 'r': e->readonly = true; break;
+	case 'C':
+		if (parse_u64(arg, &e->max_clients) || !e->max_clients || e->max_clients > 65536)
+			argp_error(st, "--max-clients: \"%s\" is not a number from 1 to 65536", arg);
+		break;
+	case 0x101:
+		if (parse_u64(arg, &e->threads) || !e->threads || e->threads > 1024)
+			argp_error(st, "--threads: \"%s\" is not a number from 1 to 1024", arg);
+		break;
 	case 'j': e->json = true; break;
 	case 'L': e->owner_listen = arg; break;
 	case 'K': e->cluster_key = arg; break;
@@ -170,7 +180,8 @@ static int do_serve(struct env *e)
 {
 	char plugin[PATH_MAX + 32], sock[PATH_MAX], disk[PATH_MAX + 8], ev[PATH_MAX + 8];
 	char abs[PATH_MAX], *port, addr[256], own[6][PATH_MAX + 32];
-	const char *argv[32];
+	char limit[32], threads[24];
+	const char *argv[36];
 	int n = 0, r;
 
 	if (!realpath(e->disk, abs)) {
@@ -209,8 +220,19 @@ static int do_serve(struct env *e)
 		argv[n++] = "-U";
 		argv[n++] = sock;
 	}
+	if (e->threads) {
+		snprintf(threads, sizeof(threads), "%" PRIu64, e->threads);
+		argv[n++] = "--threads";
+		argv[n++] = threads;
+	}
+	if (e->max_clients)
+		argv[n++] = "--filter=limit";
 	argv[n++] = plugin;
 	argv[n++] = disk;
+	if (e->max_clients) {
+		snprintf(limit, sizeof(limit), "limit=%" PRIu64, e->max_clients);
+		argv[n++] = limit;
+	}
 	if (e->events) {
 		snprintf(ev, sizeof(ev), "events=%s", e->events);
 		argv[n++] = ev;

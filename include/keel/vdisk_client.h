@@ -73,6 +73,8 @@ int keel_vdisk_client_open(const char *disk_path, struct keel_vdisk_client **ret
 int keel_vdisk_client_connect(const char *channel, struct keel_vdisk_client **ret, char *err,
 			      size_t errlen);
 void keel_vdisk_client_close(struct keel_vdisk_client *c);	/* NULL ok */
+/* Give up a call (send or receive) after @ms milliseconds: -EAGAIN. */
+int keel_vdisk_client_timeout(struct keel_vdisk_client *c, unsigned int ms);
 
 /* Ask filter @filter for a handle: 0 and *ret_fd, or -errno and the reason. */
 int keel_vdisk_client_handle(struct keel_vdisk_client *c, const char *filter, int *ret_fd,

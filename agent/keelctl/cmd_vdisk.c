@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * keelctl vdisk create | open | close | list | info | filters | check:
+ * keeld's disks.  keeld does the work (agent/vdisk/subsys*.c); open and
+ * close wait here, polling vdisk.list, until the disk server serves or has
+ * flushed and exited, so that a script can use the disk as soon as open
+ * returns.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "keelctl/keelctl.h"
+
+#define WAIT_S 60	/* open and close: how long to wait for the server */
+
+struct vd_opts {
+	const char *sub, *path, *type, *filters, *socket, *tcp;
+	uint64_t size;
+	bool json, readonly, no_wait, have_size;
+};
+
+static const char doc[] =
+	"keeld's virtual disks: create a VMDK with a filter chain, serve it over NBD "
+	"(open), stop serving it after a flush (close), and look at it.  Disks must lie "
+	"under [vdisk] dirs; create, open and close need root or the [control] group.\n"
+	"\n"
+	"SUBCOMMANDS:\n"
+	"  create PATH --size SIZE [--type T] [--filters \"stats crypt integrity\"]\n"
+	"  open PATH [--socket SOCK | --tcp [ADDR:]PORT] [--readonly] [--no-wait]\n"
+	"  close PATH       flush, stop its disk server\n"
+	"  list             the open disks and their state\n"
+	"  info PATH        the disk: state, socket, pid, size, restarts (type and CID if closed)\n"
+	"  filters PATH     the chain of an open disk, each filter's counters and stats\n"
+	"  check PATH       keel_vmdk_check of a closed disk: headers, tables, grains, parents\v"
+	"EXAMPLES:\n"
+	"  keelctl vdisk create /var/lib/keel/vdisk/d0.vmdk --size 10G --filters \"stats crypt integrity\"\n"
+	"  keelctl vdisk open /var/lib/keel/vdisk/d0.vmdk\n"
+	"  qemu-io -f raw 'nbd+unix:///?socket=/run/keel/vdisk/...nbd' -c 'read 0 1M'\n"
+	"  keelctl vdisk filters /var/lib/keel/vdisk/d0.vmdk --json | jq '.filters[].counters'\n"
+	"  keelctl vdisk close /var/lib/keel/vdisk/d0.vmdk && keelctl vdisk check /var/lib/keel/vdisk/d0.vmdk\n"
+	"\n"
+	"SIZE takes K, M, G, T (powers of 1024).  TYPE: monolithicSparse (default), "
+	"monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat.  A chain with crypt "
+	"gets a new random key in PATH.key (mode 0600).  See docs/vdisk.md.";
+
+static const struct argp_option options[] = {
+	{ "size", 'S', "SIZE", 0, "create: the virtual size", 0 },
+	{ "type", 't', "TYPE", 0, "create: the createType (default monolithicSparse)", 0 },
+	{ "filters", 'f', "LIST", 0, "create: the chain, top to bottom (names separated by spaces or commas)", 0 },
+	{ "socket", 'u', "PATH", 0, "open: serve NBD on this Unix socket (default [vdisk] run_dir/DEV-INO.nbd)", 0 },
+	{ "tcp", 'T', "[ADDR:]PORT", 0, "open: serve NBD over TCP instead", 0 },
+	{ "readonly", 'r', NULL, 0, "open: read-only", 0 },
+	{ "no-wait", 'W', NULL, 0, "open, close: return once keeld has started, not when done", 0 },
+	{ "json", 'j', NULL, 0, "Print keeld's reply as JSON", 0 },
+	{ 0 },
+};
+
+static int parse_size(const char *s, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	case 'T': case 't': shift = 40; end++; break;
+	}
+	if (*end && strcmp(end, "iB") && strcmp(end, "B"))
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*ret = (uint64_t)v << shift;
+	return 0;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct vd_opts *o = state->input;
+
+	switch (key) {
+	case 'S':
+		if (parse_size(arg, &o->size))
+			argp_error(state, "--size '%s': a number of bytes, or with K, M, G, T", arg);
+		o->have_size = true;
+		break;
+	case 't': o->type = arg; break;
+	case 'f': o->filters = arg; break;
+	case 'u': o->socket = arg; break;
+	case 'T': o->tcp = arg; break;
+	case 'r': o->readonly = true; break;
+	case 'W': o->no_wait = true; break;
+	case 'j': o->json = true; break;
+	case ARGP_KEY_ARG:
+		if (state->arg_num == 0)
+			o->sub = arg;
+		else if (state->arg_num == 1 && strcmp(o->sub, "list"))
+			o->path = arg;
+		else
+			argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	case ARGP_KEY_END:
+		if (!o->sub)
+			argp_error(state, "a subcommand is needed: create, open, close, list, info, filters, check");
+		if (strcmp(o->sub, "list") && !o->path)
+			argp_error(state, "vdisk %s needs a PATH", o->sub);
+		if ((o->have_size || o->type || o->filters) && strcmp(o->sub, "create"))
+			argp_error(state, "--size, --type and --filters are for create");
+		if ((o->socket || o->tcp || o->readonly) && strcmp(o->sub, "open"))
+			argp_error(state, "--socket, --tcp and --readonly are for open");
+		if (!strcmp(o->sub, "create") && !o->have_size)
+			argp_error(state, "vdisk create needs --size");
+		if (o->socket && o->tcp)
+			argp_error(state, "--socket or --tcp, not both");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+/* keeld resolves paths itself, but not relative to keelctl's directory */
+static int absolute(const char *path, char *ret, size_t len)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/')
+		return snprintf(ret, len, "%s", path) < (int)len ? 0 : -ENAMETOOLONG;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	return snprintf(ret, len, "%s/%s", cwd, path) < (int)len ? 0 : -ENAMETOOLONG;
+}
+
+static json_t *filter_list(const char *s)
+{
+	json_t *arr = json_array();
+	char *copy = strdup(s), *save = NULL;
+
+	for (char *t = strtok_r(copy, " ,\t", &save); t; t = strtok_r(NULL, " ,\t", &save))
+		json_array_append_new(arr, json_string(t));
+	free(copy);
+	return arr;
+}
+
+/* The disk's entry in vdisk.list, or NULL when keeld has none for it. */
+static json_t *find_disk(const struct keelctl *ctl, const char *path, bool *ret_err)
+{
+	json_t *req = json_pack("{s:s}", "cmd", "vdisk.list"), *rep, *d, *found = NULL;
+	size_t i;
+
+	rep = keelctl_call(ctl, req);
+	json_decref(req);
+	*ret_err = !rep;
+	json_array_foreach(json_object_get(rep, "disks"), i, d) {
+		if (!strcmp(json_string_value(json_object_get(d, "path")) ?: "", path))
+			found = json_incref(d);
+	}
+	json_decref(rep);
+	return found;
+}
+
+/* open: until serving or failed; close: until gone or failed. */
+static int wait_state(const struct keelctl *ctl, const char *path, bool opening, json_t **ret)
+{
+	struct timespec ts = { 0, 100 * 1000000L };
+
+	for (int i = 0; i < WAIT_S * 10; i++) {
+		const char *st;
+		bool err;
+		json_t *d = find_disk(ctl, path, &err);
+
+		if (err)
+			return KEELCTL_EXIT_FAIL;
+		st = json_string_value(json_object_get(d, "state"));
+		if ((opening && !d) || (st && !strcmp(st, "failed"))) {
+			fprintf(stderr, "keelctl: %s: %s\n", path,
+				d ? json_string_value(json_object_get(d, "reason"))
+				  : "its disk server went away");
+			json_decref(d);
+			return KEELCTL_EXIT_FAIL;
+		}
+		if ((opening && !strcmp(st, "serving")) || (!opening && !d)) {
+			*ret = d;
+			return 0;
+		}
+		json_decref(d);
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "keelctl: %s: not %s after %d s (keelctl vdisk info shows its state)\n",
+		path, opening ? "serving" : "closed", WAIT_S);
+	return KEELCTL_EXIT_FAIL;
+}
+
+static void print_disk(json_t *d)
+{
+	const char *tcp = json_string_value(json_object_get(d, "tcp"));
+	json_t *f;
+	size_t i;
+
+	printf("%s  %s", json_string_value(json_object_get(d, "path")),
+	       json_string_value(json_object_get(d, "state")));
+	if (json_integer_value(json_object_get(d, "pid")))
+		printf("  pid %" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(d, "pid")));
+	if (tcp)
+		printf("  nbd://%s", tcp);
+	else if (json_object_get(d, "socket"))
+		printf("  nbd+unix:///?socket=%s", json_string_value(json_object_get(d, "socket")));
+	if (json_object_get(d, "type"))
+		printf("  %s", json_string_value(json_object_get(d, "type")));
+	printf("  %" JSON_INTEGER_FORMAT " bytes", json_integer_value(json_object_get(d, "size")));
+	if (json_is_true(json_object_get(d, "readonly")))
+		printf("  read-only");
+	if (json_integer_value(json_object_get(d, "restarts")))
+		printf("  restarts %" JSON_INTEGER_FORMAT,
+		       json_integer_value(json_object_get(d, "restarts")));
+	printf("\n  filters:");
+	json_array_foreach(json_object_get(d, "filters"), i, f)
+		printf(" %s", json_string_value(f));
+	putchar('\n');
+	if (json_object_get(d, "reason"))
+		printf("  reason: %s\n", json_string_value(json_object_get(d, "reason")));
+	if (json_object_get(d, "metadata_error"))
+		printf("  metadata: %s\n", json_string_value(json_object_get(d, "metadata_error")));
+}
+
+static void print_filters(json_t *rep)
+{
+	json_t *f;
+	size_t i;
+
+	printf("%-10s %10s %10s %12s %12s %8s %9s %7s\n", "filter", "reads", "writes",
+	       "read_bytes", "write_bytes", "flushes", "discards", "errors");
+	json_array_foreach(json_object_get(rep, "filters"), i, f) {
+		json_t *c = json_object_get(f, "counters");
+
+		printf("%-10s %10" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
+		       " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT
+		       " %9" JSON_INTEGER_FORMAT " %7" JSON_INTEGER_FORMAT "\n",
+		       json_string_value(json_object_get(f, "name")),
+		       json_integer_value(json_object_get(c, "reads")),
+		       json_integer_value(json_object_get(c, "writes")),
+		       json_integer_value(json_object_get(c, "read_bytes")),
+		       json_integer_value(json_object_get(c, "write_bytes")),
+		       json_integer_value(json_object_get(c, "flushes")),
+		       json_integer_value(json_object_get(c, "discards")),
+		       json_integer_value(json_object_get(c, "errors")));
+	}
+}
+
+static int show(struct vd_opts *o, json_t *rep)
+{
+	json_t *d, *e;
+	size_t i;
+	int ret = 0;
+
+	json_object_del(rep, "ok");
+	if (o->json) {
+		keelctl_print_json(rep);
+		return !strcmp(o->sub, "check") && !json_is_true(json_object_get(rep, "clean"))
+			       ? KEELCTL_EXIT_FAIL : 0;
+	}
+	if (!strcmp(o->sub, "list")) {
+		if (!json_array_size(json_object_get(rep, "disks")))
+			printf("no disk open\n");
+		json_array_foreach(json_object_get(rep, "disks"), i, d)
+			print_disk(d);
+	} else if (!strcmp(o->sub, "filters")) {
+		print_filters(rep);
+	} else if (!strcmp(o->sub, "check")) {
+		json_t *r = json_object_get(rep, "report");
+
+		printf("%s: %s, %s, %" JSON_INTEGER_FORMAT " bytes, %zu layer(s): %s\n", o->path,
+		       json_string_value(json_object_get(r, "type")),
+		       json_string_value(json_object_get(r, "cid")) ?: "",
+		       json_integer_value(json_object_get(r, "size")),
+		       json_array_size(json_object_get(r, "layers")),
+		       json_is_true(json_object_get(rep, "clean")) ? "clean" : "ERRORS");
+		json_array_foreach(json_object_get(r, "errors"), i, e)
+			printf("  error: %s\n", json_string_value(e));
+		json_array_foreach(json_object_get(r, "warnings"), i, e)
+			printf("  warning: %s\n", json_string_value(e));
+		ret = json_is_true(json_object_get(rep, "clean")) ? 0 : KEELCTL_EXIT_FAIL;
+	} else if (!strcmp(o->sub, "create")) {
+		printf("created %s: %s, %" JSON_INTEGER_FORMAT " bytes\n", o->path,
+		       json_string_value(json_object_get(rep, "type")),
+		       json_integer_value(json_object_get(rep, "size")));
+	} else if (!strcmp(o->sub, "close")) {
+		printf("closed %s (flushed, server stopped)\n", o->path);
+	} else {
+		print_disk(rep);
+	}
+	return ret;
+}
+
+int keelctl_vdisk(const struct keelctl *ctl, int argc, char **argv)
+{
+	static const struct argp argp = { options, parse_opt, "SUBCOMMAND [PATH]", doc, NULL,
+					  NULL, NULL };
+	struct vd_opts o = { 0 };
+	char path[PATH_MAX], cmd[32];
+	json_t *req, *rep, *d = NULL;
+	int err;
+
+	err = keelctl_parse(&argp, argc, argv, &o);
+	if (err)
+		return err;
+	if (strcmp(o.sub, "create") && strcmp(o.sub, "open") && strcmp(o.sub, "close") &&
+	    strcmp(o.sub, "list") && strcmp(o.sub, "info") && strcmp(o.sub, "filters") &&
+	    strcmp(o.sub, "check")) {
+		fprintf(stderr, "keelctl vdisk: unknown subcommand '%s' (create, open, close, list, info, filters, check)\n",
+			o.sub);
+		return KEELCTL_EXIT_USAGE;
+	}
+	snprintf(cmd, sizeof(cmd), "vdisk.%s", o.sub);
+	req = json_pack("{s:s}", "cmd", cmd);
+	if (o.path) {
+		if (absolute(o.path, path, sizeof(path))) {
+			fprintf(stderr, "keelctl vdisk: %s: path too long\n", o.path);
+			json_decref(req);
+			return KEELCTL_EXIT_USAGE;
+		}
+		json_object_set_new(req, "path", json_string(path));
+		o.path = path;
+	}
+	if (o.have_size)
+		json_object_set_new(req, "size", json_integer((json_int_t)o.size));
+	if (o.type)
+		json_object_set_new(req, "type", json_string(o.type));
+	if (o.filters)
+		json_object_set_new(req, "filters", filter_list(o.filters));
+	if (o.socket) {
+		char sock[PATH_MAX];
+
+		if (absolute(o.socket, sock, sizeof(sock)) == 0)
+			json_object_set_new(req, "socket", json_string(sock));
+	}
+	if (o.tcp)
+		json_object_set_new(req, "tcp", json_string(o.tcp));
+	if (o.readonly)
+		json_object_set_new(req, "readonly", json_true());
+	rep = keelctl_call(ctl, req);
+	json_decref(req);
+	if (!rep)
+		return KEELCTL_EXIT_FAIL;
+	if (!o.no_wait && (!strcmp(o.sub, "open") || !strcmp(o.sub, "close"))) {
+		err = wait_state(ctl, o.path, !strcmp(o.sub, "open"), &d);
+		if (err) {
+			json_decref(rep);
+			return err;
+		}
+		if (d) {
+			json_decref(rep);
+			rep = d;
+		}
+	}
+	err = show(&o, rep);
+	json_decref(rep);
+	return err;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The [vdisk] section of keel.conf: subsys_config.c declares each key. */
+#ifndef KEEL_VDISK_SUBSYS_CONFIG_H
+#define KEEL_VDISK_SUBSYS_CONFIG_H
+
+#include <limits.h>
+
+#include "keeld/config.h"
+
+struct vdisk_config {
+	struct keel_subsys_config subsys;	/* enabled, required: first */
+	char dirs[1024];		/* colon-separated: where disks may be */
+	char run_dir[256];		/* servers' sockets and locks */
+	char server[PATH_MAX];		/* keel-vdisk; empty: beside keeld */
+	unsigned int max_disks;
+	unsigned int max_clients;
+	unsigned int max_inflight;
+	unsigned int max_restarts;
+	unsigned int stop_timeout_ms;
+};
+
+extern const struct keel_opt vdisk_options[];
+
+#endif /* KEEL_VDISK_SUBSYS_CONFIG_H */
