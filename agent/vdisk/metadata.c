@@ -48,8 +48,8 @@ static int set_filters(struct parse *p, const char *value)
 
 		if (!vdisk_registry_find(tok)) {
 			fail(p, -EINVAL,
-			     "[vdisk] filters: unknown filter \"%s\"%s (built in: stats, throttle, integrity, crypt)",
-			     tok, !strcmp(tok, "cache") ? " (the read cache is not built yet)" : "");
+			     "[vdisk] filters: unknown filter \"%s\"%s (built in: stats, throttle, integrity, crypt, cache)",
+			     tok, "");
 			break;
 		}
 		for (unsigned int i = 0; i < m->n; i++)

@@ -95,7 +95,8 @@ static void expect_error(const char *meta, int err, const char *want1, const cha
 Test(vdisk_chain, bad_metadata_is_refused_with_file_section_and_key)
 {
 	expect_error("[vdisk]\nfilters = stats crpyt\n", -EINVAL, "[vdisk] filters", "crpyt");
-	expect_error("[vdisk]\nfilters = cache\n", -EINVAL, "cache", "not built yet");
+	expect_error("[vdisk]\nfilters = cache\n[filter.cache]\nconnections = 99\n", -ERANGE,
+		     "[filter.cache] connections", "out of range");
 	expect_error("[vdisk]\nfilters = stats stats\n", -EINVAL, "named twice", NULL);
 	expect_error("[vdisk]\nfiltres = stats\n", -EINVAL, "filtres", "unknown key");
 	expect_error("[vdisk]\nfilters = throttle\n[filter.throttle]\niops = 10\nipos = 5\n",

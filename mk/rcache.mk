@@ -1,0 +1,9 @@
+# rcache: the read cache daemon keel-rcache (agent/rcache/main.c); its store,
+# server and client are in libkeel.  The cache filter (agent/vfilters/cache.c)
+# runs inside the disk server's plugin, which so also needs the rcache
+# client and the memory-handle library built position-independent (extra
+# prerequisites of the plugin's link rule in mk/vdisk.mk).
+user: $(BUILD)/keel-rcache
+
+RCACHE_PIC_OBJS := $(BUILD)/pic/agent/rcache/client.o $(BUILD)/pic/agent/memh/memh.o
+$(BUILD)/nbdkit-keel-plugin.so: $(RCACHE_PIC_OBJS)
