@@ -126,14 +126,6 @@ struct {
 	__type(value, struct keel_exec_stats);
 } exec_stats SEC(".maps");
 
-/* The frame's counters, kept for exec.exec events. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct keel_exec_counters);
-} exec_counters SEC(".maps");
-
 static __always_inline struct keel_exec_stats *stats(void)
 {
 	__u32 zero = 0;
@@ -643,17 +635,11 @@ static __always_inline void note_installer_exec(struct file *file)
 SEC("lsm/bprm_check_security")
 int BPF_PROG(exec_check, struct linux_binprm *bprm)
 {
-	struct keel_exec_counters *c;
-	struct keel_exec_stats *cnt;
+	struct keel_exec_stats *cnt = stats();
 	struct keel_exec_event *ev;
-	__u32 zero = 0;
 
-	cnt = stats();
 	if (cnt)
 		cnt->execs++;
-	c = bpf_map_lookup_elem(&exec_counters, &zero);
-	if (c)
-		c->execs++;
 	ev = bpf_ringbuf_reserve(&exec_events, sizeof(*ev), 0);
 	if (ev) {
 		ev->hdr.type = KEEL_EV_EXEC;
@@ -666,8 +652,8 @@ int BPF_PROG(exec_check, struct linux_binprm *bprm)
 		bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename),
 					  BPF_CORE_READ(bprm, filename));
 		bpf_ringbuf_submit(ev, 0);
-	} else if (c) {
-		c->dropped++;
+	} else if (cnt) {
+		cnt->dropped++;	/* keeld reports it: exec.dropped */
 	}
 	/*
 	 * Called once per binary handler pass: for a #! script first with

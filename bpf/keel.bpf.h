@@ -7,7 +7,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
-#include "keel/events.h"
+#include "keel/records.h"
 
 /* Not in vmlinux.h: these are #defines in the UAPI headers. */
 #define KEEL_TC_ACT_OK 0

@@ -23,7 +23,7 @@
 #include "blk/blk.h"
 #include "blk/blk_config.h"
 #include "keel/blk.h"
-#include "keel/events.h"
+#include "keel/records.h"
 #include "keel/trace.h"
 #include "keeld/subsys.h"
 #include "keeld/percpu.h"

@@ -285,6 +285,7 @@ static int exec_open(struct keel_subsys *s, char *why, size_t len)
 	}
 	bpf_map__set_max_entries(p->skel->maps.exec_trusted, exec_cfg(s)->max_trusted);
 	bpf_map__set_max_entries(p->skel->maps.exec_installing, exec_cfg(s)->max_installing);
+	bpf_map__set_max_entries(p->skel->maps.exec_events, exec_cfg(s)->ring_buffer_kib * 1024);
 	/* self-protection and restarts: agent/exec/guard.h */
 	err = exec_pins_prepare(s, p->skel->obj, why, len);
 	if (err)
@@ -409,11 +410,13 @@ static void exec_counters(struct keel_subsys *s, json_t *out)
 const struct keel_subsys_ops keel_exec_ops = {
 	.name = "exec",
 	.summary = "only trusted files execute; any change taints (BPF LSM)",
-	.needs = { KEEL_FEAT_BTF, KEEL_FEAT_BPF_LSM },
-	.n_needs = 2,
+	/* every kind of program exec.bpf.c attaches (tp_btf comes with BTF) */
+	.needs = { KEEL_FEAT_BTF, KEEL_FEAT_BPF_LSM, KEEL_FEAT_FENTRY, KEEL_FEAT_FEXIT },
+	.n_needs = 4,
 	.priv_size = sizeof(struct exec_priv),
 	.options = exec_options,
 	.config_size = sizeof(struct exec_config),
+	.check_config = exec_check_config,
 	.open = exec_open,
 	.start = exec_start,
 	.stop = exec_stop,

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The [exec] keys: type, range, default and the help --print-config shows. */
+#include <errno.h>
+#include <stdio.h>
+
 #include "exec/exec_config.h"
 
 #define T struct exec_config
@@ -29,5 +32,21 @@ const struct keel_opt exec_options[] = {
 			"programs that may ptrace other processes, write /proc/PID/mem and use "
 			"process_vm_writev, full paths separated by commas (at most 16); in enforce "
 			"mode anything else is refused; empty: none"),
+	KEEL_OPT_UINT(T, "ring_buffer_kib", ring_buffer_kib, 4, 65536, "1024",
+		      "KiB of the kernel's exec record ring buffer (a power of two); records that "
+		      "do not fit while keeld is busy are lost and counted in exec.dropped"),
 	KEEL_OPT_END
 };
+
+int exec_check_config(const void *config, char *key, size_t keylen, char *msg, size_t msglen)
+{
+	const struct exec_config *c = config;
+
+	/* the kernel refuses a ring buffer that is not a power-of-two number of pages */
+	if (c->ring_buffer_kib & (c->ring_buffer_kib - 1)) {
+		snprintf(key, keylen, "ring_buffer_kib");
+		snprintf(msg, msglen, "%u is not a power of two", c->ring_buffer_kib);
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -16,8 +16,11 @@ struct exec_config {
 	unsigned int max_installing;
 	char jits[1024];	/* programs.c */
 	char tracers[1024];
+	unsigned int ring_buffer_kib;	/* exec_events, a power of two */
 };
 
 extern const struct keel_opt exec_options[];
+
+int exec_check_config(const void *config, char *key, size_t keylen, char *msg, size_t msglen);
 
 #endif /* KEEL_EXEC_CONFIG_H */

@@ -10,7 +10,7 @@
 #include "exec.skel.h"
 #include "exec/exec_config.h"
 #include "exec/trust.h"
-#include "keel/events.h"
+#include "keel/records.h"
 #include "keel/exec.h"
 #include "keeld/subsys.h"
 

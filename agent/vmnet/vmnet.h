@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "keel/events.h"
+#include "keel/records.h"
 #include "keel/vmnet.h"
 #include "keeld/subsys.h"
 #include "vmnet/vmnet_config.h"

@@ -3,21 +3,18 @@
  * Layouts shared by bpf/blk.bpf.c and the blk subsystem (agent/blk/).
  *
  * Include after vmlinux.h (BPF) or <linux/types.h> (user space), and after
- * keel/events.h (included here).  Only fixed-width fields and explicit padding.
+ * keel/records.h (included here).  Only fixed-width fields and explicit padding.
  */
 #ifndef KEEL_BLK_H
 #define KEEL_BLK_H
 
-#include "keel/events.h"
+#include "keel/records.h"
 
 /* The kernel's internal dev_t encoding, as in struct gendisk. */
 #define KEEL_BLK_MINORBITS 20
 #define KEEL_BLK_MKDEV(ma, mi) (((__u32)(ma) << KEEL_BLK_MINORBITS) | (__u32)(mi))
 #define KEEL_BLK_MAJOR(dev) ((__u32)(dev) >> KEEL_BLK_MINORBITS)
 #define KEEL_BLK_MINOR(dev) ((__u32)(dev) & ((1u << KEEL_BLK_MINORBITS) - 1))
-
-/* Record type of struct keel_blk_read (issue 5: 0x500..0x5ff). */
-#define KEEL_EV_BLK_READ 0x500
 
 /* Cgroups the in-kernel filter can hold (blk_cgroups, a cgroup array). */
 #define KEEL_BLK_MAX_CGROUPS 8

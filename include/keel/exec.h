@@ -10,10 +10,22 @@
  * every check, so a change made while keel's programs were not attached
  * is caught too.
  *
- * Same rules as events.h: fixed-width fields, explicit padding.
+ * Same rules as records.h: fixed-width fields, explicit padding.
  */
 #ifndef KEEL_EXEC_H
 #define KEEL_EXEC_H
+
+#include "keel/records.h"
+
+/* KEEL_EV_EXEC: a program is about to be executed. */
+struct keel_exec_event {
+	struct keel_event_hdr hdr;
+	__u32 pid;		/* thread group id of the caller */
+	__u32 uid;
+	__u64 cgroup_id;
+	char comm[KEEL_COMM_LEN];	/* caller's name before the exec */
+	char filename[KEEL_PATH_LEN];	/* as passed to execve, maybe relative */
+};
 
 /* exec_trusted: key */
 struct keel_exec_key {
@@ -104,8 +116,6 @@ enum keel_exec_install_reason {
 	KEEL_EXEC_IR_NOT_ROOT = 5,	/* a configured installer run by other than root */
 	KEEL_EXEC_IR_USER_CHANGED = 6,	/* an installer's process became a non-root user */
 };
-
-#define KEEL_EV_EXEC_INSTALL 0x401
 
 /* KEEL_EV_EXEC_INSTALL */
 struct keel_exec_install {
@@ -206,8 +216,6 @@ struct keel_exec_stats {
 	__u64 installed;	/* files trusted on an installer's last close */
 	__u64 install_refused;	/* written by an installer, left untrusted (a limit) */
 };
-
-#define KEEL_EV_EXEC_VERDICT 0x400
 
 /* KEEL_EV_EXEC_VERDICT: a refusal, an audited allow or a taint. */
 struct keel_exec_verdict {

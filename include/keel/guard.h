@@ -6,10 +6,12 @@
  * keeld is recognised by the file it runs from, not by its pid: a keeld
  * started after a clean stop, or after a kill -9, must take over the
  * pinned objects, and a recycled pid must not inherit keeld's rights.
- * Same rules as events.h: fixed-width fields, explicit padding.
+ * Same rules as records.h: fixed-width fields, explicit padding.
  */
 #ifndef KEEL_GUARD_H
 #define KEEL_GUARD_H
+
+#include "keel/records.h"
 
 /* An inode: keeld's executable, or a directory of keel's pins. */
 struct keel_guard_inode {
@@ -65,8 +67,6 @@ struct keel_guard_stats {
 	__u64 audited;
 	__u64 dropped;
 };
-
-#define KEEL_EV_EXEC_GUARD 0x410
 
 struct keel_guard_event {
 	struct keel_event_hdr hdr;

@@ -2,13 +2,13 @@
 /*
  * vmnet: records and map layouts shared by bpf/vmnet.bpf.c and keeld's
  * agent/vmnet/.  Only fixed-width fields, explicit padding.  Include after
- * vmlinux.h (BPF) or <linux/types.h> (user space), and after keel/events.h.
- *
- * Record types live in their own range (0x600, issue 6) so that they never
- * collide with enum keel_event_type in keel/events.h.
+ * vmlinux.h (BPF) or <linux/types.h> (user space).  The record type,
+ * KEEL_EV_VMNET, is in keel/records.h with every other.
  */
 #ifndef KEEL_VMNET_H
 #define KEEL_VMNET_H
+
+#include "keel/records.h"
 
 #define KEEL_VMNET_ETH_P_RARP 0x8035
 
@@ -22,8 +22,6 @@ enum keel_vmnet_kind {
 	KEEL_VMNET_ELSEWHERE = 6,	/* RARP or GARP on the uplink: the MAC is on another host */
 	KEEL_VMNET_NA = 7,		/* IPv6 neighbour advertisement sent by a VM: its target */
 };
-
-#define KEEL_EV_VMNET 0x600
 
 /* One observation, from the vmnet_events ring buffer. */
 struct keel_vmnet_record {

@@ -46,7 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "keel/events.h"
+#include "keel/records.h"
 #include "keel/vmnet.h"
 
 extern char **environ;

@@ -33,7 +33,7 @@
 set -u
 
 KEEL_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-KEEL_BUILD=$KEEL_TOP/build
+KEEL_BUILD=${KEEL_BUILD:-$KEEL_TOP/build}
 # keel.ko for the running kernel (make kmod builds one per kernel the tests boot)
 KEEL_KO=$KEEL_BUILD/kmod/$(uname -r)/keel.ko
 export KEEL_TOP KEEL_BUILD
