@@ -16,14 +16,6 @@
 
 #include "keelctl/keelctl.h"
 
-struct blk_opts {
-	bool json, reset;
-	const char *disk, *file, *plot;
-	long duration;
-	int want;	/* positional arguments the subcommand takes */
-	const char *usage;
-};
-
 static const struct argp_option stats_options[] = {
 	{ "json", 'j', NULL, 0, "Print JSON (keeld's blk.stats reply)", 0 },
 	{ 0 },
@@ -42,43 +34,25 @@ static const struct argp_option record_options[] = {
 	{ 0 },
 };
 
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
+/* --duration S: whole seconds, 1..86400; 0 when not given */
+static long duration_of(const struct keelctl_args *a)
 {
-	struct blk_opts *o = state->input;
+	const char *arg = keelctl_value(a, 'd');
 	char *end;
+	long d;
 
-	switch (key) {
-	case 'j':
-		o->json = true;
-		break;
-	case 'r':
-		o->reset = true;
-		break;
-	case 'p':
-		o->plot = arg;
-		break;
-	case 'd':
-		errno = 0;
-		o->duration = strtol(arg, &end, 10);
-		if (errno || *end || o->duration <= 0 || o->duration > 86400)
-			argp_error(state, "--duration '%s': give whole seconds, 1..86400", arg);
-		break;
-	case ARGP_KEY_ARG:
-		if (state->arg_num == 0 && o->want > 0)
-			o->disk = arg;
-		else if (state->arg_num == 1 && o->want > 1)
-			o->file = arg;
-		else
-			argp_error(state, "unexpected argument '%s'", arg);
-		break;
-	case ARGP_KEY_END:
-		if ((int)state->arg_num < o->want)
-			argp_error(state, "usage: keelctl blk %s", o->usage);
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
+	if (!arg)
+		return 0;
+	errno = 0;
+	d = strtol(arg, &end, 10);
+	return errno || *end || end == arg || d <= 0 || d > 86400 ? -1 : d;
+}
+
+static void check_record(const struct keelctl_args *a, struct argp_state *state)
+{
+	if (duration_of(a) < 0)
+		argp_error(state, "--duration '%s': give whole seconds, 1..86400",
+			   keelctl_value(a, 'd'));
 }
 
 static double num(json_t *v)
@@ -266,49 +240,51 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static int do_record(const struct keelctl *ctl, struct blk_opts *o)
+static int run_record(const struct keelctl *ctl, const struct keelctl_args *a)
 {
+	const char *disk = a->argv[0], *file = a->argv[1];
+	long duration = duration_of(a);
 	struct sigaction sa = { .sa_handler = on_signal };
 	char path[PATH_MAX];
 	json_t *req, *rep;
 	bool tty = isatty(STDERR_FILENO);
 	time_t start = time(NULL);
 
-	if (o->file[0] != '/') {
+	if (file[0] != '/') {
 		/* keeld opens the file: make it absolute from here */
 		if (!getcwd(path, sizeof(path) - 1) ||
-		    strlen(path) + strlen(o->file) + 2 > sizeof(path)) {
-			fprintf(stderr, "keelctl: cannot make '%s' an absolute path\n", o->file);
+		    strlen(path) + strlen(file) + 2 > sizeof(path)) {
+			fprintf(stderr, "keelctl: cannot make '%s' an absolute path\n", file);
 			return KEELCTL_EXIT_FAIL;
 		}
 		strcat(path, "/");
-		strcat(path, o->file);
+		strcat(path, file);
 	} else {
-		snprintf(path, sizeof(path), "%s", o->file);
+		snprintf(path, sizeof(path), "%s", file);
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	req = json_pack("{s:s, s:s, s:s, s:I, s:b}", "cmd", "blk.record", "disk", o->disk, "file",
-			path, "duration_s", (json_int_t)o->duration, "reset", o->reset);
+	req = json_pack("{s:s, s:s, s:s, s:I, s:b}", "cmd", "blk.record", "disk", disk, "file",
+			path, "duration_s", (json_int_t)duration, "reset", keelctl_flag(a, 'r'));
 	rep = keelctl_call(ctl, req);
 	json_decref(req);
 	if (!rep)
 		return KEELCTL_EXIT_FAIL;
 	json_decref(rep);
-	while (!stop_requested && (!o->duration || time(NULL) - start < o->duration)) {
+	while (!stop_requested && (!duration || time(NULL) - start < duration)) {
 		if (tty)
-			fprintf(stderr, "\rrecording %s to %s: %lld s%s", o->disk, path,
-				(long long)(time(NULL) - start), o->duration ? "" : " (Ctrl-C stops)");
+			fprintf(stderr, "\rrecording %s to %s: %lld s%s", disk, path,
+				(long long)(time(NULL) - start), duration ? "" : " (Ctrl-C stops)");
 		usleep(200000);
 	}
 	if (tty)
 		fprintf(stderr, "\n");
-	req = json_pack("{s:s, s:s}", "cmd", "blk.record-stop", "disk", o->disk);
+	req = json_pack("{s:s, s:s}", "cmd", "blk.record-stop", "disk", disk);
 	rep = keelctl_call(ctl, req);
 	json_decref(req);
 	if (!rep)
 		return KEELCTL_EXIT_FAIL;
-	if (o->json) {
+	if (keelctl_flag(a, 'j')) {
 		keelctl_print_json(rep);
 	} else {
 		printf("%s (%s): %lld reads recorded to %s (%s)\n",
@@ -336,86 +312,110 @@ static const char blk_doc[] =
 	"DISK is a disk ID (as in 'blk stats'), a device name (loop3, /dev/loop3) or MAJ:MIN.\n"
 	"'keelctl blk SUBCOMMAND --help' documents each.";
 
-int keelctl_blk(const struct keelctl *ctl, int argc, char **argv)
+static const char stats_doc[] =
+	"Per disk: its stable ID and where it came from, reads, block accesses, the "
+	"three-queue model's hit ratio since it started and over the last blk.stats "
+	"interval, and the mean read latency.\v"
+	"EXAMPLES:\n"
+	"  keelctl blk stats\n"
+	"  keelctl blk stats --json | jq '.disks[] | {name, disk, hit_ratio}'";
+
+static const char mrc_doc[] =
+	"The estimated LRU miss ratio of DISK at every cache size up to the disk's "
+	"size (SHARDS spatial sampling, [blk] mrc_mode and mrc_rate_ppm), and the keel "
+	"model's own hit ratio at its size.\v"
+	"EXAMPLES:\n"
+	"  keelctl blk mrc loop0\n"
+	"  keelctl blk mrc vmdk-cid:a19ee72c --plot mrc.svg\n"
+	"  keelctl blk mrc loop0 --json | jq '.points[] | select(.[1] < 0.5)' | head -1";
+
+static const char record_doc[] =
+	"Record DISK's reads, as keeld sees them, into FILE in keel's trace format "
+	"(KEELTRC1), which keel-cachesim replays (--format keel --mode block "
+	"--reads-only).  keeld writes FILE: needs root or [control] group.\v"
+	"EXAMPLES:\n"
+	"  keelctl blk record loop0 /tmp/loop0.keeltrc --duration 60\n"
+	"  keelctl blk record loop0 t.keeltrc --reset   # model and trace start together; Ctrl-C ends\n"
+	"  keel-cachesim t.keeltrc --format keel --mode block --reads-only --policies keel --sizes 65536";
+
+/* blk stats and blk mrc: one request, printed as text or JSON */
+static int run_query(const struct keelctl *ctl, const struct keelctl_args *a, json_t *req)
 {
-	static const char stats_doc[] =
-		"Per disk: its stable ID and where it came from, reads, block accesses, the "
-		"three-queue model's hit ratio since it started and over the last blk.stats "
-		"interval, and the mean read latency.\v"
-		"EXAMPLES:\n"
-		"  keelctl blk stats\n"
-		"  keelctl blk stats --json | jq '.disks[] | {name, disk, hit_ratio}'";
-	static const char mrc_doc[] =
-		"The estimated LRU miss ratio of DISK at every cache size up to the disk's "
-		"size (SHARDS spatial sampling, [blk] mrc_mode and mrc_rate_ppm), and the keel "
-		"model's own hit ratio at its size.\v"
-		"EXAMPLES:\n"
-		"  keelctl blk mrc loop0\n"
-		"  keelctl blk mrc vmdk-cid:a19ee72c --plot mrc.svg\n"
-		"  keelctl blk mrc loop0 --json | jq '.points[] | select(.[1] < 0.5)' | head -1";
-	static const char record_doc[] =
-		"Record DISK's reads, as keeld sees them, into FILE in keel's trace format "
-		"(KEELTRC1), which keel-cachesim replays (--format keel --mode block "
-		"--reads-only).  keeld writes FILE: needs root or [control] group.\v"
-		"EXAMPLES:\n"
-		"  keelctl blk record loop0 /tmp/loop0.keeltrc --duration 60\n"
-		"  keelctl blk record loop0 t.keeltrc --reset   # model and trace start together; Ctrl-C ends\n"
-		"  keel-cachesim t.keeltrc --format keel --mode block --reads-only --policies keel --sizes 65536";
-	static const struct argp stats_argp = { stats_options, parse_opt, "", stats_doc, NULL, NULL, NULL };
-	static const struct argp mrc_argp = { mrc_options, parse_opt, "DISK", mrc_doc, NULL, NULL, NULL };
-	static const struct argp record_argp = { record_options, parse_opt, "DISK FILE", record_doc,
-						 NULL, NULL, NULL };
-	struct blk_opts o = { 0 };
-	const char *sub = argc > 1 ? argv[1] : "";
-	json_t *req, *rep;
+	const char *plot = keelctl_value(a, 'p');
+	bool mrc = !strcmp(a->cmd->name, "mrc");
+	json_t *rep;
 	int err;
 
-	if (!strcmp(sub, "stats")) {
-		o.usage = "stats [--json]";
-		err = keelctl_parse(&stats_argp, argc - 1, argv + 1, &o);
-		if (err)
-			return err;
-		req = json_pack("{s:s}", "cmd", "blk.stats");
-	} else if (!strcmp(sub, "mrc")) {
-		o.want = 1;
-		o.usage = "mrc DISK [--json] [--plot FILE.svg]";
-		err = keelctl_parse(&mrc_argp, argc - 1, argv + 1, &o);
-		if (err)
-			return err;
-		req = json_pack("{s:s, s:s}", "cmd", "blk.mrc", "disk", o.disk);
-	} else if (!strcmp(sub, "record")) {
-		o.want = 2;
-		o.usage = "record DISK FILE [--duration S] [--reset]";
-		err = keelctl_parse(&record_argp, argc - 1, argv + 1, &o);
-		return err ? err : do_record(ctl, &o);
-	} else {
-		FILE *out = !strcmp(sub, "--help") || !strcmp(sub, "-h") ? stdout : stderr;
-
-		if (out == stderr)
-			fprintf(stderr, *sub ? "keelctl blk: unknown subcommand '%s'\n\n"
-					     : "keelctl blk: a subcommand is needed%s\n\n", sub);
-		fprintf(out, "Usage: keelctl blk SUBCOMMAND [OPTION...]\n%s\n", blk_doc);
-		return out == stdout ? 0 : KEELCTL_EXIT_USAGE;
-	}
 	rep = keelctl_call(ctl, req);
 	json_decref(req);
 	if (!rep)
 		return KEELCTL_EXIT_FAIL;
 	json_object_del(rep, "ok");
-	if (!strcmp(sub, "mrc") && o.plot) {
-		err = plot_svg(rep, o.plot);
+	if (mrc && plot) {
+		err = plot_svg(rep, plot);
 		if (err) {
-			fprintf(stderr, "keelctl: writing %s: %s\n", o.plot, strerror(-err));
+			fprintf(stderr, "keelctl: writing %s: %s\n", plot, strerror(-err));
 			json_decref(rep);
 			return KEELCTL_EXIT_FAIL;
 		}
 	}
-	if (o.json)
+	if (keelctl_flag(a, 'j'))
 		keelctl_print_json(rep);
-	else if (!strcmp(sub, "mrc"))
+	else if (mrc)
 		print_mrc(rep);
 	else
 		print_stats(rep);
 	json_decref(rep);
 	return 0;
 }
+
+static int run_stats(const struct keelctl *ctl, const struct keelctl_args *a)
+{
+	return run_query(ctl, a, json_pack("{s:s}", "cmd", "blk.stats"));
+}
+
+static int run_mrc(const struct keelctl *ctl, const struct keelctl_args *a)
+{
+	return run_query(ctl, a, json_pack("{s:s, s:s}", "cmd", "blk.mrc", "disk", a->argv[0]));
+}
+
+/* argv[0] of a subcommand is its own name: argp's messages say "stats: ..." */
+static const struct keelctl_command subcommands[] = {
+	{
+		.name = "stats",
+		.args_doc = "",
+		.doc = stats_doc,
+		.options = stats_options,
+		.usage = "usage: keelctl blk stats [--json]",
+		.run = run_stats,
+	},
+	{
+		.name = "mrc",
+		.args_doc = "DISK",
+		.doc = mrc_doc,
+		.options = mrc_options,
+		.min_args = 1,
+		.max_args = 1,
+		.usage = "usage: keelctl blk mrc DISK [--json] [--plot FILE.svg]",
+		.run = run_mrc,
+	},
+	{
+		.name = "record",
+		.args_doc = "DISK FILE",
+		.doc = record_doc,
+		.options = record_options,
+		.min_args = 2,
+		.max_args = 2,
+		.usage = "usage: keelctl blk record DISK FILE [--duration S] [--reset]",
+		.check = check_record,
+		.run = run_record,
+	},
+	{ .name = NULL },
+};
+
+const struct keelctl_command keelctl_cmd_blk = {
+	.name = "blk",
+	.summary = "per-disk read models, miss-ratio curves, recording (blk)",
+	.doc = blk_doc,
+	.subcommands = subcommands,
+};

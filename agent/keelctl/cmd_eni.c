@@ -15,17 +15,13 @@ static const char doc[] =
 	"  keelctl eni list\n"
 	"  keelctl eni list --json | jq '.ips[] | select(.state == \"whitelisted\") | .ip'";
 
-int keelctl_eni(const struct keelctl *ctl, int argc, char **argv)
+static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 {
+	bool json = keelctl_flag(a, 'j');
 	json_t *req, *rep, *ip;
-	bool json = false;
 	const char *uplink;
 	size_t i;
-	int err;
 
-	err = keelctl_parse_list(argc, argv, doc, "Print JSON: {uplink, mode, ips: [...]}", &json);
-	if (err)
-		return err;
 	req = json_pack("{s:s}", "cmd", "vmnet.eni_list");
 	rep = keelctl_call(ctl, req);
 	json_decref(req);
@@ -58,3 +54,26 @@ int keelctl_eni(const struct keelctl *ctl, int argc, char **argv)
 	json_decref(rep);
 	return 0;
 }
+
+/* keelctl NOUN list [--json]: the one action of a listing command */
+static const char *const list_only[] = { "list", NULL };
+
+static const struct argp_option options[] = {
+	{ "json", 'j', NULL, 0, "Print JSON: {uplink, mode, ips: [...]}", 0 },
+	{ 0 },
+};
+
+const struct keelctl_command keelctl_cmd_eni = {
+	.name = "eni",
+	.summary = "list the ENI whitelist with per-IP counters (vmnet)",
+	.args_doc = "list",
+	.doc = doc,
+	.options = options,
+	.min_args = 1,
+	.max_args = 1,
+	.usage = "usage: keelctl eni list [--json]",
+	.args_hint = ": the only action is 'list'",
+	.verbs = list_only,
+	.verb_error = "unexpected argument '%s': the only action is 'list'",
+	.run = run,
+};

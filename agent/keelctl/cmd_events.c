@@ -5,14 +5,6 @@
 
 #include "keelctl/keelctl.h"
 
-#define MAX_TYPES 16
-
-struct events_opts {
-	bool follow;
-	const char *types[MAX_TYPES];
-	int n_types;
-};
-
 static const char doc[] =
 	"Print keeld's recent events, one JSON object per line (NDJSON; schema in "
 	"docs/events.md), oldest first; with --follow, keep printing new events as "
@@ -29,47 +21,22 @@ static const struct argp_option options[] = {
 	{ 0 },
 };
 
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
+static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 {
-	struct events_opts *o = state->input;
-
-	switch (key) {
-	case 'f':
-		o->follow = true;
-		break;
-	case 't':
-		if (o->n_types == MAX_TYPES)
-			argp_error(state, "at most %d --type options", MAX_TYPES);
-		o->types[o->n_types++] = arg;
-		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s' (use --type)", arg);
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
-}
-
-int keelctl_events(const struct keelctl *ctl, int argc, char **argv)
-{
-	static const struct argp argp = { options, parse_opt, "", doc, NULL, NULL, NULL };
-	struct events_opts o = { 0 };
+	const char *type[KEELCTL_MAX_VALUES];
+	int n_types = keelctl_values(a, 't', type, KEELCTL_MAX_VALUES);
+	bool follow = keelctl_flag(a, 'f');
 	struct keel_client c;
 	json_t *req, *rep, *types;
 	char why[512], *line = NULL;
 	size_t cap = 0;
-	int err;
 
-	err = keelctl_parse(&argp, argc, argv, &o);
-	if (err)
-		return err;
 	if (keelctl_connect(ctl, &c) < 0)
 		return KEELCTL_EXIT_FAIL;
 	types = json_array();
-	for (int i = 0; i < o.n_types; i++)
-		json_array_append_new(types, json_string(o.types[i]));
-	req = json_pack("{s:s, s:b, s:o}", "cmd", "events", "follow", o.follow, "types", types);
+	for (int i = 0; i < n_types; i++)
+		json_array_append_new(types, json_string(type[i]));
+	req = json_pack("{s:s, s:b, s:o}", "cmd", "events", "follow", follow, "types", types);
 	rep = keel_client_call(&c, req, why, sizeof(why));
 	json_decref(req);
 	if (!rep) {
@@ -86,3 +53,14 @@ int keelctl_events(const struct keelctl *ctl, int argc, char **argv)
 	keel_client_close(&c);
 	return 0;
 }
+
+const struct keelctl_command keelctl_cmd_events = {
+	.name = "events",
+	.summary = "print recent events; --follow for new ones",
+	.args_doc = "",
+	.doc = doc,
+	.options = options,
+	.repeatable = "t",
+	.args_hint = " (use --type)",
+	.run = run,
+};

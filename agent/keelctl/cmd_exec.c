@@ -6,12 +6,6 @@
 
 #include "keelctl/keelctl.h"
 
-struct exec_opts {
-	bool json;
-	const char *mode;
-	bool have_verb;
-};
-
 static const char doc[] =
 	"Show or set exec's mode.  audit allows untrusted code and reports it "
 	"(exec.allow_audit events); enforce refuses it with EPERM (exec.deny).  "
@@ -28,59 +22,46 @@ static const struct argp_option options[] = {
 	{ 0 },
 };
 
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
+static void check(const struct keelctl_args *a, struct argp_state *state)
 {
-	struct exec_opts *o = state->input;
-
-	switch (key) {
-	case 'j':
-		o->json = true;
-		break;
-	case ARGP_KEY_ARG:
-		if (state->arg_num == 0 && !strcmp(arg, "mode"))
-			o->have_verb = true;
-		else if (state->arg_num == 0)
-			argp_error(state, "unknown action '%s': use mode", arg);
-		else if (state->arg_num == 1 && (!strcmp(arg, "audit") || !strcmp(arg, "enforce")))
-			o->mode = arg;
-		else if (state->arg_num == 1)
-			argp_error(state, "unknown mode '%s': use audit or enforce", arg);
-		else
-			argp_error(state, "unexpected argument '%s'", arg);
-		break;
-	case ARGP_KEY_END:
-		if (!o->have_verb)
-			argp_error(state, "usage: keelctl exec mode [audit|enforce]");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
+	if (a->argc > 1 && strcmp(a->argv[1], "audit") && strcmp(a->argv[1], "enforce"))
+		argp_error(state, "unknown mode '%s': use audit or enforce", a->argv[1]);
 }
 
-int keelctl_exec(const struct keelctl *ctl, int argc, char **argv)
+static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 {
-	static const struct argp argp = { options, parse_opt, "mode [audit|enforce]", doc, NULL,
-					  NULL, NULL };
-	struct exec_opts o = { 0 };
+	const char *mode = a->argc > 1 ? a->argv[1] : NULL;
 	json_t *req, *rep;
-	int err;
 
-	err = keelctl_parse(&argp, argc, argv, &o);
-	if (err)
-		return err;
 	req = json_pack("{s:s}", "cmd", "exec.mode");
-	if (o.mode)
-		json_object_set_new(req, "mode", json_string(o.mode));
+	if (mode)
+		json_object_set_new(req, "mode", json_string(mode));
 	rep = keelctl_call(ctl, req);
 	json_decref(req);
 	if (!rep)
 		return KEELCTL_EXIT_FAIL;
 	json_object_del(rep, "ok");
-	if (o.json)
+	if (keelctl_flag(a, 'j'))
 		keelctl_print_json(rep);
 	else
 		printf("%s\n", json_string_value(json_object_get(rep, "mode")));
 	json_decref(rep);
 	return 0;
 }
+
+static const char *const actions[] = { "mode", NULL };
+
+const struct keelctl_command keelctl_cmd_exec = {
+	.name = "exec",
+	.summary = "show or set exec's mode: audit or enforce",
+	.args_doc = "mode [audit|enforce]",
+	.doc = doc,
+	.options = options,
+	.min_args = 1,
+	.max_args = 2,
+	.usage = "usage: keelctl exec mode [audit|enforce]",
+	.verbs = actions,
+	.verb_error = "unknown action '%s': use mode",
+	.check = check,
+	.run = run,
+};

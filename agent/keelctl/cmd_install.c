@@ -42,40 +42,27 @@ static const struct argp_option options[] = {
 	{ 0 },
 };
 
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
+/* --mode: octal permissions */
+static int parse_mode(const char *arg, mode_t *ret_mode)
 {
-	struct install_opts *o = state->input;
-	char *end;
 	unsigned long m;
+	char *end;
 
-	switch (key) {
-	case 'm':
-		errno = 0;
-		m = strtoul(arg, &end, 8);
-		if (errno || *end || end == arg || m > 07777)
-			argp_error(state, "--mode '%s': expected octal permissions such as 0755", arg);
-		o->mode = (mode_t)m;
-		o->mode_set = true;
-		break;
-	case 'd':
-		o->db = arg;
-		break;
-	case ARGP_KEY_ARG:
-		if (state->arg_num == 0)
-			o->src = arg;
-		else if (state->arg_num == 1)
-			o->dest = arg;
-		else
-			argp_error(state, "unexpected argument '%s'", arg);
-		break;
-	case ARGP_KEY_END:
-		if (!o->dest)
-			argp_error(state, "usage: keelctl install [--mode MODE] SRC DEST");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
+	errno = 0;
+	m = strtoul(arg, &end, 8);
+	if (errno || *end || end == arg || m > 07777)
+		return -EINVAL;
+	*ret_mode = (mode_t)m;
 	return 0;
+}
+
+static void check(const struct keelctl_args *a, struct argp_state *state)
+{
+	const char *mode = keelctl_value(a, 'm');
+	mode_t m;
+
+	if (mode && parse_mode(mode, &m))
+		argp_error(state, "--mode '%s': expected octal permissions such as 0755", mode);
 }
 
 /* Copy @in to @out, digesting what was written. */
@@ -226,18 +213,21 @@ static int record_offline(const struct install_opts *o, const char *hex, const c
 	return 0;
 }
 
-int keelctl_install(const struct keelctl *ctl, int argc, char **argv)
+static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 {
-	static const struct argp argp = { options, parse_opt, "SRC DEST", doc, NULL, NULL, NULL };
-	struct install_opts o = { .db = KEEL_TRUST_DEFAULT_DB };
+	struct install_opts o = {
+		.src = a->argv[0],
+		.dest = a->argv[1],
+		.db = keelctl_value(a, 'd') ? keelctl_value(a, 'd') : KEEL_TRUST_DEFAULT_DB,
+		.mode_set = keelctl_value(a, 'm') != NULL,
+	};
 	char hex[65] = "", why[3 * PATH_MAX];
 	struct keel_client c;
 	json_t *req, *rep;
 	int err;
 
-	err = keelctl_parse(&argp, argc, argv, &o);
-	if (err)
-		return err;
+	if (o.mode_set)
+		parse_mode(keelctl_value(a, 'm'), &o.mode);	/* checked by check() */
 	err = atomic_copy(&o, hex, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "keelctl: install: %s; DEST is unchanged\n", why);
@@ -262,3 +252,16 @@ int keelctl_install(const struct keelctl *ctl, int argc, char **argv)
 	json_decref(rep);
 	return 0;
 }
+
+const struct keelctl_command keelctl_cmd_install = {
+	.name = "install",
+	.summary = "copy a file in atomically and trust it (exec)",
+	.args_doc = "SRC DEST",
+	.doc = doc,
+	.options = options,
+	.min_args = 2,
+	.max_args = 2,
+	.usage = "usage: keelctl install [--mode MODE] SRC DEST",
+	.check = check,
+	.run = run,
+};

@@ -17,12 +17,6 @@
 
 #include "keelctl/keelctl.h"
 
-struct run_opts {
-	bool quiet, json;
-	char **cmd;
-	int n_cmd;
-};
-
 static const char doc[] =
 	"Run CMD as an approved installer: every regular file CMD and its descendants "
 	"create or write becomes trusted when its last writer closes it (keeld records "
@@ -42,34 +36,6 @@ static const struct argp_option options[] = {
 	{ 0 },
 };
 
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
-{
-	struct run_opts *o = state->input;
-
-	(void)arg;
-	switch (key) {
-	case 'q':
-		o->quiet = true;
-		break;
-	case 'j':
-		o->json = true;
-		break;
-	case ARGP_KEY_ARG:
-		/* CMD and everything after it belong to CMD */
-		o->cmd = &state->argv[state->next - 1];
-		o->n_cmd = state->argc - state->next + 1;
-		state->next = state->argc;
-		break;
-	case ARGP_KEY_END:
-		if (!o->n_cmd)
-			argp_error(state, "usage: keelctl run-installer [OPTION...] -- CMD [ARGS...]");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
-}
-
 static json_t *sync_counts(const struct keelctl *ctl)
 {
 	json_t *req = json_pack("{s:s}", "cmd", "exec.installer_sync");
@@ -84,19 +50,15 @@ static json_int_t count(json_t *rep, const char *key)
 	return rep ? json_integer_value(json_object_get(rep, key)) : 0;
 }
 
-int keelctl_run_installer(const struct keelctl *ctl, int argc, char **argv)
+static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 {
-	static const struct argp argp = { options, parse_opt, "-- CMD [ARGS...]", doc, NULL, NULL,
-					  NULL };
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
-	struct run_opts o = { 0 };
+	bool json = keelctl_flag(a, 'j'), quiet = keelctl_flag(a, 'q');
 	json_t *req, *rep, *before, *after;
-	int err, status, ret;
+	char **cmd = a->argv;	/* CMD and everything after it belong to CMD */
+	int status, ret;
 	pid_t pid;
 
-	err = keelctl_parse(&argp, argc, argv, &o);
-	if (err)
-		return err;
 	before = sync_counts(ctl);
 	if (!before)
 		return KEELCTL_EXIT_FAIL;
@@ -121,14 +83,14 @@ int keelctl_run_installer(const struct keelctl *ctl, int argc, char **argv)
 	if (!pid) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGQUIT, &old_quit, NULL);
-		execvp(o.cmd[0], o.cmd);
-		fprintf(stderr, "keelctl: run-installer: running %s: %s\n", o.cmd[0],
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "keelctl: run-installer: running %s: %s\n", cmd[0],
 			strerror(errno));
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
-			fprintf(stderr, "keelctl: run-installer: waiting for %s: %s\n", o.cmd[0],
+			fprintf(stderr, "keelctl: run-installer: waiting for %s: %s\n", cmd[0],
 				strerror(errno));
 			json_decref(before);
 			return KEELCTL_EXIT_FAIL;
@@ -138,7 +100,7 @@ int keelctl_run_installer(const struct keelctl *ctl, int argc, char **argv)
 	sigaction(SIGQUIT, &old_quit, NULL);
 	ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	after = sync_counts(ctl);
-	if (after && o.json) {
+	if (after && json) {
 		json_t *sum = json_pack("{s:I, s:I, s:I, s:I, s:i}", "trusted",
 					     count(after, "recorded") - count(before, "recorded"),
 					     "refused",
@@ -148,10 +110,10 @@ int keelctl_run_installer(const struct keelctl *ctl, int argc, char **argv)
 
 		keelctl_print_json(sum);
 		json_decref(sum);
-	} else if (after && !o.quiet) {
+	} else if (after && !quiet) {
 		fprintf(stderr,
 			"keelctl: run-installer: %s exited with %d; %lld files trusted, %lld refused, %lld failed (see keelctl events --type exec.install_refused)\n",
-			o.cmd[0], ret, (long long)(count(after, "recorded") - count(before, "recorded")),
+			cmd[0], ret, (long long)(count(after, "recorded") - count(before, "recorded")),
 			(long long)(count(after, "refused") - count(before, "refused")),
 			(long long)(count(after, "failed") - count(before, "failed")));
 	}
@@ -159,3 +121,15 @@ int keelctl_run_installer(const struct keelctl *ctl, int argc, char **argv)
 	json_decref(after);
 	return ret;
 }
+
+const struct keelctl_command keelctl_cmd_run_installer = {
+	.name = "run-installer",
+	.summary = "run CMD as an installer: its writes are trusted (exec)",
+	.args_doc = "-- CMD [ARGS...]",
+	.doc = doc,
+	.options = options,
+	.min_args = 1,
+	.max_args = KEELCTL_ARGS_REST,
+	.usage = "usage: keelctl run-installer [OPTION...] -- CMD [ARGS...]",
+	.run = run,
+};

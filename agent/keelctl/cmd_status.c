@@ -18,19 +18,6 @@ static const struct argp_option options[] = {
 	{ 0 },
 };
 
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
-{
-	bool *json = state->input;
-
-	if (key == 'j')
-		*json = true;
-	else if (key == ARGP_KEY_ARG)
-		argp_error(state, "unexpected argument '%s'", arg);
-	else
-		return ARGP_ERR_UNKNOWN;
-	return 0;
-}
-
 static void print_features(json_t *feats)
 {
 	json_t *v;
@@ -107,16 +94,11 @@ static void print_status_text(json_t *st)
 	       json_integer_value(json_object_get(ev, "clients")));
 }
 
-int keelctl_status(const struct keelctl *ctl, int argc, char **argv)
+static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 {
-	static const struct argp argp = { options, parse_opt, "", doc, NULL, NULL, NULL };
-	bool json = false;
+	bool json = keelctl_flag(a, 'j');
 	json_t *req, *rep;
-	int err;
 
-	err = keelctl_parse(&argp, argc, argv, &json);
-	if (err)
-		return err;
 	req = json_pack("{s:s}", "cmd", "status");
 	rep = keelctl_call(ctl, req);
 	json_decref(req);
@@ -129,3 +111,12 @@ int keelctl_status(const struct keelctl *ctl, int argc, char **argv)
 	json_decref(rep);
 	return 0;
 }
+
+const struct keelctl_command keelctl_cmd_status = {
+	.name = "status",
+	.summary = "keeld's version, kernel features, subsystems and counters",
+	.args_doc = "",
+	.doc = doc,
+	.options = options,
+	.run = run,
+};

@@ -42,47 +42,14 @@ static const struct argp_option options[] = {
 	{ 0 },
 };
 
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
+static void check(const struct keelctl_args *a, struct argp_state *state)
 {
-	struct trust_opts *o = state->input;
+	const char *action = a->argc ? a->argv[0] : "";
 
-	switch (key) {
-	case 'j':
-		o->json = true;
-		break;
-	case 'q':
-		o->quick = true;
-		break;
-	case 'a':
-		o->admindir = arg;
-		break;
-	case 'r':
-		o->root = arg;
-		break;
-	case ARGP_KEY_ARG:
-		if (state->arg_num == 0) {
-			if (strcmp(arg, "list") && strcmp(arg, "add") && strcmp(arg, "remove") &&
-			    strcmp(arg, "verify") && strcmp(arg, "import-dpkg"))
-				argp_error(state, "unknown action '%s': use list, add, remove, verify or import-dpkg",
-					   arg);
-			o->action = arg;
-			o->paths = &state->argv[state->next];
-			o->n_paths = state->argc - state->next;
-			state->next = state->argc;
-		}
-		break;
-	case ARGP_KEY_END:
-		if (!o->action)
-			argp_error(state, "usage: keelctl trust list|add|remove|verify [PATH...] | import-dpkg [PACKAGE...]");
-		if ((!strcmp(o->action, "add") || !strcmp(o->action, "remove")) && !o->n_paths)
-			argp_error(state, "trust %s needs at least one PATH", o->action);
-		if (!strcmp(o->action, "list") && o->n_paths)
-			argp_error(state, "trust list takes no PATH");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
+	if ((!strcmp(action, "add") || !strcmp(action, "remove")) && a->argc < 2)
+		argp_error(state, "trust %s needs at least one PATH", action);
+	if (!strcmp(action, "list") && a->argc > 1)
+		argp_error(state, "trust list takes no PATH");
 }
 
 static void print_rec(json_t *r, bool verify)
@@ -169,20 +136,20 @@ static int one_by_one(const struct keelctl *ctl, const struct trust_opts *o, jso
 	return failed;
 }
 
-int keelctl_trust(const struct keelctl *ctl, int argc, char **argv)
+static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 {
-	static const struct argp argp = { options, parse_opt,
-					  "list|add|remove|verify [PATH...]\nimport-dpkg [PACKAGE...]",
-					  doc, NULL, NULL, NULL };
-	struct trust_opts o = { 0 };
+	struct trust_opts o = {
+		.json = keelctl_flag(a, 'j'),
+		.quick = keelctl_flag(a, 'q'),
+		.admindir = keelctl_value(a, 'a'),
+		.root = keelctl_value(a, 'r'),
+		.action = a->argv[0],
+		.paths = a->argv + 1,
+		.n_paths = a->argc - 1,
+	};
 	json_t *all = json_array();
-	int err, bad = 0;
+	int bad = 0;
 
-	err = keelctl_parse(&argp, argc, argv, &o);
-	if (err) {
-		json_decref(all);
-		return err;
-	}
 	if (!strcmp(o.action, "import-dpkg")) {
 		struct dpkg_import_opts d = {
 			.admindir = o.admindir ? o.admindir : "/var/lib/dpkg",
@@ -211,3 +178,20 @@ int keelctl_trust(const struct keelctl *ctl, int argc, char **argv)
 	json_decref(all);
 	return bad ? KEELCTL_EXIT_FAIL : 0;
 }
+
+static const char *const actions[] = { "list", "add", "remove", "verify", "import-dpkg", NULL };
+
+const struct keelctl_command keelctl_cmd_trust = {
+	.name = "trust",
+	.summary = "list, add, remove or verify trusted files (exec)",
+	.args_doc = "list|add|remove|verify [PATH...]\nimport-dpkg [PACKAGE...]",
+	.doc = doc,
+	.options = options,
+	.min_args = 1,
+	.max_args = KEELCTL_ARGS_REST,
+	.usage = "usage: keelctl trust list|add|remove|verify [PATH...] | import-dpkg [PACKAGE...]",
+	.verbs = actions,
+	.verb_error = "unknown action '%s': use list, add, remove, verify or import-dpkg",
+	.check = check,
+	.run = run,
+};

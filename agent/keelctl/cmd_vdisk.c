@@ -86,49 +86,31 @@ static int parse_size(const char *s, uint64_t *ret)
 	return 0;
 }
 
-static error_t parse_opt(int key, char *arg, struct argp_state *state)
+static void check(const struct keelctl_args *a, struct argp_state *state)
 {
-	struct vd_opts *o = state->input;
+	const char *sub = a->argc ? a->argv[0] : NULL;
+	const char *size = keelctl_value(a, 'S');
+	uint64_t bytes;
 
-	switch (key) {
-	case 'S':
-		if (parse_size(arg, &o->size))
-			argp_error(state, "--size '%s': a number of bytes, or with K, M, G, T", arg);
-		o->have_size = true;
-		break;
-	case 't': o->type = arg; break;
-	case 'f': o->filters = arg; break;
-	case 'u': o->socket = arg; break;
-	case 'T': o->tcp = arg; break;
-	case 'r': o->readonly = true; break;
-	case 'W': o->no_wait = true; break;
-	case 'j': o->json = true; break;
-	case ARGP_KEY_ARG:
-		if (state->arg_num == 0)
-			o->sub = arg;
-		else if (state->arg_num == 1 && strcmp(o->sub, "list"))
-			o->path = arg;
-		else
-			argp_error(state, "unexpected argument '%s'", arg);
-		break;
-	case ARGP_KEY_END:
-		if (!o->sub)
-			argp_error(state, "a subcommand is needed: create, open, close, list, info, filters, check");
-		if (strcmp(o->sub, "list") && !o->path)
-			argp_error(state, "vdisk %s needs a PATH", o->sub);
-		if ((o->have_size || o->type || o->filters) && strcmp(o->sub, "create"))
-			argp_error(state, "--size, --type and --filters are for create");
-		if ((o->socket || o->tcp || o->readonly) && strcmp(o->sub, "open"))
-			argp_error(state, "--socket, --tcp and --readonly are for open");
-		if (!strcmp(o->sub, "create") && !o->have_size)
-			argp_error(state, "vdisk create needs --size");
-		if (o->socket && o->tcp)
-			argp_error(state, "--socket or --tcp, not both");
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
+	if (size && parse_size(size, &bytes))
+		argp_error(state, "--size '%s': a number of bytes, or with K, M, G, T", size);
+	if (!sub)
+		return;		/* the row's usage says a subcommand is needed */
+	if (!strcmp(sub, "list") && a->argc > 1)
+		argp_error(state, "unexpected argument '%s'", a->argv[1]);
+	if (a->argc > 2)
+		argp_error(state, "unexpected argument '%s'", a->argv[2]);
+	if (strcmp(sub, "list") && a->argc < 2)
+		argp_error(state, "vdisk %s needs a PATH", sub);
+	if ((size || keelctl_value(a, 't') || keelctl_value(a, 'f')) && strcmp(sub, "create"))
+		argp_error(state, "--size, --type and --filters are for create");
+	if ((keelctl_value(a, 'u') || keelctl_value(a, 'T') || keelctl_flag(a, 'r')) &&
+	    strcmp(sub, "open"))
+		argp_error(state, "--socket, --tcp and --readonly are for open");
+	if (!strcmp(sub, "create") && !size)
+		argp_error(state, "vdisk create needs --size");
+	if (keelctl_value(a, 'u') && keelctl_value(a, 'T'))
+		argp_error(state, "--socket or --tcp, not both");
 }
 
 /* keeld resolves paths itself, but not relative to keelctl's directory */
@@ -304,18 +286,26 @@ static int show(struct vd_opts *o, json_t *rep)
 	return ret;
 }
 
-int keelctl_vdisk(const struct keelctl *ctl, int argc, char **argv)
+static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 {
-	static const struct argp argp = { options, parse_opt, "SUBCOMMAND [PATH]", doc, NULL,
-					  NULL, NULL };
-	struct vd_opts o = { 0 };
+	struct vd_opts o = {
+		.sub = a->argv[0],
+		.path = a->argc > 1 ? a->argv[1] : NULL,
+		.type = keelctl_value(a, 't'),
+		.filters = keelctl_value(a, 'f'),
+		.socket = keelctl_value(a, 'u'),
+		.tcp = keelctl_value(a, 'T'),
+		.json = keelctl_flag(a, 'j'),
+		.readonly = keelctl_flag(a, 'r'),
+		.no_wait = keelctl_flag(a, 'W'),
+		.have_size = keelctl_value(a, 'S') != NULL,
+	};
 	char path[PATH_MAX], cmd[32];
 	json_t *req, *rep, *d = NULL;
 	int err;
 
-	err = keelctl_parse(&argp, argc, argv, &o);
-	if (err)
-		return err;
+	if (o.have_size)
+		parse_size(keelctl_value(a, 'S'), &o.size);	/* checked by check() */
 	if (strcmp(o.sub, "create") && strcmp(o.sub, "open") && strcmp(o.sub, "close") &&
 	    strcmp(o.sub, "list") && strcmp(o.sub, "info") && strcmp(o.sub, "filters") &&
 	    strcmp(o.sub, "check")) {
@@ -369,3 +359,16 @@ int keelctl_vdisk(const struct keelctl *ctl, int argc, char **argv)
 	json_decref(rep);
 	return err;
 }
+
+const struct keelctl_command keelctl_cmd_vdisk = {
+	.name = "vdisk",
+	.summary = "create, open (serve over NBD), close, list and check VMDK disks (vdisk)",
+	.args_doc = "SUBCOMMAND [PATH]",
+	.doc = doc,
+	.options = options,
+	.min_args = 1,
+	.max_args = KEELCTL_ARGS_REST,	/* check() counts: list takes no PATH */
+	.usage = "a subcommand is needed: create, open, close, list, info, filters, check",
+	.check = check,
+	.run = run,
+};

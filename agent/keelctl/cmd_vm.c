@@ -23,16 +23,12 @@ static void print_ips(json_t *ips)
 		       json_string_value(json_object_get(ip, "source")));
 }
 
-int keelctl_vm(const struct keelctl *ctl, int argc, char **argv)
+static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 {
+	bool json = keelctl_flag(a, 'j');
 	json_t *req, *rep, *vms, *vm;
-	bool json = false;
 	size_t i;
-	int err;
 
-	err = keelctl_parse_list(argc, argv, doc, "Print JSON: an array of NICs", &json);
-	if (err)
-		return err;
 	req = json_pack("{s:s}", "cmd", "vmnet.vm_list");
 	rep = keelctl_call(ctl, req);
 	json_decref(req);
@@ -61,3 +57,26 @@ int keelctl_vm(const struct keelctl *ctl, int argc, char **argv)
 	json_decref(rep);
 	return 0;
 }
+
+/* keelctl NOUN list [--json]: the one action of a listing command */
+static const char *const list_only[] = { "list", NULL };
+
+static const struct argp_option options[] = {
+	{ "json", 'j', NULL, 0, "Print JSON: an array of NICs", 0 },
+	{ 0 },
+};
+
+const struct keelctl_command keelctl_cmd_vm = {
+	.name = "vm",
+	.summary = "list VM NICs: here, departing, known (vmnet)",
+	.args_doc = "list",
+	.doc = doc,
+	.options = options,
+	.min_args = 1,
+	.max_args = 1,
+	.usage = "usage: keelctl vm list [--json]",
+	.args_hint = ": the only action is 'list'",
+	.verbs = list_only,
+	.verb_error = "unexpected argument '%s': the only action is 'list'",
+	.run = run,
+};

@@ -76,8 +76,8 @@ static char *help_filter(int key, const char *text, void *input)
 	if (key != ARGP_KEY_HELP_PRE_DOC || !(f = open_memstream(&out, &len)))
 		return (char *)text;
 	fprintf(f, "%s\n\nCOMMANDS:\n", text);
-	for (const struct keelctl_command *c = keelctl_commands; c->name; c++)
-		fprintf(f, "  %-14s %s\n", c->name, c->summary);
+	for (const struct keelctl_command *const *c = keelctl_commands; *c; c++)
+		fprintf(f, "  %-14s %s\n", (*c)->name, (*c)->summary);
 	fprintf(f, "\nGLOBAL OPTIONS (before the command):");
 	fclose(f);
 	return out;
@@ -100,15 +100,15 @@ int main(int argc, char **argv)
 		return KEELCTL_EXIT_USAGE;
 	signal(SIGPIPE, SIG_IGN);
 	cmd = argv[g.cmd_index];
-	for (const struct keelctl_command *c = keelctl_commands; c->name; c++) {
+	for (const struct keelctl_command *const *c = keelctl_commands; *c; c++) {
 		char name[64];
 
-		if (strcmp(c->name, cmd))
+		if (strcmp((*c)->name, cmd))
 			continue;
 		/* so that the command's --help and errors say "keelctl CMD" */
-		snprintf(name, sizeof(name), "keelctl %s", c->name);
+		snprintf(name, sizeof(name), "keelctl %s", (*c)->name);
 		argv[g.cmd_index] = name;
-		return c->run(&g.ctl, argc - g.cmd_index, argv + g.cmd_index);
+		return keelctl_run_command(&g.ctl, *c, argc - g.cmd_index, argv + g.cmd_index);
 	}
 	fprintf(stderr, "keelctl: unknown command '%s'; see keelctl --help\n", cmd);
 	return KEELCTL_EXIT_USAGE;
