@@ -56,6 +56,14 @@ static const struct keel_opt events_opts[] = {
 	KEEL_OPT_END
 };
 
+static const struct keel_opt metrics_opts[] = {
+	FRAME_STRING("listen", metrics_listen, "",
+		     "serve Prometheus metrics on GET /metrics at HOST:PORT ([::1]:9477, :9477 for all); empty: off"),
+	FRAME_UINT("max_clients", metrics_max_clients, 1, 64, "8",
+		   "metrics connections at once"),
+	KEEL_OPT_END
+};
+
 static const struct keel_opt bpf_opts[] = {
 	FRAME_STRING("pin_dir", pin_dir, "/sys/fs/bpf/keel",
 		     "where maps and links are pinned, on a bpffs"),
@@ -69,6 +77,7 @@ static const struct {
 	{ "keeld", keeld_opts },
 	{ "control", control_opts },
 	{ "events", events_opts },
+	{ "metrics", metrics_opts },
 	{ "bpf", bpf_opts },
 };
 

@@ -73,6 +73,8 @@ struct keel_config {
 	unsigned int events_file_max_bytes;
 	unsigned int events_file_backups;
 	unsigned int events_sink_queue;
+	char metrics_listen[128];
+	unsigned int metrics_max_clients;
 	char pin_dir[128];
 	/*
 	 * Each subsystem's config struct, in registry order (see

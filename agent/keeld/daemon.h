@@ -22,6 +22,7 @@ struct keel_daemon;
 struct keel_subsys;
 struct keel_control;
 struct keel_sinks;
+struct keel_metrics;
 
 struct keel_watch {
 	int fd;
@@ -35,6 +36,7 @@ struct keel_daemon {
 	struct keel_event_bus *bus;
 	struct keel_control *control;
 	struct keel_sinks *sinks;	/* journal, file (keeld/sinks.c) */
+	struct keel_metrics *metrics;	/* [metrics] listen (keeld/metrics.c) */
 	struct keel_subsys **subsys;	/* NULL-terminated */
 	int epfd;
 	bool stopping;

@@ -17,7 +17,36 @@ struct keel_event_bus {
 	uint64_t emitted;
 	uint64_t dropped_gone;		/* drops of subscribers that left */
 	struct keel_sink *sinks[KEEL_SINK_SLOTS];
+	/* events by type, for metrics: types come from keel's code, so few */
+	struct keel_event_type_count types[KEEL_MAX_EVENT_TYPES];
+	unsigned int n_types;
+	uint64_t other_types;	/* past KEEL_MAX_EVENT_TYPES */
 };
+
+static void count_type(struct keel_event_bus *bus, const char *type)
+{
+	for (unsigned int i = 0; i < bus->n_types; i++) {
+		if (!strcmp(bus->types[i].type, type)) {
+			bus->types[i].count++;
+			return;
+		}
+	}
+	if (bus->n_types == KEEL_MAX_EVENT_TYPES || strlen(type) >= sizeof(bus->types[0].type)) {
+		bus->other_types++;
+		return;
+	}
+	snprintf(bus->types[bus->n_types].type, sizeof(bus->types[0].type), "%s", type);
+	bus->types[bus->n_types++].count = 1;
+}
+
+unsigned int keel_event_bus_type_counts(const struct keel_event_bus *bus,
+					const struct keel_event_type_count **ret,
+					uint64_t *ret_other)
+{
+	*ret = bus->types;
+	*ret_other = bus->other_types;
+	return bus->n_types;
+}
 
 static uint64_t clock_ns(clockid_t clock)
 {
@@ -172,6 +201,7 @@ void keel_event_emit(struct keel_event_bus *bus, const char *subsystem,
 		return;
 	}
 	bus->emitted++;
+	count_type(bus, type);
 	len = strlen(line);
 	line[len] = '\n';	/* json_dumps leaves room: its NUL */
 

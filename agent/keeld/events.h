@@ -78,6 +78,16 @@ struct keel_sink *keel_event_bus_set_sink(struct keel_event_bus *bus,
 struct keel_sink *keel_event_bus_sink(const struct keel_event_bus *bus,
 				      enum keel_sink_slot slot);
 
+/* Events emitted by type (metrics); types past the table count as other. */
+#define KEEL_MAX_EVENT_TYPES 256
+struct keel_event_type_count {
+	char type[48];
+	uint64_t count;
+};
+unsigned int keel_event_bus_type_counts(const struct keel_event_bus *bus,
+					const struct keel_event_type_count **ret,
+					uint64_t *ret_other);
+
 /* Convert a CLOCK_BOOTTIME stamp (BPF's clock) to CLOCK_REALTIME. */
 uint64_t keel_boot_to_realtime_ns(uint64_t boot_ns);
 

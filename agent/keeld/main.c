@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "keeld/control.h"
 #include "keeld/daemon.h"
+#include "keeld/metrics.h"
 #include "keeld/reload.h"
 #include "keeld/sinks.h"
 #include "keeld/subsys.h"
@@ -326,6 +327,14 @@ static int daemon_run(struct keel_daemon *d, const struct env *env)
 	if (err)
 		goto stop;
 
+	err = keel_metrics_start(d, why, sizeof(why));
+	if (err) {
+		pr_err("metrics: %s", why);
+		goto stop;
+	}
+	if (d->cfg.metrics_listen[0])
+		pr_info("metrics on http://%s/metrics", d->cfg.metrics_listen);
+
 	keel_emit(d, "keel", "keel.start",
 		  json_pack("{s:s, s:I}", "version", KEEL_VERSION, "pid", (json_int_t)getpid()));
 	sd_notify(0, "READY=1\nSTATUS=running");
@@ -335,6 +344,7 @@ static int daemon_run(struct keel_daemon *d, const struct env *env)
 	keel_emit(d, "keel", "keel.stop", json_pack("{s:s}", "reason", "signal"));
 
 stop:
+	keel_metrics_stop(d);
 	stop_subsystems(d);
 	keel_control_close(d);
 stop_sinks:
