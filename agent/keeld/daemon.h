@@ -37,6 +37,7 @@ struct keel_daemon {
 	struct keel_control *control;
 	struct keel_sinks *sinks;	/* journal, file (keeld/sinks.c) */
 	struct keel_metrics *metrics;	/* [metrics] listen (keeld/metrics.c) */
+	struct keel_watch *watchdog;	/* systemd's WatchdogSec (keeld/watchdog.c) */
 	struct keel_subsys **subsys;	/* NULL-terminated */
 	int epfd;
 	bool stopping;

@@ -24,6 +24,7 @@
 #include "keeld/reload.h"
 #include "keeld/sinks.h"
 #include "keeld/subsys.h"
+#include "keeld/watchdog.h"
 #include "keeld/version.h"
 
 #define EXIT_USAGE 2
@@ -276,6 +277,16 @@ static void stop_subsystems(struct keel_daemon *d)
 	d->subsys = NULL;
 }
 
+static void start_watchdog(struct keel_daemon *d)
+{
+	unsigned int ms;
+
+	if (keel_watchdog_start(d, &ms) < 0)
+		pr_warn("watchdog: cannot start its timer, ignoring");
+	else if (ms)
+		pr_info("watchdog: WATCHDOG=1 every %u ms", ms);
+}
+
 static int daemon_run(struct keel_daemon *d, const struct env *env)
 {
 	struct keel_watch sigw = { .cb = on_signal, .data = d };
@@ -338,12 +349,14 @@ static int daemon_run(struct keel_daemon *d, const struct env *env)
 	keel_emit(d, "keel", "keel.start",
 		  json_pack("{s:s, s:I}", "version", KEEL_VERSION, "pid", (json_int_t)getpid()));
 	sd_notify(0, "READY=1\nSTATUS=running");
+	start_watchdog(d);
 	pr_info("ready; control socket %s, pins under %s", d->cfg.control_socket, d->cfg.pin_dir);
 	err = run_loop(d);
 	sd_notify(0, "STOPPING=1");
 	keel_emit(d, "keel", "keel.stop", json_pack("{s:s}", "reason", "signal"));
 
 stop:
+	keel_watchdog_stop(d);
 	keel_metrics_stop(d);
 	stop_subsystems(d);
 	keel_control_close(d);
