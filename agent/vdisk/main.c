@@ -383,7 +383,7 @@ static void print_record(const char *what, json_t *r)
 /* owner, handoff, release, migrating: the record, and this host's server. */
 static int do_owner(struct env *e)
 {
-	char abs[PATH_MAX], ctl[PATH_MAX], err[PATH_MAX + 1024];
+	char abs[PATH_MAX], ctl[PATH_MAX], err[PATH_MAX + 1024], cerr[PATH_MAX + 256];
 	struct keel_owner_rec rec;
 	json_t *req = NULL, *ans = NULL, *out;
 	int r;
@@ -401,7 +401,7 @@ static int do_owner(struct env *e)
 			json_object_set_new(out, "record", keel_owner_json(&rec));
 		req = json_pack("{s:s}", "op", "status");
 		if (!keel_vdisk_run_path(abs, "own", ctl, sizeof(ctl)) &&
-		    !keel_owner_ctl_call(ctl, req, &ans, err, sizeof(err)))
+		    !keel_owner_ctl_call(ctl, req, 2000, &ans, cerr, sizeof(cerr)))
 			json_object_set(out, "server", json_object_get(ans, "status"));
 		json_decref(req);
 		json_decref(ans);
@@ -431,7 +431,8 @@ static int do_owner(struct env *e)
 	}
 	r = keel_vdisk_run_path(abs, "own", ctl, sizeof(ctl));
 	if (!r)
-		r = keel_owner_ctl_call(ctl, req, &ans, err, sizeof(err));
+		/* an acquire may wait out a lease (up to an hour) */
+		r = keel_owner_ctl_call(ctl, req, 3600 * 1000 + 60000, &ans, err, sizeof(err));
 	json_decref(req);
 	if (r) {
 		fprintf(stderr, "keel-vdisk: %s\n", err);

@@ -125,6 +125,7 @@ int keel_owner_srv_acquire(struct keel_owner_srv *s, char *err, size_t errlen);
 int keel_owner_srv_gate(struct keel_owner_srv *s);
 json_t *keel_owner_srv_status(struct keel_owner_srv *s);
 /* keel-vdisk's side: one JSON request to a server's control socket. */
-int keel_owner_ctl_call(const char *path, json_t *req, json_t **ret, char *err, size_t errlen);
+int keel_owner_ctl_call(const char *path, json_t *req, int timeout_ms, json_t **ret, char *err,
+			size_t errlen);
 
 #endif /* KEEL_VDISK_OWNER_H */

@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vdisk/owner.h"
@@ -358,6 +359,7 @@ static json_t *handle_release(struct keel_owner_srv *s, const char *peer, const 
 			      size_t len)
 {
 	char why[PATH_MAX + 256];
+	struct timespec until;
 	json_error_t je;
 	json_t *req, *ans;
 	int r;
@@ -367,7 +369,9 @@ static json_t *handle_release(struct keel_owner_srv *s, const char *peer, const 
 		snprintf(why, sizeof(why), "malformed: not a JSON object (%s)", req ? "" : je.text);
 		refused(s, peer, NULL, "malformed", why);
 		json_decref(req);
-		return answer("malformed", why);
+		req = NULL;
+		ans = answer("malformed", why);
+		goto out;
 	}
 	r = keel_owner_verify(s->key, req, why, sizeof(why));
 	if (!r && keel_owner_nonce_seen(s->nonces, json_string_value(json_object_get(req, "nonce")),
@@ -393,7 +397,12 @@ static json_t *handle_release(struct keel_owner_srv *s, const char *peer, const 
 		ans = answer("malformed", why);
 		goto out;
 	}
-	if (pthread_mutex_trylock(&s->op)) {
+	/* a renewal holds op for an fsync or two: wait for it, not for an
+	 * acquire of ours that waits on another host (that would deadlock
+	 * two servers asking each other) */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	if (pthread_mutex_timedlock(&s->op, &until)) {
 		ans = answer("busy", "an acquire or release of this disk is under way here");
 		refused(s, peer, req, "busy", "an acquire or release is under way");
 		goto out;
@@ -402,6 +411,10 @@ static json_t *handle_release(struct keel_owner_srv *s, const char *peer, const 
 			   s->disk, "peer", peer, "from",
 			   json_string_value(json_object_get(req, "from")), "generation",
 			   json_object_get(req, "generation")));
+	/* a request that waited in the backlog while this server was paused
+	 * finds it fenced: a fenced owner releases nothing (no flush) */
+	if (atomic_load(&s->state) == ST_OWNER)
+		keel_owner_srv_gate(s);
 	if (strcmp(json_string_value(json_object_get(req, "disk")), base(s->disk)) ||
 	    atomic_load(&s->state) != ST_OWNER ||
 	    (uint64_t)json_integer_value(json_object_get(req, "generation")) != s->rec.generation) {
@@ -773,7 +786,8 @@ void keel_owner_srv_stop(struct keel_owner_srv *s)
 }
 
 /* For keel-vdisk: one request to a local server's control socket. */
-int keel_owner_ctl_call(const char *path, json_t *req, json_t **ret, char *err, size_t errlen)
+int keel_owner_ctl_call(const char *path, json_t *req, int timeout_ms, json_t **ret, char *err,
+			size_t errlen)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	char *buf;
@@ -794,8 +808,7 @@ int keel_owner_ctl_call(const char *path, json_t *req, json_t **ret, char *err, 
 	}
 	send_json(fd, req);
 	buf = malloc(65537);
-	/* an acquire may wait for a lease: up to an hour */
-	n = buf ? read_line(fd, buf, 65536, 3600 * 1000) : -ENOMEM;
+	n = buf ? read_line(fd, buf, 65536, timeout_ms) : -ENOMEM;
 	close(fd);
 	if (n < 0) {
 		snprintf(err, errlen, "%s: no answer: %s", path, strerror((int)-n));
