@@ -12,6 +12,7 @@ const struct keelctl_command *const keelctl_commands[] = {
 	&keelctl_cmd_eni,
 	&keelctl_cmd_blk,
 	&keelctl_cmd_vdisk,
+	&keelctl_cmd_rcache,
 	&keelctl_cmd_install,
 	&keelctl_cmd_trust,
 	&keelctl_cmd_run_installer,

@@ -110,6 +110,7 @@ extern const struct keelctl_command keelctl_cmd_vm;
 extern const struct keelctl_command keelctl_cmd_eni;
 extern const struct keelctl_command keelctl_cmd_blk;
 extern const struct keelctl_command keelctl_cmd_vdisk;
+extern const struct keelctl_command keelctl_cmd_rcache;
 extern const struct keelctl_command keelctl_cmd_install;
 extern const struct keelctl_command keelctl_cmd_trust;
 extern const struct keelctl_command keelctl_cmd_run_installer;

@@ -151,5 +151,31 @@ n=$(grep -c '"type":"rcache.corrupt"' "$RCEV")
 note "$n rcache.corrupt events"
 check "corruption was detected and reported" test "$n" -gt 100
 vdisk_stop
+
+# keelctl rcache
+kc() { "$KEEL_BUILD/keelctl" rcache "$@" --rcache-socket "$RCSOCK"; }
+# kcq SUB FILTER: keelctl rcache SUB --json answers, and FILTER holds on it
+kcq() {
+	local out
+	out=$(kc "$1" --json) && [ -n "$out" ] && jq -e "$2" <<<"$out" >/dev/null
+}
+check "keelctl rcache stats counts the corruption, the misses and the re-admitted blocks" \
+	kcq stats '.corrupt > 100 and .miss_blocks > 1000 and .cached_blocks > 0'
+check "keelctl rcache stats prints a summary" bash -c "$KEEL_BUILD/keelctl rcache stats --rcache-socket $RCSOCK | grep -q 'hit ratio'"
+id=$(kc disks --json | jq -r 'max_by(.cached_blocks) | .disk_id')
+n=$(kc disks --json | jq -r "map(select(.disk_id == \"$id\")) | .[0].cached_blocks")
+note "disk $id holds $n blocks"
+check "the disk holds blocks" test "$n" -gt 0
+out=$(kc drop "$id")
+check "keelctl rcache drop DISK_ID drops its entries" grep -q "dropped $n entries" <<<"$out"
+check "and the disk holds none" kcq disks "map(select(.disk_id == \"$id\")) | .[0].cached_blocks == 0"
+check "keelctl rcache flush" kc flush
+check "empties the cache" kcq stats '.cached_blocks == 0'
+out=$(kc drop xyz 2>&1); rc=$?
+check_eq "a bad DISK_ID is refused (exit status)" 1 "$rc"
+check "naming the field" grep -q "disk_id: expected 16 hex digits" <<<"$out"
 kill "$RC_PID"; wait "$RC_PID" 2>/dev/null
+out=$(kc stats 2>&1); rc=$?
+check_eq "with no daemon, keelctl rcache fails" 1 "$rc"
+check "saying where it looked" grep -q "is keel-rcache running" <<<"$out"
 check "keel-rcache stopped cleanly" grep -q '"type":"rcache.stop"' "$RCEV"
