@@ -1,6 +1,7 @@
 # The VMDK parser's libFuzzer target (tests/fuzz/vmdk_fuzz.c), built with
 # clang's fuzzer and address/undefined sanitizers straight from the library
-# sources; run by tests/host/test_vmdk_fuzz.sh with the seeds in tests/fuzz/vmdk/.
+# sources; run by tests/host/test_vmdk_fuzz.sh with the seeds
+# tests/fuzz/vmdk/make_seeds.py writes under build/.
 VMDK_FUZZ_SRCS := tests/fuzz/vmdk_fuzz.c $(wildcard agent/vmdk/*.c)
 user: $(BUILD)/tests/fuzz/vmdk_fuzz
 

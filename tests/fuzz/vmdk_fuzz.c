@@ -6,8 +6,8 @@
  * reads at the edges and in the middle, layer_of and keel_vmdk_check run.
  * A single-file sparse disk is also opened for writing: a write must read
  * back.  Built with clang -fsanitize=fuzzer,address,undefined; the seed
- * corpus is tests/fuzz/vmdk/.  tests/host/test_vmdk_fuzz.sh runs it for a
- * bounded time.
+ * corpus is made by tests/fuzz/vmdk/make_seeds.py.  tests/host/test_vmdk_fuzz.sh
+ * makes it under build/ and runs the fuzzer for a bounded time.
  */
 #include <errno.h>
 #include <fcntl.h>

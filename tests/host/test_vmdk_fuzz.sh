@@ -2,17 +2,23 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The VMDK parser under libFuzzer (tests/fuzz/vmdk_fuzz.c, built with
 # address and undefined-behaviour sanitizers) for a bounded time,
-# KEEL_FUZZ_SECONDS (default 60), from the seeds in tests/fuzz/vmdk/.  Any
+# KEEL_FUZZ_SECONDS (default 60), from the seeds tests/fuzz/vmdk/make_seeds.py
+# writes into build/fuzz-vmdk-seeds/ at each run.  Any
 # crash, sanitizer report, leak, or refusal without an error message fails;
 # the crashing input is kept under build/fuzz-vmdk/ to replay with
 #   build/tests/fuzz/vmdk_fuzz INPUT
 . "$(dirname "$0")/../integration/lib.sh"
 FUZZ=$KEEL_BUILD/tests/fuzz/vmdk_fuzz
-SEEDS=$KEEL_TOP/tests/fuzz/vmdk
+SEEDS=$KEEL_BUILD/fuzz-vmdk-seeds
 secs=${KEEL_FUZZ_SECONDS:-60}
 [ -x "$FUZZ" ] || skip "no $FUZZ (make builds it with clang and libclang-rt-14-dev)"
+need_cmd python3
 
-# new inputs go to a scratch corpus; the seeds in the tree are only read
+rm -rf "$SEEDS"
+check "make the seeds (make_seeds.py)" python3 "$KEEL_TOP/tests/fuzz/vmdk/make_seeds.py" "$SEEDS" ||
+	exit 1
+
+# new inputs go to a scratch corpus; the seeds are only read
 corpus=$KEEL_TMP/corpus
 artifacts=$KEEL_BUILD/fuzz-vmdk/
 mkdir -p "$corpus" "$artifacts"

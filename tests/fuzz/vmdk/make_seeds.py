@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""Write small VMDK images into DIR (default: this folder): the fuzz seeds of
-tests/fuzz/vmdk_fuzz.c, also read by tests/unit/test_vmdk_stream.c.
+"""make_seeds.py DIR: write small VMDK images into DIR: the fuzz seeds of
+tests/fuzz/vmdk_fuzz.c (tests/host/test_vmdk_fuzz.sh makes them under build/
+at each run; they are not kept in the tree), also read by
+tests/unit/test_vmdk_qemu.c.
 
   tiny-sparse.vmdk    monolithicSparse, 32 KiB, 4 KiB grains, grains 0 and 3 written
   stream-footer.vmdk  streamOptimized the way VMware writes it: gdOffset "at the
@@ -93,7 +95,10 @@ def stream_footer():
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    if len(sys.argv) != 2:
+        sys.exit("usage: make_seeds.py DIR (the seeds are made under build/, not in the tree)")
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
     files = {
         "tiny-sparse.vmdk": tiny_sparse(),
         "stream-footer.vmdk": stream_footer(),
