@@ -17,6 +17,7 @@ static const struct {
 	/* something failed and needs a person */
 	{ "exec.install_failed", LOG_ERR },
 	{ "vmnet.map_error", LOG_ERR },
+	{ "vdisk.integrity_mismatch", LOG_ERR },
 	/* refused, tainted, lost */
 	{ "exec.deny", LOG_WARNING },
 	{ "exec.taint", LOG_WARNING },
@@ -33,6 +34,10 @@ static const struct {
 	{ "vmnet.inventory_error", LOG_WARNING },
 	{ "vmnet.port_error", LOG_WARNING },
 	{ "memh.read_error", LOG_WARNING },
+	{ "vdisk.error", LOG_WARNING },
+	{ "vdisk.fenced", LOG_WARNING },
+	{ "vdisk.renew_failed", LOG_WARNING },
+	{ "vdisk.release_refused", LOG_WARNING },
 	/* worth knowing: audit-mode verdicts, trust and state changes */
 	{ "exec.allow_audit", LOG_NOTICE },
 	{ "exec.trust", LOG_NOTICE },
