@@ -1213,6 +1213,52 @@ int BPF_PROG(exec_vfs_removexattr, void *idmap, struct dentry *dentry, const cha
 }
 
 /*
+ * POSIX ACLs (system.posix_acl_access, _default): up to 6.1 the kernel
+ * sets and removes them through vfs_setxattr and vfs_removexattr, above;
+ * from 6.2 setxattr(2) and removexattr(2) hand them to vfs_set_acl and
+ * vfs_remove_acl instead, which never reach those.  keeld loads these four
+ * only where the kernel's BTF has the functions (agent/keeld/hooks.c);
+ * the same checks decide whether the change can be made.
+ */
+SEC("fentry/vfs_set_acl")
+int BPF_PROG(exec_set_acl, void *idmap, struct dentry *dentry, const char *acl_name)
+{
+	if (!cur_installer() && !xattr_change_refused(idmap, dentry, acl_name, false))
+		change_begin(BPF_CORE_READ(dentry, d_inode));
+	return 0;
+}
+
+SEC("fentry/vfs_remove_acl")
+int BPF_PROG(exec_remove_acl, void *idmap, struct dentry *dentry, const char *acl_name)
+{
+	if (!cur_installer() && !xattr_change_refused(idmap, dentry, acl_name, true))
+		change_begin(BPF_CORE_READ(dentry, d_inode));
+	return 0;
+}
+
+SEC("fexit/vfs_set_acl")
+int BPF_PROG(exec_vfs_set_acl, void *idmap, struct dentry *dentry, const char *acl_name,
+	     void *kacl, int ret)
+{
+	if (cur_installer())
+		install_restamp(dentry);
+	else
+		change_end(dentry, ret, KEEL_EXEC_OP_XATTR);
+	return 0;
+}
+
+SEC("fexit/vfs_remove_acl")
+int BPF_PROG(exec_vfs_remove_acl, void *idmap, struct dentry *dentry, const char *acl_name,
+	     int ret)
+{
+	if (cur_installer())
+		install_restamp(dentry);
+	else
+		change_end(dentry, ret, KEEL_EXEC_OP_XATTR);
+	return 0;
+}
+
+/*
  * File flags and fsxattr (FS_IOC_SETFLAGS: chattr; FS_IOC_FSSETXATTR), by
  * ioctl or through overlayfs: no LSM hook sees them (file_ioctl comes
  * before the copy from user space and the owner check, and a failed

@@ -365,9 +365,18 @@ int BPF_PROG(guard_rename, struct inode *old_dir, struct dentry *old_dentry,
 SEC("lsm/inode_setattr")
 int BPF_PROG(guard_setattr, void *arg0, void *arg1)
 {
-	/* 6.3 put a struct mnt_idmap * in front of the dentry */
-	struct dentry *dentry = bpf_core_type_exists(struct mnt_idmap) ? arg1 : arg0;
+	struct dentry *dentry;
 
+	/*
+	 * 6.3 put a struct mnt_idmap * in front of the dentry.  Both
+	 * arguments are loaded before the choice: clang otherwise picks the
+	 * context offset and loads once, through a moved context pointer,
+	 * which the verifier refuses ("dereference of modified ctx ptr") on
+	 * kernels where the choice is the second argument.
+	 */
+	barrier_var(arg0);
+	barrier_var(arg1);
+	dentry = bpf_core_type_exists(struct mnt_idmap) ? arg1 : arg0;
 	if (!guarded_dir(BPF_CORE_READ(dentry, d_inode)) &&
 	    !guarded_dir(BPF_CORE_READ(dentry, d_parent, d_inode)))
 		return 0;

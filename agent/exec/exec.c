@@ -13,6 +13,7 @@
 
 #include "exec/exec_priv.h"
 #include "exec/guard.h"
+#include "keeld/hooks.h"
 #include "keeld/percpu.h"
 #include "keeld/ringbuf.h"
 
@@ -286,6 +287,10 @@ static int exec_open(struct keel_subsys *s, char *why, size_t len)
 	bpf_map__set_max_entries(p->skel->maps.exec_trusted, exec_cfg(s)->max_trusted);
 	bpf_map__set_max_entries(p->skel->maps.exec_installing, exec_cfg(s)->max_installing);
 	bpf_map__set_max_entries(p->skel->maps.exec_events, exec_cfg(s)->ring_buffer_kib * 1024);
+	/* hooks this kernel lacks (keeld/hooks.c): their programs stay out */
+	err = keel_hooks_autoload(p->skel->obj, "exec", why, len);
+	if (err)
+		return err;
 	/* self-protection and restarts: agent/exec/guard.h */
 	err = exec_pins_prepare(s, p->skel->obj, why, len);
 	if (err)

@@ -186,6 +186,9 @@ static int add_ids(const struct bpf_object_skeleton *sk)
 		if (!err && !bpf_map__is_internal(map))
 			err = add_id(KEEL_GUARD_MAP, bpf_map__fd(map));
 	for (int i = 0; i < sk->prog_cnt && !err; i++) {
+		/* a hook this kernel lacks: not loaded (keeld/hooks.c) */
+		if (!bpf_program__autoload(*sk->progs[i].prog))
+			continue;
 		/* keel's programs use keel's maps: their fds stay open to all */
 		err = add_id(KEEL_GUARD_PROG, bpf_program__fd(*sk->progs[i].prog));
 		if (!err && *sk->progs[i].link)

@@ -35,6 +35,27 @@ static void print_features(json_t *feats)
 	}
 }
 
+/* Hooks that one kernel has and another lacks (an older keeld sends none). */
+static void print_hooks(json_t *hooks)
+{
+	json_t *v;
+	size_t i;
+
+	if (!json_array_size(hooks))
+		return;
+	printf("\nkernel hooks that differ between kernels:\n");
+	json_array_foreach(hooks, i, v) {
+		const char *name = json_string_value(json_object_get(v, "name"));
+		const char *subsys = json_string_value(json_object_get(v, "subsystem"));
+
+		if (json_is_true(json_object_get(v, "present")))
+			printf("  %-5s %-28s present\n", subsys, name);
+		else
+			printf("  %-5s %-28s absent: %s\n", subsys, name,
+			       json_string_value(json_object_get(v, "without")));
+	}
+}
+
 static void print_counters(json_t *counters)
 {
 	const char *key;
@@ -86,6 +107,7 @@ static void print_status_text(json_t *st)
 	       json_integer_value(json_object_get(st, "pid")),
 	       json_integer_value(json_object_get(st, "uptime_s")));
 	print_features(json_object_get(st, "features"));
+	print_hooks(json_object_get(st, "hooks"));
 	print_subsystems(json_object_get(st, "subsystems"));
 	printf("\nevents: %lld emitted, %lld subscribers, %lld dropped; %lld clients\n",
 	       json_integer_value(json_object_get(ev, "emitted")),

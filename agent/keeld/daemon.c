@@ -86,14 +86,17 @@ json_t *keel_daemon_status(struct keel_daemon *d)
 
 	uname(&uts);
 	keel_event_bus_get_stats(d->bus, &st);
+	keel_features_probe_kmod(&d->features);	/* keel.ko may come and go */
 	for (struct keel_subsys **s = d->subsys; *s; s++)
 		json_array_append_new(subs, keel_subsys_status(*s));
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:o}}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:o}}",
 			 "version", KEEL_VERSION, "libbpf", libbpf_version_string(),
 			 "host", d->host, "kernel", uts.release,
 			 "pid", (json_int_t)getpid(), "uptime_s",
 			 (json_int_t)(time(NULL) - d->started), "features",
-			 keel_features_to_json(&d->features), "subsystems", subs,
+			 keel_features_to_json(&d->features), "hooks",
+			 keel_hooks_to_json(d->features.hooks, d->features.n_hooks),
+			 "subsystems", subs,
 			 "events", "emitted", (json_int_t)st.emitted, "subscribers",
 			 (json_int_t)st.subscribers, "dropped", (json_int_t)st.dropped,
 			 "clients", (json_int_t)keel_control_clients(d), "sinks",

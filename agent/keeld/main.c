@@ -153,7 +153,8 @@ static int load_config(const struct env *env, struct keel_config *cfg)
 static void print_probe(const struct keel_features *f, bool json)
 {
 	if (json) {
-		json_t *o = json_pack("{s:o}", "features", keel_features_to_json(f));
+		json_t *o = json_pack("{s:o, s:o}", "features", keel_features_to_json(f), "hooks",
+				      keel_hooks_to_json(f->hooks, f->n_hooks));
 
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
@@ -168,6 +169,16 @@ static void print_probe(const struct keel_features *f, bool json)
 		else
 			printf("%-17s unavailable: %s\n%-17s fix: %s\n", keel_feature_name(i),
 			       r->reason, "", r->fix);
+	}
+	printf("\nhooks that differ between kernels:\n");
+	for (size_t i = 0; i < f->n_hooks; i++) {
+		const struct keel_hook_state *h = &f->hooks[i];
+
+		if (h->present)
+			printf("%-5s %-28s present\n", h->hook->subsystem, h->hook->name);
+		else
+			printf("%-5s %-28s absent: %s\n", h->hook->subsystem, h->hook->name,
+			       h->hook->without);
 	}
 }
 

@@ -19,6 +19,7 @@ static const char *const feature_names[KEEL_FEAT_COUNT] = {
 	[KEEL_FEAT_BLOCK_TP] = "block_tracepoint",
 	[KEEL_FEAT_TC] = "tc",
 	[KEEL_FEAT_KMOD] = "keel_ko",
+	[KEEL_FEAT_UPCALL] = "upcall",
 };
 
 const char *keel_feature_name(enum keel_feature feat)
@@ -162,6 +163,55 @@ void keel_feature_probe_kmod(struct keel_feature_result *res)
 	res->available = true;
 }
 
+#define UPCALL_WHY "/sys/module/keel/parameters/upcall_unavailable"
+
+/*
+ * keel.ko decides at load time whether its second-stack upcalls can run on
+ * this kernel (kmod/upcall.c checks the entry code's internals it relies
+ * on) and leaves the reason in a read-only parameter, empty when they can.
+ */
+static void probe_upcall(struct keel_feature_result *res, const struct keel_feature_result *kmod)
+{
+	char why[520] = "";	/* keel.ko's upcall_unavailable: up to 511 bytes */
+	size_t n;
+	FILE *f;
+
+	memset(res, 0, sizeof(*res));
+	if (!kmod->available) {
+		res->err = kmod->err;
+		snprintf(res->reason, sizeof(res->reason), "needs keel.ko: %.600s", kmod->reason);
+		snprintf(res->fix, sizeof(res->fix), "%s", kmod->fix);
+		return;
+	}
+	f = fopen(UPCALL_WHY, "re");
+	if (!f) {
+		set_unavailable(res, -errno, "keel.ko: reading " UPCALL_WHY,
+				"load the keel.ko built from this tree (make kmod)");
+		return;
+	}
+	if (!fgets(why, sizeof(why), f))
+		why[0] = '\0';
+	fclose(f);
+	n = strcspn(why, "\n");
+	why[n] = '\0';
+	if (!n) {
+		res->available = true;
+		return;
+	}
+	res->err = -EOPNOTSUPP;
+	snprintf(res->reason, sizeof(res->reason), "keel.ko: upcalls unavailable: %s",
+		 why);
+	snprintf(res->fix, sizeof(res->fix),
+		 "none on this kernel (memory handles still work); upcalls run on kernels whose "
+		 "entry code passes keel.ko's load-time checks: docs/upcall.md");
+}
+
+void keel_features_probe_kmod(struct keel_features *f)
+{
+	keel_feature_probe_kmod(&f->f[KEEL_FEAT_KMOD]);
+	probe_upcall(&f->f[KEEL_FEAT_UPCALL], &f->f[KEEL_FEAT_KMOD]);
+}
+
 void keel_features_probe(struct keel_features *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -184,7 +234,11 @@ void keel_features_probe(struct keel_features *out)
 	probe_program(&out->f[KEEL_FEAT_TC], "probe_tc", false,
 		      "TC (sched_cls) program",
 		      "boot a kernel with CONFIG_NET_CLS_BPF and CONFIG_NET_SCH_INGRESS");
-	keel_feature_probe_kmod(&out->f[KEEL_FEAT_KMOD]);
+	keel_features_probe_kmod(out);
+	out->n_hooks = keel_hooks_count();
+	if (out->n_hooks > KEEL_HOOKS_MAX)
+		out->n_hooks = KEEL_HOOKS_MAX;
+	keel_hooks_probe(out->hooks, out->n_hooks);
 }
 
 json_t *keel_features_to_json(const struct keel_features *features)

@@ -11,6 +11,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "keeld/hooks.h"
+
 enum keel_feature {
 	KEEL_FEAT_BTF,
 	KEEL_FEAT_BPF_LSM,
@@ -20,24 +22,32 @@ enum keel_feature {
 	KEEL_FEAT_BLOCK_TP,
 	KEEL_FEAT_TC,
 	KEEL_FEAT_KMOD,
+	KEEL_FEAT_UPCALL,
 	KEEL_FEAT_COUNT
 };
 
 struct keel_feature_result {
 	bool available;
 	int err;		/* negative errno of the failed step, or 0 */
-	char reason[256];	/* why not, with the kernel's errno */
+	char reason[640];	/* why not, with the kernel's errno; keel.ko's reason for upcalls */
 	char fix[256];		/* what would make it available */
 };
 
 struct keel_features {
 	struct keel_feature_result f[KEEL_FEAT_COUNT];
+	struct keel_hook_state hooks[KEEL_HOOKS_MAX];	/* keeld/hooks.h */
+	size_t n_hooks;
 };
 
 const char *keel_feature_name(enum keel_feature feat);
 void keel_features_probe(struct keel_features *out);
 /* Re-check only whether keel.ko is loaded and usable. */
 void keel_feature_probe_kmod(struct keel_feature_result *res);
+/*
+ * Re-check keel.ko and its upcalls (keel.ko may have been loaded or
+ * unloaded since the probe).
+ */
+void keel_features_probe_kmod(struct keel_features *f);
 json_t *keel_features_to_json(const struct keel_features *features);
 
 /* "EPERM" for -EPERM (or the number when it has no name). */

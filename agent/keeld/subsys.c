@@ -81,7 +81,7 @@ void keel_subsys_start(struct keel_subsys *s)
 		const struct keel_feature_result *r = &s->d->features.f[f];
 
 		if (f == KEEL_FEAT_KMOD)	/* may have been loaded since */
-			keel_feature_probe_kmod(&s->d->features.f[f]);
+			keel_features_probe_kmod(&s->d->features);
 		if (!r->available) {
 			s->state = KEEL_SUBSYS_UNAVAILABLE;
 			snprintf(s->reason, sizeof(s->reason), "needs %s: %s",

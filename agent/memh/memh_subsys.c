@@ -783,7 +783,7 @@ static int memh_open(struct keel_subsys *s, char *why, size_t len)
 	p->s = s;
 	p->listen.fd = p->done_w.fd = -1;
 	/* which kind of handle clients will make: keel.ko's when it is loaded */
-	keel_feature_probe_kmod(&s->d->features.f[KEEL_FEAT_KMOD]);
+	keel_features_probe_kmod(&s->d->features);
 	p->module_mode = s->d->features.f[KEEL_FEAT_KMOD].available;
 	err = check_openat2(why, len);
 	if (!err)

@@ -13,7 +13,12 @@ keeld_start || die "keeld did not start"
 
 check "status (text) names each subsystem" sh -c "'$KEELCTL' status | grep -q '^  blk '"
 check "status --json is JSON with subsystems and features" \
-	sh -c "'$KEELCTL' status --json | jq -e '([.subsystems[].name] | contains([\"exec\", \"blk\", \"kmod\"])) and (.features | length) == 8'"
+	sh -c "'$KEELCTL' status --json | jq -e '([.subsystems[].name] | contains([\"exec\", \"blk\", \"kmod\"])) and (.features | length) == 9'"
+# the host cannot load modules: no keel.ko, so no upcalls, and keeld says so
+if [ ! -e /sys/module/keel ]; then
+	check "status --json: upcall unavailable because keel.ko is not loaded" \
+		sh -c "'$KEELCTL' status --json | jq -e '.features[] | select(.name == \"upcall\") | (.available | not) and (.reason | startswith(\"needs keel.ko: \"))'"
+fi
 check "events: keel.start in the backlog" sh -c "'$KEELCTL' events --type keel.start | grep -q '\"type\":\"keel.start\"'"
 check "events --type filters out other types" \
 	sh -c "! '$KEELCTL' events --type keel.start | grep -q keel.subsystem"

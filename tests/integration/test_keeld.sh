@@ -20,8 +20,33 @@ for f in btf bpf_lsm fentry fexit kprobe block_tracepoint tc keel_ko; do
 		"$(echo "$probe" | jq -r ".features[] | select(.name == \"$f\") | .available")"
 done
 
+# hooks one kernel has and another lacks: reported as the kernel's BTF has them
+btf_funcs=$(bpftool btf dump file /sys/kernel/btf/vmlinux | grep "^\[[0-9]*\] FUNC '")
+for h in vfs_set_acl vfs_remove_acl; do
+	in_btf=false
+	echo "$btf_funcs" | grep -q "FUNC '$h'" && in_btf=true
+	check_eq "keeld --probe: hook $h present as in the kernel's BTF" "$in_btf" \
+		"$(echo "$probe" | jq -r ".hooks[] | select(.name | endswith(\"/$h\")) | .present")"
+done
+
 keeld_conf
 keeld_start || die "keeld did not start"
+
+# upcalls: keel.ko's own verdict (upcall_unavailable, empty when they run)
+upcall_why=$(cat /sys/module/keel/parameters/upcall_unavailable 2>/dev/null)
+upcall=$("$KEELCTL" status --json | jq -c '.features[] | select(.name == "upcall")')
+if [ -z "$upcall_why" ]; then
+	check_eq "keelctl status: upcall available (keel.ko's upcall_unavailable is empty)" true \
+		"$(echo "$upcall" | jq -r .available)"
+else
+	check_eq "keelctl status: upcall unavailable (keel.ko: $upcall_why)" false \
+		"$(echo "$upcall" | jq -r .available)"
+	check "keelctl status: the upcall reason is keel.ko's" \
+		sh -c 'echo "$1" | jq -r .reason | grep -qF -- "$2"' sh "$upcall" "$upcall_why"
+	check "keelctl status (text) shows upcall unavailable with keel.ko's reason" \
+		sh -c "'$KEELCTL' status | grep -F 'upcall ' | grep -qF -- \"\$1\"" sh "$upcall_why"
+fi
+
 for s in exec blk kmod; do
 	check_eq "subsystem $s state" running "$(subsys_state "$s")"
 done

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 need_vm
-need_cmd insmod rmmod modinfo gcc dmesg
+need_cmd insmod rmmod modinfo gcc dmesg jq
 [ "$(cat /proc/sys/kernel/modules_disabled 2>/dev/null)" = 1 ] &&
 	skip "module loading is disabled on this kernel"
 
@@ -34,6 +34,14 @@ check "insmod keel.ko (its load-time checks of the syscall frame, stack layout a
 for _ in $(seq 50); do [ -c /dev/keel ] && break; sleep 0.1; done
 p=/sys/module/keel/parameters
 why=$(cat $p/upcall_unavailable 2>/dev/null)
+probe=$("$KEEL_BUILD/keeld" --probe --json | jq -c '.features[] | select(.name == "upcall")')
+if [ -n "$why" ]; then
+	check_eq "keeld --probe: upcall unavailable" false "$(echo "$probe" | jq -r .available)"
+	check "keeld --probe: the upcall reason is keel.ko's ($why)" \
+		sh -c 'echo "$1" | jq -r .reason | grep -qF -- "$2"' sh "$probe" "$why"
+else
+	check_eq "keeld --probe: upcall available" true "$(echo "$probe" | jq -r .available)"
+fi
 if [ -n "$why" ]; then
 	# keel.ko loads without upcalls where the kernel's internals differ
 	# from those the second-stack switch was written for (6.12: see docs/upcall.md)
