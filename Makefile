@@ -122,8 +122,9 @@ check: deps all
 check-unit: user
 	./tests/unit/run
 
+# every kernel tests/vm/kernels lists (tests/run-all says which tests run on one only)
 check-integration: all
-	./tests/vm/run --timeout 1200 -- ./tests/integration/run
+	./tests/run-all integration
 
 check-host: all
 	./tests/host/run
