@@ -22,8 +22,10 @@ echo fail2 >"$KEEL_TMP/hook-b/mode"
 hook=$KEEL_TOP/tests/host/vmnet/hook.sh
 vmnet_keeld_conf a "provider_command = $hook $KEEL_TMP/hook-a {action} {ip} {mac}" \
 	"provider_timeout_ms = 1000" "provider_backoff_ms = 100"
+# B's hook fails by itself; a longer time limit there keeps a slow machine
+# from adding a third failure (a killed attempt) to the two counted below.
 vmnet_keeld_conf b "provider_command = $hook $KEEL_TMP/hook-b {action} {ip} {mac}" \
-	"provider_timeout_ms = 1000" "provider_backoff_ms = 100"
+	"provider_timeout_ms = 5000" "provider_backoff_ms = 100"
 vmnet_keeld_start a || die "keeld on host A did not start"
 vmnet_keeld_start b || die "keeld on host B did not start"
 note "keeld A and B run in their namespaces"
