@@ -230,6 +230,15 @@ static int full(int fd, void *buf, size_t len, bool out)
 
 		if (n == 0)
 			return -ECONNRESET;
+		/*
+		 * The server closes a handle it got a bad frame on.  Whether our
+		 * next request meets that close as EPIPE (it closed before we
+		 * sent), ECONNRESET (it closed with our request unread) or end
+		 * of file (while we wait for the reply) is timing; the caller
+		 * gets one answer for "the handle is gone": ECONNRESET.
+		 */
+		if (n < 0 && errno == EPIPE)
+			return -ECONNRESET;
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		if (n > 0)
