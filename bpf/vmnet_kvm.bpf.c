@@ -20,6 +20,13 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } vmnet_kvm_events SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct keel_vmnet_kvm_stats);
+} vmnet_kvm_stats SEC(".maps");
+
 /* per boot: the VM id is a hash of the address with this key */
 const volatile __u64 id_key = 0;
 
@@ -41,8 +48,15 @@ static __always_inline void emit(__u32 kind, struct kvm *kvm, __u32 vm_pid)
 	__u64 id = bpf_get_current_pid_tgid();
 
 	r = bpf_ringbuf_reserve(&vmnet_kvm_events, sizeof(*r), 0);
-	if (!r)
+	if (!r) {
+		struct keel_vmnet_kvm_stats *st;
+		__u32 zero = 0;
+
+		st = bpf_map_lookup_elem(&vmnet_kvm_stats, &zero);
+		if (st)
+			st->dropped++;	/* keeld reports it: vmnet.kvm_dropped */
 		return;
+	}
 	r->hdr.type = KEEL_EV_VMNET;
 	r->hdr.size = sizeof(*r);
 	r->hdr.time_ns = bpf_ktime_get_boot_ns();

@@ -19,4 +19,9 @@ struct keel_vmnet_kvm_record {
 	char comm[16];			/* of the task in the probe */
 };
 
+/* Per-CPU counters, in the "vmnet_kvm_stats" array, index 0. */
+struct keel_vmnet_kvm_stats {
+	__u64 dropped;		/* ring buffer full: record lost, counted */
+};
+
 #endif /* KEEL_VMNET_KVM_BPF_H */

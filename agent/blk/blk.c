@@ -52,11 +52,9 @@ static inline const struct blk_config *blk_cfg(const struct keel_subsys *s)
 
 struct blk_priv {
 	struct blk_bpf *skel;
-	struct ring_buffer *rb;
-	struct keel_watch rb_watch, poll_timer, stats_timer;
+	struct keel_ringbuf rb;		/* blk_events */
+	struct keel_watch stats_timer;
 	struct keel_blk_counters last;	/* at the previous blk.stats */
-	__u64 dropped_reported;
-	unsigned int poll_ticks;
 	struct keel_blk_model_opts mopts;
 	struct slot *slots;		/* [blk] max_disks */
 	unsigned int n_slots;
@@ -214,36 +212,17 @@ static int on_record(void *ctx, void *data, size_t size)
 
 static void drain(struct blk_priv *p)
 {
-	if (p->rb)
-		ring_buffer__consume(p->rb);
+	keel_ringbuf_consume(&p->rb);
 }
 
-static void on_ringbuf(struct keel_watch *w, uint32_t events)
+static int read_dropped(void *ctx, __u64 *ret_total)
 {
-	(void)events;
-	drain(((struct keel_subsys *)w->data)->priv);
-}
-
-/* Collects the records the kernel did not wake keeld for; reports drops. */
-static void on_poll_timer(struct keel_watch *w, uint32_t events)
-{
-	struct keel_subsys *s = w->data;
-	struct blk_priv *p = s->priv;
+	struct blk_priv *p = ((struct keel_subsys *)ctx)->priv;
 	struct keel_blk_counters sum;
-	__u64 buf;
+	int err = read_counters(p, &sum);
 
-	(void)events;
-	if (read(w->fd, &buf, sizeof(buf)) < 0)
-		return;
-	drain(p);
-	if (++p->poll_ticks % (1000 / POLL_MS))
-		return;
-	if (read_counters(p, &sum) || sum.dropped == p->dropped_reported)
-		return;
-	keel_emit(s->d, "blk", "blk.dropped",
-		  json_pack("{s:I, s:I}", "count", (json_int_t)(sum.dropped - p->dropped_reported),
-			    "total", (json_int_t)sum.dropped));
-	p->dropped_reported = sum.dropped;
+	*ret_total = sum.dropped;
+	return err;
 }
 
 static json_t *disks_json(struct blk_priv *p)
@@ -500,17 +479,14 @@ static int blk_start(struct keel_subsys *s, char *why, size_t len)
 		snprintf(why, len, "pinning %s: %s", path, strerror(-err));
 		return err;
 	}
-	p->rb_watch = (struct keel_watch){ .cb = on_ringbuf, .data = s };
-	err = keel_ringbuf_open(s->d, p->skel->maps.blk_events, on_record, s, &p->rb_watch,
-				&p->rb, why, len);
+	/* records the kernel did not wake keeld for are collected every POLL_MS */
+	p->rb = (struct keel_ringbuf){ .subsystem = "blk", .drop_event = "blk.dropped",
+				       .read_dropped = read_dropped, .poll_ms = POLL_MS };
+	err = keel_ringbuf_open(&p->rb, s->d, p->skel->maps.blk_events, on_record, s, why, len);
 	if (err)
 		return err;
-	p->poll_timer = (struct keel_watch){ .cb = on_poll_timer, .data = s };
-	err = keel_timer_start(s->d, &p->poll_timer, POLL_MS);
-	if (!err) {
-		p->stats_timer = (struct keel_watch){ .cb = on_stats_timer, .data = s };
-		err = keel_timer_start(s->d, &p->stats_timer, blk_cfg(s)->stats_interval_ms);
-	}
+	p->stats_timer = (struct keel_watch){ .cb = on_stats_timer, .data = s };
+	err = keel_timer_start(s->d, &p->stats_timer, blk_cfg(s)->stats_interval_ms);
 	if (err) {
 		snprintf(why, len, "starting the blk timers: %s", strerror(-err));
 		return err;
@@ -523,12 +499,7 @@ static void blk_stop(struct keel_subsys *s)
 	struct blk_priv *p = s->priv;
 
 	keel_timer_stop(s->d, &p->stats_timer);
-	keel_timer_stop(s->d, &p->poll_timer);
-	if (p->rb) {
-		drain(p);	/* deliver what is already there */
-		keel_watch_del(s->d, &p->rb_watch);
-		ring_buffer__free(p->rb);
-	}
+	keel_ringbuf_close(&p->rb);	/* delivers what is already there */
 	for (unsigned int i = 0; i < p->n_slots; i++) {
 		rec_finish(&p->slots[i], "keeld stopped");
 		keel_blk_disk_free(p->slots[i].disk);

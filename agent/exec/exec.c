@@ -200,31 +200,14 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;	/* anything else: a newer BPF object than this keeld */
 }
 
-static void on_ringbuf(struct keel_watch *w, uint32_t events)
+static int read_dropped(void *ctx, __u64 *ret_total)
 {
-	struct exec_priv *p = ((struct keel_subsys *)w->data)->priv;
-
-	(void)events;
-	ring_buffer__consume(p->rb);
-}
-
-/* Drops happen in the kernel; report each new batch as one event. */
-static void on_drop_timer(struct keel_watch *w, uint32_t events)
-{
-	struct keel_subsys *s = w->data;
-	struct exec_priv *p = s->priv;
+	struct exec_priv *p = ((struct keel_subsys *)ctx)->priv;
 	struct keel_exec_stats sum;
-	__u64 buf;
+	int err = read_stats(p, &sum);
 
-	(void)events;
-	if (read(w->fd, &buf, sizeof(buf)) < 0)
-		return;
-	if (read_stats(p, &sum) || sum.dropped == p->dropped_reported)
-		return;
-	keel_emit(s->d, "exec", "exec.dropped",
-		  json_pack("{s:I, s:I}", "count", (json_int_t)(sum.dropped - p->dropped_reported),
-			    "total", (json_int_t)sum.dropped));
-	p->dropped_reported = sum.dropped;
+	*ret_total = sum.dropped;
+	return err;
 }
 
 static int write_state(struct exec_priv *p)
@@ -346,12 +329,12 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 	 * afterwards mark tainted what the re-hash just trusted); a file an
 	 * installer wrote meanwhile is recorded before its old row is checked.
 	 */
-	p->rb_watch = (struct keel_watch){ .cb = on_ringbuf, .data = s };
-	err = keel_ringbuf_open(s->d, p->skel->maps.exec_events, on_record, s, &p->rb_watch,
-				&p->rb, why, len);
+	p->rb = (struct keel_ringbuf){ .subsystem = "exec", .drop_event = "exec.dropped",
+				       .read_dropped = read_dropped };
+	err = keel_ringbuf_open(&p->rb, s->d, p->skel->maps.exec_events, on_record, s, why, len);
 	if (err)
 		return err;
-	ring_buffer__consume(p->rb);
+	keel_ringbuf_consume(&p->rb);
 	err = exec_trust_load(s, why, len);
 	if (err)
 		return err;
@@ -361,28 +344,14 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 			 keel_errno_name(err));
 		return err;
 	}
-	err = exec_guard_start(s, why, len);	/* and pins every link */
-	if (err)
-		return err;
-	p->drop_timer = (struct keel_watch){ .cb = on_drop_timer, .data = s };
-	err = keel_timer_start(s->d, &p->drop_timer, 1000);
-	if (err) {
-		snprintf(why, len, "starting the drop timer: %s", strerror(-err));
-		return err;
-	}
-	return 0;
+	return exec_guard_start(s, why, len);	/* and pins every link */
 }
 
 static void exec_stop(struct keel_subsys *s)
 {
 	struct exec_priv *p = s->priv;
 
-	keel_timer_stop(s->d, &p->drop_timer);
-	if (p->rb) {
-		ring_buffer__consume(p->rb);	/* deliver what is already there */
-		keel_watch_del(s->d, &p->rb_watch);
-		ring_buffer__free(p->rb);
-	}
+	keel_ringbuf_close(&p->rb);	/* delivers what is already there */
 	if (!exec_guard_stop(s) && p->pinned)	/* enforce: the pins stay */
 		keel_pin_dir_remove(s);
 	exec_bpf__destroy(p->skel);

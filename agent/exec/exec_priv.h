@@ -12,6 +12,7 @@
 #include "exec/trust.h"
 #include "keel/records.h"
 #include "keel/exec.h"
+#include "keeld/ringbuf.h"
 #include "keeld/subsys.h"
 
 /* The [exec] section (keeld/config.h keeps it; exec_config.c declares it). */
@@ -22,10 +23,7 @@ static inline const struct exec_config *exec_cfg(const struct keel_subsys *s)
 
 struct exec_priv {
 	struct exec_bpf *skel;
-	struct ring_buffer *rb;
-	struct keel_watch rb_watch;
-	struct keel_watch drop_timer;
-	__u64 dropped_reported;
+	struct keel_ringbuf rb;		/* exec_events */
 	struct keel_trust *store;
 	__u32 mode;
 	char pin_path[PATH_MAX];

@@ -25,8 +25,7 @@
 
 static struct {
 	struct guard_bpf *skel;
-	struct ring_buffer *rb;
-	struct keel_watch rb_watch;
+	struct keel_ringbuf rb;	/* guard_events */
 } g;
 
 static const char *what_name(__u32 what)
@@ -118,11 +117,14 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void on_ringbuf(struct keel_watch *w, uint32_t events)
+static int read_dropped(void *ctx, __u64 *ret_total)
 {
-	(void)w;
-	(void)events;
-	ring_buffer__consume(g.rb);
+	struct keel_guard_stats sum;
+	int err = keel_percpu_sum(g.skel->maps.guard_stats, 0, &sum, sizeof(sum));
+
+	(void)ctx;
+	*ret_total = sum.dropped;
+	return err;
 }
 
 /*
@@ -291,9 +293,9 @@ int exec_guard_start(struct keel_subsys *s, char *why, size_t len)
 	err = configure(s, why, len);
 	if (err)
 		return err;
-	g.rb_watch = (struct keel_watch){ .cb = on_ringbuf, .data = s };
-	return keel_ringbuf_open(s->d, g.skel->maps.guard_events, on_record, s, &g.rb_watch, &g.rb,
-				 why, len);
+	g.rb = (struct keel_ringbuf){ .subsystem = "exec", .drop_event = "exec.guard_dropped",
+				      .read_dropped = read_dropped };
+	return keel_ringbuf_open(&g.rb, s->d, g.skel->maps.guard_events, on_record, s, why, len);
 }
 
 /* An upgrade installed while keeld ran: the file now at keeld's path. */
@@ -324,11 +326,7 @@ bool exec_guard_stop(struct keel_subsys *s)
 	struct exec_priv *p = s->priv;
 	bool keep = p->skel && p->mode == KEEL_EXEC_MODE_ENFORCE && p->pinned;
 
-	if (g.rb) {
-		ring_buffer__consume(g.rb);
-		keel_watch_del(s->d, &g.rb_watch);
-		ring_buffer__free(g.rb);
-	}
+	keel_ringbuf_close(&g.rb);
 	if (keep && g.skel) {
 		struct keel_exec_state st = { .mode = p->mode };
 		__u32 zero = 0;
@@ -354,4 +352,5 @@ void exec_guard_counters(struct keel_subsys *s, json_t *out)
 		return;
 	json_object_set_new(out, "guard_refused", json_integer((json_int_t)sum.denied));
 	json_object_set_new(out, "guard_audited", json_integer((json_int_t)sum.audited));
+	json_object_set_new(out, "guard_dropped", json_integer((json_int_t)sum.dropped));
 }

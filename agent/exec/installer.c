@@ -579,7 +579,7 @@ json_t *exec_cmd_installer_sync(struct keel_subsys *s, json_t *req, char *why, s
 	(void)req;
 	(void)why;
 	(void)len;
-	ring_buffer__consume(p->rb);
+	keel_ringbuf_consume(&p->rb);
 	for (size_t i = in->n_wait; i-- > 0;) {
 		struct unresolved u = in->wait[i];
 		int err = record(s, &u.key, u.nonce, &u.who, u.path);

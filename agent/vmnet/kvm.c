@@ -19,6 +19,7 @@
 #include "vmnet.skel.h"
 #include "vmnet_kvm.skel.h"
 #include "vmnet/vmnet.h"
+#include "keeld/percpu.h"
 #include "keeld/ringbuf.h"
 #include "../bpf/vmnet_kvm.bpf.h"
 
@@ -56,13 +57,22 @@ static int on_kvm_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void on_kvm_rb(struct keel_watch *w, uint32_t events)
+static void on_kvm_rb(void *ctx)
 {
-	struct vmnet *v = w->data;
+	struct vmnet *v = ctx;
 
-	(void)events;
-	ring_buffer__consume(v->kvm_rb);
+	keel_ringbuf_consume(&v->kvm_rb);
 	vmnet_timer_arm(v);
+}
+
+static int read_kvm_dropped(void *ctx, __u64 *ret_total)
+{
+	struct vmnet *v = ctx;
+	struct keel_vmnet_kvm_stats sum;
+	int err = keel_percpu_sum(v->kvm_skel->maps.vmnet_kvm_stats, 0, &sum, sizeof(sum));
+
+	*ret_total = sum.dropped;
+	return err;
 }
 
 static struct bpf_link *attach_one(struct bpf_program *entry, struct bpf_program *ret,
@@ -133,18 +143,19 @@ void vmnet_kvm_attach(struct vmnet *v)
 		snprintf(why, sizeof(why), "no KVM destruction function could be probed (last: %s)", err);
 		goto fallback;
 	}
-	v->kvm_rb_watch = (struct keel_watch){ .cb = on_kvm_rb, .data = v };
-	if (keel_ringbuf_open(v->d, skel->maps.vmnet_kvm_events, on_kvm_record, v,
-			      &v->kvm_rb_watch, &v->kvm_rb, why, sizeof(why)))
+	v->kvm_skel = skel;	/* before the ring buffer's drop timer reads its counters */
+	v->kvm_rb = (struct keel_ringbuf){ .subsystem = "vmnet", .drop_event = "vmnet.kvm_dropped",
+					   .read_dropped = read_kvm_dropped, .woken = on_kvm_rb };
+	if (keel_ringbuf_open(&v->kvm_rb, v->d, skel->maps.vmnet_kvm_events, on_kvm_record, v,
+			      why, sizeof(why)))
 		goto fallback;
-	v->kvm_skel = skel;
 	v->kvm_create_fn = cfn;
 	v->kvm_destroy_fn = dfn;
 	set_source(v, "kprobe", "");
 	return;
 fallback:
-	ring_buffer__free(v->kvm_rb);
-	v->kvm_rb = NULL;
+	keel_ringbuf_close(&v->kvm_rb);
+	v->kvm_skel = NULL;
 	for (int i = 0; i < 2; i++) {
 		bpf_link__destroy(v->kvm_links[i]);
 		v->kvm_links[i] = NULL;
@@ -155,12 +166,7 @@ fallback:
 
 void vmnet_kvm_detach(struct vmnet *v)
 {
-	if (v->kvm_rb) {
-		ring_buffer__consume(v->kvm_rb);
-		keel_watch_del(v->d, &v->kvm_rb_watch);
-		ring_buffer__free(v->kvm_rb);
-		v->kvm_rb = NULL;
-	}
+	keel_ringbuf_close(&v->kvm_rb);
 	for (int i = 0; i < 2; i++) {
 		bpf_link__destroy(v->kvm_links[i]);
 		v->kvm_links[i] = NULL;

@@ -159,16 +159,26 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void on_ringbuf(struct keel_watch *w, uint32_t events)
+static void on_ringbuf(void *ctx)
 {
-	struct vmnet *v = w->data;
+	struct vmnet *v = ctx;
 
-	(void)events;
 	v->defer_hooks = true;
-	ring_buffer__consume(v->rb);
+	keel_ringbuf_consume(&v->rb);
 	v->defer_hooks = false;
 	vmnet_provider_kick(v, vmnet_now_mono());
 	vmnet_timer_arm(v);
+}
+
+static int read_counters(struct vmnet *v, struct keel_vmnet_counters *sum);
+
+static int read_dropped(void *ctx, __u64 *ret_total)
+{
+	struct keel_vmnet_counters sum;
+	int err = read_counters(ctx, &sum);
+
+	*ret_total = sum.dropped;
+	return err;
 }
 
 static int vmnet_open(struct keel_subsys *s, char *why, size_t len)
@@ -270,9 +280,9 @@ static int vmnet_start(struct keel_subsys *s, char *why, size_t len)
 	err = pin_maps(v, why, len);
 	if (err)
 		return err;
-	v->rb_watch = (struct keel_watch){ .cb = on_ringbuf, .data = v };
-	err = keel_ringbuf_open(v->d, v->skel->maps.vmnet_events, on_record, v, &v->rb_watch,
-				&v->rb, why, len);
+	v->rb = (struct keel_ringbuf){ .subsystem = "vmnet", .drop_event = "vmnet.dropped",
+				       .read_dropped = read_dropped, .woken = on_ringbuf };
+	err = keel_ringbuf_open(&v->rb, v->d, v->skel->maps.vmnet_events, on_record, v, why, len);
 	if (err)
 		return err;
 	v->timer = (struct keel_watch){ .cb = on_timer, .data = v };
@@ -314,11 +324,7 @@ static void vmnet_stop(struct keel_subsys *s)
 {
 	struct vmnet *v = s->priv;
 
-	if (v->rb) {
-		ring_buffer__consume(v->rb);
-		keel_watch_del(v->d, &v->rb_watch);
-		ring_buffer__free(v->rb);
-	}
+	keel_ringbuf_close(&v->rb);
 	vmnet_uevent_close(v);
 	vmnet_kvm_detach(v);
 	vmnet_inventory_close(v);
@@ -350,6 +356,7 @@ static int read_counters(struct vmnet *v, struct keel_vmnet_counters *sum)
 
 static void vmnet_counters(struct keel_subsys *s, json_t *out)
 {
+	__u64 kvm_dropped;
 	struct vmnet *v = s->priv;
 	struct keel_vmnet_counters c;
 	unsigned int here = 0, ports = 0, ips = 0;
@@ -378,6 +385,8 @@ static void vmnet_counters(struct keel_subsys *s, json_t *out)
 	json_object_set_new(out, "port_frames", json_integer((json_int_t)c.port_frames));
 	json_object_set_new(out, "records", json_integer((json_int_t)c.records));
 	json_object_set_new(out, "dropped", json_integer((json_int_t)c.dropped));
+	if (v->kvm_skel && !v->kvm_rb.read_dropped(v, &kvm_dropped))
+		json_object_set_new(out, "kvm_dropped", json_integer((json_int_t)kvm_dropped));
 	json_object_set_new(out, "uplink_passed", json_integer((json_int_t)c.uplink_passed));
 	json_object_set_new(out, "uplink_denied", json_integer((json_int_t)c.uplink_denied));
 }

@@ -30,6 +30,7 @@
 
 #include "keel/records.h"
 #include "keel/vmnet.h"
+#include "keeld/ringbuf.h"
 #include "keeld/subsys.h"
 #include "vmnet/vmnet_config.h"
 
@@ -142,16 +143,14 @@ struct vmnet {
 	struct keel_daemon *d;
 	const struct vmnet_config *cfg;	/* [vmnet] */
 	struct vmnet_bpf *skel;
-	struct ring_buffer *rb;
-	struct keel_watch rb_watch;
+	struct keel_ringbuf rb;		/* vmnet_events */
 	struct keel_watch timer;	/* one-shot, at the earliest deadline */
 	struct keel_watch rtnl_watch;
 	struct keel_watch uevent_watch;
 	/* KVM lifecycle from kprobes (kvm.c), else from uevents */
 	struct vmnet_kvm_bpf *kvm_skel;
 	struct bpf_link *kvm_links[2];
-	struct ring_buffer *kvm_rb;
-	struct keel_watch kvm_rb_watch;
+	struct keel_ringbuf kvm_rb;	/* vmnet_kvm_events */
 	char kvm_source[16];		/* "kprobe" or "uevent" */
 	char kvm_reason[256];		/* why not kprobes */
 	const char *kvm_create_fn, *kvm_destroy_fn;
