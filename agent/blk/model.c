@@ -15,6 +15,7 @@
 #include "blk/blk.h"
 #include "keel/trace.h"
 #include "keel/cache.h"
+#include "common/kdev.h"
 
 struct keel_blk_disk {
 	struct keel_blk_model_opts o;
@@ -216,7 +217,7 @@ json_t *keel_blk_disk_json(struct keel_blk_disk *d)
 	char dev[24];
 
 	keel_cache_get_stats(d->cache, &cs);
-	snprintf(dev, sizeof(dev), "%u:%u", d->id.dev >> 20, d->id.dev & 0xfffff);
+	keel_kdev_format(d->id.dev, dev, sizeof(dev));
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 			 "disk", d->id.id, "source", d->id.source, "name", d->id.name, "dev", dev,
 			 "backing", d->id.backing, "size_bytes", (json_int_t)d->id.size_bytes,

@@ -15,6 +15,7 @@
 
 #include "blk/distinct.h"
 #include "blk/shards.h"
+#include "common/mix64.h"
 
 #define SH_P (1u << 24)		/* hash space for the sampling threshold */
 #define NIL 0xffffffffu
@@ -48,21 +49,10 @@ struct keel_shards {
 	__u32 nslots, now;
 };
 
-static __u64 mix64(__u64 x)
-{
-	/* splitmix64's finalizer: every input bit moves every output bit. */
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
-}
-
 /* The key's hash: table position, sampling threshold (top 24 bits). */
 static __u64 key_hash(const struct keel_shards *s, __u64 key)
 {
-	return mix64(key ^ s->seed);
+	return keel_mix64(key ^ s->seed);
 }
 
 static void bit_add(struct keel_shards *s, __u32 slot, int v)
@@ -240,7 +230,7 @@ int keel_shards_new(const struct keel_shards_opts *o, struct keel_shards **ret)
 	s->width = (o->max_size + o->bins - 1) / o->bins;
 	s->free_head = NIL;
 	/* seed 0 keeps the plain hash, so curves stay as they were */
-	s->seed = o->seed ? mix64(o->seed) : 0;
+	s->seed = o->seed ? keel_mix64(o->seed) : 0;
 	keel_distinct_init(&s->hll);
 	s->distinct_stale = true;
 	s->hist = calloc(o->bins, sizeof(*s->hist));
@@ -370,7 +360,7 @@ int keel_shards_access(struct keel_shards *s, __u64 key)
 	s->accesses++;
 	/* an independent hash for the sketch: its error must not follow the
 	 * sample's */
-	if (keel_distinct_add(&s->hll, mix64(m + 0x9e3779b97f4a7c15ull)))
+	if (keel_distinct_add(&s->hll, keel_mix64(m + 0x9e3779b97f4a7c15ull)))
 		s->distinct_stale = true;
 	if (h >= s->t)
 		return 0;
@@ -450,7 +440,7 @@ double keel_shards_fraction(const struct keel_shards *s)
 
 __u64 keel_shards_key_hash(__u64 key, __u64 seed)
 {
-	return mix64(key ^ (seed ? mix64(seed) : 0));
+	return keel_mix64(key ^ (seed ? keel_mix64(seed) : 0));
 }
 
 void keel_shards_get_info(const struct keel_shards *s, struct keel_shards_info *ret)

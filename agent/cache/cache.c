@@ -10,6 +10,7 @@
 
 #include "keel/cache.h"
 #include "cache/ghost.h"
+#include "common/mix64.h"
 
 #define NIL 0xffffffffu
 #define FREQ_MAX 3
@@ -139,23 +140,11 @@ struct keel_cache {
 	struct stat_stripe *stats;	/* STAT_STRIPES */
 };
 
-static __u64 mix64(__u64 x)
-{
-	/* splitmix64 finaliser: cheap and every input bit reaches every
-	 * output bit, which both the bucket and shard choice rely on. */
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
-}
-
 static __u64 ghost_hash(__u64 key)
 {
-	/* Independent of mix64(key) so the fingerprint does not repeat the
+	/* Independent of keel_mix64(key) so the fingerprint does not repeat the
 	 * bits that chose the shard. */
-	return mix64(key ^ 0x9e3779b97f4a7c15ull);
+	return keel_mix64(key ^ 0x9e3779b97f4a7c15ull);
 }
 
 static struct shard *shard_of(const struct keel_cache *c, __u64 h)
@@ -341,7 +330,7 @@ static void link_slot(struct shard *s, __u32 slot, __u64 key, __u32 b)
 static void unlink_slot(struct shard *s, __u32 slot)
 {
 	struct shard_ro *r = &s->ro;
-	__u32 b = bucket_of(r, mix64(r->e[slot].key));
+	__u32 b = bucket_of(r, keel_mix64(r->e[slot].key));
 	__u32 *pp = &r->buckets[b];
 
 	while (*pp != slot)
@@ -536,7 +525,7 @@ static void adapt(struct shard *s, enum keel_ghost_origin o, __u32 dist)
 
 bool keel_cache_lookup(struct keel_cache *c, __u64 key, __u32 *ret_slot)
 {
-	__u64 h = mix64(key);
+	__u64 h = keel_mix64(key);
 	struct shard *s = shard_of(c, h);
 	const struct shard_ro *r = &s->ro;
 	__u32 b = bucket_of(r, h);
@@ -596,7 +585,7 @@ static void tick(struct shard *s)
 int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot,
 		      bool *ret_evicted, __u64 *ret_evicted_key)
 {
-	__u64 h = mix64(key), gh = ghost_hash(key);
+	__u64 h = keel_mix64(key), gh = ghost_hash(key);
 	struct shard *s = shard_of(c, h);
 	__u32 b = bucket_of(&s->ro, h), slot = NIL, ref = 0;
 	enum keel_ghost_origin o;
@@ -680,7 +669,7 @@ bool keel_cache_access(struct keel_cache *c, __u64 key)
 
 int keel_cache_remove(struct keel_cache *c, __u64 key)
 {
-	__u64 h = mix64(key);
+	__u64 h = keel_mix64(key);
 	struct shard *s = shard_of(c, h);
 	__u32 slot;
 
@@ -729,7 +718,7 @@ bool keel_cache_slot_key(const struct keel_cache *c, __u32 slot,
 
 enum keel_cache_where keel_cache_where(struct keel_cache *c, __u64 key)
 {
-	__u64 h = mix64(key);
+	__u64 h = keel_mix64(key);
 	struct shard *s = shard_of(c, h);
 	enum keel_cache_where w = KEEL_CACHE_ABSENT;
 	__u32 slot;

@@ -16,6 +16,7 @@
 #include "keeld/hooks.h"
 #include "keeld/percpu.h"
 #include "keeld/ringbuf.h"
+#include "common/kdev.h"
 
 static int read_stats(struct exec_priv *p, struct keel_exec_stats *sum)
 {
@@ -105,17 +106,11 @@ static const char *reason_name(__u32 reason)
 	return "unknown";
 }
 
-static void dev_name(__u32 dev, char *buf, size_t len)
-{
-	/* the kernel's internal dev_t: 12-bit major, 20-bit minor */
-	snprintf(buf, len, "%u:%u", dev >> 20, dev & ((1U << 20) - 1));
-}
-
 json_t *exec_rec_json(const struct keel_trust_rec *rec)
 {
 	char dev[24];
 
-	dev_name(rec->dev, dev, sizeof(dev));
+	keel_kdev_format(rec->dev, dev, sizeof(dev));
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I}", "path", rec->path,
 			 "state", keel_trust_state_name(rec->state), "sha256", rec->sha256,
 			 "device", dev, "inode", (json_int_t)rec->ino, "generation",
@@ -155,7 +150,7 @@ static void on_verdict(struct keel_subsys *s, const struct keel_exec_verdict *ev
 
 	snprintf(comm, sizeof(comm), "%.*s", KEEL_COMM_LEN, ev->comm);
 	snprintf(path, sizeof(path), "%.*s", KEEL_PATH_LEN, ev->path);
-	dev_name(ev->key.dev, dev, sizeof(dev));
+	keel_kdev_format(ev->key.dev, dev, sizeof(dev));
 	switch (ev->decision) {
 	case KEEL_EXEC_D_DENY:
 		type = "exec.deny";

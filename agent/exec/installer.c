@@ -28,6 +28,7 @@
 
 #include "exec/exec_priv.h"
 #include "exec/hash.h"
+#include "common/kdev.h"
 
 /* The installer task whose close made the kernel trust a file. */
 struct closer {
@@ -86,16 +87,11 @@ static const char *refuse_reason(__u32 reason)
 	return "unknown";
 }
 
-static void dev_str(__u32 dev, char *buf, size_t len)
-{
-	snprintf(buf, len, "%u:%u", dev >> 20, dev & ((1U << 20) - 1));
-}
-
 static json_t *file_json(const struct keel_exec_key *key, const char *path)
 {
 	char dev[24];
 
-	dev_str(key->dev, dev, sizeof(dev));
+	keel_kdev_format(key->dev, dev, sizeof(dev));
 	return json_pack("{s:s, s:s, s:I, s:I}", "path", path, "device", dev, "inode",
 			 (json_int_t)key->ino, "generation", (json_int_t)key->gen);
 }

@@ -8,6 +8,7 @@
  * attached.  A map whose shape changed (another build, another
  * [exec] max_trusted) is not reused: the new one replaces its pin.
  */
+#include <linux/magic.h>	/* BPF_FS_MAGIC */
 #include <bpf/bpf.h>
 #include <dirent.h>
 #include <errno.h>
@@ -21,7 +22,6 @@
 #include "exec/exec_priv.h"
 #include "exec/guard.h"
 
-#define BPF_FS_MAGIC 0xcafe4a11
 
 static int make_dir(const char *path)
 {

@@ -6,6 +6,7 @@
 
 #include "keeld/events.h"
 #include "keeld/sink.h"
+#include "common/clock.h"
 
 struct keel_event_bus {
 	char host[64];
@@ -48,18 +49,10 @@ unsigned int keel_event_bus_type_counts(const struct keel_event_bus *bus,
 	return bus->n_types;
 }
 
-static uint64_t clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 uint64_t keel_boot_to_realtime_ns(uint64_t boot_ns)
 {
-	uint64_t now_boot = clock_ns(CLOCK_BOOTTIME);
-	uint64_t now_real = clock_ns(CLOCK_REALTIME);
+	uint64_t now_boot = keel_clock_ns(CLOCK_BOOTTIME);
+	uint64_t now_real = keel_clock_ns(CLOCK_REALTIME);
 
 	if (boot_ns > now_boot)
 		return now_real;
@@ -185,7 +178,7 @@ void keel_event_emit(struct keel_event_bus *bus, const char *subsystem,
 	char *line;
 	size_t len;
 
-	format_time(time_ns ? time_ns : clock_ns(CLOCK_REALTIME), when, sizeof(when));
+	format_time(time_ns ? time_ns : keel_clock_ns(CLOCK_REALTIME), when, sizeof(when));
 	ev = json_pack("{s:s, s:s, s:s, s:s}", "time", when, "host", bus->host,
 		       "subsystem", subsystem, "type", type);
 	if (!ev) {

@@ -3,6 +3,7 @@
  * keeld: keel's agent.  Loads the configuration, probes the kernel, starts
  * every subsystem the kernel allows, streams events, answers keelctl.
  */
+#include <linux/magic.h>	/* BPF_FS_MAGIC */
 #include <argp.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -28,7 +29,6 @@
 #include "keeld/version.h"
 
 #define EXIT_USAGE 2
-#define BPF_FS_MAGIC 0xcafe4a11
 
 int keel_kmod_autoload(struct keel_daemon *d, char *why, size_t len);
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <linux/magic.h>	/* BPF_FS_MAGIC */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -10,7 +11,6 @@
 #include "common/log.h"
 #include "keeld/subsys.h"
 
-#define BPF_FS_MAGIC 0xcafe4a11
 
 static const char *const state_names[] = {
 	[KEEL_SUBSYS_DISABLED] = "disabled",

@@ -31,6 +31,7 @@
 
 #include "keel/cache.h"
 #include "rcache/store.h"
+#include "common/mix64.h"
 
 #define META_MAGIC "KEELRC01"
 #define META_VERSION 1
@@ -103,19 +104,10 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 /* The index key; a (rare) collision is caught by the record's full key. */
 static uint64_t key_of(uint64_t disk_id, uint64_t block)
 {
-	return mix64(disk_id ^ mix64(block + 0x9e3779b97f4a7c15ull));
+	return keel_mix64(disk_id ^ keel_mix64(block + 0x9e3779b97f4a7c15ull));
 }
 
 static uint32_t crc_of(uint64_t disk_id, uint64_t block, uint32_t cid, const void *data,
@@ -148,7 +140,7 @@ static pthread_mutex_t *stripe_of(struct keel_rcache_store *s, uint32_t pos)
 /* The disk's entry, made on first sight; NULL when the table is full. */
 static struct disk *disk_get(struct keel_rcache_store *s, uint64_t id, bool create)
 {
-	uint32_t i = (uint32_t)mix64(id) & (s->ndisk_slots - 1);
+	uint32_t i = (uint32_t)keel_mix64(id) & (s->ndisk_slots - 1);
 	struct disk *d = NULL;
 
 	pthread_mutex_lock(&s->dlock);

@@ -13,6 +13,7 @@
 
 #include "blk/blk.h"
 #include "vdisk/vdisk_priv.h"
+#include "common/mix64.h"
 
 #define count(f, field, n) __atomic_fetch_add(&(f)->c.field, (n), __ATOMIC_RELAXED)
 
@@ -155,16 +156,6 @@ int keel_vfilter_disk_readonly(const struct keel_vfilter *f)
 	return !!(f->disk->flags & KEEL_VDISK_RDONLY);
 }
 
-/* splitmix64's finaliser: spreads device and inode numbers over 64 bits */
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 int keel_vfilter_disk_layer(const struct keel_vfilter *f, uint64_t off, unsigned int *ret_depth,
 			    uint64_t *ret_layer_id, uint32_t *ret_cid)
 {
@@ -181,7 +172,7 @@ int keel_vfilter_disk_layer(const struct keel_vfilter *f, uint64_t off, unsigned
 	if (!r)
 		r = keel_vmdk_layer_file(v, *ret_depth, &dev, &ino);
 	if (!r)
-		*ret_layer_id = mix64(mix64(dev) ^ ino);
+		*ret_layer_id = keel_mix64(keel_mix64(dev) ^ ino);
 	return r;
 }
 

@@ -18,23 +18,16 @@
 #include "vmnet/vmnet.h"
 #include "keeld/percpu.h"
 #include "keeld/ringbuf.h"
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
+#include "common/clock.h"
 
 uint64_t vmnet_now_mono(void)
 {
-	return clock_ns(CLOCK_MONOTONIC);
+	return keel_clock_ns(CLOCK_MONOTONIC);
 }
 
 uint64_t vmnet_now_boot(void)
 {
-	return clock_ns(CLOCK_BOOTTIME);
+	return keel_clock_ns(CLOCK_BOOTTIME);
 }
 
 void vmnet_mac_str(const __u8 *m, char *buf)
