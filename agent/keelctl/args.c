@@ -116,8 +116,8 @@ int keelctl_values(const struct keelctl_args *a, int key, const char **out, int 
 }
 
 /* keelctl CMD SUBCOMMAND ...: the subcommand's row parses argv from SUBCOMMAND on. */
-static int run_subcommand(const struct keelctl *ctl, const struct keelctl_command *cmd,
-			  int argc, char **argv)
+static int run_subcommand(const struct keelctl *ctl, const struct keelctl_command *cmd, int argc,
+			  char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : "";
 	FILE *out;
@@ -127,17 +127,23 @@ static int run_subcommand(const struct keelctl *ctl, const struct keelctl_comman
 			return keelctl_run_command(ctl, s, argc - 1, argv + 1);
 	out = !strcmp(sub, "--help") || !strcmp(sub, "-h") ? stdout : stderr;
 	if (out == stderr)
-		fprintf(stderr, *sub ? "keelctl %s: unknown subcommand '%s'\n\n"
-				     : "keelctl %s: a subcommand is needed%s\n\n", cmd->name, sub);
+		fprintf(stderr,
+			*sub ? "keelctl %s: unknown subcommand '%s'\n\n" :
+			       "keelctl %s: a subcommand is needed%s\n\n",
+			cmd->name, sub);
 	fprintf(out, "Usage: keelctl %s SUBCOMMAND [OPTION...]\n%s\n", cmd->name, cmd->doc);
 	return out == stdout ? 0 : KEELCTL_EXIT_USAGE;
 }
 
-int keelctl_run_command(const struct keelctl *ctl, const struct keelctl_command *cmd,
-			int argc, char **argv)
+int keelctl_run_command(const struct keelctl *ctl, const struct keelctl_command *cmd, int argc,
+			char **argv)
 {
-	const struct argp argp = { cmd->options, parse_opt, cmd->args_doc, cmd->doc,
-				   NULL, NULL, NULL };
+	const struct argp argp = {
+		.options = cmd->options,
+		.parser = parse_opt,
+		.args_doc = cmd->args_doc,
+		.doc = cmd->doc,
+	};
 	struct keelctl_args a = { .cmd = cmd };
 
 	if (cmd->subcommands)
