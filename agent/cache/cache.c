@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * keel three-queue cache.  The policy and the concurrency design are
  * described at the top of include/keel/cache.h; this file follows it.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* Ghost queue of the three-queue cache: see ghost.h. */
 #include <errno.h>
 #include <stdlib.h>

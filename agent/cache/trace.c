@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* Reader and writer of keel's block trace format; layout in keel/trace.h. */
 #include <endian.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * From requests to the key sequence the policies see.
  * object mode: one key per request, its start address (libCacheSim with

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Index-linked lists over a node pool, shared by the reference policies.
  * head is the newest (MRU) end, tail the oldest.

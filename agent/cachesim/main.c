@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * keel-cachesim: replay a block trace through keel's three-queue cache and
  * the reference policies, at several cache sizes, in one run.

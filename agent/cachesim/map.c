@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* u64 -> u32 hash map for the simulator: linear probing, no tombstones. */
 #include <errno.h>
 #include <stdlib.h>

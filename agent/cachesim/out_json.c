@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* --json: an array of {policy, size, fraction, requests, misses, ...}. */
 #include <errno.h>
 #include <jansson.h>

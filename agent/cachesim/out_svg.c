@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * --plot FILE.svg: miss ratio against cache size, one line per policy.
  * Hand-written SVG keeps the tool free of a plotting dependency; the file

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* Table and CSV output: one row per policy, one column per cache size. */
 #include <string.h>
 

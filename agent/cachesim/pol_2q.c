@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * 2Q (Johnson and Shasha, VLDB'94), full version: new keys enter the FIFO
  * A1in (25% of the cache); keys leaving it are remembered in the ghost

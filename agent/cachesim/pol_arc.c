@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * ARC (Megiddo and Modha, FAST'03): T1 holds keys seen once recently, T2
  * keys seen at least twice; B1 and B2 are their ghosts.  A ghost hit moves

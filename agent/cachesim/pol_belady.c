@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * Belady's MIN, the offline optimum: evict the cached key whose next use is
  * farthest away (never-used-again keys first).  A max-heap of next-use

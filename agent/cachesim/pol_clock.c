@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * CLOCK with one reference bit, as libCacheSim's Clock: a hit sets the bit;
  * the oldest entry is evicted if its bit is clear, otherwise the bit is

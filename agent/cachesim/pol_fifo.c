@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* FIFO: hits change nothing; the oldest insertion is evicted. */
 #include <errno.h>
 #include <stdlib.h>

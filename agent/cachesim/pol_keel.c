@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* keel's three-queue cache (agent/cache), run single-sharded. */
 #include "cachesim/sim.h"
 #include "keel/cache.h"

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * LIRS (Jiang and Zhang, SIGMETRICS'02).  Keys with a small inter-reference
  * recency (LIR) own 99% of the cache; the other 1% holds resident HIR keys

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* LRU: a hit moves the key to the head; the tail is evicted. */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * S3-FIFO (Yang et al., SOSP'23): a small FIFO (10%) for new keys, a main
  * FIFO with reinsertion (90%) and a ghost FIFO of keys (as large as main).

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * SIEVE (Zhang et al., NSDI'24): a FIFO whose eviction hand moves from the
  * tail towards the head, clearing visited bits and removing the first

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * W-TinyLFU (Einziger et al., TOS'17) as libCacheSim runs it, so that our
  * figures can be checked against the ones published for its traces:

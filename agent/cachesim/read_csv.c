@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * CSV block traces: cloudPhysics (version,time,op,size,lbn), MSR Cambridge
  * (ts,host,disk,type,offset,size,resp) and Tencent CBS

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* keel's own KEELTRC1 block trace (see keel/trace.h) into the simulator. */
 #include <errno.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* libCacheSim "oracleGeneral" reader: 24-byte little-endian records. */
 #include <endian.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * One key per line (the LIRS traces), gzip or plain.  Lines that are not a
  * number, such as the `*` separators of some LIRS files, are skipped, as

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* Replay a key sequence through one policy, and the policy registry. */
 #include <errno.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * keel-cachesim internals: traces, request-to-key mapping, the reference
  * policies and the outputs.  Private to agent/cachesim and its tests.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * --summary: one figure per policy over every cell (trace, size) of a run,
  * the geometric mean of its miss ratio over the best online policy's in

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* Trace container, format names and detection for keel-cachesim. */
 #include <ctype.h>
 #include <errno.h>

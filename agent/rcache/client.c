@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* keel-rcache's client side (keel/rcache.h): the cache filter and keelctl. */
 #include <errno.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * keel-rcache: the read cache daemon (docs/rcache.md).  Its own process,
  * not a keeld subsystem: a disk read waits on it, so it must not share

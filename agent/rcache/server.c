@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * keel-rcache's socket server (keel/rcache.h).  One thread per client: a
  * client (a disk server's cache filter) sends one request at a time and

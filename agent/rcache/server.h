@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* keel-rcache's socket server: one thread per client over the store. */
 #ifndef KEEL_RCACHE_SERVER_H
 #define KEEL_RCACHE_SERVER_H

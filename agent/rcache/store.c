@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * The read cache's store (store.h): the cache file, the records that make
  * it survive a restart, and the three-queue index over both.

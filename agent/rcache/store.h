@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The read cache's store: fixed-size blocks of virtual disks kept in one
  * cache file on fast local storage, indexed by the three-queue cache

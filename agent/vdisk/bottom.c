@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* The bottom of every chain: the VMDK library, as the filter "vmdk". */
 #include "vdisk/vdisk_priv.h"
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * An open disk's filter chain: built from IMAGE.keel over the VMDK, entered
  * at any filter.  The dispatch functions check the request once per filter

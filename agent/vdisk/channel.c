@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * The disk server's channel: an application asks a filter for a handle
  * and receives a socket bound to that filter (SCM_RIGHTS).  One thread per

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* Filter-level access: join a disk server's chain, get handles, do I/O. */
 #include <endian.h>
 #include <errno.h>

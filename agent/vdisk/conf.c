@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* A filter's parameters ([filter.NAME] of IMAGE.keel), read by its open(). */
 #include <errno.h>
 #include <stdio.h>

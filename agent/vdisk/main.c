@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * keel-vdisk: serve a VMDK through its filter chain (nbdkit + keel's
  * plugin), and reach a served disk's filters from the command line.

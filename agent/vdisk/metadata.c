@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * The chain's half of IMAGE.keel: [vdisk] filters (top to bottom) and one
  * [filter.NAME] section of parameters per filter.  The top-level disk_id

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Ownership of a virtual disk between hosts (docs/vdisk.md, "Ownership
  * handoff").  Three parts, one file each:

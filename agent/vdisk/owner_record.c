@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * The owner record of a disk: DISK.owner/, a directory beside the disk on
  * the shared datastore, holding one small JSON file per generation,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * The disk server's side of ownership: acquire (read the owner, ask it to
  * release, claim generation + 1, open), release on a signed request, the

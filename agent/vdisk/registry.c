@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* The built-in filters, by name.  A new filter: one file in agent/vfilters/, one line here. */
 #include <string.h>
 

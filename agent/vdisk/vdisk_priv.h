@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* vdisk internals shared by the chain's files (not for filters). */
 #ifndef KEEL_VDISK_PRIV_H
 #define KEEL_VDISK_PRIV_H

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * cache: serve reads from keel-rcache, the host's read cache (docs/rcache.md).
  *

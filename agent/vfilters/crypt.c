@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * crypt: AES-256-XTS (libcrypto) of every 512-byte sector, the tweak being
  * the sector's number on the disk (as dm-crypt's plain64): the same data

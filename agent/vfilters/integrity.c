@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * integrity: a CRC32C per block of the disk, kept beside it in a checksum
  * file; a read whose data does not match its block's checksum fails with

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * stats: what passes through this point of the chain.  Latency histograms
  * (log2 of microseconds) per operation, measured around everything below

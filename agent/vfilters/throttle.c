@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * throttle: IOPS and bandwidth limits for the disk, as two token buckets
  * shared by every client that enters the chain at or above this filter.

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * keel three-queue cache: a cold FIFO, a ghost queue and a hot CLOCK.
  *

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * keel-rcache's protocol and client (docs/rcache.md, "Protocol").
  *

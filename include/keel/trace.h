@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * keel's recorded block-read trace ("KEELTRC1"), written by the blk
  * subsystem and read by keel-cachesim.  Layout (all little-endian):

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * An open virtual disk: its VMDK under the ordered chain of filters that
  * its metadata names (the filter API is keel/vfilter.h; the metadata file

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * Cache benchmark: keel's three-queue cache against its peers, measured in
  * the same run.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: GPL-2.0-only
 # The 32-cell miss-ratio table of issue 3: keel against the best reference
 # policy (LRU, CLOCK, FIFO, 2Q, ARC, S3-FIFO, SIEVE, LIRS, W-TinyLFU) and
 # Belady's bound, object mode, on cloudPhysicsIO (489, 2448, 4897, 14692

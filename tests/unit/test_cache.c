@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* keel three-queue cache: behaviour a user of the library relies on. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * Multi-threaded stress of the cache: lock-free lookups racing inserts,
  * removes and evictions on several shards.  Built two ways: as a Criterion

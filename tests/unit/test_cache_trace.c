@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* KEELTRC1 writer and reader (keel/trace.h). */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * keel-cachesim: trace readers, error messages, and the reference policies
  * against libCacheSim's published figures (../shared/traces/README.md).

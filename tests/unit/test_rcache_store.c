@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* The read cache's store: hits, invalidation, CIDs, limits, warm and cold
  * restarts, corruption, dirty marks and a full device. */
 #include <criterion/criterion.h>

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * Filter-level access: a handle received over the disk server's channel
  * enters the chain at its filter; I/O passes that filter and every one

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* The filter chain: metadata, entry points, counters, refusals. */
 #include "vdisk_util.h"
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * The owner record of a shared disk (agent/vdisk/owner_record.c) and the
  * signed release messages (owner_auth.c): a claim is a compare-and-swap

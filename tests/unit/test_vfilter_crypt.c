@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* The crypt filter: AES-256-XTS per sector, tweak = sector number. */
 #include <openssl/evp.h>
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* The integrity filter: CRC32C per block; corruption -> EIO and an event. */
 #include "vdisk_util.h"
 

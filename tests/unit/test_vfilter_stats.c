@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* The stats filter: latency histograms and a trace keel-cachesim replays. */
 #include "keel/trace.h"
 #include "vdisk_util.h"

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * The throttle filter.  A rate limit can only be seen in time, so these
  * tests assert a lower bound (the I/O cannot finish sooner than the limit

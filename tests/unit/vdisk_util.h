@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* Shared by the vdisk unit tests: a fresh VMDK and its IMAGE.keel in a temp dir. */
 #ifndef KEEL_TEST_VDISK_UTIL_H
 #define KEEL_TEST_VDISK_UTIL_H

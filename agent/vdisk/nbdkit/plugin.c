@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * nbdkit-keel-plugin.so: the disk server.  nbdkit exports the disk over
  * NBD (Unix socket, or TCP on request) and this plugin runs the disk's
