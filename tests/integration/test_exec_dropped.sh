@@ -8,6 +8,7 @@
 # exec records) so that 200 execs overflow it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd jq ldd
@@ -21,17 +22,10 @@ check_eq "exec runs" running "$(subsys_state exec)"
 
 # Trust what runs while keeld is stopped: an untrusted exec or mmap would add
 # exec.allow_audit records, whose drops were always counted; only the exec
-# records' drops are in question here.  ldd prints each file's libraries as
-# "name => /path (addr)" and the loader as "/path (addr)".
+# records' drops are in question here.
 prog=$T/true
 cp /bin/true "$prog"
-files=("$prog" "$(realpath "$(command -v bash)")")
-for f in /bin/true "$(command -v bash)"; do
-	ldd "$f" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
-done | xargs -r realpath | sort -u >"$T/libs"
-mapfile -t -O "${#files[@]}" files <"$T/libs"
-check "trust add the program, bash and their ${#files[@]} libraries" \
-	sh -c '"$0" trust add "$@" >/dev/null' "$KEELCTL" "${files[@]}" || exit 1
+exec_trust "$prog" bash /bin/true || exit 1
 
 counter() {
 	"$KEELCTL" status --json |
