@@ -391,4 +391,5 @@ const struct keel_subsys_ops keel_exec_ops = {
 	.stop = exec_stop,
 	.counters = exec_counters,
 	.command = exec_command,
+	.offline_command = exec_offline_command,
 };

@@ -81,6 +81,9 @@ void exec_emit_trust(struct keel_subsys *s, const char *type, const struct keel_
 		     const char *reason);
 
 /* commands.c */
+/* offline.c: while exec does not run */
+json_t *exec_offline_command(struct keel_subsys *s, const char *verb, json_t *req,
+			     bool privileged, char *why, size_t len);
 json_t *exec_command(struct keel_subsys *s, const char *verb, json_t *req, bool privileged,
 		     char *why, size_t len);
 

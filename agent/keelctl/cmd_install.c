@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "exec/trust.h"
 #include "keelctl/keelctl.h"
 
 struct install_opts {
@@ -31,14 +31,15 @@ static const char doc[] =
 	"the trust store, and DEST trusted by the kernel, so that it may execute when "
 	"exec is in enforce mode.  Any later change to DEST removes that trust.  "
 	"When keeld's exec subsystem cannot run (no BPF LSM), DEST is still installed "
-	"and recorded as unverified; keeld verifies it when exec starts.  Needs root.\v"
+	"and keeld records it as unverified; exec verifies it when it starts.  keeld "
+	"must be running: keelctl never writes the trust store itself.  Needs root.\v"
 	"EXAMPLES:\n"
 	"  keelctl install ./build/myprog /usr/local/bin/myprog\n"
 	"  keelctl install --mode 0750 tool.sh /opt/tools/tool.sh";
 
 static const struct argp_option options[] = {
 	{ "mode", 'm', "MODE", 0, "Permissions of DEST, octal (default: SRC's, without setuid/setgid)", 0 },
-	{ "db", 'd', "PATH", 0, "Trust store to record in when keeld's exec does not run (default " KEEL_TRUST_DEFAULT_DB ")", 0 },
+	{ "db", 'd', "PATH", 0, "The trust store keeld is expected to record in (its [exec] trust_db; refused when it differs)", 0 },
 	{ 0 },
 };
 
@@ -175,41 +176,35 @@ close_in:
 	return err;
 }
 
-/* Without keeld's exec: record DEST as unverified, for keeld to verify later. */
-static int record_offline(const struct install_opts *o, const char *hex, const char *reason)
+/*
+ * keeld's exec does not run: keeld records DEST as unverified, for exec to
+ * verify when it starts (keelctl never writes the store itself).
+ */
+static int record_unverified(const struct keelctl *ctl, const struct install_opts *o,
+			     const char *hex, const char *reason)
 {
-	struct keel_trust_rec rec = { 0 };
-	struct keel_trust *t;
-	char why[512], canon[PATH_MAX];
-	struct stat st;
-	int err;
+	char canon[PATH_MAX];
+	json_t *req, *rep;
 
-	if (!realpath(o->dest, canon) || stat(canon, &st)) {
+	if (!realpath(o->dest, canon)) {
 		fprintf(stderr, "keelctl: install: %s: %s\n", o->dest, strerror(errno));
 		return KEELCTL_EXIT_FAIL;
 	}
-	err = keel_trust_open(o->db, &t, why, sizeof(why));
-	if (err) {
-		fprintf(stderr, "keelctl: install: %s installed but not recorded: %s\n", canon, why);
-		return KEELCTL_EXIT_FAIL;
-	}
-	snprintf(rec.path, sizeof(rec.path), "%s", canon);
-	snprintf(rec.sha256, sizeof(rec.sha256), "%s", hex);
-	rec.ino = st.st_ino;
-	rec.state = KEEL_TRUST_UNVERIFIED;
-	snprintf(rec.source, sizeof(rec.source), "install");
-	snprintf(rec.note, sizeof(rec.note), "recorded without keeld's exec");
-	err = keel_trust_put(t, &rec);
-	keel_trust_close(t);
-	if (err) {
-		fprintf(stderr, "keelctl: install: %s installed but not recorded in %s: %s\n", canon,
-			o->db, strerror(-err));
+	req = json_pack("{s:s, s:s, s:s}", "cmd", "exec.install_unverified", "path", canon,
+			"sha256", hex);
+	if (o->db)
+		json_object_set_new(req, "db", json_string(o->db));
+	rep = keelctl_call(ctl, req);
+	json_decref(req);
+	if (!rep) {
+		fprintf(stderr, "keelctl: install: %s installed but not recorded\n", canon);
 		return KEELCTL_EXIT_FAIL;
 	}
 	printf("installed %s (sha256 %s)\n", canon, hex);
 	printf("note: exec enforcement is unavailable (%s); %s is recorded in %s as unverified and "
 	       "keeld will verify its SHA-256 before trusting it when its exec subsystem starts\n",
-	       reason, canon, o->db);
+	       reason, canon, json_string_value(json_object_get(rep, "db")));
+	json_decref(rep);
 	return 0;
 }
 
@@ -218,7 +213,7 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 	struct install_opts o = {
 		.src = a->argv[0],
 		.dest = a->argv[1],
-		.db = keelctl_value(a, 'd') ? keelctl_value(a, 'd') : KEEL_TRUST_DEFAULT_DB,
+		.db = keelctl_value(a, 'd'),	/* NULL: keeld's [exec] trust_db */
 		.mode_set = keelctl_value(a, 'm') != NULL,
 	};
 	char hex[65] = "", why[3 * PATH_MAX];
@@ -233,8 +228,11 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 		fprintf(stderr, "keelctl: install: %s; DEST is unchanged\n", why);
 		return KEELCTL_EXIT_FAIL;
 	}
-	if (keel_client_connect(&c, ctl->socket, why, sizeof(why)) < 0)
-		return record_offline(&o, hex, why);
+	if (keel_client_connect(&c, ctl->socket, why, sizeof(why)) < 0) {
+		fprintf(stderr, "keelctl: install: %s was installed but is NOT recorded: %s; "
+			"start keeld and install it again\n", o.dest, why);
+		return KEELCTL_EXIT_FAIL;
+	}
 	req = json_pack("{s:s, s:s, s:s, s:s}", "cmd", "exec.trust_add", "path", o.dest, "sha256",
 			hex, "source", "install");
 	rep = keel_client_call(&c, req, why, sizeof(why));
@@ -242,7 +240,7 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 	keel_client_close(&c);
 	if (!rep) {
 		if (!strncmp(why, "keeld: subsystem exec is", 24))
-			return record_offline(&o, hex, why);
+			return record_unverified(ctl, &o, hex, why);
 		fprintf(stderr, "keelctl: install: %s was installed but is NOT trusted: %s\n", o.dest,
 			why);
 		return KEELCTL_EXIT_FAIL;

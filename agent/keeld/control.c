@@ -187,11 +187,18 @@ static void cmd_routed(struct conn *c, const char *cmd, json_t *req)
 		return;
 	}
 	if (s->state != KEEL_SUBSYS_RUNNING) {
-		reply_error(c, "subsystem %s is %s%s%s", name, keel_subsys_state_name(s->state),
-			    s->reason[0] ? ": " : "", s->reason);
-		return;
+		fields = s->ops->offline_command ?
+			s->ops->offline_command(s, dot + 1, req, c->privileged, why, sizeof(why)) :
+			NULL;
+		if (!fields && !why[0]) {
+			reply_error(c, "subsystem %s is %s%s%s", name,
+				    keel_subsys_state_name(s->state), s->reason[0] ? ": " : "",
+				    s->reason);
+			return;
+		}
+	} else {
+		fields = s->ops->command(s, dot + 1, req, c->privileged, why, sizeof(why));
 	}
-	fields = s->ops->command(s, dot + 1, req, c->privileged, why, sizeof(why));
 	if (!fields) {
 		reply_error(c, "%s", why[0] ? why : "command failed");
 		return;

@@ -62,6 +62,15 @@ struct keel_subsys_ops {
 	 */
 	json_t *(*command)(struct keel_subsys *s, const char *verb, json_t *req,
 			   bool privileged, char *why, size_t len);
+	/*
+	 * Optional: the same, for the requests that make sense while the
+	 * subsystem does not run (only s->config may be used), so that keeld
+	 * stays the one writer of the subsystem's files.  NULL with @why
+	 * empty: not such a request (the caller says the subsystem is not
+	 * running).
+	 */
+	json_t *(*offline_command)(struct keel_subsys *s, const char *verb, json_t *req,
+				   bool privileged, char *why, size_t len);
 };
 
 struct keel_subsys {

@@ -52,5 +52,15 @@ mkdir -p "$KEEL_TMP/adm/info"
 out=$("$KEELCTL" trust import-dpkg --admindir "$KEEL_TMP/adm" 2>&1)
 check "import-dpkg of an empty database fails" test $? -ne 0
 check "  saying there is no package" grep -q "no package" <<<"$out"
+# keeld is the trust store's one writer: keelctl asks it, never writes itself
+out=$("$KEELCTL" install --db "$KEEL_TMP/other.db" "$KEEL_TMP/src" "$KEEL_TMP/dest/other" 2>&1)
+check "install --db naming another store than keeld's is refused" test $? -ne 0
+check "  saying which store keeld records in" grep -q "trust_db $DB, not" <<<"$out"
+check "  and no other store is written" test ! -e "$KEEL_TMP/other.db"
 keeld_stop
 check_eq "keeld exits 0" 0 "$KEELD_STATUS"
+out=$("$KEELCTL" install --db "$DB" "$KEEL_TMP/src" "$KEEL_TMP/dest/late" 2>&1)
+check "install while keeld is stopped fails" test $? -ne 0
+check "  saying DEST is installed but not recorded" grep -q "installed but is NOT recorded" <<<"$out"
+check_eq "  and keelctl wrote nothing in the store" "" \
+	"$(sqlite3 "$DB" "SELECT path FROM trust WHERE path = '$KEEL_TMP/dest/late'")"
