@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * keelctl rcache stats | disks | flush | drop DISK_ID: the read cache daemon
  * keel-rcache (docs/rcache.md).  keelctl talks to keel-rcache's own socket,
