@@ -8,7 +8,8 @@
  *    second pass, their interpreters), mmap_file with PROT_EXEC (shared
  *    libraries, the program and ld.so mapped by the ELF loader,
  *    `ld.so ./prog`), file_mprotect adding PROT_EXEC, kernel_read_file of
- *    a module (finit_module) and kernel_load_data (init_module: no file);
+ *    a module (finit_module), a kexec kernel or firmware, and
+ *    kernel_load_data (init_module, kexec_load: no file);
  *  - taint: file_open for writing (which every later write needs: write,
  *    io_uring, copy_file_range, splice, sendfile, fallocate, ftruncate,
  *    shared writable mappings), inode_setattr (chmod, chown, utimes,
@@ -822,34 +823,60 @@ int BPF_PROG(exec_mprotect, struct vm_area_struct *vma, unsigned long reqprot,
 	return check_file(file, KEEL_EXEC_OP_MPROTECT, true, false);
 }
 
+static __always_inline __u32 state_flags(void)
+{
+	struct keel_exec_state *st = state();
+
+	return st ? st->flags : 0;
+}
+
+/*
+ * Code the kernel itself reads from a file: a module (finit_module), the
+ * kernel and initramfs kexec_file_load boots into, and firmware, which a
+ * device runs with access to memory (unless [exec] check_firmware is off).
+ */
 SEC("lsm/kernel_read_file")
 int BPF_PROG(exec_kread, struct file *file, enum kernel_read_file_id id, bool contents)
 {
-	if (id != READING_MODULE)
-		return 0;
-	return check_file(file, KEEL_EXEC_OP_MODULE, true, true);
+	if (id == READING_MODULE)
+		return check_file(file, KEEL_EXEC_OP_MODULE, true, true);
+	if (id == READING_KEXEC_IMAGE || id == READING_KEXEC_INITRAMFS)
+		return check_file(file, KEEL_EXEC_OP_KEXEC, true, true);
+	if (id == READING_FIRMWARE && !(state_flags() & KEEL_EXEC_F_ANY_FIRMWARE))
+		return check_file(file, KEEL_EXEC_OP_FIRMWARE, true, true);
+	return 0;
 }
 
+/*
+ * Code from memory, with no file to check: init_module, kexec_load
+ * (unless [exec] allow_kexec_load), firmware written through the sysfs
+ * fallback (unless [exec] check_firmware is off).  Refused in enforce.
+ */
 SEC("lsm/kernel_load_data")
 int BPF_PROG(exec_kload, enum kernel_load_data_id id, bool contents)
 {
 	struct keel_exec_key none = {};
 	struct keel_exec_stats *cnt;
+	__u32 op, flags = state_flags();
 
-	if (id != LOADING_MODULE)
+	if (id == LOADING_MODULE)
+		op = KEEL_EXEC_OP_MODULE_MEM;
+	else if (id == LOADING_KEXEC_IMAGE && !(flags & KEEL_EXEC_F_ALLOW_KEXEC_LOAD))
+		op = KEEL_EXEC_OP_KEXEC_MEM;
+	else if (id == LOADING_FIRMWARE && !(flags & KEEL_EXEC_F_ANY_FIRMWARE))
+		op = KEEL_EXEC_OP_FIRMWARE_MEM;
+	else
 		return 0;
 	cnt = stats();
 	if (cur_mode() == KEEL_EXEC_MODE_ENFORCE) {
 		if (cnt)
 			cnt->denied++;
-		emit(KEEL_EXEC_OP_MODULE_MEM, KEEL_EXEC_R_NO_FILE, KEEL_EXEC_D_DENY, &none,
-		     NULL, NULL);
+		emit(op, KEEL_EXEC_R_NO_FILE, KEEL_EXEC_D_DENY, &none, NULL, NULL);
 		return -EPERM;
 	}
 	if (cnt)
 		cnt->audited++;
-	emit(KEEL_EXEC_OP_MODULE_MEM, KEEL_EXEC_R_NO_FILE, KEEL_EXEC_D_AUDIT, &none, NULL,
-	     NULL);
+	emit(op, KEEL_EXEC_R_NO_FILE, KEEL_EXEC_D_AUDIT, &none, NULL, NULL);
 	return 0;
 }
 
@@ -1290,7 +1317,7 @@ int BPF_PROG(exec_fileattr_end, void *idmap, struct dentry *dentry, void *fa, in
 /* [exec] jits and tracers, by the inode keeld found at each path. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2 * KEEL_EXEC_MAX_ROLE_PATHS);
+	__uint(max_entries, 4 * KEEL_EXEC_MAX_ROLE_PATHS);
 	__type(key, struct keel_exec_key);
 	__type(value, __u32);
 } exec_program_roles SEC(".maps");
@@ -1487,5 +1514,8 @@ int BPF_PROG(exec_trace_me, struct task_struct *parent)
 	return role_verdict(KEEL_EXEC_ROLE_TRACER, parent, KEEL_EXEC_OP_TRACE_ME, NULL,
 			    BPF_CORE_READ(parent, mm, exe_file, f_path.dentry));
 }
+
+/* Scripts given to an interpreter: its own file, its own programs. */
+#include "exec_interp.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -41,6 +41,16 @@ static const char *op_name(__u32 op)
 		return "module";
 	case KEEL_EXEC_OP_MODULE_MEM:
 		return "module_from_memory";
+	case KEEL_EXEC_OP_SCRIPT:
+		return "script";
+	case KEEL_EXEC_OP_KEXEC:
+		return "kexec";
+	case KEEL_EXEC_OP_KEXEC_MEM:
+		return "kexec_from_memory";
+	case KEEL_EXEC_OP_FIRMWARE:
+		return "firmware";
+	case KEEL_EXEC_OP_FIRMWARE_MEM:
+		return "firmware_from_memory";
 	case KEEL_EXEC_OP_OPEN_WRITE:
 		return "open_write";
 	case KEEL_EXEC_OP_SETATTR:
@@ -207,7 +217,9 @@ static int read_dropped(void *ctx, __u64 *ret_total)
 
 static int write_state(struct exec_priv *p)
 {
-	struct keel_exec_state st = { .mode = p->mode, .keeld_tgid = (__u32)getpid() };
+	struct keel_exec_state st = { .mode = p->mode,
+				      .keeld_tgid = (__u32)getpid(),
+				      .flags = exec_state_flags(p) };
 	__u32 zero = 0;
 
 	return bpf_map__update_elem(p->skel->maps.exec_state, &zero, sizeof(zero), &st,
@@ -262,6 +274,8 @@ static int exec_open(struct keel_subsys *s, char *why, size_t len)
 		snprintf(why, len, "opening the exec BPF object: %s", strerror(-err));
 		return err;
 	}
+	p->state_flags = (exec_cfg(s)->allow_kexec_load ? KEEL_EXEC_F_ALLOW_KEXEC_LOAD : 0) |
+			 (exec_cfg(s)->check_firmware ? 0 : KEEL_EXEC_F_ANY_FIRMWARE);
 	bpf_map__set_max_entries(p->skel->maps.exec_trusted, exec_cfg(s)->max_trusted);
 	bpf_map__set_max_entries(p->skel->maps.exec_installing, exec_cfg(s)->max_installing);
 	bpf_map__set_max_entries(p->skel->maps.exec_events, exec_cfg(s)->ring_buffer_kib * 1024);

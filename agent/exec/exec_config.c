@@ -35,6 +35,21 @@ const struct keel_opt exec_options[] = {
 	KEEL_OPT_UINT(T, "ring_buffer_kib", ring_buffer_kib, 4, 65536, "1024",
 		      "KiB of the kernel's exec record ring buffer (a power of two); records that "
 		      "do not fit while keeld is busy are lost and counted in exec.dropped"),
+	KEEL_OPT_STRING(T, "interpreters", interpreters,
+			"/usr/bin/python3,/usr/bin/perl,/usr/bin/bash,/usr/bin/dash",
+			"interpreters whose script (the file named on their command line, or a file "
+			"on standard input) must be trusted when they are run directly, full paths "
+			"separated by commas (at most 16); empty: none"),
+	KEEL_OPT_STRING(T, "strict_interpreters", strict_interpreters, "",
+			"interpreters that may open for reading only trusted files, data included "
+			"(covers '. x.sh' and 'source'), full paths separated by commas (at most 16); "
+			"empty: none"),
+	KEEL_OPT_BOOL(T, "allow_kexec_load", allow_kexec_load, "false",
+		      "allow kexec_load (a kernel from memory, no file to check; kexec-tools "
+		      "without -s) in enforce mode; kexec_file_load is always checked"),
+	KEEL_OPT_BOOL(T, "check_firmware", check_firmware, "true",
+		      "firmware files the kernel reads for devices must be trusted in enforce "
+		      "mode (and the sysfs fallback, with no file, is refused); false: not checked"),
 	KEEL_OPT_END
 };
 

@@ -4,6 +4,7 @@
 #define KEEL_EXEC_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
 
 #include "keeld/config.h"
 
@@ -17,6 +18,10 @@ struct exec_config {
 	char jits[1024];	/* programs.c */
 	char tracers[1024];
 	unsigned int ring_buffer_kib;	/* exec_events, a power of two */
+	char interpreters[1024];
+	char strict_interpreters[1024];
+	bool allow_kexec_load;
+	bool check_firmware;
 };
 
 extern const struct keel_opt exec_options[];

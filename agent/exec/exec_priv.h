@@ -30,7 +30,14 @@ struct exec_priv {
 	bool pinned;
 	struct exec_inst *inst;		/* installer.c */
 	struct exec_progs *progs;	/* programs.c */
+	__u32 state_flags;		/* KEEL_EXEC_F_*, from the configuration */
 };
+
+/* The exec_state flags keeld's configuration asks for (kexec_load, firmware). */
+static inline __u32 exec_state_flags(const struct exec_priv *p)
+{
+	return p->state_flags;
+}
 
 /* trustfile.c: open @path and learn its identity from the kernel. */
 int exec_probe(struct exec_priv *p, const char *path, int *ret_fd, struct keel_exec_ident *id);

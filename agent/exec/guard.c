@@ -328,7 +328,7 @@ bool exec_guard_stop(struct keel_subsys *s)
 
 	keel_ringbuf_close(&g.rb);
 	if (keep && g.skel) {
-		struct keel_exec_state st = { .mode = p->mode };
+		struct keel_exec_state st = { .mode = p->mode, .flags = exec_state_flags(p) };
 		__u32 zero = 0;
 
 		record_successor(p);

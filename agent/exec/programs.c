@@ -3,7 +3,9 @@
  * Programs named in the configuration for what no file check can judge:
  * [exec] jits may make anonymous memory executable, [exec] tracers may
  * trace other processes and write their memory (bpf/exec.bpf.c, "native
- * code that comes from no file").  The kernel matches a program by the
+ * code that comes from no file"); [exec] interpreters and
+ * strict_interpreters must find their script trusted
+ * (bpf/exec_interp.bpf.h), with the option grammar of their kind.  The kernel matches a program by the
  * inode it runs (/proc/PID/exe), not by a path: keeld gives it the inode at
  * each path at start, and again whenever a file is installed or trusted
  * there (a qemu upgrade), as for installers.
@@ -23,7 +25,7 @@ struct role_path {
 };
 
 struct exec_progs {
-	struct role_path paths[2 * KEEL_EXEC_MAX_ROLE_PATHS];
+	struct role_path paths[4 * KEEL_EXEC_MAX_ROLE_PATHS];
 	size_t n;
 	const struct bpf_map *map;	/* exec_program_roles */
 };
@@ -64,6 +66,23 @@ void exec_programs_moved(struct keel_subsys *s, const char *path, const struct k
 			path_set(pr, &pr->paths[i], key);
 }
 
+/* An interpreter's option grammar, from its name (python3.11, perl5.36.0, dash, bash). */
+static __u32 interp_kind(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t n;
+
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	if (!strncmp(base, "python", 6))
+		return KEEL_EXEC_ROLE_PY;
+	if (!strncmp(base, "perl", 4))
+		return KEEL_EXEC_ROLE_PERL;
+	if (n >= 2 && !strcmp(base + n - 2, "sh"))
+		return KEEL_EXEC_ROLE_SH;
+	return 0;
+}
+
 static int add_list(struct exec_priv *p, const char *key, const char *value, __u32 role,
 		    char *why, size_t len)
 {
@@ -91,6 +110,8 @@ static int add_list(struct exec_priv *p, const char *key, const char *value, __u
 		if (!realpath(item, rp->path))
 			snprintf(rp->path, sizeof(rp->path), "%s", item);
 		rp->role = role;
+		if (role & (KEEL_EXEC_ROLE_INTERP | KEEL_EXEC_ROLE_STRICT))
+			rp->role |= interp_kind(rp->path);
 		pr->n++;
 		/* nothing there (qemu not installed): the first file trusted there */
 		if (!exec_probe(p, rp->path, &fd, &id)) {
@@ -129,6 +150,12 @@ int exec_programs_start(struct keel_subsys *s, char *why, size_t len)
 	err = add_list(p, "jits", exec_cfg(s)->jits, KEEL_EXEC_ROLE_JIT, why, len);
 	if (!err)
 		err = add_list(p, "tracers", exec_cfg(s)->tracers, KEEL_EXEC_ROLE_TRACER, why, len);
+	if (!err)
+		err = add_list(p, "interpreters", exec_cfg(s)->interpreters, KEEL_EXEC_ROLE_INTERP,
+			       why, len);
+	if (!err)
+		err = add_list(p, "strict_interpreters", exec_cfg(s)->strict_interpreters,
+			       KEEL_EXEC_ROLE_STRICT, why, len);
 	return err;
 }
 

@@ -74,8 +74,11 @@ struct keel_exec_state {
 	__u32 mode;		/* KEEL_EXEC_MODE_* */
 	__u32 keeld_tgid;	/* whose opens fill exec_ident; 0: nobody */
 	__u32 protect;		/* 1: only keeld may use bpf() on keel objects, no ptrace of keeld */
-	__u32 pad;
+	__u32 flags;		/* KEEL_EXEC_F_*: 0 is the strictest */
 };
+
+#define KEEL_EXEC_F_ALLOW_KEXEC_LOAD (1U << 0)	/* [exec] allow_kexec_load: kexec_load from memory */
+#define KEEL_EXEC_F_ANY_FIRMWARE (1U << 1)	/* [exec] check_firmware = false */
 
 /*
  * Approved installers (see docs/exec.md, "Installers").  A task whose
@@ -155,6 +158,11 @@ enum keel_exec_op {
 	KEEL_EXEC_OP_MPROTECT = 3,	/* mprotect adding PROT_EXEC */
 	KEEL_EXEC_OP_MODULE = 4,	/* finit_module */
 	KEEL_EXEC_OP_MODULE_MEM = 5,	/* init_module: no file */
+	KEEL_EXEC_OP_SCRIPT = 12,	/* an interpreter opening its script, or reading it on stdin */
+	KEEL_EXEC_OP_KEXEC = 13,	/* kexec_file_load: the kernel or initramfs to boot */
+	KEEL_EXEC_OP_KEXEC_MEM = 14,	/* kexec_load: segments from memory, no file */
+	KEEL_EXEC_OP_FIRMWARE = 15,	/* a firmware file read for a device */
+	KEEL_EXEC_OP_FIRMWARE_MEM = 11,	/* firmware written through sysfs (fallback): no file */
 	/* taints: a change to a trusted file */
 	KEEL_EXEC_OP_OPEN_WRITE = 16,
 	KEEL_EXEC_OP_SETATTR = 17,	/* chmod, chown, utimes, truncate */
@@ -197,7 +205,13 @@ enum keel_exec_reason {
  */
 #define KEEL_EXEC_ROLE_JIT (1U << 0)	/* [exec] jits: anonymous executable memory */
 #define KEEL_EXEC_ROLE_TRACER (1U << 1)	/* [exec] tracers: ptrace, /proc/PID/mem, process_vm_writev */
-#define KEEL_EXEC_MAX_ROLE_PATHS 16	/* paths in each of [exec] jits and tracers */
+#define KEEL_EXEC_ROLE_INTERP (1U << 2)	/* [exec] interpreters: its script must be trusted */
+#define KEEL_EXEC_ROLE_STRICT (1U << 3)	/* [exec] strict_interpreters: every file it reads */
+/* the option grammar of an interpreter, from its name (none: the first non-option) */
+#define KEEL_EXEC_ROLE_PY (1U << 4)	/* python*: -c CMD, -m MOD, -W/-X take a value */
+#define KEEL_EXEC_ROLE_PERL (1U << 5)	/* perl*: -e/-E CODE, -I DIR */
+#define KEEL_EXEC_ROLE_SH (1U << 6)	/* *sh: -c, -s, -o/-O NAME, --rcfile FILE */
+#define KEEL_EXEC_MAX_ROLE_PATHS 16	/* paths in each of [exec] jits, tracers, interpreters... */
 
 enum keel_exec_decision {
 	KEEL_EXEC_D_DENY = 1,		/* refused (enforce) */
