@@ -46,8 +46,13 @@ fio_job() {
 		{ check "fio $what runs" false; cat "$KEEL_TMP/fio-$what.err"; return 1; }
 	ios=$(jq '.jobs[0].read.total_ios' "$KEEL_TMP/fio-$what.json")
 	s1=$(sys_reads "$NAME")
-	sleep 0.3	# the last records reach keeld within its 100 ms poll
-	k1=$(disk_reads "$NAME")
+	# The last records reach keeld at its next 100 ms poll; on a busy
+	# machine later: wait up to 5 s for the count to reach the device's.
+	for _ in $(seq 50); do
+		k1=$(disk_reads "$NAME")
+		[ "$((k1 - k0))" -ge "$((s1 - s0))" ] && break
+		sleep 0.1
+	done
 	note "$what: fio $ios reads, /sys/block/$NAME/stat +$((s1 - s0)), keeld +$((k1 - k0))"
 	[ "$ios" = "$((k1 - k0))" ] || note "kernel counters: $("$KEELCTL" blk stats --json | jq -c .kernel)"
 	check_eq "$what: keeld counts every read fio issued" "$ios" "$((k1 - k0))"
