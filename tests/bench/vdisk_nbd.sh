@@ -18,7 +18,7 @@ for c in fio qemu-nbd qemu-img nbdkit jq; do
 done
 fio --enghelp 2>&1 | grep -qw nbd || { echo "vdisk bench: skipped: fio has no nbd engine"; exit 0; }
 [ -x "$top/build/keel-vdisk" ] || { echo "vdisk bench: skipped: run make"; exit 0; }
-tmp=$(mktemp -d /tmp/vdisk-bench.XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vdisk-bench.XXXXXX")
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT

@@ -25,7 +25,7 @@ for c in qemu-io qemu-img qemu-nbd nbdkit jq awk; do
 	command -v $c >/dev/null || { echo "vdisk owner bench: skipped: needs $c"; exit 0; }
 done
 [ -x "$VDISK" ] || { echo "vdisk owner bench: no $VDISK: run make"; exit 1; }
-T=$(mktemp -d /tmp/keel-owner-bench.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/keel-owner-bench.XXXXXX")
 D=$T/ds/vm.vmdk
 declare -A PID=() PORT=([a]=17700 [b]=17701)
 cleanup() {
