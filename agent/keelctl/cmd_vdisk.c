@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * keelctl vdisk create | open | close | list | info | filters | check:
+ * keelctl vdisk create | open | close | list | info | filters | check, and
+ * ownership between hosts: handoff | release | migrating | owner.
  * keeld's disks.  keeld does the work (agent/vdisk/subsys*.c); open and
  * close wait here, polling vdisk.list, until the disk server serves or has
  * flushed and exited, so that a script can use the disk as soon as open
@@ -23,7 +24,7 @@
 struct vd_opts {
 	const char *sub, *path, *type, *filters, *socket, *tcp;
 	uint64_t size;
-	bool json, readonly, no_wait, have_size;
+	bool json, readonly, no_wait, have_size, standby;
 };
 
 static const char doc[] =
@@ -38,17 +39,53 @@ static const char doc[] =
 	"  list             the open disks and their state\n"
 	"  info PATH        the disk: state, socket, pid, size, restarts (type and CID if closed)\n"
 	"  filters PATH     the chain of an open disk, each filter's counters and stats\n"
-	"  check PATH       keel_vmdk_check of a closed disk: headers, tables, grains, parents\v"
+	"  check PATH       keel_vmdk_check of a closed disk: headers, tables, grains, parents\n"
+	"\n"
+	"OWNERSHIP (disks on a datastore shared by several hosts; [vdisk] owner_addr set):\n"
+	"  open PATH --standby   serve the disk without taking it: its NBD export fails\n"
+	"                   I/O (ESHUTDOWN) until this host owns it (a migration's target)\n"
+	"  handoff PATH     make this host the owner: ask the owner to release the disk\n"
+	"                   (it finishes its I/O, flushes every filter, closes it), or\n"
+	"                   wait out the lease of an owner that does not answer, then\n"
+	"                   write this host into the owner record and open the disk\n"
+	"  release PATH     this host flushes, closes and gives the disk up\n"
+	"  migrating PATH on|off   the owner releases even with NBD clients connected\n"
+	"                   (set on the source host for a live migration)\n"
+	"  owner PATH       the owner record (host, generation, lease) and this host's state\n"
+	"handoff, release and migrating wait for the disk server's answer and print it.\n"
+	"A handoff that fails changes nothing and says why, with one of these codes:\n"
+	"  busy         the owner refused: NBD clients are connected and the disk is\n"
+	"               not marked migrating (keelctl vdisk migrating PATH on, there)\n"
+	"  lost         another host became the owner first\n"
+	"  unreachable  the owner renews its lease but does not answer release requests\n"
+	"               (a network cut): keel never takes a disk from a live owner\n"
+	"  forged       a request or answer did not verify (hosts with different\n"
+	"               [vdisk] cluster_key files)\n"
+	"  replayed     a request or answer was old or seen before (clocks more than\n"
+	"               30 s apart, or a replay)\n"
+	"  malformed    the owner record or an answer does not parse (the message\n"
+	"               names the file and field)\n"
+	"  failed       anything else, e.g. the owner's flush failed (it keeps the disk)\n"
+	"Events (keelctl events --type vdisk.): vdisk.release_requested, vdisk.released,\n"
+	"vdisk.acquired, vdisk.takeover, vdisk.fenced, vdisk.release_refused,\n"
+	"vdisk.handoff_failed.\v"
 	"EXAMPLES:\n"
 	"  keelctl vdisk create /var/lib/keel/vdisk/d0.vmdk --size 10G --filters \"stats crypt integrity\"\n"
 	"  keelctl vdisk open /var/lib/keel/vdisk/d0.vmdk\n"
 	"  qemu-io -f raw 'nbd+unix:///?socket=/run/keel/vdisk/...nbd' -c 'read 0 1M'\n"
 	"  keelctl vdisk filters /var/lib/keel/vdisk/d0.vmdk --json | jq '.filters[].counters'\n"
 	"  keelctl vdisk close /var/lib/keel/vdisk/d0.vmdk && keelctl vdisk check /var/lib/keel/vdisk/d0.vmdk\n"
+	"  # a disk on a shared datastore moves from host A to host B:\n"
+	"  keelctl vdisk open /ds/vm1.vmdk                 # on A: A owns it\n"
+	"  keelctl vdisk open /ds/vm1.vmdk --standby       # on B\n"
+	"  keelctl vdisk migrating /ds/vm1.vmdk on         # on A, if a VM still has it open\n"
+	"  keelctl vdisk handoff /ds/vm1.vmdk              # on B: B owns it\n"
+	"  keelctl vdisk owner /ds/vm1.vmdk --json\n"
 	"\n"
 	"SIZE takes K, M, G, T (powers of 1024).  TYPE: monolithicSparse (default), "
 	"monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat.  A chain with crypt "
-	"gets a new random key in PATH.key (mode 0600).  See docs/vdisk.md.";
+	"gets a new random key in PATH.key (mode 0600).  Exit status: 0 done, 1 failed or "
+	"refused, 2 bad usage.  See docs/vdisk.md (\"Ownership handoff between hosts\").";
 
 static const struct argp_option options[] = {
 	{ "size", 'S', "SIZE", 0, "create: the virtual size", 0 },
@@ -57,7 +94,8 @@ static const struct argp_option options[] = {
 	{ "socket", 'u', "PATH", 0, "open: serve NBD on this Unix socket (default [vdisk] run_dir/DEV-INO.nbd)", 0 },
 	{ "tcp", 'T', "[ADDR:]PORT", 0, "open: serve NBD over TCP instead", 0 },
 	{ "readonly", 'r', NULL, 0, "open: read-only", 0 },
-	{ "no-wait", 'W', NULL, 0, "open, close: return once keeld has started, not when done", 0 },
+	{ "standby", 'B', NULL, 0, "open: serve without taking ownership (ownership on)", 0 },
+	{ "no-wait", 'W', NULL, 0, "open, close, handoff, release, migrating: return once keeld has started, not when done", 0 },
 	{ "json", 'j', NULL, 0, "Print keeld's reply as JSON", 0 },
 	{ 0 },
 };
@@ -98,15 +136,19 @@ static void check(const struct keelctl_args *a, struct argp_state *state)
 		return;		/* the row's usage says a subcommand is needed */
 	if (!strcmp(sub, "list") && a->argc > 1)
 		argp_error(state, "unexpected argument '%s'", a->argv[1]);
-	if (a->argc > 2)
+	if (!strcmp(sub, "migrating") &&
+	    (a->argc != 3 || (strcmp(a->argv[2], "on") && strcmp(a->argv[2], "off"))))
+		argp_error(state, "vdisk migrating needs PATH and on or off");
+	if (a->argc > 2 && strcmp(sub, "migrating"))
 		argp_error(state, "unexpected argument '%s'", a->argv[2]);
 	if (strcmp(sub, "list") && a->argc < 2)
 		argp_error(state, "vdisk %s needs a PATH", sub);
 	if ((size || keelctl_value(a, 't') || keelctl_value(a, 'f')) && strcmp(sub, "create"))
 		argp_error(state, "--size, --type and --filters are for create");
-	if ((keelctl_value(a, 'u') || keelctl_value(a, 'T') || keelctl_flag(a, 'r')) &&
+	if ((keelctl_value(a, 'u') || keelctl_value(a, 'T') || keelctl_flag(a, 'r') ||
+	     keelctl_flag(a, 'B')) &&
 	    strcmp(sub, "open"))
-		argp_error(state, "--socket, --tcp and --readonly are for open");
+		argp_error(state, "--socket, --tcp, --readonly and --standby are for open");
 	if (!strcmp(sub, "create") && !size)
 		argp_error(state, "vdisk create needs --size");
 	if (keelctl_value(a, 'u') && keelctl_value(a, 'T'))
@@ -185,6 +227,81 @@ static int wait_state(const struct keelctl *ctl, const char *path, bool opening,
 	return KEELCTL_EXIT_FAIL;
 }
 
+/* handoff, release, migrating: poll vdisk.owner until the disk server answered op @seq. */
+static int wait_op(const struct keelctl *ctl, const char *path, json_int_t seq, json_t **ret)
+{
+	struct timespec ts = { 0, 50 * 1000000L };
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "vdisk.owner", "path", path);
+	long limit_ms = 0, waited = 0;
+
+	for (;;) {
+		json_t *rep = keelctl_call(ctl, req), *op = json_object_get(rep, "last_op");
+
+		if (!rep) {
+			json_decref(req);
+			return KEELCTL_EXIT_FAIL;
+		}
+		if (!limit_ms)	/* an acquire may wait out a silent owner's lease */
+			limit_ms = 2 * (long)json_integer_value(json_object_get(
+					   json_object_get(rep, "server"), "lease_ms")) + 60000;
+		if (json_integer_value(json_object_get(op, "seq")) != seq) {
+			fprintf(stderr, "keelctl: %s: keeld no longer has this operation (the disk was closed, or keeld restarted)\n",
+				path);
+			json_decref(rep);
+			json_decref(req);
+			return KEELCTL_EXIT_FAIL;
+		}
+		if (strcmp(json_string_value(json_object_get(op, "state")) ?: "", "running")) {
+			json_decref(req);
+			*ret = rep;
+			return 0;
+		}
+		json_decref(rep);
+		if (waited > limit_ms) {
+			fprintf(stderr, "keelctl: %s: no answer from its disk server after %ld s (keelctl vdisk owner shows its state)\n",
+				path, waited / 1000);
+			json_decref(req);
+			return KEELCTL_EXIT_FAIL;
+		}
+		nanosleep(&ts, NULL);
+		waited += 50;
+	}
+}
+
+static void print_owner(const char *path, json_t *rep)
+{
+	json_t *r = json_object_get(rep, "record"), *sv = json_object_get(rep, "server");
+	json_t *op = json_object_get(rep, "last_op");
+
+	if (r)
+		printf("%s: owner %s (%s), generation %" JSON_INTEGER_FORMAT ", %s, renewals %" JSON_INTEGER_FORMAT ", lease %" JSON_INTEGER_FORMAT " ms\n",
+		       path, json_string_value(json_object_get(r, "host")),
+		       json_string_value(json_object_get(r, "addr")),
+		       json_integer_value(json_object_get(r, "generation")),
+		       json_is_true(json_object_get(r, "released")) ? "released" : "held",
+		       json_integer_value(json_object_get(r, "renewals")),
+		       json_integer_value(json_object_get(r, "lease_ms")));
+	else if (json_object_get(rep, "record_error"))
+		printf("%s: %s\n", path, json_string_value(json_object_get(rep, "record_error")));
+	else
+		printf("%s: no owner record (no host has owned it)\n", path);
+	if (sv)
+		printf("  this host (%s, %s): %s, generation %" JSON_INTEGER_FORMAT "\n",
+		       json_string_value(json_object_get(sv, "host")),
+		       json_string_value(json_object_get(sv, "addr")),
+		       json_string_value(json_object_get(sv, "state")),
+		       json_integer_value(json_object_get(sv, "generation")));
+	else if (json_is_false(json_object_get(rep, "ownership")))
+		printf("  this host: serves it without ownership ([vdisk] owner_addr is empty)\n");
+	else
+		printf("  this host: does not serve it\n");
+	if (op)
+		printf("  last operation here: %s %s%s%s\n", json_string_value(json_object_get(op, "op")),
+		       json_string_value(json_object_get(op, "state")),
+		       json_object_get(op, "error") ? ": " : "",
+		       json_string_value(json_object_get(op, "error")) ?: "");
+}
+
 static void print_disk(json_t *d)
 {
 	const char *tcp = json_string_value(json_object_get(d, "tcp"));
@@ -211,6 +328,10 @@ static void print_disk(json_t *d)
 	json_array_foreach(json_object_get(d, "filters"), i, f)
 		printf(" %s", json_string_value(f));
 	putchar('\n');
+	if (json_object_get(d, "owner"))
+		printf("  owner: this host is %s (generation %" JSON_INTEGER_FORMAT ")\n",
+		       json_string_value(json_object_get(json_object_get(d, "owner"), "state")),
+		       json_integer_value(json_object_get(json_object_get(d, "owner"), "generation")));
 	if (json_object_get(d, "reason"))
 		printf("  reason: %s\n", json_string_value(json_object_get(d, "reason")));
 	if (json_object_get(d, "metadata_error"))
@@ -243,13 +364,20 @@ static void print_filters(json_t *rep)
 
 static int show(struct vd_opts *o, json_t *rep)
 {
-	json_t *d, *e;
+	json_t *d, *e, *op;
 	size_t i;
 	int ret = 0;
 
 	json_object_del(rep, "ok");
+	op = json_object_get(rep, "last_op");
+	if (op && !strcmp(json_string_value(json_object_get(op, "state")) ?: "", "failed"))
+		fprintf(stderr, "keelctl: vdisk %s %s failed (%s): %s\n", o->sub, o->path,
+			json_string_value(json_object_get(op, "code")),
+			json_string_value(json_object_get(op, "error")));
 	if (o->json) {
 		keelctl_print_json(rep);
+		if (op && strcmp(json_string_value(json_object_get(op, "state")) ?: "", "ok"))
+			return KEELCTL_EXIT_FAIL;
 		return !strcmp(o->sub, "check") && !json_is_true(json_object_get(rep, "clean"))
 			       ? KEELCTL_EXIT_FAIL : 0;
 	}
@@ -280,6 +408,20 @@ static int show(struct vd_opts *o, json_t *rep)
 		       json_integer_value(json_object_get(rep, "size")));
 	} else if (!strcmp(o->sub, "close")) {
 		printf("closed %s (flushed, server stopped)\n", o->path);
+	} else if (!strcmp(o->sub, "owner")) {
+		print_owner(o->path, rep);
+	} else if (json_object_get(rep, "last_op")) {	/* handoff, release, migrating */
+		json_t *op = json_object_get(rep, "last_op"), *sv = json_object_get(rep, "server");
+
+		if (!strcmp(json_string_value(json_object_get(op, "state")), "ok"))
+			printf("%s %s: done; this host (%s) is %s, generation %" JSON_INTEGER_FORMAT "\n",
+			       o->sub, o->path, json_string_value(json_object_get(sv, "host")),
+			       json_string_value(json_object_get(sv, "state")),
+			       json_integer_value(json_object_get(sv, "generation")));
+		else
+			ret = KEELCTL_EXIT_FAIL;
+	} else if (json_object_get(rep, "seq")) {	/* --no-wait */
+		printf("%s %s: started\n", o->sub, o->path);
 	} else {
 		print_disk(rep);
 	}
@@ -298,6 +440,7 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 		.json = keelctl_flag(a, 'j'),
 		.readonly = keelctl_flag(a, 'r'),
 		.no_wait = keelctl_flag(a, 'W'),
+		.standby = keelctl_flag(a, 'B'),
 		.have_size = keelctl_value(a, 'S') != NULL,
 	};
 	char path[PATH_MAX], cmd[32];
@@ -308,8 +451,9 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 		parse_size(keelctl_value(a, 'S'), &o.size);	/* checked by check() */
 	if (strcmp(o.sub, "create") && strcmp(o.sub, "open") && strcmp(o.sub, "close") &&
 	    strcmp(o.sub, "list") && strcmp(o.sub, "info") && strcmp(o.sub, "filters") &&
-	    strcmp(o.sub, "check")) {
-		fprintf(stderr, "keelctl vdisk: unknown subcommand '%s' (create, open, close, list, info, filters, check)\n",
+	    strcmp(o.sub, "check") && strcmp(o.sub, "handoff") && strcmp(o.sub, "release") &&
+	    strcmp(o.sub, "migrating") && strcmp(o.sub, "owner")) {
+		fprintf(stderr, "keelctl vdisk: unknown subcommand '%s' (create, open, close, list, info, filters, check, handoff, release, migrating, owner)\n",
 			o.sub);
 		return KEELCTL_EXIT_USAGE;
 	}
@@ -340,6 +484,10 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 		json_object_set_new(req, "tcp", json_string(o.tcp));
 	if (o.readonly)
 		json_object_set_new(req, "readonly", json_true());
+	if (o.standby)
+		json_object_set_new(req, "standby", json_true());
+	if (!strcmp(o.sub, "migrating"))
+		json_object_set_new(req, "on", json_boolean(!strcmp(a->argv[2], "on")));
 	rep = keelctl_call(ctl, req);
 	json_decref(req);
 	if (!rep)
@@ -355,6 +503,13 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 			rep = d;
 		}
 	}
+	if (!o.no_wait && json_object_get(rep, "seq")) {	/* handoff, release, migrating */
+		err = wait_op(ctl, o.path, json_integer_value(json_object_get(rep, "seq")), &d);
+		json_decref(rep);
+		if (err)
+			return err;
+		rep = d;
+	}
 	err = show(&o, rep);
 	json_decref(rep);
 	return err;
@@ -362,13 +517,13 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 
 const struct keelctl_command keelctl_cmd_vdisk = {
 	.name = "vdisk",
-	.summary = "create, open (serve over NBD), close, list and check VMDK disks (vdisk)",
+	.summary = "create, open (serve over NBD), close, list, check VMDK disks; hand them between hosts (vdisk)",
 	.args_doc = "SUBCOMMAND [PATH]",
 	.doc = doc,
 	.options = options,
 	.min_args = 1,
 	.max_args = KEELCTL_ARGS_REST,	/* check() counts: list takes no PATH */
-	.usage = "a subcommand is needed: create, open, close, list, info, filters, check",
+	.usage = "a subcommand is needed: create, open, close, list, info, filters, check, handoff, release, migrating, owner",
 	.check = check,
 	.run = run,
 };

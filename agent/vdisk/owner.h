@@ -119,11 +119,25 @@ int keel_owner_srv_start(const struct keel_owner_srv_conf *c, struct keel_owner_
 void keel_owner_srv_stop(struct keel_owner_srv *s);	/* NULL ok */
 int keel_owner_srv_acquire(struct keel_owner_srv *s, char *err, size_t errlen);
 /*
+ * Let the disk go while owning it: finish the admitted I/O, flush, close,
+ * mark the record released (another host may claim it at once).  0 when not
+ * the owner.
+ */
+int keel_owner_srv_release(struct keel_owner_srv *s, char *err, size_t errlen);
+/*
  * Before every read and write reaches the disk: 0, or -EPERM when this
  * server does not hold a valid lease (fenced, released, taken over).
  */
 int keel_owner_srv_gate(struct keel_owner_srv *s);
 json_t *keel_owner_srv_status(struct keel_owner_srv *s);
+/*
+ * A failed acquire's error as a word for people and scripts: busy (the
+ * owner refused: clients connected, not migrating), lost (another host
+ * became the owner first), unreachable (the owner renews its lease but does
+ * not answer), forged, replayed, malformed (a request or answer refused),
+ * again, failed.
+ */
+const char *keel_owner_code(int err);
 /* keel-vdisk's side: one JSON request to a server's control socket. */
 int keel_owner_ctl_call(const char *path, json_t *req, int timeout_ms, json_t **ret, char *err,
 			size_t errlen);

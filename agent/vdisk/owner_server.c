@@ -208,7 +208,7 @@ static int wait_lease(struct keel_owner_srv *s, struct keel_owner_rec *cur, char
 		if (now.generation != cur->generation) {
 			snprintf(err, errlen, "%s: host %s took the disk (generation %" PRIu64 ") while this host waited for the lease of %s",
 				 s->disk, now.host, now.generation, cur->host);
-			return -EBUSY;
+			return -EEXIST;
 		}
 		if (now.released) {
 			*cur = now;
@@ -222,6 +222,35 @@ static int wait_lease(struct keel_owner_srv *s, struct keel_owner_rec *cur, char
 		if (keel_owner_mono_ms() - t0 >= cur->lease_ms)
 			return 1;	/* expired */
 		usleep(POLL_MS * 1000);
+	}
+}
+
+/* The owner's refusal code as the requester's error (keel_owner_code() maps it back). */
+static int refusal_errno(const char *code)
+{
+	static const struct { const char *code; int err; } map[] = {
+		{ "forged", -EKEYREJECTED }, { "replayed", -ETIME }, { "malformed", -EBADMSG },
+		{ "failed", -EIO },
+	};
+
+	for (size_t i = 0; code && i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(code, map[i].code))
+			return map[i].err;
+	return -EBUSY;
+}
+
+const char *keel_owner_code(int err)
+{
+	switch (err) {
+	case 0: return "ok";
+	case -EBUSY: return "busy";
+	case -EEXIST: case -ESTALE: return "lost";
+	case -EHOSTUNREACH: return "unreachable";
+	case -EKEYREJECTED: return "forged";
+	case -ETIME: return "replayed";
+	case -EBADMSG: return "malformed";
+	case -EAGAIN: return "again";
+	default: return "failed";
 	}
 }
 
@@ -254,7 +283,7 @@ static int acquire_locked(struct keel_owner_srv *s, char *err, size_t errlen)
 		else if (cur.generation != first) {
 			snprintf(err, errlen, "%s: host %s became the owner first (generation %" PRIu64 ")",
 				 s->disk, cur.host, cur.generation);
-			return -EBUSY;
+			return -EEXIST;
 		}
 		if (cur.released)
 			return claim_and_open(s, &cur, "released", started, err, errlen);
@@ -296,8 +325,9 @@ static int acquire_locked(struct keel_owner_srv *s, char *err, size_t errlen)
 		}
 		snprintf(err, errlen, "%s: the owner %s refused to release it: %s", s->disk,
 			 cur.host, json_string_value(json_object_get(ans, "error")) ?: "no reason");
+		r = refusal_errno(json_string_value(json_object_get(ans, "code")));
 		json_decref(ans);
-		return -EBUSY;
+		return r;
 	}
 	snprintf(err, errlen, "%s: the owner record kept changing; try again", s->disk);
 	return -EAGAIN;
@@ -339,6 +369,17 @@ static int release_locked(struct keel_owner_srv *s, const char *to, char *err, s
 			   "generation", (json_int_t)r.generation, "to", to, "ms",
 			   (json_int_t)(keel_owner_mono_ms() - t0)));
 	return 0;
+}
+
+int keel_owner_srv_release(struct keel_owner_srv *s, char *err, size_t errlen)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&s->op);
+	if (atomic_load(&s->state) == ST_OWNER)
+		r = release_locked(s, "", err, errlen);
+	pthread_mutex_unlock(&s->op);
+	return r;
 }
 
 static void refused(struct keel_owner_srv *s, const char *peer, json_t *req, const char *code,
@@ -580,10 +621,7 @@ static json_t *handle_control(struct keel_owner_srv *s, const char *line, size_t
 	} else if (!strcmp(op, "acquire")) {
 		r = keel_owner_srv_acquire(s, err, sizeof(err));
 	} else if (!strcmp(op, "release")) {
-		pthread_mutex_lock(&s->op);
-		if (atomic_load(&s->state) == ST_OWNER)
-			r = release_locked(s, "", err, sizeof(err));
-		pthread_mutex_unlock(&s->op);
+		r = keel_owner_srv_release(s, err, sizeof(err));
 	} else if (!strcmp(op, "migrating")) {
 		atomic_store(&s->migrating, json_is_true(json_object_get(req, "on")));
 	} else if (strcmp(op, "status")) {
@@ -592,8 +630,10 @@ static json_t *handle_control(struct keel_owner_srv *s, const char *line, size_t
 	}
 	json_decref(req);
 	ans = json_pack("{s:b, s:o}", "ok", !r, "status", keel_owner_srv_status(s));
-	if (r)
+	if (r) {
 		json_object_set_new(ans, "error", json_string(err));
+		json_object_set_new(ans, "code", json_string(keel_owner_code(r)));
+	}
 	return ans;
 }
 

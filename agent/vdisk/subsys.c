@@ -89,6 +89,12 @@ json_t *vd_disk_json(const struct vd_disk *d)
 		json_object_set_new(o, "serving_since", json_integer((json_int_t)d->since));
 	if (d->state == VD_FAILED)
 		json_object_set_new(o, "reason", json_string(d->reason));
+	if (d->p->owner)
+		json_object_set_new(o, "owner",
+				    json_pack("{s:s, s:I, s:b}", "state",
+					      d->owner_state[0] ? d->owner_state : "starting",
+					      "generation", (json_int_t)d->generation, "standby",
+					      d->standby));
 	return o;
 }
 
@@ -126,6 +132,14 @@ static void server_line(struct vd_disk *d, char *line)
 		json_decref(o);
 		return;
 	}
+	if (!strcmp(type, "vdisk.owner_server") && d->state == VD_STARTING) {
+		/* with ownership it exports before it owns the disk (a standby) */
+		d->size = (uint64_t)json_integer_value(json_object_get(o, "size"));
+		d->state = VD_SERVING;
+		d->since = time(NULL);
+		d->last_error[0] = '\0';
+	}
+	vd_owner_event(d, type, o);
 	now = time(NULL);
 	if (now != p->ev_sec) {
 		p->ev_sec = now;
@@ -230,6 +244,7 @@ static void disk_free(struct vd_disk *d)
 {
 	if (!d)
 		return;
+	vd_owner_free(d);
 	json_decref(d->filters);
 	free(d->line);
 	free(d);
@@ -368,7 +383,8 @@ int vd_spawn(struct vd_disk *d, char *why, size_t len)
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	const char *argv[16];
+	char own[3][PATH_MAX + 32];
+	const char *argv[32];
 	char **envp = NULL;
 	int n = 0, e = 0, pipefd[2], r;
 	size_t nenv = 0;
@@ -387,6 +403,7 @@ int vd_spawn(struct vd_disk *d, char *why, size_t len)
 	argv[n++] = threads;
 	if (d->readonly)
 		argv[n++] = "--readonly";
+	n = vd_owner_args(d, argv, n, own);
 	argv[n] = NULL;
 	while (environ[nenv])
 		nenv++;
@@ -515,7 +532,7 @@ static int vdisk_open(struct keel_subsys *s, char *why, size_t len)
 			 strerror(-r));
 		return r;
 	}
-	return 0;
+	return vd_owner_check_config(p, why, len);
 }
 
 static int vdisk_start(struct keel_subsys *s, char *why, size_t len)
@@ -577,6 +594,9 @@ static void vdisk_counters(struct keel_subsys *s, json_t *out)
 	json_object_set_new(out, "refused", json_integer((json_int_t)p->refused));
 	json_object_set_new(out, "events_forwarded", json_integer((json_int_t)p->events_forwarded));
 	json_object_set_new(out, "events_suppressed", json_integer((json_int_t)p->events_suppressed));
+	json_object_set_new(out, "ownership", json_boolean(p->owner));
+	json_object_set_new(out, "handoffs", json_integer((json_int_t)p->handoffs));
+	json_object_set_new(out, "handoffs_failed", json_integer((json_int_t)p->handoffs_failed));
 }
 
 const struct keel_subsys_ops keel_vdisk_ops = {

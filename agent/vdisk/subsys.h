@@ -45,6 +45,13 @@ struct vd_disk {
 	uint64_t size;
 	unsigned int restarts;
 	time_t since;			/* when it started serving */
+	/* ownership (subsys_owner.c); only with [vdisk] owner_addr */
+	int slot;			/* release listener on owner_port + slot */
+	bool standby;			/* (re)start without acquiring the disk */
+	char owner_ctl[PATH_MAX];	/* the server's control socket */
+	char owner_state[16];		/* from its events: standby, owner, fenced */
+	uint64_t generation;
+	struct vd_owner_op *op;		/* the last handoff/release/migrating */
 };
 
 struct vd_priv {
@@ -56,6 +63,9 @@ struct vd_priv {
 	uint64_t events_forwarded, events_suppressed;
 	time_t ev_sec;			/* forwarded events: this second's count */
 	unsigned int ev_count;
+	bool owner;			/* [vdisk] owner_addr is set */
+	char host_id[64];
+	uint64_t op_seq, handoffs, handoffs_failed;
 };
 
 static inline const struct vdisk_config *vd_cfg(const struct vd_priv *p)
@@ -76,6 +86,18 @@ void vd_remove(struct vd_disk *d);
 json_t *vd_disk_json(const struct vd_disk *d);
 /* Is @path (absolute, resolved) under [vdisk] dirs? */
 bool vd_path_allowed(const struct vd_priv *p, const char *path);
+
+/* subsys_owner.c: ownership as keeld sees it */
+int vd_owner_check_config(struct vd_priv *p, char *why, size_t len);
+/* argv of `keel-vdisk serve` for ownership; @buf holds the strings */
+int vd_owner_args(struct vd_disk *d, const char **argv, int n, char buf[][PATH_MAX + 32]);
+int vd_owner_slot(struct vd_priv *p);
+/* the server's ownership events: keeld's idea of its state */
+void vd_owner_event(struct vd_disk *d, const char *type, json_t *o);
+/* handoff, release, migrating: sent to the server's control socket, answered later */
+json_t *vd_owner_start_op(struct vd_disk *d, const char *op, bool on, char *why, size_t len);
+json_t *vd_owner_json(struct vd_disk *d, const char *path);
+void vd_owner_free(struct vd_disk *d);
 
 json_t *vd_command(struct keel_subsys *s, const char *verb, json_t *req, bool privileged,
 		   char *why, size_t len);

@@ -349,9 +349,24 @@ static json_t *cmd_open(struct vd_priv *p, json_t *req, char *why, size_t len)
 	}
 	snprintf(d->path, sizeof(d->path), "%s", path);
 	d->readonly = json_is_true(json_object_get(req, "readonly"));
+	d->standby = json_is_true(json_object_get(req, "standby"));
+	d->slot = p->owner ? vd_owner_slot(p) : 0;
+	if (d->standby && !p->owner) {
+		snprintf(why, len, "standby: ownership is off on this host ([vdisk] owner_addr is empty)");
+		free(d);
+		return NULL;
+	}
+	if (d->slot < 0) {	/* max_disks was checked above: cannot happen */
+		snprintf(why, len, "no free owner_port slot ([vdisk] max_disks = %u)",
+			 vd_cfg(p)->max_disks);
+		free(d);
+		return NULL;
+	}
 	if (tcp)
 		snprintf(d->tcp, sizeof(d->tcp), "%s", tcp);
 	r = run_path(p, path, "chan", d->channel);
+	if (!r)
+		r = run_path(p, path, "own", d->owner_ctl);
 	if (!r && !tcp && !sock)
 		r = run_path(p, path, "nbd", d->socket);
 	else if (sock)
@@ -428,6 +443,18 @@ static json_t *server_info(struct vd_disk *d, char *why, size_t len)
 	return info;
 }
 
+/* "owner": the disk's owner record (DISK.owner/), when it has one. */
+static void add_owner_record(json_t *o, const char *path)
+{
+	json_t *own = vd_owner_json(NULL, path);
+
+	if (json_object_get(own, "record"))
+		json_object_set(o, "owner_record", json_object_get(own, "record"));
+	else if (json_object_get(own, "record_error"))
+		json_object_set(o, "owner_record_error", json_object_get(own, "record_error"));
+	json_decref(own);
+}
+
 /* A disk that is not open: what its descriptor and metadata say. */
 static json_t *closed_info(const char *path, char *why, size_t len)
 {
@@ -457,6 +484,7 @@ static json_t *closed_info(const char *path, char *why, size_t len)
 	}
 	json_array_append_new(f, json_string("vmdk"));
 	json_object_set_new(o, "filters", f);
+	add_owner_record(o, path);
 	return o;
 }
 
@@ -477,8 +505,12 @@ static json_t *cmd_info(struct vd_priv *p, json_t *req, bool filters, char *why,
 		}
 		return closed_info(path, why, len);
 	}
-	if (!filters && d->state != VD_SERVING)
-		return vd_disk_json(d);
+	if (!filters && (d->state != VD_SERVING || (p->owner && strcmp(d->owner_state, "owner")))) {
+		/* a standby's chain is closed: its channel answers nothing */
+		o = vd_disk_json(d);
+		add_owner_record(o, d->path);
+		return o;
+	}
 	live = server_info(d, why, len);
 	if (!live)
 		return NULL;
@@ -488,6 +520,7 @@ static json_t *cmd_info(struct vd_priv *p, json_t *req, bool filters, char *why,
 	} else {
 		o = vd_disk_json(d);
 		json_object_set(o, "disk_id", json_object_get(live, "disk_id"));
+		add_owner_record(o, d->path);
 	}
 	json_decref(live);
 	return o;
@@ -518,11 +551,46 @@ static json_t *cmd_check(struct vd_priv *p, json_t *req, char *why, size_t len)
 	return json_pack("{s:b, s:o}", "clean", r == 0, "report", report);
 }
 
+/* --- ownership: handoff, release, migrating, owner --- */
+
+static json_t *cmd_owner_op(struct vd_priv *p, const char *verb, json_t *req, char *why,
+			    size_t len)
+{
+	json_t *on = json_object_get(req, "on");
+	char path[PATH_MAX];
+	struct vd_disk *d;
+
+	if (req_path(p, req, false, path, why, len))
+		return NULL;
+	d = vd_find(p, path);
+	if (!d) {
+		snprintf(why, len, "%.300s is not open here: keelctl vdisk open %s%.300s first",
+			 path, strcmp(verb, "handoff") ? "" : "--standby ", path);
+		return NULL;
+	}
+	if (!strcmp(verb, "migrating") && !json_is_boolean(on)) {
+		snprintf(why, len, "migrating needs \"on\": true or false");
+		return NULL;
+	}
+	return vd_owner_start_op(d, verb, json_is_true(on), why, len);
+}
+
+static json_t *cmd_owner(struct vd_priv *p, json_t *req, char *why, size_t len)
+{
+	char path[PATH_MAX];
+
+	if (req_path(p, req, false, path, why, len))
+		return NULL;
+	return vd_owner_json(vd_find(p, path), path);
+}
+
 json_t *vd_command(struct keel_subsys *s, const char *verb, json_t *req, bool privileged,
 		   char *why, size_t len)
 {
 	struct vd_priv *p = s->priv;
-	bool changes = !strcmp(verb, "create") || !strcmp(verb, "open") || !strcmp(verb, "close");
+	bool changes = !strcmp(verb, "create") || !strcmp(verb, "open") || !strcmp(verb, "close") ||
+		       !strcmp(verb, "handoff") || !strcmp(verb, "release") ||
+		       !strcmp(verb, "migrating");
 	json_t *refused = changes ? refuse_unprivileged(privileged, verb, why, len) : NULL;
 
 	if (refused) {
@@ -543,7 +611,11 @@ json_t *vd_command(struct keel_subsys *s, const char *verb, json_t *req, bool pr
 		return cmd_info(p, req, true, why, len);
 	if (!strcmp(verb, "check"))
 		return cmd_check(p, req, why, len);
-	snprintf(why, len, "unknown command 'vdisk.%s' (create, open, close, list, info, filters, check)",
+	if (!strcmp(verb, "handoff") || !strcmp(verb, "release") || !strcmp(verb, "migrating"))
+		return cmd_owner_op(p, verb, req, why, len);
+	if (!strcmp(verb, "owner"))
+		return cmd_owner(p, req, why, len);
+	snprintf(why, len, "unknown command 'vdisk.%s' (create, open, close, list, info, filters, check, handoff, release, migrating, owner)",
 		 verb);
 	return NULL;
 }

@@ -17,6 +17,13 @@ struct vdisk_config {
 	unsigned int max_inflight;
 	unsigned int max_restarts;
 	unsigned int stop_timeout_ms;
+	/* ownership between hosts (docs/vdisk.md): off while owner_addr is "" */
+	char owner_addr[64];		/* IPv4 the disk servers' release listeners use */
+	unsigned int owner_port;	/* the disk in slot i listens on owner_port + i */
+	char cluster_key[PATH_MAX];
+	char host_id[64];		/* "": $KEEL_HOST_ID, else /etc/machine-id */
+	unsigned int lease_ms;
+	unsigned int renew_ms;
 };
 
 extern const struct keel_opt vdisk_options[];

@@ -310,7 +310,9 @@ static int keel_after_fork(void)
 			nbdkit_error("keel: %s", err);
 			return -1;
 		}
-		e = json_pack("{s:s, s:s, s:o}", "type", "vdisk.owner_server", "disk", disk_path,
+		/* it serves (exports) from now on, owner or not: keeld's "serving" */
+		e = json_pack("{s:s, s:s, s:I, s:i, s:o}", "type", "vdisk.owner_server", "disk",
+			      disk_path, "size", (json_int_t)disk_size, "pid", (int)getpid(),
 			      "status", keel_owner_srv_status(owner));
 		if (e)
 			emit(NULL, e);
@@ -328,6 +330,12 @@ static int keel_after_fork(void)
 
 static void keel_cleanup(void)
 {
+	char err[PATH_MAX + 256];
+
+	/* a clean stop (keelctl vdisk close, SIGTERM) lets another host claim
+	 * the disk at once instead of waiting out the lease */
+	if (owner && keel_owner_srv_release(owner, err, sizeof(err)))
+		nbdkit_error("keel: releasing the disk at exit: %s", err);
 	keel_owner_srv_stop(owner);
 	owner = NULL;
 	keel_vchannel_stop(channel);
