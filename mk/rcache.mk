@@ -7,3 +7,11 @@ user: $(BUILD)/keel-rcache
 
 RCACHE_PIC_OBJS := $(BUILD)/pic/agent/rcache/client.o $(BUILD)/pic/agent/memh/memh.o
 $(BUILD)/nbdkit-keel-plugin.so: $(RCACHE_PIC_OBJS)
+
+# a raw client for the tests (tests/integration/rcache/rcache_client.c):
+# a keel.ko handle revoked mid-session, a held client slot
+user: $(BUILD)/tests/rcache_client
+
+$(BUILD)/tests/rcache_client: tests/integration/rcache/rcache_client.c $(BUILD)/libkeel.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(BUILD)/libkeel.a -o $@ $(LDLIBS)

@@ -49,6 +49,8 @@ struct keel_memh {
 	char *map;		/* holder: the section mapped now */
 	uint64_t map_sec;
 	size_t map_len;
+	int pipe[2];		/* holder, keel.ko: keel_memh_copy()'s bounce */
+	size_t pipe_len;
 };
 
 static struct keel_memh *memh_new(void)
@@ -58,6 +60,7 @@ static struct keel_memh *memh_new(void)
 	if (h) {
 		h->fd = -1;
 		h->pidfd = -1;
+		h->pipe[0] = h->pipe[1] = -1;
 	}
 	return h;
 }
@@ -74,6 +77,10 @@ void keel_memh_free(struct keel_memh *h)
 		close(h->fd);
 	if (h->pidfd >= 0)
 		close(h->pidfd);
+	if (h->pipe[0] >= 0) {
+		close(h->pipe[0]);
+		close(h->pipe[1]);
+	}
 	free(h);
 }
 
@@ -431,6 +438,92 @@ static ssize_t kmod_copy(struct keel_memh *h, uint64_t off, void *buf, size_t le
 	return done;
 }
 
+/*
+ * keel.ko, through the kernel: the bytes go into a pipe and out of it, so
+ * the kernel's copy into or out of the mapped section meets a handle that
+ * died (revoked, expired, creator exited) as EFAULT instead of raising
+ * SIGBUS in this process.  A pipe that may hold bytes of a failed copy
+ * is closed, never reused.
+ */
+static int pipe_ready(struct keel_memh *h)
+{
+	int sz;
+
+	if (h->pipe[0] >= 0)
+		return 0;
+	if (pipe2(h->pipe, O_CLOEXEC) < 0)
+		return -errno;
+	/* 1 MiB is pipe-max-size's default; a smaller pipe only costs calls */
+	fcntl(h->pipe[1], F_SETPIPE_SZ, 1 << 20);
+	sz = fcntl(h->pipe[1], F_GETPIPE_SZ);
+	h->pipe_len = sz > 0 ? (size_t)sz : 4096;
+	return 0;
+}
+
+/* Why a copy through keel.ko failed: the handle's state, as keel_uapi.h's errno. */
+static int memh_dead_errno(struct keel_memh *h)
+{
+	struct keel_memh_info info;
+
+	if (ioctl(h->fd, KEEL_MEMH_IOC_INFO, &info) < 0)
+		return -errno;
+	switch (info.state) {
+	case KEEL_MEMH_REVOKED:
+		return -EKEYREVOKED;
+	case KEEL_MEMH_EXITED:
+		return -ESRCH;
+	case KEEL_MEMH_EXPIRED:
+		return -ETIME;
+	default:
+		return -EFAULT;
+	}
+}
+
+static void pipe_drop(struct keel_memh *h)
+{
+	close(h->pipe[0]);
+	close(h->pipe[1]);
+	h->pipe[0] = h->pipe[1] = -1;
+}
+
+static ssize_t kmod_copy_kernel(struct keel_memh *h, uint64_t off, void *buf, size_t len,
+				bool to_handle)
+{
+	size_t done = 0;
+	int err = pipe_ready(h);
+
+	if (err)
+		return err;
+	if (to_handle && !(h->prot & KEEL_MEMH_WRITE))
+		return -EACCES;
+	while (done < len) {
+		uint64_t o = off + done;
+		size_t n = section_room(h, o, len - done);
+		char *p = section_at(h, o, &err), *src, *dst;
+		ssize_t w, r;
+
+		if (!p)
+			return err;
+		if (n > h->pipe_len)
+			n = h->pipe_len;
+		p += o & ((1ULL << h->shift) - 1);
+		src = to_handle ? (char *)buf + done : p;
+		dst = to_handle ? p : (char *)buf + done;
+		w = write(h->pipe[1], src, n);
+		if (w != (ssize_t)n)
+			err = w < 0 ? -errno : -EFAULT;
+		r = err ? 0 : read(h->pipe[0], dst, n);
+		if (!err && r != (ssize_t)n)
+			err = r < 0 ? -errno : -EFAULT;
+		if (err) {
+			pipe_drop(h);
+			return err == -EFAULT ? memh_dead_errno(h) : err;
+		}
+		done += n;
+	}
+	return done;
+}
+
 static int check_range(struct keel_memh *h, uint64_t off, size_t len)
 {
 	if (off >= h->len || len > h->len - off)
@@ -516,6 +609,18 @@ static ssize_t kmod_pread(struct keel_memh *h, uint64_t off, int fd, off_t foff,
 			break;	/* end of file */
 	}
 	return done;
+}
+
+ssize_t keel_memh_copy(struct keel_memh *h, uint64_t off, void *buf, size_t len,
+		       bool to_handle)
+{
+	int err = check_range(h, off, len);
+
+	if (err)
+		return err;
+	if (h->fallback)
+		return fb_copy(h, off, buf, len, to_handle);
+	return kmod_copy_kernel(h, off, buf, len, to_handle);
 }
 
 ssize_t keel_memh_pread(struct keel_memh *h, uint64_t off, int fd, off_t file_off,

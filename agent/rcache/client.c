@@ -100,8 +100,9 @@ int keel_rcache_connect(const char *path, const struct keel_memh *h, unsigned in
 	}
 	if (rep.status) {
 		r = rep.status;
-		snprintf(why, why_len, "%s: keel-rcache refused the connection: %s", path,
-			 strerror(-r));
+		snprintf(why, why_len, "%s: keel-rcache refused the connection: %s%s", path,
+			 strerror(-r),
+			 r == -EUSERS ? " (all of its --max-clients connections are taken)" : "");
 		goto fail;
 	}
 	if (ret_block_size)

@@ -34,13 +34,20 @@ struct keel_rcache_server {
 	unsigned int clients;
 	int fds[4096];			/* live client sockets, to hang up at stop */
 	uint64_t connects, refused;
+	/* by kind of memory handle (keel.ko's, memh's fallback): clients now,
+	 * blocks copied through them, copies that failed (a dead handle) */
+	unsigned int kind_clients[2];
+	uint64_t kind_blocks[2], handle_errors;
 };
+
+enum { KIND_KEEL_KO, KIND_FALLBACK };
 
 struct client {
 	struct keel_rcache_server *srv;
 	int fd;
 	struct keel_memh *h;		/* NULL: control only */
 	void *buf;			/* aligned, max blocks */
+	bool kind_counted;		/* in srv->kind_clients */
 };
 
 static void event(struct keel_rcache_server *srv, const char *type, json_t *fields)
@@ -106,6 +113,21 @@ static json_t *control(struct keel_rcache_server *srv, const char *text, int *st
 		json_object_set_new(out, "max_clients", json_integer(srv->o.max_clients));
 		json_object_set_new(out, "connects", json_integer((json_int_t)srv->connects));
 		json_object_set_new(out, "refused_clients", json_integer((json_int_t)srv->refused));
+		pthread_mutex_lock(&srv->lock);
+		json_object_set_new(out, "keel_ko_clients",
+				    json_integer(srv->kind_clients[KIND_KEEL_KO]));
+		json_object_set_new(out, "fallback_clients",
+				    json_integer(srv->kind_clients[KIND_FALLBACK]));
+		pthread_mutex_unlock(&srv->lock);
+		json_object_set_new(out, "keel_ko_blocks",
+				    json_integer((json_int_t)__atomic_load_n(
+					    &srv->kind_blocks[KIND_KEEL_KO], __ATOMIC_RELAXED)));
+		json_object_set_new(out, "fallback_blocks",
+				    json_integer((json_int_t)__atomic_load_n(
+					    &srv->kind_blocks[KIND_FALLBACK], __ATOMIC_RELAXED)));
+		json_object_set_new(out, "handle_errors",
+				    json_integer((json_int_t)__atomic_load_n(&srv->handle_errors,
+									      __ATOMIC_RELAXED)));
 	} else if (!strcmp(op, "disks")) {
 		out = keel_rcache_store_disks_json(st);
 	} else if (!strcmp(op, "flush")) {
@@ -138,6 +160,17 @@ static json_t *control(struct keel_rcache_server *srv, const char *text, int *st
 	}
 	json_decref(in);
 	return out;
+}
+
+static int kind(const struct client *c)
+{
+	return keel_memh_fallback(c->h) ? KIND_FALLBACK : KIND_KEEL_KO;
+}
+
+/* @n blocks went through @c's handle */
+static void counted(struct client *c, uint64_t n)
+{
+	__atomic_add_fetch(&c->srv->kind_blocks[kind(c)], n, __ATOMIC_RELAXED);
 }
 
 static int handle(struct client *c, struct keel_rcache_req *q, struct keel_rcache_reply *p,
@@ -220,9 +253,12 @@ static int handle(struct client *c, struct keel_rcache_req *q, struct keel_rcach
 			}
 			while (j < nb && (p->hits[j / 8] & (1u << (j % 8))))
 				j++;
-			w = keel_memh_write(c->h, q->handle_off + i * bs, (char *)c->buf + i * bs,
-					    (j - i) * bs);
+			w = keel_memh_copy(c->h, q->handle_off + i * bs, (char *)c->buf + i * bs,
+					   (j - i) * bs, true);
+			if (w == (ssize_t)((j - i) * bs))
+				counted(c, j - i);
 			if (w != (ssize_t)((j - i) * bs)) {
+				__atomic_add_fetch(&c->srv->handle_errors, 1, __ATOMIC_RELAXED);
 				/* the buffer is gone (revoked, creator exited): no hits */
 				memset(p->hits, 0, sizeof(p->hits));
 				p->count = 0;
@@ -233,10 +269,13 @@ static int handle(struct client *c, struct keel_rcache_req *q, struct keel_rcach
 		}
 		return 0;
 	}
-	if (keel_memh_read(c->h, q->handle_off, c->buf, q->len) != (ssize_t)q->len) {
-		p->status = -EFAULT;
+	r = (int)keel_memh_copy(c->h, q->handle_off, c->buf, q->len, false);
+	if (r != (int)q->len) {
+		__atomic_add_fetch(&c->srv->handle_errors, 1, __ATOMIC_RELAXED);
+		p->status = r < 0 ? r : -EFAULT;
 		return 0;
 	}
+	counted(c, nb);
 	r = keel_rcache_store_admit(st, q->disk_id, q->cid, q->off / bs, (unsigned int)nb, c->buf,
 				    q->seq);
 	p->status = r < 0 ? r : 0;
@@ -253,6 +292,8 @@ static void client_gone(struct client *c)
 		if (srv->fds[i] == c->fd)
 			srv->fds[i] = -1;
 	srv->clients--;
+	if (c->kind_counted)
+		srv->kind_clients[kind(c)]--;
 	pthread_cond_broadcast(&srv->gone);
 	pthread_mutex_unlock(&srv->lock);
 	close(c->fd);
@@ -278,6 +319,12 @@ static void *client_main(void *arg)
 		     posix_memalign(&c->buf, 4096,
 				    (size_t)KEEL_RCACHE_MAX_BLOCKS * keel_rcache_store_block_size(st))))
 		goto out;
+	if (c->h) {
+		pthread_mutex_lock(&c->srv->lock);
+		c->srv->kind_clients[kind(c)]++;
+		c->kind_counted = true;
+		pthread_mutex_unlock(&c->srv->lock);
+	}
 	/* a filter that could not reach us left dirty marks: act on them
 	 * before it uses the cache again */
 	keel_rcache_store_sweep_dirty(st);
@@ -330,11 +377,23 @@ static void accept_one(struct keel_rcache_server *srv)
 	srv->connects++;
 	if (srv->clients >= srv->o.max_clients) {
 		struct keel_rcache_reply p = { .status = -EUSERS };
-		struct timeval tv = { .tv_sec = 1 };
+		struct timeval tv = { .tv_usec = 200000 };
+		struct keel_rcache_req q;
+		struct keel_memh *h = NULL;
+		size_t got = 0;
+		int r;
 
 		srv->refused++;
 		pthread_mutex_unlock(&srv->lock);
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		/* take the hello (and its handle) first: closing a socket with
+		 * unread data resets the client's side, which may then never
+		 * read the refusal; a silent client costs this loop 200 ms */
+		r = keel_memh_recv(fd, &q, sizeof(q), &got, &h);
+		if ((!r || r == -ENOMSG) && got == sizeof(q))
+			p.id = q.id;
+		keel_memh_free(h);
 		io_all(fd, &p, sizeof(p), true);
 		close(fd);
 		event(srv, "rcache.client_refused",
@@ -407,6 +466,7 @@ int keel_rcache_server_run(struct keel_rcache_server *srv, volatile int *stop)
 
 		if (n > 0)
 			accept_one(srv);
+		keel_rcache_store_tick(srv->o.store);
 		if (++ticks % 5 == 0)
 			keel_rcache_store_sweep_dirty(srv->o.store);
 	}

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "keel/cache.h"
+#include "rcache/evlimit.h"
 #include "rcache/store.h"
 #include "common/mix64.h"
 
@@ -90,6 +91,7 @@ struct keel_rcache_store {
 	uint32_t ndisk_slots, ndisks;
 	uint64_t default_limit;
 	uint64_t pass_until_ns;	/* atomic: pass through until then */
+	struct keel_evlimit corrupt_events;
 	struct keel_rcache_store_stats st;	/* counters updated atomically */
 };
 
@@ -284,12 +286,13 @@ static bool lookup_one(struct keel_rcache_store *s, struct disk *d, uint64_t blo
 		rec_free_locked(s, pos);
 		pthread_mutex_unlock(stripe_of(s, pos));
 		keel_cache_remove(s->idx, key);
-		event(s, "rcache.corrupt",
-		      json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:s}", "disk_id",
-				id, "block", (json_int_t)block, "offset",
-				(json_int_t)pos * s->bs, "file", "cache", "expected_crc",
-				(json_int_t)want, "found_crc", (json_int_t)got, "action",
-				"entry dropped, read from storage"));
+		if (keel_evlimit_allow(&s->corrupt_events, now_ns()))
+			event(s, "rcache.corrupt",
+			      json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:s}", "disk_id", id,
+					"block", (json_int_t)block, "offset",
+					(json_int_t)pos * s->bs, "file", "cache", "expected_crc",
+					(json_int_t)want, "found_crc", (json_int_t)got, "action",
+					"entry dropped, read from storage"));
 		return false;
 	}
 	hit = true;
@@ -828,6 +831,8 @@ int keel_rcache_store_open(const struct keel_rcache_store_opts *o,
 		s->o.max_disks = 4096;
 	if (!s->o.retry_ms)
 		s->o.retry_ms = 30000;
+	keel_evlimit_init(&s->corrupt_events, s->o.corrupt_events_max ?: 16,
+			  (uint64_t)(s->o.corrupt_window_ms ?: 10000) * 1000000ull);
 	r = -EINVAL;
 	if (s->bs < 4096 || s->bs > (1u << 20) || (s->bs & (s->bs - 1))) {
 		snprintf(err, errlen, "block size %u: must be a power of two from 4096 to 1 MiB",
@@ -920,10 +925,30 @@ static void store_free(struct keel_rcache_store *s)
 	free(s);
 }
 
+/* The summary of the rcache.corrupt events the limit held back. */
+static void corrupt_summary(struct keel_rcache_store *s, uint64_t now)
+{
+	uint64_t n = keel_evlimit_flush(&s->corrupt_events, now);
+
+	if (n)
+		event(s, "rcache.corrupt_summary",
+		      json_pack("{s:I, s:I, s:I, s:I, s:s}", "suppressed", (json_int_t)n,
+				"events_max", (json_int_t)s->corrupt_events.max, "window_ms",
+				(json_int_t)(s->corrupt_events.window_ns / 1000000ull),
+				"corrupt_total", (json_int_t)GET(s->st.corrupt), "action",
+				"entries dropped, read from storage"));
+}
+
+void keel_rcache_store_tick(struct keel_rcache_store *s)
+{
+	corrupt_summary(s, now_ns());
+}
+
 void keel_rcache_store_close(struct keel_rcache_store *s)
 {
 	if (!s)
 		return;
+	corrupt_summary(s, UINT64_MAX);	/* what the limit still holds back */
 	/* data and records on the device first, then the clean mark */
 	if (s->hdr && s->fd >= 0 && !fdatasync(s->fd) && !msync(s->hdr, s->meta_len, MS_SYNC)) {
 		s->hdr->clean = 1;

@@ -50,6 +50,9 @@ struct keel_rcache_store_opts {
 	uint32_t disk_limit_pct;	/* default share of one disk, 1..100; 0: 100 */
 	uint32_t max_disks;		/* disks tracked at once; 0: 4096 */
 	uint32_t retry_ms;		/* after a device error, pass through this long; 0: 30 s */
+	/* rcache.corrupt events: at most this many per window, then one
+	 * rcache.corrupt_summary with the count (0: 16 per 10 s) */
+	uint32_t corrupt_events_max, corrupt_window_ms;
 	keel_rcache_event_fn event;
 	void *event_ctx;
 };
@@ -95,6 +98,8 @@ int keel_rcache_store_invalidate(struct keel_rcache_store *s, uint64_t disk_id,
 int64_t keel_rcache_store_drop(struct keel_rcache_store *s, uint64_t disk_id, const char *why);
 /* Drop the disks named in dir/dirty/; returns how many disks. */
 int keel_rcache_store_sweep_dirty(struct keel_rcache_store *s);
+/* Emit what is due with time: the summary of suppressed rcache.corrupt events. */
+void keel_rcache_store_tick(struct keel_rcache_store *s);
 /* Set a disk's limit in blocks (0: back to the default share). */
 int keel_rcache_store_set_limit(struct keel_rcache_store *s, uint64_t disk_id, uint64_t blocks);
 

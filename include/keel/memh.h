@@ -71,6 +71,16 @@ int keel_memh_state(struct keel_memh *h, enum keel_memh_state *ret_state);
 ssize_t keel_memh_write(struct keel_memh *h, uint64_t off, const void *buf,
 			size_t len);
 ssize_t keel_memh_read(struct keel_memh *h, uint64_t off, void *buf, size_t len);
+/*
+ * Holder: the same copy (@to_handle: into the creator's memory), for a
+ * holder that must survive its clients: with keel.ko the bytes pass
+ * through the kernel (a pipe), so a handle that dies during the copy
+ * (revoked, expired, creator exited) is a negative errno (EKEYREVOKED,
+ * ETIME, ESRCH, else EFAULT), never SIGBUS; costs a second copy.
+ * Without keel.ko, as keel_memh_write/read.
+ */
+ssize_t keel_memh_copy(struct keel_memh *h, uint64_t off, void *buf, size_t len,
+		       bool to_handle);
 /* Holder: read @len bytes of @fd at @file_off into the creator's memory. */
 ssize_t keel_memh_pread(struct keel_memh *h, uint64_t off, int fd,
 			off_t file_off, size_t len);
