@@ -75,8 +75,10 @@ static const struct argp_option options[] = {
 	{ "summary", OPT_SUMMARY, NULL, 0,
 	  "Print only, per policy, the geometric mean over every cell (each "
 	  "TRACE at each size) of its miss ratio over the best online policy's "
-	  "in that cell (1.0000: never beaten), the cells it is best in and its "
-	  "worst cell. With --json, one JSON object", 0 },
+	  "in that cell (1.0000: never beaten), the same over the best of the "
+	  "other policies only (vs rest: below 1 where it beats the field), the "
+	  "cells it is best in and its worst cell. With --json, one JSON "
+	  "object", 0 },
 	{ "quiet", 'q', NULL, 0, "No progress on the terminal", 0 },
 	{ 0 },
 };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* --json: an array of {policy, size, fraction, requests, misses, ...}. */
 #include <errno.h>
+#include <math.h>
 #include <jansson.h>
 
 #include "cachesim/sim.h"
@@ -34,7 +35,7 @@ int keel_sim_out_json(FILE *f, const struct keel_sim_report *r)
 	return err;
 }
 
-/* --summary --json: {cells, traces, policies: [{policy, geomean, ...}]}. */
+/* --summary --json: {cells, traces, policies: [{policy, geomean, vs_rest, ...}]}. */
 int keel_sim_out_summary_json(FILE *f, const struct keel_sim_summary *s)
 {
 	json_t *arr = json_array(), *top;
@@ -45,8 +46,12 @@ int keel_sim_out_summary_json(FILE *f, const struct keel_sim_summary *s)
 	for (size_t j = 0; j < s->nrows && !err; j++) {
 		const struct keel_sim_summary_row *r = &s->rows[j];
 		json_t *o = json_pack(
-			"{s:s, s:b, s:f, s:I, s:I, s:f, s:s, s:I}", "policy",
-			r->policy, "offline", r->offline, "geomean", r->geomean,
+			"{s:s, s:b, s:f, s:o, s:I, s:I, s:f, s:s, s:I}",
+			"policy", r->policy, "offline", r->offline, "geomean",
+			r->geomean, "vs_rest",
+			/* null when the run had no other policy (jansson
+			 * refuses NaN) */
+			isnan(r->vs_rest) ? json_null() : json_real(r->vs_rest),
 			"cells", (json_int_t)r->cells, "best_cells",
 			(json_int_t)r->best, "worst", r->worst, "worst_trace",
 			r->worst_trace ? r->worst_trace : "", "worst_size",

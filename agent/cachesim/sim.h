@@ -147,6 +147,11 @@ struct keel_sim_summary_row {
 	size_t cells;
 	size_t best;		/* cells where it has the fewest misses */
 	double log_sum, geomean;
+	/* Over the best of the *other* online policies in each cell: below 1
+	 * when it beats the rest of the field (cells with no other policy are
+	 * left out). */
+	size_t rest_cells;
+	double rest_log_sum, vs_rest;
 	double worst;		/* largest ratio, and its cell */
 	const char *worst_trace;
 	__u64 worst_size;

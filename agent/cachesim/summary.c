@@ -20,16 +20,39 @@ static bool offline(const char *policy)
 }
 
 /*
- * A cell's ratio for one result.  A cell whose best online policy has no
- * miss at all counts as misses + 1 over 1, so a policy that misses there
- * is still charged and the mean stays finite.
+ * A cell's ratio for one result against a yardstick result.  Where either
+ * has no miss at all both count one more (misses + 1 over best + 1), so a
+ * policy that misses there is still charged, one that does not is
+ * credited, and the mean stays finite.
  */
-static double ratio(const struct keel_sim_result *x, __u64 best_misses,
-		    double best_ratio)
+static double ratio(const struct keel_sim_result *x,
+		    const struct keel_sim_result *best)
 {
-	if (!best_misses)
-		return (double)(x->misses + 1);
-	return x->miss_ratio / best_ratio;
+	if (!best->misses || !x->misses)
+		return (double)(x->misses + 1) / (double)(best->misses + 1);
+	return x->miss_ratio / best->miss_ratio;
+}
+
+/*
+ * The best online result in the cell of reps->res[from..] at `size` other
+ * than `policy`'s (NULL: none).  It is the yardstick of "vs the rest": a
+ * policy's margin over the best of the others, below 1 where it wins.
+ */
+static const struct keel_sim_result *
+best_other(const struct keel_sim_report *r, size_t from, __u64 size,
+	   const char *policy)
+{
+	const struct keel_sim_result *best = NULL;
+
+	for (size_t k = from; k < r->nres; k++) {
+		const struct keel_sim_result *y = &r->res[k];
+
+		if (y->size == size && !offline(y->policy) &&
+		    strcmp(y->policy, policy) &&
+		    (!best || y->misses < best->misses))
+			best = y;
+	}
+	return best;
 }
 
 int keel_sim_summarize(const struct keel_sim_report *reps, size_t nreps,
@@ -49,9 +72,14 @@ int keel_sim_summarize(const struct keel_sim_report *reps, size_t nreps,
 				;
 			if (j < nrows)
 				continue;
-			rows = realloc(rows, (nrows + 1) * sizeof(*rows));
-			if (!rows)
+			struct keel_sim_summary_row *more =
+				realloc(rows, (nrows + 1) * sizeof(*rows));
+
+			if (!more) {
+				free(rows);
 				return -ENOMEM;
+			}
+			rows = more;
 			memset(&rows[nrows], 0, sizeof(*rows));
 			rows[nrows].policy = p;
 			rows[nrows].offline = offline(p);
@@ -81,7 +109,8 @@ int keel_sim_summarize(const struct keel_sim_report *reps, size_t nreps,
 				continue;	/* only Belady was run */
 			cells++;
 			for (size_t k = i; k < r->nres; k++) {
-				const struct keel_sim_result *x = &r->res[k];
+				const struct keel_sim_result *x = &r->res[k],
+							     *other;
 				double q;
 				size_t j;
 
@@ -89,7 +118,12 @@ int keel_sim_summarize(const struct keel_sim_report *reps, size_t nreps,
 					continue;
 				for (j = 0; strcmp(rows[j].policy, x->policy); j++)
 					;
-				q = ratio(x, best->misses, best->miss_ratio);
+				q = ratio(x, best);
+				other = best_other(r, i, size, x->policy);
+				if (other) {
+					rows[j].rest_log_sum += log(ratio(x, other));
+					rows[j].rest_cells++;
+				}
 				rows[j].log_sum += log(q);
 				rows[j].cells++;
 				if (!rows[j].offline && x->misses <= best->misses)
@@ -102,10 +136,15 @@ int keel_sim_summarize(const struct keel_sim_report *reps, size_t nreps,
 			}
 		}
 	}
-	for (size_t j = 0; j < nrows; j++)
+	for (size_t j = 0; j < nrows; j++) {
 		rows[j].geomean = rows[j].cells
 					  ? exp(rows[j].log_sum / (double)rows[j].cells)
 					  : NAN;
+		rows[j].vs_rest = rows[j].rest_cells
+					  ? exp(rows[j].rest_log_sum /
+						(double)rows[j].rest_cells)
+					  : NAN;
+	}
 	ret->rows = rows;
 	ret->nrows = nrows;
 	ret->cells = cells;
@@ -137,15 +176,21 @@ void keel_sim_out_summary(FILE *f, const struct keel_sim_summary *s)
 	memcpy(rows, s->rows, s->nrows * sizeof(*rows));
 	qsort(rows, s->nrows, sizeof(*rows), by_geomean);
 	fprintf(f, "summary over %zu cells (%zu traces): geometric mean of the "
-		   "miss ratio over the best online policy's in each cell\n",
+		   "miss ratio over the best online policy's in each cell "
+		   "(vs rest: over the best of the other policies')\n",
 		s->cells, s->traces);
-	fprintf(f, "%-9s %8s %6s %8s  %s\n", "policy", "geomean", "best",
-		"worst", "worst cell");
+	fprintf(f, "%-9s %8s %8s %6s %8s  %s\n", "policy", "geomean",
+		"vs rest", "best", "worst", "worst cell");
 	for (size_t j = 0; j < s->nrows; j++) {
 		const struct keel_sim_summary_row *r = &rows[j];
 
-		fprintf(f, "%-9s %8.4f %6zu %8.4f  %s at %llu%s\n", r->policy,
-			r->geomean, r->best, r->worst,
+		char rest[16] = "-";
+
+		/* "-" when the run had no other policy to compare with */
+		if (!isnan(r->vs_rest))
+			snprintf(rest, sizeof(rest), "%.4f", r->vs_rest);
+		fprintf(f, "%-9s %8.4f %8s %6zu %8.4f  %s at %llu%s\n",
+			r->policy, r->geomean, rest, r->best, r->worst,
 			r->worst_trace ? r->worst_trace : "-",
 			(unsigned long long)r->worst_size,
 			r->offline ? "  (offline optimum, not a best)" : "");

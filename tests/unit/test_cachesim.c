@@ -460,13 +460,23 @@ Test(cachesim, summary_is_geometric_mean_over_cells)
 	cr_assert_float_eq(lru->geomean, cbrt(1.25), 1e-9, "lru %.6f",
 			   lru->geomean);
 	cr_assert_eq(lru->best, 2ull);
+	/* vs rest, over the best of the other online policies: keel 80/100,
+	 * 50/40, (3 + 1)/(0 + 1); lru 100/80, 40/50, (0 + 1)/(3 + 1): a win
+	 * counts below 1, a cell without misses still counts. */
+	cr_assert_float_eq(keel->vs_rest, cbrt(0.8 * 1.25 * 4.0), 1e-9,
+			   "keel vs rest %.6f", keel->vs_rest);
+	cr_assert_float_eq(lru->vs_rest, cbrt(1.25 * 0.8 * 0.25), 1e-9,
+			   "lru vs rest %.6f", lru->vs_rest);
+	cr_assert_eq(keel->rest_cells, 3ull);
 	/* Belady is measured against the online best, not made the best. */
 	cr_assert(belady->offline);
 	cr_assert_eq(belady->cells, 1ull);
 	cr_assert_float_eq(belady->geomean, 0.5 / 0.8, 1e-9);
-	cr_log_info("3 cells: keel %.4f (worst %.2f at B/20), lru %.4f, "
-		    "belady %.4f (offline)", keel->geomean, keel->worst,
-		    lru->geomean, belady->geomean);
+	cr_assert_float_eq(belady->vs_rest, 0.5 / 0.8, 1e-9);
+	cr_log_info("3 cells: keel %.4f (vs rest %.4f; worst %.2f at B/20), "
+		    "lru %.4f (vs rest %.4f), belady %.4f (offline)",
+		    keel->geomean, keel->vs_rest, keel->worst, lru->geomean,
+		    lru->vs_rest, belady->geomean);
 	keel_sim_summary_free(&s);
 }
 
