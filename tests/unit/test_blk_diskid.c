@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "blk/blk.h"
+#include "tmp_path.h"
 
 static const char qemu_desc[] =
 	"# Disk DescriptorFile\n"
@@ -80,7 +81,9 @@ Test(blk_diskid, not_a_descriptor)
 
 static char *tmpdir(void)
 {
-	static char d[] = "/tmp/keel-diskid-XXXXXX";
+	static char d[4096];
+
+	keel_test_tmp_template(d, sizeof(d), "keel-diskid-");
 
 	cr_assert_not_null(mkdtemp(d));
 	return d;

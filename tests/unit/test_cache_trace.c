@@ -8,12 +8,13 @@
 #include <unistd.h>
 
 #include "keel/trace.h"
+#include "tmp_path.h"
 
 static char *tmpname(void)
 {
-	static char p[64];
+	static char p[4096];
 
-	snprintf(p, sizeof(p), "/tmp/keel-trace-XXXXXX");
+	keel_test_tmp_template(p, sizeof(p), "keel-trace-");
 	close(mkstemp(p));
 	return p;
 }

@@ -14,19 +14,20 @@
 
 #include "exec/hash.h"
 #include "exec/trust.h"
+#include "tmp_path.h"
 
-static char dir[64], db[128];
+static char dir[128], db[160];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/keel-trust-XXXXXX");
+	keel_test_tmp_template(dir, sizeof(dir), "keel-trust-");
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(db, sizeof(db), "%s/sub/trust.db", dir);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
+	char cmd[160];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);

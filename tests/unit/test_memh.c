@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "keel/memh.h"
+#include "tmp_path.h"
 
 #define LEN (6UL << 20)
 
@@ -118,8 +119,8 @@ Test(memh_fallback, pread_file_into_creator)
 {
 	struct creator cr;
 	struct keel_memh *h = start(&cr, KEEL_MEMH_READ | KEEL_MEMH_WRITE, 0, 0, 0);
-	char path[] = "/tmp/keel-memh-XXXXXX", data[5000], back[5000];
-	int fd = mkstemp(path);
+	char path[4096], data[5000], back[5000];
+	int fd = mkstemp(keel_test_tmp_template(path, sizeof(path), "keel-memh-"));
 
 	cr_assert_geq(fd, 0);
 	unlink(path);

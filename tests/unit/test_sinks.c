@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "keeld/sink.h"
+#include "tmp_path.h"
 
 /* A sink whose writes wait until the test lets them go. */
 struct gated {
@@ -113,14 +114,14 @@ static size_t gz_size(const char *path)
 
 Test(sinks, file_rotates_into_bounded_gzip_backups)
 {
-	char dir[] = "/tmp/keel-sink-XXXXXX", path[PATH_MAX], name[PATH_MAX + 16];
+	char dir[PATH_MAX], path[PATH_MAX + 16], name[PATH_MAX + 32];
 	char line[201];
 	struct keel_sink *s;
 	struct stat st;
 	void *priv;
 	char why[256];
 
-	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_not_null(mkdtemp(keel_test_tmp_template(dir, sizeof(dir), "keel-sink-")));
 	snprintf(path, sizeof(path), "%s/events.jsonl", dir);
 	cr_assert_eq(keel_sink_file_open(path, 4096, 3, &priv, why, sizeof(why)), 0, "%s", why);
 	cr_assert_eq(keel_sink_start(&keel_sink_file_ops, priv, 1024, &s), 0);

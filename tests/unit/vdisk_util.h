@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "keel/vdisk.h"
+#include "tmp_path.h"
 #include "vmdk/vmdk.h"
 
 struct tdisk {
@@ -37,7 +38,7 @@ static inline void tdisk_make(struct tdisk *t, uint64_t size, const char *meta)
 	struct keel_vmdk_create_opts o = { .size = size, .type = KEEL_VMDK_MONOLITHIC_FLAT };
 
 	memset(t, 0, sizeof(*t));
-	snprintf(t->dir, sizeof(t->dir), "/tmp/keel-vdisk-test.XXXXXX");
+	keel_test_tmp_template(t->dir, sizeof(t->dir), "keel-vdisk-test.");
 	cr_assert(mkdtemp(t->dir));
 	snprintf(t->path, sizeof(t->path), "%s/disk.vmdk", t->dir);
 	snprintf(t->meta, sizeof(t->meta), "%s.keel", t->path);

@@ -13,11 +13,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tmp_path.h"
 #include "vmdk/vmdk.h"
 
 static inline char *scratch_dir(void)
 {
-	char *d = strdup("/tmp/keel-vmdk-XXXXXX");
+	char buf[128];
+	char *d = strdup(keel_test_tmp_template(buf, sizeof(buf), "keel-vmdk-"));
 
 	cr_assert(d && mkdtemp(d), "mkdtemp");
 	return d;
