@@ -116,7 +116,11 @@ config-example: $(BUILD)/keeld
 deps:
 	./deploy/install-deps
 
-check: deps all
+# The build runs on every core (the tests after it need the whole machine,
+# one suite at a time); deps first, alone: it may run apt-get.
+check:
+	$(MAKE) deps
+	$(MAKE) -j$$(nproc) all
 	./tests/run-all
 
 check-unit: user
