@@ -154,10 +154,17 @@ Test(vdisk_chain, info_lists_every_filter_with_counters)
 /* Two linked clones of one base: a block only the base holds has the same
  * layer ID through both chains (the read cache shares it), a block written
  * into a clone has that clone's own ID, and unwritten space has none. */
-Test(vdisk_chain, layer_ids_are_shared_by_linked_clones)
+static char layer_dir[96];
+
+static void layer_dir_rm(void)
+{
+	tmpdir_rm(layer_dir);
+}
+
+Test(vdisk_chain, layer_ids_are_shared_by_linked_clones, .fini = layer_dir_rm)
 {
 	struct keel_vmdk_create_opts o = { .size = 4 * MiB, .type = KEEL_VMDK_MONOLITHIC_SPARSE };
-	char dir[] = "/tmp/keel-vdisk-layer.XXXXXX", base[96], c1[96], c2[96], err[1024];
+	char *dir = layer_dir, base[128], c1[128], c2[128], err[1024];
 	struct keel_vdisk_opts vo = { 0 };
 	struct keel_vdisk *d1, *d2;
 	uint64_t id1, id2, top1, top;
@@ -166,7 +173,7 @@ Test(vdisk_chain, layer_ids_are_shared_by_linked_clones)
 	struct keel_vmdk *b;
 	char buf[4096];
 
-	cr_assert(mkdtemp(dir));
+	tmpdir_make(layer_dir, sizeof(layer_dir), "vdisk-layer");
 	snprintf(base, sizeof(base), "%s/base.vmdk", dir);
 	snprintf(c1, sizeof(c1), "%s/c1.vmdk", dir);
 	snprintf(c2, sizeof(c2), "%s/c2.vmdk", dir);
@@ -204,8 +211,4 @@ Test(vdisk_chain, layer_ids_are_shared_by_linked_clones)
 		    "written into a clone it has the clone's ID and new CID; unwritten space: ENOENT");
 	keel_vdisk_close(d1);
 	keel_vdisk_close(d2);
-	unlink(base);
-	unlink(c1);
-	unlink(c2);
-	rmdir(dir);
 }

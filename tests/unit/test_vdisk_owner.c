@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include "vdisk/owner.h"
 
 struct tdir {
@@ -32,8 +33,7 @@ static void tdir_make(struct tdir *t)
 	int fd;
 
 	memset(t, 0, sizeof(*t));
-	snprintf(t->dir, sizeof(t->dir), "/tmp/keel-owner-test.XXXXXX");
-	cr_assert(mkdtemp(t->dir));
+	tmpdir_make(t->dir, sizeof(t->dir), "owner-test");
 	snprintf(t->disk, sizeof(t->disk), "%s/disk.vmdk", t->dir);
 	fd = open(t->disk, O_CREAT | O_WRONLY, 0644);
 	cr_assert(fd >= 0);
@@ -42,10 +42,7 @@ static void tdir_make(struct tdir *t)
 
 static void tdir_rm(struct tdir *t)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
-	cr_assert_eq(system(cmd), 0);
+	tmpdir_rm(t->dir);
 }
 
 static struct keel_owner_rec rec(const char *host, uint64_t gen)

@@ -13,11 +13,11 @@
 #include <unistd.h>
 
 #include "keel/vdisk.h"
-#include "tmp_path.h"
+#include "tmpdir.h"
 #include "vmdk/vmdk.h"
 
 struct tdisk {
-	char dir[64];
+	char dir[96];
 	char path[128];		/* DIR/disk.vmdk */
 	char meta[140];		/* DIR/disk.vmdk.keel */
 	char err[1024];
@@ -38,8 +38,7 @@ static inline void tdisk_make(struct tdisk *t, uint64_t size, const char *meta)
 	struct keel_vmdk_create_opts o = { .size = size, .type = KEEL_VMDK_MONOLITHIC_FLAT };
 
 	memset(t, 0, sizeof(*t));
-	keel_test_tmp_template(t->dir, sizeof(t->dir), "keel-vdisk-test.");
-	cr_assert(mkdtemp(t->dir));
+	tmpdir_make(t->dir, sizeof(t->dir), "vdisk-test");
 	snprintf(t->path, sizeof(t->path), "%s/disk.vmdk", t->dir);
 	snprintf(t->meta, sizeof(t->meta), "%s.keel", t->path);
 	cr_assert_eq(keel_vmdk_create(t->path, &o, t->err, sizeof(t->err)), 0, "%s", t->err);
@@ -85,12 +84,9 @@ static inline void tdisk_close(struct tdisk *t)
 
 static inline void tdisk_cleanup(struct tdisk *t)
 {
-	char cmd[128];
-
 	tdisk_close(t);
 	json_decref(t->events);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
-	cr_expect_eq(system(cmd), 0);
+	tmpdir_rm(t->dir);
 }
 
 static inline struct keel_vfilter *tdisk_at(struct tdisk *t, const char *name)
