@@ -4,9 +4,10 @@
  * headers, the directories and the chain) and then walk every grain table of
  * every layer: each entry must point inside the file, past the metadata, at
  * a grain no other entry uses; the redundant tables must agree with the
- * primary ones, except where the redundant copy maps something the primary
- * does not yet: an allocation cut short (the redundant copy is written
- * first), which is a warning.  Nothing is written.
+ * primary ones, except where one copy maps something the other does not
+ * yet: an allocation cut short, which is a warning (the redundant copy is
+ * written first, but a power loss may keep either of the two writes that
+ * follow one fdatasync).  Nothing is written.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -91,12 +92,9 @@ static void check_sparse(struct vmdk_sparse *s, json_t *ext, struct check *c)
 		goto out;
 	}
 	for (uint32_t t = 0; t < s->ngts; t++) {
-		if (s->rgd && s->rgd[t] && !s->gd[t])
-			warning(c, "%s: redundant grain directory entry %u: %u, the primary has none "
-				"(an allocation was cut short)", s->path, t, s->rgd[t]);
-		else if (s->rgd && !s->rgd[t] != !s->gd[t])
-			problem(c, "%s: redundant grain directory entry %u: %u, the primary has %u",
-				s->path, t, s->rgd[t], s->gd[t]);
+		if (s->rgd && !s->rgd[t] != !s->gd[t])
+			warning(c, "%s: grain directory entry %u: %u, the redundant copy %u (an "
+				"allocation was cut short)", s->path, t, s->gd[t], s->rgd[t]);
 		if (!s->gd[t])
 			continue;
 		if (read_table(s, s->gd[t], gt)) {
@@ -107,10 +105,10 @@ static void check_sparse(struct vmdk_sparse *s, json_t *ext, struct check *c)
 			for (uint32_t i = 0; i < s->h.gtes_per_gt; i++) {
 				if (gt[i] == rgt[i])
 					continue;
-				if (!gt[i])
-					warning(c, "%s: redundant grain table %u entry %u maps sector %u, "
-						"the primary nothing (an allocation was cut short)",
-						s->path, t, i, rgt[i]);
+				if (!gt[i] || !rgt[i])
+					warning(c, "%s: grain table %u entry %u maps sector %u, the "
+						"redundant copy %u (an allocation was cut short)",
+						s->path, t, i, gt[i], rgt[i]);
 				else
 					problem(c, "%s: redundant grain table %u entry %u: %u, the "
 						"primary (sector %u) has %u", s->path, t, i, rgt[i],

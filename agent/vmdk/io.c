@@ -131,24 +131,54 @@ int keel_vmdk_pread(struct keel_vmdk *disk, void *buf, size_t len, uint64_t off)
 	return r;
 }
 
-/* Allocate grain @g of extent @e holding @n bytes of @data at @in. */
-static int sparse_fill_grain(struct keel_vmdk *disk, struct vmdk_extent *e, uint64_t g,
-			     const char *data, size_t n, uint64_t in, char *err, size_t errlen)
+/* grains allocated in one go by one write: one fdatasync for all of them */
+#define ALLOC_RUN_BYTES (2U << 20)
+
+/* How many grains from @g on (at most @max) this layer does not hold. */
+static uint64_t unmapped_run(struct vmdk_extent *e, uint64_t g, uint64_t max, char *err,
+			     size_t errlen)
+{
+	uint64_t n = 0, sector;
+
+	while (n < max && !vmdk_sparse_lookup(e->sparse, g + n, &sector, err, errlen) &&
+	       (sector == VMDK_GRAIN_UNMAPPED || sector == VMDK_GRAIN_ZERO))
+		n++;
+	return n;
+}
+
+/* Allocate the grains from @g on that the @len bytes of @data at @in (bytes
+ * into grain @g) fall into, as far as they are unmapped and fit in one run,
+ * filled first with what the parent (or zeros) had; *@ret_bytes: how many
+ * bytes of @data went into them. */
+static int sparse_fill_grains(struct keel_vmdk *disk, struct vmdk_extent *e, uint64_t g,
+			      const char *data, size_t len, uint64_t in, size_t *ret_bytes,
+			      char *err, size_t errlen)
 {
 	uint64_t gb = vmdk_sparse_grain_bytes(e->sparse), gstart = g * gb;
-	uint64_t valid = e->len - gstart < gb ? e->len - gstart : gb;
-	char *grain = calloc(1, gb);
+	uint64_t want = (in + len + gb - 1) / gb, max = ALLOC_RUN_BYTES / gb ? ALLOC_RUN_BYTES / gb : 1;
+	uint64_t n = unmapped_run(e, g, want < max ? want : max, err, errlen), done = 0, bytes, valid;
+	char *grains;
 	int r = 0;
 
-	if (!grain)
+	if (!n)
+		return -EEXIST;
+	bytes = n * gb;
+	valid = e->len - gstart < bytes ? e->len - gstart : bytes;
+	grains = calloc(1, bytes);
+	if (!grains)
 		return vmdk_err(err, errlen, -ENOMEM, "%s: out of memory", disk->path);
-	if (disk->parent && (in || n < valid))
-		r = vmdk_layer_read(disk->parent, grain, valid, e->start + gstart, err, errlen);
+	len = in + len > bytes ? (size_t)(bytes - in) : len;
+	if (disk->parent && (in || in + len < valid))
+		r = vmdk_layer_read(disk->parent, grains, valid, e->start + gstart, err, errlen);
 	if (!r) {
-		memcpy(grain + in, data, n);
-		r = vmdk_sparse_alloc(e->sparse, g, grain, err, errlen);
+		memcpy(grains + in, data, len);
+		r = vmdk_sparse_alloc(e->sparse, g, n, grains, &done, err, errlen);
 	}
-	free(grain);
+	free(grains);
+	/* the bytes of @data inside the grains allocated */
+	*ret_bytes = done * gb > in ? (size_t)(done * gb - in < len ? done * gb - in : len) : 0;
+	if (!r && !*ret_bytes)
+		r = -EEXIST;
 	return r;
 }
 
@@ -163,12 +193,14 @@ static int sparse_write(struct keel_vmdk *disk, struct vmdk_extent *e, const cha
 		int r = vmdk_sparse_lookup(e->sparse, g, &sector, err, errlen);
 
 		if (!r && (sector == VMDK_GRAIN_UNMAPPED || sector == VMDK_GRAIN_ZERO)) {
-			r = sparse_fill_grain(disk, e, g, buf, n, in, err, errlen);
+			r = sparse_fill_grains(disk, e, g, buf, len, in, &n, err, errlen);
 			/* another thread allocated it first: write into its grain */
-			if (r == -EEXIST)
+			if (r == -EEXIST) {
+				n = (size_t)(gb - in) < len ? (size_t)(gb - in) : len;
 				r = vmdk_sparse_lookup(e->sparse, g, &sector, err, errlen);
-			else
+			} else {
 				sector = VMDK_GRAIN_UNMAPPED;
+			}
 		}
 		if (!r && sector != VMDK_GRAIN_UNMAPPED && sector != VMDK_GRAIN_ZERO) {
 			r = vmdk_pwrite_full(e->fd, buf, n, sector * VMDK_SECTOR + in);

@@ -105,6 +105,7 @@ void vmdk_sparse_close(struct vmdk_sparse *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->alloc_lock);
 	free(s);
 }
 
@@ -239,6 +240,7 @@ int vmdk_sparse_open(const char *path, int fd, bool writable, struct vmdk_sparse
 		return vmdk_err(err, errlen, -ENOMEM, "%s: out of memory", path);
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->alloc_lock, NULL);
 	s->zcache_grain = UINT64_MAX;
 	s->fd = fd;
 	s->path = path;
@@ -351,6 +353,9 @@ int vmdk_sparse_write_descriptor(struct vmdk_sparse *s, const char *text, char *
 	memcpy(buf, text, len);
 	r = vmdk_pwrite_full(s->fd, buf, bytes, s->h.desc_off * VMDK_SECTOR);
 	free(buf);
+	/* durable before the data it announces changes (the new CID) */
+	if (!r && fdatasync(s->fd))
+		r = -errno;
 	if (r)
 		return vmdk_err(err, errlen, r, "%s: writing the descriptor: %s", s->path,
 				strerror(-r));
@@ -595,77 +600,144 @@ static void crash_point(void)
 		_exit(99);
 }
 
-int vmdk_sparse_alloc(struct vmdk_sparse *s, uint64_t g, const void *data, char *err,
-		      size_t errlen)
+/* The order of an allocation must hold on the disk, not only in the page
+ * cache: without this, a power loss may keep a table entry and lose the
+ * grain it points at (tests/unit/test_vmdk_powerloss.c). */
+static int sync_step(struct vmdk_sparse *s, const char *after, char *err, size_t errlen)
 {
-	uint64_t gb = vmdk_sparse_grain_bytes(s), cur, t = g / s->h.gtes_per_gt, gt_sec, rgt_sec;
-	uint32_t idx = (uint32_t)(g % s->h.gtes_per_gt), grain_sector;
-	size_t gt_room = 2 * (((size_t)s->h.gtes_per_gt * 4 + 511) & ~(size_t)511);
+	if (!fdatasync(s->fd))
+		return 0;
+	return vmdk_err(err, errlen, -errno, "%s: fdatasync after writing %s: %s", s->path, after,
+			strerror(errno));
+}
+
+/* Step 2 for a grain whose table exists: its entry, in the redundant table
+ * and then the primary one (lock held). */
+static int map_in_table(struct vmdk_sparse *s, uint64_t t, uint32_t idx, uint32_t grain_sector,
+			char *err, size_t errlen)
+{
 	int r;
 
+	if (s->rgd && s->rgd[t]) {
+		r = write_entry(s, s->rgd[t], idx, grain_sector, err, errlen);
+		if (r)
+			return r;
+		crash_point();
+	}
+	r = write_entry(s, s->gd[t], idx, grain_sector, err, errlen);
+	if (r)
+		return r;
+	crash_point();
+	if (s->gts[t])
+		s->gts[t][idx] = grain_sector;
+	return 0;
+}
+
+/* Steps 2 and 3 for a grain whose table does not exist (images made
+ * elsewhere): new tables holding its entry, made durable, then the
+ * directory entries pointing at them.  @s->lock is held on entry and
+ * return, and dropped around the fdatasync. */
+static int map_in_new_table(struct vmdk_sparse *s, uint64_t t, uint32_t idx,
+			    uint32_t grain_sector, char *err, size_t errlen)
+{
+	uint64_t gt_sec, rgt_sec = 0;
+	int r;
+
+	r = new_table(s, idx, grain_sector, &gt_sec, err, errlen);
+	if (r)
+		return r;
+	crash_point();
+	if (s->rgd) {
+		r = new_table(s, idx, grain_sector, &rgt_sec, err, errlen);
+		if (r)
+			return r;
+		crash_point();
+	}
+	pthread_mutex_unlock(&s->lock);
+	r = sync_step(s, "new grain tables", err, errlen);
+	pthread_mutex_lock(&s->lock);
+	if (r)
+		return r;
+	if (s->rgd) {
+		r = write_entry(s, s->h.rgd_off, (uint32_t)t, (uint32_t)rgt_sec, err, errlen);
+		if (r)
+			return r;
+		crash_point();
+		s->rgd[t] = (uint32_t)rgt_sec;
+	}
+	r = write_entry(s, s->h.gd_off, (uint32_t)t, (uint32_t)gt_sec, err, errlen);
+	if (r)
+		return r;
+	crash_point();
+	s->gd[t] = (uint32_t)gt_sec;
+	return 0;
+}
+
+/*
+ * Give grains @g, @g + 1, ... (at most @n) places at the end of the file,
+ * holding @data (@n whole grains); *@ret_done says how many were allocated
+ * (the leading ones still unmapped: a grain another thread allocated first
+ * ends the run; -EEXIST when it is @g).  Allocations of one extent run one
+ * at a time (alloc_lock); the grains' data is written and made durable with
+ * one fdatasync for the whole run, without holding @s->lock, so reads of
+ * other grains do not wait for the disk.
+ */
+int vmdk_sparse_alloc(struct vmdk_sparse *s, uint64_t g, uint64_t n, const void *data,
+		      uint64_t *ret_done, char *err, size_t errlen)
+{
+	uint64_t gb = vmdk_sparse_grain_bytes(s), cur, at, m = 0;
+	size_t gt_room = 2 * (((size_t)s->h.gtes_per_gt * 4 + 511) & ~(size_t)511);
+	int r = 0;
+
+	*ret_done = 0;
 	if (!s->writable)
 		return vmdk_err(err, errlen, -EROFS, "%s: not writable", s->path);
+	pthread_mutex_lock(&s->alloc_lock);
 	pthread_mutex_lock(&s->lock);
-	r = lookup_locked(s, g, &cur, err, errlen);
-	if (r)
-		goto out;
-	if (cur != VMDK_GRAIN_UNMAPPED && cur != VMDK_GRAIN_ZERO) {
-		r = -EEXIST;
-		goto out;
+	while (!r && m < n) {
+		r = lookup_locked(s, g + m, &cur, err, errlen);
+		if (r || (cur != VMDK_GRAIN_UNMAPPED && cur != VMDK_GRAIN_ZERO))
+			break;
+		m++;
 	}
-	if ((s->file_end + gb + gt_room) / VMDK_SECTOR > UINT32_MAX) {
+	if (!r && !m)
+		r = -EEXIST;
+	/* room for the grains and, at worst, new tables for each */
+	if (!r && (s->file_end + m * (gb + gt_room)) / VMDK_SECTOR > UINT32_MAX)
 		r = vmdk_err(err, errlen, -ENOSPC,
 			     "%s: full: grain offsets are 32-bit sectors (2 TiB per extent)", s->path);
-		goto out;
-	}
-	/* 1: the grain's data */
-	grain_sector = (uint32_t)(s->file_end / VMDK_SECTOR);
-	r = vmdk_pwrite_full(s->fd, data, gb, s->file_end);
-	if (r) {
-		vmdk_err(err, errlen, r, "%s: writing a grain at %" PRIu64 ": %s", s->path,
-			 s->file_end, strerror(-r));
-		goto out;
-	}
-	s->file_end += gb;
-	crash_point();
-	if (s->gd[t]) {
-		/* 2: its entry, in the redundant table and then the primary one */
-		if (s->rgd && s->rgd[t]) {
-			r = write_entry(s, s->rgd[t], idx, grain_sector, err, errlen);
-			if (r)
-				goto out;
-			crash_point();
-		}
-		r = write_entry(s, s->gd[t], idx, grain_sector, err, errlen);
-		if (r)
-			goto out;
-		crash_point();
-		if (s->gts[t])
-			s->gts[t][idx] = grain_sector;
-		goto out;
-	}
-	/* 2: new tables holding the entry, 3: the directories pointing at them */
-	r = new_table(s, idx, grain_sector, &gt_sec, err, errlen);
-	if (!r) {
-		crash_point();
-		if (s->rgd)
-			r = new_table(s, idx, grain_sector, &rgt_sec, err, errlen);
-	}
-	if (!r && s->rgd) {
-		crash_point();
-		r = write_entry(s, s->h.rgd_off, (uint32_t)t, (uint32_t)rgt_sec, err, errlen);
-		if (!r)
-			crash_point();
-	}
-	if (!r)
-		r = write_entry(s, s->h.gd_off, (uint32_t)t, (uint32_t)gt_sec, err, errlen);
+	/* only allocations move file_end, and they hold alloc_lock */
+	at = s->file_end;
+	pthread_mutex_unlock(&s->lock);
 	if (r)
 		goto out;
+	/* 1: the grains' data, durable before anything points at them */
+	r = vmdk_pwrite_full(s->fd, data, m * gb, at);
+	if (r) {
+		vmdk_err(err, errlen, r, "%s: writing %" PRIu64 " grains at %" PRIu64 ": %s",
+			 s->path, m, at, strerror(-r));
+		goto out;
+	}
+	r = sync_step(s, "new grains", err, errlen);
+	if (r)
+		goto out;
+	pthread_mutex_lock(&s->lock);
+	s->file_end = at + m * gb;
 	crash_point();
-	if (s->rgd)
-		s->rgd[t] = (uint32_t)rgt_sec;
-	s->gd[t] = (uint32_t)gt_sec;
-out:
+	for (uint64_t i = 0; !r && i < m; i++) {
+		uint64_t t = (g + i) / s->h.gtes_per_gt;
+		uint32_t idx = (uint32_t)((g + i) % s->h.gtes_per_gt);
+		uint32_t sector = (uint32_t)((at + i * gb) / VMDK_SECTOR);
+
+		if (s->gd[t])
+			r = map_in_table(s, t, idx, sector, err, errlen);
+		else
+			r = map_in_new_table(s, t, idx, sector, err, errlen);
+		if (!r)
+			*ret_done = i + 1;
+	}
 	pthread_mutex_unlock(&s->lock);
+out:
+	pthread_mutex_unlock(&s->alloc_lock);
 	return r;
 }

@@ -101,7 +101,10 @@ struct vmdk_sparse {
 	/* compressed extents: the last grain inflated, for reads in pieces */
 	char *zcache;
 	uint64_t zcache_grain; /* UINT64_MAX: empty */
-	pthread_mutex_t lock;
+	pthread_mutex_t lock; /* tables, directories, file_end, zcache */
+	/* held through a whole grain allocation, which waits for fdatasync
+	 * twice at most: reads keep going meanwhile (they need only @lock) */
+	pthread_mutex_t alloc_lock;
 };
 
 /* where a grain lives: */
@@ -122,9 +125,9 @@ int vmdk_sparse_lookup(struct vmdk_sparse *s, uint64_t g, uint64_t *ret_sector, 
 /* read @len bytes at @in (bytes into grain @g) of a mapped grain */
 int vmdk_sparse_read_grain(struct vmdk_sparse *s, uint64_t g, uint64_t sector, void *buf,
 			   size_t len, uint64_t in, char *err, size_t errlen);
-/* allocate grain @g (unmapped) holding @data (a whole grain) */
-int vmdk_sparse_alloc(struct vmdk_sparse *s, uint64_t g, const void *data, char *err,
-		      size_t errlen);
+/* allocate up to @n unmapped grains from @g holding @data (whole grains) */
+int vmdk_sparse_alloc(struct vmdk_sparse *s, uint64_t g, uint64_t n, const void *data,
+		      uint64_t *ret_done, char *err, size_t errlen);
 int vmdk_sparse_write_header(struct vmdk_sparse *s, char *err, size_t errlen);
 uint64_t vmdk_sparse_grain_bytes(const struct vmdk_sparse *s);
 

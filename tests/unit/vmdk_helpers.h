@@ -13,24 +13,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tmp_path.h"
+#include <limits.h>
+
+#include "tmpdir.h"
 #include "vmdk/vmdk.h"
 
 static inline char *scratch_dir(void)
 {
-	char buf[128];
-	char *d = strdup(keel_test_tmp_template(buf, sizeof(buf), "keel-vmdk-"));
+	char *d = malloc(PATH_MAX);
 
-	cr_assert(d && mkdtemp(d), "mkdtemp");
+	cr_assert(d);
+	tmpdir_make(d, PATH_MAX, "vmdk");
 	return d;
 }
 
 static inline void scratch_rm(char *d)
 {
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-	cr_expect(system(cmd) == 0);
+	tmpdir_rm(d);
 	free(d);
 }
 
