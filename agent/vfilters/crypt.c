@@ -1,18 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * crypt: AES-256-XTS (libcrypto) of every 512-byte sector, the tweak being
- * the sector's number on the disk (as dm-crypt's plain64): the same data
- * at two places encrypts differently.  Everything below this filter sees
- * only ciphertext.
+ * crypt: AES-256-XTS (libcrypto) of every sector (512 or 4096 bytes: one
+ * XTS data unit each), the tweak being the number of the sector's first
+ * 512-byte LBA on the disk (as dm-crypt's plain64 without
+ * iv_large_sectors): the same data at two places encrypts differently.
+ * Everything below this filter sees only ciphertext.
  *
  *   [filter.crypt]
  *   key_file = disk.key   ; 64 bytes, raw or as 128 hex digits; mode 0600
+ *   sector_size = 4096    ; 512 (default) or 4096; fixed for the disk's life
  *
- * A zeroing discard writes encrypted zeros (the disk below would read
- * back zeros, which decrypt to noise); a plain discard (trim) passes down.
+ * With 4096-byte sectors an I/O that covers part of a sector reads the
+ * whole sector below (a write then re-encrypts and writes it whole, under
+ * one of LOCKS stripe locks, so two writers of different parts of one
+ * sector do not undo each other).  A zeroing discard writes encrypted zeros
+ * (the disk below would read back zeros, which decrypt to noise); a plain
+ * discard (trim) passes down.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -28,10 +35,13 @@
 #define KEY_LEN 64
 #define POOL_MAX 64		/* idle cipher contexts kept per disk */
 #define ZERO_CHUNK (1u << 20)
+#define LOCKS 64		/* stripe locks of partial-sector writes */
 
 struct crypt {
 	unsigned char key[KEY_LEN];
 	char key_file[PATH_MAX];
+	uint64_t sector;	/* bytes per XTS data unit: 512 or 4096 */
+	pthread_mutex_t rmw[LOCKS];
 	pthread_mutex_t lock;	/* the pools */
 	unsigned int nidle[2];
 	EVP_CIPHER_CTX *idle[2][POOL_MAX];	/* [enc] */
@@ -75,15 +85,16 @@ static int transform(struct crypt *c, int enc, unsigned char *out, const unsigne
 
 	if (!ctx)
 		return -ENOMEM;
-	for (size_t done = 0; done < len; done += KEEL_VF_SECTOR) {
+	/* @off and @len are multiples of c->sector here */
+	for (size_t done = 0; done < len; done += c->sector) {
 		unsigned char iv[16] = { 0 };
-		uint64_t sector = (off + done) / KEEL_VF_SECTOR;
+		uint64_t lba = (off + done) / KEEL_VF_SECTOR;
 		int outl;
 
 		for (int i = 0; i < 8; i++)
-			iv[i] = (unsigned char)(sector >> (8 * i));	/* little-endian */
+			iv[i] = (unsigned char)(lba >> (8 * i));	/* little-endian */
 		if (!EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, enc) ||
-		    !EVP_CipherUpdate(ctx, out + done, &outl, in + done, KEEL_VF_SECTOR)) {
+		    !EVP_CipherUpdate(ctx, out + done, &outl, in + done, (int)c->sector)) {
 			r = -EIO;
 			break;
 		}
@@ -92,53 +103,120 @@ static int transform(struct crypt *c, int enc, unsigned char *out, const unsigne
 	return r;
 }
 
-static int crypt_pread(struct keel_vfilter *f, void *buf, size_t len, uint64_t off)
+/* the whole sectors holding [off, off + len) */
+static void widen(const struct crypt *c, uint64_t off, uint64_t len, uint64_t *ret_off,
+		  uint64_t *ret_len)
 {
-	int r = keel_vfilter_pread(keel_vfilter_below(f), buf, len, off);
-
-	if (r)
-		return r;
-	return transform(keel_vfilter_priv(f), 0, buf, buf, len, off);
+	*ret_off = off / c->sector * c->sector;
+	*ret_len = (off + len + c->sector - 1) / c->sector * c->sector - *ret_off;
 }
 
-static int crypt_pwrite(struct keel_vfilter *f, const void *buf, size_t len, uint64_t off,
-			unsigned int flags)
+static int crypt_pread(struct keel_vfilter *f, void *buf, size_t len, uint64_t off)
 {
-	unsigned char *ct = malloc(len ? len : 1);
+	struct crypt *c = keel_vfilter_priv(f);
+	uint64_t woff, wlen;
+	unsigned char *w;
 	int r;
 
-	if (!ct)
+	widen(c, off, len, &woff, &wlen);
+	if (woff == off && wlen == len) {
+		r = keel_vfilter_pread(keel_vfilter_below(f), buf, len, off);
+		return r ? r : transform(c, 0, buf, buf, len, off);
+	}
+	w = malloc(wlen);
+	if (!w)
 		return -ENOMEM;
-	r = transform(keel_vfilter_priv(f), 1, ct, buf, len, off);
+	r = keel_vfilter_pread(keel_vfilter_below(f), w, wlen, woff);
 	if (!r)
-		r = keel_vfilter_pwrite(keel_vfilter_below(f), ct, len, off, flags);
-	free(ct);
+		r = transform(c, 0, w, w, wlen, woff);
+	if (!r)
+		memcpy(buf, w + (off - woff), len);
+	free(w);
+	return r;
+}
+
+/* Write part of one sector at @sec: read, decrypt, change, encrypt, write,
+ * with the sector's stripe lock held. */
+static int write_partial(struct keel_vfilter *f, struct crypt *c, const unsigned char *buf,
+			 size_t len, uint64_t off, uint64_t sec, unsigned int flags)
+{
+	pthread_mutex_t *lock = &c->rmw[(sec / c->sector) % LOCKS];
+	unsigned char *w = malloc(c->sector);
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	pthread_mutex_lock(lock);
+	r = keel_vfilter_pread(keel_vfilter_below(f), w, c->sector, sec);
+	if (!r)
+		r = transform(c, 0, w, w, c->sector, sec);
+	if (!r) {
+		memcpy(w + (off - sec), buf, len);
+		r = transform(c, 1, w, w, c->sector, sec);
+	}
+	if (!r)
+		r = keel_vfilter_pwrite(keel_vfilter_below(f), w, c->sector, sec, flags);
+	pthread_mutex_unlock(lock);
+	OPENSSL_cleanse(w, c->sector);
+	free(w);
+	return r;
+}
+
+static int crypt_pwrite(struct keel_vfilter *f, const void *vbuf, size_t len, uint64_t off,
+			unsigned int flags)
+{
+	struct crypt *c = keel_vfilter_priv(f);
+	const unsigned char *buf = vbuf;
+	unsigned char *ct;
+	size_t n;
+	int r = 0;
+
+	/* a head that starts or ends inside a sector */
+	if (off % c->sector || len < c->sector) {
+		uint64_t sec = off / c->sector * c->sector;
+
+		n = sec + c->sector - off < len ? (size_t)(sec + c->sector - off) : len;
+		r = write_partial(f, c, buf, n, off, sec, flags);
+		buf += n;
+		off += n;
+		len -= n;
+	}
+	/* whole sectors, then a tail inside one */
+	n = len / c->sector * c->sector;
+	if (!r && n) {
+		ct = malloc(n);
+		if (!ct)
+			return -ENOMEM;
+		r = transform(c, 1, ct, buf, n, off);
+		if (!r)
+			r = keel_vfilter_pwrite(keel_vfilter_below(f), ct, n, off, flags);
+		free(ct);
+	}
+	if (!r && len > n)
+		r = write_partial(f, c, buf + n, len - n, off + n, off + n, flags);
 	return r;
 }
 
 static int crypt_discard(struct keel_vfilter *f, uint64_t off, uint64_t len, unsigned int flags)
 {
-	unsigned char *zero, *ct;
+	unsigned char *zero;
 	int r = 0;
 
+	/* a trim of part of a 4096-byte sector passes down too: XTS decrypts
+	 * each 16-byte block on its own, so the rest of the sector survives */
 	if (!(flags & KEEL_VF_ZERO))
 		return keel_vfilter_discard(keel_vfilter_below(f), off, len, flags);
 	zero = calloc(1, ZERO_CHUNK);
-	ct = malloc(ZERO_CHUNK);
-	if (!zero || !ct)
-		r = -ENOMEM;
+	if (!zero)
+		return -ENOMEM;
 	while (!r && len) {
 		size_t n = len < ZERO_CHUNK ? len : ZERO_CHUNK;
 
-		r = transform(keel_vfilter_priv(f), 1, ct, zero, n, off);
-		if (!r)
-			r = keel_vfilter_pwrite(keel_vfilter_below(f), ct, n, off,
-						flags & KEEL_VF_FUA);
+		r = crypt_pwrite(f, zero, n, off, flags & KEEL_VF_FUA);
 		off += n;
 		len -= n;
 	}
 	free(zero);
-	free(ct);
 	return r;
 }
 
@@ -152,8 +230,8 @@ static int crypt_control(struct keel_vfilter *f, const char *op, json_t *args, j
 		snprintf(err, errlen, "filter crypt has no operation \"%s\" (known: stats)", op);
 		return -EOPNOTSUPP;
 	}
-	*ret = json_pack("{s:s, s:i, s:s}", "cipher", "aes-256-xts", "sector_size",
-			 KEEL_VF_SECTOR, "key_file", c->key_file);
+	*ret = json_pack("{s:s, s:I, s:s}", "cipher", "aes-256-xts", "sector_size",
+			 (json_int_t)c->sector, "key_file", c->key_file);
 	return *ret ? 0 : -ENOMEM;
 }
 
@@ -225,7 +303,24 @@ static int crypt_open(struct keel_vfilter *f, struct keel_vfilter_conf *conf, ch
 	if (!c)
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
+	for (int i = 0; i < LOCKS; i++)
+		pthread_mutex_init(&c->rmw[i], NULL);
 	keel_vfilter_set_priv(f, c);
+	r = keel_vfilter_conf_u64(conf, "sector_size", KEEL_VF_SECTOR, KEEL_VF_SECTOR, 4096,
+				  &c->sector, err, errlen);
+	if (r)
+		return r;
+	if (c->sector != KEEL_VF_SECTOR && c->sector != 4096) {
+		snprintf(err, errlen, "%s sector_size: %" PRIu64 " is not 512 or 4096",
+			 keel_vfilter_conf_where(conf), c->sector);
+		return -EINVAL;
+	}
+	if (keel_vfilter_disk_size(f) % c->sector) {
+		snprintf(err, errlen, "%s sector_size: the disk (%" PRIu64 " bytes) is not a "
+			 "whole number of %" PRIu64 "-byte sectors", keel_vfilter_conf_where(conf),
+			 keel_vfilter_disk_size(f), c->sector);
+		return -EINVAL;
+	}
 	r = keel_vfilter_conf_path(conf, "key_file", NULL, c->key_file, sizeof(c->key_file), err,
 				   errlen);
 	if (r)
@@ -259,12 +354,14 @@ static void crypt_close(struct keel_vfilter *f)
 			EVP_CIPHER_CTX_free(c->idle[e][i]);
 	OPENSSL_cleanse(c->key, sizeof(c->key));
 	pthread_mutex_destroy(&c->lock);
+	for (int i = 0; i < LOCKS; i++)
+		pthread_mutex_destroy(&c->rmw[i]);
 	free(c);
 }
 
 const struct keel_vfilter_ops keel_vfilter_crypt = {
 	.name = "crypt",
-	.summary = "AES-256-XTS per 512-byte sector, tweak = sector number, key from a key file",
+	.summary = "AES-256-XTS per 512- or 4096-byte sector, tweak = LBA, key from a key file",
 	.open = crypt_open,
 	.close = crypt_close,
 	.pread = crypt_pread,
