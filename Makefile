@@ -52,7 +52,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 -include mk/*.mk
 
 .PHONY: config-example all user bpf kmod check check-unit check-integration check-host check-vm run deps vmlinux \
-	install clean bench format
+	install install-files install-core clean bench format
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -70,18 +70,18 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 
 $(BUILD)/agent/%.o: agent/%.c $(BPF_SKELS) $(wildcard include/keel/*.h agent/*/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libkeel.a: $(filter-out $(BUILD)/agent/%/main.o,$(LIB_OBJS))
 	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/keel-%: $(BUILD)/agent/%/main.o $(BUILD)/libkeel.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/keeld: $(BUILD)/agent/keeld/main.o $(BUILD)/libkeel.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/keelctl: $(BUILD)/agent/keelctl/main.o $(BUILD)/libkeel.a
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libkeel.a
 	@mkdir -p $(@D)
@@ -142,10 +142,20 @@ bench: user
 run: deps all
 	./$(BUILD)/keeld
 
+# make install: build everything, then install-files, which builds nothing
+# (debian/rules builds only what the packages ship, then calls it).  The
+# unit's paths follow PREFIX; UNITDIR is where it goes (packages:
+# /lib/systemd/system).
+UNITDIR    ?= /etc/systemd/system
 install: all
+	$(MAKE) --no-print-directory install-files
+install-files: install-core
+install-core:
 	install -D -m 0755 $(BUILD)/keeld $(DESTDIR)$(PREFIX)/sbin/keeld
 	install -D -m 0755 $(BUILD)/keelctl $(DESTDIR)$(PREFIX)/bin/keelctl
-	install -D -m 0644 deploy/keeld.service $(DESTDIR)/etc/systemd/system/keeld.service
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/|$(PREFIX)/|g' deploy/keeld.service > $(DESTDIR)$(UNITDIR)/keeld.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/keeld.service
 	install -D -m 0644 deploy/keel.conf $(DESTDIR)/etc/keel/keel.conf.example
 
 format:

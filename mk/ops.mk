@@ -6,7 +6,7 @@ LDLIBS += -lmicrohttpd
 # their argp --help, keel.conf(5) from `keeld --print-config`.
 KEEL_VERSION_STR := $(shell sed -n 's/^\#define KEEL_VERSION "\(.*\)"/\1/p' agent/keeld/version.h)
 MAN_PAGES := $(BUILD)/man/keeld.8 $(BUILD)/man/keelctl.1 $(BUILD)/man/keel-cachesim.1 \
-	     $(BUILD)/man/keel.conf.5
+	     $(BUILD)/man/keel-vdisk.1 $(BUILD)/man/keel-rcache.8 $(BUILD)/man/keel.conf.5
 .PHONY: man install-ops
 man: $(MAN_PAGES)
 all: man
@@ -23,19 +23,32 @@ $(BUILD)/man/keel-cachesim.1: $(BUILD)/keel-cachesim
 	@mkdir -p $(@D)
 	help2man --no-info --section 1 --name "simulate cache policies on block traces" \
 		--version-string "keel-cachesim $(KEEL_VERSION_STR)" --no-discard-stderr $< > $@
+$(BUILD)/man/keel-vdisk.1: $(BUILD)/keel-vdisk
+	@mkdir -p $(@D)
+	help2man --no-info --section 1 --name "serve a keel virtual disk over NBD, reach its filters" \
+		--version-string "keel-vdisk $(KEEL_VERSION_STR)" --no-discard-stderr $< > $@
+$(BUILD)/man/keel-rcache.8: $(BUILD)/keel-rcache
+	@mkdir -p $(@D)
+	help2man --no-info --section 8 --name "keel's read cache daemon for virtual disks" \
+		--version-string "keel-rcache $(KEEL_VERSION_STR)" --no-discard-stderr $< > $@
 $(BUILD)/man/keel.conf.5: $(BUILD)/keeld deploy/man/keel.conf.5.sh
 	@mkdir -p $(@D)
 	deploy/man/keel.conf.5.sh $< > $@
 
-# `make install` installs all of keel (the Makefile's install target does
+# `make install` installs all of keel (the Makefile's install-core does
 # keeld, keelctl, the unit and the example configuration).
-install: install-ops
-install-ops: all
+install-files: install-ops
+install-ops:
 	install -D -m 0755 $(BUILD)/keel-cachesim $(DESTDIR)$(PREFIX)/bin/keel-cachesim
 	install -D -m 0644 $(BUILD)/man/keeld.8 $(DESTDIR)$(PREFIX)/share/man/man8/keeld.8
 	install -D -m 0644 $(BUILD)/man/keelctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/keelctl.1
 	install -D -m 0644 $(BUILD)/man/keel-cachesim.1 $(DESTDIR)$(PREFIX)/share/man/man1/keel-cachesim.1
 	install -D -m 0644 $(BUILD)/man/keel.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/keel.conf.5
+	install -D -m 0644 $(BUILD)/man/keel-vdisk.1 $(DESTDIR)$(PREFIX)/share/man/man1/keel-vdisk.1
+	install -D -m 0644 $(BUILD)/man/keel-rcache.8 $(DESTDIR)$(PREFIX)/share/man/man8/keel-rcache.8
+	install -D -m 0755 $(BUILD)/keel-vdisk $(DESTDIR)$(PREFIX)/bin/keel-vdisk
+	install -D -m 0755 $(BUILD)/keel-rcache $(DESTDIR)$(PREFIX)/sbin/keel-rcache
+	install -D -m 0644 $(BUILD)/nbdkit-keel-plugin.so $(DESTDIR)$(PREFIX)/lib/keel/nbdkit-keel-plugin.so
 	install -D -m 0644 deploy/completion/keelctl \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/keelctl
 	install -d $(DESTDIR)$(PREFIX)/share/doc/keel

@@ -15,11 +15,13 @@ user: $(BUILD)/nbdkit-keel-plugin.so
 
 $(BUILD)/pic/%.o: %.c $(wildcard include/keel/*.h agent/*/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(BUILD)/nbdkit-keel-plugin.so: agent/vdisk/nbdkit/plugin.c $(VDISK_PIC_OBJS)
-	$(CC) $(CFLAGS) -fPIC -shared $^ -o $@ \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -fPIC -shared $^ -o $@ \
 		-linih -ljansson -lcrypto -lz -lisal -lpthread
 
 # keel-vdisk: serve a disk (execs nbdkit with the plugin), reach its filters.
 user: $(BUILD)/keel-vdisk
+# Where an installed keel-vdisk finds the plugin when it is not beside it.
+$(BUILD)/agent/vdisk/main.o: CFLAGS += -DKEEL_LIBDIR='"$(PREFIX)/lib/keel"'

@@ -138,6 +138,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	return 0;
 }
 
+/* Where `make install` puts the plugin (PREFIX/lib/keel, from the Makefile). */
+#ifndef KEEL_LIBDIR
+#define KEEL_LIBDIR "/usr/local/lib/keel"
+#endif
+
 /* nbdkit-keel-plugin.so: $KEEL_NBDKIT_PLUGIN, beside this program, or installed. */
 static void plugin_path(char *ret, size_t len)
 {
@@ -157,7 +162,7 @@ static void plugin_path(char *ret, size_t len)
 		if (!access(ret, R_OK))
 			return;
 	}
-	snprintf(ret, len, "/usr/local/lib/keel/nbdkit-keel-plugin.so");
+	snprintf(ret, len, "%s/nbdkit-keel-plugin.so", KEEL_LIBDIR);
 }
 
 /* A socket left by a killed server: nbdkit will not replace it itself. */

@@ -32,6 +32,9 @@ awk '
 /^\.\\" key / {
 	key = $3; def = substr($0, length(".\\\" key " key) + 2)
 	gsub(/-/, "\\-", def)
+	# a line starting with a quote or a dot would be read as a request
+	if (help ~ /^['"'"'.]/)
+		help = "\\&" help
 	printf ".TP\n.B %s\n", key
 	printf "%s.  Default: \\fB%s\\fR.\n", help, def == "" ? "(empty)" : def
 	next
