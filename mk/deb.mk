@@ -5,7 +5,7 @@
 # packages: build/deb/keel_VERSION_amd64.deb, build/deb/keel-dkms_VERSION_all.deb.
 DEB_DIR     := $(BUILD)/deb
 DEB_VERSION := $(shell dpkg-parsechangelog -SVersion 2>/dev/null)
-.PHONY: deb
+.PHONY: deb check-deb
 
 deb:
 	@if [ "$(DEB_VERSION)" != "$(KEEL_VERSION_STR)" ]; then \
@@ -19,3 +19,8 @@ deb:
 	lintian --fail-on error,warning --info $(DEB_DIR)/keel_$(DEB_VERSION)_amd64.changes
 	@ls -l $(DEB_DIR)/*.deb
 
+# The packages on a clean Debian 12 root (tests/deb/, docs/testing.md).
+# Not part of make check: a first run downloads Debian (debootstrap, the
+# kernel headers, gcc), and DKMS builds keel.ko four times.
+check-deb: deb
+	./tests/deb/run
