@@ -8,6 +8,7 @@
 #                             and pins, /proc /sys /dev mounted, apt updated
 #   deb_root_umount, deb_root_mount   undo and redo those mounts
 #   in_root CMD...            CMD chrooted in the root, no debconf questions
+#   dkms_ko KVER              the keel.ko DKMS installed there for KVER
 #   deb_root_paths            every path in the root (and /etc's contents)
 #                             but apt's and dpkg's own records and caches
 KEEL_DEB_VERSION=$(dpkg-parsechangelog -l "$KEEL_TOP/debian/changelog" -SVersion)
@@ -20,6 +21,12 @@ DEB_ROOT=$DEB_CACHE/root
 
 in_root() {
 	chroot "$DEB_ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"
+}
+
+# The keel.ko DKMS installed in the root for kernel $1: keel.ko, or
+# keel.ko.xz where the kernel compresses its modules (6.12)
+dkms_ko() {
+	ls "$DEB_ROOT/lib/modules/$1/updates/dkms/"keel.ko* 2>/dev/null | head -n 1
 }
 
 # CMD in the booted root (systemd-nspawn), in every namespace of its PID 1
