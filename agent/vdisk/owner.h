@@ -129,6 +129,8 @@ int keel_owner_srv_release(struct keel_owner_srv *s, char *err, size_t errlen);
  * server does not hold a valid lease (fenced, released, taken over).
  */
 int keel_owner_srv_gate(struct keel_owner_srv *s);
+/* Standby and not fenced: released cleanly (or never owned). */
+bool keel_owner_srv_clean(struct keel_owner_srv *s);
 json_t *keel_owner_srv_status(struct keel_owner_srv *s);
 /*
  * A failed acquire's error as a word for people and scripts: busy (the

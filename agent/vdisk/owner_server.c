@@ -585,6 +585,11 @@ static void *listener(void *arg)
 	return NULL;
 }
 
+bool keel_owner_srv_clean(struct keel_owner_srv *s)
+{
+	return atomic_load(&s->state) == ST_STANDBY;
+}
+
 json_t *keel_owner_srv_status(struct keel_owner_srv *s)
 {
 	struct keel_owner_rec r;

@@ -244,6 +244,37 @@ check "B's handoff after A's close" kc b vdisk handoff "$D"
 check "B's keeld: vdisk.acquired how released (no takeover)" \
 	ev b vdisk.acquired '.how == "released" and .from == "host-a" and .generation == 10'
 check "B reads A's data" io b -c "read -P 0xa9 $((21 << 20)) 64k" -c "read -P 7 $((7 << 20)) 64k"
+
+# --- fio with verify across handoffs (no lost, no stale data): B writes
+# with verify and hands the disk to A, which verifies B's data and writes
+# the same blocks with another pattern, hands it back, and B verifies A's
+# data.  verify=pattern compares every byte (crc32c would accept an older
+# pass's block: it is consistent in itself).
+fails() { ! "$@"; }
+fio_run() {	# fio_run H PATTERN ARGS...: fio's nbd engine through H's export
+	local h=$1 pat=$2
+	shift 2
+	timeout 120 fio --name=owner --ioengine=nbd --uri="nbd+unix:///?socket=$(sock "$h")" \
+		--rw=randwrite --bs=4k --offset=32M --size=8M --iodepth=8 --randseed=7 \
+		--verify=pattern --verify_pattern="$pat" --verify_fatal=1 --verify_state_save=0 \
+		--output="$KEEL_TMP/fio-$h-$pat.out" "$@"
+}
+if command -v fio >/dev/null && fio --enghelp=nbd >/dev/null 2>&1; then
+	kc a vdisk open "$D" --standby >/dev/null || echo "  open --standby on A failed"
+	check "fio on B: 8 MiB of random 4k writes (pattern 0x1111), verified" \
+		fio_run b 0x11111111 --do_verify=1
+	check "A takes the disk from B" kc a vdisk handoff "$D"
+	check "fio verify_only on A: every block B's fio wrote is there" fio_run a 0x11111111 --verify_only
+	check "fio on A: the same blocks again (pattern 0x2222)" fio_run a 0x22222222 --do_verify=0
+	check "B takes the disk back" kc b vdisk handoff "$D"
+	check "fio verify_only on B: A's blocks, none of B's older ones (no stale data)" \
+		fio_run b 0x22222222 --verify_only
+	check "... and B's first pattern no longer verifies (the check can fail)" \
+		fails fio_run b 0x11111111 --verify_only
+	check "A: close" kc a vdisk close "$D"
+else
+	note "fio with the nbd engine is missing: the fio part is skipped"
+fi
 check "B: close" kc b vdisk close "$D"
 stop a
 stop b

@@ -452,10 +452,26 @@ static int keel_pwrite(void *h, const void *buf, uint32_t count, uint64_t off, u
 
 static int keel_flush(void *h, uint32_t flags)
 {
-	struct keel_vdisk *d = enter();
+	struct keel_vdisk *d;
 
 	(void)h;
 	(void)flags;
+	/*
+	 * Released or never owned: every write this server acknowledged was
+	 * flushed by the release, and none was admitted since, so a flush has
+	 * nothing to do.  A migration's source QEMU flushes again after the
+	 * switchover's handoff; failing that would fail the migration.  A fenced
+	 * server may hold writes it acknowledged and never flushed: EIO.
+	 */
+	if (owner && keel_owner_srv_clean(owner)) {
+		pthread_rwlock_rdlock(&disk_lock);
+		if (!disk) {
+			pthread_rwlock_unlock(&disk_lock);
+			return 0;
+		}
+		pthread_rwlock_unlock(&disk_lock);
+	}
+	d = enter();
 	return d ? leave(keel_vfilter_flush(keel_vdisk_top(d))) : -1;
 }
 
