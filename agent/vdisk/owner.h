@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Ownership of a virtual disk between hosts (docs/vdisk.md, "Ownership
- * handoff").  Three parts, one file each:
+ * handoff").  Three parts:
  *
  *   owner_record.c  the owner record beside the disk: DISK.owner/, one file
  *                   per generation; claiming generation N+1 is a link() that
  *                   only one requester can win.
  *   owner_auth.c    release requests and answers signed with HMAC-SHA256 of
  *                   a per-cluster key, a nonce and a time; replays refused.
- *   owner_server.c  what a disk server runs: the release listener, the lease
- *                   renewer, acquire (read owner, ask it to release, claim
- *                   generation + 1, open), release, and the write gate that
- *                   fences an owner which lost or could not renew its lease.
+ *   owner_server.c  what a disk server runs (with owner_acquire.c,
+ *                   owner_release.c and owner_lease.c, sharing owner_srv.h):
+ *                   the release listener, the lease renewer, acquire (read
+ *                   owner, ask it to release, claim generation + 1, open),
+ *                   release, and the write gate that fences an owner which
+ *                   lost or could not renew its lease.
  */
 #ifndef KEEL_VDISK_OWNER_H
 #define KEEL_VDISK_OWNER_H
