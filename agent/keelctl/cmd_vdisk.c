@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "keel/vdisk.h"
 #include "keelctl/keelctl.h"
 
 #define WAIT_S 60	/* open and close: how long to wait for the server */
@@ -100,37 +101,13 @@ static const struct argp_option options[] = {
 	{ 0 },
 };
 
-static int parse_size(const char *s, uint64_t *ret)
-{
-	unsigned long long v;
-	char *end;
-	int shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
-		return -EINVAL;
-	switch (*end) {
-	case 'K': case 'k': shift = 10; end++; break;
-	case 'M': case 'm': shift = 20; end++; break;
-	case 'G': case 'g': shift = 30; end++; break;
-	case 'T': case 't': shift = 40; end++; break;
-	}
-	if (*end && strcmp(end, "iB") && strcmp(end, "B"))
-		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*ret = (uint64_t)v << shift;
-	return 0;
-}
-
 static void check(const struct keelctl_args *a, struct argp_state *state)
 {
 	const char *sub = a->argc ? a->argv[0] : NULL;
 	const char *size = keelctl_value(a, 'S');
 	uint64_t bytes;
 
-	if (size && parse_size(size, &bytes))
+	if (size && keel_vdisk_parse_size(size, &bytes))
 		argp_error(state, "--size '%s': a number of bytes, or with K, M, G, T", size);
 	if (!sub)
 		return;		/* the row's usage says a subcommand is needed */
@@ -448,7 +425,7 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 	int err;
 
 	if (o.have_size)
-		parse_size(keelctl_value(a, 'S'), &o.size);	/* checked by check() */
+		keel_vdisk_parse_size(keelctl_value(a, 'S'), &o.size);	/* checked by check() */
 	if (strcmp(o.sub, "create") && strcmp(o.sub, "open") && strcmp(o.sub, "close") &&
 	    strcmp(o.sub, "list") && strcmp(o.sub, "info") && strcmp(o.sub, "filters") &&
 	    strcmp(o.sub, "check") && strcmp(o.sub, "handoff") && strcmp(o.sub, "release") &&

@@ -60,34 +60,20 @@ int keel_vfilter_conf_u64(struct keel_vfilter_conf *c, const char *key, uint64_t
 			  uint64_t min, uint64_t max, uint64_t *ret, char *err, size_t errlen)
 {
 	const char *v = lookup(c, key);
-	unsigned long long n;
-	unsigned int shift = 0;
-	char *end;
+	uint64_t n;
 
 	if (!v) {
 		*ret = def;
 		return 0;
 	}
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (end != v && *end && !end[1]) {
-		static const char units[] = "KMGT";
-		const char *u = *end ? strchr(units, *end & ~0x20) : NULL;
-
-		if (u) {
-			shift = 10 * (unsigned int)(u - units + 1);
-			end++;
-		}
-	}
-	if (end == v || *end || errno || v[0] == '-' || (shift && n > (UINT64_MAX >> shift))) {
+	if (keel_vdisk_parse_size(v, &n)) {
 		snprintf(err, errlen, "%s %s: \"%s\" is not a number (digits, optional K/M/G/T)",
 			 c->where, key, v);
 		return -EINVAL;
 	}
-	n <<= shift;
 	if (n < min || n > max) {
-		snprintf(err, errlen, "%s %s: %llu is out of range %llu..%llu", c->where, key, n,
-			 (unsigned long long)min, (unsigned long long)max);
+		snprintf(err, errlen, "%s %s: %llu is out of range %llu..%llu", c->where, key,
+			 (unsigned long long)n, (unsigned long long)min, (unsigned long long)max);
 		return -ERANGE;
 	}
 	*ret = n;

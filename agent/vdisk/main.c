@@ -52,8 +52,8 @@ static const char doc[] =
 
 static const struct argp_option options[] = {
 	{ "at", 'a', "FILTER", 0, "Enter the chain at FILTER (default: the top)", 0 },
-	{ "offset", 'o', "BYTES", 0, "Offset (a multiple of 512)", 0 },
-	{ "length", 'l', "BYTES", 0, "Length (a multiple of 512)", 0 },
+	{ "offset", 'o', "BYTES", 0, "Offset (a multiple of 512; K, M, G, T suffixes)", 0 },
+	{ "length", 'l', "BYTES", 0, "Length (a multiple of 512; K, M, G, T suffixes)", 0 },
 	{ "fua", 'F', NULL, 0, "Write: durable before returning", 0 },
 	{ "socket", 's', "PATH", 0, "serve: the NBD Unix socket", 0 },
 	{ "tcp", 't', "[ADDR:]PORT", 0, "serve: export over TCP instead", 0 },
@@ -88,11 +88,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	switch (key) {
 	case 'a': e->at = arg; break;
 	case 'o':
-		if (parse_u64(arg, &e->offset))
+		if (keel_vdisk_parse_size(arg, &e->offset))
 			argp_error(st, "--offset: \"%s\" is not a number", arg);
 		break;
 	case 'l':
-		if (parse_u64(arg, &e->length))
+		if (keel_vdisk_parse_size(arg, &e->length))
 			argp_error(st, "--length: \"%s\" is not a number", arg);
 		e->have_length = true;
 		break;

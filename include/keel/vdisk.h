@@ -96,4 +96,8 @@ int keel_vchannel_start(struct keel_vdisk *d, const char *path, struct keel_vcha
 			char *err, size_t errlen);
 void keel_vchannel_stop(struct keel_vchannel *c);	/* NULL ok */
 
+/* "10G", "4096", "4KiB": digits and an optional K, M, G or T (powers of
+ * 1024, either case) with an optional "iB" or "B"; -EINVAL, -ERANGE */
+int keel_vdisk_parse_size(const char *s, uint64_t *ret);
+
 #endif /* KEEL_VDISK_H */
