@@ -14,7 +14,7 @@ need_cmd qemu-io qemu-img nbdkit jq
 
 DIR=$KEEL_TMP/disks
 mkdir -p "$DIR" "$KEEL_TMP/other"
-keeld_conf "[vdisk]" "dirs = $DIR" "run_dir = $KEEL_TMP/run" "max_disks = 2" \
+keeld_conf "[vdisk]" "dirs = $DIR" "run_dir = $KEEL_TMP/run" "max_disks = 2" "max_clients = 2" \
 	"max_restarts = 1" "[exec]" "enabled = false" "[vmnet]" "enabled = false"
 keeld_start || die "keeld did not start"
 check_eq "vdisk subsystem runs" running "$(subsys_state vdisk)"
@@ -53,6 +53,24 @@ check "check of an open disk is refused" grep -q "close it before checking" <<<"
 check "write over NBD" qemu-io -f raw -c "write -P 0xa5 1M 256k" -c "write -P 0x3c 7M 64k" \
 	-c flush "$U"
 check "read back over NBD" qemu-io -f raw -c "read -P 0xa5 1M 256k" -c "read -P 0x3c 7M 64k" "$U"
+# [vdisk] max_clients = 2: two connections held open, a third client is
+# refused, the two still work, and once they leave a client is served again
+# (each holder waits on a FIFO for commands; closing it lets it exit)
+mkfifo "$KEEL_TMP/hold1" "$KEEL_TMP/hold2"
+qemu-io -f raw "$U" <"$KEEL_TMP/hold1" >/dev/null 2>&1 &
+HOLD1=$!
+exec 7>"$KEEL_TMP/hold1"
+qemu-io -f raw "$U" <"$KEEL_TMP/hold2" >/dev/null 2>&1 &
+HOLD2=$!
+exec 8>"$KEEL_TMP/hold2"
+sleep 2
+out=$(timeout 20 qemu-io -f raw -c "read -P 0xa5 1M 4k" "$U" 2>&1)
+check "a third NBD client is refused by [vdisk] max_clients = 2" test $? -ne 0
+note "$out"
+exec 7>&- 8>&-
+wait $HOLD1 $HOLD2 2>/dev/null
+check "... and served once the two others left" \
+	qemu-io -f raw -c "read -P 0xa5 1M 256k" "$U"
 F=$($V filters "$D" --json)
 note "filters: $(jq -c '[.filters[] | {(.name): .counters.writes}] | add' <<<"$F")"
 check_eq "the chain is stats crypt integrity vmdk" "stats crypt integrity vmdk" \
