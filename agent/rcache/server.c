@@ -22,6 +22,7 @@
 #include "common/unixsock.h"
 #include "keel/rcache.h"
 #include "rcache/server.h"
+#include "rcache/sizing.h"
 
 #define IDLE_TIMEOUT_S 0	/* clients may stay idle; the socket is local */
 
@@ -94,6 +95,120 @@ static uint64_t parse_disk(json_t *v, int *ok)
 	return id;
 }
 
+/*
+ * CONTROL "size": per-disk limits from miss-ratio curves (sizing.h), set
+ * at once.  {"disks": [{"disk_id", "reads", "curve": [[blocks, miss
+ * ratio], ...]}], "capacity": blocks (default: the cache's)}.  Nothing is
+ * set unless every curve is valid; an error names the field.
+ */
+static json_t *size_disks(struct keel_rcache_store *st, json_t *in, int *status)
+{
+	json_t *disks = json_object_get(in, "disks"), *capv = json_object_get(in, "capacity");
+	size_t n = json_array_size(disks), total_pts = 0;
+	struct keel_rcache_curve *c = NULL;
+	uint64_t *pts = NULL, *limits = NULL, capacity;
+	double *mr = NULL, hits = 0, reads = 0;
+	json_t *out = NULL, *arr, *d, *p;
+	char why[160] = "";
+	size_t i, j;
+	int ok;
+
+	*status = -EINVAL;
+	{
+		struct keel_rcache_store_stats t;
+
+		keel_rcache_store_stats(st, &t);
+		capacity = t.capacity;
+	}
+	if (capv && (!json_is_integer(capv) || json_integer_value(capv) < 1 ||
+		     (uint64_t)json_integer_value(capv) > capacity)) {
+		snprintf(why, sizeof(why), "capacity: expected 1..%llu blocks",
+			 (unsigned long long)capacity);
+		goto out;
+	}
+	if (capv)
+		capacity = (uint64_t)json_integer_value(capv);
+	if (!json_is_array(disks) || !n || n > 4096) {
+		snprintf(why, sizeof(why), "disks: expected an array of 1..4096 disks");
+		goto out;
+	}
+	json_array_foreach(disks, i, d)
+		total_pts += json_array_size(json_object_get(d, "curve"));
+	c = calloc(n, sizeof(*c));
+	limits = calloc(n, sizeof(*limits));
+	pts = calloc(total_pts + 1, sizeof(*pts));
+	mr = calloc(total_pts + 1, sizeof(*mr));
+	if (!c || !limits || !pts || !mr) {
+		*status = -ENOMEM;
+		snprintf(why, sizeof(why), "out of memory");
+		goto out;
+	}
+	total_pts = 0;
+	json_array_foreach(disks, i, d) {
+		json_t *curve = json_object_get(d, "curve"), *rv = json_object_get(d, "reads");
+
+		c[i].disk_id = parse_disk(json_object_get(d, "disk_id"), &ok);
+		if (!ok || c[i].disk_id == KEEL_RCACHE_ALL_DISKS) {
+			snprintf(why, sizeof(why), "disks[%zu].disk_id: expected 16 hex digits", i);
+			goto out;
+		}
+		if (!json_is_number(rv) || json_number_value(rv) < 0) {
+			snprintf(why, sizeof(why), "disks[%zu].reads: expected a number >= 0", i);
+			goto out;
+		}
+		c[i].reads = json_number_value(rv);
+		reads += c[i].reads;
+		c[i].n = (unsigned int)json_array_size(curve);
+		if (!c[i].n || c[i].n > KEEL_RCACHE_SIZE_MAX_POINTS) {
+			snprintf(why, sizeof(why), "disks[%zu].curve: expected 1..%d points", i,
+				 KEEL_RCACHE_SIZE_MAX_POINTS);
+			goto out;
+		}
+		c[i].blocks = pts + total_pts;
+		c[i].miss_ratio = mr + total_pts;
+		json_array_foreach(curve, j, p) {
+			json_t *b = json_array_get(p, 0), *m = json_array_get(p, 1);
+
+			if (json_array_size(p) != 2 || !json_is_integer(b) ||
+			    json_integer_value(b) < 1 || !json_is_number(m) ||
+			    json_number_value(m) < 0 || json_number_value(m) > 1 ||
+			    (j && (uint64_t)json_integer_value(b) <= pts[total_pts - 1])) {
+				snprintf(why, sizeof(why),
+					 "disks[%zu].curve[%zu]: expected [blocks, miss ratio 0..1], "
+					 "blocks rising", i, j);
+				goto out;
+			}
+			pts[total_pts] = (uint64_t)json_integer_value(b);
+			mr[total_pts++] = json_number_value(m);
+		}
+	}
+	*status = keel_rcache_size(c, (unsigned int)n, capacity, limits, &hits);
+	if (*status) {
+		snprintf(why, sizeof(why), "sizing failed: %s", strerror(-*status));
+		goto out;
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++) {
+		char id[24];
+
+		/* a limit of 0 means the default share to the store: 1 block */
+		keel_rcache_store_set_limit(st, c[i].disk_id, limits[i] ? limits[i] : 1);
+		snprintf(id, sizeof(id), "%016" PRIx64, c[i].disk_id);
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:f}", "disk_id", id, "limit_blocks",
+						     (json_int_t)(limits[i] ? limits[i] : 1),
+						     "expected_hit_ratio",
+						     1 - keel_rcache_curve_miss(&c[i], limits[i])));
+	}
+	out = json_pack("{s:o, s:I, s:f}", "disks", arr, "capacity_blocks", (json_int_t)capacity,
+			"expected_hit_ratio", reads > 0 ? hits / reads : 0.0);
+out:
+	free(c);
+	free(limits);
+	free(pts);
+	free(mr);
+	return out ? out : json_pack("{s:s}", "error", why);
+}
+
 /* CONTROL: JSON in, JSON out. */
 static json_t *control(struct keel_rcache_server *srv, const char *text, int *status)
 {
@@ -128,6 +243,8 @@ static json_t *control(struct keel_rcache_server *srv, const char *text, int *st
 		json_object_set_new(out, "handle_errors",
 				    json_integer((json_int_t)__atomic_load_n(&srv->handle_errors,
 									      __ATOMIC_RELAXED)));
+	} else if (!strcmp(op, "size")) {
+		out = size_disks(st, in, status);
 	} else if (!strcmp(op, "disks")) {
 		out = keel_rcache_store_disks_json(st);
 	} else if (!strcmp(op, "flush")) {
@@ -156,7 +273,7 @@ static json_t *control(struct keel_rcache_server *srv, const char *text, int *st
 	} else {
 		*status = -EOPNOTSUPP;
 		out = json_pack("{s:s}", "error",
-				"unknown op (known: stats, disks, flush, drop, limit)");
+				"unknown op (known: stats, disks, flush, drop, limit, size)");
 	}
 	json_decref(in);
 	return out;

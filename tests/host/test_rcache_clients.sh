@@ -64,4 +64,37 @@ done
 check "with disk b gone, keelctl gets in: refused_clients 2, clients 2 (disk a and keelctl)" \
 	test "$("$KEEL_BUILD/keelctl" rcache stats --json --rcache-socket "$RCSOCK" |
 		jq -r '"\(.refused_clients) \(.clients)"')" = "2 2"
+
+# CONTROL "size": per-disk limits from miss-ratio curves (the raw protocol:
+# keelctl has no command for it yet)
+ida=$("$KEEL_BUILD/keelctl" rcache disks --json --rcache-socket "$RCSOCK" | jq -r '.[0].disk_id')
+out=$(python3 - "$RCSOCK" "$ida" <<'PY'
+import json, socket, struct, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+def call(op, payload=b""):
+    s.sendall(struct.pack("<IIQQQQQQII", 0x3143524b, op, 1, 0, 0, len(payload), 0, 0, 0, 0) + payload)
+    rep = b""
+    while len(rep) < 64: rep += s.recv(64 - len(rep))
+    status, n = struct.unpack("<i", rep[8:12])[0], struct.unpack("<I", rep[28:32])[0]
+    body = b""
+    while len(body) < n: body += s.recv(n - len(body))
+    return status, body.decode()
+call(1)
+req = {"op": "size", "capacity": 2048, "disks": [
+    {"disk_id": sys.argv[2], "reads": 1000, "curve": [[100, 0.0]]},
+    {"disk_id": "00000000000000aa", "reads": 1000, "curve": [[4096, 0.0]]}]}
+print(call(6, json.dumps(req).encode()))
+req["disks"][1]["curve"] = [[10, 0.5], [5, 0.2]]
+print(call(6, json.dumps(req).encode()))
+PY
+)
+note "size: $out"
+# 2048 blocks in 256 steps of 8: the disk saturating at 100 gets 104
+check "CONTROL size gives the disk saturating at 100 blocks 104 (steps of 8), the other 1944" \
+	grep -q '"limit_blocks":104,.*"limit_blocks":1944,' <<<"$(sed -n 1p <<<"$out")"
+check "and sets them: keelctl rcache disks shows disk a's limit 104" \
+	test "$("$KEEL_BUILD/keelctl" rcache disks --json --rcache-socket "$RCSOCK" |
+		jq -r ".[] | select(.disk_id == \"$ida\") | .limit_blocks")" = 104
+check "a curve whose sizes do not rise is refused, naming the point" \
+	grep -q "disks\[1\].curve\[1\]: expected \[blocks, miss ratio 0..1\], blocks rising" <<<"$out"
 exit 0
