@@ -78,6 +78,11 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 int exec_trust_load(struct keel_subsys *s, char *why, size_t len);
 /* Remove @path's record and its kernel entry. */
 int exec_trust_forget(struct keel_subsys *s, const char *path, char *why, size_t len);
+/*
+ * Remove the kernel's entry for @rec's inode if it is still the one @rec
+ * trusted (the entry names @rec's row); an entry another row trusted stays.
+ */
+void exec_untrust_row(struct exec_priv *p, const struct keel_trust_rec *rec);
 /* Compare @rec with the file now: "ok" or what differs, in @why. */
 int exec_trust_check(struct keel_subsys *s, const struct keel_trust_rec *rec, bool rehash,
 		     char *why, size_t len);

@@ -188,11 +188,8 @@ static int record(struct keel_subsys *s, const struct keel_exec_key *key, __u64 
 	}
 	/* the file this one replaces loses its entry (its store row is replaced) */
 	if (!keel_trust_get(p->store, canon, &old) &&
-	    (old.dev != key->dev || old.ino != key->ino || old.gen != key->gen)) {
-		struct keel_exec_key k = { .ino = old.ino, .dev = old.dev, .gen = old.gen };
-
-		bpf_map__delete_elem(p->skel->maps.exec_trusted, &k, sizeof(k), 0);
-	}
+	    (old.dev != key->dev || old.ino != key->ino || old.gen != key->gen))
+		exec_untrust_row(p, &old);
 	snprintf(rec->path, sizeof(rec->path), "%s", canon);
 	rec->dev = key->dev;
 	rec->ino = key->ino;

@@ -209,11 +209,8 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 	}
 	/* the path's previous file (a reinstall) loses its entry */
 	if (!keel_trust_get(p->store, canon, &old) &&
-	    (old.dev != id1.key.dev || old.ino != id1.key.ino || old.gen != id1.key.gen)) {
-		struct keel_exec_key k = { .ino = old.ino, .dev = old.dev, .gen = old.gen };
-
-		bpf_map__delete_elem(p->skel->maps.exec_trusted, &k, sizeof(k), 0);
-	}
+	    (old.dev != id1.key.dev || old.ino != id1.key.ino || old.gen != id1.key.gen))
+		exec_untrust_row(p, &old);
 	snprintf(rec->path, sizeof(rec->path), "%s", canon);
 	rec->dev = id1.key.dev;
 	rec->ino = id1.key.ino;
@@ -253,11 +250,33 @@ fail:
 	return err;
 }
 
+/*
+ * A row names the inode that was at its path when it was trusted.  That
+ * inode may have been trusted again since through another row (renamed
+ * away, which tainted this row, then `trust add`ed at its new name): the
+ * kernel's entry then carries the other row's id and is not this row's to
+ * remove.  A tainted row owns no entry.  An entry made by an installer's
+ * close carries the kernel's nonce (bit 63) instead of a row id until
+ * keeld restarts; the row recorded for that close owns it.
+ */
+void exec_untrust_row(struct exec_priv *p, const struct keel_trust_rec *rec)
+{
+	struct keel_exec_key k = { .ino = rec->ino, .dev = rec->dev, .gen = rec->gen };
+	struct keel_exec_trust v;
+
+	if (rec->state != KEEL_TRUST_TRUSTED)
+		return;
+	if (bpf_map__lookup_elem(p->skel->maps.exec_trusted, &k, sizeof(k), &v, sizeof(v), 0))
+		return;
+	if (v.id != (__u64)rec->id && !(v.id & (1ULL << 63)))
+		return;
+	bpf_map__delete_elem(p->skel->maps.exec_trusted, &k, sizeof(k), 0);
+}
+
 int exec_trust_forget(struct keel_subsys *s, const char *path, char *why, size_t len)
 {
 	struct exec_priv *p = s->priv;
 	struct keel_trust_rec rec;
-	struct keel_exec_key k;
 	char canon[PATH_MAX];
 	int err;
 
@@ -270,9 +289,8 @@ int exec_trust_forget(struct keel_subsys *s, const char *path, char *why, size_t
 			 err == -ENOENT ? "not in the trust store" : strerror(-err));
 		return err;
 	}
-	k = (struct keel_exec_key){ .ino = rec.ino, .dev = rec.dev, .gen = rec.gen };
 	/* the kernel first: once the store forgets, nothing would remove it */
-	bpf_map__delete_elem(p->skel->maps.exec_trusted, &k, sizeof(k), 0);
+	exec_untrust_row(p, &rec);
 	err = keel_trust_remove(p->store, canon);
 	if (err)
 		snprintf(why, len, "removing %s from the trust store: %s", canon, strerror(-err));
