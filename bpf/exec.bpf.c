@@ -38,6 +38,7 @@
 #include "exec.bpf.h"
 
 #define EPERM 1
+#define E2BIG 7
 #define PROT_WRITE 0x2
 #define PROT_EXEC 0x4
 #define MAP_SHARED 0x1		/* MAP_SHARED_VALIDATE (0x3) has it too */
@@ -1517,5 +1518,7 @@ int BPF_PROG(exec_trace_me, struct task_struct *parent)
 
 /* Scripts given to an interpreter: its own file, its own programs. */
 #include "exec_interp.bpf.h"
+/* Trust ends with the file system instance. */
+#include "exec_fs.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

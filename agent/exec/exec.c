@@ -51,6 +51,8 @@ static const char *op_name(__u32 op)
 		return "firmware";
 	case KEEL_EXEC_OP_FIRMWARE_MEM:
 		return "firmware_from_memory";
+	case KEEL_EXEC_OP_UNMOUNT:
+		return "unmount";
 	case KEEL_EXEC_OP_OPEN_WRITE:
 		return "open_write";
 	case KEEL_EXEC_OP_SETATTR:
@@ -172,7 +174,9 @@ static void on_verdict(struct keel_subsys *s, const struct keel_exec_verdict *ev
 		type = "exec.taint";
 		/* the kernel already removed the trust; the store follows */
 		snprintf(note, sizeof(note), "%s by %s (pid %u)", op_name(ev->op), comm, ev->pid);
-		if (p->store)
+		if (p->store && ev->op == KEEL_EXEC_OP_UNMOUNT)	/* every row on the device */
+			keel_trust_taint_dev(p->store, ev->key.dev, note);
+		else if (p->store)
 			keel_trust_taint(p->store, ev->key.dev, ev->key.ino, ev->key.gen, note);
 		exec_installer_tainted(s, &ev->key);
 		break;

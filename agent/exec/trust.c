@@ -373,6 +373,24 @@ int keel_trust_taint(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t 
 	return rc ? rc : sqlite3_changes(t->db);
 }
 
+int keel_trust_taint_dev(struct keel_trust *t, uint32_t dev, const char *note)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(t->db, "UPDATE trust SET state = ?2, note = ?3, updated = ?4"
+				" WHERE dev = ?1 AND state = ?5", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(rc);
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int(st, 2, KEEL_TRUST_TAINTED);
+	sqlite3_bind_text(st, 3, note, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, time(NULL));
+	sqlite3_bind_int(st, 5, KEEL_TRUST_TRUSTED);
+	rc = step_done(st);
+	return rc ? rc : sqlite3_changes(t->db);
+}
+
 int keel_trust_restamp(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
 		       int64_t ctime_sec, uint32_t ctime_nsec, uint64_t i_version,
 		       const struct keel_trust_meta *meta)

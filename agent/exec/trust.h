@@ -69,6 +69,8 @@ int keel_trust_remove(struct keel_trust *t, const char *path);
 /* Mark every record of this inode tainted, with @note; returns how many. */
 int keel_trust_taint(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t gen,
 		     const char *note);
+/* The file system on @dev is gone: every trusted row on it is tainted; how many, or -errno. */
+int keel_trust_taint_dev(struct keel_trust *t, uint32_t dev, const char *note);
 /*
  * An installer changed this inode's metadata: record its new stamp and,
  * when @meta is known, its new owner, mode and capabilities.

@@ -172,6 +172,7 @@ enum keel_exec_op {
 	KEEL_EXEC_OP_UNLINK = 21,
 	KEEL_EXEC_OP_MMAP_SHARED_WRITE = 22,
 	KEEL_EXEC_OP_TRUNCATE = 23,
+	KEEL_EXEC_OP_UNMOUNT = 24,	/* the file system was shut down: every entry on key.dev (ino 0) */
 	/* self-protection */
 	KEEL_EXEC_OP_BPF = 32,
 	KEEL_EXEC_OP_PTRACE = 33,
