@@ -128,6 +128,34 @@ struct {
 	__type(value, struct keel_exec_stats);
 } exec_stats SEC(".maps");
 
+/*
+ * [exec] unstable_fs less allow_unstable_fs, filled by keeld: file systems
+ * whose content can change without keel seeing it (an image file or a
+ * server supplies it: squashfs, iso9660, FUSE, 9p, NFS...).  Nothing on
+ * them runs in enforce mode, trusted or not.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KEEL_EXEC_MAX_FS_TYPES);
+	__type(key, struct keel_exec_fs_name);
+	__type(value, __u32);
+} exec_unstable_fs SEC(".maps");
+
+static __always_inline void fs_type_of(struct inode *inode, struct keel_exec_fs_name *ret)
+{
+	__builtin_memset(ret, 0, sizeof(*ret));
+	bpf_probe_read_kernel_str(ret->name, sizeof(ret->name),
+				  BPF_CORE_READ(inode, i_sb, s_type, name));
+}
+
+static __always_inline bool fs_unstable(struct inode *inode)
+{
+	struct keel_exec_fs_name name;
+
+	fs_type_of(inode, &name);
+	return bpf_map_lookup_elem(&exec_unstable_fs, &name);
+}
+
 static __always_inline struct keel_exec_stats *stats(void)
 {
 	__u32 zero = 0;
@@ -219,6 +247,8 @@ static __always_inline int check_file(struct file *file, __u32 op, bool need_no_
 		reason = KEEL_EXEC_R_CHANGED;
 	else if (need_no_writer && BPF_CORE_READ(inode, i_writecount.counter) > 0)
 		reason = KEEL_EXEC_R_WRITABLE;
+	else if (fs_unstable(inode))
+		reason = KEEL_EXEC_R_UNSTABLE_FS;
 	else
 		return 0;
 
@@ -891,6 +921,7 @@ int BPF_PROG(exec_open, struct file *file)
 	/* keeld learns what it opened: see agent/exec/ident.c */
 	if (st && st->keeld_tgid && st->keeld_tgid == (__u32)(id >> 32)) {
 		struct keel_exec_ident ident = {};
+		struct super_block *sb;
 		__u32 tid = (__u32)id;
 
 		inode_key(inode, &ident.key);
@@ -899,6 +930,9 @@ int BPF_PROG(exec_open, struct file *file)
 		ident.writecount = BPF_CORE_READ(inode, i_writecount.counter);
 		ident.nlink = BPF_CORE_READ(inode, i_nlink);
 		ident.mode = BPF_CORE_READ(inode, i_mode);
+		fs_type_of(inode, &ident.fs_type);
+		sb = BPF_CORE_READ(inode, i_sb);
+		bpf_core_read(ident.fs_uuid, sizeof(ident.fs_uuid), &sb->s_uuid);
 		bpf_map_update_elem(&exec_ident, &tid, &ident, BPF_ANY);
 	}
 	if (!(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))

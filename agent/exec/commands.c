@@ -32,6 +32,8 @@ static json_t *cmd_mode(struct keel_subsys *s, json_t *req, bool privileged, cha
 			m = KEEL_EXEC_MODE_AUDIT;
 		} else if (!strcmp(mode, "enforce")) {
 			m = KEEL_EXEC_MODE_ENFORCE;
+			if (exec_fs_enforce_check(s, why, len))
+				return NULL;
 		} else {
 			snprintf(why, len, "unknown mode '%s': use audit or enforce", mode);
 			return NULL;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "exec/exec_priv.h"
 #include "exec/guard.h"
 #include "keeld/hooks.h"
@@ -108,6 +109,8 @@ static const char *reason_name(__u32 reason)
 		return "deleted";
 	case KEEL_EXEC_R_NO_FILE:
 		return "no_file";
+	case KEEL_EXEC_R_UNSTABLE_FS:
+		return "unstable_fs";
 	case KEEL_EXEC_R_PROTECTED:
 		return "protected";
 	case KEEL_EXEC_R_NOT_JIT:
@@ -121,13 +124,17 @@ static const char *reason_name(__u32 reason)
 json_t *exec_rec_json(const struct keel_trust_rec *rec)
 {
 	char dev[24];
+	json_t *o;
 
 	keel_kdev_format(rec->dev, dev, sizeof(dev));
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I}", "path", rec->path,
-			 "state", keel_trust_state_name(rec->state), "sha256", rec->sha256,
-			 "device", dev, "inode", (json_int_t)rec->ino, "generation",
-			 (json_int_t)rec->gen, "source", rec->source, "note", rec->note,
-			 "updated", (json_int_t)rec->updated);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I}", "path", rec->path,
+		      "state", keel_trust_state_name(rec->state), "sha256", rec->sha256, "device",
+		      dev, "inode", (json_int_t)rec->ino, "generation", (json_int_t)rec->gen,
+		      "source", rec->source, "note", rec->note, "updated",
+		      (json_int_t)rec->updated);
+	if (o && rec->fs_uuid[0])
+		json_object_set_new(o, "fs_uuid", json_string(rec->fs_uuid));
+	return o;
 }
 
 void exec_emit_trust(struct keel_subsys *s, const char *type, const struct keel_trust_rec *rec,
@@ -335,6 +342,21 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 	err = exec_programs_start(s, why, len);	/* programs.c */
 	if (err)
 		return err;
+	err = exec_fs_start(s, why, len);	/* fstypes.c */
+	if (err)
+		return err;
+	/* enforce kept in the store, and the root now on one of [exec] unstable_fs */
+	if (p->mode == KEEL_EXEC_MODE_ENFORCE && exec_fs_enforce_check(s, why, len)) {
+		pr_warn("exec: starting in audit mode instead of enforce: %s", why);
+		keel_emit(s->d, "exec", "exec.mode", json_pack("{s:s, s:s}", "mode", "audit",
+							       "reason", why));
+		why[0] = 0;
+		err = exec_set_mode(s, KEEL_EXEC_MODE_AUDIT);
+		if (err) {
+			snprintf(why, len, "switching to audit mode: %s", strerror(-err));
+			return err;
+		}
+	}
 	/*
 	 * The records the kernel queued while keeld was stopped come before
 	 * the store is loaded: a taint the kernel applied then is final, and

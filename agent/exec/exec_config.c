@@ -50,12 +50,22 @@ const struct keel_opt exec_options[] = {
 	KEEL_OPT_BOOL(T, "check_firmware", check_firmware, "true",
 		      "firmware files the kernel reads for devices must be trusted in enforce "
 		      "mode (and the sysfs fallback, with no file, is refused); false: not checked"),
+	KEEL_OPT_STRING(T, "unstable_fs", unstable_fs,
+			"9p,virtiofs,vboxsf,fuse,fuseblk,nfs,nfs4,cifs,smb3,ceph,afs,coda,orangefs,"
+			"gfs2,ocfs2,squashfs,iso9660,udf,erofs,cramfs,romfs",
+			"file system types (/proc/filesystems) whose content can change unseen by keel "
+			"(images, servers, FUSE, cluster file systems): keeld trusts no file there, and "
+			"in enforce mode none runs; at most 32"),
+	KEEL_OPT_STRING(T, "allow_unstable_fs", allow_unstable_fs, "",
+			"types taken back from unstable_fs: files there may be trusted and run (a host "
+			"whose root is on NFS: nfs4); comma-separated, at most 32; empty: none"),
 	KEEL_OPT_END
 };
 
 int exec_check_config(const void *config, char *key, size_t keylen, char *msg, size_t msglen)
 {
 	const struct exec_config *c = config;
+	int err;
 
 	/* the kernel refuses a ring buffer that is not a power-of-two number of pages */
 	if (c->ring_buffer_kib & (c->ring_buffer_kib - 1)) {
@@ -63,5 +73,8 @@ int exec_check_config(const void *config, char *key, size_t keylen, char *msg, s
 		snprintf(msg, msglen, "%u is not a power of two", c->ring_buffer_kib);
 		return -EINVAL;
 	}
+	err = exec_fs_check_config(c, key, keylen, msg, msglen);
+	if (err)
+		return err;
 	return 0;
 }

@@ -22,10 +22,15 @@ struct exec_config {
 	char strict_interpreters[1024];
 	bool allow_kexec_load;
 	bool check_firmware;
+	char unstable_fs[512];	/* fstypes.c */
+	char allow_unstable_fs[512];
 };
 
 extern const struct keel_opt exec_options[];
 
+/* fstypes.c: [exec] unstable_fs and allow_unstable_fs are lists of type names. */
+int exec_fs_check_config(const struct exec_config *c, char *key, size_t keylen, char *msg,
+			 size_t msglen);
 int exec_check_config(const void *config, char *key, size_t keylen, char *msg, size_t msglen);
 
 #endif /* KEEL_EXEC_CONFIG_H */

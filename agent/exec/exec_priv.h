@@ -31,6 +31,9 @@ struct exec_priv {
 	struct exec_inst *inst;		/* installer.c */
 	struct exec_progs *progs;	/* programs.c */
 	__u32 state_flags;		/* KEEL_EXEC_F_*, from the configuration */
+	/* fstypes.c: [exec] unstable_fs less allow_unstable_fs */
+	struct keel_exec_fs_name unstable[KEEL_EXEC_MAX_FS_TYPES];
+	int n_unstable;
 };
 
 /* The exec_state flags keeld's configuration asks for (kexec_load, firmware). */
@@ -42,6 +45,13 @@ static inline __u32 exec_state_flags(const struct exec_priv *p)
 /* trustfile.c: open @path and learn its identity from the kernel. */
 int exec_probe(struct exec_priv *p, const char *path, int *ret_fd, struct keel_exec_ident *id);
 const char *exec_probe_error(int err);
+
+/* fstypes.c: file systems whose content can change without keel seeing it (see there). */
+int exec_fs_start(struct keel_subsys *s, char *why, size_t len);
+/* Is @type (a file system type's name) one nothing may run from in enforce mode? */
+bool exec_fs_unstable(const struct exec_priv *p, const char *type);
+/* 0, or -EPERM when enforce would lock everybody out (@why says what to do). */
+int exec_fs_enforce_check(struct keel_subsys *s, char *why, size_t len);
 
 /* installer.c: approved installers (see there). */
 int exec_installers_start(struct keel_subsys *s, char *why, size_t len);
@@ -62,6 +72,8 @@ json_t *exec_cmd_installer_mark(struct keel_subsys *s, json_t *req, bool privile
 json_t *exec_cmd_installer_sync(struct keel_subsys *s, json_t *req, char *why, size_t len);
 void exec_installer_counters(struct keel_subsys *s, json_t *out);
 
+/* trustfile.c: @id's file system UUID as 32 hex digits (and a NUL) in @out. */
+void exec_fs_uuid_hex(const struct keel_exec_ident *id, char *out);
 /* trustfile.c: owner, mode and file capabilities of the open file @fd. */
 int exec_file_meta(int fd, struct keel_trust_meta *ret);
 /* Do @a and @b differ (both known)?  Then @why says how. */

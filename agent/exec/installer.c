@@ -191,6 +191,7 @@ static int record(struct keel_subsys *s, const struct keel_exec_key *key, __u64 
 	    (old.dev != key->dev || old.ino != key->ino || old.gen != key->gen))
 		exec_untrust_row(p, &old);
 	snprintf(rec->path, sizeof(rec->path), "%s", canon);
+	exec_fs_uuid_hex(&id, rec->fs_uuid);
 	rec->dev = key->dev;
 	rec->ino = key->ino;
 	rec->gen = key->gen;

@@ -40,6 +40,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE trust ADD COLUMN uid INTEGER;"
 	"ALTER TABLE trust ADD COLUMN gid INTEGER;"
 	"ALTER TABLE trust ADD COLUMN caps TEXT;",
+	/* 2: the file system's identity (UUID) */
+	"ALTER TABLE trust ADD COLUMN fs_uuid TEXT;",
 };
 
 static int migrate(sqlite3 *db, char **msg)
@@ -218,13 +220,14 @@ int keel_trust_put(struct keel_trust *t, struct keel_trust_rec *rec)
 
 	rc = sqlite3_prepare_v2(t->db,
 				"INSERT INTO trust (path, sha256, dev, ino, gen, ctime_sec, ctime_nsec,"
-				" i_version, state, source, note, updated, mode, uid, gid, caps)"
+				" i_version, state, source, note, updated, mode, uid, gid, caps,"
+				" fs_uuid)"
 				" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-				" ?15, ?16)"
+				" ?15, ?16, ?17)"
 				" ON CONFLICT(path) DO UPDATE SET sha256 = ?2, dev = ?3, ino = ?4,"
 				" gen = ?5, ctime_sec = ?6, ctime_nsec = ?7, i_version = ?8,"
 				" state = ?9, source = ?10, note = ?11, updated = ?12, mode = ?13,"
-				" uid = ?14, gid = ?15, caps = ?16",
+				" uid = ?14, gid = ?15, caps = ?16, fs_uuid = ?17",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return sql_err(rc);
@@ -242,6 +245,10 @@ int keel_trust_put(struct keel_trust *t, struct keel_trust_rec *rec)
 	sqlite3_bind_text(st, 11, rec->note, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 12, rec->updated);
 	bind_meta(st, 13, &rec->meta);
+	if (rec->fs_uuid[0])
+		sqlite3_bind_text(st, 17, rec->fs_uuid, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 17);
 	rc = step_done(st);
 	if (rc)
 		return rc;
@@ -270,6 +277,8 @@ static void row_to_rec(sqlite3_stmt *st, struct keel_trust_rec *r)
 	s = sqlite3_column_text(st, 11);
 	snprintf(r->note, sizeof(r->note), "%s", s ? (const char *)s : "");
 	r->updated = sqlite3_column_int64(st, 12);
+	s = sqlite3_column_text(st, 17);
+	snprintf(r->fs_uuid, sizeof(r->fs_uuid), "%s", s ? (const char *)s : "");
 	r->meta.known = sqlite3_column_type(st, 13) != SQLITE_NULL;
 	if (!r->meta.known)
 		return;
@@ -281,7 +290,7 @@ static void row_to_rec(sqlite3_stmt *st, struct keel_trust_rec *r)
 }
 
 #define COLUMNS "id, path, sha256, dev, ino, gen, ctime_sec, ctime_nsec, i_version," \
-		" state, source, note, updated, mode, uid, gid, caps"
+		" state, source, note, updated, mode, uid, gid, caps, fs_uuid"
 
 int keel_trust_get(struct keel_trust *t, const char *path, struct keel_trust_rec *ret)
 {
@@ -414,6 +423,20 @@ int keel_trust_restamp(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_
 	bind_meta(st, 9, meta);
 	rc = step_done(st);
 	return rc ? rc : sqlite3_changes(t->db);
+}
+
+int keel_trust_set_fs_uuid(struct keel_trust *t, int64_t id, const char *fs_uuid)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(t->db, "UPDATE trust SET fs_uuid = ?2 WHERE id = ?1", -1, &st,
+				NULL);
+	if (rc != SQLITE_OK)
+		return sql_err(rc);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, fs_uuid, -1, SQLITE_STATIC);
+	return step_done(st);
 }
 
 int keel_trust_set_meta(struct keel_trust *t, int64_t id, const struct keel_trust_meta *meta)

@@ -52,6 +52,11 @@ struct keel_trust_rec {
 	char note[128];		/* why it is tainted */
 	int64_t updated;	/* unix time of the last change */
 	struct keel_trust_meta meta;
+	/*
+	 * The file system's UUID (s_uuid) in hex, all zeros for one that has
+	 * none; "" when not recorded (a row from before the store kept it).
+	 */
+	char fs_uuid[33];
 };
 
 /* Open (creating it and its directory when missing) the store at @path. */
@@ -79,6 +84,8 @@ int keel_trust_restamp(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_
 		       int64_t ctime_sec, uint32_t ctime_nsec, uint64_t i_version,
 		       const struct keel_trust_meta *meta);
 /* Record @meta for record @id (a record from before the store kept it). */
+/* Record @fs_uuid for record @id (a record from before the store kept it). */
+int keel_trust_set_fs_uuid(struct keel_trust *t, int64_t id, const char *fs_uuid);
 int keel_trust_set_meta(struct keel_trust *t, int64_t id, const struct keel_trust_meta *meta);
 /*
  * An installer renamed this inode to @path: its record moves there, and

@@ -64,6 +64,23 @@ close:
 	return err;
 }
 
+void exec_fs_uuid_hex(const struct keel_exec_ident *id, char *out)
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", id->fs_uuid[i]);
+}
+
+/* Is @id on the file system @rec was trusted on?  Unknown (an old row): yes. */
+static bool same_fs(const struct keel_trust_rec *rec, const struct keel_exec_ident *id)
+{
+	char hex[33];
+
+	if (!rec->fs_uuid[0])
+		return true;
+	exec_fs_uuid_hex(id, hex);
+	return !strcmp(hex, rec->fs_uuid);
+}
+
 static bool same_stamp(const struct keel_exec_ident *a, const struct keel_exec_ident *b)
 {
 	return !memcmp(&a->key, &b->key, sizeof(a->key)) && a->ctime_sec == b->ctime_sec &&
@@ -145,6 +162,14 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 		snprintf(why, len, "opening %s: %s", canon, exec_probe_error(err));
 		return err;
 	}
+	if (exec_fs_unstable(p, id1.fs_type.name)) {
+		err = -EMEDIUMTYPE;
+		snprintf(why, len,
+			 "%s is on a file system of type %s, one of [exec] unstable_fs: its content can change "
+			 "without keel seeing it; not trusted (if it cannot, add %s to [exec] "
+			 "allow_unstable_fs)", canon, id1.fs_type.name, id1.fs_type.name);
+		goto fail;
+	}
 	if (id1.writecount > 0) {
 		err = -ETXTBSY;
 		snprintf(why, len, "%s is open for writing by a process (see fuser -v %s); close it and retry",
@@ -212,6 +237,7 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 	    (old.dev != id1.key.dev || old.ino != id1.key.ino || old.gen != id1.key.gen))
 		exec_untrust_row(p, &old);
 	snprintf(rec->path, sizeof(rec->path), "%s", canon);
+	exec_fs_uuid_hex(&id1, rec->fs_uuid);
 	rec->dev = id1.key.dev;
 	rec->ino = id1.key.ino;
 	rec->gen = id1.key.gen;
@@ -322,6 +348,10 @@ int exec_trust_check(struct keel_subsys *s, const struct keel_trust_rec *rec, bo
 	    id.ctime_nsec != rec->ctime_nsec || id.i_version != rec->i_version) {
 		snprintf(why, len, "inode or change stamp differs from the record");
 		err = -ESTALE;
+	} else if (!same_fs(rec, &id)) {
+		snprintf(why, len, "on another file system (UUID) than the record's %s",
+			 rec->fs_uuid);
+		err = -ESTALE;
 	} else if ((err = exec_file_meta(fd, &meta))) {
 		snprintf(why, len, "reading the owner, mode and capabilities: %s", strerror(-err));
 	} else if (exec_meta_differs(&rec->meta, &meta, why, len)) {
@@ -368,7 +398,7 @@ static int load_one(const struct keel_trust_rec *rec, void *data)
 		struct keel_trust_meta meta;
 		bool same = !memcmp(&id.key, &k, sizeof(k)) && id.ctime_sec == rec->ctime_sec &&
 			    id.ctime_nsec == rec->ctime_nsec && id.i_version == rec->i_version &&
-			    id.writecount <= 0;
+			    id.writecount <= 0 && same_fs(rec, &id);
 
 		/*
 		 * A record from before the store kept owner, mode and
@@ -377,6 +407,13 @@ static int load_one(const struct keel_trust_rec *rec, void *data)
 		 */
 		if (same && !rec->meta.known && !exec_file_meta(fd, &meta))
 			keel_trust_set_meta(p->store, rec->id, &meta);
+		/* likewise the file system's identity, from before the store kept it */
+		if (same && !rec->fs_uuid[0]) {
+			char hex[33];
+
+			exec_fs_uuid_hex(&id, hex);
+			keel_trust_set_fs_uuid(p->store, rec->id, hex);
+		}
 		close(fd);
 		if (same) {
 			err = bpf_map__update_elem(p->skel->maps.exec_trusted, &k, sizeof(k), &v,
@@ -430,7 +467,7 @@ static void rehash_one(struct load_ctx *c, const struct keel_trust_rec *rec)
 		exec_emit_trust(c->s, "exec.trust", fresh,
 				rec->state == KEEL_TRUST_UNVERIFIED ?
 					"verified: recorded while exec enforcement was unavailable" :
-					"re-hashed: stamp changed while keeld was not running");
+					"re-hashed: stamp or file system changed while keeld was not running");
 	} else {
 		c->tainted++;
 		keel_trust_set_state(p->store, rec->id, KEEL_TRUST_TAINTED, why);

@@ -58,6 +58,14 @@ struct keel_exec_trust {
  */
 #define KEEL_TRUST_CHANGING (1U << 2)
 
+#define KEEL_EXEC_FS_NAME_LEN 16	/* a file system type's name, NUL included */
+#define KEEL_EXEC_MAX_FS_TYPES 32	/* [exec] unstable_fs */
+
+/* exec_unstable_fs: key, a type's name as /proc/filesystems spells it */
+struct keel_exec_fs_name {
+	char name[KEEL_EXEC_FS_NAME_LEN];
+};
+
 /* What keeld's own open of a file saw: written by file_open for keeld's threads. */
 struct keel_exec_ident {
 	struct keel_exec_key key;
@@ -67,6 +75,8 @@ struct keel_exec_ident {
 	__u64 i_version;
 	__u32 nlink;
 	__u32 mode;
+	struct keel_exec_fs_name fs_type;	/* the superblock's s_type->name */
+	__u8 fs_uuid[16];	/* the superblock's s_uuid: zero where the file system has none */
 };
 
 /* exec_state[0]: set by keeld */
@@ -196,6 +206,7 @@ enum keel_exec_reason {
 	KEEL_EXEC_R_DELETED = 5,	/* no name left (unlinked, memfd, O_TMPFILE) */
 	KEEL_EXEC_R_NO_FILE = 6,	/* init_module from memory */
 	KEEL_EXEC_R_PROTECTED = 7,	/* keel's own objects or keeld */
+	KEEL_EXEC_R_UNSTABLE_FS = 8,	/* on one of [exec] unstable_fs */
 	KEEL_EXEC_R_NOT_JIT = 16,	/* the program is not one of [exec] jits */
 	KEEL_EXEC_R_NOT_TRACER = 17,	/* the program is not one of [exec] tracers */
 };

@@ -19,13 +19,22 @@ bad_config() {	# WHAT EXPECTED-MESSAGE INI-LINES...
 	check "$what: no pins created" test ! -e "$KEELD_PINS"
 }
 
-# keeld_conf writes 6 lines; the bad line is line 7.
-bad_config "unknown key" "$KEELD_CONF:7: [blk] bogus: unknown key" "bogus = 1"
-bad_config "out of range" "$KEELD_CONF:8: [events] queue_bytes: 10 is out of range 4096..67108864" \
+# the lines given to keeld_conf follow its own
+keeld_conf
+n=$(wc -l <"$KEELD_CONF")
+bad_config "unknown key" "$KEELD_CONF:$((n + 1)): [blk] bogus: unknown key" "bogus = 1"
+bad_config "out of range" \
+	"$KEELD_CONF:$((n + 2)): [events] queue_bytes: 10 is out of range 4096..67108864" \
 	"[events]" "queue_bytes = 10"
-bad_config "malformed line" "$KEELD_CONF:7: syntax error" "this is not ini"
-bad_config "bad boolean" "$KEELD_CONF:8: [exec] required: 'maybe' is not a boolean" \
+bad_config "malformed line" "$KEELD_CONF:$((n + 1)): syntax error" "this is not ini"
+bad_config "bad boolean" "$KEELD_CONF:$((n + 2)): [exec] required: 'maybe' is not a boolean" \
 	"[exec]" "required = maybe"
+bad_config "bad file system type" \
+	"[exec] unstable_fs: 'fuse/x' is not a file system type name" \
+	"[exec]" "unstable_fs = 9p, fuse/x"
+KEELD_ALLOW_FS= bad_config "file system type too long" \
+	"[exec] allow_unstable_fs: 'averyveryverylongname' is longer than 15 characters" \
+	"[exec]" "allow_unstable_fs = averyveryverylongname"
 bad_config "unknown group" "[control] group: no group named" "[control]" "group = no-such-keel-group"
 
 out=$("$KEELD" -c "$KEEL_TMP/missing.conf" 2>&1)

@@ -2,7 +2,12 @@
 # Helpers for tests that run keeld: source after lib.sh.
 #
 #   keeld_conf [INI LINE...]   write $KEELD_CONF: a private socket and pin
-#                              directory, blk.stats every 500 ms, plus lines
+#                              directory, blk.stats every 500 ms, files on
+#                              9p and virtiofs trusted and run (the VM's
+#                              root is the host's over 9p, or virtiofs
+#                              under vng: [exec] allow_unstable_fs,
+#                              from $KEELD_ALLOW_FS),
+#                              plus lines
 #   keeld_start [ARGS...]      start keeld -c $KEELD_CONF in the background,
 #                              wait until keelctl status answers
 #   keeld_stop                 SIGTERM, wait; keeld's exit status in
@@ -22,6 +27,8 @@ KEELD_CONF=$KEEL_TMP/keel.conf
 KEELD_EVENTS=$KEEL_TMP/events.out
 KEELD_ERR=$KEEL_TMP/keeld.err
 KEELD_PINS=/sys/fs/bpf/keel-test-$$
+# [exec] allow_unstable_fs of keeld_conf: the guest's root (empty: not set)
+KEELD_ALLOW_FS=9p,virtiofs
 KEELD_PID=
 export KEEL_SOCKET=$KEEL_TMP/keel.sock
 
@@ -31,6 +38,8 @@ keeld_conf() {
 socket = $KEEL_SOCKET
 [bpf]
 pin_dir = $KEELD_PINS
+${KEELD_ALLOW_FS:+[exec]
+allow_unstable_fs = $KEELD_ALLOW_FS}
 [blk]
 stats_interval_ms = 500
 CONF

@@ -65,6 +65,7 @@ Test(exec_trust, put_get_remove_round_trip)
 	struct keel_trust *t = open_store();
 	struct keel_trust_rec r = rec_for("/usr/bin/a", 100), got;
 
+	snprintf(r.fs_uuid, sizeof(r.fs_uuid), "00112233445566778899aabbccddeeff");
 	cr_assert_eq(keel_trust_put(t, &r), 0);
 	cr_assert_gt(r.id, 0);
 	cr_assert_eq(keel_trust_get(t, "/usr/bin/a", &got), 0);
@@ -75,6 +76,7 @@ Test(exec_trust, put_get_remove_round_trip)
 	cr_assert_eq(got.ctime_sec, 1700000000);
 	cr_assert_eq(got.i_version, 9);
 	cr_assert_eq(got.state, KEEL_TRUST_TRUSTED);
+	cr_assert_str_eq(got.fs_uuid, "00112233445566778899aabbccddeeff");
 	cr_assert_eq(keel_trust_remove(t, "/usr/bin/a"), 0);
 	cr_assert_eq(keel_trust_get(t, "/usr/bin/a", &got), -ENOENT);
 	cr_assert_eq(keel_trust_remove(t, "/usr/bin/a"), -ENOENT);
@@ -86,6 +88,7 @@ Test(exec_trust, reinstall_replaces_the_record_of_a_path)
 	struct keel_trust *t = open_store();
 	struct keel_trust_rec r = rec_for("/usr/bin/a", 100), got;
 
+	snprintf(r.fs_uuid, sizeof(r.fs_uuid), "00112233445566778899aabbccddeeff");
 	cr_assert_eq(keel_trust_put(t, &r), 0);
 	r.ino = 200;
 	cr_assert_eq(keel_trust_put(t, &r), 0);
@@ -338,6 +341,7 @@ Test(exec_trust, a_store_of_the_first_schema_is_migrated_without_loss)
 	cr_assert_str_eq(got.source, "dpkg");
 	cr_assert_eq(got.updated, 1700000001);
 	cr_assert(!got.meta.known, "an old record has no owner, mode or capabilities");
+	cr_assert_str_eq(got.fs_uuid, "", "an old record has no file system UUID");
 	cr_assert_eq(keel_trust_get(t, "/usr/bin/bad", &got), 0);
 	cr_assert_eq(got.state, KEEL_TRUST_TAINTED);
 	cr_assert_str_eq(got.note, "open_write by sh");
@@ -345,6 +349,7 @@ Test(exec_trust, a_store_of_the_first_schema_is_migrated_without_loss)
 	cr_assert_str_eq(val, "enforce");
 	cr_assert_eq(keel_trust_get(t, "/usr/bin/old", &got), 0);
 	cr_assert_eq(keel_trust_set_meta(t, got.id, &m), 0);
+	cr_assert_eq(keel_trust_set_fs_uuid(t, got.id, "0123456789abcdef0123456789abcdef"), 0);
 	keel_trust_close(t);
 
 	/* opened again: migrated once, the recorded metadata kept */
@@ -352,5 +357,6 @@ Test(exec_trust, a_store_of_the_first_schema_is_migrated_without_loss)
 	cr_assert_eq(keel_trust_get(t, "/usr/bin/old", &got), 0);
 	cr_assert(got.meta.known);
 	cr_assert_eq(got.meta.mode, 0100755);
+	cr_assert_str_eq(got.fs_uuid, "0123456789abcdef0123456789abcdef");
 	keel_trust_close(t);
 }
