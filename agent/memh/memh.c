@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "keel/memh.h"
 
 #define FB_MAGIC 0x6b656c6d68666231ULL	/* "kelmhfb1" */
@@ -86,10 +87,7 @@ void keel_memh_free(struct keel_memh *h)
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(keel_clock_ns(CLOCK_REALTIME) / 1000000);
 }
 
 static int create_kmod(void *addr, size_t len, const struct keel_memh_opts *o,

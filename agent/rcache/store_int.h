@@ -33,6 +33,7 @@
 #include "keel/cache.h"
 #include "rcache/evlimit.h"
 #include "rcache/store.h"
+#include "common/clock.h"
 
 #define META_MAGIC "KEELRC01"
 #define META_VERSION 1
@@ -100,10 +101,7 @@ struct keel_rcache_store {
 
 static inline uint64_t keel_rcache_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return keel_clock_ns(CLOCK_MONOTONIC);
 }
 
 /* The index key; a (rare) collision is caught by the record's full key. */

@@ -45,6 +45,7 @@
 #include "keel/memh.h"
 #include "keel/rcache.h"
 #include "keel/vfilter.h"
+#include "common/clock.h"
 
 #define MAX_CONNS 16
 #define RECONNECT_NS 1000000000ull
@@ -78,14 +79,6 @@ struct cache {
 
 #define ADD(field, n) __atomic_add_fetch(&(field), (n), __ATOMIC_RELAXED)
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void conn_close(struct conn *c)
 {
 	if (c->fd >= 0)
@@ -115,7 +108,7 @@ static int conn_open(struct cache *k, struct conn *c)
 		keel_memh_free(c->h);
 		c->h = NULL;
 		pthread_mutex_lock(&k->lock);
-		k->last_fail_ns = now_ns();
+		k->last_fail_ns = keel_clock_ns(CLOCK_MONOTONIC);
 		if (!k->warned) {
 			k->warned = true;
 			pthread_mutex_unlock(&k->lock);
@@ -175,7 +168,7 @@ static struct conn *conn_get(struct cache *k)
 			pthread_mutex_unlock(&k->lock);
 			return idle;
 		}
-		if (free_dead && (!k->last_fail_ns || now_ns() - k->last_fail_ns >= RECONNECT_NS)) {
+		if (free_dead && (!k->last_fail_ns || keel_clock_ns(CLOCK_MONOTONIC) - k->last_fail_ns >= RECONNECT_NS)) {
 			c = free_dead;
 			c->busy = true;
 			pthread_mutex_unlock(&k->lock);

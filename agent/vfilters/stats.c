@@ -21,6 +21,7 @@
 
 #include "keel/trace.h"
 #include "keel/vfilter.h"
+#include "common/clock.h"
 
 #define NBUCKETS 32		/* bucket i: latency < 2^i us; the last is "more" */
 
@@ -37,17 +38,9 @@ struct stats {
 	int trace_err;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void account(struct stats *s, int op, uint64_t start)
 {
-	uint64_t ns = now_ns() - start, us = ns / 1000;
+	uint64_t ns = keel_clock_ns(CLOCK_MONOTONIC) - start, us = ns / 1000;
 	unsigned int b = 0;
 
 	while (b < NBUCKETS - 1 && us >= (1ull << b))
@@ -83,7 +76,7 @@ static void record(struct keel_vfilter *f, struct stats *s, uint64_t start, size
 static int stats_pread(struct keel_vfilter *f, void *buf, size_t len, uint64_t off)
 {
 	struct stats *s = keel_vfilter_priv(f);
-	uint64_t t = now_ns();
+	uint64_t t = keel_clock_ns(CLOCK_MONOTONIC);
 	int r = keel_vfilter_pread(keel_vfilter_below(f), buf, len, off);
 
 	account(s, OP_READ, t);
@@ -96,7 +89,7 @@ static int stats_pwrite(struct keel_vfilter *f, const void *buf, size_t len, uin
 			unsigned int flags)
 {
 	struct stats *s = keel_vfilter_priv(f);
-	uint64_t t = now_ns();
+	uint64_t t = keel_clock_ns(CLOCK_MONOTONIC);
 	int r = keel_vfilter_pwrite(keel_vfilter_below(f), buf, len, off, flags);
 
 	account(s, OP_WRITE, t);
@@ -107,7 +100,7 @@ static int stats_pwrite(struct keel_vfilter *f, const void *buf, size_t len, uin
 
 static int stats_flush(struct keel_vfilter *f)
 {
-	uint64_t t = now_ns();
+	uint64_t t = keel_clock_ns(CLOCK_MONOTONIC);
 	int r = keel_vfilter_flush(keel_vfilter_below(f));
 
 	account(keel_vfilter_priv(f), OP_FLUSH, t);
@@ -116,7 +109,7 @@ static int stats_flush(struct keel_vfilter *f)
 
 static int stats_discard(struct keel_vfilter *f, uint64_t off, uint64_t len, unsigned int flags)
 {
-	uint64_t t = now_ns();
+	uint64_t t = keel_clock_ns(CLOCK_MONOTONIC);
 	int r = keel_vfilter_discard(keel_vfilter_below(f), off, len, flags);
 
 	account(keel_vfilter_priv(f), OP_DISCARD, t);

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "keel/vfilter.h"
+#include "common/clock.h"
 
 struct bucket {
 	uint64_t rate;		/* per second, 0 = unlimited */
@@ -32,14 +33,6 @@ struct throttle {
 	struct bucket io, bytes;
 	uint64_t delayed, waited_ns;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Take @n tokens; returns how long the caller owes, in ns. */
 static uint64_t take(struct bucket *b, double n, uint64_t now)
@@ -56,7 +49,7 @@ static uint64_t take(struct bucket *b, double n, uint64_t now)
 
 static void wait_turn(struct throttle *t, size_t len)
 {
-	uint64_t now = now_ns(), a, b, w;
+	uint64_t now = keel_clock_ns(CLOCK_MONOTONIC), a, b, w;
 	struct timespec ts;
 
 	pthread_mutex_lock(&t->lock);
@@ -111,7 +104,7 @@ static int throttle_open(struct keel_vfilter *f, struct keel_vfilter_conf *c, ch
 			 size_t errlen)
 {
 	struct throttle *t = calloc(1, sizeof(*t));
-	uint64_t burst_ms, now = now_ns();
+	uint64_t burst_ms, now = keel_clock_ns(CLOCK_MONOTONIC);
 	int r;
 
 	if (!t)

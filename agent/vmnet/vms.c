@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "vmnet/vmnet.h"
+#include "common/clock.h"
 
 static const char *const state_names[] = {
 	[NIC_KNOWN] = "known",
@@ -34,14 +35,6 @@ static const char *const source_names[] = {
 const char *vmnet_source_name(int source)
 {
 	return source >= 0 && source <= SRC_NA ? source_names[source] : "?";
-}
-
-static uint64_t now_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 struct vmnet_nic *vmnet_nic_find(struct vmnet *v, const __u8 *mac)
@@ -81,7 +74,7 @@ struct vmnet_nic *vmnet_nic_get(struct vmnet *v, const __u8 *mac)
 	n->used = true;
 	memcpy(n->mac, mac, 6);
 	n->state = NIC_AWAY;
-	n->since = now_real();
+	n->since = keel_clock_ns(CLOCK_REALTIME);
 	return n;
 }
 
@@ -153,7 +146,7 @@ void vmnet_arrive(struct vmnet *v, const __u8 *mac, int ifindex, const char *rea
 	n->port = ifindex;
 	snprintf(n->port_name, sizeof(n->port_name), "%s", p->name);
 	snprintf(n->reason, sizeof(n->reason), "%s", reason);
-	n->since = now_real();
+	n->since = keel_clock_ns(CLOCK_REALTIME);
 	n->depart_at = 0;
 	n->pid = p->pid;
 	v->arrivals++;
@@ -181,7 +174,7 @@ void vmnet_depart(struct vmnet *v, struct vmnet_nic *n, const char *reason)
 	n->state = NIC_DEPARTING;
 	n->depart_at = at;
 	snprintf(n->reason, sizeof(n->reason), "%s", reason);
-	n->since = now_real();
+	n->since = keel_clock_ns(CLOCK_REALTIME);
 	v->departures++;
 	for (int i = 0; i < n->n_ips; i++)
 		vmnet_wl_depart(v, &n->ips[i].ip, at);

@@ -19,14 +19,7 @@
 
 #include "vmnet.skel.h"
 #include "vmnet/vmnet.h"
-
-static uint64_t now_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
+#include "common/clock.h"
 
 struct vmnet_wl *vmnet_wl_find(struct vmnet *v, const struct keel_vmnet_ip *ip)
 {
@@ -122,7 +115,7 @@ int vmnet_wl_add(struct vmnet *v, const struct keel_vmnet_ip *ip, const struct v
 							   "error", strerror(-err)));
 		return err;
 	}
-	w->added = now_real();
+	w->added = keel_clock_ns(CLOCK_REALTIME);
 	if (trigger_boot_ns)
 		latency = vmnet_now_boot() - trigger_boot_ns;
 	vmnet_emit(v, "eni.add", json_pack("{s:s, s:s, s:s, s:s, s:I}", "ip", s, "mac", m, "vm",
@@ -187,7 +180,7 @@ int vmnet_wl_add_host(struct vmnet *v, const struct keel_vmnet_ip *ip)
 	w->host = true;
 	w->want = true;
 	w->confirmed = 1;
-	w->added = now_real();
+	w->added = keel_clock_ns(CLOCK_REALTIME);
 	return map_put(v, w, 0);
 }
 
