@@ -192,12 +192,13 @@ uint64_t vmnet_now_mono(void);
 uint64_t vmnet_now_boot(void);
 void vmnet_timer_arm(struct vmnet *v);
 
-/* formatting */
+/* addr.c: addresses as text */
 void vmnet_mac_str(const __u8 *mac, char *buf);		/* buf: 18 bytes */
 int vmnet_mac_parse(const char *s, __u8 *mac);
 void vmnet_ip_str(const struct keel_vmnet_ip *ip, char *buf, size_t len);
 int vmnet_ip_parse(const char *s, struct keel_vmnet_ip *ip);
 bool vmnet_ip_zero(const struct keel_vmnet_ip *ip);
+
 void vmnet_emit(struct vmnet *v, const char *type, json_t *fields);
 
 /* tc.c */
