@@ -187,10 +187,12 @@ struct vmnet {
 	uint64_t last_arrive_latency_ns;
 };
 
-/* time */
+/* timer.c: clocks, and the one timer that serves every deadline */
 uint64_t vmnet_now_mono(void);
 uint64_t vmnet_now_boot(void);
+int vmnet_timer_open(struct vmnet *v, char *why, size_t len);
 void vmnet_timer_arm(struct vmnet *v);
+void vmnet_timer_close(struct vmnet *v);
 
 /* addr.c: addresses as text */
 void vmnet_mac_str(const __u8 *mac, char *buf);		/* buf: 18 bytes */
