@@ -16,11 +16,6 @@
 #include "keeld/percpu.h"
 #include "keeld/ringbuf.h"
 
-void vmnet_emit(struct vmnet *v, const char *type, json_t *fields)
-{
-	keel_emit(v->d, "vmnet", type, fields);
-}
-
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct vmnet *v = ctx;

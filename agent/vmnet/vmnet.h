@@ -201,7 +201,11 @@ void vmnet_ip_str(const struct keel_vmnet_ip *ip, char *buf, size_t len);
 int vmnet_ip_parse(const char *s, struct keel_vmnet_ip *ip);
 bool vmnet_ip_zero(const struct keel_vmnet_ip *ip);
 
-void vmnet_emit(struct vmnet *v, const char *type, json_t *fields);
+/* An event of vmnet's on keeld's bus. */
+static inline void vmnet_emit(struct vmnet *v, const char *type, json_t *fields)
+{
+	keel_emit(v->d, "vmnet", type, fields);
+}
 
 /* tc.c */
 int vmnet_tc_attach(int ifindex, int ingress_fd, int egress_fd, bool *created_qdisc);
