@@ -117,6 +117,20 @@ need_vm() {
 		skip "needs the VM harness (run: tests/vm/run -- tests/integration/run)"
 }
 
+# need_keel_ko: skip where modules cannot be loaded; build keel.ko for the
+# running kernel when it is missing; set $ko (its path) and $kver; skip when
+# the module found was built for another kernel.
+need_keel_ko() {
+	[ "$(cat /proc/sys/kernel/modules_disabled 2>/dev/null)" = 1 ] &&
+		skip "module loading is disabled on this kernel"
+	ko=$KEEL_KO
+	kver=$(uname -r)
+	[ -f "$ko" ] || make -s -C "$KEEL_TOP" kmod KVER="$kver" >"$KEEL_TMP/make.log" 2>&1 ||
+		{ cat "$KEEL_TMP/make.log"; die "make kmod"; }
+	[ "$(modinfo -F vermagic "$ko" | awk '{ print $1 }')" = "$kver" ] ||
+		skip "keel.ko is not built for the running kernel $kver"
+}
+
 need_cmd() {
 	local c
 	for c in "$@"; do

@@ -20,15 +20,7 @@
 need_root
 need_vm
 need_cmd insmod rmmod modinfo gcc dmesg mkswap swapon
-[ "$(cat /proc/sys/kernel/modules_disabled 2>/dev/null)" = 1 ] &&
-	skip "module loading is disabled on this kernel"
-
-ko=${KEEL_KO:-$KEEL_BUILD/kmod/keel.ko}
-kver=$(uname -r)
-[ -f "$ko" ] || make -s -C "$KEEL_TOP" kmod KVER="$kver" >"$KEEL_TMP/make.log" 2>&1 ||
-	{ cat "$KEEL_TMP/make.log"; die "make kmod"; }
-[ "$(modinfo -F vermagic "$ko" | awk '{ print $1 }')" = "$kver" ] ||
-	skip "keel.ko is not built for the running kernel $kver"
+need_keel_ko
 rounds=${KEEL_MEMH_STRESS_ROUNDS:-10}
 maps=${KEEL_MEMH_STRESS_MAPS:-600}
 secs=${KEEL_MEMH_STRESS_SECS:-60}

@@ -9,14 +9,7 @@
 need_root
 need_vm
 need_cmd insmod rmmod modinfo qemu-io qemu-img nbdkit jq
-[ "$(cat /proc/sys/kernel/modules_disabled 2>/dev/null)" = 1 ] &&
-	skip "module loading is disabled on this kernel"
-ko=$KEEL_KO
-kver=$(uname -r)
-[ -f "$ko" ] || make -s -C "$KEEL_TOP" kmod KVER="$kver" >"$KEEL_TMP/make.log" 2>&1 ||
-	{ cat "$KEEL_TMP/make.log"; die "make kmod"; }
-[ "$(modinfo -F vermagic "$ko" | awk '{ print $1 }')" = "$kver" ] ||
-	skip "keel.ko is not built for the running kernel $kver"
+need_keel_ko
 RC=$KEEL_BUILD/keel-rcache
 RCC=$KEEL_BUILD/tests/rcache_client
 [ -x "$RC" ] && [ -x "$VDISK" ] && [ -x "$RCC" ] || die "no $RC, $VDISK or $RCC: run make"

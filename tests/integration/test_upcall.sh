@@ -11,15 +11,7 @@
 need_root
 need_vm
 need_cmd insmod rmmod modinfo gcc dmesg jq
-[ "$(cat /proc/sys/kernel/modules_disabled 2>/dev/null)" = 1 ] &&
-	skip "module loading is disabled on this kernel"
-
-ko=$KEEL_KO
-kver=$(uname -r)
-[ -f "$ko" ] || make -s -C "$KEEL_TOP" kmod KVER="$kver" >"$KEEL_TMP/make.log" 2>&1 ||
-	{ cat "$KEEL_TMP/make.log"; die "make kmod"; }
-[ "$(modinfo -F vermagic "$ko" | awk '{ print $1 }')" = "$kver" ] ||
-	skip "keel.ko is not built for the running kernel $kver"
+need_keel_ko
 
 t=$KEEL_BUILD/tests/integration/upcall_test
 mkdir -p "${t%/*}"
