@@ -9,36 +9,18 @@
 # op unmount and the store row tainted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd mkfs.ext4 losetup mount umount jq grep dd
 
 T=$KEEL_TMP
-mkdir -p "$T/mnt"
 keeld_conf "[events]" "backlog = 1024" "[exec]" "trust_db = $T/trust.db"
 keeld_start || die "keeld did not start"
 on_exit '"$KEELCTL" exec mode audit'
-on_exit 'umount "$T/mnt" 2>/dev/null; [ -n "${loop:-}" ] && losetup -d "$loop" 2>/dev/null'
-
-files=("$KEELCTL" "$(command -v sh)")
-for f in "${files[@]}"; do ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$T/libs"; done
-mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f"; done | sort -u)
-check "trust add keelctl, sh and their libraries" \
-	sh -c '"$0" trust add "$@" >/dev/null' "$KEELCTL" "${enroll[@]}" || exit 1
-
-truncate -s 8M "$T/a.img"
-mkfs.ext4 -q -F "$T/a.img" || die "mkfs.ext4"
-loop=$(losetup --find --show "$T/a.img") || die "losetup"
-mount -t ext4 "$loop" "$T/mnt" || die "mount $loop"
-printf '#!/bin/sh\necho RAN-FROM-IMAGE-AAAA\n' >"$T/prog"
-check "keelctl install a script on the image ($loop)" \
-	"$KEELCTL" install --mode 0755 "$T/prog" "$T/mnt/prog" || exit 1
-enforced() {	# CMD...: run CMD in enforce mode
-	"$KEELCTL" exec mode enforce >/dev/null || return 1
-	"$@" 2>&1
-	"$KEELCTL" exec mode audit >/dev/null
-}
-check_eq "enforce: the installed script runs" RAN-FROM-IMAGE-AAAA "$(enforced "$T/mnt/prog")"
+exec_trust "$KEELCTL" sh || exit 1
+exec_image_script "$T"
+check_eq "enforce: the installed script runs" RAN-FROM-IMAGE-AAAA "$(exec_enforced "$T/mnt/prog")"
 check "unmount the image, detach $loop" sh -c "umount '$T/mnt' && losetup -d '$loop'"
 check "exec.taint op unmount for the image's device" wait_event exec.taint '"op":"unmount"'
 check "the store row is tainted" sh -c "'$KEELCTL' trust list | grep '^tainted' | grep -q '$T/mnt/prog'"
@@ -53,5 +35,5 @@ check "attach the changed copy to the same $loop, mount it at the same place" \
 note "device of the copy: $(stat -c %d "$T/mnt/prog"), inode $(stat -c %i "$T/mnt/prog")"
 not_ran() { echo "$1"; ! grep -q RAN-FROM-IMAGE <<<"$1"; }
 check "enforce: the changed script on the new file system does not run" \
-	not_ran "$(enforced "$T/mnt/prog")"
+	not_ran "$(exec_enforced "$T/mnt/prog")"
 check "exec.deny for it" wait_event exec.deny "\"path\":\"$T/mnt/prog\""

@@ -16,13 +16,12 @@
 #    the script does not run.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd mkfs.ext4 e2fsck tune2fs losetup mount umount jq grep dd
 
 T=$KEEL_TMP
-mkdir -p "$T/mnt"
-on_exit 'umount "$T/mnt" 2>/dev/null; [ -n "${loop:-}" ] && losetup -d "$loop" 2>/dev/null'
 
 note "defaults: 9p is one of [exec] unstable_fs"
 KEELD_ALLOW_FS= keeld_conf "[exec]" "trust_db = $T/trust.db"
@@ -55,24 +54,9 @@ note "9p allowed (as in every other test): a script on an ext4 image"
 keeld_conf "[exec]" "trust_db = $T/trust.db"
 keeld_start || die "keeld did not start"
 on_exit '"$KEELCTL" exec mode audit'
-files=("$KEELCTL" "$(command -v sh)")
-for f in "${files[@]}"; do ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$T/libs"; done
-mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f"; done | sort -u)
-check "trust add keelctl, sh and their libraries (on 9p)" \
-	sh -c '"$0" trust add "$@" >/dev/null' "$KEELCTL" "${enroll[@]}" || exit 1
-truncate -s 8M "$T/a.img"
-mkfs.ext4 -q -F "$T/a.img" || die "mkfs.ext4"
-loop=$(losetup --find --show "$T/a.img") || die "losetup"
-mount -t ext4 "$loop" "$T/mnt" || die "mount $loop"
-printf '#!/bin/sh\necho RAN-FROM-IMAGE-AAAA\n' >"$T/prog"
-check "keelctl install a script on the image ($loop)" \
-	"$KEELCTL" install --mode 0755 "$T/prog" "$T/mnt/prog" || exit 1
-enforced() {	# CMD...: run CMD in enforce mode
-	"$KEELCTL" exec mode enforce >/dev/null || return 1
-	"$@" 2>&1
-	"$KEELCTL" exec mode audit >/dev/null
-}
-check_eq "enforce: the installed script runs" RAN-FROM-IMAGE-AAAA "$(enforced "$T/mnt/prog")"
+exec_trust "$KEELCTL" sh || exit 1
+exec_image_script "$T"
+check_eq "enforce: the installed script runs" RAN-FROM-IMAGE-AAAA "$(exec_enforced "$T/mnt/prog")"
 uuid=$(tune2fs -l "$loop" | sed -n 's/^Filesystem UUID: *//p' | tr -d -)
 check_eq "its store row carries the image's UUID" "$uuid" \
 	"$("$KEELCTL" trust list --json | jq -r ".[] | select(.path == \"$T/mnt/prog\") | .fs_uuid")"
@@ -82,7 +66,7 @@ note "ext4 made unstable in the configuration"
 keeld_conf "[exec]" "trust_db = $T/trust.db" "unstable_fs = ext4"
 keeld_start || die "keeld did not start"
 not_ran() { echo "$1"; ! grep -q RAN-FROM-IMAGE <<<"$1"; }
-check "enforce: the trusted script on ext4 is refused" not_ran "$(enforced "$T/mnt/prog")"
+check "enforce: the trusted script on ext4 is refused" not_ran "$(exec_enforced "$T/mnt/prog")"
 check "exec.deny reason unstable_fs for it" \
 	wait_event exec.deny "\"path\":\"$T/mnt/prog\".*\"reason\":\"unstable_fs\""
 out=$("$KEELCTL" trust add "$T/mnt/prog" 2>&1)
@@ -110,7 +94,7 @@ keeld_start || die "keeld did not start"
 check "the row was re-hashed and tainted at start" \
 	wait_event exec.taint "\"path\":\"$T/mnt/prog\".*\"reason\":\"changed while keeld was not running\""
 check "enforce: the changed script on the other file system does not run" \
-	not_ran "$(enforced "$T/mnt/prog")"
+	not_ran "$(exec_enforced "$T/mnt/prog")"
 check "keelctl exec mode audit" "$KEELCTL" exec mode audit
 keeld_stop
 check_eq "keeld exits 0" 0 "$KEELD_STATUS"
