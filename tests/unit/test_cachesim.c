@@ -16,6 +16,7 @@
 #include "cachesim/sim.h"
 #include "keel/cache.h"
 #include "keel/trace.h"
+#include "tmp_path.h"
 
 /* ../shared/traces beside the repository, or $KEEL_TRACES. */
 static const char *traces_dir(void)
@@ -260,10 +261,10 @@ Test(cachesim, lirs_traces_read)
 
 static char *write_tmp(const char *text)
 {
-	static char p[64];
+	static char p[256];
 	int fd;
 
-	snprintf(p, sizeof(p), "/tmp/keel-sim-XXXXXX");
+	keel_test_tmp_template(p, sizeof(p), "keel-sim-");
 	fd = mkstemp(p);
 	cr_assert(fd >= 0);
 	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
@@ -354,12 +355,12 @@ Test(cachesim, errors_name_the_line_or_record)
 
 	/* gzip cut short */
 	{
-		char gzp[64];
+		char gzp[256];
 		gzFile gz;
 		FILE *g;
 		long n;
 
-		snprintf(gzp, sizeof(gzp), "/tmp/keel-sim-gz-%d.gz", getpid());
+		snprintf(gzp, sizeof(gzp), "%s/keel-sim-gz-%d.gz", getenv("TMPDIR") ?: "/tmp", getpid());
 		gz = gzopen(gzp, "wb");
 		for (int i = 0; i < 20000; i++)
 			gzprintf(gz, "%d\n", i * 7919 % 100003);
