@@ -49,14 +49,6 @@ NS[a]=$NS_A ADDR[a]=tcp:$IP_A:7700
 NS[b]=$NS_B ADDR[b]=tcp:$IP_B:7700
 NS[c]=$NS_B ADDR[c]=tcp:$IP_B:7701
 
-wait_until() {	# wait_until SECS CMD...: retry CMD every 50 ms
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.05
-	done
-}
 jq_true() { jq -e "$1" >/dev/null; }
 
 ctl() {	# ctl SERVER CMD [ARGS]: keel-vdisk CMD against that host's server

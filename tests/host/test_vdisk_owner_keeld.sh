@@ -90,14 +90,6 @@ stop() {
 	wait "${KPID[$1]}" 2>/dev/null
 	unset "KPID[$1]"
 }
-wait_until() {	# wait_until SECS CMD...
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.05
-	done
-}
 # ev H TYPE JQ: keeld H emitted an event of TYPE matching JQ
 ev() { grep -hF "\"type\":\"$2\"" "$KEEL_TMP/$1.events" 2>/dev/null | jq -c "select($3)" | grep -q .; }
 ev_count() { grep -hF "\"type\":\"$2\"" "$KEEL_TMP/$1.events" 2>/dev/null | jq -c "select($3)" | wc -l; }

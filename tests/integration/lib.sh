@@ -131,6 +131,17 @@ need_keel_ko() {
 		skip "keel.ko is not built for the running kernel $kver"
 }
 
+# wait_until SECS CMD...: retry CMD (quietly) every 50 ms until it succeeds;
+# fails when SECS seconds went by first
+wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.05
+	done
+}
+
 need_cmd() {
 	local c
 	for c in "$@"; do

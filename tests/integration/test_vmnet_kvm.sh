@@ -26,6 +26,7 @@ esac
 note "CPU virtualization flag: ${vendor:-none} ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2))"
 for m in kvm_amd kvm_intel kvm; do modprobe -r $m 2>/dev/null; done
 
+# lib.sh has a quiet wait_until; this one ends with a last try whose output shows
 wait_until() {	# SECS CMD...: retry every 50 ms
 	local secs=$1 i
 	shift

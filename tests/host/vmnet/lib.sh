@@ -157,6 +157,7 @@ wl_field() {
 	kc "$1" eni list --json 2>/dev/null | jq -r --arg ip "$2" ".ips[] | select(.ip == \$ip) | .$3"
 }
 
+# lib.sh has a quiet wait_until; this one ends with a last try whose output shows
 wait_until() {
 	local secs=$1 i
 	shift
