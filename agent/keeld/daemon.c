@@ -30,6 +30,38 @@ void keel_watch_del(struct keel_daemon *d, struct keel_watch *w)
 {
 	if (w->cb)
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	/*
+	 * EPOLL_CTL_DEL does not take back an event epoll_wait already
+	 * returned: a subsystem stopped by a client's request (keelctl
+	 * subsystem stop) frees or zeroes its watches while its ring buffer's
+	 * or timer's event may still wait further down the same batch.
+	 */
+	for (int i = 0; i < d->batch_len; i++)
+		if (d->batch[i].data.ptr == w)
+			d->batch[i].data.ptr = NULL;
+}
+
+#define KEEL_BATCH_MAX 32
+
+int keel_daemon_dispatch(struct keel_daemon *d, int timeout_ms)
+{
+	struct epoll_event evs[KEEL_BATCH_MAX];
+	int n = epoll_wait(d->epfd, evs, KEEL_BATCH_MAX, timeout_ms);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	d->batch = evs;
+	d->batch_len = n;
+	for (int i = 0; i < n && !d->stopping; i++) {
+		struct keel_watch *w = evs[i].data.ptr;
+
+		if (!w)
+			continue;	/* removed by an earlier callback */
+		w->cb(w, evs[i].events);
+	}
+	d->batch = NULL;
+	d->batch_len = 0;
+	return n;
 }
 
 int keel_timer_start(struct keel_daemon *d, struct keel_watch *w,

@@ -40,6 +40,13 @@ struct keel_daemon {
 	struct keel_watch *watchdog;	/* systemd's WatchdogSec (keeld/watchdog.c) */
 	struct keel_subsys **subsys;	/* NULL-terminated */
 	int epfd;
+	/*
+	 * The epoll_wait batch being dispatched (keel_daemon_dispatch): a
+	 * callback may remove a watch whose event is further down the batch,
+	 * and keel_watch_del() forgets that event there.
+	 */
+	struct epoll_event *batch;
+	int batch_len;
 	bool stopping;
 	int exit_status;
 	time_t started;
@@ -49,7 +56,19 @@ struct keel_daemon {
 
 int keel_watch_add(struct keel_daemon *d, struct keel_watch *w, uint32_t events);
 int keel_watch_mod(struct keel_daemon *d, struct keel_watch *w, uint32_t events);
+/*
+ * Stop watching @w.  Once this returns, keeld never calls @w again, even for
+ * an event epoll already returned in the batch being dispatched, so the
+ * caller may free or reuse @w at once.
+ */
 void keel_watch_del(struct keel_daemon *d, struct keel_watch *w);
+
+/*
+ * Wait up to @timeout_ms (-1: forever) for events and call each ready watch's
+ * callback, in epoll's order, until d->stopping.  Returns the number of
+ * events epoll returned, 0 on EINTR or timeout, a negative errno on error.
+ */
+int keel_daemon_dispatch(struct keel_daemon *d, int timeout_ms);
 
 /* A periodic timer: a timerfd watch firing every @interval_ms. */
 int keel_timer_start(struct keel_daemon *d, struct keel_watch *w,

@@ -228,21 +228,12 @@ static void on_signal(struct keel_watch *w, uint32_t events)
 
 static int run_loop(struct keel_daemon *d)
 {
-	struct epoll_event evs[32];
-
 	while (!d->stopping) {
-		int n = epoll_wait(d->epfd, evs, 32, -1);
+		int n = keel_daemon_dispatch(d, -1);
 
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_err("epoll_wait: %s", strerror(errno));
-			return -errno;
-		}
-		for (int i = 0; i < n && !d->stopping; i++) {
-			struct keel_watch *w = evs[i].data.ptr;
-
-			w->cb(w, evs[i].events);
+			pr_err("epoll_wait: %s", strerror(-n));
+			return n;
 		}
 	}
 	return 0;
