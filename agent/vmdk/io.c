@@ -146,10 +146,45 @@ static uint64_t unmapped_run(struct vmdk_extent *e, uint64_t g, uint64_t max, ch
 	return n;
 }
 
+/* The parts of the @n grains from @g on (@valid bytes of @grains, zeros
+ * so far) that the write of @len bytes at @in leaves as they were: a grain
+ * the table marks zeroed reads zeros and stays zeros; one it does not map
+ * takes what the parent has there.  Only the first and last grain can be
+ * partly written. */
+static int fill_from_parent(struct keel_vmdk *disk, struct vmdk_extent *e, uint64_t g,
+			    uint64_t n, char *grains, uint64_t in, size_t len, uint64_t valid,
+			    char *err, size_t errlen)
+{
+	uint64_t gb = vmdk_sparse_grain_bytes(e->sparse), end = in + len;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t from = i * gb, to = from + gb < valid ? from + gb : valid, sector;
+		int r;
+
+		if (from >= valid)
+			break;
+		/* wholly written: nothing of the old content stays */
+		if (in <= from && end >= to)
+			continue;
+		r = vmdk_sparse_lookup(e->sparse, g + i, &sector, err, errlen);
+		if (r)
+			return r;
+		/* zeroed, or allocated since (the allocation stops before it) */
+		if (sector != VMDK_GRAIN_UNMAPPED)
+			continue;
+		r = vmdk_layer_read(disk->parent, grains + from, to - from,
+				    e->start + g * gb + from, err, errlen);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 /* Allocate the grains from @g on that the @len bytes of @data at @in (bytes
  * into grain @g) fall into, as far as they are unmapped and fit in one run,
  * filled first with what the parent (or zeros) had; *@ret_bytes: how many
- * bytes of @data went into them. */
+ * bytes of @data went into them.  A grain marked zeroed is filled with zeros,
+ * not from the parent: it reads as zeros. */
 static int sparse_fill_grains(struct keel_vmdk *disk, struct vmdk_extent *e, uint64_t g,
 			      const char *data, size_t len, uint64_t in, size_t *ret_bytes,
 			      char *err, size_t errlen)
@@ -168,8 +203,8 @@ static int sparse_fill_grains(struct keel_vmdk *disk, struct vmdk_extent *e, uin
 	if (!grains)
 		return vmdk_err(err, errlen, -ENOMEM, "%s: out of memory", disk->path);
 	len = in + len > bytes ? (size_t)(bytes - in) : len;
-	if (disk->parent && (in || in + len < valid))
-		r = vmdk_layer_read(disk->parent, grains, valid, e->start + gstart, err, errlen);
+	if (disk->parent)
+		r = fill_from_parent(disk, e, g, n, grains, in, len, valid, err, errlen);
 	if (!r) {
 		memcpy(grains + in, data, len);
 		r = vmdk_sparse_alloc(e->sparse, g, n, grains, &done, err, errlen);

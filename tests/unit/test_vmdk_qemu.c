@@ -7,6 +7,7 @@
  * of the data written; delta chains made by either side read on the other.
  */
 #include <errno.h>
+#include <inttypes.h>
 
 #include "vmdk_helpers.h"
 
@@ -326,5 +327,74 @@ Test(vmdk_qemu, zeroed_grains)
 	free(b);
 	free(img);
 	free(raw);
+	scratch_rm(dir);
+}
+
+/* A delta whose table says "zeroed" (entry 1, qemu's `write -z` with
+ * zeroed_grain=on) reads zeros there, not the parent: a partial write into
+ * such a grain must fill the rest of the grain with zeros, not with what the
+ * parent holds, or data the guest zeroed comes back.  The second write
+ * crosses from a zeroed grain into one the delta does not hold, so one
+ * allocation run mixes both kinds: the unmapped grain is filled from the
+ * parent, the zeroed one with zeros. */
+Test(vmdk_qemu, partial_write_into_zeroed_grain_of_delta)
+{
+	char *dir, *base, *delta, *expect_raw, err[512];
+	unsigned char *expect, *got, data[2000];
+	struct keel_vmdk *d;
+	const uint64_t g = 65536, size = 4 << 20;
+	unsigned int depth;
+	uint32_t cid;
+	size_t n;
+
+	need_qemu();
+	dir = scratch_dir();
+	base = pathf("%s/base.vmdk", dir);
+	delta = pathf("%s/delta.vmdk", dir);
+	expect_raw = pathf("%s/expect.raw", dir);
+	/* base: 0x33 everywhere; delta: grains 1 and 2 zeroed by qemu */
+	cr_assert_eq(shell("qemu-img create -q -f vmdk %s 4M && "
+			   "qemu-io -f vmdk -c 'write -q -P 0x33 0 4M' %s && cd %s && "
+			   "qemu-img create -q -f vmdk -o zeroed_grain=on -b base.vmdk -F vmdk delta.vmdk && "
+			   "qemu-io -f vmdk -c 'write -q -z %" PRIu64 " %" PRIu64 "' delta.vmdk",
+			   base, base, dir, g, 2 * g), 0);
+	cr_assert_eq(keel_vmdk_open(delta, 0, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(keel_vmdk_layer_of(d, g, &depth, &cid), -ENOENT,
+		     "qemu did not leave a zeroed entry for grain 1 (the test needs one)");
+	cr_assert_eq(keel_vmdk_layer_of(d, 3 * g, &depth, &cid), 0);
+	cr_assert_eq(depth, 1, "grain 3 should come from the base");
+
+	expect = malloc(size);
+	cr_assert(expect);
+	memset(expect, 0x33, size);
+	memset(expect + g, 0, 2 * g);
+	/* 1: 512 bytes inside zeroed grain 1 */
+	memset(data, 0x55, 512);
+	cr_assert_eq(keel_vmdk_pwrite(d, data, 512, g + 4096), 0);
+	memcpy(expect + g + 4096, data, 512);
+	/* 2: the last 1000 bytes of zeroed grain 2 and the first 1000 of unmapped grain 3 */
+	pattern(data, sizeof(data), 7);
+	cr_assert_eq(keel_vmdk_pwrite(d, data, sizeof(data), 3 * g - 1000), 0);
+	memcpy(expect + 3 * g - 1000, data, sizeof(data));
+	keel_vmdk_close(d);
+
+	got = read_disk(delta, &n);
+	cr_assert_eq(n, size);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(got[i], expect[i],
+			     "byte %zu (grain %zu) reads %02x after partial writes, expected %02x",
+			     i, i / g, got[i], expect[i]);
+	spit(expect_raw, expect, size);
+	cr_assert_eq(shell("qemu-img check -q %s", delta), 0);
+	cr_assert_eq(shell("qemu-img compare -q -F raw %s %s", delta, expect_raw), 0,
+		     "qemu reads the delta differently from what was written");
+	cr_log_info("checked: partial writes into grains a delta marks zeroed keep zeros around them "
+		    "(not the parent's 0x33), a run mixing a zeroed and an unmapped grain fills "
+		    "each correctly; qemu-img check and compare agree");
+	free(expect);
+	free(got);
+	free(base);
+	free(delta);
+	free(expect_raw);
 	scratch_rm(dir);
 }
