@@ -1,0 +1,88 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# A disk that follows its VM in a QEMU live migration.  Two "hosts" as
+# network namespaces with their own keeld ([vdisk] owner_addr set), one
+# datastore directory (tests/host/vdisk_migrate_lib.sh); a tiny real guest
+# (tests/host/tiny_guest.sh) on host A whose virtio disk is A's keel export
+# over NBD writes numbered, checksummed records with O_DIRECT and fsync and
+# prints each acknowledged one on its console; the destination QEMU on B is
+# connected to B's standby export.  While the guest writes, it is migrated
+# A→B with QEMU's pause-before-switchover: at the switchover (guest
+# stopped, its disk I/O drained and flushed) the management step
+# (tests/host/vdisk_migrate_qmp.py, as libvirt would) runs `keelctl vdisk
+# handoff` on B, then lets QEMU finish.  The guest goes on writing on B with
+# no failed write; every record it saw acknowledged, on A or on B, is on the
+# disk read through B's keel export, in its block; B owns the disk and A
+# does not; then the same back B→A.  QEMU's downtimes are printed, not
+# asserted (tests/bench/vdisk_migrate_bench.sh measures them).
+. "$(dirname "$0")/../integration/lib.sh"
+need_root
+need_cmd qemu-system-x86_64 qemu-img nbdkit jq nsenter ip python3 cpio modprobe readelf
+. "$KEEL_TOP/tests/host/vdisk_migrate_lib.sh"
+
+mig_setup
+kc a vdisk create "$D" --size 16M --filters "stats integrity" >/dev/null || die "vdisk create"
+kc a vdisk open "$D" >/dev/null || die "vdisk open on A"
+kc b vdisk open "$D" --standby >/dev/null || die "vdisk open --standby on B"
+SOCK_A=$(kc a vdisk info "$D" --json | jq -r .socket)
+SOCK_B=$(kc b vdisk info "$D" --json | jq -r .socket)
+check_eq "A owns the disk at start" owner "$(own a .server.state)"
+check_eq "B waits on standby" standby "$(own b .server.state)"
+
+t0=$SECONDS
+mig_qemu src a "nbd:$SOCK_A" || die "the source QEMU did not start: $(cat "$KEEL_TMP/src.log")"
+mig_qemu dst b "nbd:$SOCK_B" "unix:$KEEL_TMP/mig1.sock" ||
+	die "the destination QEMU did not start: $(cat "$KEEL_TMP/dst.log")"
+check "the guest boots on A and its writes to the keel disk are acknowledged" \
+	wait_until 120 sh -c "tr -d '\r' <'$KEEL_TMP/src.serial' | grep -qx 'ACK 5'"
+note "guest up and writing after $((SECONDS - t0)) s"
+
+# A→B: the VM still has the disk open on A, so A releases it only for a
+# migration; B takes it at the switchover
+kc a vdisk migrating "$D" on >/dev/null || die "vdisk migrating on, on A"
+out=$(migrate src "unix:$KEEL_TMP/mig1.sock" \
+	--hook env KEEL_SOCKET="$KEEL_TMP/b.sock" "$KEEL_BUILD/keelctl" vdisk handoff "$D")
+note "migration A→B: $out"
+check_eq "the migration A→B completed and the handoff at the switchover succeeded" true \
+	"$(jq -r '.status == "completed" and .hook_rc == 0' <<<"$out" 2>&1)"
+on_a=$(last_ack src)
+note "the guest's last acknowledged record on A: $on_a"
+check "the guest goes on writing on B: 10 records acknowledged after the switchover" \
+	wait_until 60 sh -c "tr -d '\r' <'$KEEL_TMP/dst.serial' | grep -qx 'ACK $((${on_a:-0} + 10))'"
+check_eq "the guest runs on B" '"running"' "$(qmp dst query-status | jq -c .status)"
+check_eq "B's keeld: this host owns the disk" owner "$(own b .server.state)"
+check_eq "... the record names host-b" host-b "$(own b .record.host)"
+check "A's keeld: A does not own it any more" \
+	test "$(own a .server.state)" != owner
+check "B's keeld logged vdisk.acquired from host-a, how released" \
+	ev b vdisk.acquired ".from == \"host-a\" and .how == \"released\" and .path == \"$D\""
+check "A's keeld logged vdisk.released to host-b (the source QEMU still connected)" \
+	ev a vdisk.released ".to == \"host-b\" and .path == \"$D\""
+mig_stop_qemu src
+
+# B→A, while it writes
+kc b vdisk migrating "$D" on >/dev/null || die "vdisk migrating on, on B"
+mig_qemu back a "nbd:$SOCK_A" "unix:$KEEL_TMP/mig2.sock" || die "QEMU on A (incoming) did not start"
+out=$(migrate dst "unix:$KEEL_TMP/mig2.sock" \
+	--hook env KEEL_SOCKET="$KEEL_TMP/a.sock" "$KEEL_BUILD/keelctl" vdisk handoff "$D")
+note "migration B→A: $out"
+check_eq "the migration B→A completed and the handoff succeeded" true \
+	"$(jq -r '.status == "completed" and .hook_rc == 0' <<<"$out" 2>&1)"
+on_b=$(last_ack src dst)
+check "the guest goes on writing on A again: 10 more records" \
+	wait_until 60 sh -c "tr -d '\r' <'$KEEL_TMP/back.serial' | grep -qx 'ACK $((${on_b:-0} + 10))'"
+check_eq "A's keeld owns the disk again" owner "$(own a .server.state)"
+check_eq "... generation 3 (A, B, A)" 3 "$(own a .record.generation)"
+check "B's keeld logged vdisk.released to host-a" ev b vdisk.released ".to == \"host-a\""
+
+qmp back stop >/dev/null
+last=$(last_ack src dst back)
+note "records acknowledged: up to $on_a on A, $on_b on B, $last in all"
+check "no write failed in the guest, no I/O error or kernel bug on its consoles" \
+	sh -c "! cat '$KEEL_TMP/src.serial' '$KEEL_TMP/dst.serial' '$KEEL_TMP/back.serial' |
+		grep -aE 'WRITE-FAILED|NO-VDA|I/O error|BUG:|Kernel panic|corruption|Call Trace'"
+check "every acknowledged record (0..$last) is on the disk read through A's keel export, in order" \
+	check_records "nbd+unix:///?socket=$SOCK_A" "$last"
+for n in src dst back; do
+	note "$n console: $(serial $n | grep -v '^ACK ' | tail -n 3 | cut -c1-120 | tr '\n' ';') acks $(serial $n | grep -c '^ACK ')"
+done
