@@ -7,6 +7,9 @@ keeld=$1
 version=$("$keeld" --version | sed -n '1s/^keeld //p')
 cat <<HEAD
 .TH KEEL.CONF 5 "" "keel $version" "File Formats"
+.\" left-aligned: a long list of defaults (below) breaks only at commas,
+.\" and a line of it has no space to stretch for justification
+.ad l
 .SH NAME
 keel.conf \- configuration of keeld, keel's agent
 .SH SYNOPSIS
@@ -32,6 +35,10 @@ awk '
 /^\.\\" key / {
 	key = $3; def = substr($0, length(".\\\" key " key) + 2)
 	gsub(/-/, "\\-", def)
+	# a list of paths or types is one long word: let groff break it
+	# after each comma (\: is a zero-width break point), else it cannot
+	# fill the line ("cannot adjust line", which lintian reports)
+	gsub(/,/, ",\\:", def)
 	# a line starting with a quote or a dot would be read as a request
 	if (help ~ /^['"'"'.]/)
 		help = "\\&" help
