@@ -9,7 +9,7 @@ RCACHE_PIC_OBJS := $(BUILD)/pic/agent/rcache/client.o $(BUILD)/pic/agent/memh/me
 $(BUILD)/nbdkit-keel-plugin.so: $(RCACHE_PIC_OBJS)
 
 # a raw client for the tests (tests/integration/rcache/rcache_client.c):
-# a keel.ko handle revoked mid-session, a held client slot
+# a keel.ko handle revoked mid-session, a held client slot, a two-disk read mix
 user: $(BUILD)/tests/rcache_client
 
 $(BUILD)/tests/rcache_client: tests/integration/rcache/rcache_client.c $(BUILD)/libkeel.a

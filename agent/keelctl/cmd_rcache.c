@@ -47,6 +47,14 @@ static void print_stats(json_t *r)
 	       ival(r, "clients"), ival(r, "max_clients"), ival(r, "warm_loaded"),
 	       json_number_value(json_object_get(r, "bytes_per_entry")),
 	       json_is_true(json_object_get(r, "direct_io")) ? "" : "; cache file not O_DIRECT");
+	if (json_is_object(json_object_get(r, "autosize"))) {
+		json_t *as = json_object_get(r, "autosize");
+
+		printf("sized from miss-ratio curves every %lld ms: %lld runs, %lld disks sampled, "
+		       "expected hit ratio %.4f\n",
+		       ival(r, "size_interval_ms"), ival(as, "runs"), ival(as, "sampled_disks"),
+		       json_number_value(json_object_get(as, "last_expected_hit_ratio")));
+	}
 }
 
 static void print_disks(json_t *a)
@@ -54,14 +62,21 @@ static void print_disks(json_t *a)
 	size_t i;
 	json_t *d;
 
-	printf("%-16s %-8s %10s %10s %12s %12s %8s\n", "DISK_ID", "CID", "CACHED", "LIMIT", "HITS",
-	       "MISSES", "HIT");
-	json_array_foreach(a, i, d)
-		printf("%-16s %-8s %10lld %10lld %12lld %12lld %8.4f\n",
+	/* TARGET: the share sized from the disk's miss-ratio curve ("-": not
+	 * sized, the limit is the default or set by hand) */
+	printf("%-16s %-8s %10s %10s %10s %12s %12s %8s\n", "DISK_ID", "CID", "CACHED", "LIMIT",
+	       "TARGET", "HITS", "MISSES", "HIT");
+	json_array_foreach(a, i, d) {
+		char target[24] = "-";
+
+		if (json_is_integer(json_object_get(d, "target_blocks")))
+			snprintf(target, sizeof(target), "%lld", ival(d, "target_blocks"));
+		printf("%-16s %-8s %10lld %10lld %10s %12lld %12lld %8.4f\n",
 		       json_string_value(json_object_get(d, "disk_id")),
 		       json_string_value(json_object_get(d, "cid")), ival(d, "cached_blocks"),
-		       ival(d, "limit_blocks"), ival(d, "hit_blocks"), ival(d, "miss_blocks"),
-		       json_number_value(json_object_get(d, "hit_ratio")));
+		       ival(d, "limit_blocks"), target, ival(d, "hit_blocks"),
+		       ival(d, "miss_blocks"), json_number_value(json_object_get(d, "hit_ratio")));
+	}
 }
 
 /* One CONTROL request to keel-rcache; prints its answer. */
@@ -138,7 +153,7 @@ static int run_drop(const struct keelctl *ctl, const struct keelctl_args *a)
 static const char rcache_doc[] =
 	"The read cache daemon keel-rcache, through its own socket (not keeld's).\n\n"
 	"  keelctl rcache stats [--json]           totals: cached, hits, misses, refusals, errors\n"
-	"  keelctl rcache disks [--json]           per layer: ID, CID, cached, limit, hit ratio\n"
+	"  keelctl rcache disks [--json]           per layer: ID, CID, cached, limit, target, hit ratio\n"
 	"  keelctl rcache flush                    drop every entry\n"
 	"  keelctl rcache drop DISK_ID             drop one layer's entries (or all)\n"
 	"--rcache-socket PATH: keel-rcache's socket (default " KEEL_RCACHE_SOCKET ").\n"

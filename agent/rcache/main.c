@@ -23,6 +23,7 @@ struct env {
 	const char *dir, *socket, *events;
 	uint64_t size;
 	unsigned int block_size, max_clients, disk_limit_pct, max_disks;
+	unsigned int size_interval, size_disks;
 };
 
 static volatile int stop;
@@ -99,6 +100,8 @@ static const struct argp_option options[] = {
 	{ "max-clients", 'c', "N", 0, "connections at once, 1..4096 (default 64)", 0 },
 	{ "disk-limit", 'l', "PCT", 0, "default share of the cache one disk may fill, 1..100 (default 100)", 0 },
 	{ "max-disks", 'm', "N", 0, "disks tracked at once (default 4096)", 0 },
+	{ "size-interval", 'i', "SECONDS", 0, "size the disks' limits from their miss-ratio curves this often, 0..86400 (0: never; default 10)", 0 },
+	{ "size-disks", 'D', "N", 0, "disks whose miss-ratio curve is kept, 1..4096 (default 64)", 0 },
 	{ "events", 'e', "FILE", 0, "append rcache.* events (NDJSON) here (default: stderr)", 0 },
 	{ 0 }
 };
@@ -131,6 +134,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (parse_uint(arg, 1, 1 << 20, &env->max_disks))
 			argp_error(state, "--max-disks %s: expected 1..1048576", arg);
 		break;
+	case 'i':
+		if (parse_uint(arg, 0, 86400, &env->size_interval))
+			argp_error(state, "--size-interval %s: expected 0..86400 seconds", arg);
+		break;
+	case 'D':
+		if (parse_uint(arg, 1, 4096, &env->size_disks))
+			argp_error(state, "--size-disks %s: expected 1..4096", arg);
+		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument %s", arg);
 		break;
@@ -146,12 +157,15 @@ static const char doc[] =
 	"blocks; keelctl rcache shows and drops what it holds.\n\n"
 	"EXAMPLES:\n"
 	"  keel-rcache --dir /var/lib/keel/rcache --size 8G\n"
-	"  keel-rcache --dir /nvme/rcache --size 64G --disk-limit 25 --events /var/log/keel/rcache.ndjson\n";
+	"  keel-rcache --dir /nvme/rcache --size 64G --disk-limit 25 --events /var/log/keel/rcache.ndjson\n"
+	"  keel-rcache --size 8G --size-interval 0     # limits only by hand (CONTROL size/limit)\n";
 
 int main(int argc, char **argv)
 {
 	struct env env = { .dir = KEEL_RCACHE_DIR, .socket = KEEL_RCACHE_SOCKET, .size = 1ull << 30,
-			   .max_clients = 64 };
+			   .max_clients = 64, .size_interval = 10, .size_disks = 64 };
+	struct keel_rcache_autosize_opts ao = { 0 };
+	struct keel_rcache_autosize *autosize = NULL;
 	struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
 	struct keel_rcache_store_opts so = { 0 };
 	struct keel_rcache_server_opts vo = { 0 };
@@ -181,6 +195,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "keel-rcache: %s\n", err);
 		return 1;
 	}
+	if (env.size_interval) {
+		ao.max_disks = env.size_disks;
+		r = keel_rcache_autosize_new(&ao, store, &autosize);
+		if (r) {
+			fprintf(stderr, "keel-rcache: miss-ratio curves for %u disks: %s\n",
+				env.size_disks, strerror(-r));
+			keel_rcache_store_close(store);
+			return 1;
+		}
+	}
+	vo.autosize = autosize;
+	vo.size_interval_ms = env.size_interval * 1000;
 	vo.socket = env.socket;
 	vo.max_clients = env.max_clients;
 	vo.store = store;
@@ -188,6 +214,7 @@ int main(int argc, char **argv)
 	r = keel_rcache_server_start(&vo, &srv, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "keel-rcache: %s\n", err);
+		keel_rcache_autosize_free(autosize);
 		keel_rcache_store_close(store);
 		return 1;
 	}
@@ -196,6 +223,7 @@ int main(int argc, char **argv)
 		       (json_int_t)env.size, "max_clients", (int)env.max_clients));
 	keel_rcache_server_run(srv, &stop);
 	keel_rcache_server_stop(srv);
+	keel_rcache_autosize_free(autosize);
 	keel_rcache_store_close(store);
 	emit(NULL, "rcache.stop", NULL);
 	return 0;

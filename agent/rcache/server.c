@@ -19,6 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/unixsock.h"
 #include "keel/rcache.h"
 #include "rcache/server.h"
@@ -243,10 +244,14 @@ static json_t *control(struct keel_rcache_server *srv, const char *text, int *st
 		json_object_set_new(out, "handle_errors",
 				    json_integer((json_int_t)__atomic_load_n(&srv->handle_errors,
 									      __ATOMIC_RELAXED)));
+		json_object_set_new(out, "autosize", keel_rcache_autosize_json(srv->o.autosize));
+		json_object_set_new(out, "size_interval_ms",
+				    json_integer(srv->o.autosize ? srv->o.size_interval_ms : 0));
 	} else if (!strcmp(op, "size")) {
 		out = size_disks(st, in, status);
 	} else if (!strcmp(op, "disks")) {
 		out = keel_rcache_store_disks_json(st);
+		keel_rcache_autosize_annotate(srv->o.autosize, out);
 	} else if (!strcmp(op, "flush")) {
 		out = json_pack("{s:I}", "dropped",
 				(json_int_t)keel_rcache_store_drop(st, KEEL_RCACHE_ALL_DISKS,
@@ -358,6 +363,9 @@ static int handle(struct client *c, struct keel_rcache_req *q, struct keel_rcach
 			p->status = r;
 			return 0;
 		}
+		/* the disk's live miss-ratio curve sees every block read */
+		keel_rcache_autosize_access(c->srv->o.autosize, q->disk_id, q->off / bs,
+					    (unsigned int)nb);
 		p->count = (uint32_t)r;
 		/* each run of hits goes into the caller's buffer in one copy */
 		for (uint64_t i = 0; i < nb && r > 0;) {
@@ -576,7 +584,8 @@ int keel_rcache_server_start(const struct keel_rcache_server_opts *o,
 int keel_rcache_server_run(struct keel_rcache_server *srv, volatile int *stop)
 {
 	struct pollfd pfd = { .fd = srv->lfd, .events = POLLIN };
-	unsigned int ticks = 0;
+	uint64_t now = keel_clock_ns(CLOCK_MONOTONIC), sweep_at = now + 1000000000ull,
+		 size_at = now + (uint64_t)srv->o.size_interval_ms * 1000000;
 
 	while (!*stop) {
 		int n = poll(&pfd, 1, 200);
@@ -584,8 +593,15 @@ int keel_rcache_server_run(struct keel_rcache_server *srv, volatile int *stop)
 		if (n > 0)
 			accept_one(srv);
 		keel_rcache_store_tick(srv->o.store);
-		if (++ticks % 5 == 0)
+		now = keel_clock_ns(CLOCK_MONOTONIC);
+		if (now >= sweep_at) {
 			keel_rcache_store_sweep_dirty(srv->o.store);
+			sweep_at = now + 1000000000ull;
+		}
+		if (srv->o.autosize && srv->o.size_interval_ms && now >= size_at) {
+			keel_rcache_autosize_run(srv->o.autosize);
+			size_at = now + (uint64_t)srv->o.size_interval_ms * 1000000;
+		}
 	}
 	return 0;
 }
