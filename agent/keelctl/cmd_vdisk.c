@@ -35,6 +35,8 @@ static const char doc[] =
 	"\n"
 	"SUBCOMMANDS:\n"
 	"  create PATH --size SIZE [--type T] [--filters \"stats crypt integrity\"]\n"
+	"         or with parameters, one --filter per filter, top to bottom:\n"
+	"         [--filter throttle:iops=500,bps=10M --filter crypt:key_file=K]\n"
 	"  open PATH [--socket SOCK | --tcp [ADDR:]PORT] [--readonly] [--no-wait]\n"
 	"  close PATH       flush, stop its disk server\n"
 	"  list             the open disks and their state\n"
@@ -72,6 +74,8 @@ static const char doc[] =
 	"vdisk.handoff_failed.\v"
 	"EXAMPLES:\n"
 	"  keelctl vdisk create /var/lib/keel/vdisk/d0.vmdk --size 10G --filters \"stats crypt integrity\"\n"
+	"  keelctl vdisk create /var/lib/keel/vdisk/d1.vmdk --size 1G --filter stats \\\n"
+	"      --filter throttle:iops=500,bps=10M --filter integrity:block_size=64K\n"
 	"  keelctl vdisk open /var/lib/keel/vdisk/d0.vmdk\n"
 	"  qemu-io -f raw 'nbd+unix:///?socket=/run/keel/vdisk/...nbd' -c 'read 0 1M'\n"
 	"  keelctl vdisk filters /var/lib/keel/vdisk/d0.vmdk --json | jq '.filters[].counters'\n"
@@ -85,13 +89,17 @@ static const char doc[] =
 	"\n"
 	"SIZE takes K, M, G, T (powers of 1024).  TYPE: monolithicSparse (default), "
 	"monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat.  A chain with crypt "
-	"gets a new random key in PATH.key (mode 0600).  Exit status: 0 done, 1 failed or "
+	"gets a new random key in PATH.key (mode 0600) unless --filter crypt:key_file=FILE "
+	"names one.  --filter parameters are the keys of IMAGE.keel's [filter.NAME] "
+	"sections (docs/vdisk.md); keeld checks them before it writes anything, and a "
+	"path (relative to the disk's directory) must lie under [vdisk] dirs.  Exit status: 0 done, 1 failed or "
 	"refused, 2 bad usage.  See docs/vdisk.md (\"Ownership handoff between hosts\").";
 
 static const struct argp_option options[] = {
 	{ "size", 'S', "SIZE", 0, "create: the virtual size", 0 },
 	{ "type", 't', "TYPE", 0, "create: the createType (default monolithicSparse)", 0 },
 	{ "filters", 'f', "LIST", 0, "create: the chain, top to bottom (names separated by spaces or commas)", 0 },
+	{ "filter", 'F', "NAME[:KEY=VALUE,...]", 0, "create: the next filter of the chain (top first) with its parameters; repeatable, up to 16", 0 },
 	{ "socket", 'u', "PATH", 0, "open: serve NBD on this Unix socket (default [vdisk] run_dir/DEV-INO.nbd)", 0 },
 	{ "tcp", 'T', "[ADDR:]PORT", 0, "open: serve NBD over TCP instead", 0 },
 	{ "readonly", 'r', NULL, 0, "open: read-only", 0 },
@@ -100,6 +108,86 @@ static const struct argp_option options[] = {
 	{ "json", 'j', NULL, 0, "Print keeld's reply as JSON", 0 },
 	{ 0 },
 };
+
+/*
+ * One --filter NAME[:KEY=VALUE,...] into the request: NAME appended to
+ * @filters, its keys into @params[NAME].  NULL or a sentence saying what is
+ * wrong with it (@buf).
+ */
+static const char *add_filter_spec(const char *spec, json_t *filters, json_t *params, char *buf,
+				   size_t len)
+{
+	char *copy = strdup(spec), *colon, *save = NULL, *kv;
+	json_t *keys = json_object();
+	const char *bad = NULL;
+
+	if (!copy || !keys) {
+		bad = "out of memory";
+		goto out;
+	}
+	colon = strchr(copy, ':');
+	if (colon)
+		*colon = '\0';
+	if (!copy[0]) {
+		bad = "a filter name is needed before ':'";
+		goto out;
+	}
+	for (kv = colon ? strtok_r(colon + 1, ",", &save) : NULL; kv;
+	     kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+
+		if (!eq || eq == kv) {
+			snprintf(buf, len, "'%.64s' is not KEY=VALUE", kv);
+			bad = buf;
+			goto out;
+		}
+		*eq = '\0';
+		if (json_object_get(keys, kv)) {
+			snprintf(buf, len, "%.64s is set twice", kv);
+			bad = buf;
+			goto out;
+		}
+		json_object_set_new(keys, kv, json_string(eq + 1));
+	}
+	if (colon && !json_object_size(keys)) {
+		bad = "KEY=VALUE expected after ':'";
+		goto out;
+	}
+	json_array_append_new(filters, json_string(copy));
+	if (json_object_size(keys))
+		json_object_set(params, copy, keys);
+out:
+	json_decref(keys);
+	free(copy);
+	return bad;
+}
+
+/* Every --filter into "filters" and "params"; -1 with @why on a bad one. */
+static int filter_specs(const struct keelctl_args *a, json_t *req, char *why, size_t len)
+{
+	const char *specs[KEELCTL_MAX_VALUES], *bad;
+	json_t *filters = json_array(), *params = json_object();
+	int n = keelctl_values(a, 'F', specs, KEELCTL_MAX_VALUES);
+	char buf[160];
+
+	for (int i = 0; i < n; i++) {
+		bad = add_filter_spec(specs[i], filters, params, buf, sizeof(buf));
+		if (bad) {
+			snprintf(why, len, "--filter '%.100s': %s", specs[i], bad);
+			json_decref(filters);
+			json_decref(params);
+			return -1;
+		}
+	}
+	if (req) {
+		json_object_set_new(req, "filters", filters);
+		json_object_set_new(req, "params", params);
+	} else {
+		json_decref(filters);
+		json_decref(params);
+	}
+	return 0;
+}
 
 static void check(const struct keelctl_args *a, struct argp_state *state)
 {
@@ -120,8 +208,17 @@ static void check(const struct keelctl_args *a, struct argp_state *state)
 		argp_error(state, "unexpected argument '%s'", a->argv[2]);
 	if (strcmp(sub, "list") && a->argc < 2)
 		argp_error(state, "vdisk %s needs a PATH", sub);
-	if ((size || keelctl_value(a, 't') || keelctl_value(a, 'f')) && strcmp(sub, "create"))
-		argp_error(state, "--size, --type and --filters are for create");
+	if ((size || keelctl_value(a, 't') || keelctl_value(a, 'f') || keelctl_value(a, 'F')) &&
+	    strcmp(sub, "create"))
+		argp_error(state, "--size, --type, --filters and --filter are for create");
+	if (keelctl_value(a, 'f') && keelctl_value(a, 'F'))
+		argp_error(state, "--filters or --filter, not both (--filter NAME takes no parameters too)");
+	if (keelctl_value(a, 'F')) {
+		char why[320];
+
+		if (filter_specs(a, NULL, why, sizeof(why)))
+			argp_error(state, "%s", why);
+	}
 	if ((keelctl_value(a, 'u') || keelctl_value(a, 'T') || keelctl_flag(a, 'r') ||
 	     keelctl_flag(a, 'B')) &&
 	    strcmp(sub, "open"))
@@ -337,6 +434,20 @@ static void print_filters(json_t *rep)
 		       json_integer_value(json_object_get(c, "discards")),
 		       json_integer_value(json_object_get(c, "errors")));
 	}
+	/* the parameters each filter was opened with ([filter.NAME] of IMAGE.keel) */
+	json_array_foreach(json_object_get(rep, "filters"), i, f) {
+		const char *key, *sep = "";
+		json_t *v;
+
+		if (!json_object_size(json_object_get(f, "params")))
+			continue;
+		printf("%s:", json_string_value(json_object_get(f, "name")));
+		json_object_foreach(json_object_get(f, "params"), key, v) {
+			printf("%s %s=%s", sep, key, json_string_value(v));
+			sep = ",";
+		}
+		putchar('\n');
+	}
 }
 
 static int show(struct vd_opts *o, json_t *rep)
@@ -451,6 +562,11 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 		json_object_set_new(req, "type", json_string(o.type));
 	if (o.filters)
 		json_object_set_new(req, "filters", filter_list(o.filters));
+	if (keelctl_value(a, 'F')) {
+		char why[320];
+
+		filter_specs(a, req, why, sizeof(why));	/* checked by check() */
+	}
 	if (o.socket) {
 		char sock[PATH_MAX];
 
@@ -501,6 +617,7 @@ const struct keelctl_command keelctl_cmd_vdisk = {
 	.min_args = 1,
 	.max_args = KEELCTL_ARGS_REST,	/* check() counts: list takes no PATH */
 	.usage = "a subcommand is needed: create, open, close, list, info, filters, check, handoff, release, migrating, owner",
+	.repeatable = "F",
 	.check = check,
 	.run = run,
 };

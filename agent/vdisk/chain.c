@@ -290,6 +290,10 @@ json_t *keel_vdisk_info(struct keel_vdisk *d)
 			      "discards", (json_int_t)c.discards, "read_bytes",
 			      (json_int_t)c.read_bytes, "write_bytes", (json_int_t)c.write_bytes,
 			      "errors", (json_int_t)c.errors);
+		if (o && f->params)
+			json_object_set(o, "params", f->params);
+		else if (o)
+			json_object_set_new(o, "params", json_object());
 		if (o && f->ops->control &&
 		    !f->ops->control(f, "stats", NULL, &stats, err, sizeof(err)) && stats)
 			json_object_set_new(o, "stats", stats);
@@ -303,9 +307,22 @@ json_t *keel_vdisk_info(struct keel_vdisk *d)
 
 static void close_filters(struct keel_vdisk *d)
 {
-	for (unsigned int i = 0; i < d->n; i++)
+	for (unsigned int i = 0; i < d->n; i++) {
 		if (d->f[i].opened && d->f[i].ops->close)
 			d->f[i].ops->close(&d->f[i]);
+		json_decref(d->f[i].params);
+		d->f[i].params = NULL;
+	}
+}
+
+/* the parameters as the metadata gave them, for `keelctl vdisk filters` */
+static json_t *params_json(const struct keel_vfilter_conf *c)
+{
+	json_t *o = json_object();
+
+	for (unsigned int k = 0; c && k < c->n; k++)
+		json_object_set_new(o, c->kv[k].key, json_string(c->kv[k].value));
+	return o;
 }
 
 void keel_vdisk_close(struct keel_vdisk *d)
@@ -385,6 +402,7 @@ int keel_vdisk_open(const char *path, const struct keel_vdisk_opts *opts,
 		struct keel_vfilter *f = &d->f[i];
 		struct keel_vfilter_conf *c = i < m->n ? &m->conf[i] : NULL;
 
+		f->params = params_json(c);
 		if (c) {
 			r = keel_vfilter_conf_bool(c, "handles", 1, &f->handles, err, errlen);
 			if (r)

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -98,6 +99,13 @@ void vd_owner_event(struct vd_disk *d, const char *type, json_t *o);
 json_t *vd_owner_start_op(struct vd_disk *d, const char *op, bool on, char *why, size_t len);
 json_t *vd_owner_json(struct vd_disk *d, const char *path);
 void vd_owner_free(struct vd_disk *d);
+
+/* subsys_params.c: create's per-filter parameters ("params" of the request) */
+int vd_params_check(struct vd_priv *p, const char *disk, json_t *params,
+		    const char *const *names, unsigned int n, bool *ret_key_given, char *why,
+		    size_t len);
+/* [filter.@fname] with its parameters (and @key_file first, if not NULL) */
+void vd_params_write(FILE *f, json_t *params, const char *fname, const char *key_file);
 
 json_t *vd_command(struct keel_subsys *s, const char *verb, json_t *req, bool privileged,
 		   char *why, size_t len);

@@ -190,19 +190,18 @@ static int parse_type(json_t *req, enum keel_vmdk_type *ret, char *why, size_t l
 	return -EINVAL;
 }
 
-/* The metadata file: [vdisk] filters, and a fresh key for crypt. */
-static int write_sidecar(const char *path, const char **names, unsigned int n, bool crypt,
-			 char *why, size_t len)
+/* The metadata file: [vdisk] filters, each filter's parameters, and a
+ * fresh key for crypt unless the request names one (@new_key). */
+static int write_sidecar(const char *path, const char **names, unsigned int n, json_t *params,
+			 bool new_key, char *why, size_t len)
 {
-	char side[PATH_MAX + 16], text[1024];
+	char side[PATH_MAX + 16], key_file[NAME_MAX + 8], *text = NULL;
 	const char *base = strrchr(path, '/') + 1;
-	int off, r;
+	size_t size = 0;
+	FILE *f;
+	int r;
 
-	off = snprintf(text, sizeof(text), "; made by keelctl vdisk create\n[vdisk]\nfilters =");
-	for (unsigned int i = 0; i < n; i++)
-		off += snprintf(text + off, sizeof(text) - (size_t)off, " %s", names[i]);
-	off += snprintf(text + off, sizeof(text) - (size_t)off, "\n");
-	if (crypt) {
+	if (new_key) {
 		unsigned char key[64];
 
 		/* the two XTS halves must differ: 512 random bits do, but check */
@@ -219,11 +218,28 @@ static int write_sidecar(const char *path, const char **names, unsigned int n, b
 			snprintf(why, len, "%.300s: %s", side, strerror(-r));
 			return r;
 		}
-		off += snprintf(text + off, sizeof(text) - (size_t)off,
-				"\n[filter.crypt]\nkey_file = %.200s.key\n", base);
+		snprintf(key_file, sizeof(key_file), "%.200s.key", base);
+	}
+	f = open_memstream(&text, &size);
+	if (!f) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	fprintf(f, "; made by keelctl vdisk create\n[vdisk]\nfilters =");
+	for (unsigned int i = 0; i < n; i++)
+		fprintf(f, " %s", names[i]);
+	fprintf(f, "\n");
+	for (unsigned int i = 0; i < n; i++)
+		vd_params_write(f, params, names[i],
+				new_key && !strcmp(names[i], "crypt") ? key_file : NULL);
+	if (fclose(f)) {
+		free(text);
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
 	}
 	snprintf(side, sizeof(side), "%s.keel", path);
-	r = write_new(side, text, (size_t)off, 0644);
+	r = write_new(side, text, size, 0644);
+	free(text);
 	if (r)
 		snprintf(why, len, "%.300s: %s", side, strerror(-r));
 	return r;
@@ -234,14 +250,15 @@ static json_t *cmd_create(struct vd_priv *p, json_t *req, char *why, size_t len)
 	struct keel_vmdk_create_opts o = { 0 };
 	const char *names[KEEL_VDISK_MAX_FILTERS];
 	char path[PATH_MAX], side[PATH_MAX + 16], err[1024];
-	json_t *size = json_object_get(req, "size");
+	json_t *size = json_object_get(req, "size"), *params = json_object_get(req, "params");
 	struct keel_vdisk *vd = NULL;
 	unsigned int n;
-	bool crypt = false;
+	bool crypt = false, key_given = false;
 	int r;
 
 	if (req_path(p, req, true, path, why, len) || parse_type(req, &o.type, why, len) ||
-	    parse_filters(json_object_get(req, "filters"), names, &n, why, len))
+	    parse_filters(json_object_get(req, "filters"), names, &n, why, len) ||
+	    vd_params_check(p, path, params, names, n, &key_given, why, len))
 		return NULL;
 	if (!json_is_integer(size) || json_integer_value(size) <= 0 ||
 	    json_integer_value(size) % 512 || (uint64_t)json_integer_value(size) > KEEL_VMDK_MAX_SIZE) {
@@ -250,8 +267,9 @@ static json_t *cmd_create(struct vd_priv *p, json_t *req, char *why, size_t len)
 		return NULL;
 	}
 	o.size = (uint64_t)json_integer_value(size);
+	/* crypt gets a new key of its own unless the request names one */
 	for (unsigned int i = 0; i < n; i++)
-		crypt |= !strcmp(names[i], "crypt");
+		crypt |= !strcmp(names[i], "crypt") && !key_given;
 	/* refuse before making anything: nothing half-created */
 	for (int i = 0; i < 3; i++) {
 		static const char *const suffix[] = { "", ".keel", ".key" };
@@ -267,7 +285,7 @@ static json_t *cmd_create(struct vd_priv *p, json_t *req, char *why, size_t len)
 		snprintf(why, len, "%s", err);
 		return NULL;
 	}
-	if (n && write_sidecar(path, names, n, crypt, why, len)) {
+	if (n && write_sidecar(path, names, n, params, crypt, why, len)) {
 		remove_created(path, true, crypt);
 		return NULL;
 	}
@@ -283,9 +301,12 @@ static json_t *cmd_create(struct vd_priv *p, json_t *req, char *why, size_t len)
 	keel_emit(p->s->d, "vdisk", "vdisk.created",
 		  json_pack("{s:s, s:s, s:I}", "path", path, "type", keel_vmdk_type_name(o.type),
 			    "size", (json_int_t)o.size));
-	return json_pack("{s:s, s:s, s:I, s:O}", "path", path, "type",
+	/* "o" steals: a reference of the request's, or a new empty one */
+	return json_pack("{s:s, s:s, s:I, s:o, s:o}", "path", path, "type",
 			 keel_vmdk_type_name(o.type), "size", (json_int_t)o.size, "filters",
-			 json_object_get(req, "filters") ?: json_array());
+			 json_object_get(req, "filters") ? json_incref(json_object_get(req, "filters"))
+							 : json_array(),
+			 "params", params ? json_incref(params) : json_object());
 }
 
 /* --- open, close --- */

@@ -3,6 +3,7 @@
 #ifndef KEEL_VDISK_PRIV_H
 #define KEEL_VDISK_PRIV_H
 
+#include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
 
@@ -29,6 +30,7 @@ struct keel_vfilter {
 	void *priv;
 	bool opened;
 	int handles;			/* [filter.NAME] handles = true|false */
+	json_t *params;			/* its [filter.NAME] keys as read at open */
 	struct keel_vfilter_counters c;	/* updated with __atomic_* */
 };
 

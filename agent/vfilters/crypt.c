@@ -359,9 +359,17 @@ static void crypt_close(struct keel_vfilter *f)
 	free(c);
 }
 
+/* what crypt_open() reads (agent/vdisk/create_params.c checks a create against it) */
+static const struct keel_vfilter_param crypt_params[] = {
+	{ "sector_size", KEEL_VF_PARAM_U64, KEEL_VF_SECTOR, 4096 },
+	{ "key_file", KEEL_VF_PARAM_PATH, 0, 0 },
+	{ NULL },
+};
+
 const struct keel_vfilter_ops keel_vfilter_crypt = {
 	.name = "crypt",
 	.summary = "AES-256-XTS per 512- or 4096-byte sector, tweak = LBA, key from a key file",
+	.params = crypt_params,
 	.open = crypt_open,
 	.close = crypt_close,
 	.pread = crypt_pread,

@@ -530,9 +530,17 @@ static void integrity_close(struct keel_vfilter *f)
 	free(g);
 }
 
+/* what integrity_open() reads (agent/vdisk/create_params.c checks a create against it) */
+static const struct keel_vfilter_param integrity_params[] = {
+	{ "block_size", KEEL_VF_PARAM_U64, 512, 1 << 20 },
+	{ "file", KEEL_VF_PARAM_PATH, 0, 0 },
+	{ NULL },
+};
+
 const struct keel_vfilter_ops keel_vfilter_integrity = {
 	.name = "integrity",
 	.summary = "CRC32C per block beside the disk; a mismatch is EIO and an event",
+	.params = integrity_params,
 	.open = integrity_open,
 	.close = integrity_close,
 	.pread = integrity_pread,

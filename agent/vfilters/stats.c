@@ -206,9 +206,17 @@ static void stats_close(struct keel_vfilter *f)
 	free(s);
 }
 
+/* what stats_open() reads (agent/vdisk/create_params.c checks a create against it) */
+static const struct keel_vfilter_param stats_params[] = {
+	{ "trace", KEEL_VF_PARAM_PATH, 0, 0 },
+	{ "trace_max_records", KEEL_VF_PARAM_U64, 1, 1ull << 40 },
+	{ NULL },
+};
+
 const struct keel_vfilter_ops keel_vfilter_stats = {
 	.name = "stats",
 	.summary = "counts, latency histograms, and a (disk ID, LBA) trace for keel-cachesim",
+	.params = stats_params,
 	.open = stats_open,
 	.close = stats_close,
 	.pread = stats_pread,

@@ -138,9 +138,18 @@ static void throttle_close(struct keel_vfilter *f)
 	free(t);
 }
 
+/* what throttle_open() reads (agent/vdisk/create_params.c checks a create against it) */
+static const struct keel_vfilter_param throttle_params[] = {
+	{ "iops", KEEL_VF_PARAM_U64, 0, 10000000 },
+	{ "bps", KEEL_VF_PARAM_U64, 0, 1ull << 40 },
+	{ "burst_ms", KEEL_VF_PARAM_U64, 1, 60000 },
+	{ NULL },
+};
+
 const struct keel_vfilter_ops keel_vfilter_throttle = {
 	.name = "throttle",
 	.summary = "IOPS and bandwidth limits (token buckets) for the disk",
+	.params = throttle_params,
 	.open = throttle_open,
 	.close = throttle_close,
 	.pread = throttle_pread,

@@ -61,9 +61,31 @@
 struct keel_vfilter;		/* one filter instance in one chain */
 struct keel_vfilter_conf;	/* its [filter.NAME] section of the metadata */
 
+/*
+ * A parameter a filter reads, declared so that `keelctl vdisk create
+ * --filter NAME:KEY=VALUE` can refuse a bad one before it writes anything.
+ * open() stays the authority (it may check more, e.g. a power of two); the
+ * table must not be stricter than open().  "handles" is every filter's.
+ */
+enum keel_vfilter_param_kind {
+	KEEL_VF_PARAM_U64,	/* a number with K/M/G/T, in [min, max] */
+	KEEL_VF_PARAM_BOOL,
+	KEEL_VF_PARAM_PATH,	/* relative to the metadata file's directory */
+	KEEL_VF_PARAM_STR,
+};
+
+struct keel_vfilter_param {
+	const char *key;
+	enum keel_vfilter_param_kind kind;
+	uint64_t min, max;	/* KEEL_VF_PARAM_U64 */
+};
+
 struct keel_vfilter_ops {
 	const char *name;
 	const char *summary;	/* one line, for `keelctl vdisk filters` */
+	/* the keys open() reads, ending with { NULL }; NULL: not declared
+	 * (create then checks the parameters only by opening the chain) */
+	const struct keel_vfilter_param *params;
 	int (*open)(struct keel_vfilter *f, struct keel_vfilter_conf *conf, char *err,
 		    size_t errlen);
 	void (*close)(struct keel_vfilter *f);
