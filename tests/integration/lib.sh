@@ -131,6 +131,24 @@ need_keel_ko() {
 		skip "keel.ko is not built for the running kernel $kver"
 }
 
+# built_helper NAME: print the path of a program the tests run, which make
+# builds into build/tests/integration/ (mk/test_helpers.mk); fails, naming
+# the command that builds it, when it is missing or older than its source.
+#   bin=$(built_helper exec_attack_helper) || exit 1
+built_helper() {
+	local bin=$KEEL_BUILD/tests/integration/$1 src
+	src=$(find "$KEEL_TOP/tests/integration" -name "${1%.bpf.o}.*c" -print -quit)
+	if [ ! -e "$bin" ]; then
+		echo "  FAILED: $bin is missing: run make" >&2
+		return 1
+	fi
+	if [ -n "$src" ] && [ "$src" -nt "$bin" ]; then
+		echo "  FAILED: $bin is older than $src: run make" >&2
+		return 1
+	fi
+	echo "$bin"
+}
+
 # wait_until SECS CMD...: retry CMD (quietly) every 50 ms until it succeeds;
 # fails when SECS seconds went by first
 wait_until() {

@@ -11,12 +11,11 @@
 . "$(dirname "$0")/keeld.sh"
 need_root
 need_vm
-need_cmd jq gcc ldd
+need_cmd jq ldd
 
 T=$KEEL_TMP
 DB=$T/trust.db
-helper_src=$T/exec_helper
-check "compile exec_helper.c" gcc -std=gnu11 -O1 -o "$helper_src" "$KEEL_TOP/tests/integration/exec_helper.c"
+helper_src=$(built_helper exec_helper) || exit 1
 
 keeld_conf "[events]" "backlog = 4096" "[exec]" "trust_db = $DB"
 keeld_start || die "keeld did not start"

@@ -11,15 +11,11 @@
 . "$(dirname "$0")/keeld.sh"
 need_root
 need_vm
-need_cmd jq gcc ldd mkfs.ext4
+need_cmd jq ldd mkfs.ext4
 
 T=$KEEL_TMP
-src=$KEEL_TOP/tests/integration/exec_attack_helper.c
-bin=$KEEL_BUILD/tests/integration/exec_attack_helper
-mkdir -p "${bin%/*}" "$T/bin" "$T/ext4"
-if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
-	check "compile exec_attack_helper.c" gcc -std=gnu11 -O1 -Wall -o "$bin" "$src" || exit 1
-fi
+bin=$(built_helper exec_attack_helper) || exit 1
+mkdir -p "$T/bin" "$T/ext4"
 truncate -s 32M "$T/ext4.img"
 check "mkfs.ext4 on a loop image (user.* attributes, ACLs, file flags)" \
 	mkfs.ext4 -q -F "$T/ext4.img" || exit 1

@@ -12,13 +12,12 @@
 . "$(dirname "$0")/keeld.sh"
 need_root
 need_vm
-need_cmd jq gcc ldd bpftool
+need_cmd jq ldd bpftool
 
 T=$KEEL_TMP
 P=$KEELD_PINS/exec
 mkdir -p "$T/bin"
-check "compile exec_guard_helper.c" gcc -std=gnu11 -O1 -o "$T/helper.src" \
-	"$KEEL_TOP/tests/integration/exec_guard_helper.c"
+helper_src=$(built_helper exec_guard_helper) || exit 1
 
 keeld_conf "[events]" "backlog = 4096" "[exec]" "trust_db = $T/trust.db"
 keeld_start || die "keeld did not start"
@@ -54,7 +53,7 @@ mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f";
 check "trust add: ${#enroll[@]} tools and libraries" "$KEELCTL" trust add "${enroll[@]}"
 check "keelctl install keeld, keelctl and the helper" sh -c \
 	"$KEELCTL install $KEELD $T/bin/keeld && $KEELCTL install $KEELCTL $T/bin/keelctl &&
-	 $KEELCTL install $T/helper.src $T/bin/helper"
+	 $KEELCTL install $helper_src $T/bin/helper"
 helper=$T/bin/helper
 keeld_stop
 check "audit + clean stop removes every pin" test ! -e "$P"

@@ -11,13 +11,12 @@
 . "$(dirname "$0")/keeld.sh"
 need_root
 need_vm
-need_cmd jq gcc ldd bpftool
+need_cmd jq ldd bpftool
 
 T=$KEEL_TMP
 P=$KEELD_PINS/exec
 mkdir -p "$T/bin"
-check "compile exec_prog_helper.c" gcc -std=gnu11 -O1 -o "$T/helper.src" \
-	"$KEEL_TOP/tests/integration/exec_prog_helper.c"
+helper_src=$(built_helper exec_prog_helper) || exit 1
 
 keeld_conf "[events]" "backlog = 4096" "[exec]" "trust_db = $T/trust.db"
 keeld_start || die "keeld did not start"
@@ -49,7 +48,7 @@ check "trust add: ${#enroll[@]} tools and libraries" sh -c '"$0" trust add "$@" 
 	"$KEELCTL" "${enroll[@]}"
 check "keelctl install keeld, keelctl and the helper" sh -c \
 	"$KEELCTL install $KEELD $T/bin/keeld && $KEELCTL install $KEELCTL $T/bin/keelctl &&
-	 $KEELCTL install $T/helper.src $T/bin/helper"
+	 $KEELCTL install $helper_src $T/bin/helper"
 helper=$T/bin/helper
 keeld_stop
 KEELD=$T/bin/keeld

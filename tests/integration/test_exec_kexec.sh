@@ -12,17 +12,13 @@
 . "$(dirname "$0")/keeld.sh"
 need_root
 need_vm
-need_cmd gcc jq modprobe
+need_cmd jq modprobe
 
 T=$KEEL_TMP
 kernel=/boot/vmlinuz-$(uname -r)
 [ -r "$kernel" ] || skip "no $kernel to load"
-src=$KEEL_TOP/tests/integration/exec_kexec_helper.c
-bin=$KEEL_BUILD/tests/integration/exec_kexec_helper
-mkdir -p "${bin%/*}" "$T/fw"
-if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
-	check "compile exec_kexec_helper.c" gcc -std=gnu11 -O1 -Wall -o "$bin" "$src" || exit 1
-fi
+bin=$(built_helper exec_kexec_helper) || exit 1
+mkdir -p "$T/fw"
 fwdir=/sys/devices/virtual/misc/test_firmware
 fwpath=/sys/module/firmware_class/parameters/path
 modprobe test_firmware 2>/dev/null && on_exit 'rmmod test_firmware'

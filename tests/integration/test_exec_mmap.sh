@@ -9,15 +9,11 @@
 . "$(dirname "$0")/keeld.sh"
 need_root
 need_vm
-need_cmd jq gcc ldd
+need_cmd jq ldd
 
 T=$KEEL_TMP
-src=$KEEL_TOP/tests/integration/exec_attack_helper.c
-bin=$KEEL_BUILD/tests/integration/exec_attack_helper
-mkdir -p "${bin%/*}" "$T/bin"
-if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
-	check "compile exec_attack_helper.c" gcc -std=gnu11 -O1 -Wall -o "$bin" "$src" || exit 1
-fi
+bin=$(built_helper exec_attack_helper) || exit 1
+mkdir -p "$T/bin"
 chmod 0755 "$T"
 
 keeld_conf "[events]" "backlog = 4096" "[exec]" "trust_db = $T/trust.db"

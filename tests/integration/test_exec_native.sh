@@ -13,15 +13,11 @@
 . "$(dirname "$0")/keeld.sh"
 need_root
 need_vm
-need_cmd jq gcc ldd qemu-system-x86_64 strace
+need_cmd jq ldd qemu-system-x86_64 strace
 
 T=$KEEL_TMP
-src=$KEEL_TOP/tests/integration/exec_attack_helper.c
-bin=$KEEL_BUILD/tests/integration/exec_attack_helper
-mkdir -p "${bin%/*}" "$T/bin"
-if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
-	check "compile exec_attack_helper.c" gcc -std=gnu11 -O1 -Wall -o "$bin" "$src" || exit 1
-fi
+bin=$(built_helper exec_attack_helper) || exit 1
+mkdir -p "$T/bin"
 qemu=$(realpath "$(command -v qemu-system-x86_64)")
 strace=$(realpath "$(command -v strace)")
 

@@ -15,15 +15,10 @@
 . "$(dirname "$0")/keeld.sh"
 need_root
 need_vm
-need_cmd jq gcc ldd mkfs.ext4 awk
+need_cmd jq ldd mkfs.ext4 awk
 
 T=$KEEL_TMP
-src=$KEEL_TOP/tests/integration/exec_writes_helper.c
-bin=$KEEL_BUILD/tests/integration/exec_writes_helper
-mkdir -p "${bin%/*}"
-if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
-	check "compile exec_writes_helper.c" gcc -std=gnu11 -O1 -Wall -o "$bin" "$src" || exit 1
-fi
+bin=$(built_helper exec_writes_helper) || exit 1
 
 # ext4 on a loop device: a disk file system with i_version and user.* xattrs
 # (tmpfs on 6.1 has no user.* xattrs)

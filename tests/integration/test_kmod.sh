@@ -4,7 +4,7 @@
 # the kernel log stays free of warnings.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_cmd insmod rmmod modinfo gcc dmesg
+need_cmd insmod rmmod modinfo dmesg
 [ "$(cat /proc/sys/kernel/modules_disabled 2>/dev/null)" = 1 ] &&
 	skip "module loading is disabled on this kernel"
 
@@ -20,10 +20,7 @@ vermagic=$(modinfo -F vermagic "$ko" | awk '{ print $1 }')
 [ "$vermagic" = "$kver" ] ||
 	skip "keel.ko is built for $vermagic, the running kernel is $kver"
 
-helper=$KEEL_BUILD/tests/integration/keel_version
-mkdir -p "${helper%/*}"
-check "compile keel_version.c" gcc -std=gnu11 -Wall -Wextra -Werror -I"$KEEL_TOP/include" \
-	-o "$helper" "$KEEL_TOP/tests/integration/keel_version.c"
+helper=$(built_helper keel_version) || exit 1
 
 if grep -q '^keel ' /proc/modules; then
 	note "keel is loaded already; unloading it first"

@@ -7,13 +7,10 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 need_vm
-need_cmd insmod rmmod modinfo gcc dmesg
+need_cmd insmod rmmod modinfo dmesg
 need_keel_ko
 
-t=$KEEL_BUILD/tests/integration/memh_test
-mkdir -p "${t%/*}"
-check "compile memh_test.c" gcc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$KEEL_TOP/include" \
-	-pthread -o "$t" "$KEEL_TOP/tests/integration/memh/memh_test.c"
+t=$(built_helper memh_test) || exit 1
 
 unload_keel_ko
 dmesg_start=$(dmesg | wc -l)

@@ -19,7 +19,7 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 need_vm
-need_cmd insmod rmmod modinfo gcc dmesg mkswap swapon
+need_cmd insmod rmmod modinfo dmesg mkswap swapon
 need_keel_ko
 rounds=${KEEL_MEMH_STRESS_ROUNDS:-10}
 maps=${KEEL_MEMH_STRESS_MAPS:-600}
@@ -35,10 +35,7 @@ scenario() {
 	check_eq "$what (exit status)" 0 "$rc"
 }
 
-t=$KEEL_BUILD/tests/integration/memh_stress
-mkdir -p "${t%/*}"
-check "compile memh_stress.c" gcc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$KEEL_TOP/include" \
-	-pthread -o "$t" "$KEEL_TOP/tests/integration/memh/memh_stress.c"
+t=$(built_helper memh_stress) || exit 1
 
 unload_keel_ko
 dmesg_start=$(dmesg | wc -l)

@@ -4,21 +4,12 @@
 # counts the packets of a ping.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_cmd ip tc clang bpftool jq nsenter
+need_cmd ip tc bpftool jq nsenter
 
 ping=ping
 command -v ping >/dev/null 2>&1 || ping="busybox ping"
 
-obj=$KEEL_BUILD/tests/integration/tc_count.bpf.o
-mkdir -p "${obj%/*}"
-inc=()
-if [ -f "$KEEL_TOP/vmlinux/vmlinux.h" ]; then
-	inc=(-DKEEL_HAVE_VMLINUX_H -I"$KEEL_TOP/vmlinux")
-else
-	inc=(-I/usr/include/x86_64-linux-gnu)
-fi
-check "compile tc_count.bpf.c" clang -target bpf -O2 -g -Wall -Werror "${inc[@]}" \
-	-c "$KEEL_TOP/tests/integration/tc_count.bpf.c" -o "$obj" || exit 1
+obj=$(built_helper tc_count.bpf.o) || exit 1
 
 a=keel-tc-a-$$
 b=keel-tc-b-$$

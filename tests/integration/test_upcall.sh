@@ -10,14 +10,10 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 need_vm
-need_cmd insmod rmmod modinfo gcc dmesg jq
+need_cmd insmod rmmod modinfo dmesg jq
 need_keel_ko
 
-t=$KEEL_BUILD/tests/integration/upcall_test
-mkdir -p "${t%/*}"
-check "compile upcall_test.c with the upcall library" \
-	gcc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$KEEL_TOP/include" -pthread -o "$t" \
-	"$KEEL_TOP/tests/integration/upcall/upcall_test.c" "$KEEL_TOP/agent/upcall/upcall.c"
+t=$(built_helper upcall_test) || exit 1
 
 unload_keel_ko
 dmesg_start=$(dmesg | wc -l)
