@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The VMDK parser under libFuzzer (tests/fuzz/vmdk_fuzz.c, built with
 # address and undefined-behaviour sanitizers) for a bounded time,
-# KEEL_FUZZ_SECONDS (default 60), from the seeds tests/fuzz/vmdk/make_seeds.py
+# KEEL_FUZZ_SECONDS (default 30), from the seeds tests/fuzz/vmdk/make_seeds.py
 # writes into build/fuzz-vmdk-seeds/ at each run.  Any
 # crash, sanitizer report, leak, or refusal without an error message fails;
 # the crashing input is kept under build/fuzz-vmdk/ to replay with
@@ -10,7 +10,7 @@
 . "$(dirname "$0")/../integration/lib.sh"
 FUZZ=$KEEL_BUILD/tests/fuzz/vmdk_fuzz
 SEEDS=$KEEL_BUILD/fuzz-vmdk-seeds
-secs=${KEEL_FUZZ_SECONDS:-60}
+secs=${KEEL_FUZZ_SECONDS:-30}
 [ -x "$FUZZ" ] || skip "no $FUZZ (make builds it with clang and libclang-rt-14-dev)"
 need_cmd python3
 
