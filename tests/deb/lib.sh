@@ -12,7 +12,7 @@
 #   deb_root_paths            every path in the root (and /etc's contents)
 #                             but apt's and dpkg's own records and caches
 KEEL_DEB_VERSION=$(dpkg-parsechangelog -l "$KEEL_TOP/debian/changelog" -SVersion)
-KEEL_DEB=$KEEL_BUILD/deb/keel_${KEEL_DEB_VERSION}_amd64.deb
+KEEL_DEB=${KEEL_DEB:-$KEEL_BUILD/deb/keel_${KEEL_DEB_VERSION}_amd64.deb}
 KEEL_DKMS_DEB=$KEEL_BUILD/deb/keel-dkms_${KEEL_DEB_VERSION}_all.deb
 DEB_CACHE=$KEEL_BUILD/deb-root
 DEB_ROOT=$DEB_CACHE/root
