@@ -32,6 +32,9 @@ struct throttle {
 	pthread_mutex_t lock;
 	struct bucket io, bytes;
 	uint64_t delayed, waited_ns;
+	/* requests asleep here now, and the most at once: how many requests
+	 * the disk server lets into the chain together (its max_inflight) */
+	uint64_t sleeping, max_sleeping;
 };
 
 /* Take @n tokens; returns how long the caller owes, in ns. */
@@ -59,6 +62,8 @@ static void wait_turn(struct throttle *t, size_t len)
 	if (w) {
 		t->delayed++;
 		t->waited_ns += w;
+		if (++t->sleeping > t->max_sleeping)
+			t->max_sleeping = t->sleeping;
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (!w)
@@ -67,6 +72,9 @@ static void wait_turn(struct throttle *t, size_t len)
 	ts.tv_nsec = (long)(w % 1000000000ull);
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+	pthread_mutex_lock(&t->lock);
+	t->sleeping--;
+	pthread_mutex_unlock(&t->lock);
 }
 
 static int throttle_pread(struct keel_vfilter *f, void *buf, size_t len, uint64_t off)
@@ -93,9 +101,10 @@ static int throttle_control(struct keel_vfilter *f, const char *op, json_t *args
 		return -EOPNOTSUPP;
 	}
 	pthread_mutex_lock(&t->lock);
-	*ret = json_pack("{s:I, s:I, s:I, s:I}", "iops", (json_int_t)t->io.rate, "bps",
+	*ret = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "iops", (json_int_t)t->io.rate, "bps",
 			 (json_int_t)t->bytes.rate, "delayed", (json_int_t)t->delayed,
-			 "waited_ns", (json_int_t)t->waited_ns);
+			 "waited_ns", (json_int_t)t->waited_ns, "sleeping",
+			 (json_int_t)t->sleeping, "max_sleeping", (json_int_t)t->max_sleeping);
 	pthread_mutex_unlock(&t->lock);
 	return *ret ? 0 : -ENOMEM;
 }
