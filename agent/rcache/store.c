@@ -222,7 +222,12 @@ int keel_rcache_store_admit(struct keel_rcache_store *s, uint64_t disk_id, uint3
 		goto out;
 	}
 	for (unsigned int i = 0; i < n; i++) {
-		if (GET(d->count) >= disk_limit(s, d)) {
+		uint64_t limit = disk_limit(s, d);
+
+		/* A limit of the whole cache is no limit: the policy makes room
+		 * (refusing there froze a full cache of one disk with what it
+		 * cached first, since nothing else ever evicted). */
+		if (limit < s->slots && GET(d->count) >= limit) {
 			ADD(s->st.admit_refused_limit, n - i);
 			break;
 		}
@@ -323,6 +328,31 @@ int64_t keel_rcache_store_drop(struct keel_rcache_store *s, uint64_t disk_id, co
 	return dropped;
 }
 
+/*
+ * Evict a disk's entries until it holds at most @limit: the cold ones
+ * first (the policy's next victims), then any.  Two passes over the
+ * records at most.  Returns how many were evicted.
+ */
+static uint64_t trim(struct keel_rcache_store *s, struct disk *d, uint64_t limit)
+{
+	uint64_t n = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t pos = 0; pos < s->slots && GET(d->count) > limit; pos++) {
+			struct record *r = &s->rec[pos];
+
+			if (__atomic_load_n(&r->state, __ATOMIC_ACQUIRE) != REC_VALID ||
+			    r->disk_id != d->id)
+				continue;
+			if (!pass && keel_cache_where(s->idx, keel_rcache_key(d->id, r->block)) !=
+					     KEEL_CACHE_COLD)
+				continue;
+			n += drop_pos_if(s, pos, d->id, 0, UINT64_MAX);
+		}
+	ADD(s->st.limit_evictions, n);
+	return n;
+}
+
 int keel_rcache_store_set_limit(struct keel_rcache_store *s, uint64_t disk_id, uint64_t blocks)
 {
 	struct disk *d = keel_rcache_disk_get(s, disk_id, true);
@@ -330,6 +360,9 @@ int keel_rcache_store_set_limit(struct keel_rcache_store *s, uint64_t disk_id, u
 	if (!d)
 		return -EUSERS;
 	__atomic_store_n(&d->limit, blocks, __ATOMIC_RELAXED);
+	/* a lowered limit takes effect now: the room goes to the others */
+	if (GET(d->count) > disk_limit(s, d))
+		trim(s, d, disk_limit(s, d));
 	return 0;
 }
 
@@ -372,7 +405,7 @@ json_t *keel_rcache_store_stats_json(struct keel_rcache_store *s)
 	keel_rcache_store_stats(s, &t);
 	total = t.hit_blocks + t.miss_blocks;
 	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:f}",
+			 "s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:f}",
 			 "dir", s->dir, "block_size", (json_int_t)t.block_size, "capacity_blocks",
 			 (json_int_t)t.capacity, "cached_blocks", (json_int_t)t.cached, "disks",
 			 (json_int_t)t.disks, "lookups", (json_int_t)t.lookups, "hit_blocks",
@@ -383,7 +416,8 @@ json_t *keel_rcache_store_stats_json(struct keel_rcache_store *s)
 			 (json_int_t)GET(s->st.admit_refused_limit), "admit_refused_cid",
 			 (json_int_t)GET(s->st.admit_refused_cid), "invalidated",
 			 (json_int_t)GET(s->st.invalidated), "evictions",
-			 (json_int_t)GET(s->st.evictions), "corrupt", (json_int_t)t.corrupt,
+			 (json_int_t)GET(s->st.evictions), "limit_evictions",
+			 (json_int_t)GET(s->st.limit_evictions), "corrupt", (json_int_t)t.corrupt,
 			 "device_errors", (json_int_t)t.device_errors, "warm_loaded",
 			 (json_int_t)t.warm_loaded, "dropped", (json_int_t)GET(s->st.dropped_disks),
 			 "passthrough", t.passthrough, "direct_io", t.direct, "bytes_per_entry",

@@ -62,6 +62,7 @@ struct keel_rcache_store_stats {
 	uint64_t lookups, hit_blocks, miss_blocks;
 	uint64_t admitted, admit_refused_stale, admit_refused_limit, admit_refused_cid;
 	uint64_t invalidated, dropped_disks, corrupt, device_errors, evictions;
+	uint64_t limit_evictions;	/* evicted by lowering a disk's limit */
 	uint64_t warm_loaded;		/* entries trusted at open */
 	bool passthrough;		/* after a device error, until retry */
 	bool direct;			/* the cache file is O_DIRECT */
@@ -100,7 +101,8 @@ int64_t keel_rcache_store_drop(struct keel_rcache_store *s, uint64_t disk_id, co
 int keel_rcache_store_sweep_dirty(struct keel_rcache_store *s);
 /* Emit what is due with time: the summary of suppressed rcache.corrupt events. */
 void keel_rcache_store_tick(struct keel_rcache_store *s);
-/* Set a disk's limit in blocks (0: back to the default share). */
+/* Set a disk's limit in blocks (0: back to the default share); below what
+ * the disk holds, its entries are evicted down to it at once (cold first). */
 int keel_rcache_store_set_limit(struct keel_rcache_store *s, uint64_t disk_id, uint64_t blocks);
 
 void keel_rcache_store_stats(struct keel_rcache_store *s, struct keel_rcache_store_stats *ret);

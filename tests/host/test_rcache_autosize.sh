@@ -38,9 +38,9 @@ stop() {
 }
 on_exit '[ -n "$RC_PID" ] && kill -9 $RC_PID'
 disks() { "$KC" rcache disks --json --rcache-socket "$SOCK"; }
-# the measured pass: hits of both disks, after a warm-up pass of the same length
+# the measured pass: hits of both disks, after a warm-up of three times as many reads
 measured() {
-	"$RCC" "$SOCK" mix "$N" 800 $((N / 2)) 2 | tee -a "$KEEL_TMP/mix.log" |
+	"$RCC" "$SOCK" mix "$N" 800 $((3 * N / 2)) 2 | tee -a "$KEEL_TMP/mix.log" |
 		awk '{ print $2 + $6 }'
 }
 
@@ -48,19 +48,19 @@ start equal 0
 for d in $HOT $SCAN; do
 	check "equal split: disk $d limited to 512 blocks by hand" "$RCC" "$SOCK" limit "$d" 512
 done
-"$RCC" "$SOCK" mix "$N" 800 0 1 >/dev/null || die "warm-up failed"
+"$RCC" "$SOCK" mix $((3 * N)) 800 0 1 >/dev/null || die "warm-up failed"
 equal=$(measured)
 note "equal split: $equal hits of $N reads ($(tail -n1 "$KEEL_TMP/mix.log"))"
 stop
 
 start unlimited 0
-"$RCC" "$SOCK" mix "$N" 800 0 1 >/dev/null || die "warm-up failed"
+"$RCC" "$SOCK" mix $((3 * N)) 800 0 1 >/dev/null || die "warm-up failed"
 unlimited=$(measured)
 note "no limits: $unlimited hits of $N reads ($(tail -n1 "$KEEL_TMP/mix.log"))"
 stop
 
 start sized "${RCACHE_AUTOSIZE_INTERVAL:-1}"	# 0: the test fails (no sizing)
-"$RCC" "$SOCK" mix "$N" 800 0 1 >/dev/null || die "warm-up failed"
+"$RCC" "$SOCK" mix $((3 * N)) 800 0 1 >/dev/null || die "warm-up failed"
 hot_sized() { disks | jq -e "map(select(.disk_id == \"$HOT\" and .sized))[0]"; }
 check "the disks are sized from their curves within 5 s" wait_until 5 hot_sized
 sleep 1.2	# one more sizing pass: the curves are complete now

@@ -211,8 +211,38 @@ Test(rcache_store, per_disk_limit)
 	cr_assert_eq(keel_rcache_store_set_limit(t.s, DISK_A, 100), 0);
 	lookup(&t, DISK_A, 1, 200, 128, hits, &seq);
 	cr_assert_eq(admit(&t, DISK_A, 1, 200, 128, 1, seq), 36);
+	/* lowering a limit evicts down to it at once, from that disk only */
+	cr_assert_eq(keel_rcache_store_set_limit(t.s, DISK_A, 16), 0);
+	keel_rcache_store_stats(t.s, &st);
+	cr_assert_eq(st.cached, 16 + 64, "A 16 + B 64, got %llu", (unsigned long long)st.cached);
+	cr_assert_eq(st.limit_evictions, 84);
+	cr_assert_eq(lookup(&t, DISK_B, 1, 0, 64, hits, &seq), 64);
 	cr_log_info("checked: 25%% of 256 blocks = 64 per disk, each of two disks stops at 64; "
-		    "a limit set to 100 admits 36 more");
+		    "a limit set to 100 admits 36 more; lowered to 16 it evicts 84 of A's at once "
+		    "and B keeps its 64 (fails without the eviction at set_limit: 164 cached)");
+	cleanup(&t);
+}
+
+Test(rcache_store, a_full_cache_of_one_disk_keeps_admitting)
+{
+	uint8_t hits[32];
+	uint64_t seq;
+	struct ctx t;
+	int n;
+
+	setup(&t, 64);
+	topen(&t);
+	lookup(&t, DISK_A, 1, 0, 64, hits, &seq);
+	cr_assert_eq(admit(&t, DISK_A, 1, 0, 64, 1, seq), 64);
+	for (unsigned int pass = 0; pass < 3; pass++) {
+		lookup(&t, DISK_A, 1, 64, 64, hits, &seq);
+		admit(&t, DISK_A, 1, 64, 64, 1, seq);
+	}
+	n = lookup(&t, DISK_A, 1, 64, 64, hits, &seq);
+	cr_assert_gt(n, 0, "blocks 64..127, read 4 times, must be cached by now: %d hits", n);
+	cr_log_info("checked: one disk with the default limit (the whole 64-block cache): once "
+		    "full, new blocks read again and again get cached (%d of 64 hit), the "
+		    "policy evicts; before, the full disk refused every admission", n);
 	cleanup(&t);
 }
 
