@@ -22,6 +22,12 @@
  *   - Hot evicts with CLOCK (a FIFO with reinsertion): the entry at the
  *     head with a non-zero counter loses one and goes to the tail, one at
  *     zero is evicted (and ghosted, marked as coming from hot).
+ *   - A frequency sketch (agent/cache/sketch.h: 4-bit count-min, halved
+ *     every 10 x the capacity) learns of every miss and of the references
+ *     the miss path collects (the hand taking a counter down, a
+ *     promotion).  When hot is full, a cold entry that was hit is promoted
+ *     only if the sketch rates it at least as frequent as hot's CLOCK
+ *     victim; else it is evicted like an unreferenced one.
  *   - Sizing adapts: a ghost hit on a key that left cold unreferenced and
  *     came back within twice cold's size (a near miss) grows the cold
  *     target by one; one on a key that left hot and came back within twice
@@ -57,7 +63,9 @@
  *   Per cached entry: a 16-byte slot (key 8 B, hash chain 4 B, mark 2 B,
  *   state 1 B, pad), queue link 4 B (a slot is on the cold or the hot FIFO,
  *   never both), bucket head 3.75 B (15 buckets per 16 entries) = 23.75 B,
- *   23.79 B with the stripes and headers for 1M entries.
+ *   23.79 B with the stripes and headers for 1M entries.  The sketch adds
+ *   0.5-1 B per entry (two 4-bit counters per entry, rounded down to a
+ *   power of two), counted in bytes_total, not in bytes_per_entry.
  *   Per ghost entry: 8 B; the ghost holds 2 x capacity by default.
  *   keel_cache_stats() reports both as measured from the allocations.
  */
