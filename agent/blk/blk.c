@@ -27,6 +27,7 @@
 #include "keel/trace.h"
 #include "keeld/subsys.h"
 #include "keeld/percpu.h"
+#include "keeld/pins.h"
 #include "keeld/ringbuf.h"
 
 #define POLL_MS 100
@@ -65,8 +66,7 @@ struct blk_priv {
 	__u64 id_errors;
 	int cgroup_fds[KEEL_BLK_MAX_CGROUPS];
 	unsigned int n_cgroups;
-	char pin_path[PATH_MAX];
-	bool pinned;
+	struct keel_pins pins;		/* <pin_dir>/blk */
 };
 
 /*
@@ -432,8 +432,9 @@ static int blk_open(struct keel_subsys *s, char *why, size_t len)
 static int blk_start(struct keel_subsys *s, char *why, size_t len)
 {
 	struct blk_priv *p = s->priv;
-	char path[PATH_MAX + 32];
-	static const char *const maps[] = { "blk_counters", "blk_events", "blk_devices" };
+	/* what bpftool should see: counters, records, the device filter, the links */
+	struct bpf_map *maps[] = { p->skel->maps.blk_counters, p->skel->maps.blk_events,
+				   p->skel->maps.blk_devices };
 	int err;
 
 	for (__u32 i = 0; i < p->n_cgroups; i++) {
@@ -456,29 +457,16 @@ static int blk_start(struct keel_subsys *s, char *why, size_t len)
 			 strerror(-err), keel_errno_name(err));
 		return err;
 	}
-	err = keel_pin_dir_prepare(s, p->pin_path, sizeof(p->pin_path));
-	if (err) {
-		snprintf(why, len, "preparing pin directory under %s: %s (is it on a bpffs?)",
-			 s->d->cfg.pin_dir, strerror(-err));
+	err = keel_pins_open(&p->pins, s, KEEL_PINS_FRESH, why, len);
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]) && !err; i++)
+		err = keel_pins_map(&p->pins, maps[i], why, len);
+	if (!err)
+		err = keel_pins_link(&p->pins, p->skel->links.blk_rq_issue, "blk_rq_issue", why, len);
+	if (!err)
+		err = keel_pins_link(&p->pins, p->skel->links.blk_rq_complete, "blk_rq_complete", why,
+				     len);
+	if (err)
 		return err;
-	}
-	p->pinned = true;
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]) && !err; i++) {
-		snprintf(path, sizeof(path), "%s/%s", p->pin_path, maps[i]);
-		err = bpf_map__pin(bpf_object__find_map_by_name(p->skel->obj, maps[i]), path);
-	}
-	if (!err) {
-		snprintf(path, sizeof(path), "%s/blk_rq_issue_link", p->pin_path);
-		err = bpf_link__pin(p->skel->links.blk_rq_issue, path);
-	}
-	if (!err) {
-		snprintf(path, sizeof(path), "%s/blk_rq_complete_link", p->pin_path);
-		err = bpf_link__pin(p->skel->links.blk_rq_complete, path);
-	}
-	if (err) {
-		snprintf(why, len, "pinning %s: %s", path, strerror(-err));
-		return err;
-	}
 	/* records the kernel did not wake keeld for are collected every POLL_MS */
 	p->rb = (struct keel_ringbuf){ .subsystem = "blk", .drop_event = "blk.dropped",
 				       .read_dropped = read_dropped, .poll_ms = POLL_MS };
@@ -508,8 +496,7 @@ static void blk_stop(struct keel_subsys *s)
 	free(p->index);
 	for (unsigned int i = 0; i < p->n_cgroups; i++)
 		close(p->cgroup_fds[i]);
-	if (p->pinned)
-		keel_pin_dir_remove(s);
+	keel_pins_remove(&p->pins);
 	blk_bpf__destroy(p->skel);
 	memset(p, 0, sizeof(*p));
 }

@@ -387,8 +387,8 @@ static void exec_stop(struct keel_subsys *s)
 	struct exec_priv *p = s->priv;
 
 	keel_ringbuf_close(&p->rb);	/* delivers what is already there */
-	if (!exec_guard_stop(s) && p->pinned)	/* enforce: the pins stay */
-		keel_pin_dir_remove(s);
+	if (!exec_guard_stop(s))	/* enforce: the pins stay */
+		keel_pins_remove(&p->pins);
 	exec_bpf__destroy(p->skel);
 	exec_installers_stop(s);
 	exec_programs_stop(s);

@@ -12,6 +12,7 @@
 #include "exec/trust.h"
 #include "keel/records.h"
 #include "keel/exec.h"
+#include "keeld/pins.h"
 #include "keeld/ringbuf.h"
 #include "keeld/subsys.h"
 
@@ -26,8 +27,7 @@ struct exec_priv {
 	struct keel_ringbuf rb;		/* exec_events */
 	struct keel_trust *store;
 	__u32 mode;
-	char pin_path[PATH_MAX];
-	bool pinned;
+	struct keel_pins pins;		/* <pin_dir>/exec, kept across restarts */
 	struct exec_inst *inst;		/* installer.c */
 	struct exec_progs *progs;	/* programs.c */
 	__u32 state_flags;		/* KEEL_EXEC_F_*, from the configuration */

@@ -227,7 +227,7 @@ static int configure(struct keel_subsys *s, char *why, size_t len)
 		snprintf(why, len, "guard: identifying keeld's executable: %s", strerror(-err));
 		return err;
 	}
-	const char *dirs[] = { s->d->cfg.pin_dir, p->pin_path };
+	const char *dirs[] = { p->pins.root, p->pins.dir };
 
 	for (size_t i = 0; i < 2; i++) {
 		err = ident_of(p, dirs[i], O_DIRECTORY, &dir);
@@ -254,6 +254,22 @@ static int configure(struct keel_subsys *s, char *why, size_t len)
 	if (err)
 		snprintf(why, len, "guard: recording keel's map and link ids: %s (guard_ids holds 256)",
 			 strerror(-err));
+	return err;
+}
+
+int exec_pins_prepare(struct keel_subsys *s, struct bpf_object *obj, char *why, size_t len)
+{
+	struct exec_priv *p = s->priv;
+	int err;
+
+	err = keel_pins_open(&p->pins, s, KEEL_PINS_REUSE, why, len);
+	if (err)
+		return err;
+	err = keel_pins_reuse_maps(&p->pins, obj, why, len);
+	if (err == -EPERM)
+		snprintf(why, len,
+			 "reusing the pins in %s: refused by keel's guard: the pins belong to a keeld run from another executable; run that keeld and switch to audit, or reboot (docs/exec.md, \"Across restarts\")",
+			 p->pins.dir);
 	return err;
 }
 
@@ -287,7 +303,7 @@ int exec_guard_start(struct keel_subsys *s, char *why, size_t len)
 	}
 	skels[0] = p->skel->skeleton;
 	skels[1] = g.skel->skeleton;
-	err = exec_pins_commit(s, skels, 2, why, len);
+	err = keel_pins_links(&p->pins, skels, 2, why, len);
 	if (err)
 		return err;
 	err = configure(s, why, len);
@@ -324,7 +340,7 @@ static void record_successor(struct exec_priv *p)
 bool exec_guard_stop(struct keel_subsys *s)
 {
 	struct exec_priv *p = s->priv;
-	bool keep = p->skel && p->mode == KEEL_EXEC_MODE_ENFORCE && p->pinned;
+	bool keep = p->skel && p->mode == KEEL_EXEC_MODE_ENFORCE && p->pins.made;
 
 	keel_ringbuf_close(&g.rb);
 	if (keep && g.skel) {
@@ -336,7 +352,7 @@ bool exec_guard_stop(struct keel_subsys *s)
 		bpf_map__update_elem(p->skel->maps.exec_state, &zero, sizeof(zero), &st, sizeof(st),
 				     BPF_ANY);
 		pr_info("exec: stopping in enforce mode: the pinned programs under %s keep enforcing",
-			p->pin_path);
+			p->pins.dir);
 	}
 	guard_bpf__destroy(g.skel);
 	memset(&g, 0, sizeof(g));

@@ -16,16 +16,11 @@
 /*
  * Before loading @obj: make every map of @obj that a previous keeld left
  * pinned under <pin_dir>/exec (and that still has the same shape) be
- * reused, and have libbpf pin the others there at load.
+ * reused, and have libbpf pin the others there at load
+ * (keel_pins_reuse_maps()).  The links are pinned once attached, by
+ * exec_guard_start().
  */
 int exec_pins_prepare(struct keel_subsys *s, struct bpf_object *obj, char *why, size_t len);
-/*
- * After attaching the programs of @skels: pin their links in place of the old
- * ones (the old programs stay attached until then: no window) and remove
- * pins that no object of this keeld uses any more.
- */
-int exec_pins_commit(struct keel_subsys *s, struct bpf_object_skeleton *const *skels, int n,
-		     char *why, size_t len);
 
 /* Load, configure, attach and pin the guard; start reporting. */
 int exec_guard_start(struct keel_subsys *s, char *why, size_t len);

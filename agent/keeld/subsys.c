@@ -1,12 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include <linux/magic.h>	/* BPF_FS_MAGIC */
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "keeld/subsys.h"
@@ -134,51 +129,4 @@ json_t *keel_subsys_status(struct keel_subsys *s)
 		json_object_set_new(o, "counters", c);
 	}
 	return o;
-}
-
-static void remove_entries(const char *dir)
-{
-	DIR *dp = opendir(dir);
-	struct dirent *de;
-	char path[PATH_MAX];
-
-	if (!dp)
-		return;
-	while ((de = readdir(dp))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (unlink(path) < 0)
-			pr_warn("removing stale pin %s: %s, ignoring", path, strerror(errno));
-	}
-	closedir(dp);
-}
-
-int keel_pin_dir_prepare(struct keel_subsys *s, char *path, size_t len)
-{
-	const char *root = s->d->cfg.pin_dir;
-	struct statfs sfs;
-
-	if (statfs(root, &sfs) < 0 && errno == ENOENT && mkdir(root, 0700) < 0)
-		return -errno;
-	if (statfs(root, &sfs) < 0)
-		return -errno;
-	if ((unsigned long)sfs.f_type != BPF_FS_MAGIC)
-		return -ENOTSUP;	/* pins only live on a bpffs */
-	snprintf(path, len, "%s/%s", root, s->ops->name);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	/* a keeld that crashed left its pins: they are ours to replace */
-	remove_entries(path);
-	return 0;
-}
-
-void keel_pin_dir_remove(struct keel_subsys *s)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", s->d->cfg.pin_dir, s->ops->name);
-	remove_entries(path);
-	rmdir(path);
-	rmdir(s->d->cfg.pin_dir);	/* only succeeds once all are gone */
 }

@@ -94,10 +94,6 @@ void keel_subsys_stop(struct keel_subsys *s, enum keel_subsys_state state,
 		      const char *reason);
 json_t *keel_subsys_status(struct keel_subsys *s);
 
-/* Pin helpers: everything goes under <pin_dir>/<subsystem>/. */
-int keel_pin_dir_prepare(struct keel_subsys *s, char *path, size_t len);
-void keel_pin_dir_remove(struct keel_subsys *s);
-
 /* The registry: every subsystem in start order, then NULL (registry.c). */
 #define KEEL_MAX_SUBSYSTEMS 32
 extern const struct keel_subsys_ops *const keel_subsystems[];

@@ -106,29 +106,17 @@ static int vmnet_open(struct keel_subsys *s, char *why, size_t len)
 	return 0;
 }
 
+/* what bpftool should see: the whitelist, the denied addresses, the counters */
 static int pin_maps(struct vmnet *v, char *why, size_t len)
 {
 	struct bpf_map *maps[] = { v->skel->maps.vmnet_whitelist, v->skel->maps.vmnet_denied,
 				   v->skel->maps.vmnet_counters };
-	char path[PATH_MAX + 32];
 	int err;
 
-	err = keel_pin_dir_prepare(v->s, v->pin_path, sizeof(v->pin_path));
-	if (err) {
-		snprintf(why, len, "preparing pin directory under %s: %s (is it on a bpffs?)",
-			 v->d->cfg.pin_dir, strerror(-err));
-		return err;
-	}
-	v->pinned = true;
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", v->pin_path, bpf_map__name(maps[i]));
-		err = bpf_map__pin(maps[i], path);
-		if (err) {
-			snprintf(why, len, "pinning %s: %s", path, strerror(-err));
-			return err;
-		}
-	}
-	return 0;
+	err = keel_pins_open(&v->pins, v->s, KEEL_PINS_FRESH, why, len);
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]) && !err; i++)
+		err = keel_pins_map(&v->pins, maps[i], why, len);
+	return err;
 }
 
 static int attach_uplink(struct vmnet *v, char *why, size_t len)
@@ -215,8 +203,7 @@ static void vmnet_stop(struct keel_subsys *s)
 		vmnet_tc_detach(v->uplink, true, true, v->uplink_created_qdisc);
 	vmnet_provider_stop(v);
 	vmnet_timer_close(v);
-	if (v->pinned)
-		keel_pin_dir_remove(s);
+	keel_pins_remove(&v->pins);
 	vmnet_bpf__destroy(v->skel);
 	free(v->nics);
 	free(v->ports);

@@ -30,6 +30,7 @@
 
 #include "keel/records.h"
 #include "keel/vmnet.h"
+#include "keeld/pins.h"
 #include "keeld/ringbuf.h"
 #include "keeld/subsys.h"
 #include "vmnet/vmnet_config.h"
@@ -155,8 +156,7 @@ struct vmnet {
 	char kvm_reason[256];		/* why not kprobes */
 	const char *kvm_create_fn, *kvm_destroy_fn;
 	struct keel_watch inotify_watch;
-	char pin_path[PATH_MAX];
-	bool pinned;
+	struct keel_pins pins;		/* <pin_dir>/vmnet */
 	/* the uplink */
 	int uplink;
 	char uplink_name[IF_NAMESIZE];
