@@ -20,8 +20,10 @@
 #include <unistd.h>
 
 #include "blk.skel.h"
-#include "blk/blk.h"
 #include "blk/blk_config.h"
+#include "blk/diskid.h"
+#include "blk/model.h"
+#include "blk/record.h"
 #include "keel/blk.h"
 #include "keel/records.h"
 #include "keel/trace.h"

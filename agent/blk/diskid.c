@@ -21,7 +21,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "blk/blk.h"
+#include "blk/diskid.h"
 #include "keel/blk.h"
 
 #define VMDK_MAGIC 0x564d444bu	/* "KDMV" little-endian */

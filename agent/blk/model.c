@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blk/blk.h"
+#include "blk/model.h"
 #include "keel/trace.h"
 #include "keel/cache.h"
 #include "common/kdev.h"

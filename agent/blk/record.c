@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "blk/blk.h"
+#include "blk/record.h"
 #include "keel/trace.h"
 
 struct keel_blk_recorder {

@@ -268,7 +268,8 @@ static int parse_mode(const char *name, __u32 *ret)
 	return 0;
 }
 
-static int exec_open(struct keel_subsys *s, char *why, size_t len)
+/* The frame's open op; exec_open is the BPF program on the file_open hook. */
+static int exec_subsys_open(struct keel_subsys *s, char *why, size_t len)
 {
 	struct exec_priv *p = s->priv;
 	int err;
@@ -426,7 +427,7 @@ const struct keel_subsys_ops keel_exec_ops = {
 	.options = exec_options,
 	.config_size = sizeof(struct exec_config),
 	.check_config = exec_check_config,
-	.open = exec_open,
+	.open = exec_subsys_open,
 	.start = exec_start,
 	.stop = exec_stop,
 	.counters = exec_counters,

@@ -11,7 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blk/blk.h"
+#include "blk/diskid.h"
+#include "blk/model.h"
 #include "tmp_path.h"
 
 static const char qemu_desc[] =
