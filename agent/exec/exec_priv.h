@@ -9,6 +9,7 @@
 
 #include "exec.skel.h"
 #include "exec/exec_config.h"
+#include "exec/guard.h"
 #include "exec/trust.h"
 #include "keel/records.h"
 #include "keel/exec.h"
@@ -28,6 +29,7 @@ struct exec_priv {
 	struct keel_trust *store;
 	__u32 mode;
 	struct keel_pins pins;		/* <pin_dir>/exec, kept across restarts */
+	struct exec_guard guard;	/* guard.c */
 	struct exec_inst *inst;		/* installer.c */
 	struct exec_progs *progs;	/* programs.c */
 	__u32 state_flags;		/* KEEL_EXEC_F_*, from the configuration */

@@ -6,7 +6,7 @@
  * exec.guard_deny events.  The guard shares exec_state with exec, so it
  * refuses exactly when exec enforces and reports only in audit mode.
  *
- * One exec subsystem per keeld, so one guard: its state is file-static.
+ * Its state is exec's (struct exec_guard in struct exec_priv).
  */
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -22,11 +22,6 @@
 #include "keel/guard.h"
 #include "keeld/percpu.h"
 #include "keeld/ringbuf.h"
-
-static struct {
-	struct guard_bpf *skel;
-	struct keel_ringbuf rb;	/* guard_events */
-} g;
 
 static const char *what_name(__u32 what)
 {
@@ -119,10 +114,10 @@ static int on_record(void *ctx, void *data, size_t size)
 
 static int read_dropped(void *ctx, __u64 *ret_total)
 {
+	struct exec_priv *p = ((struct keel_subsys *)ctx)->priv;
 	struct keel_guard_stats sum;
-	int err = keel_percpu_sum(g.skel->maps.guard_stats, 0, &sum, sizeof(sum));
+	int err = keel_percpu_sum(p->guard.skel->maps.guard_stats, 0, &sum, sizeof(sum));
 
-	(void)ctx;
 	*ret_total = sum.dropped;
 	return err;
 }
@@ -149,7 +144,7 @@ static int ident_of(struct exec_priv *p, const char *path, int flags, struct kee
 	return 0;
 }
 
-static int add_id(__u32 kind, int fd)
+static int add_id(struct exec_guard *g, __u32 kind, int fd)
 {
 	struct bpf_link_info linfo = {};
 	struct bpf_prog_info pinfo = {};
@@ -174,35 +169,35 @@ static int add_id(__u32 kind, int fd)
 			return -errno;
 		key.id = linfo.id;
 	}
-	return bpf_map__update_elem(g.skel->maps.guard_ids, &key, sizeof(key), &one, sizeof(one),
+	return bpf_map__update_elem(g->skel->maps.guard_ids, &key, sizeof(key), &one, sizeof(one),
 				    BPF_ANY);
 }
 
 /* Record every map, program and link of @sk; ids of a previous keeld's objects go first. */
-static int add_ids(const struct bpf_object_skeleton *sk)
+static int add_ids(struct exec_guard *g, const struct bpf_object_skeleton *sk)
 {
 	struct bpf_map *map;
 	int err = 0;
 
 	bpf_object__for_each_map(map, *sk->obj)
 		if (!err && !bpf_map__is_internal(map))
-			err = add_id(KEEL_GUARD_MAP, bpf_map__fd(map));
+			err = add_id(g, KEEL_GUARD_MAP, bpf_map__fd(map));
 	for (int i = 0; i < sk->prog_cnt && !err; i++) {
 		/* a hook this kernel lacks: not loaded (keeld/hooks.c) */
 		if (!bpf_program__autoload(*sk->progs[i].prog))
 			continue;
 		/* keel's programs use keel's maps: their fds stay open to all */
-		err = add_id(KEEL_GUARD_PROG, bpf_program__fd(*sk->progs[i].prog));
+		err = add_id(g, KEEL_GUARD_PROG, bpf_program__fd(*sk->progs[i].prog));
 		if (!err && *sk->progs[i].link)
-			err = add_id(KEEL_GUARD_LINK, bpf_link__fd(*sk->progs[i].link));
+			err = add_id(g, KEEL_GUARD_LINK, bpf_link__fd(*sk->progs[i].link));
 	}
 	return err;
 }
 
-static void clear_ids(void)
+static void clear_ids(struct exec_guard *g)
 {
 	struct keel_guard_id key, next;
-	const struct bpf_map *ids = g.skel->maps.guard_ids;
+	const struct bpf_map *ids = g->skel->maps.guard_ids;
 
 	while (!bpf_map__get_next_key(ids, NULL, &next, sizeof(next))) {
 		key = next;
@@ -214,6 +209,7 @@ static void clear_ids(void)
 static int configure(struct keel_subsys *s, char *why, size_t len)
 {
 	struct exec_priv *p = s->priv;
+	struct exec_guard *g = &p->guard;
 	struct keel_guard_conf conf = {};
 	struct keel_guard_inode dir;
 	__u32 zero = 0;
@@ -221,7 +217,7 @@ static int configure(struct keel_subsys *s, char *why, size_t len)
 	int err;
 
 	/* a successor recorded by the last stop stays keeld too */
-	bpf_map__lookup_elem(g.skel->maps.guard_conf, &zero, sizeof(zero), &conf, sizeof(conf), 0);
+	bpf_map__lookup_elem(g->skel->maps.guard_conf, &zero, sizeof(zero), &conf, sizeof(conf), 0);
 	err = ident_of(p, "/proc/self/exe", 0, &conf.exe[0]);
 	if (err) {
 		snprintf(why, len, "guard: identifying keeld's executable: %s", strerror(-err));
@@ -232,7 +228,7 @@ static int configure(struct keel_subsys *s, char *why, size_t len)
 	for (size_t i = 0; i < 2; i++) {
 		err = ident_of(p, dirs[i], O_DIRECTORY, &dir);
 		if (!err)
-			err = bpf_map__update_elem(g.skel->maps.guard_dirs, &dir, sizeof(dir), &one,
+			err = bpf_map__update_elem(g->skel->maps.guard_dirs, &dir, sizeof(dir), &one,
 						   sizeof(one), BPF_ANY);
 		if (err) {
 			snprintf(why, len, "guard: recording pin directory %s: %s", dirs[i],
@@ -241,16 +237,16 @@ static int configure(struct keel_subsys *s, char *why, size_t len)
 		}
 		conf.pin_dev = dir.dev;
 	}
-	err = bpf_map__update_elem(g.skel->maps.guard_conf, &zero, sizeof(zero), &conf,
+	err = bpf_map__update_elem(g->skel->maps.guard_conf, &zero, sizeof(zero), &conf,
 				   sizeof(conf), BPF_ANY);
 	if (err) {
 		snprintf(why, len, "guard: writing guard_conf: %s", strerror(-err));
 		return err;
 	}
-	clear_ids();
-	err = add_ids(p->skel->skeleton);
+	clear_ids(g);
+	err = add_ids(g, p->skel->skeleton);
 	if (!err)
-		err = add_ids(g.skel->skeleton);
+		err = add_ids(g, g->skel->skeleton);
 	if (err)
 		snprintf(why, len, "guard: recording keel's map and link ids: %s (guard_ids holds 256)",
 			 strerror(-err));
@@ -276,47 +272,49 @@ int exec_pins_prepare(struct keel_subsys *s, struct bpf_object *obj, char *why, 
 int exec_guard_start(struct keel_subsys *s, char *why, size_t len)
 {
 	struct exec_priv *p = s->priv;
+	struct exec_guard *g = &p->guard;
 	struct bpf_object_skeleton *skels[2];
 	int err;
 
-	g.skel = guard_bpf__open();
-	if (!g.skel) {
+	g->skel = guard_bpf__open();
+	if (!g->skel) {
 		err = -errno;
 		snprintf(why, len, "opening the guard BPF object: %s", strerror(-err));
 		return err;
 	}
 	/* exec_state is exec's: pinned by exec's load, reused here */
-	err = exec_pins_prepare(s, g.skel->obj, why, len);
+	err = exec_pins_prepare(s, g->skel->obj, why, len);
 	if (err)
 		return err;
-	err = guard_bpf__load(g.skel);
+	err = guard_bpf__load(g->skel);
 	if (err) {
 		snprintf(why, len, "loading the guard BPF object: %s (%s); run keeld -v for the verifier log",
 			 strerror(-err), keel_errno_name(err));
 		return err;
 	}
-	err = guard_bpf__attach(g.skel);
+	err = guard_bpf__attach(g->skel);
 	if (err) {
 		snprintf(why, len, "attaching the guard LSM programs: %s (%s)", strerror(-err),
 			 keel_errno_name(err));
 		return err;
 	}
 	skels[0] = p->skel->skeleton;
-	skels[1] = g.skel->skeleton;
+	skels[1] = g->skel->skeleton;
 	err = keel_pins_links(&p->pins, skels, 2, why, len);
 	if (err)
 		return err;
 	err = configure(s, why, len);
 	if (err)
 		return err;
-	g.rb = (struct keel_ringbuf){ .subsystem = "exec", .drop_event = "exec.guard_dropped",
+	g->rb = (struct keel_ringbuf){ .subsystem = "exec", .drop_event = "exec.guard_dropped",
 				      .read_dropped = read_dropped };
-	return keel_ringbuf_open(&g.rb, s->d, g.skel->maps.guard_events, on_record, s, why, len);
+	return keel_ringbuf_open(&g->rb, s->d, g->skel->maps.guard_events, on_record, s, why, len);
 }
 
 /* An upgrade installed while keeld ran: the file now at keeld's path. */
 static void record_successor(struct exec_priv *p)
 {
+	struct exec_guard *g = &p->guard;
 	struct keel_guard_conf conf;
 	char exe[PATH_MAX], *del;
 	__u32 zero = 0;
@@ -329,21 +327,22 @@ static void record_successor(struct exec_priv *p)
 	del = strstr(exe, " (deleted)");
 	if (del && !del[10])
 		*del = '\0';
-	if (bpf_map__lookup_elem(g.skel->maps.guard_conf, &zero, sizeof(zero), &conf, sizeof(conf),
+	if (bpf_map__lookup_elem(g->skel->maps.guard_conf, &zero, sizeof(zero), &conf, sizeof(conf),
 				 0) ||
 	    ident_of(p, exe, 0, &conf.exe[1]))
 		return;
-	bpf_map__update_elem(g.skel->maps.guard_conf, &zero, sizeof(zero), &conf, sizeof(conf),
+	bpf_map__update_elem(g->skel->maps.guard_conf, &zero, sizeof(zero), &conf, sizeof(conf),
 			     BPF_ANY);
 }
 
 bool exec_guard_stop(struct keel_subsys *s)
 {
 	struct exec_priv *p = s->priv;
+	struct exec_guard *g = &p->guard;
 	bool keep = p->skel && p->mode == KEEL_EXEC_MODE_ENFORCE && p->pins.made;
 
-	keel_ringbuf_close(&g.rb);
-	if (keep && g.skel) {
+	keel_ringbuf_close(&g->rb);
+	if (keep && g->skel) {
 		struct keel_exec_state st = { .mode = p->mode, .flags = exec_state_flags(p) };
 		__u32 zero = 0;
 
@@ -354,17 +353,18 @@ bool exec_guard_stop(struct keel_subsys *s)
 		pr_info("exec: stopping in enforce mode: the pinned programs under %s keep enforcing",
 			p->pins.dir);
 	}
-	guard_bpf__destroy(g.skel);
-	memset(&g, 0, sizeof(g));
+	guard_bpf__destroy(g->skel);
+	memset(g, 0, sizeof(*g));
 	return keep;
 }
 
 void exec_guard_counters(struct keel_subsys *s, json_t *out)
 {
+	struct exec_priv *p = s->priv;
+	struct exec_guard *g = &p->guard;
 	struct keel_guard_stats sum;
 
-	(void)s;
-	if (!g.skel || keel_percpu_sum(g.skel->maps.guard_stats, 0, &sum, sizeof(sum)))
+	if (!g->skel || keel_percpu_sum(g->skel->maps.guard_stats, 0, &sum, sizeof(sum)))
 		return;
 	json_object_set_new(out, "guard_refused", json_integer((json_int_t)sum.denied));
 	json_object_set_new(out, "guard_audited", json_integer((json_int_t)sum.audited));

@@ -11,7 +11,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "keeld/ringbuf.h"
 #include "keeld/subsys.h"
+
+struct guard_bpf;
+
+/* The guard's state, one per exec subsystem (in struct exec_priv). */
+struct exec_guard {
+	struct guard_bpf *skel;
+	struct keel_ringbuf rb;	/* guard_events */
+};
 
 /*
  * Before loading @obj: make every map of @obj that a previous keeld left
