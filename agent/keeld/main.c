@@ -30,7 +30,6 @@
 
 #define EXIT_USAGE 2
 
-int keel_kmod_autoload(struct keel_daemon *d, char *why, size_t len);
 
 struct env {
 	const char *config_path;	/* NULL: the default path when present */
@@ -328,8 +327,7 @@ static int daemon_run(struct keel_daemon *d, const struct env *env)
 		goto stop_sinks;
 	}
 	ensure_bpffs(d->cfg.pin_dir);
-	if (keel_kmod_autoload(d, why, sizeof(why)) < 0)
-		pr_warn("kmod: %s, ignoring", why);
+	keel_subsystems_before_probe(d);	/* kmod: [kmod] module */
 	keel_features_probe(&d->features);
 	for (int i = 0; i < KEEL_FEAT_COUNT; i++)
 		if (!d->features.f[i].available)

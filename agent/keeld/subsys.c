@@ -58,6 +58,20 @@ static void emit_state(struct keel_subsys *s)
 	keel_emit(s->d, "keel", "keel.subsystem", keel_subsys_status(s));
 }
 
+void keel_subsystems_before_probe(struct keel_daemon *d)
+{
+	char why[512];
+
+	for (size_t i = 0; keel_subsystems[i]; i++) {
+		const struct keel_subsys_ops *ops = keel_subsystems[i];
+
+		why[0] = '\0';
+		if (ops->before_probe &&
+		    ops->before_probe(keel_config_subsys(&d->cfg, ops), why, sizeof(why)) < 0)
+			pr_warn("%s: %s, ignoring", ops->name, why);
+	}
+}
+
 void keel_subsys_start(struct keel_subsys *s)
 {
 	char why[sizeof(s->reason)] = "";

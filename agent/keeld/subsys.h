@@ -47,6 +47,14 @@ struct keel_subsys_ops {
 	int (*check_config)(const void *config, char *key, size_t keylen, char *msg,
 			    size_t msglen);
 	/*
+	 * Optional: runs once at keeld's start, before the kernel's features
+	 * are probed, with its configuration (enabled or not: it checks), to
+	 * put in place what the probe should find (kmod loads [kmod] module).
+	 * A failure (negative errno, @why) is logged and ignored: the probe
+	 * then reports the feature missing.
+	 */
+	int (*before_probe)(const void *config, char *why, size_t len);
+	/*
 	 * Each returns 0 or a negative errno and, on failure, a message in
 	 * @why saying which step failed, on what, and what to do.
 	 */
@@ -93,6 +101,8 @@ void keel_subsys_start(struct keel_subsys *s);
 void keel_subsys_stop(struct keel_subsys *s, enum keel_subsys_state state,
 		      const char *reason);
 json_t *keel_subsys_status(struct keel_subsys *s);
+/* Every registered subsystem's before_probe, in registry order. */
+void keel_subsystems_before_probe(struct keel_daemon *d);
 
 /* The registry: every subsystem in start order, then NULL (registry.c). */
 #define KEEL_MAX_SUBSYSTEMS 32

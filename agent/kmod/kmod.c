@@ -110,15 +110,10 @@ static void kmod_counters(struct keel_subsys *s, json_t *out)
 	json_object_set_new(out, "abi", json_integer(p->version.abi));
 }
 
-/*
- * Load [kmod] module before the feature check, so that a configured
- * module counts as present.  Called by keeld at start.
- */
-extern const struct keel_subsys_ops keel_kmod_ops;
-
-int keel_kmod_autoload(struct keel_daemon *d, char *why, size_t len)
+/* Load [kmod] module before the feature check, so that it counts as present. */
+static int kmod_before_probe(const void *config, char *why, size_t len)
 {
-	const struct kmod_config *c = keel_config_subsys(&d->cfg, &keel_kmod_ops);
+	const struct kmod_config *c = config;
 
 	if (!c->subsys.enabled || !c->module[0] || access("/sys/module/keel", F_OK) == 0)
 		return 0;
@@ -133,6 +128,7 @@ const struct keel_subsys_ops keel_kmod_ops = {
 	.priv_size = sizeof(struct kmod_priv),
 	.options = kmod_options,
 	.config_size = sizeof(struct kmod_config),
+	.before_probe = kmod_before_probe,
 	.open = kmod_open,
 	.start = kmod_start,
 	.stop = kmod_stop,
