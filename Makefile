@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # keel: one entry point.  make | make check | make run | make deps | make vmlinux
 # Everything built goes under build/; the tree itself is never written to
 # (except by `make vmlinux`, which regenerates the checked-in vmlinux.h).

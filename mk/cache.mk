@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # Cache library extras.
 #   make tsan-cache   the multi-threaded cache stress test under ThreadSanitizer
 # Criterion's forking runner does not start under TSan, so the stress test

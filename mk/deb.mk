@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # Debian packages (docs/operations.md, "Debian packages"): `make deb` builds
 # keel and keel-dkms with debhelper (debian/) from a copy of the tree in
 # build/deb/keel-VERSION/ (dpkg-buildpackage writes into the tree it builds

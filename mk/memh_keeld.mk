@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # keeld's memh read service: the demo/test client (tests/integration/memh/).
 #   build/tests/memh_client   used by tests/{host,integration}/test_memh_keeld.sh
 user: $(BUILD)/tests/memh_client

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # Operating keel: the metrics endpoint (agent/keeld/metrics.c) serves HTTP
 # with libmicrohttpd (libmicrohttpd-dev).
 LDLIBS += -lmicrohttpd

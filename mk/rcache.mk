@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # rcache: the read cache daemon keel-rcache (agent/rcache/main.c); its store,
 # server and client are in libkeel.  The cache filter (agent/vfilters/cache.c)
 # runs inside the disk server's plugin, which so also needs the rcache

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # vdisk: the filter chain's checksums use ISA-L's CRC32C (libisal-dev).
 LDLIBS += -lisal
 

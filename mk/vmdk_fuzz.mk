@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # The VMDK parser's libFuzzer target (tests/fuzz/vmdk_fuzz.c), built with
 # clang's fuzzer and address/undefined sanitizers straight from the library
 # sources; run by tests/host/test_vmdk_fuzz.sh with the seeds

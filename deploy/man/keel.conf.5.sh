@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
 # deploy/man/keel.conf.5.sh KEELD: write keel.conf(5) to stdout, made from
 # `KEELD --print-config` (every key, its help, range and default), so the
 # manual page cannot differ from the keys keeld accepts.
