@@ -7,6 +7,8 @@
  *   exec_guard_helper held-fd PIN     get a writable fd of the pinned map
  *                                     now, wait for a line on stdin, then
  *                                     delete key 0 through that fd
+ *   exec_guard_helper open-read PIN N open the pinned map read-only N
+ *                                     times, closing each fd
  *
  * Exit 0 when the attempt succeeded; 1 with the errno name when refused.
  */
@@ -40,8 +42,23 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int fd;
 
-	if (argc != 3)
+	if (argc != 3 && !(argc == 4 && !strcmp(argv[1], "open-read")))
 		return 2;
+	if (!strcmp(argv[1], "open-read")) {
+		int n = atoi(argv[3]);
+
+		for (int i = 0; i < n; i++) {
+			memset(&attr, 0, sizeof(attr));
+			attr.pathname = (unsigned long)argv[2];
+			attr.file_flags = BPF_F_RDONLY;
+			fd = sys_bpf(BPF_OBJ_GET, &attr);
+			if (fd < 0)
+				return fail("BPF_OBJ_GET");
+			close(fd);
+		}
+		printf("opened %d times\n", n);
+		return 0;
+	}
 	if (!strcmp(argv[1], "ptrace")) {
 		pid = atoi(argv[2]);
 		if (ptrace(PTRACE_ATTACH, pid, NULL, NULL) < 0)

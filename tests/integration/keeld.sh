@@ -14,6 +14,7 @@
 #                              $KEELD_STATUS (call it directly, not via check:
 #                              only this shell can wait for keeld)
 #   subsys_state NAME          the state keelctl status gives NAME
+#   subsys_counter NAME KEY    counter KEY of subsystem NAME in keelctl status
 #   feature_available NAME     true when keeld found the kernel feature
 #   events_of TYPE             the backlog events of TYPE, one per line
 #   wait_event TYPE PATTERN    up to 5 s for an event of TYPE whose line
@@ -82,6 +83,11 @@ on_exit _keeld_cleanup
 
 subsys_state() {
 	"$KEELCTL" status --json | jq -r ".subsystems[] | select(.name == \"$1\") | .state"
+}
+
+subsys_counter() {
+	"$KEELCTL" status --json |
+		jq ".subsystems[] | select(.name == \"$1\") | .counters.$2"
 }
 
 wait_event() {

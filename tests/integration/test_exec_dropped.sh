@@ -27,12 +27,8 @@ prog=$T/true
 cp /bin/true "$prog"
 exec_trust "$prog" bash /bin/true || exit 1
 
-counter() {
-	"$KEELCTL" status --json |
-		jq ".subsystems[] | select(.name == \"exec\") | .counters.$1"
-}
-execs0=$(counter execs)
-dropped0=$(counter dropped)
+execs0=$(subsys_counter exec execs)
+dropped0=$(subsys_counter exec dropped)
 
 kill -STOP "$KEELD_PID"
 start=$SECONDS
@@ -40,13 +36,9 @@ for ((i = 0; i < N; i++)); do "$prog"; done
 kill -CONT "$KEELD_PID"
 note "$N execs in $((SECONDS - start)) s with keeld stopped"
 
-# the drop timer runs once a second
-for _ in $(seq 1 50); do
-	[ -n "$(events_of exec.dropped)" ] && break
-	sleep 0.1
-done
-execs=$(($(counter execs) - execs0))
-dropped=$(($(counter dropped) - dropped0))
+wait_event exec.dropped total	# the drop timer runs once a second
+execs=$(($(subsys_counter exec execs) - execs0))
+dropped=$(($(subsys_counter exec dropped) - dropped0))
 delivered=$(events_of exec.exec | jq -r .filename | grep -cxF "$prog")
 total=$(events_of exec.dropped | tail -n 1 | jq .total)
 note "$N execs of $prog: $execs counted, $delivered exec.exec events, $dropped dropped"

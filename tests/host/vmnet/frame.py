@@ -8,6 +8,10 @@ device as its guest would: IFACE a path (/dev/tapN), each frame behind a
   frame.py IFACE rarp MAC              QEMU-style RARP announcement
   frame.py IFACE garp MAC IP           gratuitous ARP request
   frame.py IFACE ipsrc MAC IP          one UDP datagram from IP
+  frame.py IFACE ipsrcs MAC IP COUNT   COUNT datagrams, from IP and the COUNT-1
+                                       IPv4 addresses after it (a pause of 1 ms
+                                       every 100, so the receiving side's
+                                       backlog does not drop them)
   frame.py IFACE arp MAC IP TARGET     ARP request for TARGET (not gratuitous)
   frame.py IFACE ip6src MAC IP6        one UDP datagram from IP6 (to ff02::1)
   frame.py IFACE na MAC IP6            unsolicited neighbour advertisement for
@@ -96,6 +100,14 @@ def main():
         m = mac(sys.argv[3])
         frame = bcast + m + struct.pack("!H", 0x0800) + ipv4_udp(sys.argv[4], "255.255.255.255", b"keel")
         s.send(frame.ljust(60, b"\0"))
+    elif kind == "ipsrcs":
+        m, first, count = mac(sys.argv[3]), struct.unpack("!I", ip4(sys.argv[4]))[0], int(sys.argv[5])
+        for i in range(count):
+            src = socket.inet_ntoa(struct.pack("!I", first + i))
+            frame = bcast + m + struct.pack("!H", 0x0800) + ipv4_udp(src, "255.255.255.255", b"keel")
+            s.send(frame.ljust(60, b"\0"))
+            if i % 100 == 99:
+                time.sleep(0.001)
     elif kind == "arp":
         m, a, t = mac(sys.argv[3]), ip4(sys.argv[4]), ip4(sys.argv[5])
         frame = bcast + m + struct.pack("!H", 0x0806) + arp(1, m, a, b"\0" * 6, t)
