@@ -63,9 +63,13 @@ check_eq "docs/configuration.md documents every key --print-config prints" "" "$
 if [ -e /sys/module/keel ]; then
 	skip "keel.ko is loaded; the required-subsystem check needs it absent"
 fi
-keeld_conf "[kmod]" "required = true"
+# [kmod] module is loaded before the probe (kmod's before_probe); a module
+# that cannot load is reported and ignored, and the probe finds keel.ko absent
+keeld_conf "[kmod]" "required = true" "module = $KEEL_TMP/missing/keel.ko"
 out=$("$KEELD" -q -c "$KEELD_CONF" 2>&1)
 check_eq "required subsystem unavailable: exit status" 1 "$?"
+check "[kmod] module that cannot load: named, and ignored" \
+	sh -c "echo \"\$1\" | grep -q 'kmod: opening module $KEEL_TMP/missing/keel.ko (\[kmod\] module): No such file or directory, ignoring'" _ "$out"
 check "required subsystem unavailable: reason given" \
 	sh -c "echo \"\$1\" | grep -q 'subsystem kmod is required.*but is unavailable'" _ "$out"
 check "required subsystem unavailable: socket removed" test ! -e "$KEEL_SOCKET"
