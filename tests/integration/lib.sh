@@ -21,6 +21,11 @@
 #                          the test fail when it exits (it goes on running)
 #   check_eq WHAT EXPECTED ACTUAL
 #                          like check, comparing two strings
+#   check_drops WHAT N DELIVERED DROPPED TOTAL
+#                          a ring buffer filled with N records of WHAT:
+#                          some were dropped, DELIVERED + DROPPED account
+#                          for all N, and TOTAL (the last drop event's)
+#                          covers DROPPED
 #   die WHAT...            print "  FAILED: WHAT" and exit 1 at once
 #   note TEXT...           print "  # TEXT" (information, not a check)
 #   on_exit CMD...         run CMD (with eval) when the test exits, last
@@ -190,4 +195,14 @@ check_eq() {
 	echo "  FAILED: $1: expected '$2', got '$3'"
 	_keel_failed=$((_keel_failed + 1))
 	return 1
+}
+
+check_drops() {
+	local what=$1 n=$2 delivered=$3 dropped=$4 total=${5:-0}
+	check "some $what were lost (the ring buffer filled up: dropped $dropped > 0)" \
+		test "$dropped" -gt 0
+	check "delivered + dropped account for all $n $what ($delivered + $dropped >= $n)" \
+		test $((delivered + dropped)) -ge "$n"
+	check "the drop event reports the total ($total >= $dropped)" \
+		test "${total:-0}" -ge "$dropped" -a "${total:-0}" -gt 0
 }
