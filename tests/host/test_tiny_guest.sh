@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # tests/host/tiny_guest.sh, the small real guest other host tests boot in
-# QEMU: for each kernel tests/vm/kernels lists, the guest boots under TCG,
+# QEMU: on the default kernel of tests/vm/kernels (every kernel it lists
+# with KEEL_TINY_GUEST_KERNELS=all: 6.12's boot passed in December 2026, and
+# make check stays under 30 minutes with one), the guest boots under TCG,
 # runs the init script it was given with an argument from QEMU's command
 # line, reads and writes its virtio disk (a raw file on the host, checked
 # here byte for byte both ways), and powers off by itself.
@@ -18,7 +20,11 @@ echo "READ $(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c 16)"
 printf 'written by %s\n' "$(uname -r)" | dd of=/dev/vda bs=512 seek=1 conv=sync,fsync 2>/dev/null &&
 	echo WROTE
 EOF
-kernels=$("$KEEL_TOP/tests/vm/kernels") || skip "no kernel to boot (tests/vm/kernels)"
+if [ "${KEEL_TINY_GUEST_KERNELS:-}" = all ]; then
+	kernels=$("$KEEL_TOP/tests/vm/kernels") || skip "no kernel to boot (tests/vm/kernels)"
+else
+	kernels=$("$KEEL_TOP/tests/vm/kernels" --default) || skip "no kernel to boot (tests/vm/kernels)"
+fi
 for kver in $kernels; do
 	g=$KEEL_TMP/guest-$kver
 	mkdir -p "$g"

@@ -15,6 +15,24 @@
 # disk read through B's keel export, in its block; B owns the disk and A
 # does not; then the same back B→A.  QEMU's downtimes are printed, not
 # asserted (tests/bench/vdisk_migrate_bench.sh measures them).
+# QEMU 7.2's TCG sometimes kills the guest's kernel after a migration (7
+# of about 52 migrations, with a raw file on both hosts as often as with
+# keel, acknowledged records intact: docs/vdisk.md).  A run whose guest
+# kernel crashed is run once more, its output shown; any other failure, or
+# a second crash, fails.
+if [ -z "${KEEL_MIGRATE_TRY:-}" ]; then
+	for try in 1 2; do
+		out=$(KEEL_MIGRATE_TRY=$try bash "$0" "$@" 2>&1)
+		rc=$?
+		printf '%s\n' "$out"
+		if [ "$try" = 1 ] && [ "$rc" = 1 ] &&
+			grep -qaE 'Kernel panic|Fixing recursive fault|RIP: 0010:' <<<"$out"; then
+			echo "  # the guest's kernel crashed (above), not keel: running the test once more"
+			continue
+		fi
+		exit "$rc"
+	done
+fi
 . "$(dirname "$0")/../integration/lib.sh"
 need_root
 need_cmd qemu-system-x86_64 qemu-img nbdkit jq nsenter ip python3 cpio modprobe readelf
