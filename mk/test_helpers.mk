@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # The programs the integration tests run, built here with the rest rather
 # than by each test inside the VM, where gcc and clang run under TCG and a
 # compile takes 5-30 s (about two minutes of every `make check`).  Each test
