@@ -41,7 +41,10 @@ done
 for b in keel-rcache keel-vdisk keelctl keel-cachesim; do
 	[ -x "$build/$b" ] || { echo "rcache trace bench: no $build/$b: run make"; exit 1; }
 done
-T=$(mktemp -d "${TMPDIR:-/var/tmp}/keel-rcache-trace.XXXXXX")
+# /var/tmp by default: the replay's disk and cache files are too big for a
+# tmpfs /tmp
+T=$(mktemp -d "${TMPDIR:-/var/tmp}/keel-rcache-trace.XXXXXX") ||
+	{ echo "rcache trace bench: cannot make a scratch directory"; exit 1; }
 RC_PID= VD_PID=
 cleanup() {
 	[ -n "$VD_PID" ] && kill "$VD_PID" 2>/dev/null
