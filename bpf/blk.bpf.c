@@ -24,9 +24,9 @@
 #include "keel/blk.h"
 
 /* Set by keeld before load. */
-const volatile bool filter_devices = false;	/* only devices in blk_devices */
-const volatile __u32 n_cgroups = 0;		/* only tasks under blk_cgroups[0..n) */
-const volatile __u64 wakeup_bytes = 0;		/* wake keeld past this much data */
+const volatile bool filter_devices = false; /* only devices in blk_devices */
+const volatile __u32 n_cgroups = 0;	    /* only tasks under blk_cgroups[0..n) */
+const volatile __u64 wakeup_bytes = 0;	    /* wake keeld past this much data */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -37,7 +37,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);	/* keeld sets [blk] ring_kib */
+	__uint(max_entries, 4 << 20); /* keeld sets [blk] ring_kib */
 } blk_events SEC(".maps");
 
 struct {
@@ -72,10 +72,10 @@ struct inflight {
  * compare-and-swap of its `rq` from 0, so two CPUs never share one; a
  * request whose slot is taken goes to blk_inflight instead.
  */
-#define BLK_SLOTS 16384		/* a power of two */
+#define BLK_SLOTS 16384 /* a power of two */
 
 struct slot {
-	__u64 rq;		/* the request holding the slot, 0 when free */
+	__u64 rq; /* the request holding the slot, 0 when free */
 	struct inflight f;
 };
 
@@ -151,8 +151,8 @@ static __always_inline __u32 rq_dev(struct request *rq)
 	return KEEL_BLK_MKDEV(disk->major, disk->first_minor);
 }
 
-static __always_inline void send(struct keel_blk_counters *cnt, const struct inflight *f,
-				 __u64 now, __u64 latency, __u32 flags)
+static __always_inline void send(struct keel_blk_counters *cnt, const struct inflight *f, __u64 now,
+				 __u64 latency, __u32 flags)
 {
 	struct keel_blk_read *r;
 	__u64 wake = 0;
@@ -235,7 +235,7 @@ int BPF_PROG(blk_rq_issue, struct request *rq)
 	__sync_fetch_and_add(ov, 1);
 	if (!bpf_map_update_elem(&blk_inflight, &key, &f, BPF_NOEXIST))
 		return 0;
-	__sync_fetch_and_add(ov, -1);	/* not new: full, or a requeue's entry */
+	__sync_fetch_and_add(ov, -1); /* not new: full, or a requeue's entry */
 	if (bpf_map_update_elem(&blk_inflight, &key, &f, BPF_EXIST)) {
 		cnt->untracked++;
 		send(cnt, &f, f.issue_ns, 0, KEEL_BLK_F_NO_LATENCY);

@@ -37,18 +37,18 @@
 #include "keel/exec.h"
 #include "exec.bpf.h"
 
-#define EPERM 1
-#define E2BIG 7
-#define PROT_WRITE 0x2
-#define PROT_EXEC 0x4
-#define MAP_SHARED 0x1		/* MAP_SHARED_VALIDATE (0x3) has it too */
-#define VM_EXEC 0x4
-#define FMODE_WRITE 0x2
-#define ATTR_SIZE (1 << 3)
-#define S_IFMT 00170000
-#define S_IFREG 0100000
+#define EPERM	      1
+#define E2BIG	      7
+#define PROT_WRITE    0x2
+#define PROT_EXEC     0x4
+#define MAP_SHARED    0x1 /* MAP_SHARED_VALIDATE (0x3) has it too */
+#define VM_EXEC	      0x4
+#define FMODE_WRITE   0x2
+#define ATTR_SIZE     (1 << 3)
+#define S_IFMT	      00170000
+#define S_IFREG	      0100000
 #define CAP_SYS_ADMIN 21
-#define CAP_SETFCAP 31
+#define CAP_SETFCAP   31
 
 /* Sized by keeld ([exec] max_trusted) before load. */
 struct {
@@ -106,7 +106,7 @@ struct {
 } exec_installing SEC(".maps");
 
 /* Room for building paths and values larger than the stack allows. */
-#define WALK_MAX 16		/* directory levels a rename record names */
+#define WALK_MAX 16 /* directory levels a rename record names */
 
 struct exec_scratch {
 	struct keel_exec_installing inst;
@@ -224,8 +224,7 @@ static __always_inline void emit(__u32 op, __u32 reason, __u32 decision,
  * The verdict on running @file: 0, or -EPERM in enforce mode.  Called for
  * every exec, executable mapping and module; a miss costs one hash lookup.
  */
-static __always_inline int check_file(struct file *file, __u32 op, bool need_no_writer,
-				      bool dpath)
+static __always_inline int check_file(struct file *file, __u32 op, bool need_no_writer, bool dpath)
 {
 	struct keel_exec_stats *cnt = stats();
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
@@ -284,7 +283,7 @@ static __always_inline void taint(struct inode *inode, __u32 op, struct file *fi
 	if (!bpf_map_lookup_elem(&exec_trusted, &key))
 		return;
 	if (bpf_map_delete_elem(&exec_trusted, &key))
-		return;		/* someone else removed it first and reported it */
+		return; /* someone else removed it first and reported it */
 report:
 	cnt = stats();
 	if (cnt)
@@ -433,7 +432,7 @@ static __always_inline void install_open(struct file *file, struct inode *inode)
 	if (!bpf_map_update_elem(&exec_installing, &key, &sc->inst, BPF_NOEXIST))
 		return;
 	cur = bpf_map_lookup_elem(&exec_installing, &key);
-	if (cur) {		/* another installer task opened it meanwhile */
+	if (cur) { /* another installer task opened it meanwhile */
 		__sync_fetch_and_add(&cur->writers, 1);
 		return;
 	}
@@ -466,9 +465,9 @@ static __always_inline void install_close(struct inode *inode, struct keel_exec_
 	root = cur->root_tgid;
 	bpf_probe_read_kernel_str(sc->inst.path, sizeof(sc->inst.path), cur->path);
 	if (bpf_map_delete_elem(&exec_installing, key))
-		return;		/* a concurrent close or a taint got there first */
+		return; /* a concurrent close or a taint got there first */
 	if (!BPF_CORE_READ(inode, i_nlink))
-		return;		/* a temporary file, deleted: nothing to trust */
+		return; /* a temporary file, deleted: nothing to trust */
 	if (BPF_CORE_READ(inode, i_writecount.counter) > 0) {
 		reason = KEEL_EXEC_IR_OTHER_WRITER;
 		goto refuse;
@@ -478,7 +477,7 @@ static __always_inline void install_close(struct inode *inode, struct keel_exec_
 		if (cnt)
 			cnt->dropped++;
 		reason = KEEL_EXEC_IR_NO_EVENT;
-		goto refuse;	/* counted; the exec.dropped event reports it */
+		goto refuse; /* counted; the exec.dropped event reports it */
 	}
 	inode_ctime(inode, &t.ctime_sec, &t.ctime_nsec);
 	t.i_version = inode_version(inode);
@@ -538,7 +537,7 @@ static __always_inline bool walk_path(struct exec_scratch *sc, struct dentry *de
 		d = parent;
 	}
 	if (BPF_CORE_READ(d, d_parent) != d)
-		return false;	/* deeper than WALK_MAX */
+		return false; /* deeper than WALK_MAX */
 	for (int i = 0; i < WALK_MAX; i++) {
 		if (i >= n)
 			break;
@@ -608,7 +607,7 @@ static __always_inline void install_rename(struct dentry *old_dentry, struct den
 	ev->nonce = t ? t->id : 0;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	if (!walk_path(sc, new_dentry, ev->path) || !walk_path(sc, old_dentry, ev->old_path))
-		ev->path[0] = ev->old_path[0] = 0;	/* keeld cannot follow: fails closed */
+		ev->path[0] = ev->old_path[0] = 0; /* keeld cannot follow: fails closed */
 	bpf_ringbuf_submit(ev, 0);
 }
 
@@ -647,12 +646,12 @@ static __always_inline void note_installer_exec(struct file *file)
 
 	in = installer_of(bpf_get_current_task_btf());
 	if (in && (in->flags & KEEL_INST_ACTIVE))
-		return;		/* already one: an installer's exec keeps its mark */
+		return; /* already one: an installer's exec keeps its mark */
 	inode_key(inode, &key);
 	t = bpf_map_lookup_elem(&exec_trusted, &key);
 	if (!t || (t->flags & (KEEL_TRUST_PENDING | KEEL_TRUST_CHANGING)) ||
 	    !stamp_matches(inode, t))
-		return;		/* only a trusted installer is one */
+		return; /* only a trusted installer is one */
 	/* the file, not its path: a bind mount or a chroot can put another there */
 	if (!bpf_map_lookup_elem(&exec_installer_inodes, &key))
 		return;
@@ -685,7 +684,7 @@ int BPF_PROG(exec_check, struct linux_binprm *bprm)
 					  BPF_CORE_READ(bprm, filename));
 		bpf_ringbuf_submit(ev, 0);
 	} else if (cnt) {
-		cnt->dropped++;	/* keeld reports it: exec.dropped */
+		cnt->dropped++; /* keeld reports it: exec.dropped */
 	}
 	/*
 	 * Called once per binary handler pass: for a #! script first with
@@ -830,7 +829,7 @@ int BPF_PROG(exec_mmap, struct file *file, unsigned long reqprot, unsigned long 
 	     unsigned long flags)
 {
 	if (!file)
-		return 0;	/* anonymous memory */
+		return 0; /* anonymous memory */
 	if (shared_write_can_happen(file, prot, flags) && !cur_installer())
 		taint(BPF_CORE_READ(file, f_inode), KEEL_EXEC_OP_MMAP_SHARED_WRITE, file, NULL);
 	if (!(prot & PROT_EXEC))
@@ -840,8 +839,7 @@ int BPF_PROG(exec_mmap, struct file *file, unsigned long reqprot, unsigned long 
 }
 
 SEC("lsm/file_mprotect")
-int BPF_PROG(exec_mprotect, struct vm_area_struct *vma, unsigned long reqprot,
-	     unsigned long prot)
+int BPF_PROG(exec_mprotect, struct vm_area_struct *vma, unsigned long reqprot, unsigned long prot)
 {
 	struct file *file;
 
@@ -1001,14 +999,14 @@ SEC("lsm/inode_link")
 int BPF_PROG(exec_link, struct dentry *old_dentry, struct inode *dir, struct dentry *new_dentry)
 {
 	if (cur_installer())
-		return 0;	/* a package's hard links: see exec_vfs_link */
+		return 0; /* a package's hard links: see exec_vfs_link */
 	taint(BPF_CORE_READ(old_dentry, d_inode), KEEL_EXEC_OP_LINK, NULL, old_dentry);
 	return 0;
 }
 
 SEC("lsm/inode_rename")
-int BPF_PROG(exec_rename, struct inode *old_dir, struct dentry *old_dentry,
-	     struct inode *new_dir, struct dentry *new_dentry)
+int BPF_PROG(exec_rename, struct inode *old_dir, struct dentry *old_dentry, struct inode *new_dir,
+	     struct dentry *new_dentry)
 {
 	/* an installer's rename (FILE.dpkg-new to FILE) keeps the trust */
 	if (cur_installer())
@@ -1090,7 +1088,7 @@ static __always_inline bool cur_capable(int cap, struct super_block *sb)
  */
 static __always_inline int xattr_capable(struct dentry *dentry, const char *name, bool remove)
 {
-	const char caps[] = "security.capability";	/* on the stack: no .rodata in BTF */
+	const char caps[] = "security.capability"; /* on the stack: no .rodata in BTF */
 	char buf[sizeof(caps) + 1] = {};
 	bool is_caps = true;
 
@@ -1098,7 +1096,7 @@ static __always_inline int xattr_capable(struct dentry *dentry, const char *name
 		return 0;
 	for (int i = 0; i < sizeof(caps); i++) {
 		if (i < 9 && buf[i] != caps[i])
-			return 0;	/* not security.* */
+			return 0; /* not security.* */
 		if (buf[i] != caps[i])
 			is_caps = false;
 	}
@@ -1132,18 +1130,17 @@ int BPF_PROG(exec_rmxattr_cap, void *idmap, struct dentry *dentry, const char *n
  * made.
  */
 SEC("fexit/setattr_prepare")
-int BPF_PROG(exec_setattr_allowed, void *idmap, struct dentry *dentry, struct iattr *attr,
-	     int ret)
+int BPF_PROG(exec_setattr_allowed, void *idmap, struct dentry *dentry, struct iattr *attr, int ret)
 {
 	if (!ret && !cur_installer())
 		change_begin(BPF_CORE_READ(dentry, d_inode));
 	return 0;
 }
 
-#define S_APPEND 4		/* inode->i_flags */
-#define S_IMMUTABLE 8
+#define S_APPEND	 4 /* inode->i_flags */
+#define S_IMMUTABLE	 8
 #define CAP_DAC_OVERRIDE 1
-#define CAP_FOWNER 3
+#define CAP_FOWNER	 3
 
 /* 6.3 on: the idmapping of a mount that has none (absent before: weak) */
 extern const void nop_mnt_idmap __ksym __weak;
@@ -1264,8 +1261,7 @@ int BPF_PROG(exec_vfs_setxattr, void *idmap, struct dentry *dentry, const char *
 }
 
 SEC("fexit/vfs_removexattr")
-int BPF_PROG(exec_vfs_removexattr, void *idmap, struct dentry *dentry, const char *name,
-	     int ret)
+int BPF_PROG(exec_vfs_removexattr, void *idmap, struct dentry *dentry, const char *name, int ret)
 {
 	if (cur_installer())
 		install_restamp(dentry);
@@ -1299,8 +1295,8 @@ int BPF_PROG(exec_remove_acl, void *idmap, struct dentry *dentry, const char *ac
 }
 
 SEC("fexit/vfs_set_acl")
-int BPF_PROG(exec_vfs_set_acl, void *idmap, struct dentry *dentry, const char *acl_name,
-	     void *kacl, int ret)
+int BPF_PROG(exec_vfs_set_acl, void *idmap, struct dentry *dentry, const char *acl_name, void *kacl,
+	     int ret)
 {
 	if (cur_installer())
 		install_restamp(dentry);
@@ -1310,8 +1306,7 @@ int BPF_PROG(exec_vfs_set_acl, void *idmap, struct dentry *dentry, const char *a
 }
 
 SEC("fexit/vfs_remove_acl")
-int BPF_PROG(exec_vfs_remove_acl, void *idmap, struct dentry *dentry, const char *acl_name,
-	     int ret)
+int BPF_PROG(exec_vfs_remove_acl, void *idmap, struct dentry *dentry, const char *acl_name, int ret)
 {
 	if (cur_installer())
 		install_restamp(dentry);
@@ -1357,7 +1352,7 @@ struct {
 	__type(value, __u32);
 } exec_program_roles SEC(".maps");
 
-#define PROC_SUPER_MAGIC 0x9fa0
+#define PROC_SUPER_MAGIC   0x9fa0
 #define PTRACE_MODE_ATTACH 0x02
 
 /*
@@ -1426,8 +1421,8 @@ int BPF_PROG(exec_anon_mmap, struct file *file, unsigned long reqprot, unsigned 
 {
 	if (file || !(prot & PROT_EXEC))
 		return 0;
-	return role_verdict(KEEL_EXEC_ROLE_JIT, bpf_get_current_task_btf(),
-			    KEEL_EXEC_OP_ANON_MMAP, NULL, NULL);
+	return role_verdict(KEEL_EXEC_ROLE_JIT, bpf_get_current_task_btf(), KEEL_EXEC_OP_ANON_MMAP,
+			    NULL, NULL);
 }
 
 /* Anonymous memory (heap, stack, an mmap) made executable later. */
@@ -1486,7 +1481,8 @@ int BPF_PROG(exec_proc_mem_open, struct file *file)
 		return 0;
 	if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) != PROC_SUPER_MAGIC)
 		return 0;
-	if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name)) != 4 ||
+	if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name)) !=
+		    4 ||
 	    name[0] != 'm' || name[1] != 'e' || name[2] != 'm')
 		return 0;
 	return role_verdict(KEEL_EXEC_ROLE_TRACER, bpf_get_current_task_btf(),
@@ -1500,11 +1496,11 @@ int BPF_PROG(exec_proc_mem_open, struct file *file)
  * x86-64 numbers (native, x32, and i386 compat, which no native call
  * shares); -1 on other architectures, where nothing is judged here.
  */
-#define NR_PTRACE 101
-#define NR_PTRACE_X32 (0x40000000 | 521)
-#define NR_PTRACE_I386 26
-#define NR_VM_WRITEV 311
-#define NR_VM_WRITEV_X32 (0x40000000 | 540)
+#define NR_PTRACE	  101
+#define NR_PTRACE_X32	  (0x40000000 | 521)
+#define NR_PTRACE_I386	  26
+#define NR_VM_WRITEV	  311
+#define NR_VM_WRITEV_X32  (0x40000000 | 540)
 #define NR_VM_WRITEV_I386 348
 
 static __always_inline long cur_syscall(void)

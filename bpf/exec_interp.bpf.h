@@ -37,31 +37,31 @@
 #ifndef KEEL_EXEC_INTERP_BPF_H
 #define KEEL_EXEC_INTERP_BPF_H
 
-#define FMODE_READ 0x1
-#define FMODE_EXEC 0x20
-#define INTERP_ARGS_MAX 32	/* argv elements parsed before the script; more: checked all */
-#define INTERP_LEN 256		/* names compared; a longer operand: every read checked */
-#define INTERP_BUNDLE_MAX 32	/* letters of one bundle of options (-Bu) looked at */
+#define FMODE_READ	  0x1
+#define FMODE_EXEC	  0x20
+#define INTERP_ARGS_MAX	  32  /* argv elements parsed before the script; more: checked all */
+#define INTERP_LEN	  256 /* names compared; a longer operand: every read checked */
+#define INTERP_BUNDLE_MAX 32  /* letters of one bundle of options (-Bu) looked at */
 
 enum interp_state {
-	IS_NONE = 0,		/* not an interpreter, or nothing to check */
-	IS_WATCH = 1,		/* opens under the script's name are checked */
-	IS_ALL = 2,		/* every regular file it opens for reading is checked */
+	IS_NONE = 0,  /* not an interpreter, or nothing to check */
+	IS_WATCH = 1, /* opens under the script's name are checked */
+	IS_ALL = 2,   /* every regular file it opens for reading is checked */
 };
 
 struct interp_task {
-	__u32 state;		/* enum interp_state */
-	__u32 npat;		/* names in pat[] */
+	__u32 state; /* enum interp_state */
+	__u32 npat;  /* names in pat[] */
 	__u32 plen[2];
-	char pat[2][INTERP_LEN];	/* the script's name, as an open would give it */
+	char pat[2][INTERP_LEN]; /* the script's name, as an open would give it */
 };
 
 struct interp_scratch {
-	char arg[INTERP_LEN];	/* one argv element; then the name an open was given */
-	__u32 kind;		/* parsing: KEEL_EXEC_ROLE_PY, _PERL, _SH or none */
-	__u32 want_value;	/* parsing: the next argument is an option's value */
-	__u32 end_opts;		/* parsing: "--" seen */
-	__u32 module;		/* parsing: python -m */
+	char arg[INTERP_LEN]; /* one argv element; then the name an open was given */
+	__u32 kind;	      /* parsing: KEEL_EXEC_ROLE_PY, _PERL, _SH or none */
+	__u32 want_value;     /* parsing: the next argument is an option's value */
+	__u32 end_opts;	      /* parsing: "--" seen */
+	__u32 module;	      /* parsing: python -m */
 };
 
 /* The interpreter state of each task: set at each exec, copied to its children. */
@@ -80,10 +80,10 @@ struct {
 } exec_interp_scratch SEC(".maps");
 
 enum interp_arg {
-	ARG_NEXT = 0,		/* an option: go on */
-	ARG_OPERAND = 1,	/* the script: from byte (ret >> 8) of the argument */
-	ARG_CODE = 2,		/* code on the command line: nothing to check */
-	ARG_STDIN = 3,		/* the script is standard input */
+	ARG_NEXT = 0,	 /* an option: go on */
+	ARG_OPERAND = 1, /* the script: from byte (ret >> 8) of the argument */
+	ARG_CODE = 2,	 /* code on the command line: nothing to check */
+	ARG_STDIN = 3,	 /* the script is standard input */
 };
 
 /*
@@ -107,10 +107,10 @@ __noinline int interp_scan_arg(struct interp_scratch *sc, __u32 n)
 	c0 = sc->arg[0];
 	if (sc->end_opts || n == 0 || (c0 != '-' && !(c0 == '+' && kind == KEEL_EXEC_ROLE_SH)))
 		return ARG_OPERAND;
-	if (n == 1) {		/* "-" */
+	if (n == 1) { /* "-" */
 		if (kind != KEEL_EXEC_ROLE_SH)
 			return ARG_STDIN;
-		sc->end_opts = 1;	/* sh -: the end of its options */
+		sc->end_opts = 1; /* sh -: the end of its options */
 		return ARG_NEXT;
 	}
 	if (c0 == '-' && sc->arg[1] == '-') {
@@ -145,7 +145,7 @@ __noinline int interp_scan_arg(struct interp_scratch *sc, __u32 n)
 			}
 			if (c == 'W' || c == 'X') {
 				sc->want_value = j + 1 >= n;
-				return ARG_NEXT;	/* the rest is its value */
+				return ARG_NEXT; /* the rest is its value */
 			}
 		} else if (kind == KEEL_EXEC_ROLE_PERL) {
 			if (c == 'e' || c == 'E')
@@ -156,12 +156,12 @@ __noinline int interp_scan_arg(struct interp_scratch *sc, __u32 n)
 			}
 			if (c == 'i' || c == 'x' || c == 'm' || c == 'M' || c == 'd' || c == 'D' ||
 			    c == 'F' || c == 'C' || c == 'V' || c == 'l' || c == '0')
-				return ARG_NEXT;	/* the rest is its value */
+				return ARG_NEXT; /* the rest is its value */
 		} else if (kind == KEEL_EXEC_ROLE_SH) {
 			if (c == 'c')
 				return ARG_CODE;
 			if (c == 's')
-				return ARG_STDIN;	/* commands from standard input */
+				return ARG_STDIN; /* commands from standard input */
 			if (c == 'o' || c == 'O')
 				sc->want_value = 1;
 		}
@@ -237,10 +237,10 @@ __noinline int interp_name_is(struct interp_task *it, struct interp_scratch *sc,
 }
 
 enum interp_parse {
-	PARSE_NOTHING = 0,	/* code on the command line, or python -m with no module */
-	PARSE_NAMES = 1,	/* it->pat holds the script's names */
-	PARSE_STDIN = 2,	/* the script is standard input */
-	PARSE_UNKNOWN = 3,	/* argv unreadable, or the names too long: check every read */
+	PARSE_NOTHING = 0, /* code on the command line, or python -m with no module */
+	PARSE_NAMES = 1,   /* it->pat holds the script's names */
+	PARSE_STDIN = 2,   /* the script is standard input */
+	PARSE_UNKNOWN = 3, /* argv unreadable, or the names too long: check every read */
 };
 
 /* Parse argv (in the new process's memory, from @p to @end) with sc->kind's grammar. */
@@ -259,11 +259,12 @@ __noinline int interp_parse(struct interp_task *it, struct interp_scratch *sc, _
 			return PARSE_UNKNOWN;
 		p += r;
 		if (i == 0)
-			continue;	/* argv[0] */
+			continue; /* argv[0] */
 		a = interp_scan_arg(sc, (__u32)(r - 1));
 		if ((a & 0xff) == ARG_OPERAND)
 			return interp_set_names(it, sc, (__u32)a >> 8, (__u32)(r - 1)) ?
-				       PARSE_NAMES : PARSE_UNKNOWN;
+				       PARSE_NAMES :
+				       PARSE_UNKNOWN;
 		if (a == ARG_CODE)
 			return PARSE_NOTHING;
 		if (a == ARG_STDIN)
@@ -321,7 +322,7 @@ int BPF_PROG(exec_interp_exec, struct task_struct *p, pid_t old_pid, struct linu
 	sc = interp_scratch();
 	if (!it || !sc)
 		return 0;
-	it->state = IS_ALL;	/* until the parse says otherwise: fails closed */
+	it->state = IS_ALL; /* until the parse says otherwise: fails closed */
 	it->npat = 0;
 	it->plen[0] = it->plen[1] = 0;
 	sc->kind = roles & (KEEL_EXEC_ROLE_PY | KEEL_EXEC_ROLE_PERL | KEEL_EXEC_ROLE_SH);
@@ -330,9 +331,9 @@ int BPF_PROG(exec_interp_exec, struct task_struct *p, pid_t old_pid, struct linu
 			     BPF_CORE_READ(task, mm, arg_end));
 	if (parse == PARSE_STDIN && (f0 = stdin_file(task)) &&
 	    check_file(f0, KEEL_EXEC_OP_SCRIPT, false, false))
-		bpf_send_signal(SIGKILL);	/* enforce: killed before it reads a line */
+		bpf_send_signal(SIGKILL); /* enforce: killed before it reads a line */
 	if (roles & KEEL_EXEC_ROLE_STRICT)
-		return 0;	/* IS_ALL */
+		return 0; /* IS_ALL */
 	if (parse == PARSE_NAMES)
 		it->state = IS_WATCH;
 	else if (parse != PARSE_UNKNOWN)
@@ -356,12 +357,12 @@ int BPF_PROG(exec_interp_fork, struct task_struct *parent, struct task_struct *c
 }
 
 /* x86-64 numbers of the calls that open by name; i386 passes it in another register */
-#define NR_OPEN 2
-#define NR_OPENAT 257
-#define NR_OPENAT2 437
-#define NR_OPEN_I386 5
+#define NR_OPEN	       2
+#define NR_OPENAT      257
+#define NR_OPENAT2     437
+#define NR_OPEN_I386   5
 #define NR_OPENAT_I386 295
-#define X32_BIT 0x40000000
+#define X32_BIT	       0x40000000
 
 /*
  * Read the name the current open system call was given into sc->arg:
@@ -374,7 +375,7 @@ static __always_inline __u32 open_name(struct interp_scratch *sc)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	long nr = BPF_CORE_READ(regs, orig_ax);
-	bool ia32 = BPF_CORE_READ(task, thread_info.status) & 0x0002;	/* TS_COMPAT */
+	bool ia32 = BPF_CORE_READ(task, thread_info.status) & 0x0002; /* TS_COMPAT */
 	unsigned long name;
 	long r;
 
@@ -415,9 +416,9 @@ int BPF_PROG(exec_interp_open, struct file *file)
 		return 0;
 	fmode = BPF_CORE_READ(file, f_mode);
 	if (!(fmode & FMODE_READ) || (fmode & FMODE_EXEC))
-		return 0;	/* programs the exec checks itself */
+		return 0; /* programs the exec checks itself */
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFREG)
-		return 0;	/* directories, pipes, devices: not a script file */
+		return 0; /* directories, pipes, devices: not a script file */
 	if (it->state == IS_WATCH) {
 		sc = interp_scratch();
 		if (!sc)
@@ -426,7 +427,7 @@ int BPF_PROG(exec_interp_open, struct file *file)
 		/* no name to compare: checked, to fail closed */
 		if (n && !interp_name_is(it, sc, 0, n) &&
 		    !(it->npat > 1 && interp_name_is(it, sc, 1, n)))
-			return 0;	/* data */
+			return 0; /* data */
 	}
 	return check_file(file, KEEL_EXEC_OP_SCRIPT, false, true);
 }

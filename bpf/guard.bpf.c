@@ -41,10 +41,10 @@
 #include "keel/exec.h"
 #include "keel/guard.h"
 
-#define EPERM 1
-#define FMODE_WRITE 0x2
+#define EPERM		   1
+#define FMODE_WRITE	   0x2
 #define PTRACE_MODE_ATTACH 0x02
-#define LSM_UNSAFE_PTRACE 2	/* bprm->unsafe: the task is traced */
+#define LSM_UNSAFE_PTRACE  2 /* bprm->unsafe: the task is traced */
 
 /* Tells a program's file from other files (an fd number is just a number). */
 extern const void bpf_prog_fops __ksym;
@@ -123,7 +123,7 @@ static __always_inline bool is_keeld(struct task_struct *task)
 		return false;
 	inode = BPF_CORE_READ(task, mm, exe_file, f_inode);
 	if (!inode)
-		return false;	/* kernel threads, exiting tasks */
+		return false; /* kernel threads, exiting tasks */
 	inode_ident(inode, &key);
 	return same_inode(&c->exe[0], &key) || same_inode(&c->exe[1], &key);
 }
@@ -292,7 +292,7 @@ int BPF_PROG(guard_bpf_map, struct bpf_map *map, fmode_t fmode)
 		      map->id, map->name);
 }
 
-#define MAX_USED_MAPS 64	/* the verifier's limit of maps per program */
+#define MAX_USED_MAPS 64 /* the verifier's limit of maps per program */
 
 /*
  * A new fd of a program: at the end of BPF_PROG_LOAD (used_maps is
@@ -353,8 +353,8 @@ int BPF_PROG(guard_rmdir, struct inode *dir, struct dentry *dentry)
 }
 
 SEC("lsm/inode_rename")
-int BPF_PROG(guard_rename, struct inode *old_dir, struct dentry *old_dentry,
-	     struct inode *new_dir, struct dentry *new_dentry)
+int BPF_PROG(guard_rename, struct inode *old_dir, struct dentry *old_dentry, struct inode *new_dir,
+	     struct dentry *new_dentry)
 {
 	if (!guarded_dir(old_dir) && !guarded_dir(new_dir) &&
 	    !guarded_dir(BPF_CORE_READ(old_dentry, d_inode)))

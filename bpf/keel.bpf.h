@@ -10,9 +10,9 @@
 #include "keel/records.h"
 
 /* Not in vmlinux.h: these are #defines in the UAPI headers. */
-#define KEEL_TC_ACT_OK 0
-#define KEEL_REQ_OP_MASK ((1 << 8) - 1)
-#define KEEL_REQ_OP_READ 0
+#define KEEL_TC_ACT_OK	  0
+#define KEEL_REQ_OP_MASK  ((1 << 8) - 1)
+#define KEEL_REQ_OP_READ  0
 #define KEEL_REQ_OP_WRITE 1
 
 #endif /* KEEL_BPF_H */

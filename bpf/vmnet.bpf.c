@@ -23,14 +23,14 @@
 #include <bpf/bpf_endian.h>
 #include "keel/vmnet.h"
 
-#define ETH_HLEN 14
-#define ETH_P_IP 0x0800
-#define ETH_P_ARP 0x0806
-#define ETH_P_IPV6 0x86DD
-#define IPPROTO_UDP 17
-#define IPPROTO_ICMPV6 58
+#define ETH_HLEN	   14
+#define ETH_P_IP	   0x0800
+#define ETH_P_ARP	   0x0806
+#define ETH_P_IPV6	   0x86DD
+#define IPPROTO_UDP	   17
+#define IPPROTO_ICMPV6	   58
 #define ND_NEIGHBOR_ADVERT 136
-#define TC_ACT_SHOT 2
+#define TC_ACT_SHOT	   2
 
 #define SEC_NS 1000000000ULL
 
@@ -87,8 +87,8 @@ static __always_inline void ip_from_v4(__u8 *dst, __u32 v4)
 }
 
 /* True when this (port, kind, MAC, IP) was not reported within @window_ns. */
-static __always_inline bool is_new(__u32 ifindex, __u32 kind, const __u8 *mac,
-				   const __u8 *ip, __u64 now, __u64 window_ns)
+static __always_inline bool is_new(__u32 ifindex, __u32 kind, const __u8 *mac, const __u8 *ip,
+				   __u64 now, __u64 window_ns)
 {
 	struct keel_vmnet_seen_key key = { .ifindex = ifindex, .kind = kind };
 	__u64 *last;
@@ -103,8 +103,8 @@ static __always_inline bool is_new(__u32 ifindex, __u32 kind, const __u8 *mac,
 	return true;
 }
 
-static __always_inline void report(__u32 kind, __u32 ifindex, const __u8 *mac,
-				   const __u8 *ip, __u64 now)
+static __always_inline void report(__u32 kind, __u32 ifindex, const __u8 *mac, const __u8 *ip,
+				   __u64 now)
 {
 	struct keel_vmnet_counters *cnt = counters();
 	struct keel_vmnet_record *r;
@@ -134,8 +134,8 @@ static __always_inline void report(__u32 kind, __u32 ifindex, const __u8 *mac,
 
 static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
 {
-	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] &&
-	       a[4] == b[4] && a[5] == b[5];
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] &&
+	       a[5] == b[5];
 }
 
 struct arp_eth_ipv4 {
@@ -156,8 +156,8 @@ struct arp_eth_ipv4 {
  * target address equal).  Returns false for anything else, including ARP
  * probes (sender address 0).
  */
-static __always_inline bool parse_arp(struct __sk_buff *skb, const __u8 *src,
-				      __u8 *ip, bool *gratuitous)
+static __always_inline bool parse_arp(struct __sk_buff *skb, const __u8 *src, __u8 *ip,
+				      bool *gratuitous)
 {
 	struct arp_eth_ipv4 arp;
 	__u32 spa, tpa;
@@ -218,7 +218,7 @@ int vmnet_port(struct __sk_buff *skb)
 		cnt->port_frames++;
 	if (bpf_skb_load_bytes(skb, 0, eth, sizeof(eth)))
 		return KEEL_TC_ACT_OK;
-	if (eth[6] & 1)		/* a multicast source MAC is never a NIC's */
+	if (eth[6] & 1) /* a multicast source MAC is never a NIC's */
 		return KEEL_TC_ACT_OK;
 	proto = (__u16)eth[12] << 8 | eth[13];
 	switch (proto) {
@@ -232,8 +232,8 @@ int vmnet_port(struct __sk_buff *skb)
 			break;
 		if (garp && is_new(skb->ifindex, KEEL_VMNET_GARP, eth + 6, ip, now, SEC_NS))
 			report(KEEL_VMNET_GARP, skb->ifindex, eth + 6, ip, now);
-		else if (!garp && is_new(skb->ifindex, KEEL_VMNET_ARP, eth + 6, ip, now,
-					 learn_refresh_ns))
+		else if (!garp &&
+			 is_new(skb->ifindex, KEEL_VMNET_ARP, eth + 6, ip, now, learn_refresh_ns))
 			report(KEEL_VMNET_ARP, skb->ifindex, eth + 6, ip, now);
 		break;
 	case ETH_P_IP:
@@ -256,11 +256,11 @@ int vmnet_port(struct __sk_buff *skb)
 	return KEEL_TC_ACT_OK;
 }
 
-#define DHCP_OFF_YIADDR 16
-#define DHCP_OFF_CHADDR 28
-#define DHCP_OFF_MAGIC 236
+#define DHCP_OFF_YIADDR	 16
+#define DHCP_OFF_CHADDR	 28
+#define DHCP_OFF_MAGIC	 236
 #define DHCP_OFF_OPTIONS 240
-#define DHCP_MAGIC 0x63825363
+#define DHCP_MAGIC	 0x63825363
 #define DHCP_MAX_OPTIONS 16
 
 /* Is the DHCP message at @off a DHCPACK?  Walks at most 16 options. */
@@ -275,13 +275,13 @@ static __always_inline bool dhcp_is_ack(struct __sk_buff *skb, __u32 off)
 	for (int i = 0; i < DHCP_MAX_OPTIONS; i++) {
 		if (bpf_skb_load_bytes(skb, o, opt, 3))
 			return false;
-		if (opt[0] == 0) {		/* pad */
+		if (opt[0] == 0) { /* pad */
 			o++;
 			continue;
 		}
-		if (opt[0] == 255)		/* end */
+		if (opt[0] == 255) /* end */
 			return false;
-		if (opt[0] == 53)		/* message type; 5 is DHCPACK */
+		if (opt[0] == 53) /* message type; 5 is DHCPACK */
 			return opt[1] == 1 && opt[2] == 5;
 		o += 2 + opt[1];
 	}
@@ -297,14 +297,13 @@ int vmnet_port_out(struct __sk_buff *skb)
 	__u32 off, yiaddr;
 	__be16 ports[2];
 
-	if (bpf_skb_load_bytes(skb, 0, eth, sizeof(eth)) ||
-	    eth[12] != 0x08 || eth[13] != 0x00 ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN, iph, sizeof(iph)) ||
-	    iph[9] != IPPROTO_UDP || (iph[6] & 0x3f) || iph[7])	/* fragments */
+	if (bpf_skb_load_bytes(skb, 0, eth, sizeof(eth)) || eth[12] != 0x08 || eth[13] != 0x00 ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN, iph, sizeof(iph)) || iph[9] != IPPROTO_UDP ||
+	    (iph[6] & 0x3f) || iph[7]) /* fragments */
 		return KEEL_TC_ACT_OK;
 	off = ETH_HLEN + (iph[0] & 0xf) * 4;
-	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)) ||
-	    ports[0] != bpf_htons(67) || ports[1] != bpf_htons(68))
+	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)) || ports[0] != bpf_htons(67) ||
+	    ports[1] != bpf_htons(68))
 		return KEEL_TC_ACT_OK;
 	off += 8;
 	if (bpf_skb_load_bytes(skb, off + DHCP_OFF_YIADDR, &yiaddr, 4) || !yiaddr ||
@@ -334,7 +333,8 @@ static __always_inline int load_ip(struct __sk_buff *skb, __u32 off, bool v4,
 static __always_inline bool not_unicast(const struct keel_vmnet_ip *k, bool v4)
 {
 	if (v4)
-		return k->addr[12] >= 224 || !(k->addr[12] | k->addr[13] | k->addr[14] | k->addr[15]);
+		return k->addr[12] >= 224 ||
+		       !(k->addr[12] | k->addr[13] | k->addr[14] | k->addr[15]);
 	/* multicast, link-local, unspecified */
 	return k->addr[0] == 0xff || (k->addr[0] == 0xfe && (k->addr[1] & 0xc0) == 0x80) ||
 	       (!k->addr[0] && !k->addr[1] && !k->addr[8] && !k->addr[15]);
@@ -359,9 +359,10 @@ static __always_inline int uplink(struct __sk_buff *skb, bool ingress)
 		/* another host announces a MAC: if it lives here, it has left */
 		if (ingress && !(eth[6] & 1)) {
 			if (proto == KEEL_VMNET_ETH_P_RARP) {
-				if (is_new(skb->ifindex, KEEL_VMNET_ELSEWHERE, eth + 6, NULL,
-					   now, 100000000ULL))
-					report(KEEL_VMNET_ELSEWHERE, skb->ifindex, eth + 6, NULL, now);
+				if (is_new(skb->ifindex, KEEL_VMNET_ELSEWHERE, eth + 6, NULL, now,
+					   100000000ULL))
+					report(KEEL_VMNET_ELSEWHERE, skb->ifindex, eth + 6, NULL,
+					       now);
 			} else if (parse_arp(skb, eth + 6, ip, &garp) && garp &&
 				   is_new(skb->ifindex, KEEL_VMNET_ELSEWHERE, eth + 6, ip, now,
 					  100000000ULL)) {

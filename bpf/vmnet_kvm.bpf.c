@@ -54,7 +54,7 @@ static __always_inline void emit(__u32 kind, struct kvm *kvm, __u32 vm_pid)
 
 		st = bpf_map_lookup_elem(&vmnet_kvm_stats, &zero);
 		if (st)
-			st->dropped++;	/* keeld reports it: vmnet.kvm_dropped */
+			st->dropped++; /* keeld reports it: vmnet.kvm_dropped */
 		return;
 	}
 	r->hdr.type = KEEL_EV_VMNET;

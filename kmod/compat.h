@@ -12,8 +12,7 @@
 
 /* One page of another mm; 6.5 dropped the vmas argument. */
 static inline long keel_gup_remote_one(struct mm_struct *mm, unsigned long addr,
-				       unsigned int gup_flags,
-				       struct page **page)
+				       unsigned int gup_flags, struct page **page)
 {
 #ifdef KEEL_GUP_REMOTE_HAS_VMAS
 	return get_user_pages_remote(mm, addr, 1, gup_flags, page, NULL, NULL);
@@ -23,8 +22,7 @@ static inline long keel_gup_remote_one(struct mm_struct *mm, unsigned long addr,
 }
 
 /* 6.3 made vma->vm_flags read-only behind vm_flags_set()/vm_flags_clear(). */
-static inline void keel_vm_flags_set(struct vm_area_struct *vma,
-				     vm_flags_t flags)
+static inline void keel_vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 {
 #ifdef KEEL_HAVE_VM_FLAGS_SET
 	vm_flags_set(vma, flags);
@@ -33,8 +31,7 @@ static inline void keel_vm_flags_set(struct vm_area_struct *vma,
 #endif
 }
 
-static inline void keel_vm_flags_clear(struct vm_area_struct *vma,
-				       vm_flags_t flags)
+static inline void keel_vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
 {
 #ifdef KEEL_HAVE_VM_FLAGS_SET
 	vm_flags_clear(vma, flags);
@@ -44,8 +41,8 @@ static inline void keel_vm_flags_clear(struct vm_area_struct *vma,
 }
 
 /* An iov_iter over one user buffer; 6.7 removed import_single_range(). */
-static inline int keel_import_ubuf(int rw, void __user *buf, size_t len,
-				   struct iovec *iov, struct iov_iter *iter)
+static inline int keel_import_ubuf(int rw, void __user *buf, size_t len, struct iovec *iov,
+				   struct iov_iter *iter)
 {
 #ifdef KEEL_HAVE_IMPORT_UBUF
 	return import_ubuf(rw, buf, len, iter);

@@ -25,8 +25,7 @@
 /* Upcalls are optional: memory handles work on kernels where they cannot. */
 static bool upcall_ok;
 module_param_string(upcall_unavailable, keel_uc_why, sizeof(keel_uc_why), 0444);
-MODULE_PARM_DESC(upcall_unavailable,
-		 "why upcalls cannot run on this kernel; empty when they can");
+MODULE_PARM_DESC(upcall_unavailable, "why upcalls cannot run on this kernel; empty when they can");
 
 static bool keel_is_upcall_ioctl(unsigned int cmd)
 {
@@ -96,7 +95,7 @@ static int __init keel_init(void)
 
 	ret = keel_upcall_init();
 	if (ret == -ENOEXEC)
-		upcall_ok = false;	/* keel_uc_why says why */
+		upcall_ok = false; /* keel_uc_why says why */
 	else if (ret)
 		return ret;
 	else
@@ -116,8 +115,7 @@ static int __init keel_init(void)
 			keel_upcall_exit();
 		return ret;
 	}
-	pr_info("loaded, version %s, abi %u, /dev/keel%s\n",
-		KEEL_MODULE_VERSION, KEEL_ABI_VERSION,
+	pr_info("loaded, version %s, abi %u, /dev/keel%s\n", KEEL_MODULE_VERSION, KEEL_ABI_VERSION,
 		upcall_ok ? "" : ", without upcalls");
 	return 0;
 }

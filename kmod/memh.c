@@ -73,7 +73,7 @@
 #include "compat.h"
 #include "memh.h"
 
-#define KEEL_MEMH_MAGIC 0x6b6d6568	/* "kmeh" */
+#define KEEL_MEMH_MAGIC 0x6b6d6568 /* "kmeh" */
 
 static unsigned int max_handles = 65536;
 module_param(max_handles, uint, 0644);
@@ -90,22 +90,22 @@ MODULE_PARM_DESC(max_section_shift, "Largest section size, as log2 bytes (defaul
 
 struct keel_memh {
 	struct kref ref;
-	struct list_head node;		/* in memh_all, under memh_all_lock */
-	struct mutex lock;		/* state; orders faults and invalidations */
+	struct list_head node; /* in memh_all, under memh_all_lock */
+	struct mutex lock;     /* state; orders faults and invalidations */
 	enum keel_memh_state state;
-	struct rw_semaphore mm_sem;	/* keeps mm while a fault uses it */
-	struct mm_struct *mm;		/* creator's, mmgrab()ed; NULL once dropped */
+	struct rw_semaphore mm_sem; /* keeps mm while a fault uses it */
+	struct mm_struct *mm;	    /* creator's, mmgrab()ed; NULL once dropped */
 	struct mmu_interval_notifier notifier;
-	struct address_space *mapping;	/* of the handle's own inode */
-	struct pid *creator;		/* thread group of the creator */
-	struct pid *peer_pid;		/* KEEL_MEMH_PEER_PID */
-	kuid_t peer_uid;		/* KEEL_MEMH_PEER_UID */
+	struct address_space *mapping; /* of the handle's own inode */
+	struct pid *creator;	       /* thread group of the creator */
+	struct pid *peer_pid;	       /* KEEL_MEMH_PEER_PID */
+	kuid_t peer_uid;	       /* KEEL_MEMH_PEER_UID */
 	u32 peer_type;
 	u32 prot;
 	u32 shift;
 	unsigned long start;
 	unsigned long len;
-	ktime_t expires;		/* 0: never */
+	ktime_t expires; /* 0: never */
 	struct delayed_work expire_work;
 	struct work_struct drop_work;
 };
@@ -188,15 +188,13 @@ static void memh_kill(struct keel_memh *h, enum keel_memh_state state, bool sync
 
 static void memh_expire_work(struct work_struct *work)
 {
-	struct keel_memh *h = container_of(to_delayed_work(work),
-					   struct keel_memh, expire_work);
+	struct keel_memh *h = container_of(to_delayed_work(work), struct keel_memh, expire_work);
 
 	memh_kill(h, KEEL_MEMH_EXPIRED, true);
 }
 
 static bool memh_invalidate(struct mmu_interval_notifier *sub,
-			    const struct mmu_notifier_range *range,
-			    unsigned long cur_seq)
+			    const struct mmu_notifier_range *range, unsigned long cur_seq)
 {
 	struct keel_memh *h = container_of(sub, struct keel_memh, notifier);
 	unsigned long start = max(range->start, h->start);
@@ -271,9 +269,8 @@ static int memh_check_peer(struct keel_memh *h)
  * waits for it without holding its own: see the lock order above), or
  * another negative errno.
  */
-static int memh_fault_page(struct keel_memh *h, struct vm_fault *vmf,
-			   struct page **ret_page, unsigned long *ret_seq,
-			   struct mm_struct **ret_mm)
+static int memh_fault_page(struct keel_memh *h, struct vm_fault *vmf, struct page **ret_page,
+			   unsigned long *ret_seq, struct mm_struct **ret_mm)
 {
 	unsigned long addr = h->start + (vmf->pgoff << PAGE_SHIFT);
 	unsigned int gup = (h->prot & KEEL_MEMH_WRITE) ? FOLL_WRITE : 0;
@@ -337,8 +334,8 @@ static vm_fault_t memh_fault(struct vm_fault *vmf)
 	 * It stays: page tables are only freed under the mmap_lock for
 	 * writing, and this fault holds it for reading.
 	 */
-	if (apply_to_page_range(vmf->vma->vm_mm, vmf->address & PAGE_MASK,
-				PAGE_SIZE, memh_pte_noop, NULL))
+	if (apply_to_page_range(vmf->vma->vm_mm, vmf->address & PAGE_MASK, PAGE_SIZE, memh_pte_noop,
+				NULL))
 		return VM_FAULT_OOM;
 	down_read(&h->mm_sem);
 	err = memh_fault_page(h, vmf, &page, &seq, &cmm);
@@ -351,7 +348,7 @@ static vm_fault_t memh_fault(struct vm_fault *vmf)
 	if (h->state != KEEL_MEMH_LIVE)
 		ret = VM_FAULT_SIGBUS;
 	else if (mmu_interval_read_retry(&h->notifier, seq))
-		ret = VM_FAULT_NOPAGE;	/* page moved meanwhile: fault again */
+		ret = VM_FAULT_NOPAGE; /* page moved meanwhile: fault again */
 	else
 		ret = vmf_insert_pfn(vmf->vma, vmf->address, page_to_pfn(page));
 	mutex_unlock(&h->lock);
@@ -407,8 +404,7 @@ static int memh_mmap(struct file *file, struct vm_area_struct *vma)
 	 * pid restriction cannot be sidestepped with fork().  VM_IO: else
 	 * madvise(MADV_DOFORK) would clear VM_DONTCOPY again.
 	 */
-	keel_vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP |
-			       VM_DONTCOPY);
+	keel_vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY);
 	vma->vm_ops = &memh_vm_ops;
 	return 0;
 }
@@ -493,8 +489,7 @@ static int memh_parse(struct keel_memh *h, const struct keel_memh_create *req)
 
 	if (req->flags)
 		return -EINVAL;
-	if (req->prot != KEEL_MEMH_READ &&
-	    req->prot != (KEEL_MEMH_READ | KEEL_MEMH_WRITE))
+	if (req->prot != KEEL_MEMH_READ && req->prot != (KEEL_MEMH_READ | KEEL_MEMH_WRITE))
 		return -EINVAL;
 	if (!req->len || !PAGE_ALIGNED(req->addr) || !PAGE_ALIGNED(req->len) ||
 	    req->addr >= TASK_SIZE || req->len > TASK_SIZE - req->addr)
@@ -578,8 +573,7 @@ static struct file *memh_file(struct keel_memh *h)
 		module_put(THIS_MODULE);
 		return ERR_CAST(inode);
 	}
-	file = alloc_file_pseudo(inode, memh_mnt, "keel-memh", O_RDWR,
-				 &memh_fops);
+	file = alloc_file_pseudo(inode, memh_mnt, "keel-memh", O_RDWR, &memh_fops);
 	if (IS_ERR(file)) {
 		iput(inode);
 		module_put(THIS_MODULE);
@@ -597,8 +591,8 @@ static int memh_attach_mm(struct keel_memh *h)
 
 	if (!current->mm)
 		return -EINVAL;
-	ret = mmu_interval_notifier_insert(&h->notifier, current->mm, h->start,
-					   h->len, &memh_notifier_ops);
+	ret = mmu_interval_notifier_insert(&h->notifier, current->mm, h->start, h->len,
+					   &memh_notifier_ops);
 	if (ret)
 		return ret;
 	mmgrab(current->mm);
@@ -659,8 +653,7 @@ long keel_memh_create(void __user *arg)
 	}
 	if (req.expire_ms) {
 		h->expires = ktime_add_ms(ktime_get(), req.expire_ms);
-		queue_delayed_work(memh_wq, &h->expire_work,
-				   msecs_to_jiffies(req.expire_ms));
+		queue_delayed_work(memh_wq, &h->expire_work, msecs_to_jiffies(req.expire_ms));
 	}
 	/* From here the file owns @h: its release undoes everything. */
 	return memh_install(file, arg);

@@ -60,21 +60,19 @@
  */
 char keel_uc_why[KEEL_UC_WHY_MAX];
 
-#define UC_FILTERS_MAX		64
-#define UC_SLOTS_MAX		1024
-#define UC_DEPTH_MAX		64
-#define UC_IO_BYTES_MAX		(16U << 20)
-#define UC_RED_ZONE		128	/* x86_64 SysV: below sp, not ours */
+#define UC_FILTERS_MAX	64
+#define UC_SLOTS_MAX	1024
+#define UC_DEPTH_MAX	64
+#define UC_IO_BYTES_MAX (16U << 20)
+#define UC_RED_ZONE	128 /* x86_64 SysV: below sp, not ours */
 
 static unsigned int upcall_max_depth = 8;
 module_param(upcall_max_depth, uint, 0644);
-MODULE_PARM_DESC(upcall_max_depth,
-		 "upcalls one thread may have in progress (nesting), 1..64");
+MODULE_PARM_DESC(upcall_max_depth, "upcalls one thread may have in progress (nesting), 1..64");
 
 static unsigned int upcall_max_frames = 4096;
 module_param(upcall_max_frames, uint, 0644);
-MODULE_PARM_DESC(upcall_max_frames,
-		 "upcalls in progress on the machine (saved frames)");
+MODULE_PARM_DESC(upcall_max_frames, "upcalls in progress on the machine (saved frames)");
 
 static unsigned int upcall_max_filters = 16;
 module_param(upcall_max_filters, uint, 0644);
@@ -82,17 +80,16 @@ MODULE_PARM_DESC(upcall_max_filters, "filters per /dev/keel descriptor, 1..64");
 
 static unsigned int upcall_max_io_bytes = 65536;
 module_param(upcall_max_io_bytes, uint, 0644);
-MODULE_PARM_DESC(upcall_max_io_bytes,
-		 "largest filtered read or write, bytes (at most 16 MiB)");
+MODULE_PARM_DESC(upcall_max_io_bytes, "largest filtered read or write, bytes (at most 16 MiB)");
 
 /* Counters, read-only in /sys/module/keel/parameters/. */
-static atomic_long_t stat_upcalls;	/* upcalls started */
-static atomic_long_t stat_returns;	/* completed by the return call */
-static atomic_long_t stat_aborts;	/* KEEL_FILTER_ABORT verdicts */
-static atomic_long_t stat_discarded;	/* frames freed without a return */
-static atomic_long_t stat_frames;	/* upcalls in progress */
-static atomic_long_t stat_handler;	/* requests served by handler threads */
-static atomic_long_t stat_on_s2;	/* upcall ioctls entered on a second stack */
+static atomic_long_t stat_upcalls;   /* upcalls started */
+static atomic_long_t stat_returns;   /* completed by the return call */
+static atomic_long_t stat_aborts;    /* KEEL_FILTER_ABORT verdicts */
+static atomic_long_t stat_discarded; /* frames freed without a return */
+static atomic_long_t stat_frames;    /* upcalls in progress */
+static atomic_long_t stat_handler;   /* requests served by handler threads */
+static atomic_long_t stat_on_s2;     /* upcall ioctls entered on a second stack */
 
 static int uc_counter_get(char *buf, const struct kernel_param *kp)
 {
@@ -135,39 +132,39 @@ struct uc_filter {
 	u32 nslots;
 	u32 flags;
 	u32 id;
-	unsigned long *slots;		/* bit set: slot in use by a thread */
+	unsigned long *slots; /* bit set: slot in use by a thread */
 };
 
 /* One upcall in progress: its submit is parked on st.s1. */
 struct uc_frame {
-	struct list_head node;		/* uc_thread.frames, innermost first */
-	struct pt_regs regs;		/* the submit's user frame */
-	struct keel_io_req req;		/* the request as submitted */
-	u64 ureq;			/* the filter's copy, on its stack */
+	struct list_head node;	/* uc_thread.frames, innermost first */
+	struct pt_regs regs;	/* the submit's user frame */
+	struct keel_io_req req; /* the request as submitted */
+	u64 ureq;		/* the filter's copy, on its stack */
 	struct uc_filter *filter;
-	int slot;			/* stack slot of a depth-0 upcall, or -1 */
-	bool returning;			/* the resume is queued */
+	int slot;	/* stack slot of a depth-0 upcall, or -1 */
+	bool returning; /* the resume is queued */
 	u32 verdict;
 	s32 error;
 	bool have_rw;
-	struct keel_io_req rw;		/* the filter's rewrite */
-	struct keel_uc_audit audit;	/* the filter's audit context */
+	struct keel_io_req rw;	    /* the filter's rewrite */
+	struct keel_uc_audit audit; /* the filter's audit context */
 	struct keel_uc_stack st;
 };
 
 struct uc_thread {
-	struct list_head node;		/* uc_file.threads */
-	struct task_struct *task;	/* reference held */
+	struct list_head node;	  /* uc_file.threads */
+	struct task_struct *task; /* reference held */
 	struct list_head frames;
 	unsigned int depth;
 };
 
 /* A request waiting for a handler thread; lives on the submitter's stack. */
 struct uc_wait {
-	struct list_head node;		/* uc_file.queued or .claimed */
+	struct list_head node; /* uc_file.queued or .claimed */
 	u64 id;
 	u32 filter;
-	struct pid *tgid;		/* the submitter's process */
+	struct pid *tgid; /* the submitter's process */
 	bool done;
 	u32 verdict;
 	s32 error;
@@ -179,9 +176,9 @@ struct uc_file {
 	spinlock_t lock;
 	struct uc_filter *filters[UC_FILTERS_MAX];
 	unsigned int nfilters;
-	struct list_head threads;	/* threads with upcalls in progress */
-	struct list_head queued;	/* handler mode: not yet received */
-	struct list_head claimed;	/* received, not yet answered */
+	struct list_head threads; /* threads with upcalls in progress */
+	struct list_head queued;  /* handler mode: not yet received */
+	struct list_head claimed; /* received, not yet answered */
 	wait_queue_head_t handler_wq;
 	u64 next_id;
 };
@@ -200,8 +197,7 @@ static unsigned int uc_param(unsigned int v, unsigned int lo, unsigned int hi)
  */
 static bool uc_native_syscall(struct pt_regs *regs)
 {
-	return !in_compat_syscall() &&
-	       !(current->flags & (PF_KTHREAD | PF_IO_WORKER)) &&
+	return !in_compat_syscall() && !(current->flags & (PF_KTHREAD | PF_IO_WORKER)) &&
 	       user_mode(regs) && regs->orig_ax == __NR_ioctl;
 }
 
@@ -330,8 +326,7 @@ static long uc_do_io(const struct keel_io_req *r)
 	f = fget(r->fd);
 	if (!f)
 		return -EBADF;
-	ret = keel_import_ubuf(wr ? WRITE : READ, u64_to_user_ptr(r->buf),
-				  r->len, &iov, &iter);
+	ret = keel_import_ubuf(wr ? WRITE : READ, u64_to_user_ptr(r->buf), r->len, &iov, &iter);
 	if (ret)
 		goto out;
 	lock_pos = r->off < 0 && (f->f_mode & FMODE_ATOMIC_POS);
@@ -389,12 +384,11 @@ static long uc_complete(struct keel_io_req *r, u32 verdict, s32 error,
  * The upcall.  On success the return value (0) lands in the filter's rax:
  * the ioctl's own caller gets its result from KEEL_IOC_UPCALL_RETURN.
  */
-static long uc_finish(struct uc_file *uf, struct uc_thread *t,
-		      struct uc_frame *fr, struct file *file);
+static long uc_finish(struct uc_file *uf, struct uc_thread *t, struct uc_frame *fr,
+		      struct file *file);
 
-static long uc_upcall(struct file *file, struct uc_file *uf,
-		      struct uc_filter *flt, struct keel_io_req *req,
-		      struct pt_regs *regs)
+static long uc_upcall(struct file *file, struct uc_file *uf, struct uc_filter *flt,
+		      struct keel_io_req *req, struct pt_regs *regs)
 {
 	struct pt_regs ur;
 	struct uc_thread *t, *nt = NULL;
@@ -408,8 +402,7 @@ static long uc_upcall(struct file *file, struct uc_file *uf,
 	depth = t ? t->depth : 0;
 	if (depth >= uc_param(upcall_max_depth, 1, UC_DEPTH_MAX))
 		return -ELOOP;
-	if (atomic_long_inc_return(&stat_frames) >
-	    READ_ONCE(upcall_max_frames)) {
+	if (atomic_long_inc_return(&stat_frames) > READ_ONCE(upcall_max_frames)) {
 		ret = -ENOSPC;
 		goto err_count;
 	}
@@ -551,8 +544,7 @@ static long uc_return(struct file *file, void __user *arg)
 	fr->error = ur.error;
 	/* Read the edited copy now: a bad copy fails the request. */
 	fr->have_rw = ur.verdict == KEEL_FILTER_REWRITE &&
-		!copy_from_user(&fr->rw, u64_to_user_ptr(fr->ureq),
-				sizeof(fr->rw));
+		      !copy_from_user(&fr->rw, u64_to_user_ptr(fr->ureq), sizeof(fr->rw));
 	/* -EINVAL: not on this upcall's second stack (a forked child). */
 	ret = keel_uc_stack_return(&fr->st);
 	if (!ret)
@@ -565,8 +557,8 @@ static long uc_return(struct file *file, void __user *arg)
  * filter returned (its verdict is in @fr) or exited.  Complete the request
  * here, in kernel mode, and return its result from the submit.
  */
-static long uc_finish(struct uc_file *uf, struct uc_thread *t,
-		      struct uc_frame *fr, struct file *file)
+static long uc_finish(struct uc_file *uf, struct uc_thread *t, struct uc_frame *fr,
+		      struct file *file)
 {
 	bool last;
 	long ret;
@@ -593,8 +585,7 @@ static long uc_finish(struct uc_file *uf, struct uc_thread *t,
 		atomic_long_inc(&stat_discarded);
 		ret = -EINTR;
 	} else {
-		ret = uc_complete(&fr->req, fr->verdict, fr->error,
-				  fr->have_rw ? &fr->rw : NULL);
+		ret = uc_complete(&fr->req, fr->verdict, fr->error, fr->have_rw ? &fr->rw : NULL);
 		atomic_long_inc(&stat_returns);
 	}
 	kmem_cache_free(uc_frame_cache, fr);
@@ -604,11 +595,9 @@ static long uc_finish(struct uc_file *uf, struct uc_thread *t,
 }
 
 /* Handler-thread mode: post the request and sleep until it is answered. */
-static long uc_submit_wait(struct uc_file *uf, struct uc_filter *flt,
-			   struct keel_io_req *req)
+static long uc_submit_wait(struct uc_file *uf, struct uc_filter *flt, struct keel_io_req *req)
 {
-	struct uc_wait w = { .filter = flt->id, .req = *req,
-			     .tgid = task_tgid(current) };
+	struct uc_wait w = { .filter = flt->id, .req = *req, .tgid = task_tgid(current) };
 	bool done;
 
 	init_completion(&w.answered);
@@ -625,14 +614,13 @@ static long uc_submit_wait(struct uc_file *uf, struct uc_filter *flt,
 			list_del(&w.node);
 		spin_unlock(&uf->lock);
 		if (!done)
-			return -EINTR;	/* fatal: nobody sees it */
+			return -EINTR; /* fatal: nobody sees it */
 	}
 	atomic_long_inc(&stat_handler);
 	return uc_complete(req, w.verdict, w.error, &w.req);
 }
 
-static struct uc_wait *uc_wait_find(struct list_head *list, u64 id, u32 filter,
-				    bool by_filter)
+static struct uc_wait *uc_wait_find(struct list_head *list, u64 id, u32 filter, bool by_filter)
 {
 	struct uc_wait *w;
 
@@ -678,8 +666,7 @@ static long uc_recv(struct file *file, void __user *arg)
 		spin_unlock(&uf->lock);
 		if (w)
 			break;
-		if (wait_event_interruptible(uf->handler_wq,
-					     uc_has_queued(uf, m.filter)))
+		if (wait_event_interruptible(uf->handler_wq, uc_has_queued(uf, m.filter)))
 			return -EINTR;
 	}
 	if (copy_to_user(arg, &m, sizeof(m))) {
@@ -701,11 +688,10 @@ static long uc_recv(struct file *file, void __user *arg)
  * operation, part of the same buffer.  Any other rewrite would let it
  * choose which of the submitter's files and memory the kernel uses.
  */
-static bool uc_rewrite_narrows(const struct keel_io_req *o,
-			       const struct keel_io_req *n)
+static bool uc_rewrite_narrows(const struct keel_io_req *o, const struct keel_io_req *n)
 {
-	return n->fd == o->fd && n->op == o->op && n->buf >= o->buf &&
-	       n->len <= o->len && n->buf - o->buf <= o->len - n->len;
+	return n->fd == o->fd && n->op == o->op && n->buf >= o->buf && n->len <= o->len &&
+	       n->buf - o->buf <= o->len - n->len;
 }
 
 static long uc_answer(struct file *file, void __user *arg)
@@ -722,8 +708,8 @@ static long uc_answer(struct file *file, void __user *arg)
 		return -ENOENT;
 	spin_lock(&uf->lock);
 	w = uc_wait_find(&uf->claimed, m.id, 0, false);
-	if (w && m.verdict == KEEL_FILTER_REWRITE &&
-	    task_tgid(current) != w->tgid && !uc_rewrite_narrows(&w->req, &m.req)) {
+	if (w && m.verdict == KEEL_FILTER_REWRITE && task_tgid(current) != w->tgid &&
+	    !uc_rewrite_narrows(&w->req, &m.req)) {
 		/* The submitter's request fails; the handler is told why. */
 		w->verdict = KEEL_FILTER_REFUSE;
 		w->error = EPERM;
@@ -787,10 +773,9 @@ static long uc_register(struct file *file, void __user *arg)
 		if (r.entry || r.stack || r.stack_size || r.slot_size)
 			return -EINVAL;
 	} else {
-		if (!r.entry || !access_ok(u64_to_user_ptr(r.entry), 1) ||
-		    !r.stack || r.slot_size < PAGE_SIZE || r.slot_size % 16 ||
-		    !r.stack_size || r.stack_size % r.slot_size ||
-		    r.stack_size / r.slot_size > UC_SLOTS_MAX ||
+		if (!r.entry || !access_ok(u64_to_user_ptr(r.entry), 1) || !r.stack ||
+		    r.slot_size < PAGE_SIZE || r.slot_size % 16 || !r.stack_size ||
+		    r.stack_size % r.slot_size || r.stack_size / r.slot_size > UC_SLOTS_MAX ||
 		    !access_ok(u64_to_user_ptr(r.stack), r.stack_size))
 			return -EINVAL;
 	}
@@ -890,15 +875,16 @@ static int uc_selftest(void)
 	struct pt_regs *regs = current_pt_regs();
 
 	if (in_compat_syscall()) {
-		return keel_uc_unavailable("loaded from a 32-bit process: the load-time check of the x86_64 system call frame needs a 64-bit insmod/modprobe");
+		return keel_uc_unavailable(
+			"loaded from a 32-bit process: the load-time check of the x86_64 system call frame needs a 64-bit insmod/modprobe");
 	}
 	if (!user_mode(regs) ||
-	    (regs->orig_ax != __NR_finit_module &&
-	     regs->orig_ax != __NR_init_module) ||
+	    (regs->orig_ax != __NR_finit_module && regs->orig_ax != __NR_init_module) ||
 	    regs->cx != regs->ip || regs->r11 != regs->flags) {
-		return keel_uc_unavailable("the system call frame at current_pt_regs() is not the x86_64 syscall-entry frame this module copies for filters (cs=%#lx orig_ax=%ld ip=%#lx cx=%#lx flags=%#lx r11=%#lx); this kernel's entry code differs from Linux 6.1's, see docs/upcall.md",
-					   (unsigned long)regs->cs, regs->orig_ax, regs->ip, regs->cx,
-					   regs->flags, regs->r11);
+		return keel_uc_unavailable(
+			"the system call frame at current_pt_regs() is not the x86_64 syscall-entry frame this module copies for filters (cs=%#lx orig_ax=%ld ip=%#lx cx=%#lx flags=%#lx r11=%#lx); this kernel's entry code differs from Linux 6.1's, see docs/upcall.md",
+			(unsigned long)regs->cs, regs->orig_ax, regs->ip, regs->cx, regs->flags,
+			regs->r11);
 	}
 	return 0;
 }
@@ -914,8 +900,7 @@ int keel_upcall_init(void)
 	ret = keel_uc_stack_init();
 	if (ret)
 		return ret;
-	uc_frame_cache = kmem_cache_create("keel_upcall_frame",
-					   sizeof(struct uc_frame), 0,
+	uc_frame_cache = kmem_cache_create("keel_upcall_frame", sizeof(struct uc_frame), 0,
 					   SLAB_ACCOUNT, NULL);
 	if (!uc_frame_cache) {
 		keel_uc_stack_exit();

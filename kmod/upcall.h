@@ -15,11 +15,11 @@
  */
 #define KEEL_UC_WHY_MAX 512
 extern char keel_uc_why[KEEL_UC_WHY_MAX];
-#define keel_uc_unavailable(fmt, ...)					\
-	({								\
+#define keel_uc_unavailable(fmt, ...)                                           \
+	({                                                                      \
 		snprintf(keel_uc_why, sizeof(keel_uc_why), fmt, ##__VA_ARGS__); \
-		pr_warn("upcalls unavailable: %s\n", keel_uc_why);	\
-		-ENOEXEC;						\
+		pr_warn("upcalls unavailable: %s\n", keel_uc_why);              \
+		-ENOEXEC;                                                       \
 	})
 
 int keel_upcall_init(void);
@@ -33,13 +33,13 @@ void keel_upcall_release(struct file *file);
 #include <linux/ptrace.h>
 
 struct keel_uc_stack {
-	void *s1;			/* task->stack while parked */
-	unsigned long s1_sp;		/* its stack pointer, in keel_uc_park */
-	void *s2;			/* the filter's kernel stack */
-	struct callback_head work;	/* the return call's resume */
-	long exit_code;			/* do_exit's argument, if exiting */
-	bool exiting;			/* resumed by an exit inside the filter */
-	bool oops;			/* make_task_dead on s2 */
+	void *s1;		   /* task->stack while parked */
+	unsigned long s1_sp;	   /* its stack pointer, in keel_uc_park */
+	void *s2;		   /* the filter's kernel stack */
+	struct callback_head work; /* the return call's resume */
+	long exit_code;		   /* do_exit's argument, if exiting */
+	bool exiting;		   /* resumed by an exit inside the filter */
+	bool oops;		   /* make_task_dead on s2 */
 };
 
 struct keel_uc_exit_work {
@@ -50,8 +50,8 @@ struct keel_uc_exit_work {
 /* The filter's own audit context (upcall_audit.c). */
 struct audit_context;
 struct keel_uc_audit {
-	struct audit_context *submit;	/* the submit's, set aside */
-	struct audit_context *filter;	/* the filter's, while it runs */
+	struct audit_context *submit; /* the submit's, set aside */
+	struct audit_context *filter; /* the filter's, while it runs */
 };
 
 int keel_uc_audit_init(unsigned long (*lookup)(const char *name));

@@ -55,7 +55,7 @@ int keel_uc_audit_prepare(struct keel_uc_audit *a)
 	a->submit = submit;
 	a->filter = NULL;
 	if (!submit)
-		return 0;	/* this task is not audited */
+		return 0; /* this task is not audited */
 	audit_set_context(current, NULL);
 	ret = uc_audit_alloc(current);
 	a->filter = audit_context();

@@ -46,8 +46,7 @@
 
 #include "upcall.h"
 
-void keel_uc_park(unsigned long *s1_sp, struct pt_regs *regs, void *exit_fn,
-		  void *ret_fn);
+void keel_uc_park(unsigned long *s1_sp, struct pt_regs *regs, void *exit_fn, void *ret_fn);
 /* Never returns; not declared so, for objtool, which cannot know. */
 void keel_uc_resume(unsigned long s1_sp);
 
@@ -110,22 +109,22 @@ STACK_FRAME_NON_STANDARD(keel_uc_park);
 STACK_FRAME_NON_STANDARD(keel_uc_resume);
 
 static struct {
-	unsigned long __percpu *top_of_stack;	/* cpu_current_top_of_stack */
-	void *exit_to_user;		/* irqentry_exit_to_user_mode */
-	void *return_to_user;		/* swapgs_restore_regs_and_return_to_usermode */
+	unsigned long __percpu *top_of_stack; /* cpu_current_top_of_stack */
+	void *exit_to_user;		      /* irqentry_exit_to_user_mode */
+	void *return_to_user;		      /* swapgs_restore_regs_and_return_to_usermode */
 	void (*do_exit)(long code);
-	bool *kprobes_all_disarmed;	/* debugfs kprobes/enabled = 0 */
+	bool *kprobes_all_disarmed; /* debugfs kprobes/enabled = 0 */
 } uc_sym;
 
 static struct kprobe uc_kp_exit, uc_kp_exec;
 
 /* Second stacks kept for reuse: vmalloc+vfree per upcall is slow. */
-#define UC_STACK_CACHE	32
+#define UC_STACK_CACHE 32
 static DEFINE_SPINLOCK(uc_cache_lock);
 static void *uc_cache[UC_STACK_CACHE];
 static unsigned int uc_ncache;
 static atomic_long_t uc_stacks_leaked;
-static atomic_long_t uc_stacks;		/* allocated and not in the cache */
+static atomic_long_t uc_stacks; /* allocated and not in the cache */
 
 static unsigned long uc_top(void *stack)
 {
@@ -170,10 +169,11 @@ long keel_uc_stacks_in_use(void)
  */
 bool keel_uc_stack_usable(void)
 {
-	if (!READ_ONCE(*uc_sym.kprobes_all_disarmed) &&
-	    !kprobe_disabled(&uc_kp_exit) && !kprobe_disabled(&uc_kp_exec))
+	if (!READ_ONCE(*uc_sym.kprobes_all_disarmed) && !kprobe_disabled(&uc_kp_exit) &&
+	    !kprobe_disabled(&uc_kp_exec))
 		return true;
-	pr_warn_ratelimited("upcalls refused: kprobes are disabled (debugfs kprobes/enabled), and exits inside a filter need the one on do_exit\n");
+	pr_warn_ratelimited(
+		"upcalls refused: kprobes are disabled (debugfs kprobes/enabled), and exits inside a filter need the one on do_exit\n");
 	return false;
 }
 
@@ -195,7 +195,7 @@ void *keel_uc_stack_alloc(void)
 	 * stacks it caches, so no stale kernel data sits under a new filter.
 	 */
 	memset(s, 0, THREAD_SIZE);
-	*(unsigned long *)s = STACK_END_MAGIC;	/* end_of_stack() */
+	*(unsigned long *)s = STACK_END_MAGIC; /* end_of_stack() */
 	atomic_long_inc(&uc_stacks);
 	return s;
 }
@@ -230,8 +230,7 @@ void keel_uc_stack_run(struct keel_uc_stack *st, const struct pt_regs *uregs)
 	st->s1 = current->stack;
 	WRITE_ONCE(current->stack, st->s2);
 	this_cpu_write(*uc_sym.top_of_stack, uc_top(st->s2));
-	keel_uc_park(&st->s1_sp, regs, uc_sym.exit_to_user,
-		     uc_sym.return_to_user);
+	keel_uc_park(&st->s1_sp, regs, uc_sym.exit_to_user, uc_sym.return_to_user);
 	/* Back on the first stack, IRQs off: keel_uc_switch_back. */
 	local_irq_enable();
 	*uc_owner_slot(st->s2) = NULL;
@@ -275,8 +274,7 @@ static void uc_resume_fn(struct callback_head *cb)
 int keel_uc_stack_return(struct keel_uc_stack *st)
 {
 	/* This very call must run on st->s2, or it is not ours to return. */
-	if (uc_current() != st ||
-	    current_stack_pointer - (unsigned long)st->s2 >= THREAD_SIZE)
+	if (uc_current() != st || current_stack_pointer - (unsigned long)st->s2 >= THREAD_SIZE)
 		return -EINVAL;
 	init_task_work(&st->work, uc_resume_fn);
 	return task_work_add(current, &st->work, TWA_RESUME);
@@ -348,8 +346,7 @@ static int uc_exec_pre(struct kprobe *p, struct pt_regs *regs)
 }
 
 /* A post handler makes kprobes arm with FTRACE_OPS_FL_IPMODIFY. */
-static void uc_post_nop(struct kprobe *p, struct pt_regs *regs,
-			unsigned long flags)
+static void uc_post_nop(struct kprobe *p, struct pt_regs *regs, unsigned long flags)
 {
 }
 
@@ -370,8 +367,7 @@ static struct kprobe uc_kp_exec = {
 
 static void uc_exit_work_fn(struct callback_head *cb)
 {
-	struct keel_uc_exit_work *w = container_of(cb, struct keel_uc_exit_work,
-						   work);
+	struct keel_uc_exit_work *w = container_of(cb, struct keel_uc_exit_work, work);
 	long code = w->code;
 
 	kfree(w);
@@ -418,7 +414,7 @@ void keel_uc_exit_later(long code)
 }
 
 typedef unsigned long (*uc_lookup_fn)(const char *name);
-static uc_lookup_fn uc_lookup;	/* kallsyms_lookup_name */
+static uc_lookup_fn uc_lookup; /* kallsyms_lookup_name */
 
 static int uc_resolve(void)
 {
@@ -428,29 +424,27 @@ static int uc_resolve(void)
 
 	ret = register_kprobe(&kp);
 	if (ret) {
-		return keel_uc_unavailable("cannot find kallsyms_lookup_name through a kprobe (%d); the second-stack upcall needs kprobes and kallsyms (docs/upcall.md)",
-					   ret);
+		return keel_uc_unavailable(
+			"cannot find kallsyms_lookup_name through a kprobe (%d); the second-stack upcall needs kprobes and kallsyms (docs/upcall.md)",
+			ret);
 	}
 	lookup = (uc_lookup_fn)kp.addr;
 	unregister_kprobe(&kp);
 	uc_lookup = lookup;
 
-	uc_sym.top_of_stack = (unsigned long __percpu *)
-		lookup("cpu_current_top_of_stack");
+	uc_sym.top_of_stack = (unsigned long __percpu *)lookup("cpu_current_top_of_stack");
 	uc_sym.exit_to_user = (void *)lookup("irqentry_exit_to_user_mode");
-	uc_sym.return_to_user =
-		(void *)lookup("swapgs_restore_regs_and_return_to_usermode");
+	uc_sym.return_to_user = (void *)lookup("swapgs_restore_regs_and_return_to_usermode");
 	uc_sym.do_exit = (void *)lookup("do_exit");
 	uc_sym.kprobes_all_disarmed = (bool *)lookup("kprobes_all_disarmed");
-	if (!uc_sym.top_of_stack || !uc_sym.exit_to_user ||
-	    !uc_sym.return_to_user || !uc_sym.do_exit ||
-	    !uc_sym.kprobes_all_disarmed) {
-		return keel_uc_unavailable("kernel symbols missing (cpu_current_top_of_stack %s, irqentry_exit_to_user_mode %s, swapgs_restore_regs_and_return_to_usermode %s, do_exit %s, kprobes_all_disarmed %s); this kernel is not the x86_64 Linux 6.1 the second-stack upcall was written for (docs/upcall.md)",
-		       uc_sym.top_of_stack ? "ok" : "missing",
-		       uc_sym.exit_to_user ? "ok" : "missing",
-		       uc_sym.return_to_user ? "ok" : "missing",
-		       uc_sym.do_exit ? "ok" : "missing",
-		       uc_sym.kprobes_all_disarmed ? "ok" : "missing");
+	if (!uc_sym.top_of_stack || !uc_sym.exit_to_user || !uc_sym.return_to_user ||
+	    !uc_sym.do_exit || !uc_sym.kprobes_all_disarmed) {
+		return keel_uc_unavailable(
+			"kernel symbols missing (cpu_current_top_of_stack %s, irqentry_exit_to_user_mode %s, swapgs_restore_regs_and_return_to_usermode %s, do_exit %s, kprobes_all_disarmed %s); this kernel is not the x86_64 Linux 6.1 the second-stack upcall was written for (docs/upcall.md)",
+			uc_sym.top_of_stack ? "ok" : "missing",
+			uc_sym.exit_to_user ? "ok" : "missing",
+			uc_sym.return_to_user ? "ok" : "missing", uc_sym.do_exit ? "ok" : "missing",
+			uc_sym.kprobes_all_disarmed ? "ok" : "missing");
 	}
 	return 0;
 }
@@ -464,13 +458,12 @@ static int uc_check_layout(void)
 	preempt_disable();
 	top = this_cpu_read(*uc_sym.top_of_stack);
 	preempt_enable();
-	if (!vm || vm->addr != current->stack ||
-	    top != uc_top(current->stack) ||
+	if (!vm || vm->addr != current->stack || top != uc_top(current->stack) ||
 	    (unsigned long)current_pt_regs() != top - sizeof(struct pt_regs) ||
 	    *end_of_stack(current) != STACK_END_MAGIC) {
-		return keel_uc_unavailable("the kernel stack layout differs from Linux 6.1's (stack %px, vm area %px, cpu_current_top_of_stack %lx, pt_regs %px); the second-stack upcall cannot run here (docs/upcall.md)",
-					   current->stack, vm ? vm->addr : NULL,
-					   top, current_pt_regs());
+		return keel_uc_unavailable(
+			"the kernel stack layout differs from Linux 6.1's (stack %px, vm area %px, cpu_current_top_of_stack %lx, pt_regs %px); the second-stack upcall cannot run here (docs/upcall.md)",
+			current->stack, vm ? vm->addr : NULL, top, current_pt_regs());
 	}
 	return 0;
 }
@@ -484,7 +477,8 @@ int keel_uc_stack_init(void)
 	BUILD_BUG_ON(IS_ENABLED(CONFIG_GCC_PLUGIN_STACKLEAK));
 	/* The switch's indirect jumps land on no ENDBR instruction. */
 	if (IS_ENABLED(CONFIG_X86_KERNEL_IBT) && cpu_feature_enabled(X86_FEATURE_IBT))
-		return keel_uc_unavailable("indirect branch tracking (CET IBT) is on: the second-stack switch's indirect jumps have no ENDBR landing pads (docs/upcall.md)");
+		return keel_uc_unavailable(
+			"indirect branch tracking (CET IBT) is on: the second-stack switch's indirect jumps have no ENDBR landing pads (docs/upcall.md)");
 	ret = uc_resolve();
 	if (ret)
 		return ret;
@@ -510,8 +504,9 @@ int keel_uc_stack_init(void)
 	}
 	return 0;
 err:
-	return keel_uc_unavailable("cannot place the kprobes on do_exit, make_task_dead and begin_new_exec (%d) that keep exits and exec inside a filter off the second stack (docs/upcall.md)",
-				   ret);
+	return keel_uc_unavailable(
+		"cannot place the kprobes on do_exit, make_task_dead and begin_new_exec (%d) that keep exits and exec inside a filter off the second stack (docs/upcall.md)",
+		ret);
 }
 
 void keel_uc_stack_exit(void)

@@ -44,7 +44,7 @@ struct slot {
 	char rec_path[PATH_MAX];
 	__u64 rec_count;
 	int rec_err;
-	const char *rec_end;	/* why the last recording ended, NULL while none */
+	const char *rec_end; /* why the last recording ended, NULL while none */
 };
 
 /* The [blk] section (keeld/config.h keeps it; blk_config.c declares it). */
@@ -55,20 +55,20 @@ static inline const struct blk_config *blk_cfg(const struct keel_subsys *s)
 
 struct blk_priv {
 	struct blk_bpf *skel;
-	struct keel_ringbuf rb;		/* blk_events */
+	struct keel_ringbuf rb; /* blk_events */
 	struct keel_watch stats_timer;
-	struct keel_blk_counters last;	/* at the previous blk.stats */
+	struct keel_blk_counters last; /* at the previous blk.stats */
 	struct keel_blk_model_opts mopts;
-	struct slot *slots;		/* [blk] max_disks */
+	struct slot *slots; /* [blk] max_disks */
 	unsigned int n_slots;
-	__u32 *index;			/* open addressing: slot + 1, 0 empty */
+	__u32 *index; /* open addressing: slot + 1, 0 empty */
 	__u32 index_mask;
 	unsigned int recordings;
-	__u64 unmodelled;		/* reads of disks past max_disks */
+	__u64 unmodelled; /* reads of disks past max_disks */
 	__u64 id_errors;
 	int cgroup_fds[KEEL_BLK_MAX_CGROUPS];
 	unsigned int n_cgroups;
-	struct keel_pins pins;		/* <pin_dir>/blk */
+	struct keel_pins pins; /* <pin_dir>/blk */
 };
 
 /*
@@ -103,8 +103,8 @@ static json_t *counters_json(const struct keel_blk_counters *c)
 			 (json_int_t)c->reads, "read_sectors", (json_int_t)c->read_sectors,
 			 "writes", (json_int_t)c->writes, "write_sectors",
 			 (json_int_t)c->write_sectors, "sent", (json_int_t)c->sent, "dropped",
-			 (json_int_t)c->dropped, "filtered", (json_int_t)c->filtered,
-			 "untracked", (json_int_t)c->untracked, "missed", (json_int_t)c->missed);
+			 (json_int_t)c->dropped, "filtered", (json_int_t)c->filtered, "untracked",
+			 (json_int_t)c->untracked, "missed", (json_int_t)c->missed);
 }
 
 static __u32 dev_hash(__u32 dev)
@@ -146,8 +146,10 @@ static struct slot *slot_get(struct keel_subsys *s, __u32 dev, int *ret_err)
 		p->id_errors++;
 		memset(&id, 0, sizeof(id));
 		id.dev = dev;
-		snprintf(id.name, sizeof(id.name), "%u:%u", KEEL_BLK_MAJOR(dev), KEEL_BLK_MINOR(dev));
-		snprintf(id.id, sizeof(id.id), "dev:%u:%u", KEEL_BLK_MAJOR(dev), KEEL_BLK_MINOR(dev));
+		snprintf(id.name, sizeof(id.name), "%u:%u", KEEL_BLK_MAJOR(dev),
+			 KEEL_BLK_MINOR(dev));
+		snprintf(id.id, sizeof(id.id), "dev:%u:%u", KEEL_BLK_MAJOR(dev),
+			 KEEL_BLK_MINOR(dev));
 		snprintf(id.source, sizeof(id.source), "devnum");
 	}
 	sl = &p->slots[p->n_slots];
@@ -195,7 +197,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	int err;
 
 	if (size < sizeof(*ev) || ev->hdr.type != KEEL_EV_BLK_READ)
-		return 0;	/* a newer BPF object than this keeld: skip */
+		return 0; /* a newer BPF object than this keeld: skip */
 	sl = slot_get(s, ev->dev, &err);
 	if (!sl) {
 		p->unmodelled++;
@@ -264,8 +266,8 @@ static int filter_scan(struct keel_subsys *s)
 			if (fnmatch(t, de->d_name, 0))
 				continue;
 			if (!keel_blk_dev_by_name(de->d_name, &dev) &&
-			    !bpf_map__update_elem(p->skel->maps.blk_devices, &dev, sizeof(dev), &one,
-						  sizeof(one), BPF_NOEXIST))
+			    !bpf_map__update_elem(p->skel->maps.blk_devices, &dev, sizeof(dev),
+						  &one, sizeof(one), BPF_NOEXIST))
 				added++;
 			break;
 		}
@@ -286,7 +288,7 @@ static void on_stats_timer(struct keel_watch *w, uint32_t events)
 	if (read(w->fd, &buf, sizeof(buf)) < 0 || read_counters(p, &now))
 		return;
 	drain(p);
-	filter_scan(s);		/* a loop device attached since */
+	filter_scan(s); /* a loop device attached since */
 	delta.reads = now.reads - p->last.reads;
 	delta.read_sectors = now.read_sectors - p->last.read_sectors;
 	delta.writes = now.writes - p->last.writes;
@@ -300,9 +302,9 @@ static void on_stats_timer(struct keel_watch *w, uint32_t events)
 	for (unsigned int i = 0; i < p->n_slots; i++)
 		keel_blk_disk_interval(p->slots[i].disk);
 	ev = json_pack("{s:I, s:o, s:o, s:I, s:o}", "interval_ms",
-		       (json_int_t)blk_cfg(s)->stats_interval_ms, "interval",
-		       counters_json(&delta), "total", counters_json(&now), "unmodelled_reads",
-		       (json_int_t)p->unmodelled, "disks", disks_json(p));
+		       (json_int_t)blk_cfg(s)->stats_interval_ms, "interval", counters_json(&delta),
+		       "total", counters_json(&now), "unmodelled_reads", (json_int_t)p->unmodelled,
+		       "disks", disks_json(p));
 	keel_emit(s->d, "blk", "blk.stats", ev);
 }
 
@@ -313,12 +315,15 @@ static int parse_model_opts(struct keel_subsys *s, char *why, size_t len)
 	__u32 bs = c->block_size;
 
 	if (bs & (bs - 1)) {
-		snprintf(why, len, "[blk] block_size %u is not a power of two; use 4096 or another power of two",
-			 bs);
+		snprintf(
+			why, len,
+			"[blk] block_size %u is not a power of two; use 4096 or another power of two",
+			bs);
 		return -EINVAL;
 	}
 	if ((__u64)c->cache_mib << 20 < bs) {
-		snprintf(why, len, "[blk] cache_mib %u MiB holds no block of %u bytes", c->cache_mib, bs);
+		snprintf(why, len, "[blk] cache_mib %u MiB holds no block of %u bytes",
+			 c->cache_mib, bs);
 		return -EINVAL;
 	}
 	if (!strcmp(c->mrc_mode, "fixed-rate")) {
@@ -331,14 +336,18 @@ static int parse_model_opts(struct keel_subsys *s, char *why, size_t len)
 		return -EINVAL;
 	}
 	if (c->mrc_keel_points > c->mrc_keel_max_entries) {
-		snprintf(why, len, "[blk] mrc_keel_points %u caches need at least that many entries, "
-			 "more than mrc_keel_max_entries %u; raise mrc_keel_max_entries or lower the points",
-			 c->mrc_keel_points, c->mrc_keel_max_entries);
+		snprintf(
+			why, len,
+			"[blk] mrc_keel_points %u caches need at least that many entries, "
+			"more than mrc_keel_max_entries %u; raise mrc_keel_max_entries or lower the points",
+			c->mrc_keel_points, c->mrc_keel_max_entries);
 		return -EINVAL;
 	}
 	if (c->ring_kib & (c->ring_kib - 1)) {
-		snprintf(why, len, "[blk] ring_kib %u is not a power of two; use 4096 or another power of two",
-			 c->ring_kib);
+		snprintf(
+			why, len,
+			"[blk] ring_kib %u is not a power of two; use 4096 or another power of two",
+			c->ring_kib);
 		return -EINVAL;
 	}
 	p->mopts.block_size = bs;
@@ -363,19 +372,24 @@ static int open_cgroups(struct keel_subsys *s, char *why, size_t len)
 		if (!*tok)
 			continue;
 		if (p->n_cgroups == KEEL_BLK_MAX_CGROUPS) {
-			snprintf(why, len, "[blk] cgroups: more than %d cgroups; name a common parent",
+			snprintf(why, len,
+				 "[blk] cgroups: more than %d cgroups; name a common parent",
 				 KEEL_BLK_MAX_CGROUPS);
 			return -E2BIG;
 		}
-		snprintf(path, sizeof(path), "%s%s", tok[0] == '/' && strncmp(tok, "/sys/fs/cgroup", 14)
-				       ? "/sys/fs/cgroup" : "", tok);
+		snprintf(path, sizeof(path), "%s%s",
+			 tok[0] == '/' && strncmp(tok, "/sys/fs/cgroup", 14) ? "/sys/fs/cgroup" :
+									       "",
+			 tok);
 		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (fd < 0) {
 			int err = -errno;
 
-			snprintf(why, len, "[blk] cgroups: opening %s: %s (a cgroup v2 directory under /sys/fs/cgroup)",
-				 path, strerror(-err));
+			snprintf(
+				why, len,
+				"[blk] cgroups: opening %s: %s (a cgroup v2 directory under /sys/fs/cgroup)",
+				path, strerror(-err));
 			return err;
 		}
 		p->cgroup_fds[p->n_cgroups++] = fd;
@@ -424,7 +438,8 @@ static int blk_open(struct keel_subsys *s, char *why, size_t len)
 	}
 	err = blk_bpf__load(p->skel);
 	if (err) {
-		snprintf(why, len, "loading the blk BPF object: %s (%s); run keeld -v for the verifier log",
+		snprintf(why, len,
+			 "loading the blk BPF object: %s (%s); run keeld -v for the verifier log",
 			 strerror(-err), keel_errno_name(err));
 		return err;
 	}
@@ -440,8 +455,8 @@ static int blk_start(struct keel_subsys *s, char *why, size_t len)
 	int err;
 
 	for (__u32 i = 0; i < p->n_cgroups; i++) {
-		err = bpf_map__update_elem(p->skel->maps.blk_cgroups, &i, sizeof(i), &p->cgroup_fds[i],
-					   sizeof(int), BPF_ANY);
+		err = bpf_map__update_elem(p->skel->maps.blk_cgroups, &i, sizeof(i),
+					   &p->cgroup_fds[i], sizeof(int), BPF_ANY);
 		if (err) {
 			snprintf(why, len, "adding cgroup %u of [blk] cgroups to the filter: %s", i,
 				 strerror(-err));
@@ -450,7 +465,8 @@ static int blk_start(struct keel_subsys *s, char *why, size_t len)
 	}
 	err = filter_scan(s);
 	if (err < 0) {
-		snprintf(why, len, "listing /sys/class/block for [blk] devices: %s", strerror(-err));
+		snprintf(why, len, "listing /sys/class/block for [blk] devices: %s",
+			 strerror(-err));
 		return err;
 	}
 	err = blk_bpf__attach(p->skel);
@@ -463,15 +479,18 @@ static int blk_start(struct keel_subsys *s, char *why, size_t len)
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]) && !err; i++)
 		err = keel_pins_map(&p->pins, maps[i], why, len);
 	if (!err)
-		err = keel_pins_link(&p->pins, p->skel->links.blk_rq_issue, "blk_rq_issue", why, len);
-	if (!err)
-		err = keel_pins_link(&p->pins, p->skel->links.blk_rq_complete, "blk_rq_complete", why,
+		err = keel_pins_link(&p->pins, p->skel->links.blk_rq_issue, "blk_rq_issue", why,
 				     len);
+	if (!err)
+		err = keel_pins_link(&p->pins, p->skel->links.blk_rq_complete, "blk_rq_complete",
+				     why, len);
 	if (err)
 		return err;
 	/* records the kernel did not wake keeld for are collected every POLL_MS */
-	p->rb = (struct keel_ringbuf){ .subsystem = "blk", .drop_event = "blk.dropped",
-				       .read_dropped = read_dropped, .poll_ms = POLL_MS };
+	p->rb = (struct keel_ringbuf){ .subsystem = "blk",
+				       .drop_event = "blk.dropped",
+				       .read_dropped = read_dropped,
+				       .poll_ms = POLL_MS };
 	err = keel_ringbuf_open(&p->rb, s->d, p->skel->maps.blk_events, on_record, s, why, len);
 	if (err)
 		return err;
@@ -489,7 +508,7 @@ static void blk_stop(struct keel_subsys *s)
 	struct blk_priv *p = s->priv;
 
 	keel_timer_stop(s->d, &p->stats_timer);
-	keel_ringbuf_close(&p->rb);	/* delivers what is already there */
+	keel_ringbuf_close(&p->rb); /* delivers what is already there */
 	for (unsigned int i = 0; i < p->n_slots; i++) {
 		rec_finish(&p->slots[i], "keeld stopped");
 		keel_blk_disk_free(p->slots[i].disk);
@@ -540,21 +559,26 @@ static struct slot *find_disk(struct keel_subsys *s, const char *arg, bool creat
 	if (sscanf(arg, "%u:%u%c", &ma, &mi, &extra) == 2)
 		dev = KEEL_BLK_MKDEV(ma, mi);
 	else if ((err = keel_blk_dev_by_name(arg, &dev))) {
-		snprintf(why, len, "no disk '%s': not a disk ID keeld has seen, nor a block device (%s); see 'keelctl blk stats'",
-			 arg, strerror(-err));
+		snprintf(
+			why, len,
+			"no disk '%s': not a disk ID keeld has seen, nor a block device (%s); see 'keelctl blk stats'",
+			arg, strerror(-err));
 		return NULL;
 	}
 	sl = slot_find(p, dev);
 	if (sl || !create) {
 		if (!sl)
-			snprintf(why, len, "disk '%s' has had no read since keeld started; see 'keelctl blk stats'",
-				 arg);
+			snprintf(
+				why, len,
+				"disk '%s' has had no read since keeld started; see 'keelctl blk stats'",
+				arg);
 		return sl;
 	}
 	sl = slot_get(s, dev, &err);
 	if (!sl)
 		snprintf(why, len, "cannot model disk '%s': %s", arg,
-			 err == -ENOSPC ? "[blk] max_disks disks are modelled already" : strerror(-err));
+			 err == -ENOSPC ? "[blk] max_disks disks are modelled already" :
+					  strerror(-err));
 	return sl;
 }
 
@@ -598,7 +622,7 @@ static json_t *cmd_record(struct keel_subsys *s, json_t *req, char *why, size_t 
 			 p->recordings);
 		return NULL;
 	}
-	drain(p);	/* what was read before this request is not recorded */
+	drain(p); /* what was read before this request is not recorded */
 	if (json_is_true(json_object_get(req, "reset"))) {
 		err = keel_blk_disk_reset(sl->disk);
 		if (err) {
@@ -685,8 +709,10 @@ static json_t *blk_command(struct keel_subsys *s, const char *verb, json_t *req,
 	}
 	if (!strcmp(verb, "record") || !strcmp(verb, "record-stop")) {
 		if (!privileged) {
-			snprintf(why, len, "blk.%s writes a file as keeld: only root or the [control] group may",
-				 verb);
+			snprintf(
+				why, len,
+				"blk.%s writes a file as keeld: only root or the [control] group may",
+				verb);
 			return NULL;
 		}
 		return verb[6] ? cmd_record_stop(s, req, why, len) : cmd_record(s, req, why, len);

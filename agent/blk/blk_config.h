@@ -6,7 +6,7 @@
 #include "keeld/config.h"
 
 struct blk_config {
-	struct keel_subsys_config subsys;	/* enabled, required: first */
+	struct keel_subsys_config subsys; /* enabled, required: first */
 	unsigned int stats_interval_ms;
 	unsigned int cache_mib;
 	unsigned int block_size;

@@ -24,7 +24,7 @@
 #include "blk/diskid.h"
 #include "keel/blk.h"
 
-#define VMDK_MAGIC 0x564d444bu	/* "KDMV" little-endian */
+#define VMDK_MAGIC     0x564d444bu /* "KDMV" little-endian */
 #define MAX_DESCRIPTOR (64 << 10)
 
 /* Read at most @len - 1 bytes of @path at @off into @buf, NUL-terminated. */
@@ -123,7 +123,8 @@ int keel_blk_vmdk_descriptor_id(const char *text, size_t len, const char *extent
 			descriptor = true;
 		if (!*l || *l == '#')
 			continue;
-		if (!strncmp(l, "RW ", 3) || !strncmp(l, "RDONLY ", 7) || !strncmp(l, "NOACCESS ", 9)) {
+		if (!strncmp(l, "RW ", 3) || !strncmp(l, "RDONLY ", 7) ||
+		    !strncmp(l, "NOACCESS ", 9)) {
 			if (extent_name && extent_names(l, extent_name))
 				extent = true;
 			continue;
@@ -188,8 +189,9 @@ static int sparse_vmdk_id(const char *image, char *id, size_t idlen)
 	}
 	n = pread(fd, buf, size, (off_t)(h.desc_off * 512));
 	close(fd);
-	r = n > 0 ? keel_blk_vmdk_descriptor_id(buf, strnlen(buf, (size_t)n), NULL, NULL, id, idlen)
-		  : -EINVAL;
+	r = n > 0 ? keel_blk_vmdk_descriptor_id(buf, strnlen(buf, (size_t)n), NULL, NULL, id,
+						idlen) :
+		    -EINVAL;
 	free(buf);
 	return r;
 }
@@ -211,7 +213,7 @@ static int text_vmdk_id(const char *path, const char *extent_name, char *id, siz
 	r = keel_blk_vmdk_descriptor_id(buf, (size_t)n, extent_name, &extent, id, idlen);
 	free(buf);
 	if (!r && extent_name && !extent)
-		r = -ENOENT;	/* a descriptor, but of another disk */
+		r = -ENOENT; /* a descriptor, but of another disk */
 	return r;
 }
 
@@ -221,13 +223,11 @@ struct keel_file {
 	bool found;
 };
 
-static int keel_file_handler(void *user, const char *section, const char *name,
-			     const char *value)
+static int keel_file_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct keel_file *k = user;
 
-	if (!*section && !strcmp(name, "disk_id") && *value &&
-	    strlen(value) + 5 < k->idlen) {
+	if (!*section && !strcmp(name, "disk_id") && *value && strlen(value) + 5 < k->idlen) {
 		snprintf(k->id, k->idlen, "keel:%s", value);
 		k->found = true;
 	}
@@ -240,12 +240,11 @@ static int make_uuid(char *out, size_t len)
 
 	if (getrandom(b, sizeof(b), 0) != sizeof(b))
 		return -EIO;
-	b[6] = (b[6] & 0x0f) | 0x40;	/* version 4 */
-	b[8] = (b[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
-	snprintf(out, len,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-		 b[12], b[13], b[14], b[15]);
+	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+	snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 	return 0;
 }
 
@@ -262,13 +261,14 @@ static int keel_file_id(const char *image, char *id, size_t idlen)
 	if (r == 0 && k.found)
 		return 0;
 	if (r == 0 || r > 0)
-		return -EBADMSG;	/* exists, but no disk_id: never overwrite it */
+		return -EBADMSG; /* exists, but no disk_id: never overwrite it */
 	r = make_uuid(uuid, sizeof(uuid));
 	if (r)
 		return r;
 	snprintf(text, sizeof(text),
 		 "# keel disk metadata: the ID of %s survives renumbering; keep it with the image\n"
-		 "disk_id = %s\n", strrchr(image, '/') ? strrchr(image, '/') + 1 : image, uuid);
+		 "disk_id = %s\n",
+		 strrchr(image, '/') ? strrchr(image, '/') + 1 : image, uuid);
 	/* Write a temporary file, then link it in: two keelds racing on the
 	 * same image agree on whichever got there first. */
 	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
@@ -381,7 +381,8 @@ int keel_blk_diskid_resolve(__u32 dev, struct keel_blk_diskid *ret)
 
 	memset(ret, 0, sizeof(*ret));
 	ret->dev = dev;
-	snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", KEEL_BLK_MAJOR(dev), KEEL_BLK_MINOR(dev));
+	snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", KEEL_BLK_MAJOR(dev),
+		 KEEL_BLK_MINOR(dev));
 	n = readlink(sys, link, sizeof(link) - 1);
 	if (n < 0)
 		return -errno;
@@ -407,10 +408,10 @@ int keel_blk_diskid_resolve(__u32 dev, struct keel_blk_diskid *ret)
 		return keel_blk_id64(ret->id, &ret->id64);
 	}
 	static const char *const attrs[][2] = {
-		{ "wwid", "wwn" },		/* NVMe */
-		{ "device/wwid", "wwn" },	/* SCSI VPD page 0x83 */
-		{ "serial", "serial" },		/* virtio-blk */
-		{ "device/serial", "serial" },	/* NVMe, some SCSI */
+		{ "wwid", "wwn" },	       /* NVMe */
+		{ "device/wwid", "wwn" },      /* SCSI VPD page 0x83 */
+		{ "serial", "serial" },	       /* virtio-blk */
+		{ "device/serial", "serial" }, /* NVMe, some SCSI */
 	};
 	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", sys, attrs[i][0]);

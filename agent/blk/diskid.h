@@ -14,12 +14,12 @@
 #define KEEL_BLK_ID_LEN 128
 
 struct keel_blk_diskid {
-	__u32 dev;			/* KEEL_BLK_MKDEV encoding */
-	char name[32];			/* loop3, vda */
-	char id[KEEL_BLK_ID_LEN];	/* stable: "vmdk-uuid:...", "wwn:..." */
-	char source[24];		/* where the id came from */
-	char backing[PATH_MAX];		/* a loop device's backing file, or "" */
-	__u64 id64;			/* first 8 bytes of SHA-256(id): trace disk_id */
+	__u32 dev;		  /* KEEL_BLK_MKDEV encoding */
+	char name[32];		  /* loop3, vda */
+	char id[KEEL_BLK_ID_LEN]; /* stable: "vmdk-uuid:...", "wwn:..." */
+	char source[24];	  /* where the id came from */
+	char backing[PATH_MAX];	  /* a loop device's backing file, or "" */
+	__u64 id64;		  /* first 8 bytes of SHA-256(id): trace disk_id */
 	__u64 size_bytes;
 };
 
@@ -38,8 +38,7 @@ int keel_blk_vmdk_descriptor_id(const char *text, size_t len, const char *extent
  * else the `disk_id` in IMAGE.keel, which is created once with a random
  * UUID when missing.  @source says which.
  */
-int keel_blk_image_id(const char *image, char *id, size_t idlen, char *source,
-		      size_t srclen);
+int keel_blk_image_id(const char *image, char *id, size_t idlen, char *source, size_t srclen);
 /* The trace's 64-bit disk_id of an ID: the first 8 bytes of SHA-256(id). */
 int keel_blk_id64(const char *id, __u64 *ret);
 /* Everything about the disk with device number @dev (whole disk). */

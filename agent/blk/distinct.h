@@ -20,7 +20,7 @@
 
 struct keel_distinct {
 	__u8 reg[KEEL_DISTINCT_M];
-	__u32 count[KEEL_DISTINCT_Q + 2];	/* registers holding each value */
+	__u32 count[KEEL_DISTINCT_Q + 2]; /* registers holding each value */
 };
 
 void keel_distinct_init(struct keel_distinct *d);

@@ -17,15 +17,15 @@
 
 struct mini {
 	struct keel_cache *cache;
-	__u64 capacity;		/* miniature entries */
+	__u64 capacity; /* miniature entries */
 	__u64 misses;
 };
 
 struct keel_minisim {
 	struct keel_minisim_opts o;
-	__u32 t;		/* sampled when hash >> 40 < t */
+	__u32 t; /* sampled when hash >> 40 < t */
 	__u64 accesses, sampled;
-	struct keel_shards *keys;	/* counts the sample for the fraction */
+	struct keel_shards *keys; /* counts the sample for the fraction */
 	struct mini *mini;
 	__u32 n;
 	__u64 entries, bytes;
@@ -68,7 +68,7 @@ int keel_minisim_new(const struct keel_minisim_opts *o, struct keel_minisim **re
 			sum += mini_capacity(o, rate, i);
 		if (sum <= o->max_entries)
 			break;
-		if (sum == o->points)	/* every cache at 1 entry already */
+		if (sum == o->points) /* every cache at 1 entry already */
 			return -EINVAL;
 	}
 	m = calloc(1, sizeof(*m));
@@ -93,7 +93,7 @@ int keel_minisim_new(const struct keel_minisim_opts *o, struct keel_minisim **re
 
 		co.capacity = mini_capacity(o, so.rate, i);
 		if (m->n && m->mini[m->n - 1].capacity == co.capacity)
-			continue;	/* small rates give equal capacities */
+			continue; /* small rates give equal capacities */
 		r = keel_cache_new(&co, &m->mini[m->n].cache);
 		if (r) {
 			keel_minisim_free(m);
@@ -112,7 +112,7 @@ int keel_minisim_new(const struct keel_minisim_opts *o, struct keel_minisim **re
 void keel_minisim_access(struct keel_minisim *m, __u64 key)
 {
 	m->accesses++;
-	keel_shards_access(m->keys, key);	/* -ENOMEM: one key short */
+	keel_shards_access(m->keys, key); /* -ENOMEM: one key short */
 	if ((keel_shards_key_hash(key, m->o.seed) >> 40) >= m->t)
 		return;
 	m->sampled++;

@@ -24,27 +24,27 @@
 #include <linux/types.h>
 
 struct keel_minisim_opts {
-	double rate;		/* 0 < rate <= 1 */
-	__u64 max_size;		/* the largest cache size simulated, in keys */
-	__u32 points;		/* miniature caches, 1..1024, evenly spaced */
-	__u64 max_entries;	/* bound on all miniature caches' entries */
-	__u64 seed;		/* as keel_shards_opts.seed: same keys sampled */
+	double rate;	   /* 0 < rate <= 1 */
+	__u64 max_size;	   /* the largest cache size simulated, in keys */
+	__u32 points;	   /* miniature caches, 1..1024, evenly spaced */
+	__u64 max_entries; /* bound on all miniature caches' entries */
+	__u64 seed;	   /* as keel_shards_opts.seed: same keys sampled */
 };
 
 struct keel_minisim_info {
 	__u64 accesses, sampled;
-	double rate;		/* the rate used (lowered to fit max_entries) */
-	double fraction;	/* estimated fraction of distinct keys sampled */
-	__u32 caches;		/* miniature caches (equal capacities merged) */
-	__u64 entries;		/* their capacities summed */
-	__u64 bytes;		/* memory allocated */
+	double rate;	 /* the rate used (lowered to fit max_entries) */
+	double fraction; /* estimated fraction of distinct keys sampled */
+	__u32 caches;	 /* miniature caches (equal capacities merged) */
+	__u64 entries;	 /* their capacities summed */
+	__u64 bytes;	 /* memory allocated */
 };
 
 struct keel_minisim;
 
 /* 0 and *ret, or -EINVAL (bad options) / -ENOMEM. */
 int keel_minisim_new(const struct keel_minisim_opts *o, struct keel_minisim **ret);
-void keel_minisim_free(struct keel_minisim *m);	/* NULL ok */
+void keel_minisim_free(struct keel_minisim *m); /* NULL ok */
 void keel_minisim_access(struct keel_minisim *m, __u64 key);
 /*
  * The estimated miss ratio at each of @n cache sizes (in keys), linear

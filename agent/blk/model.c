@@ -22,9 +22,9 @@ struct keel_blk_disk {
 	struct keel_blk_diskid id;
 	struct keel_cache *cache;
 	struct keel_shards *mrc;
-	struct keel_minisim *mini;	/* NULL when mrc_keel_points is 0 */
-	struct keel_blk_counts total, mark;	/* mark: total at the interval start */
-	struct keel_blk_counts last;		/* the last complete interval */
+	struct keel_minisim *mini;	    /* NULL when mrc_keel_points is 0 */
+	struct keel_blk_counts total, mark; /* mark: total at the interval start */
+	struct keel_blk_counts last;	    /* the last complete interval */
 	unsigned int bs_shift;
 };
 
@@ -116,7 +116,7 @@ int keel_blk_disk_reset(struct keel_blk_disk *d)
 	d->mini = NULL;
 	r = build(d);
 	if (r) {
-		d->cache = c;	/* keep the old model rather than none */
+		d->cache = c; /* keep the old model rather than none */
 		d->mrc = m;
 		d->mini = mini;
 		return r;
@@ -148,7 +148,7 @@ void keel_blk_disk_read(struct keel_blk_disk *d, __u64 sector, __u32 len, __u64 
 	}
 	if (error) {
 		d->total.errors++;
-		return;		/* no data came back: nothing to cache */
+		return; /* no data came back: nothing to cache */
 	}
 	if (!len)
 		return;
@@ -161,7 +161,7 @@ void keel_blk_disk_read(struct keel_blk_disk *d, __u64 sector, __u32 len, __u64 
 			d->total.hits++;
 		else
 			d->total.misses++;
-		keel_shards_access(d->mrc, key);	/* -ENOMEM: one sample short */
+		keel_shards_access(d->mrc, key); /* -ENOMEM: one sample short */
 		if (d->mini)
 			keel_minisim_access(d->mini, key);
 	}
@@ -218,16 +218,16 @@ json_t *keel_blk_disk_json(struct keel_blk_disk *d)
 
 	keel_cache_get_stats(d->cache, &cs);
 	keel_kdev_format(d->id.dev, dev, sizeof(dev));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
-			 "disk", d->id.id, "source", d->id.source, "name", d->id.name, "dev", dev,
-			 "backing", d->id.backing, "size_bytes", (json_int_t)d->id.size_bytes,
-			 "hit_ratio", ratio(d->total.hits, d->total.misses),
-			 "interval_hit_ratio", ratio(d->last.hits, d->last.misses),
-			 "total", counts_json(&d->total), "interval", counts_json(&d->last),
-			 "model", "block_size", (json_int_t)d->o.block_size, "capacity_blocks",
-			 (json_int_t)cs.capacity, "cached", (json_int_t)cs.cached, "hot",
-			 (json_int_t)cs.hot, "cold", (json_int_t)cs.cold, "evictions",
-			 (json_int_t)cs.evictions, "memory_bytes", (json_int_t)cs.bytes_total);
+	return json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+		"disk", d->id.id, "source", d->id.source, "name", d->id.name, "dev", dev, "backing",
+		d->id.backing, "size_bytes", (json_int_t)d->id.size_bytes, "hit_ratio",
+		ratio(d->total.hits, d->total.misses), "interval_hit_ratio",
+		ratio(d->last.hits, d->last.misses), "total", counts_json(&d->total), "interval",
+		counts_json(&d->last), "model", "block_size", (json_int_t)d->o.block_size,
+		"capacity_blocks", (json_int_t)cs.capacity, "cached", (json_int_t)cs.cached, "hot",
+		(json_int_t)cs.hot, "cold", (json_int_t)cs.cold, "evictions",
+		(json_int_t)cs.evictions, "memory_bytes", (json_int_t)cs.bytes_total);
 }
 
 /* The three-queue curve: {rate, fraction, memory_bytes, points}, or null. */
@@ -255,8 +255,8 @@ static json_t *keel_curve_json(struct keel_blk_disk *d)
 	free(miss);
 	keel_minisim_get_info(d->mini, &mi);
 	return json_pack("{s:s, s:f, s:f, s:I, s:I, s:o}", "curve", "keel", "rate", mi.rate,
-			 "fraction", mi.fraction, "sampled", (json_int_t)mi.sampled,
-			 "memory_bytes", (json_int_t)mi.bytes, "points", pts);
+			 "fraction", mi.fraction, "sampled", (json_int_t)mi.sampled, "memory_bytes",
+			 (json_int_t)mi.bytes, "points", pts);
 }
 
 json_t *keel_blk_disk_mrc_json(struct keel_blk_disk *d)
@@ -270,20 +270,19 @@ json_t *keel_blk_disk_mrc_json(struct keel_blk_disk *d)
 	if (size && miss)
 		n = keel_shards_curve(d->mrc, size, miss);
 	for (__u32 i = 0; i < n; i++)
-		json_array_append_new(pts, json_pack("[I, f]",
-						     (json_int_t)(size[i] << d->bs_shift),
+		json_array_append_new(pts, json_pack("[I, f]", (json_int_t)(size[i] << d->bs_shift),
 						     miss[i]));
 	free(size);
 	free(miss);
 	keel_shards_get_info(d->mrc, &si);
-	return json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
-			 "disk", d->id.id, "name", d->id.name, "mode",
-			 d->o.mrc_mode == KEEL_SHARDS_FIXED_RATE ? "fixed-rate" : "fixed-size",
-			 "rate", si.rate, "distinct_blocks", si.distinct,
-			 "block_size", (json_int_t)d->o.block_size, "accesses",
-			 (json_int_t)si.accesses, "sampled", (json_int_t)si.sampled,
-			 "sampled_keys", (json_int_t)si.keys, "memory_bytes", (json_int_t)si.bytes,
-			 "model_bytes", (json_int_t)(d->o.cache_blocks << d->bs_shift),
-			 "model_hit_ratio", ratio(d->total.hits, d->total.misses),
-			 "curve", json_string("lru"), "points", pts, "keel_curve", keel_curve_json(d));
+	return json_pack(
+		"{s:s, s:s, s:s, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
+		"disk", d->id.id, "name", d->id.name, "mode",
+		d->o.mrc_mode == KEEL_SHARDS_FIXED_RATE ? "fixed-rate" : "fixed-size", "rate",
+		si.rate, "distinct_blocks", si.distinct, "block_size", (json_int_t)d->o.block_size,
+		"accesses", (json_int_t)si.accesses, "sampled", (json_int_t)si.sampled,
+		"sampled_keys", (json_int_t)si.keys, "memory_bytes", (json_int_t)si.bytes,
+		"model_bytes", (json_int_t)(d->o.cache_blocks << d->bs_shift), "model_hit_ratio",
+		ratio(d->total.hits, d->total.misses), "curve", json_string("lru"), "points", pts,
+		"keel_curve", keel_curve_json(d));
 }

@@ -15,8 +15,8 @@
 #include "blk/shards.h"
 
 struct keel_blk_model_opts {
-	__u64 cache_blocks;		/* three-queue cache size, in blocks */
-	__u32 block_size;		/* bytes, a power of two >= 512 */
+	__u64 cache_blocks; /* three-queue cache size, in blocks */
+	__u32 block_size;   /* bytes, a power of two >= 512 */
 	enum keel_shards_mode mrc_mode;
 	double mrc_rate;
 	__u32 mrc_max_samples;
@@ -30,12 +30,12 @@ struct keel_blk_model_opts {
 struct keel_blk_disk;
 
 struct keel_blk_counts {
-	__u64 reads;		/* read requests */
+	__u64 reads; /* read requests */
 	__u64 bytes;
-	__u64 blocks;		/* block accesses offered to the cache */
+	__u64 blocks; /* block accesses offered to the cache */
 	__u64 hits, misses;
-	__u64 latency_ns;	/* sum over the reads that have one */
-	__u64 timed;		/* reads with a latency */
+	__u64 latency_ns; /* sum over the reads that have one */
+	__u64 timed;	  /* reads with a latency */
 	__u64 errors;
 };
 

@@ -17,35 +17,35 @@
 #include "blk/shards.h"
 #include "common/mix64.h"
 
-#define SH_P (1u << 24)		/* hash space for the sampling threshold */
-#define NIL 0xffffffffu
+#define SH_P	(1u << 24) /* hash space for the sampling threshold */
+#define NIL	0xffffffffu
 #define MIN_CAP 16u
 
 struct ent {
 	__u64 key;
-	__u32 h;		/* sampling hash, < SH_P */
-	__u32 slot;		/* NIL while the entry is free */
+	__u32 h;    /* sampling hash, < SH_P */
+	__u32 slot; /* NIL while the entry is free */
 };
 
 struct keel_shards {
 	struct keel_shards_opts o;
-	__u32 t;		/* threshold: sampled when h < t */
+	__u32 t; /* threshold: sampled when h < t */
 	__u64 width;
 	__u64 accesses, sampled;
-	double *hist;		/* o.bins bins of width `width` */
-	double total;		/* sampled accesses, rescaled as t drops */
-	__u64 seed;		/* mixed into every key: picks the sample */
-	double distinct;	/* the HLL's last estimate of the distinct keys */
-	bool distinct_stale;	/* a register moved since */
-	struct keel_distinct hll;	/* every key offered */
+	double *hist;		  /* o.bins bins of width `width` */
+	double total;		  /* sampled accesses, rescaled as t drops */
+	__u64 seed;		  /* mixed into every key: picks the sample */
+	double distinct;	  /* the HLL's last estimate of the distinct keys */
+	bool distinct_stale;	  /* a register moved since */
+	struct keel_distinct hll; /* every key offered */
 	struct ent *ent;
-	__u32 n, cap;		/* live entries, allocated entries */
-	__u32 free_head;	/* free entries, linked through .key */
-	__u32 *heap;		/* live entries, max-heap on h */
-	__u32 *tab;		/* open addressing: entry index or NIL */
+	__u32 n, cap;	 /* live entries, allocated entries */
+	__u32 free_head; /* free entries, linked through .key */
+	__u32 *heap;	 /* live entries, max-heap on h */
+	__u32 *tab;	 /* open addressing: entry index or NIL */
 	__u32 tmask;
-	__u32 *owner;		/* slot -> entry index or NIL */
-	__u32 *bit;		/* Fenwick tree over slots, 1-based */
+	__u32 *owner; /* slot -> entry index or NIL */
+	__u32 *bit;   /* Fenwick tree over slots, 1-based */
 	__u32 nslots, now;
 };
 
@@ -381,7 +381,7 @@ int keel_shards_access(struct keel_shards *s, __u64 key)
 				if (r)
 					return r;
 			} else if (!make_room(s, h)) {
-				return 0;	/* no longer sampled at the new rate */
+				return 0; /* no longer sampled at the new rate */
 			}
 			i = tab_find(s, key, m);
 		}
@@ -453,6 +453,6 @@ void keel_shards_get_info(const struct keel_shards *s, struct keel_shards_info *
 	ret->bin_width = s->width;
 	ret->bytes = sizeof(*s) + s->o.bins * sizeof(*s->hist) +
 		     s->cap * (sizeof(*s->ent) + sizeof(*s->heap)) +
-		     (s->tmask + 1) * sizeof(*s->tab) +
-		     s->nslots * sizeof(*s->owner) + (s->nslots + 1) * sizeof(*s->bit);
+		     (s->tmask + 1) * sizeof(*s->tab) + s->nslots * sizeof(*s->owner) +
+		     (s->nslots + 1) * sizeof(*s->bit);
 }

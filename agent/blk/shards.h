@@ -39,28 +39,28 @@ enum keel_shards_mode { KEEL_SHARDS_FIXED_RATE, KEEL_SHARDS_FIXED_SIZE };
 
 struct keel_shards_opts {
 	enum keel_shards_mode mode;
-	double rate;		/* 0 < rate <= 1; fixed-size starts here too */
-	__u32 max_samples;	/* sampled keys kept, >= 16 */
-	__u64 max_size;		/* the curve's x range, in keys (cache entries) */
-	__u32 bins;		/* points on the curve, 1..65536 */
-	__u64 seed;		/* picks the sampled keys; 0 is keel's default */
+	double rate;	   /* 0 < rate <= 1; fixed-size starts here too */
+	__u32 max_samples; /* sampled keys kept, >= 16 */
+	__u64 max_size;	   /* the curve's x range, in keys (cache entries) */
+	__u32 bins;	   /* points on the curve, 1..65536 */
+	__u64 seed;	   /* picks the sampled keys; 0 is keel's default */
 };
 
 struct keel_shards_info {
-	__u64 accesses;		/* every key offered */
-	__u64 sampled;		/* accesses to sampled keys */
-	__u64 keys;		/* sampled keys held now */
-	double rate;		/* current sampling rate (threshold / 2^24) */
-	double distinct;	/* distinct keys offered (HyperLogLog estimate) */
-	__u64 bin_width;	/* keys per bin */
-	__u64 bytes;		/* memory allocated */
+	__u64 accesses;	 /* every key offered */
+	__u64 sampled;	 /* accesses to sampled keys */
+	__u64 keys;	 /* sampled keys held now */
+	double rate;	 /* current sampling rate (threshold / 2^24) */
+	double distinct; /* distinct keys offered (HyperLogLog estimate) */
+	__u64 bin_width; /* keys per bin */
+	__u64 bytes;	 /* memory allocated */
 };
 
 struct keel_shards;
 
 /* 0 and *ret, or -EINVAL (bad options) / -ENOMEM. */
 int keel_shards_new(const struct keel_shards_opts *o, struct keel_shards **ret);
-void keel_shards_free(struct keel_shards *s);	/* NULL ok */
+void keel_shards_free(struct keel_shards *s); /* NULL ok */
 /* Offer one access; -ENOMEM leaves the sample as it was (the key is skipped). */
 int keel_shards_access(struct keel_shards *s, __u64 key);
 /*

@@ -13,9 +13,9 @@
 #include "cache/sketch.h"
 #include "common/mix64.h"
 
-#define NIL 0xffffffffu
-#define FREQ_MAX 3
-#define FREQ_MASK 3u
+#define NIL	   0xffffffffu
+#define FREQ_MAX   3
+#define FREQ_MASK  3u
 #define EPOCH_BITS 14
 #define EPOCH_MASK ((1u << EPOCH_BITS) - 1)
 /*
@@ -37,25 +37,25 @@
  * passes: cloudPhysicsIO 10% 0.7520 (lost to LIRS's 0.7519), now 0.7514;
  * 19 cells instead of 18 (docs/cache.md).
  */
-#define REUSE_FRACTION 5
-#define MIN_SHARD_SLOTS 16
+#define REUSE_FRACTION	 5
+#define MIN_SHARD_SLOTS	 16
 #define MAX_LOOKUP_TRIES 8
 
 enum slot_state { S_FREE = 0, S_COLD, S_HOT, S_DEAD };
 
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define LOAD_RLX(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define LOAD(p)		__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define LOAD_RLX(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
 /* Policy constants; measured on the public traces (docs/cache.md). */
-#define COLD_PCT_DEFAULT 1	/* LIRS's 1% for resident HIR keys */
-#define GHOST_PER_ENTRY 2	/* ghost fingerprints per cache entry */
-#define GHOST_WINDOW_EXTRA 6	/* + 6 x capacity misses of recency */
-#define NEAR_MISS 2		/* a ghost hit within 2 x cold grows cold */
-#define NEAR_MISS_MIN_PCT 5	/* ... or within 2 x 5% of the cache */
-#define NEAR_MISS_MIN 4		/* ... or within 4 misses (tiny caches) */
-#define HOT_NEAR 2		/* a hot ghost hit within 2 x the hand's age */
+#define COLD_PCT_DEFAULT   1 /* LIRS's 1% for resident HIR keys */
+#define GHOST_PER_ENTRY	   2 /* ghost fingerprints per cache entry */
+#define GHOST_WINDOW_EXTRA 6 /* + 6 x capacity misses of recency */
+#define NEAR_MISS	   2 /* a ghost hit within 2 x cold grows cold */
+#define NEAR_MISS_MIN_PCT  5 /* ... or within 2 x 5% of the cache */
+#define NEAR_MISS_MIN	   4 /* ... or within 4 misses (tiny caches) */
+#define HOT_NEAR	   2 /* a hot ghost hit within 2 x the hand's age */
 /*
  * A ghost hit is admitted to hot when its reuse distance is below 3/5 of
  * the age of hot's CLOCK victim.  The victim's age overstates LIRS's
@@ -75,7 +75,7 @@ enum slot_state { S_FREE = 0, S_COLD, S_HOT, S_DEAD };
  * (docs/cache.md, "Third round").
  */
 #define SKETCH_PER_ENTRY 2
-#define SKETCH_PERIOD 10
+#define SKETCH_PERIOD	 10
 
 /*
  * One slot: what a lookup reads (key, chain) and writes (meta) share one
@@ -83,8 +83,8 @@ enum slot_state { S_FREE = 0, S_COLD, S_HOT, S_DEAD };
  */
 struct slot {
 	__u64 key;
-	__u32 next;		/* hash chain, or free list when free */
-	__u16 meta;		/* epoch of last reference << 2 | counter */
+	__u32 next; /* hash chain, or free list when free */
+	__u16 meta; /* epoch of last reference << 2 | counter */
 	__u8 state;
 	__u8 pad;
 } __attribute__((aligned(16)));
@@ -98,15 +98,15 @@ struct fifo {
  * counters below change on every miss and must not invalidate it.
  */
 struct shard_ro {
-	__u32 cap;		/* slots */
-	__u32 base;		/* global number of slot 0 */
+	__u32 cap;  /* slots */
+	__u32 base; /* global number of slot 0 */
 	__u32 nbuckets;
 	__u32 stripe_mask;
-	__u32 mark_epochs;	/* epochs a mark's epoch is kept on hits */
-	__u32 reuse_epochs;	/* age of a mark at which a hit counts again */
+	__u32 mark_epochs;  /* epochs a mark's epoch is kept on hits */
+	__u32 reuse_epochs; /* age of a mark at which a hit counts again */
 	struct slot *e;
 	__u32 *buckets;
-	__u32 *seq;		/* one per stripe of buckets */
+	__u32 *seq; /* one per stripe of buckets */
 } __attribute__((aligned(64)));
 
 struct shard {
@@ -114,9 +114,9 @@ struct shard {
 	/* Written by the writer once per epoch (2^eshift misses) only. */
 	__u32 epoch __attribute__((aligned(64)));
 	pthread_mutex_t lock __attribute__((aligned(64)));
-	__u32 now;		/* misses so far: the shard's clock */
+	__u32 now; /* misses so far: the shard's clock */
 	__u32 eshift;
-	__u32 *qnext;		/* link on the cold or the hot queue */
+	__u32 *qnext; /* link on the cold or the hot queue */
 	struct fifo cold, hot;
 	__u32 free_head;
 	__u32 ncold, nhot;
@@ -124,7 +124,7 @@ struct shard {
 	bool fixed;
 	double cold_target_f;
 	struct keel_ghost ghost;
-	struct keel_sketch freq;	/* misses and collected references */
+	struct keel_sketch freq; /* misses and collected references */
 	__u64 ghost_hits, ghost_rejects, promotions, promotion_vetoes, evictions;
 } __attribute__((aligned(64)));
 
@@ -139,16 +139,16 @@ struct stat_stripe {
 	__u64 hits, misses;
 } __attribute__((aligned(64)));
 
-static __thread __u32 tls_stripe;	/* 0: not picked yet */
+static __thread __u32 tls_stripe; /* 0: not picked yet */
 static __u32 next_stripe;
 
 struct keel_cache {
 	__u32 nshards;
-	__u32 shard_shift;	/* 64 - log2(nshards) */
+	__u32 shard_shift; /* 64 - log2(nshards) */
 	__u32 slots;
 	__u64 capacity, ghost_capacity;
 	struct shard *shards;
-	struct stat_stripe *stats;	/* STAT_STRIPES */
+	struct stat_stripe *stats; /* STAT_STRIPES */
 };
 
 static __u64 ghost_hash(__u64 key)
@@ -226,8 +226,7 @@ static int shard_init(struct shard *s, __u32 cap, __u32 base, __u32 ghost_cap,
 		r->mark_epochs = 1;
 	r->reuse_epochs = (cap / REUSE_FRACTION) >> s->eshift;
 	if (!r->e || !r->buckets || !r->seq || !s->qnext ||
-	    keel_ghost_init(&s->ghost, ghost_cap,
-			    ghost_cap + cap * GHOST_WINDOW_EXTRA) ||
+	    keel_ghost_init(&s->ghost, ghost_cap, ghost_cap + cap * GHOST_WINDOW_EXTRA) ||
 	    keel_sketch_init(&s->freq, sketch_size(cap, SKETCH_PER_ENTRY),
 			     sketch_size(cap, SKETCH_PERIOD)))
 		return -ENOMEM;
@@ -256,13 +255,12 @@ int keel_cache_new(const struct keel_cache_opts *o, struct keel_cache **ret)
 {
 	struct keel_cache *c;
 	__u32 nshards = o->shards ? o->shards : 1;
-	__u64 ghost = o->ghost_capacity ? o->ghost_capacity
-					: o->capacity * GHOST_PER_ENTRY;
+	__u64 ghost = o->ghost_capacity ? o->ghost_capacity : o->capacity * GHOST_PER_ENTRY;
 	__u32 base = 0;
 	int err;
 
-	if (!o->capacity || o->capacity >= NIL || ghost >= NIL / 4 ||
-	    (nshards & (nshards - 1)) || o->cold_pct > 90)
+	if (!o->capacity || o->capacity >= NIL || ghost >= NIL / 4 || (nshards & (nshards - 1)) ||
+	    o->cold_pct > 90)
 		return -EINVAL;
 	while (nshards > 1 && o->capacity / nshards < MIN_SHARD_SLOTS)
 		nshards >>= 1;
@@ -285,8 +283,7 @@ int keel_cache_new(const struct keel_cache_opts *o, struct keel_cache **ret)
 	memset(c->stats, 0, sizeof(*c->stats) * STAT_STRIPES);
 	memset(c->shards, 0, sizeof(*c->shards) * nshards);
 	for (__u32 i = 0; i < nshards; i++) {
-		__u32 cap = (__u32)(o->capacity / nshards +
-				    (i < o->capacity % nshards));
+		__u32 cap = (__u32)(o->capacity / nshards + (i < o->capacity % nshards));
 		__u32 gcap = (__u32)(ghost / nshards + (i < ghost % nshards));
 
 		err = shard_init(&c->shards[i], cap, base, gcap, o);
@@ -408,14 +405,13 @@ static void freq_dec(struct shard *s, __u32 slot)
 	STORE_RLX(&s->ro.e[slot].meta, (__u16)(m - 1));
 }
 
-static void evicted(struct shard *s, __u32 slot, enum keel_ghost_origin o,
-		    bool *ret_evicted, __u64 *ret_key)
+static void evicted(struct shard *s, __u32 slot, enum keel_ghost_origin o, bool *ret_evicted,
+		    __u64 *ret_key)
 {
 	__u64 key = s->ro.e[slot].key;
 
 	unlink_slot(s, slot);
-	keel_ghost_add(&s->ghost, ghost_hash(key), o, s->now - slot_age(s, slot),
-		       s->now);
+	keel_ghost_add(&s->ghost, ghost_hash(key), o, s->now - slot_age(s, slot), s->now);
 	s->evictions++;
 	if (ret_evicted)
 		*ret_evicted = true;
@@ -487,8 +483,7 @@ static bool promotion_vetoed(struct shard *s, __u32 slot, bool for_hot)
 	if (s->nhot + for_hot < hot_target(s))
 		return false;
 	v = hot_hand(s);
-	return v != NIL && s->ro.e[v].state != S_DEAD &&
-	       key_freq(s, slot) < key_freq(s, v);
+	return v != NIL && s->ro.e[v].state != S_DEAD && key_freq(s, slot) < key_freq(s, v);
 }
 
 /*
@@ -498,15 +493,13 @@ static bool promotion_vetoed(struct shard *s, __u32 slot, bool for_hot)
  * hot has room, evicted otherwise.  Called with the shard lock held and no
  * free slot left.
  */
-static __u32 evict_one(struct shard *s, bool for_hot, bool *ret_evicted,
-		       __u64 *ret_key)
+static __u32 evict_one(struct shard *s, bool for_hot, bool *ret_evicted, __u64 *ret_key)
 {
 	for (;;) {
 		__u32 slot;
 
 		/* Removed keys wait on their queue; reuse them first. */
-		if (s->cold.head != NIL &&
-		    s->ro.e[s->cold.head].state == S_DEAD)
+		if (s->cold.head != NIL && s->ro.e[s->cold.head].state == S_DEAD)
 			return q_pop(s, &s->cold);
 		if (s->hot.head != NIL && s->ro.e[s->hot.head].state == S_DEAD)
 			return q_pop(s, &s->hot);
@@ -516,8 +509,7 @@ static __u32 evict_one(struct shard *s, bool for_hot, bool *ret_evicted,
 			if (s->ro.e[slot].state == S_DEAD)
 				return slot;
 			s->nhot--;
-			evicted(s, slot, KEEL_GHOST_FROM_HOT, ret_evicted,
-				ret_key);
+			evicted(s, slot, KEEL_GHOST_FROM_HOT, ret_evicted, ret_key);
 			return slot;
 		}
 		slot = q_pop(s, &s->cold);
@@ -530,8 +522,7 @@ static __u32 evict_one(struct shard *s, bool for_hot, bool *ret_evicted,
 			freq_collect(s, slot);
 			if (promotion_vetoed(s, slot, for_hot)) {
 				s->promotion_vetoes++;
-				evicted(s, slot, KEEL_GHOST_FROM_COLD,
-					ret_evicted, ret_key);
+				evicted(s, slot, KEEL_GHOST_FROM_COLD, ret_evicted, ret_key);
 				return slot;
 			}
 			to_hot(s, slot);
@@ -571,8 +562,7 @@ static void adapt(struct shard *s, enum keel_ghost_origin o, __u32 dist)
 		return;
 	if (near < s->ro.cap * NEAR_MISS_MIN_PCT / 100.0)
 		near = s->ro.cap * NEAR_MISS_MIN_PCT / 100.0;
-	if (o == KEEL_GHOST_FROM_COLD &&
-	    (dist < NEAR_MISS * near || dist < NEAR_MISS_MIN)) {
+	if (o == KEEL_GHOST_FROM_COLD && (dist < NEAR_MISS * near || dist < NEAR_MISS_MIN)) {
 		t += 1;
 	} else if (o == KEEL_GHOST_FROM_HOT) {
 		v = hot_hand(s);
@@ -647,8 +637,8 @@ static void tick(struct shard *s)
 		STORE_RLX(&s->epoch, cur_epoch(s));
 }
 
-int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot,
-		      bool *ret_evicted, __u64 *ret_evicted_key)
+int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot, bool *ret_evicted,
+		      __u64 *ret_evicted_key)
 {
 	__u64 h = keel_mix64(key), gh = ghost_hash(key);
 	struct shard *s = shard_of(c, h);
@@ -678,12 +668,10 @@ int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot,
 		/* LIRS's test: the key comes back to hot only if it was
 		 * reused sooner than hot's coldest entry was: the one the
 		 * hand would evict for it. */
-		if (s->free_head == NIL && s->nhot >= hot_target(s) &&
-		    s->ncold) {
+		if (s->free_head == NIL && s->nhot >= hot_target(s) && s->ncold) {
 			v = hot_hand(s);
 			if (v != NIL && s->ro.e[v].state != S_DEAD &&
-			    (__u64)dist * ADMIT_DEN >=
-				    (__u64)slot_age(s, v) * ADMIT_NUM) {
+			    (__u64)dist * ADMIT_DEN >= (__u64)slot_age(s, v) * ADMIT_NUM) {
 				hot = false;
 				s->ghost_rejects++;
 			}
@@ -713,8 +701,7 @@ int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot,
 static struct stat_stripe *my_stats(struct keel_cache *c)
 {
 	if (!tls_stripe)
-		tls_stripe = __atomic_add_fetch(&next_stripe, 1,
-						__ATOMIC_RELAXED) | 0x80000000u;
+		tls_stripe = __atomic_add_fetch(&next_stripe, 1, __ATOMIC_RELAXED) | 0x80000000u;
 	return &c->stats[tls_stripe & (STAT_STRIPES - 1)];
 }
 
@@ -762,8 +749,7 @@ __u32 keel_cache_slots(const struct keel_cache *c)
 	return c->slots;
 }
 
-bool keel_cache_slot_key(const struct keel_cache *c, __u32 slot,
-			 __u64 *ret_key)
+bool keel_cache_slot_key(const struct keel_cache *c, __u32 slot, __u64 *ret_key)
 {
 	const struct shard *s = NULL;
 	__u8 st;
@@ -825,8 +811,7 @@ void keel_cache_get_stats(struct keel_cache *c, struct keel_cache_stats *r)
 	}
 	for (__u32 i = 0; i < STAT_STRIPES; i++) {
 		r->hits += __atomic_load_n(&c->stats[i].hits, __ATOMIC_RELAXED);
-		r->misses += __atomic_load_n(&c->stats[i].misses,
-					     __ATOMIC_RELAXED);
+		r->misses += __atomic_load_n(&c->stats[i].misses, __ATOMIC_RELAXED);
 	}
 	r->cached = r->cold + r->hot;
 	r->bytes_per_entry = (double)meta / (double)c->capacity;

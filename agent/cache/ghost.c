@@ -5,7 +5,7 @@
 
 #include "cache/ghost.h"
 
-#define FP_SHIFT 33
+#define FP_SHIFT   33
 #define ORIGIN_BIT (1ull << 32)
 
 static __u32 ghost_set(const struct keel_ghost *g, __u64 hash)
@@ -49,8 +49,8 @@ void keel_ghost_fini(struct keel_ghost *g)
 	g->words = NULL;
 }
 
-void keel_ghost_add(struct keel_ghost *g, __u64 hash, enum keel_ghost_origin o,
-		    __u32 ref, __u32 now)
+void keel_ghost_add(struct keel_ghost *g, __u64 hash, enum keel_ghost_origin o, __u32 ref,
+		    __u32 now)
 {
 	__u64 *set = g->words + (size_t)ghost_set(g, hash) * KEEL_GHOST_WAYS;
 	__u64 fp = ghost_fp(hash);
@@ -58,7 +58,7 @@ void keel_ghost_add(struct keel_ghost *g, __u64 hash, enum keel_ghost_origin o,
 	__u32 oldest = 0;
 
 	if ((__u32)(now - ref) >= g->window)
-		return;	/* too old to be live: nothing to remember */
+		return; /* too old to be live: nothing to remember */
 	for (int i = 0; i < KEEL_GHOST_WAYS; i++) {
 		__u64 w = set[i];
 		__u32 age;
@@ -73,8 +73,7 @@ void keel_ghost_add(struct keel_ghost *g, __u64 hash, enum keel_ghost_origin o,
 			victim = i;
 		}
 	}
-	set[victim] = (fp << FP_SHIFT) |
-		      (o == KEEL_GHOST_FROM_HOT ? ORIGIN_BIT : 0) | ref;
+	set[victim] = (fp << FP_SHIFT) | (o == KEEL_GHOST_FROM_HOT ? ORIGIN_BIT : 0) | ref;
 }
 
 static int ghost_find(const struct keel_ghost *g, __u64 hash, __u32 now)
@@ -93,19 +92,16 @@ static enum keel_ghost_origin origin_of(__u64 w)
 	return (w & ORIGIN_BIT) ? KEEL_GHOST_FROM_HOT : KEEL_GHOST_FROM_COLD;
 }
 
-enum keel_ghost_origin keel_ghost_peek(const struct keel_ghost *g, __u64 hash,
-				       __u32 now)
+enum keel_ghost_origin keel_ghost_peek(const struct keel_ghost *g, __u64 hash, __u32 now)
 {
 	int i = ghost_find(g, hash, now);
 
 	if (i < 0)
 		return KEEL_GHOST_NONE;
-	return origin_of(g->words[(size_t)ghost_set(g, hash) * KEEL_GHOST_WAYS +
-				  i]);
+	return origin_of(g->words[(size_t)ghost_set(g, hash) * KEEL_GHOST_WAYS + i]);
 }
 
-enum keel_ghost_origin keel_ghost_take(struct keel_ghost *g, __u64 hash,
-				       __u32 now, __u32 *ret_ref)
+enum keel_ghost_origin keel_ghost_take(struct keel_ghost *g, __u64 hash, __u32 now, __u32 *ret_ref)
 {
 	int i = ghost_find(g, hash, now);
 	__u64 *w;

@@ -22,8 +22,8 @@
 struct keel_ghost {
 	__u64 *words;
 	__u32 nsets;
-	__u32 entries;	/* words in the table */
-	__u32 window;	/* misses a fingerprint stays live after its reference */
+	__u32 entries; /* words in the table */
+	__u32 window;  /* misses a fingerprint stays live after its reference */
 };
 
 enum keel_ghost_origin {
@@ -36,14 +36,12 @@ int keel_ghost_init(struct keel_ghost *g, __u32 capacity, __u32 window);
 void keel_ghost_fini(struct keel_ghost *g);
 /* hash: a 64-bit hash of the key independent of the one the table uses;
  * ref: shard time of the key's last reference; now: shard time. */
-void keel_ghost_add(struct keel_ghost *g, __u64 hash, enum keel_ghost_origin o,
-		    __u32 ref, __u32 now);
+void keel_ghost_add(struct keel_ghost *g, __u64 hash, enum keel_ghost_origin o, __u32 ref,
+		    __u32 now);
 /* Finds and removes the fingerprint; returns where it came from or NONE,
  * and the time of the key's last reference in *ret_ref. */
-enum keel_ghost_origin keel_ghost_take(struct keel_ghost *g, __u64 hash,
-				       __u32 now, __u32 *ret_ref);
-enum keel_ghost_origin keel_ghost_peek(const struct keel_ghost *g, __u64 hash,
-				       __u32 now);
+enum keel_ghost_origin keel_ghost_take(struct keel_ghost *g, __u64 hash, __u32 now, __u32 *ret_ref);
+enum keel_ghost_origin keel_ghost_peek(const struct keel_ghost *g, __u64 hash, __u32 now);
 __u32 keel_ghost_live(const struct keel_ghost *g, __u32 now);
 __u64 keel_ghost_bytes(const struct keel_ghost *g);
 

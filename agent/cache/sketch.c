@@ -5,7 +5,7 @@
 
 #include "cache/sketch.h"
 
-#define WAYS 4
+#define WAYS	  4
 #define COUNT_MAX 15
 
 int keel_sketch_init(struct keel_sketch *k, __u32 counters, __u32 period)

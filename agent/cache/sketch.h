@@ -19,10 +19,10 @@
 #include <linux/types.h>
 
 struct keel_sketch {
-	__u8 *nib;	/* counters, two per byte */
-	__u32 mask;	/* counters - 1 */
-	__u32 adds;	/* increments since the last halving */
-	__u32 period;	/* increments between halvings */
+	__u8 *nib;    /* counters, two per byte */
+	__u32 mask;   /* counters - 1 */
+	__u32 adds;   /* increments since the last halving */
+	__u32 period; /* increments between halvings */
 };
 
 /* counters: at most this many, rounded down to a power of two (>= 64). */

@@ -72,8 +72,7 @@ int keel_trace_writer_open(const char *path, struct keel_trace_writer **ret)
 	return 0;
 }
 
-int keel_trace_writer_append(struct keel_trace_writer *w,
-			     const struct keel_trace_record *r)
+int keel_trace_writer_append(struct keel_trace_writer *w, const struct keel_trace_record *r)
 {
 	unsigned char b[KEEL_TRACE_RECORD_SIZE];
 
@@ -116,8 +115,8 @@ int keel_trace_reader_open(const char *path, struct keel_trace_reader **ret)
 		err = -errno;
 		goto free_reader;
 	}
-	if (fread(hdr, sizeof(hdr), 1, r->f) != 1 ||
-	    memcmp(hdr, KEEL_TRACE_MAGIC, 8) || get32(hdr + 8) < 1)
+	if (fread(hdr, sizeof(hdr), 1, r->f) != 1 || memcmp(hdr, KEEL_TRACE_MAGIC, 8) ||
+	    get32(hdr + 8) < 1)
 		goto close_file;
 	r->record_size = get32(hdr + 12);
 	/* A version-1 record is 32 bytes; later versions may only grow. */
@@ -138,8 +137,7 @@ free_reader:
 	return err;
 }
 
-int keel_trace_reader_next(struct keel_trace_reader *r,
-			   struct keel_trace_record *out)
+int keel_trace_reader_next(struct keel_trace_reader *r, struct keel_trace_record *out)
 {
 	size_t n = fread(r->buf, 1, r->record_size, r->f);
 

@@ -10,8 +10,8 @@
 #include "keel/trace.h"
 
 static const char *const fmt_names[] = {
-	[KEEL_SIM_FMT_AUTO] = "auto",	 [KEEL_SIM_FMT_ORACLE] = "oracle",
-	[KEEL_SIM_FMT_CPHY] = "csv",	 [KEEL_SIM_FMT_MSR] = "msr",
+	[KEEL_SIM_FMT_AUTO] = "auto",	    [KEEL_SIM_FMT_ORACLE] = "oracle",
+	[KEEL_SIM_FMT_CPHY] = "csv",	    [KEEL_SIM_FMT_MSR] = "msr",
 	[KEEL_SIM_FMT_TENCENT] = "tencent", [KEEL_SIM_FMT_TEXT] = "text",
 	[KEEL_SIM_FMT_KEEL] = "keel",
 };
@@ -73,8 +73,7 @@ static void field(const char *line, int i, char *buf, size_t len)
 
 	for (; i > 0 && *line; line++)
 		i -= *line == ',';
-	while (*line && *line != ',' && *line != '\n' && *line != '\r' &&
-	       k + 1 < len)
+	while (*line && *line != ',' && *line != '\n' && *line != '\r' && k + 1 < len)
 		buf[k++] = *line++;
 	buf[k] = 0;
 }
@@ -111,8 +110,7 @@ static enum keel_sim_format guess_text(const char *line)
 	return KEEL_SIM_FMT_AUTO;
 }
 
-int keel_sim_trace_detect(const char *path, enum keel_sim_format *ret,
-			  struct keel_sim_err *err)
+int keel_sim_trace_detect(const char *path, enum keel_sim_format *ret, struct keel_sim_err *err)
 {
 	unsigned char head[512];
 	char line[512];
@@ -122,8 +120,7 @@ int keel_sim_trace_detect(const char *path, enum keel_sim_format *ret,
 	gzFile gz;
 
 	if (!f) {
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", path,
-			 strerror(errno));
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(errno));
 		return -errno;
 	}
 	n = fread(head, 1, sizeof(head), f);
@@ -133,7 +130,7 @@ int keel_sim_trace_detect(const char *path, enum keel_sim_format *ret,
 		return 0;
 	}
 	if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
-		text = true;	/* gzip: look at what it holds */
+		text = true; /* gzip: look at what it holds */
 	} else {
 		for (size_t i = 0; i < n; i++)
 			if (!isprint(head[i]) && !isspace(head[i]))
@@ -147,8 +144,8 @@ int keel_sim_trace_detect(const char *path, enum keel_sim_format *ret,
 	if (!gz || !gzgets(gz, line, sizeof(line))) {
 		if (gz)
 			gzclose(gz);
-		snprintf(err->msg, sizeof(err->msg),
-			 "%s: empty or unreadable; give --format", path);
+		snprintf(err->msg, sizeof(err->msg), "%s: empty or unreadable; give --format",
+			 path);
 		return -EBADMSG;
 	}
 	gzclose(gz);
@@ -163,8 +160,8 @@ int keel_sim_trace_detect(const char *path, enum keel_sim_format *ret,
 	return 0;
 }
 
-int keel_sim_trace_load(const char *path, enum keel_sim_format fmt,
-			struct keel_sim_trace *t, struct keel_sim_err *err)
+int keel_sim_trace_load(const char *path, enum keel_sim_format fmt, struct keel_sim_trace *t,
+			struct keel_sim_err *err)
 {
 	int r;
 
@@ -191,8 +188,7 @@ int keel_sim_trace_load(const char *path, enum keel_sim_format fmt,
 		break;
 	}
 	if (!r && t->n == 0) {
-		snprintf(err->msg, sizeof(err->msg), "%s: no requests in trace",
-			 path);
+		snprintf(err->msg, sizeof(err->msg), "%s: no requests in trace", path);
 		r = -ENODATA;
 	}
 	if (r)

@@ -55,9 +55,8 @@ static int keys_next(struct keel_sim_keys *k)
 	return r;
 }
 
-int keel_sim_keys_build(const struct keel_sim_trace *t, enum keel_sim_mode m,
-			__u32 block_size, bool reads_only,
-			struct keel_sim_keys *k)
+int keel_sim_keys_build(const struct keel_sim_trace *t, enum keel_sim_mode m, __u32 block_size,
+			bool reads_only, struct keel_sim_keys *k)
 {
 	size_t alloc = 0;
 	int r = 0;

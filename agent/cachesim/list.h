@@ -12,10 +12,10 @@
 
 struct sim_node {
 	__u64 key;
-	__u64 aux;		/* policy-defined (next use, ...) */
+	__u64 aux; /* policy-defined (next use, ...) */
 	__u32 prev, next;
 	__u32 freq;
-	__u8 q;			/* which list the node is on */
+	__u8 q; /* which list the node is on */
 };
 
 struct sim_list {
@@ -36,8 +36,7 @@ static inline void sim_list_init(struct sim_list *l)
 	l->len = 0;
 }
 
-static inline void sim_list_push_head(struct sim_node *n, struct sim_list *l,
-				      __u32 i)
+static inline void sim_list_push_head(struct sim_node *n, struct sim_list *l, __u32 i)
 {
 	n[i].prev = KEEL_SIM_NIL;
 	n[i].next = l->head;
@@ -49,8 +48,7 @@ static inline void sim_list_push_head(struct sim_node *n, struct sim_list *l,
 	l->len++;
 }
 
-static inline void sim_list_remove(struct sim_node *n, struct sim_list *l,
-				   __u32 i)
+static inline void sim_list_remove(struct sim_node *n, struct sim_list *l, __u32 i)
 {
 	if (n[i].prev != KEEL_SIM_NIL)
 		n[n[i].prev].next = n[i].next;

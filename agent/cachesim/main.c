@@ -50,10 +50,12 @@ static const struct argp_option options[] = {
 	  "Trace format: oracle (libCacheSim oracleGeneral binary), csv "
 	  "(version,time,op,size,lbn), msr (MSR Cambridge), tencent (Tencent "
 	  "CBS), text (one key per line, LIRS; gzip or plain), keel (KEELTRC1). "
-	  "Default: guessed from the file", 0 },
+	  "Default: guessed from the file",
+	  0 },
 	{ "policies", 'p', "LIST", 0,
 	  "Comma-separated policies: keel, lru, clock, fifo, 2q, arc, s3fifo, "
-	  "sieve, lirs, wtinylfu, belady, or all (default)", 0 },
+	  "sieve, lirs, wtinylfu, belady, or all (default)",
+	  0 },
 	{ "sizes", 's', "LIST", 0,
 	  "Comma-separated cache sizes: a count of objects (4897), a percentage "
 	  "(10%) or a fraction (0.1) of the working set. Default: 1%,5%,10%,30%",
@@ -61,14 +63,16 @@ static const struct argp_option options[] = {
 	{ "mode", 'm', "MODE", 0,
 	  "object: each request is one object keyed by its start address (as "
 	  "libCacheSim --ignore-obj-size 1; the default). block: requests are "
-	  "split into --block-size blocks", 0 },
-	{ "block-size", OPT_BLOCK_SIZE, "BYTES", 0,
-	  "Block size for --mode block (default 4096)", 0 },
+	  "split into --block-size blocks",
+	  0 },
+	{ "block-size", OPT_BLOCK_SIZE, "BYTES", 0, "Block size for --mode block (default 4096)",
+	  0 },
 	{ "reads-only", OPT_READS_ONLY, NULL, 0,
 	  "Replay reads only (what a read cache sees); writes are skipped", 0 },
 	{ "json", OPT_JSON, NULL, 0,
 	  "Print a JSON array of {policy, size, fraction, requests, misses, "
-	  "miss_ratio, ...}", 0 },
+	  "miss_ratio, ...}",
+	  0 },
 	{ "csv", OPT_CSV, NULL, 0, "Print CSV, one line per policy and size", 0 },
 	{ "plot", OPT_PLOT, "FILE.svg", 0,
 	  "Also draw miss ratio against cache size for every policy as SVG", 0 },
@@ -78,7 +82,8 @@ static const struct argp_option options[] = {
 	  "in that cell (1.0000: never beaten), the same over the best of the "
 	  "other policies only (vs rest: below 1 where it beats the field), the "
 	  "cells it is best in and its worst cell. With --json, one JSON "
-	  "object", 0 },
+	  "object",
+	  0 },
 	{ "quiet", 'q', NULL, 0, "No progress on the terminal", 0 },
 	{ 0 },
 };
@@ -114,8 +119,7 @@ static int parse_policies(struct env *e, char *arg)
 	char *save, *tok;
 
 	e->npols = 0;
-	for (tok = strtok_r(arg, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		const struct keel_sim_policy *p;
 
 		if (!strcmp(tok, "all")) {
@@ -138,8 +142,7 @@ static int parse_sizes(struct env *e, char *arg)
 	char *save, *tok;
 
 	e->nsizes = 0;
-	for (tok = strtok_r(arg, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	for (tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *end;
 		double v;
 
@@ -172,8 +175,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	switch (key) {
 	case 'f':
 		if (keel_sim_format_parse(arg, &e->format))
-			argp_error(st, "unknown format '%s'; use oracle, csv, msr, "
-				       "tencent, text or keel", arg);
+			argp_error(st,
+				   "unknown format '%s'; use oracle, csv, msr, "
+				   "tencent, text or keel",
+				   arg);
 		break;
 	case 'p':
 		if (parse_policies(e, arg))
@@ -183,8 +188,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		break;
 	case 's':
 		if (parse_sizes(e, arg))
-			argp_error(st, "bad --sizes list '%s'; give counts (4897), "
-				       "percentages (10%%) or fractions (0.1)", arg);
+			argp_error(st,
+				   "bad --sizes list '%s'; give counts (4897), "
+				   "percentages (10%%) or fractions (0.1)",
+				   arg);
 		break;
 	case 'm':
 		if (!strcmp(arg, "object"))
@@ -198,8 +205,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 		errno = 0;
 		v = strtoul(arg, &end, 10);
 		if (errno || *end || v < 512 || v > (1ul << 30) || (v & (v - 1)))
-			argp_error(st, "--block-size must be a power of two "
-				       "between 512 and 1 GiB, not '%s'", arg);
+			argp_error(st,
+				   "--block-size must be a power of two "
+				   "between 512 and 1 GiB, not '%s'",
+				   arg);
 		e->block_size = (__u32)v;
 		break;
 	case OPT_READS_ONLY:
@@ -239,8 +248,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 
 static __u64 size_of(const struct env *e, size_t i, __u64 unique)
 {
-	double v = e->size_frac[i] ? floor(e->size_val[i] * (double)unique)
-				   : e->size_val[i];
+	double v = e->size_frac[i] ? floor(e->size_val[i] * (double)unique) : e->size_val[i];
 
 	return v < 1 ? 1 : (__u64)v;
 }
@@ -265,8 +273,7 @@ static int run_trace(const struct env *e, const char *path, bool progress,
 	if (progress)
 		fprintf(stderr, "\r\033[K");
 	if (r) {
-		fprintf(stderr, "keel-cachesim: %s\n",
-			err.msg[0] ? err.msg : strerror(-r));
+		fprintf(stderr, "keel-cachesim: %s\n", err.msg[0] ? err.msg : strerror(-r));
 		return r;
 	}
 	r = keel_sim_keys_build(&t, e->mode, e->block_size, e->reads_only, &k);
@@ -275,8 +282,8 @@ static int run_trace(const struct env *e, const char *path, bool progress,
 	if (r) {
 		fprintf(stderr, "keel-cachesim: %s: %s\n", path,
 			r == -ENODATA ? "no requests left (all writes with "
-					"--reads-only?)"
-				      : strerror(-r));
+					"--reads-only?)" :
+					strerror(-r));
 		goto cleanup;
 	}
 	*res = calloc(e->npols * e->nsizes, sizeof(**res));
@@ -290,15 +297,16 @@ static int run_trace(const struct env *e, const char *path, bool progress,
 			__u64 size = size_of(e, s, k.unique);
 
 			if (progress)
-				fprintf(stderr, "\r\033[K[%zu/%zu] %s at %llu",
-					nres + 1, e->npols * e->nsizes,
-					e->pols[p]->name,
+				fprintf(stderr, "\r\033[K[%zu/%zu] %s at %llu", nres + 1,
+					e->npols * e->nsizes, e->pols[p]->name,
 					(unsigned long long)size);
 			r = keel_sim_run(e->pols[p], &k, size, &(*res)[nres]);
 			if (r) {
-				fprintf(stderr, "\nkeel-cachesim: %s: %s at size "
-						"%llu: %s\n", path, e->pols[p]->name,
-					(unsigned long long)size, strerror(-r));
+				fprintf(stderr,
+					"\nkeel-cachesim: %s: %s at size "
+					"%llu: %s\n",
+					path, e->pols[p]->name, (unsigned long long)size,
+					strerror(-r));
 				goto cleanup;
 			}
 			nres++;
@@ -309,9 +317,8 @@ static int run_trace(const struct env *e, const char *path, bool progress,
 	*rep = (struct keel_sim_report){
 		.trace = path,
 		.format = keel_sim_format_name(t.format),
-		.mode = e->mode == KEEL_SIM_BLOCK
-				? (e->reads_only ? "block-reads" : "block")
-				: (e->reads_only ? "object-reads" : "object"),
+		.mode = e->mode == KEEL_SIM_BLOCK ? (e->reads_only ? "block-reads" : "block") :
+						    (e->reads_only ? "object-reads" : "object"),
 		.requests = k.n,
 		.unique = k.unique,
 		.res = *res,
@@ -336,14 +343,13 @@ static int print_report(const struct env *e, const struct keel_sim_report *rep)
 	if (!r && e->plot) {
 		r = keel_sim_out_svg(e->plot, rep);
 		if (r)
-			fprintf(stderr, "keel-cachesim: cannot write %s: %s\n",
-				e->plot, strerror(-r));
+			fprintf(stderr, "keel-cachesim: cannot write %s: %s\n", e->plot,
+				strerror(-r));
 	}
 	return r;
 }
 
-static int print_summary(const struct env *e,
-			 const struct keel_sim_report *reps, size_t n)
+static int print_summary(const struct env *e, const struct keel_sim_report *reps, size_t n)
 {
 	struct keel_sim_summary sum;
 	int r = keel_sim_summarize(reps, n, &sum);
@@ -353,8 +359,8 @@ static int print_summary(const struct env *e,
 	if (r) {
 		fprintf(stderr, "keel-cachesim: --summary: %s\n",
 			r == -ENODATA ? "no cell with an online policy (only "
-					"belady was run?)"
-				      : strerror(-r));
+					"belady was run?)" :
+					strerror(-r));
 		keel_sim_summary_free(&sum);
 		return r;
 	}
@@ -404,10 +410,9 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	for (; nreps < e.ntraces; nreps++) {
-		r = run_trace(&e, e.traces[nreps], progress, &reps[nreps],
-			      &res[nreps]);
+		r = run_trace(&e, e.traces[nreps], progress, &reps[nreps], &res[nreps]);
 		if (r) {
-			nreps++;	/* free its results too */
+			nreps++; /* free its results too */
 			goto cleanup;
 		}
 		if (!e.summary) {

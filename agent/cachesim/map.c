@@ -77,8 +77,7 @@ int keel_sim_map_put(struct keel_sim_map *m, __u64 key, __u32 val)
 		if (err)
 			return err;
 	}
-	for (i = map_slot(m, key); m->vals[i] != KEEL_SIM_NIL;
-	     i = (i + 1) & m->mask) {
+	for (i = map_slot(m, key); m->vals[i] != KEEL_SIM_NIL; i = (i + 1) & m->mask) {
 		if (m->keys[i] == key) {
 			m->vals[i] = val;
 			return 0;
@@ -100,8 +99,7 @@ void keel_sim_map_del(struct keel_sim_map *m, __u64 key)
 		return;
 	/* Backward-shift: pull later entries of the run into the hole so
 	 * lookups never need tombstones. */
-	for (j = (i + 1) & m->mask; m->vals[j] != KEEL_SIM_NIL;
-	     j = (j + 1) & m->mask) {
+	for (j = (i + 1) & m->mask; m->vals[j] != KEEL_SIM_NIL; j = (j + 1) & m->mask) {
 		size_t home = map_slot(m, m->keys[j]);
 
 		if (((j - home) & m->mask) >= ((j - i) & m->mask)) {

@@ -10,8 +10,8 @@
 
 #include "cachesim/sim.h"
 
-#define W 800
-#define H 500
+#define W  800
+#define H  500
 #define ML 70
 #define MR 150
 #define MT 40
@@ -68,39 +68,50 @@ int keel_sim_out_svg(const char *path, const struct keel_sim_report *r)
 		return -errno;
 #define PX(x) (ML + (double)(x) / xmax * (W - ML - MR))
 #define PY(y) (MT + (ymax - (y)) / (ymax - ymin) * (H - MT - MB))
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-		   "height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n"
-		   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+	fprintf(f,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+		"height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n"
+		"<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
 		W, H);
-	fprintf(f, "<text x=\"%d\" y=\"22\" font-size=\"14\">miss ratio vs cache "
-		   "size: ", ML);
+	fprintf(f,
+		"<text x=\"%d\" y=\"22\" font-size=\"14\">miss ratio vs cache "
+		"size: ",
+		ML);
 	escape(f, r->trace);
-	fprintf(f, " (%s mode, %llu unique keys)</text>\n", r->mode,
-		(unsigned long long)r->unique);
+	fprintf(f, " (%s mode, %llu unique keys)</text>\n", r->mode, (unsigned long long)r->unique);
 	for (int t = 0; t <= 5; t++) {
 		double y = ymin + (ymax - ymin) * t / 5, x = xmax * t / 5;
 
-		fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
-			   "stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
-			   "text-anchor=\"end\">%.2f</text>\n",
+		fprintf(f,
+			"<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
+			"stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
+			"text-anchor=\"end\">%.2f</text>\n",
 			ML, W - MR, PY(y), PY(y), ML - 6, PY(y) + 4, y);
-		fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">"
-			   "%.0f</text>\n", PX(x), H - MB + 18, x);
+		fprintf(f,
+			"<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">"
+			"%.0f</text>\n",
+			PX(x), H - MB + 18, x);
 	}
-	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-		   "fill=\"none\" stroke=\"black\"/>\n", ML, MT, W - ML - MR,
-		H - MT - MB);
-	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">cache size "
-		   "(objects)</text>\n", (W - MR + ML) / 2, H - 18);
-	fprintf(f, "<text transform=\"translate(18,%d) rotate(-90)\" "
-		   "text-anchor=\"middle\">miss ratio</text>\n", (H - MB + MT) / 2);
+	fprintf(f,
+		"<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+		"fill=\"none\" stroke=\"black\"/>\n",
+		ML, MT, W - ML - MR, H - MT - MB);
+	fprintf(f,
+		"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">cache size "
+		"(objects)</text>\n",
+		(W - MR + ML) / 2, H - 18);
+	fprintf(f,
+		"<text transform=\"translate(18,%d) rotate(-90)\" "
+		"text-anchor=\"middle\">miss ratio</text>\n",
+		(H - MB + MT) / 2);
 	for (size_t p = 0; p < np; p++) {
 		const char *c = colors[p % (sizeof(colors) / sizeof(*colors))];
 		bool bound = !strcmp(pols[p], "belady");
 
-		fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" "
-			   "stroke-width=\"%s\"%s points=\"", c,
-			!strcmp(pols[p], "keel") ? "3" : "1.5",
+		fprintf(f,
+			"<polyline fill=\"none\" stroke=\"%s\" "
+			"stroke-width=\"%s\"%s points=\"",
+			c, !strcmp(pols[p], "keel") ? "3" : "1.5",
 			bound ? " stroke-dasharray=\"6,4\"" : "");
 		for (size_t i = 0; i < r->nres; i++)
 			if (!strcmp(r->res[i].policy, pols[p]))
@@ -109,14 +120,16 @@ int keel_sim_out_svg(const char *path, const struct keel_sim_report *r)
 		fprintf(f, "\"/>\n");
 		for (size_t i = 0; i < r->nres; i++)
 			if (!strcmp(r->res[i].policy, pols[p]))
-				fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" "
-					   "fill=\"%s\"/>\n", PX(r->res[i].size),
-					PY(r->res[i].miss_ratio), c);
-		fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%zu\" y2=\"%zu\" "
-			   "stroke=\"%s\" stroke-width=\"3\"/><text x=\"%d\" "
-			   "y=\"%zu\">%s</text>\n", W - MR + 12, W - MR + 32,
-			MT + 10 + p * 20, MT + 10 + p * 20, c, W - MR + 38,
-			MT + 14 + p * 20, pols[p]);
+				fprintf(f,
+					"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" "
+					"fill=\"%s\"/>\n",
+					PX(r->res[i].size), PY(r->res[i].miss_ratio), c);
+		fprintf(f,
+			"<line x1=\"%d\" x2=\"%d\" y1=\"%zu\" y2=\"%zu\" "
+			"stroke=\"%s\" stroke-width=\"3\"/><text x=\"%d\" "
+			"y=\"%zu\">%s</text>\n",
+			W - MR + 12, W - MR + 32, MT + 10 + p * 20, MT + 10 + p * 20, c,
+			W - MR + 38, MT + 14 + p * 20, pols[p]);
 	}
 	fprintf(f, "</svg>\n");
 #undef PX

@@ -26,9 +26,8 @@ void keel_sim_out_table(FILE *f, const struct keel_sim_report *r)
 	size_t ns = sizes_of(r, sizes, 64);
 	const char *last = NULL;
 
-	fprintf(f, "trace %s (%s, %s mode): %llu requests, %llu unique keys\n",
-		r->trace, r->format, r->mode, (unsigned long long)r->requests,
-		(unsigned long long)r->unique);
+	fprintf(f, "trace %s (%s, %s mode): %llu requests, %llu unique keys\n", r->trace, r->format,
+		r->mode, (unsigned long long)r->requests, (unsigned long long)r->unique);
 	fprintf(f, "miss ratio by cache size in objects (%% of the working set)\n");
 	fprintf(f, "%-9s", "policy");
 	for (size_t j = 0; j < ns; j++) {
@@ -55,6 +54,5 @@ void keel_sim_out_csv(FILE *f, const struct keel_sim_report *r)
 		fprintf(f, "%s,%llu,%.6f,%llu,%llu,%.6f\n", r->res[i].policy,
 			(unsigned long long)r->res[i].size, r->res[i].fraction,
 			(unsigned long long)r->res[i].requests,
-			(unsigned long long)r->res[i].misses,
-			r->res[i].miss_ratio);
+			(unsigned long long)r->res[i].misses, r->res[i].miss_ratio);
 }

@@ -56,8 +56,7 @@ static void twoq_reclaim(struct twoq *c)
 	if (c->l[AIN].len > c->kin || !c->l[AM].len) {
 		twoq_move(c, c->l[AIN].tail, AOUT);
 		if (c->l[AOUT].len > c->kout)
-			sim_pool_release(&c->pool,
-					 sim_list_pop_tail(n, &c->l[AOUT]));
+			sim_pool_release(&c->pool, sim_list_pop_tail(n, &c->l[AOUT]));
 	} else {
 		sim_pool_release(&c->pool, sim_list_pop_tail(n, &c->l[AM]));
 	}

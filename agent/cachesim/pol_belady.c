@@ -88,8 +88,7 @@ static void heap_compact(struct belady *c)
 	size_t n = c->hn;
 
 	for (size_t i = 0; i < n; i++)
-		if (c->pool.n[old[i].node].aux == old[i].next &&
-		    c->pool.n[old[i].node].q)
+		if (c->pool.n[old[i].node].aux == old[i].next && c->pool.n[old[i].node].q)
 			old[live++] = old[i];
 	c->hn = 0;
 	for (size_t i = 0; i < live; i++)

@@ -18,13 +18,13 @@ enum { LIR = 1, HIR_RES, HIR_NONRES };
 
 struct lnode {
 	__u64 key;
-	__u32 sp, sn;	/* stack S links */
-	__u32 qp, qn;	/* Q links, or the non-resident list */
+	__u32 sp, sn; /* stack S links */
+	__u32 qp, qn; /* Q links, or the non-resident list */
 	__u8 st, in_s, in_q;
 };
 
 struct dl {
-	__u32 head, tail, len;	/* head = top / newest */
+	__u32 head, tail, len; /* head = top / newest */
 };
 
 struct lirs {
@@ -35,29 +35,29 @@ struct lirs {
 	__u64 cap, lir_cap, lir, resident, nr_cap;
 };
 
-#define LINK_FNS(name, P, N)                                                  \
-	static void name##_push(struct lnode *n, struct dl *l, __u32 i)        \
-	{                                                                      \
-		n[i].P = KEEL_SIM_NIL;                                         \
-		n[i].N = l->head;                                              \
-		if (l->head != KEEL_SIM_NIL)                                   \
-			n[l->head].P = i;                                      \
-		else                                                           \
-			l->tail = i;                                           \
-		l->head = i;                                                   \
-		l->len++;                                                      \
-	}                                                                      \
-	static void name##_del(struct lnode *n, struct dl *l, __u32 i)         \
-	{                                                                      \
-		if (n[i].P != KEEL_SIM_NIL)                                    \
-			n[n[i].P].N = n[i].N;                                  \
-		else                                                           \
-			l->head = n[i].N;                                      \
-		if (n[i].N != KEEL_SIM_NIL)                                    \
-			n[n[i].N].P = n[i].P;                                  \
-		else                                                           \
-			l->tail = n[i].P;                                      \
-		l->len--;                                                      \
+#define LINK_FNS(name, P, N)                                            \
+	static void name##_push(struct lnode *n, struct dl *l, __u32 i) \
+	{                                                               \
+		n[i].P = KEEL_SIM_NIL;                                  \
+		n[i].N = l->head;                                       \
+		if (l->head != KEEL_SIM_NIL)                            \
+			n[l->head].P = i;                               \
+		else                                                    \
+			l->tail = i;                                    \
+		l->head = i;                                            \
+		l->len++;                                               \
+	}                                                               \
+	static void name##_del(struct lnode *n, struct dl *l, __u32 i)  \
+	{                                                               \
+		if (n[i].P != KEEL_SIM_NIL)                             \
+			n[n[i].P].N = n[i].N;                           \
+		else                                                    \
+			l->head = n[i].N;                               \
+		if (n[i].N != KEEL_SIM_NIL)                             \
+			n[n[i].N].P = n[i].P;                           \
+		else                                                    \
+			l->tail = n[i].P;                               \
+		l->len--;                                               \
 	}
 
 LINK_FNS(s, sp, sn)
@@ -111,7 +111,7 @@ static void make_nonres(struct lirs *c, __u32 i)
 	struct lnode *n = c->n;
 
 	n[i].st = HIR_NONRES;
-	q_push(n, &c->nr, i);	/* reuse the Q links for the NR list */
+	q_push(n, &c->nr, i); /* reuse the Q links for the NR list */
 	n[i].in_q = 1;
 	if (c->nr.len > c->nr_cap) {
 		__u32 o = c->nr.tail;

@@ -84,8 +84,7 @@ static void s3_evict_small(struct s3 *c)
 		}
 		s3_move(c, t, GHOST);
 		if (c->l[GHOST].len > c->main_cap)
-			sim_pool_release(&c->pool,
-					 sim_list_pop_tail(n, &c->l[GHOST]));
+			sim_pool_release(&c->pool, sim_list_pop_tail(n, &c->l[GHOST]));
 		return;
 	}
 }

@@ -38,7 +38,7 @@ struct wtlfu {
 	struct sim_pool pool;
 	struct sim_list l[4];
 	__u64 cap, win_cap, main_cap, seg_max[4];
-	__u32 *cbf;		/* counting Bloom filter */
+	__u32 *cbf; /* counting Bloom filter */
 	__u32 ncnt;
 	int nhash;
 	__u64 main_hits, decay_at;
@@ -77,7 +77,7 @@ static void cbf_decay(struct wtlfu *c)
 static int wt_create(__u64 cap, void **ret)
 {
 	struct wtlfu *c = calloc(1, sizeof(*c));
-	double bpe = -log(0.001) / 0.480453013918201;	/* ln(2)^2 */
+	double bpe = -log(0.001) / 0.480453013918201; /* ln(2)^2 */
 	double n;
 
 	if (!c)

@@ -13,7 +13,7 @@
 
 #include "cachesim/sim.h"
 
-#define MAX_FIELDS 8
+#define MAX_FIELDS   8
 #define LINE_MAX_LEN 4096
 
 /* Split line in place; returns the number of fields. */
@@ -105,12 +105,12 @@ static const char *parse_tencent(char **f, struct keel_sim_req *q)
 	return NULL;
 }
 
-int keel_sim_read_csv(const char *path, enum keel_sim_format fmt,
-		      struct keel_sim_trace *t, struct keel_sim_err *err)
+int keel_sim_read_csv(const char *path, enum keel_sim_format fmt, struct keel_sim_trace *t,
+		      struct keel_sim_err *err)
 {
-	static const int want[] = { [KEEL_SIM_FMT_CPHY] = 5,
-				    [KEEL_SIM_FMT_MSR] = 7,
-				    [KEEL_SIM_FMT_TENCENT] = 5 };
+	static const int want[] = {
+		[KEEL_SIM_FMT_CPHY] = 5, [KEEL_SIM_FMT_MSR] = 7, [KEEL_SIM_FMT_TENCENT] = 5
+	};
 	char line[LINE_MAX_LEN], *f[MAX_FIELDS];
 	gzFile gz = gzopen(path, "rb");
 	__u64 lineno = 0;
@@ -118,8 +118,7 @@ int keel_sim_read_csv(const char *path, enum keel_sim_format fmt,
 
 	if (!gz) {
 		r = errno ? -errno : -ENOMEM;
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", path,
-			 strerror(-r));
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(-r));
 		return r;
 	}
 	while (gzgets(gz, line, sizeof(line))) {
@@ -135,8 +134,8 @@ int keel_sim_read_csv(const char *path, enum keel_sim_format fmt,
 		if (line[strspn(line, " \t\r\n")] == 0)
 			continue;
 		/* A header line starts with a letter where a number goes. */
-		if (lineno == 1 && ((line[0] >= 'a' && line[0] <= 'z') ||
-				    (line[0] >= 'A' && line[0] <= 'Z')))
+		if (lineno == 1 &&
+		    ((line[0] >= 'a' && line[0] <= 'z') || (line[0] >= 'A' && line[0] <= 'Z')))
 			continue;
 		n = split(line, f);
 		if (n != want[fmt]) {
@@ -148,15 +147,14 @@ int keel_sim_read_csv(const char *path, enum keel_sim_format fmt,
 			r = -EBADMSG;
 			goto out;
 		}
-		why = fmt == KEEL_SIM_FMT_CPHY	? parse_cphy(f, &q)
-		      : fmt == KEEL_SIM_FMT_MSR ? parse_msr(f, &q)
-						: parse_tencent(f, &q);
+		why = fmt == KEEL_SIM_FMT_CPHY ? parse_cphy(f, &q) :
+		      fmt == KEEL_SIM_FMT_MSR  ? parse_msr(f, &q) :
+						 parse_tencent(f, &q);
 		if (why)
 			goto bad;
 		r = keel_sim_trace_push(t, &q);
 		if (r) {
-			snprintf(err->msg, sizeof(err->msg),
-				 "%s:%llu: out of memory", path,
+			snprintf(err->msg, sizeof(err->msg), "%s:%llu: out of memory", path,
 				 (unsigned long long)lineno);
 			goto out;
 		}
@@ -170,9 +168,8 @@ bad:
 	/* A stream cut short reads as a normal end but leaves an error
 	 * (Z_BUF_ERROR, "unexpected end of file") behind. */
 	if (gzerror(gz, &zerr), zerr != Z_OK || !gzeof(gz)) {
-		snprintf(err->msg, sizeof(err->msg),
-			 "%s:%llu: %s (truncated or corrupt gzip?)", path,
-			 (unsigned long long)lineno + 1, gzerror(gz, &zerr));
+		snprintf(err->msg, sizeof(err->msg), "%s:%llu: %s (truncated or corrupt gzip?)",
+			 path, (unsigned long long)lineno + 1, gzerror(gz, &zerr));
 		r = -EBADMSG;
 	}
 out:

@@ -6,8 +6,7 @@
 #include "cachesim/sim.h"
 #include "keel/trace.h"
 
-int keel_sim_read_keel(const char *path, struct keel_sim_trace *t,
-		       struct keel_sim_err *err)
+int keel_sim_read_keel(const char *path, struct keel_sim_trace *t, struct keel_sim_err *err)
 {
 	struct keel_trace_reader *rd;
 	struct keel_trace_record rec;
@@ -16,8 +15,8 @@ int keel_sim_read_keel(const char *path, struct keel_sim_trace *t,
 	if (r) {
 		snprintf(err->msg, sizeof(err->msg), "%s: %s", path,
 			 r == -EBADMSG ? "not a KEELTRC1 trace (bad magic, "
-					 "version or record size in the header)"
-				       : strerror(-r));
+					 "version or record size in the header)" :
+					 strerror(-r));
 		return r;
 	}
 	while ((r = keel_trace_reader_next(rd, &rec)) == 1) {
@@ -38,9 +37,8 @@ int keel_sim_read_keel(const char *path, struct keel_sim_trace *t,
 			 "a 32-byte record)",
 			 path, (unsigned long long)keel_trace_reader_index(rd) + 1);
 	else if (r < 0)
-		snprintf(err->msg, sizeof(err->msg), "%s: record %llu: %s",
-			 path, (unsigned long long)keel_trace_reader_index(rd) + 1,
-			 strerror(-r));
+		snprintf(err->msg, sizeof(err->msg), "%s: record %llu: %s", path,
+			 (unsigned long long)keel_trace_reader_index(rd) + 1, strerror(-r));
 	keel_trace_reader_close(rd);
 	return r < 0 ? r : 0;
 }

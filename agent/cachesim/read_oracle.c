@@ -9,8 +9,7 @@
 
 #define ORACLE_REC 24
 
-int keel_sim_read_oracle(const char *path, struct keel_sim_trace *t,
-			 struct keel_sim_err *err)
+int keel_sim_read_oracle(const char *path, struct keel_sim_trace *t, struct keel_sim_err *err)
 {
 	unsigned char b[ORACLE_REC * 1024];
 	FILE *f = fopen(path, "rbe");
@@ -20,8 +19,7 @@ int keel_sim_read_oracle(const char *path, struct keel_sim_trace *t,
 
 	if (!f) {
 		r = -errno;
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", path,
-			 strerror(errno));
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(errno));
 		return r;
 	}
 	while ((n = fread(b, 1, sizeof(b), f)) > 0) {
@@ -45,8 +43,7 @@ int keel_sim_read_oracle(const char *path, struct keel_sim_trace *t,
 			snprintf(err->msg, sizeof(err->msg),
 				 "%s: record %llu is truncated: the file ends "
 				 "%zu bytes into a 24-byte oracleGeneral record",
-				 path, (unsigned long long)rec + 1,
-				 n % ORACLE_REC);
+				 path, (unsigned long long)rec + 1, n % ORACLE_REC);
 			r = -EBADMSG;
 			goto out;
 		}

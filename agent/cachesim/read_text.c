@@ -12,8 +12,7 @@
 
 #include "cachesim/sim.h"
 
-int keel_sim_read_text(const char *path, struct keel_sim_trace *t,
-		       struct keel_sim_err *err)
+int keel_sim_read_text(const char *path, struct keel_sim_trace *t, struct keel_sim_err *err)
 {
 	char line[256];
 	gzFile gz = gzopen(path, "rb");
@@ -22,8 +21,7 @@ int keel_sim_read_text(const char *path, struct keel_sim_trace *t,
 
 	if (!gz) {
 		r = errno ? -errno : -ENOMEM;
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", path,
-			 strerror(-r));
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(-r));
 		return r;
 	}
 	while (gzgets(gz, line, sizeof(line))) {
@@ -51,8 +49,7 @@ int keel_sim_read_text(const char *path, struct keel_sim_trace *t,
 			continue;
 		r = keel_sim_trace_push(t, &q);
 		if (r) {
-			snprintf(err->msg, sizeof(err->msg),
-				 "%s:%llu: out of memory", path,
+			snprintf(err->msg, sizeof(err->msg), "%s:%llu: out of memory", path,
 				 (unsigned long long)lineno);
 			goto out;
 		}
@@ -60,9 +57,8 @@ int keel_sim_read_text(const char *path, struct keel_sim_trace *t,
 	/* A stream cut short reads as a normal end but leaves an error
 	 * (Z_BUF_ERROR, "unexpected end of file") behind. */
 	if (gzerror(gz, &zerr), zerr != Z_OK || !gzeof(gz)) {
-		snprintf(err->msg, sizeof(err->msg),
-			 "%s:%llu: %s (truncated or corrupt gzip?)", path,
-			 (unsigned long long)lineno + 1, gzerror(gz, &zerr));
+		snprintf(err->msg, sizeof(err->msg), "%s:%llu: %s (truncated or corrupt gzip?)",
+			 path, (unsigned long long)lineno + 1, gzerror(gz, &zerr));
 		r = -EBADMSG;
 	}
 out:

@@ -6,9 +6,9 @@
 #include "cachesim/sim.h"
 
 static const struct keel_sim_policy *const all[] = {
-	&keel_sim_keel,	 &keel_sim_lru,	 &keel_sim_clock,    &keel_sim_fifo,
-	&keel_sim_2q,	 &keel_sim_arc,	 &keel_sim_s3fifo,   &keel_sim_sieve,
-	&keel_sim_lirs,	 &keel_sim_wtinylfu, &keel_sim_belady, NULL,
+	&keel_sim_keel, &keel_sim_lru,	    &keel_sim_clock,  &keel_sim_fifo,
+	&keel_sim_2q,	&keel_sim_arc,	    &keel_sim_s3fifo, &keel_sim_sieve,
+	&keel_sim_lirs, &keel_sim_wtinylfu, &keel_sim_belady, NULL,
 };
 
 const struct keel_sim_policy *const *keel_sim_policies(void)
@@ -24,8 +24,8 @@ const struct keel_sim_policy *keel_sim_policy_find(const char *name)
 	return NULL;
 }
 
-int keel_sim_run(const struct keel_sim_policy *p, const struct keel_sim_keys *k,
-		 __u64 size, struct keel_sim_result *res)
+int keel_sim_run(const struct keel_sim_policy *p, const struct keel_sim_keys *k, __u64 size,
+		 struct keel_sim_result *res)
 {
 	void *c;
 	__u64 misses = 0;

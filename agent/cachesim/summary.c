@@ -25,8 +25,7 @@ static bool offline(const char *policy)
  * policy that misses there is still charged, one that does not is
  * credited, and the mean stays finite.
  */
-static double ratio(const struct keel_sim_result *x,
-		    const struct keel_sim_result *best)
+static double ratio(const struct keel_sim_result *x, const struct keel_sim_result *best)
 {
 	if (!best->misses || !x->misses)
 		return (double)(x->misses + 1) / (double)(best->misses + 1);
@@ -38,17 +37,15 @@ static double ratio(const struct keel_sim_result *x,
  * than `policy`'s (NULL: none).  It is the yardstick of "vs the rest": a
  * policy's margin over the best of the others, below 1 where it wins.
  */
-static const struct keel_sim_result *
-best_other(const struct keel_sim_report *r, size_t from, __u64 size,
-	   const char *policy)
+static const struct keel_sim_result *best_other(const struct keel_sim_report *r, size_t from,
+						__u64 size, const char *policy)
 {
 	const struct keel_sim_result *best = NULL;
 
 	for (size_t k = from; k < r->nres; k++) {
 		const struct keel_sim_result *y = &r->res[k];
 
-		if (y->size == size && !offline(y->policy) &&
-		    strcmp(y->policy, policy) &&
+		if (y->size == size && !offline(y->policy) && strcmp(y->policy, policy) &&
 		    (!best || y->misses < best->misses))
 			best = y;
 	}
@@ -101,16 +98,14 @@ int keel_sim_summarize(const struct keel_sim_report *reps, size_t nreps,
 			if (seen)
 				continue;
 			for (size_t k = i; k < r->nres; k++)
-				if (r->res[k].size == size &&
-				    !offline(r->res[k].policy) &&
+				if (r->res[k].size == size && !offline(r->res[k].policy) &&
 				    (!best || r->res[k].misses < best->misses))
 					best = &r->res[k];
 			if (!best)
-				continue;	/* only Belady was run */
+				continue; /* only Belady was run */
 			cells++;
 			for (size_t k = i; k < r->nres; k++) {
-				const struct keel_sim_result *x = &r->res[k],
-							     *other;
+				const struct keel_sim_result *x = &r->res[k], *other;
 				double q;
 				size_t j;
 
@@ -137,13 +132,11 @@ int keel_sim_summarize(const struct keel_sim_report *reps, size_t nreps,
 		}
 	}
 	for (size_t j = 0; j < nrows; j++) {
-		rows[j].geomean = rows[j].cells
-					  ? exp(rows[j].log_sum / (double)rows[j].cells)
-					  : NAN;
-		rows[j].vs_rest = rows[j].rest_cells
-					  ? exp(rows[j].rest_log_sum /
-						(double)rows[j].rest_cells)
-					  : NAN;
+		rows[j].geomean = rows[j].cells ? exp(rows[j].log_sum / (double)rows[j].cells) :
+						  NAN;
+		rows[j].vs_rest = rows[j].rest_cells ?
+					  exp(rows[j].rest_log_sum / (double)rows[j].rest_cells) :
+					  NAN;
 	}
 	ret->rows = rows;
 	ret->nrows = nrows;
@@ -175,12 +168,13 @@ void keel_sim_out_summary(FILE *f, const struct keel_sim_summary *s)
 		return;
 	memcpy(rows, s->rows, s->nrows * sizeof(*rows));
 	qsort(rows, s->nrows, sizeof(*rows), by_geomean);
-	fprintf(f, "summary over %zu cells (%zu traces): geometric mean of the "
-		   "miss ratio over the best online policy's in each cell "
-		   "(vs rest: over the best of the other policies')\n",
+	fprintf(f,
+		"summary over %zu cells (%zu traces): geometric mean of the "
+		"miss ratio over the best online policy's in each cell "
+		"(vs rest: over the best of the other policies')\n",
 		s->cells, s->traces);
-	fprintf(f, "%-9s %8s %8s %6s %8s  %s\n", "policy", "geomean",
-		"vs rest", "best", "worst", "worst cell");
+	fprintf(f, "%-9s %8s %8s %6s %8s  %s\n", "policy", "geomean", "vs rest", "best", "worst",
+		"worst cell");
 	for (size_t j = 0; j < s->nrows; j++) {
 		const struct keel_sim_summary_row *r = &rows[j];
 
@@ -189,9 +183,8 @@ void keel_sim_out_summary(FILE *f, const struct keel_sim_summary *s)
 		/* "-" when the run had no other policy to compare with */
 		if (!isnan(r->vs_rest))
 			snprintf(rest, sizeof(rest), "%.4f", r->vs_rest);
-		fprintf(f, "%-9s %8.4f %8s %6zu %8.4f  %s at %llu%s\n",
-			r->policy, r->geomean, rest, r->best, r->worst,
-			r->worst_trace ? r->worst_trace : "-",
+		fprintf(f, "%-9s %8.4f %8s %6zu %8.4f  %s at %llu%s\n", r->policy, r->geomean, rest,
+			r->best, r->worst, r->worst_trace ? r->worst_trace : "-",
 			(unsigned long long)r->worst_size,
 			r->offline ? "  (offline optimum, not a best)" : "");
 	}

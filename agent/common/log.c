@@ -13,7 +13,7 @@
 static struct {
 	const char *prog;
 	enum keel_log_level max_level;
-	bool journal;	/* stderr is a journal stream: prefix priorities */
+	bool journal; /* stderr is a journal stream: prefix priorities */
 } log_conf = { "keel", KEEL_LOG_INFO, false };
 
 /*
@@ -55,7 +55,9 @@ void keel_vlog(enum keel_log_level level, const char *fmt, va_list ap)
 
 	/* syslog priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
 	static const int priorities[] = {
-		[KEEL_LOG_ERR] = 3, [KEEL_LOG_WARN] = 4, [KEEL_LOG_INFO] = 6,
+		[KEEL_LOG_ERR] = 3,
+		[KEEL_LOG_WARN] = 4,
+		[KEEL_LOG_INFO] = 6,
 		[KEEL_LOG_DEBUG] = 7,
 	};
 	char line[4096];

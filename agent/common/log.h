@@ -23,9 +23,9 @@ void keel_log(enum keel_log_level level, const char *fmt, ...)
 void keel_vlog(enum keel_log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
-#define pr_err(...) keel_log(KEEL_LOG_ERR, __VA_ARGS__)
-#define pr_warn(...) keel_log(KEEL_LOG_WARN, __VA_ARGS__)
-#define pr_info(...) keel_log(KEEL_LOG_INFO, __VA_ARGS__)
+#define pr_err(...)   keel_log(KEEL_LOG_ERR, __VA_ARGS__)
+#define pr_warn(...)  keel_log(KEEL_LOG_WARN, __VA_ARGS__)
+#define pr_info(...)  keel_log(KEEL_LOG_INFO, __VA_ARGS__)
 #define pr_debug(...) keel_log(KEEL_LOG_DEBUG, __VA_ARGS__)
 
 #endif /* KEEL_LOG_H */

@@ -42,8 +42,7 @@ int keel_outq_push(struct keel_outq *q, const void *data, size_t len)
 long keel_outq_flush(struct keel_outq *q, int fd)
 {
 	while (q->len) {
-		ssize_t n = send(fd, q->buf + q->start, q->len,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = send(fd, q->buf + q->start, q->len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0) {
 			if (errno == EINTR)

@@ -12,9 +12,9 @@
 
 struct keel_outq {
 	char *buf;
-	size_t start;	/* first byte not yet written */
-	size_t len;	/* bytes queued from start */
-	size_t limit;	/* most bytes ever queued */
+	size_t start; /* first byte not yet written */
+	size_t len;   /* bytes queued from start */
+	size_t limit; /* most bytes ever queued */
 };
 
 void keel_outq_init(struct keel_outq *q, size_t limit);

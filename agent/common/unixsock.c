@@ -31,7 +31,7 @@ int keel_unix_listen(const char *path, gid_t gid, int backlog)
 	strcpy(addr.sun_path, path);
 	if (socket_alive(&addr))
 		return -EADDRINUSE;
-	unlink(path);	/* left by a keeld that crashed */
+	unlink(path); /* left by a keeld that crashed */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

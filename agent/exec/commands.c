@@ -12,11 +12,10 @@
 
 #include "exec/exec_priv.h"
 
-#define PAGE_MAX 500
-#define VERIFY_PAGE_MAX 100	/* each one is hashed: keep a request short */
+#define PAGE_MAX	500
+#define VERIFY_PAGE_MAX 100 /* each one is hashed: keep a request short */
 
-static json_t *cmd_mode(struct keel_subsys *s, json_t *req, bool privileged, char *why,
-			size_t len)
+static json_t *cmd_mode(struct keel_subsys *s, json_t *req, bool privileged, char *why, size_t len)
 {
 	struct exec_priv *p = s->priv;
 	const char *mode = json_string_value(json_object_get(req, "mode"));
@@ -25,7 +24,8 @@ static json_t *cmd_mode(struct keel_subsys *s, json_t *req, bool privileged, cha
 
 	if (mode) {
 		if (!privileged) {
-			snprintf(why, len, "changing the exec mode needs root or the [control] group");
+			snprintf(why, len,
+				 "changing the exec mode needs root or the [control] group");
 			return NULL;
 		}
 		if (!strcmp(mode, "audit")) {
@@ -49,8 +49,7 @@ static json_t *cmd_mode(struct keel_subsys *s, json_t *req, bool privileged, cha
 			 exec_cfg(s)->trust_db);
 }
 
-static json_t *cmd_add(struct keel_subsys *s, json_t *req, bool privileged, char *why,
-		       size_t len)
+static json_t *cmd_add(struct keel_subsys *s, json_t *req, bool privileged, char *why, size_t len)
 {
 	const char *path = json_string_value(json_object_get(req, "path"));
 	const char *sha = json_string_value(json_object_get(req, "sha256"));
@@ -119,7 +118,7 @@ static int page_one(const struct keel_trust_rec *rec, void *data)
 	if (pg->seen++ < pg->skip)
 		return 0;
 	if ((long)json_array_size(pg->items) >= pg->limit)
-		return 1;	/* more to come: the caller asks for the next page */
+		return 1; /* more to come: the caller asks for the next page */
 	o = exec_rec_json(rec);
 	if (pg->verify) {
 		err = exec_trust_check(pg->s, rec, pg->rehash, why, sizeof(why));
@@ -185,7 +184,9 @@ json_t *exec_command(struct keel_subsys *s, const char *verb, json_t *req, bool 
 		return exec_cmd_installer_mark(s, req, privileged, why, len);
 	if (!strcmp(verb, "installer_sync"))
 		return exec_cmd_installer_sync(s, req, why, len);
-	snprintf(why, len, "unknown command 'exec.%s': use mode, trust_add, trust_remove, trust_list, trust_verify, installer_mark or installer_sync",
-		 verb);
+	snprintf(
+		why, len,
+		"unknown command 'exec.%s': use mode, trust_add, trust_remove, trust_list, trust_verify, installer_mark or installer_sync",
+		verb);
 	return NULL;
 }

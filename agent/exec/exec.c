@@ -127,11 +127,10 @@ json_t *exec_rec_json(const struct keel_trust_rec *rec)
 	json_t *o;
 
 	keel_kdev_format(rec->dev, dev, sizeof(dev));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I}", "path", rec->path,
-		      "state", keel_trust_state_name(rec->state), "sha256", rec->sha256, "device",
-		      dev, "inode", (json_int_t)rec->ino, "generation", (json_int_t)rec->gen,
-		      "source", rec->source, "note", rec->note, "updated",
-		      (json_int_t)rec->updated);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I}", "path", rec->path, "state",
+		      keel_trust_state_name(rec->state), "sha256", rec->sha256, "device", dev,
+		      "inode", (json_int_t)rec->ino, "generation", (json_int_t)rec->gen, "source",
+		      rec->source, "note", rec->note, "updated", (json_int_t)rec->updated);
 	if (o && rec->fs_uuid[0])
 		json_object_set_new(o, "fs_uuid", json_string(rec->fs_uuid));
 	return o;
@@ -155,9 +154,9 @@ static void on_exec(struct keel_subsys *s, const struct keel_exec_event *ev)
 	snprintf(comm, sizeof(comm), "%.*s", KEEL_COMM_LEN, ev->comm);
 	snprintf(file, sizeof(file), "%.*s", KEEL_PATH_LEN, ev->filename);
 	keel_event_emit(s->d->bus, "exec", "exec.exec",
-			json_pack("{s:I, s:I, s:I, s:s, s:s}", "pid", (json_int_t)ev->pid,
-				  "uid", (json_int_t)ev->uid, "cgroup_id",
-				  (json_int_t)ev->cgroup_id, "comm", comm, "filename", file),
+			json_pack("{s:I, s:I, s:I, s:s, s:s}", "pid", (json_int_t)ev->pid, "uid",
+				  (json_int_t)ev->uid, "cgroup_id", (json_int_t)ev->cgroup_id,
+				  "comm", comm, "filename", file),
 			keel_boot_to_realtime_ns(ev->hdr.time_ns));
 }
 
@@ -181,7 +180,7 @@ static void on_verdict(struct keel_subsys *s, const struct keel_exec_verdict *ev
 		type = "exec.taint";
 		/* the kernel already removed the trust; the store follows */
 		snprintf(note, sizeof(note), "%s by %s (pid %u)", op_name(ev->op), comm, ev->pid);
-		if (p->store && ev->op == KEEL_EXEC_OP_UNMOUNT)	/* every row on the device */
+		if (p->store && ev->op == KEEL_EXEC_OP_UNMOUNT) /* every row on the device */
 			keel_trust_taint_dev(p->store, ev->key.dev, note);
 		else if (p->store)
 			keel_trust_taint(p->store, ev->key.dev, ev->key.ino, ev->key.gen, note);
@@ -191,13 +190,12 @@ static void on_verdict(struct keel_subsys *s, const struct keel_exec_verdict *ev
 		return;
 	}
 	keel_event_emit(s->d->bus, "exec", type,
-			json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}",
-				  "pid", (json_int_t)ev->pid, "ppid", (json_int_t)ev->ppid,
-				  "uid", (json_int_t)ev->uid, "comm", comm, "path", path,
-				  "device", dev, "inode", (json_int_t)ev->key.ino,
-				  "generation", (json_int_t)ev->key.gen, "op", op_name(ev->op),
-				  "reason", reason_name(ev->reason), "mode",
-				  exec_mode_name(ev->mode)),
+			json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "pid",
+				  (json_int_t)ev->pid, "ppid", (json_int_t)ev->ppid, "uid",
+				  (json_int_t)ev->uid, "comm", comm, "path", path, "device", dev,
+				  "inode", (json_int_t)ev->key.ino, "generation",
+				  (json_int_t)ev->key.gen, "op", op_name(ev->op), "reason",
+				  reason_name(ev->reason), "mode", exec_mode_name(ev->mode)),
 			keel_boot_to_realtime_ns(ev->hdr.time_ns));
 }
 
@@ -212,8 +210,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	else if (hdr->type == KEEL_EV_EXEC_VERDICT && size >= sizeof(struct keel_exec_verdict))
 		on_verdict(ctx, data);
 	else if (hdr->type == KEEL_EV_EXEC_INSTALL && size >= sizeof(struct keel_exec_install))
-		exec_on_install(ctx, data);	/* installer.c */
-	return 0;	/* anything else: a newer BPF object than this keeld */
+		exec_on_install(ctx, data); /* installer.c */
+	return 0;			    /* anything else: a newer BPF object than this keeld */
 }
 
 static int read_dropped(void *ctx, __u64 *ret_total)
@@ -233,8 +231,8 @@ static int write_state(struct exec_priv *p)
 				      .flags = exec_state_flags(p) };
 	__u32 zero = 0;
 
-	return bpf_map__update_elem(p->skel->maps.exec_state, &zero, sizeof(zero), &st,
-				    sizeof(st), BPF_ANY);
+	return bpf_map__update_elem(p->skel->maps.exec_state, &zero, sizeof(zero), &st, sizeof(st),
+				    BPF_ANY);
 }
 
 int exec_set_mode(struct keel_subsys *s, __u32 mode)
@@ -276,7 +274,8 @@ static int exec_subsys_open(struct keel_subsys *s, char *why, size_t len)
 
 	err = parse_mode(exec_cfg(s)->mode, &p->mode);
 	if (err) {
-		snprintf(why, len, "[exec] mode: '%s' is neither audit nor enforce; fix the configuration",
+		snprintf(why, len,
+			 "[exec] mode: '%s' is neither audit nor enforce; fix the configuration",
 			 exec_cfg(s)->mode);
 		return err;
 	}
@@ -301,7 +300,8 @@ static int exec_subsys_open(struct keel_subsys *s, char *why, size_t len)
 		return err;
 	err = exec_bpf__load(p->skel);
 	if (err) {
-		snprintf(why, len, "loading the exec BPF object: %s (%s); run keeld -v for the verifier log",
+		snprintf(why, len,
+			 "loading the exec BPF object: %s (%s); run keeld -v for the verifier log",
 			 strerror(-err), keel_errno_name(err));
 		return err;
 	}
@@ -337,20 +337,20 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 			 keel_errno_name(err));
 		return err;
 	}
-	err = exec_installers_start(s, why, len);	/* installer.c */
+	err = exec_installers_start(s, why, len); /* installer.c */
 	if (err)
 		return err;
-	err = exec_programs_start(s, why, len);	/* programs.c */
+	err = exec_programs_start(s, why, len); /* programs.c */
 	if (err)
 		return err;
-	err = exec_fs_start(s, why, len);	/* fstypes.c */
+	err = exec_fs_start(s, why, len); /* fstypes.c */
 	if (err)
 		return err;
 	/* enforce kept in the store, and the root now on one of [exec] unstable_fs */
 	if (p->mode == KEEL_EXEC_MODE_ENFORCE && exec_fs_enforce_check(s, why, len)) {
 		pr_warn("exec: starting in audit mode instead of enforce: %s", why);
-		keel_emit(s->d, "exec", "exec.mode", json_pack("{s:s, s:s}", "mode", "audit",
-							       "reason", why));
+		keel_emit(s->d, "exec", "exec.mode",
+			  json_pack("{s:s, s:s}", "mode", "audit", "reason", why));
 		why[0] = 0;
 		err = exec_set_mode(s, KEEL_EXEC_MODE_AUDIT);
 		if (err) {
@@ -365,7 +365,8 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 	 * afterwards mark tainted what the re-hash just trusted); a file an
 	 * installer wrote meanwhile is recorded before its old row is checked.
 	 */
-	p->rb = (struct keel_ringbuf){ .subsystem = "exec", .drop_event = "exec.dropped",
+	p->rb = (struct keel_ringbuf){ .subsystem = "exec",
+				       .drop_event = "exec.dropped",
 				       .read_dropped = read_dropped };
 	err = keel_ringbuf_open(&p->rb, s->d, p->skel->maps.exec_events, on_record, s, why, len);
 	if (err)
@@ -380,15 +381,15 @@ static int exec_start(struct keel_subsys *s, char *why, size_t len)
 			 keel_errno_name(err));
 		return err;
 	}
-	return exec_guard_start(s, why, len);	/* and pins every link */
+	return exec_guard_start(s, why, len); /* and pins every link */
 }
 
 static void exec_stop(struct keel_subsys *s)
 {
 	struct exec_priv *p = s->priv;
 
-	keel_ringbuf_close(&p->rb);	/* delivers what is already there */
-	if (!exec_guard_stop(s))	/* enforce: the pins stay */
+	keel_ringbuf_close(&p->rb); /* delivers what is already there */
+	if (!exec_guard_stop(s))    /* enforce: the pins stay */
 		keel_pins_remove(&p->pins);
 	exec_bpf__destroy(p->skel);
 	exec_installers_stop(s);

@@ -9,20 +9,20 @@
 #include "keeld/config.h"
 
 struct exec_config {
-	struct keel_subsys_config subsys;	/* enabled, required: first */
+	struct keel_subsys_config subsys; /* enabled, required: first */
 	char mode[16];
 	char trust_db[PATH_MAX];
 	unsigned int max_trusted;
 	char installers[1024];
 	unsigned int max_installing;
-	char jits[1024];	/* programs.c */
+	char jits[1024]; /* programs.c */
 	char tracers[1024];
-	unsigned int ring_buffer_kib;	/* exec_events, a power of two */
+	unsigned int ring_buffer_kib; /* exec_events, a power of two */
 	char interpreters[1024];
 	char strict_interpreters[1024];
 	bool allow_kexec_load;
 	bool check_firmware;
-	char unstable_fs[512];	/* fstypes.c */
+	char unstable_fs[512]; /* fstypes.c */
 	char allow_unstable_fs[512];
 };
 

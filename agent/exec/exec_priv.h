@@ -25,14 +25,14 @@ static inline const struct exec_config *exec_cfg(const struct keel_subsys *s)
 
 struct exec_priv {
 	struct exec_bpf *skel;
-	struct keel_ringbuf rb;		/* exec_events */
+	struct keel_ringbuf rb; /* exec_events */
 	struct keel_trust *store;
 	__u32 mode;
-	struct keel_pins pins;		/* <pin_dir>/exec, kept across restarts */
-	struct exec_guard guard;	/* guard.c */
-	struct exec_inst *inst;		/* installer.c */
-	struct exec_progs *progs;	/* programs.c */
-	__u32 state_flags;		/* KEEL_EXEC_F_*, from the configuration */
+	struct keel_pins pins;	  /* <pin_dir>/exec, kept across restarts */
+	struct exec_guard guard;  /* guard.c */
+	struct exec_inst *inst;	  /* installer.c */
+	struct exec_progs *progs; /* programs.c */
+	__u32 state_flags;	  /* KEEL_EXEC_F_*, from the configuration */
 	/* fstypes.c: [exec] unstable_fs less allow_unstable_fs */
 	struct keel_exec_fs_name unstable[KEEL_EXEC_MAX_FS_TYPES];
 	int n_unstable;
@@ -61,8 +61,7 @@ void exec_installers_stop(struct keel_subsys *s);
 void exec_on_install(struct keel_subsys *s, const struct keel_exec_install *ev);
 void exec_installer_tainted(struct keel_subsys *s, const struct keel_exec_key *key);
 /* The file @key is now trusted at @path: if that is an installer's path, it is the installer. */
-void exec_installer_moved(struct keel_subsys *s, const char *path,
-			  const struct keel_exec_key *key);
+void exec_installer_moved(struct keel_subsys *s, const char *path, const struct keel_exec_key *key);
 /* programs.c: [exec] jits and tracers (see there). */
 int exec_programs_start(struct keel_subsys *s, char *why, size_t len);
 void exec_programs_stop(struct keel_subsys *s);
@@ -79,8 +78,8 @@ void exec_fs_uuid_hex(const struct keel_exec_ident *id, char *out);
 /* trustfile.c: owner, mode and file capabilities of the open file @fd. */
 int exec_file_meta(int fd, struct keel_trust_meta *ret);
 /* Do @a and @b differ (both known)?  Then @why says how. */
-bool exec_meta_differs(const struct keel_trust_meta *a, const struct keel_trust_meta *b,
-		       char *why, size_t len);
+bool exec_meta_differs(const struct keel_trust_meta *a, const struct keel_trust_meta *b, char *why,
+		       size_t len);
 /*
  * trustfile.c: make the kernel trust the file at @path (see there); with
  * @expect_meta, only if its owner, mode and capabilities are those.
@@ -108,8 +107,8 @@ void exec_emit_trust(struct keel_subsys *s, const char *type, const struct keel_
 
 /* commands.c */
 /* offline.c: while exec does not run */
-json_t *exec_offline_command(struct keel_subsys *s, const char *verb, json_t *req,
-			     bool privileged, char *why, size_t len);
+json_t *exec_offline_command(struct keel_subsys *s, const char *verb, json_t *req, bool privileged,
+			     char *why, size_t len);
 json_t *exec_command(struct keel_subsys *s, const char *verb, json_t *req, bool privileged,
 		     char *why, size_t len);
 

@@ -62,14 +62,16 @@ static int parse_list(const char *list, struct keel_exec_fs_name *ret, char *why
 
 			if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
 			    !(c >= '0' && c <= '9') && c != '.' && c != '_' && c != '-') {
-				snprintf(why, len,
-					 "'%.*s' is not a file system type name (as in /proc/filesystems)",
-					 (int)l, item);
+				snprintf(
+					why, len,
+					"'%.*s' is not a file system type name (as in /proc/filesystems)",
+					(int)l, item);
 				return -EINVAL;
 			}
 		}
 		if (n == KEEL_EXEC_MAX_FS_TYPES) {
-			snprintf(why, len, "more than %d file system types", KEEL_EXEC_MAX_FS_TYPES);
+			snprintf(why, len, "more than %d file system types",
+				 KEEL_EXEC_MAX_FS_TYPES);
 			return -E2BIG;
 		}
 		memset(&ret[n], 0, sizeof(ret[n]));
@@ -160,8 +162,7 @@ static int fs_type_of(struct exec_priv *p, const char *path, struct keel_exec_id
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	err = bpf_map__lookup_elem(p->skel->maps.exec_ident, &tid, sizeof(tid), id, sizeof(*id),
-				   0);
+	err = bpf_map__lookup_elem(p->skel->maps.exec_ident, &tid, sizeof(tid), id, sizeof(*id), 0);
 	close(fd);
 	return err;
 }
@@ -178,15 +179,16 @@ int exec_fs_enforce_check(struct keel_subsys *s, char *why, size_t len)
 
 	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
 		if (fs_type_of(p, needed[i][0], &id))
-			continue;	/* not there: nothing to lock out */
+			continue; /* not there: nothing to lock out */
 		if (!exec_fs_unstable(p, id.fs_type.name))
 			continue;
-		snprintf(why, len,
-			 "not switching to enforce: %s is on a file system of type %s, one of [exec] "
-			 "unstable_fs, where nothing may run in enforce mode (keelctl included); "
-			 "if its content cannot change behind this host's back, add %s to "
-			 "[exec] allow_unstable_fs and restart keeld (docs/exec.md, \"File systems\")",
-			 needed[i][1], id.fs_type.name, id.fs_type.name);
+		snprintf(
+			why, len,
+			"not switching to enforce: %s is on a file system of type %s, one of [exec] "
+			"unstable_fs, where nothing may run in enforce mode (keelctl included); "
+			"if its content cannot change behind this host's back, add %s to "
+			"[exec] allow_unstable_fs and restart keeld (docs/exec.md, \"File systems\")",
+			needed[i][1], id.fs_type.name, id.fs_type.name);
 		return -EPERM;
 	}
 	return 0;

@@ -82,8 +82,8 @@ static void target_desc(const struct keel_guard_event *ev, char *buf, size_t len
 		break;
 	case KEEL_GUARD_PTRACE:
 	case KEEL_GUARD_TRACEME:
-		snprintf(buf, len, "%s %u", ev->what == KEEL_GUARD_PTRACE ? "keeld pid" : "parent pid",
-			 ev->target_id);
+		snprintf(buf, len, "%s %u",
+			 ev->what == KEEL_GUARD_PTRACE ? "keeld pid" : "parent pid", ev->target_id);
 		break;
 	case KEEL_GUARD_UMOUNT:
 		snprintf(buf, len, "bpffs holding the pins");
@@ -228,8 +228,8 @@ static int configure(struct keel_subsys *s, char *why, size_t len)
 	for (size_t i = 0; i < 2; i++) {
 		err = ident_of(p, dirs[i], O_DIRECTORY, &dir);
 		if (!err)
-			err = bpf_map__update_elem(g->skel->maps.guard_dirs, &dir, sizeof(dir), &one,
-						   sizeof(one), BPF_ANY);
+			err = bpf_map__update_elem(g->skel->maps.guard_dirs, &dir, sizeof(dir),
+						   &one, sizeof(one), BPF_ANY);
 		if (err) {
 			snprintf(why, len, "guard: recording pin directory %s: %s", dirs[i],
 				 strerror(-err));
@@ -248,7 +248,8 @@ static int configure(struct keel_subsys *s, char *why, size_t len)
 	if (!err)
 		err = add_ids(g, g->skel->skeleton);
 	if (err)
-		snprintf(why, len, "guard: recording keel's map and link ids: %s (guard_ids holds 256)",
+		snprintf(why, len,
+			 "guard: recording keel's map and link ids: %s (guard_ids holds 256)",
 			 strerror(-err));
 	return err;
 }
@@ -263,9 +264,10 @@ int exec_pins_prepare(struct keel_subsys *s, struct bpf_object *obj, char *why, 
 		return err;
 	err = keel_pins_reuse_maps(&p->pins, obj, why, len);
 	if (err == -EPERM)
-		snprintf(why, len,
-			 "reusing the pins in %s: refused by keel's guard: the pins belong to a keeld run from another executable; run that keeld and switch to audit, or reboot (docs/exec.md, \"Across restarts\")",
-			 p->pins.dir);
+		snprintf(
+			why, len,
+			"reusing the pins in %s: refused by keel's guard: the pins belong to a keeld run from another executable; run that keeld and switch to audit, or reboot (docs/exec.md, \"Across restarts\")",
+			p->pins.dir);
 	return err;
 }
 
@@ -288,7 +290,8 @@ int exec_guard_start(struct keel_subsys *s, char *why, size_t len)
 		return err;
 	err = guard_bpf__load(g->skel);
 	if (err) {
-		snprintf(why, len, "loading the guard BPF object: %s (%s); run keeld -v for the verifier log",
+		snprintf(why, len,
+			 "loading the guard BPF object: %s (%s); run keeld -v for the verifier log",
 			 strerror(-err), keel_errno_name(err));
 		return err;
 	}
@@ -306,8 +309,9 @@ int exec_guard_start(struct keel_subsys *s, char *why, size_t len)
 	err = configure(s, why, len);
 	if (err)
 		return err;
-	g->rb = (struct keel_ringbuf){ .subsystem = "exec", .drop_event = "exec.guard_dropped",
-				      .read_dropped = read_dropped };
+	g->rb = (struct keel_ringbuf){ .subsystem = "exec",
+				       .drop_event = "exec.guard_dropped",
+				       .read_dropped = read_dropped };
 	return keel_ringbuf_open(&g->rb, s->d, g->skel->maps.guard_events, on_record, s, why, len);
 }
 

@@ -19,7 +19,7 @@ struct guard_bpf;
 /* The guard's state, one per exec subsystem (in struct exec_priv). */
 struct exec_guard {
 	struct guard_bpf *skel;
-	struct keel_ringbuf rb;	/* guard_events */
+	struct keel_ringbuf rb; /* guard_events */
 };
 
 /*

@@ -21,8 +21,8 @@ static int to_hex(EVP_MD_CTX *ctx, char *hex, size_t len)
 	return 0;
 }
 
-int keel_hash_fd2(int fd, const char *algo1, char *hex1, size_t len1, const char *algo2,
-		  char *hex2, size_t len2)
+int keel_hash_fd2(int fd, const char *algo1, char *hex1, size_t len1, const char *algo2, char *hex2,
+		  size_t len2)
 {
 	const EVP_MD *t1 = EVP_get_digestbyname(algo1);
 	const EVP_MD *t2 = algo2 ? EVP_get_digestbyname(algo2) : NULL;

@@ -16,7 +16,7 @@ int keel_hash_path(const char *path, const char *algo, char *hex, size_t len);
  * Two digests of one read of @fd (dpkg's md5 and keel's SHA-256 of the
  * very same bytes): @hex1 and @hex2 as above.
  */
-int keel_hash_fd2(int fd, const char *algo1, char *hex1, size_t len1, const char *algo2,
-		  char *hex2, size_t len2);
+int keel_hash_fd2(int fd, const char *algo1, char *hex1, size_t len1, const char *algo2, char *hex2,
+		  size_t len2);
 
 #endif /* KEEL_EXEC_HASH_H */

@@ -54,16 +54,16 @@ struct early_rename {
 /* One of the [exec] installers: its path, and the inode there now. */
 struct installer_bin {
 	char path[PATH_MAX];
-	struct keel_exec_key key;	/* ino 0: nothing trusted there yet */
+	struct keel_exec_key key; /* ino 0: nothing trusted there yet */
 };
 
 struct exec_inst {
 	struct installer_bin bins[KEEL_EXEC_MAX_INSTALLERS];
 	size_t n_bins;
-	const struct bpf_map *inodes;	/* exec_installer_inodes */
-	struct unresolved *wait;	/* closed, name not found yet */
+	const struct bpf_map *inodes; /* exec_installer_inodes */
+	struct unresolved *wait;      /* closed, name not found yet */
 	size_t n_wait, max_wait;
-	struct early_rename early[EARLY_MAX];	/* a ring: the oldest is overwritten */
+	struct early_rename early[EARLY_MAX]; /* a ring: the oldest is overwritten */
 	size_t n_early;
 	__u64 recorded, failed, refused, marked;
 };
@@ -102,7 +102,8 @@ static void untrust(struct exec_priv *p, const struct keel_exec_key *key, __u64 
 	struct keel_exec_trust v;
 
 	if (!bpf_map__lookup_elem(p->skel->maps.exec_trusted, key, sizeof(*key), &v, sizeof(v),
-				  0) && v.id == nonce)
+				  0) &&
+	    v.id == nonce)
 		bpf_map__delete_elem(p->skel->maps.exec_trusted, key, sizeof(*key), 0);
 }
 
@@ -161,7 +162,8 @@ static int record(struct keel_subsys *s, const struct keel_exec_key *key, __u64 
 		return -ESTALE;
 	}
 	if (bpf_map__lookup_elem(p->skel->maps.exec_trusted, key, sizeof(*key), &v1, sizeof(v1),
-				 0) || v1.id != nonce) {
+				 0) ||
+	    v1.id != nonce) {
 		close(fd);
 		return -ECANCELED;
 	}
@@ -182,7 +184,8 @@ static int record(struct keel_subsys *s, const struct keel_exec_key *key, __u64 
 	}
 	/* any change while hashing removed or replaced the entry */
 	if (bpf_map__lookup_elem(p->skel->maps.exec_trusted, key, sizeof(*key), &v2, sizeof(v2),
-				 0) || v2.id != nonce) {
+				 0) ||
+	    v2.id != nonce) {
 		err = -ECANCELED;
 		goto out;
 	}
@@ -208,7 +211,7 @@ static int record(struct keel_subsys *s, const struct keel_exec_key *key, __u64 
 		goto out;
 	}
 	p->inst->recorded++;
-	exec_installer_moved(s, canon, key);	/* an installer reinstalling itself */
+	exec_installer_moved(s, canon, key); /* an installer reinstalling itself */
 	emit_installed(s, rec, who);
 out:
 	free(rec);
@@ -228,7 +231,7 @@ static void wait_add(struct keel_subsys *s, const struct keel_exec_key *key, __u
 
 	for (size_t i = 0; i < in->n_wait; i++) {
 		if (!memcmp(&in->wait[i].key, key, sizeof(*key))) {
-			wait_remove(in, i);	/* a later close of the same inode */
+			wait_remove(in, i); /* a later close of the same inode */
 			break;
 		}
 	}
@@ -253,8 +256,7 @@ static void wait_add(struct keel_subsys *s, const struct keel_exec_key *key, __u
  * kept.  "/tmp/t/stage/x" renamed "/t/stage/x" -> "/t/dest/y" gives
  * "/tmp/t/dest/y".
  */
-static bool follow(const char *p, const char *old_rel, const char *new_rel, char *out,
-		   size_t len)
+static bool follow(const char *p, const char *old_rel, const char *new_rel, char *out, size_t len)
 {
 	size_t k = 0, lp, lt;
 	const char *ot, *nt;
@@ -273,13 +275,13 @@ static bool follow(const char *p, const char *old_rel, const char *new_rel, char
 	return snprintf(out, len, "%.*s%s", (int)(lp - lt), p, nt) < (int)len;
 }
 
-static void on_closed(struct keel_subsys *s, const struct keel_exec_install *ev,
-		      const char *opened)
+static void on_closed(struct keel_subsys *s, const struct keel_exec_install *ev, const char *opened)
 {
 	struct exec_inst *in = ((struct exec_priv *)s->priv)->inst;
 	char path[PATH_MAX], next[PATH_MAX];
-	struct closer who = { .pid = ev->pid, .ppid = ev->ppid, .uid = ev->uid,
-			      .root_tgid = ev->root_tgid };
+	struct closer who = {
+		.pid = ev->pid, .ppid = ev->ppid, .uid = ev->uid, .root_tgid = ev->root_tgid
+	};
 	int err;
 
 	snprintf(who.comm, sizeof(who.comm), "%.*s", KEEL_COMM_LEN, ev->comm);
@@ -321,11 +323,11 @@ static void on_renamed(struct keel_subsys *s, const struct keel_exec_install *ev
 		if (memcmp(&u.key, &ev->key, sizeof(ev->key)))
 			continue;
 		if (!follow(u.path, old_rel, new_rel, path, sizeof(path)))
-			return;	/* cannot tell where it went: stays waiting, fails closed */
+			return; /* cannot tell where it went: stays waiting, fails closed */
 		wait_remove(in, i);
 		err = record(s, &u.key, u.nonce, &u.who, path);
 		if (err == -ENOENT || err == -ESTALE)
-			wait_add(s, &u.key, u.nonce, &u.who, path);	/* renamed again since */
+			wait_add(s, &u.key, u.nonce, &u.who, path); /* renamed again since */
 		return;
 	}
 	/* recorded: the record moves */
@@ -335,7 +337,7 @@ static void on_renamed(struct keel_subsys *s, const struct keel_exec_install *ev
 	if (!keel_trust_get_inode(p->store, ev->key.dev, ev->key.ino, ev->key.gen, rec)) {
 		if (follow(rec->path, old_rel, new_rel, path, sizeof(path)) &&
 		    keel_trust_rename(p->store, ev->key.dev, ev->key.ino, ev->key.gen, path) >= 0)
-			exec_installer_moved(s, path, &ev->key);	/* dpkg.dpkg-new -> dpkg */
+			exec_installer_moved(s, path, &ev->key); /* dpkg.dpkg-new -> dpkg */
 		/* else its record keeps the old name: re-hashed, then tainted, at restart */
 		free(rec);
 		return;
@@ -404,7 +406,8 @@ void exec_on_install(struct keel_subsys *s, const struct keel_exec_install *ev)
 		p->inst->refused++;
 		/* NOT_ROOT, USER_CHANGED name no file: a process that is no installer */
 		o = ev->reason == KEEL_EXEC_IR_NOT_ROOT || ev->reason == KEEL_EXEC_IR_USER_CHANGED ?
-			    json_object() : file_json(&ev->key, path);
+			    json_object() :
+			    file_json(&ev->key, path);
 		json_object_set_new(o, "pid", json_integer(ev->pid));
 		json_object_set_new(o, "uid", json_integer(ev->uid));
 		json_object_set_new(o, "comm", json_string(comm));
@@ -441,8 +444,7 @@ static void bin_set(struct exec_inst *in, __u32 i, const struct keel_exec_key *k
 		bpf_map__update_elem(in->inodes, key, sizeof(*key), &i, sizeof(i), BPF_ANY);
 }
 
-void exec_installer_moved(struct keel_subsys *s, const char *path,
-			  const struct keel_exec_key *key)
+void exec_installer_moved(struct keel_subsys *s, const char *path, const struct keel_exec_key *key)
 {
 	struct exec_inst *in = ((struct exec_priv *)s->priv)->inst;
 
@@ -463,7 +465,8 @@ static int add_path(struct exec_priv *p, const char *item, char *why, size_t len
 		return -EINVAL;
 	}
 	if (in->n_bins == KEEL_EXEC_MAX_INSTALLERS) {
-		snprintf(why, len, "[exec] installers: more than %d paths", KEEL_EXEC_MAX_INSTALLERS);
+		snprintf(why, len, "[exec] installers: more than %d paths",
+			 KEEL_EXEC_MAX_INSTALLERS);
 		return -E2BIG;
 	}
 	/* the name keeld finds again when something is installed there */

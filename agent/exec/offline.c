@@ -25,8 +25,8 @@ static bool is_sha256_hex(const char *s)
 	return true;
 }
 
-static json_t *install_unverified(struct keel_subsys *s, json_t *req, bool privileged,
-				  char *why, size_t len)
+static json_t *install_unverified(struct keel_subsys *s, json_t *req, bool privileged, char *why,
+				  size_t len)
 {
 	const char *path = json_string_value(json_object_get(req, "path"));
 	const char *sha = json_string_value(json_object_get(req, "sha256"));
@@ -43,7 +43,9 @@ static json_t *install_unverified(struct keel_subsys *s, json_t *req, bool privi
 		return NULL;
 	}
 	if (!path || path[0] != '/' || !is_sha256_hex(sha)) {
-		snprintf(why, len, "exec.install_unverified needs an absolute \"path\" and a \"sha256\" of 64 lower-case hex digits");
+		snprintf(
+			why, len,
+			"exec.install_unverified needs an absolute \"path\" and a \"sha256\" of 64 lower-case hex digits");
 		return NULL;
 	}
 	if (db && strcmp(db, store_path)) {
@@ -73,10 +75,10 @@ static json_t *install_unverified(struct keel_subsys *s, json_t *req, bool privi
 	return json_pack("{s:o, s:s}", "record", exec_rec_json(&rec), "db", store_path);
 }
 
-json_t *exec_offline_command(struct keel_subsys *s, const char *verb, json_t *req,
-			     bool privileged, char *why, size_t len)
+json_t *exec_offline_command(struct keel_subsys *s, const char *verb, json_t *req, bool privileged,
+			     char *why, size_t len)
 {
 	if (!strcmp(verb, "install_unverified"))
 		return install_unverified(s, req, privileged, why, len);
-	return NULL;	/* @why empty: the caller says exec is not running */
+	return NULL; /* @why empty: the caller says exec is not running */
 }

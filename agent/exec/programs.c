@@ -20,14 +20,14 @@
 
 struct role_path {
 	char path[PATH_MAX];
-	__u32 role;			/* KEEL_EXEC_ROLE_* */
-	struct keel_exec_key key;	/* the inode there now; ino 0: none */
+	__u32 role;		  /* KEEL_EXEC_ROLE_* */
+	struct keel_exec_key key; /* the inode there now; ino 0: none */
 };
 
 struct exec_progs {
 	struct role_path paths[4 * KEEL_EXEC_MAX_ROLE_PATHS];
 	size_t n;
-	const struct bpf_map *map;	/* exec_program_roles */
+	const struct bpf_map *map; /* exec_program_roles */
 };
 
 /* Write the roles of @key (every path now holding it) into the kernel's map. */
@@ -83,8 +83,8 @@ static __u32 interp_kind(const char *path)
 	return 0;
 }
 
-static int add_list(struct exec_priv *p, const char *key, const char *value, __u32 role,
-		    char *why, size_t len)
+static int add_list(struct exec_priv *p, const char *key, const char *value, __u32 role, char *why,
+		    size_t len)
 {
 	struct exec_progs *pr = p->progs;
 	char list[1024], *save = NULL;

@@ -147,8 +147,9 @@ int keel_trust_open(const char *path, struct keel_trust **ret, char *why, size_t
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	rc = sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			     SQLITE_OPEN_FULLMUTEX, NULL);
+	rc = sqlite3_open_v2(path, &t->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+			     NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(why, len, "opening trust store %s: %s", path,
 			 t->db ? sqlite3_errmsg(t->db) : sqlite3_errstr(rc));
@@ -161,8 +162,8 @@ int keel_trust_open(const char *path, struct keel_trust **ret, char *why, size_t
 	 * disk before the call returns, and an interrupted one is rolled back
 	 * by the next opener.
 	 */
-	rc = sqlite3_exec(t->db, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;", NULL,
-			  NULL, &msg);
+	rc = sqlite3_exec(t->db, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;", NULL, NULL,
+			  &msg);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(t->db, schema, NULL, NULL, &msg);
 	if (rc == SQLITE_OK)
@@ -218,17 +219,18 @@ int keel_trust_put(struct keel_trust *t, struct keel_trust_rec *rec)
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sqlite3_prepare_v2(t->db,
-				"INSERT INTO trust (path, sha256, dev, ino, gen, ctime_sec, ctime_nsec,"
-				" i_version, state, source, note, updated, mode, uid, gid, caps,"
-				" fs_uuid)"
-				" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-				" ?15, ?16, ?17)"
-				" ON CONFLICT(path) DO UPDATE SET sha256 = ?2, dev = ?3, ino = ?4,"
-				" gen = ?5, ctime_sec = ?6, ctime_nsec = ?7, i_version = ?8,"
-				" state = ?9, source = ?10, note = ?11, updated = ?12, mode = ?13,"
-				" uid = ?14, gid = ?15, caps = ?16, fs_uuid = ?17",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(
+		t->db,
+		"INSERT INTO trust (path, sha256, dev, ino, gen, ctime_sec, ctime_nsec,"
+		" i_version, state, source, note, updated, mode, uid, gid, caps,"
+		" fs_uuid)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+		" ?15, ?16, ?17)"
+		" ON CONFLICT(path) DO UPDATE SET sha256 = ?2, dev = ?3, ino = ?4,"
+		" gen = ?5, ctime_sec = ?6, ctime_nsec = ?7, i_version = ?8,"
+		" state = ?9, source = ?10, note = ?11, updated = ?12, mode = ?13,"
+		" uid = ?14, gid = ?15, caps = ?16, fs_uuid = ?17",
+		-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return sql_err(rc);
 	rec->updated = time(NULL);
@@ -289,8 +291,9 @@ static void row_to_rec(sqlite3_stmt *st, struct keel_trust_rec *r)
 	snprintf(r->meta.caps, sizeof(r->meta.caps), "%s", s ? (const char *)s : "");
 }
 
-#define COLUMNS "id, path, sha256, dev, ino, gen, ctime_sec, ctime_nsec, i_version," \
-		" state, source, note, updated, mode, uid, gid, caps, fs_uuid"
+#define COLUMNS                                                              \
+	"id, path, sha256, dev, ino, gen, ctime_sec, ctime_nsec, i_version," \
+	" state, source, note, updated, mode, uid, gid, caps, fs_uuid"
 
 int keel_trust_get(struct keel_trust *t, const char *path, struct keel_trust_rec *ret)
 {
@@ -335,8 +338,10 @@ int keel_trust_get_inode(struct keel_trust *t, uint32_t dev, uint64_t ino, uint3
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = prepare_by_inode(t, "SELECT " COLUMNS " FROM trust WHERE dev = ?1 AND ino = ?2"
-			      " AND gen = ?3 ORDER BY id LIMIT 1", dev, ino, gen, &st);
+	rc = prepare_by_inode(t,
+			      "SELECT " COLUMNS " FROM trust WHERE dev = ?1 AND ino = ?2"
+			      " AND gen = ?3 ORDER BY id LIMIT 1",
+			      dev, ino, gen, &st);
 	if (rc)
 		return rc;
 	rc = sqlite3_step(st);
@@ -369,7 +374,8 @@ int keel_trust_taint(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t 
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = prepare_by_inode(t, "UPDATE trust SET state = ?4, note = ?5, updated = ?6"
+	rc = prepare_by_inode(t,
+			      "UPDATE trust SET state = ?4, note = ?5, updated = ?6"
 			      " WHERE dev = ?1 AND ino = ?2 AND gen = ?3 AND state = ?7",
 			      dev, ino, gen, &st);
 	if (rc)
@@ -387,8 +393,10 @@ int keel_trust_taint_dev(struct keel_trust *t, uint32_t dev, const char *note)
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sqlite3_prepare_v2(t->db, "UPDATE trust SET state = ?2, note = ?3, updated = ?4"
-				" WHERE dev = ?1 AND state = ?5", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(t->db,
+				"UPDATE trust SET state = ?2, note = ?3, updated = ?4"
+				" WHERE dev = ?1 AND state = ?5",
+				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return sql_err(rc);
 	sqlite3_bind_int64(st, 1, dev);
@@ -408,7 +416,8 @@ int keel_trust_restamp(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_
 	int rc;
 
 	/* metadata not known: the old one stays (a later re-hash fails on it) */
-	rc = prepare_by_inode(t, "UPDATE trust SET ctime_sec = ?4, ctime_nsec = ?5, i_version = ?6,"
+	rc = prepare_by_inode(t,
+			      "UPDATE trust SET ctime_sec = ?4, ctime_nsec = ?5, i_version = ?6,"
 			      " updated = ?7, mode = coalesce(?9, mode), uid = coalesce(?10, uid),"
 			      " gid = coalesce(?11, gid), caps = coalesce(?12, caps)"
 			      " WHERE dev = ?1 AND ino = ?2 AND gen = ?3 AND state = ?8",
@@ -444,9 +453,9 @@ int keel_trust_set_meta(struct keel_trust *t, int64_t id, const struct keel_trus
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sqlite3_prepare_v2(t->db,
-				"UPDATE trust SET mode = ?2, uid = ?3, gid = ?4, caps = ?5 WHERE id = ?1",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(
+		t->db, "UPDATE trust SET mode = ?2, uid = ?3, gid = ?4, caps = ?5 WHERE id = ?1",
+		-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return sql_err(rc);
 	sqlite3_bind_int64(st, 1, id);
@@ -466,7 +475,8 @@ int keel_trust_rename(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t
 		return sql_err(rc);
 	rc = sqlite3_prepare_v2(t->db,
 				"DELETE FROM trust WHERE path = ?1 AND NOT"
-				" (dev = ?2 AND ino = ?3 AND gen = ?4)", -1, &st, NULL);
+				" (dev = ?2 AND ino = ?3 AND gen = ?4)",
+				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto rollback;
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
@@ -480,7 +490,8 @@ int keel_trust_rename(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t
 	rc = sqlite3_prepare_v2(t->db,
 				"UPDATE OR IGNORE trust SET path = ?1, updated = ?5 WHERE id ="
 				" (SELECT id FROM trust WHERE dev = ?2 AND ino = ?3 AND gen = ?4"
-				" AND path != ?1 LIMIT 1)", -1, &st, NULL);
+				" AND path != ?1 LIMIT 1)",
+				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		goto rollback;
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
@@ -508,9 +519,9 @@ int keel_trust_set_state(struct keel_trust *t, int64_t id, enum keel_trust_state
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sqlite3_prepare_v2(t->db,
-				"UPDATE trust SET state = ?2, note = ?3, updated = ?4 WHERE id = ?1",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(
+		t->db, "UPDATE trust SET state = ?2, note = ?3, updated = ?4 WHERE id = ?1", -1,
+		&st, NULL);
 	if (rc != SQLITE_OK)
 		return sql_err(rc);
 	sqlite3_bind_int64(st, 1, id);
@@ -520,8 +531,8 @@ int keel_trust_set_state(struct keel_trust *t, int64_t id, enum keel_trust_state
 	return step_done(st);
 }
 
-int keel_trust_foreach(struct keel_trust *t,
-		       int (*cb)(const struct keel_trust_rec *rec, void *ctx), void *ctx)
+int keel_trust_foreach(struct keel_trust *t, int (*cb)(const struct keel_trust_rec *rec, void *ctx),
+		       void *ctx)
 {
 	struct keel_trust_rec *rec;
 	sqlite3_stmt *st;

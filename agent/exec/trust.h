@@ -20,8 +20,8 @@ struct keel_trust;
 
 enum keel_trust_state {
 	KEEL_TRUST_TRUSTED = 0,
-	KEEL_TRUST_TAINTED = 1,	/* changed after it was trusted: never runs again */
-	KEEL_TRUST_UNVERIFIED = 2,	/* recorded without keeld: hashed again before use */
+	KEEL_TRUST_TAINTED = 1,	   /* changed after it was trusted: never runs again */
+	KEEL_TRUST_UNVERIFIED = 2, /* recorded without keeld: hashed again before use */
 };
 
 /*
@@ -31,26 +31,26 @@ enum keel_trust_state {
  * as it was; the re-hash at start compares these too.
  */
 struct keel_trust_meta {
-	bool known;		/* false: recorded before the store kept them */
-	uint32_t mode;		/* st_mode */
+	bool known;    /* false: recorded before the store kept them */
+	uint32_t mode; /* st_mode */
 	uint32_t uid, gid;
-	char caps[129];		/* security.capability in hex; "" when none */
+	char caps[129]; /* security.capability in hex; "" when none */
 };
 
 struct keel_trust_rec {
 	int64_t id;
 	char path[PATH_MAX];
-	char sha256[65];	/* lower-case hex */
-	uint32_t dev;		/* kernel dev_t (s_dev) */
+	char sha256[65]; /* lower-case hex */
+	uint32_t dev;	 /* kernel dev_t (s_dev) */
 	uint32_t gen;
 	uint64_t ino;
 	int64_t ctime_sec;
 	uint32_t ctime_nsec;
 	uint64_t i_version;
 	enum keel_trust_state state;
-	char source[16];	/* install, add, dpkg, installer, rehash */
-	char note[128];		/* why it is tainted */
-	int64_t updated;	/* unix time of the last change */
+	char source[16]; /* install, add, dpkg, installer, rehash */
+	char note[128];	 /* why it is tainted */
+	int64_t updated; /* unix time of the last change */
 	struct keel_trust_meta meta;
 	/*
 	 * The file system's UUID (s_uuid) in hex, all zeros for one that has
@@ -96,8 +96,8 @@ int keel_trust_rename(struct keel_trust *t, uint32_t dev, uint64_t ino, uint32_t
 int keel_trust_set_state(struct keel_trust *t, int64_t id, enum keel_trust_state state,
 			 const char *note);
 /* Call @cb for each record (ordered by path); a non-zero return stops. */
-int keel_trust_foreach(struct keel_trust *t, int (*cb)(const struct keel_trust_rec *rec,
-						       void *ctx), void *ctx);
+int keel_trust_foreach(struct keel_trust *t, int (*cb)(const struct keel_trust_rec *rec, void *ctx),
+		       void *ctx);
 /* Key/value settings kept with the store (the exec mode). */
 int keel_trust_meta_get(struct keel_trust *t, const char *key, char *val, size_t len);
 int keel_trust_meta_set(struct keel_trust *t, const char *key, const char *val);

@@ -30,8 +30,7 @@
 #include "exec/exec_priv.h"
 #include "exec/hash.h"
 
-int exec_probe(struct exec_priv *p, const char *path, int *ret_fd,
-	       struct keel_exec_ident *id)
+int exec_probe(struct exec_priv *p, const char *path, int *ret_fd, struct keel_exec_ident *id)
 {
 	__u32 tid = (__u32)gettid();
 	struct stat st;
@@ -49,8 +48,7 @@ int exec_probe(struct exec_priv *p, const char *path, int *ret_fd,
 		err = -EINVAL;
 		goto close;
 	}
-	err = bpf_map__lookup_elem(p->skel->maps.exec_ident, &tid, sizeof(tid), id, sizeof(*id),
-				   0);
+	err = bpf_map__lookup_elem(p->skel->maps.exec_ident, &tid, sizeof(tid), id, sizeof(*id), 0);
 	if (err)
 		goto close;
 	if (id->key.ino != (__u64)st.st_ino) {
@@ -108,8 +106,8 @@ int exec_file_meta(int fd, struct keel_trust_meta *ret)
 	return 0;
 }
 
-bool exec_meta_differs(const struct keel_trust_meta *a, const struct keel_trust_meta *b,
-		       char *why, size_t len)
+bool exec_meta_differs(const struct keel_trust_meta *a, const struct keel_trust_meta *b, char *why,
+		       size_t len)
 {
 	if (!a->known || !b->known)
 		return false;
@@ -164,16 +162,20 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 	}
 	if (exec_fs_unstable(p, id1.fs_type.name)) {
 		err = -EMEDIUMTYPE;
-		snprintf(why, len,
-			 "%s is on a file system of type %s, one of [exec] unstable_fs: its content can change "
-			 "without keel seeing it; not trusted (if it cannot, add %s to [exec] "
-			 "allow_unstable_fs)", canon, id1.fs_type.name, id1.fs_type.name);
+		snprintf(
+			why, len,
+			"%s is on a file system of type %s, one of [exec] unstable_fs: its content can change "
+			"without keel seeing it; not trusted (if it cannot, add %s to [exec] "
+			"allow_unstable_fs)",
+			canon, id1.fs_type.name, id1.fs_type.name);
 		goto fail;
 	}
 	if (id1.writecount > 0) {
 		err = -ETXTBSY;
-		snprintf(why, len, "%s is open for writing by a process (see fuser -v %s); close it and retry",
-			 canon, canon);
+		snprintf(
+			why, len,
+			"%s is open for writing by a process (see fuser -v %s); close it and retry",
+			canon, canon);
 		goto fail;
 	}
 	v.ctime_sec = id1.ctime_sec;
@@ -197,8 +199,8 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 	close(fd2);
 	if (!same_stamp(&id1, &id2) || id2.writecount > 0) {
 		err = -EAGAIN;
-		snprintf(why, len, "%s changed or was opened for writing while being trusted; retry",
-			 canon);
+		snprintf(why, len,
+			 "%s changed or was opened for writing while being trusted; retry", canon);
 		goto fail;
 	}
 	memset(rec, 0, sizeof(*rec));
@@ -221,7 +223,7 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 	}
 	if (bpf_map__lookup_elem(p->skel->maps.exec_trusted, &id1.key, sizeof(id1.key), &v,
 				 sizeof(v), 0)) {
-		entered = false;	/* a taint removed it */
+		entered = false; /* a taint removed it */
 		err = -EAGAIN;
 		snprintf(why, len, "%s changed while being hashed; it stays untrusted", canon);
 		goto fail;
@@ -265,8 +267,8 @@ int exec_trust_file(struct keel_subsys *s, const char *path, const char *expect_
 		goto fail;
 	}
 	close(fd);
-	exec_installer_moved(s, canon, &id1.key);	/* an installer (re)installed */
-	exec_programs_moved(s, canon, &id1.key);	/* a jit or tracer (re)installed */
+	exec_installer_moved(s, canon, &id1.key); /* an installer (re)installed */
+	exec_programs_moved(s, canon, &id1.key);  /* a jit or tracer (re)installed */
 	return 0;
 fail:
 	if (entered)
@@ -356,8 +358,9 @@ int exec_trust_check(struct keel_subsys *s, const struct keel_trust_rec *rec, bo
 		snprintf(why, len, "reading the owner, mode and capabilities: %s", strerror(-err));
 	} else if (exec_meta_differs(&rec->meta, &meta, why, len)) {
 		err = -EPERM;
-	} else if (bpf_map__lookup_elem(p->skel->maps.exec_trusted, &k, sizeof(k), &v,
-					sizeof(v), 0) || (v.flags & KEEL_TRUST_PENDING)) {
+	} else if (bpf_map__lookup_elem(p->skel->maps.exec_trusted, &k, sizeof(k), &v, sizeof(v),
+					0) ||
+		   (v.flags & KEEL_TRUST_PENDING)) {
 		snprintf(why, len, "not trusted by the kernel");
 		err = -ENOENT;
 	} else if (rehash && (err = keel_hash_fd(fd, "sha256", sha, sizeof(sha)))) {
@@ -387,8 +390,10 @@ static int load_one(const struct keel_trust_rec *rec, void *data)
 	struct load_ctx *c = data;
 	struct exec_priv *p = c->s->priv;
 	struct keel_exec_key k = { .ino = rec->ino, .dev = rec->dev, .gen = rec->gen };
-	struct keel_exec_trust v = { .ctime_sec = rec->ctime_sec, .ctime_nsec = rec->ctime_nsec,
-				     .i_version = rec->i_version, .id = (__u64)rec->id };
+	struct keel_exec_trust v = { .ctime_sec = rec->ctime_sec,
+				     .ctime_nsec = rec->ctime_nsec,
+				     .i_version = rec->i_version,
+				     .id = (__u64)rec->id };
 	struct keel_exec_ident id;
 	int fd, err;
 
@@ -464,16 +469,18 @@ static void rehash_one(struct load_ctx *c, const struct keel_trust_rec *rec)
 			      why, sizeof(why));
 	if (!err) {
 		c->rehashed++;
-		exec_emit_trust(c->s, "exec.trust", fresh,
-				rec->state == KEEL_TRUST_UNVERIFIED ?
-					"verified: recorded while exec enforcement was unavailable" :
-					"re-hashed: stamp or file system changed while keeld was not running");
+		exec_emit_trust(
+			c->s, "exec.trust", fresh,
+			rec->state == KEEL_TRUST_UNVERIFIED ?
+				"verified: recorded while exec enforcement was unavailable" :
+				"re-hashed: stamp or file system changed while keeld was not running");
 	} else {
 		c->tainted++;
 		keel_trust_set_state(p->store, rec->id, KEEL_TRUST_TAINTED, why);
 		memcpy(fresh, rec, sizeof(*fresh));
 		fresh->state = KEEL_TRUST_TAINTED;
-		snprintf(fresh->note, sizeof(fresh->note), "%.*s", (int)sizeof(fresh->note) - 1, why);
+		snprintf(fresh->note, sizeof(fresh->note), "%.*s", (int)sizeof(fresh->note) - 1,
+			 why);
 		exec_emit_trust(c->s, "exec.taint", fresh, "changed while keeld was not running");
 	}
 	free(fresh);

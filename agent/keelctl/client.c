@@ -25,7 +25,8 @@ int keel_client_connect(struct keel_client *c, const char *path, char *why, size
 		snprintf(why, len, "cannot connect to keeld at %s: %s%s", path, strerror(-err),
 			 err == -ENOENT || err == -ECONNREFUSED ?
 				 "; is keeld running? (systemctl status keeld, or make run)" :
-			 err == -EACCES ? "; run as root or as a member of [control] group" : "");
+			 err == -EACCES ? "; run as root or as a member of [control] group" :
+					  "");
 		if (c->fd >= 0)
 			close(c->fd);
 		c->fd = -1;

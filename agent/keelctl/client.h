@@ -8,7 +8,7 @@
 
 struct keel_client {
 	int fd;
-	FILE *in;	/* buffered reader of the socket */
+	FILE *in; /* buffered reader of the socket */
 };
 
 /* Connect to keeld at @path; -errno and a message in @why on failure. */

@@ -22,14 +22,17 @@ static const struct argp_option stats_options[] = {
 };
 
 static const struct argp_option mrc_options[] = {
-	{ "json", 'j', NULL, 0, "Print JSON: {disk, mode, rate, points: [[bytes, miss_ratio]...]}", 0 },
+	{ "json", 'j', NULL, 0, "Print JSON: {disk, mode, rate, points: [[bytes, miss_ratio]...]}",
+	  0 },
 	{ "plot", 'p', "FILE.svg", 0, "Also draw the curve as SVG, with the model's own point", 0 },
 	{ 0 },
 };
 
 static const struct argp_option record_options[] = {
-	{ "duration", 'd', "S", 0, "Record for S seconds (default: until Ctrl-C, at most [blk] record_max_s)", 0 },
-	{ "reset", 'r', NULL, 0, "Empty the disk's model first, so that the model and the trace start together", 0 },
+	{ "duration", 'd', "S", 0,
+	  "Record for S seconds (default: until Ctrl-C, at most [blk] record_max_s)", 0 },
+	{ "reset", 'r', NULL, 0,
+	  "Empty the disk's model first, so that the model and the trace start together", 0 },
 	{ "json", 'j', NULL, 0, "Print the result as JSON", 0 },
 	{ 0 },
 };
@@ -138,16 +141,19 @@ static int plot_svg(json_t *m, const char *path)
 		return -errno;
 #define X(v) (L + (v) / xmax * (W - L - R))
 #define Y(v) (T + (1 - (v)) * (H - T - B))
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-		   "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+	fprintf(f,
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+		"font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
 		W, H);
-	fprintf(f, "<text x=\"%.0f\" y=\"22\" font-size=\"14\">LRU miss-ratio curve of %s (%s) — SHARDS %s, rate %.4g</text>\n",
+	fprintf(f,
+		"<text x=\"%.0f\" y=\"22\" font-size=\"14\">LRU miss-ratio curve of %s (%s) — SHARDS %s, rate %.4g</text>\n",
 		L, json_string_value(json_object_get(m, "name")),
 		json_string_value(json_object_get(m, "disk")),
 		json_string_value(json_object_get(m, "mode")), num(json_object_get(m, "rate")));
 	for (int t = 0; t <= 10; t += 2) {
-		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-			   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.1f</text>\n",
+		fprintf(f,
+			"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.1f</text>\n",
 			L, Y(t / 10.0), W - R, Y(t / 10.0), L - 6, Y(t / 10.0) + 4, t / 10.0);
 		fmt_bytes(xmax * t / 10, lab, sizeof(lab));
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
@@ -155,30 +161,38 @@ static int plot_svg(json_t *m, const char *path)
 	}
 	fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L,
 		H - B, W - R, H - B);
-	fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L, T,
-		L, H - B);
+	fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L,
+		T, L, H - B);
 	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">cache size</text>\n",
 		(L + W - R) / 2, H - 15);
-	fprintf(f, "<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">miss ratio</text>\n",
+	fprintf(f,
+		"<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">miss ratio</text>\n",
 		(T + H - B) / 2);
-	fprintf(f, "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"%.1f,%.1f",
+	fprintf(f,
+		"<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"%.1f,%.1f",
 		X(0), Y(1.0));
 	json_array_foreach(pts, i, p)
-		fprintf(f, " %.1f,%.1f", X(num(json_array_get(p, 0))), Y(num(json_array_get(p, 1))));
+		fprintf(f, " %.1f,%.1f", X(num(json_array_get(p, 0))),
+			Y(num(json_array_get(p, 1))));
 	fprintf(f, "\"/>\n");
 	if (json_array_size(kpts)) {
-		fprintf(f, "<polyline fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2\" "
-			   "stroke-dasharray=\"6 3\" points=\"%.1f,%.1f", X(0), Y(1.0));
+		fprintf(f,
+			"<polyline fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2\" "
+			"stroke-dasharray=\"6 3\" points=\"%.1f,%.1f",
+			X(0), Y(1.0));
 		json_array_foreach(kpts, i, p)
 			fprintf(f, " %.1f,%.1f", X(num(json_array_get(p, 0))),
 				Y(num(json_array_get(p, 1))));
-		fprintf(f, "\"/>\n<text x=\"%.0f\" y=\"%.0f\" fill=\"#2ca02c\">dashed: keel three-queue "
-			   "(miniature simulation)</text>\n", W - R - 300, T + 16);
+		fprintf(f,
+			"\"/>\n<text x=\"%.0f\" y=\"%.0f\" fill=\"#2ca02c\">dashed: keel three-queue "
+			"(miniature simulation)</text>\n",
+			W - R - 300, T + 16);
 	}
 	if (!isnan(mb) && !isnan(mh) && mb <= xmax) {
 		fmt_bytes(mb, lab, sizeof(lab));
-		fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"#d62728\"/>"
-			   "<text x=\"%.1f\" y=\"%.1f\">keel model, %s: miss %.3f</text>\n",
+		fprintf(f,
+			"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"#d62728\"/>"
+			"<text x=\"%.1f\" y=\"%.1f\">keel model, %s: miss %.3f</text>\n",
 			X(mb), Y(1 - mh), X(mb) + 8, Y(1 - mh) - 8, lab, 1 - mh);
 	}
 	fprintf(f, "</svg>\n");

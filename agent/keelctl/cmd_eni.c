@@ -44,9 +44,8 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 
 		printf("%-39s %-11s %-17s %-16s %-8s %10lld %10lld  %s\n",
 		       json_string_value(json_object_get(ip, "ip")),
-		       json_string_value(json_object_get(ip, "state")),
-		       mac && *mac ? mac : "-", vm && *vm ? vm : "-",
-		       json_string_value(json_object_get(ip, "provider")),
+		       json_string_value(json_object_get(ip, "state")), mac && *mac ? mac : "-",
+		       vm && *vm ? vm : "-", json_string_value(json_object_get(ip, "provider")),
 		       json_integer_value(json_object_get(ip, "rx_packets")),
 		       json_integer_value(json_object_get(ip, "tx_packets")),
 		       json_string_value(json_object_get(ip, "error")));

@@ -45,10 +45,10 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 		return KEELCTL_EXIT_FAIL;
 	}
 	json_decref(rep);
-	setvbuf(stdout, NULL, _IOLBF, 0);	/* one event per line, at once */
+	setvbuf(stdout, NULL, _IOLBF, 0); /* one event per line, at once */
 	while (getline(&line, &cap, c.in) > 0)
 		if (fputs(line, stdout) == EOF)
-			break;		/* reader went away (| head) */
+			break; /* reader went away (| head) */
 	free(line);
 	keel_client_close(&c);
 	return 0;

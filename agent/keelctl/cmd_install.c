@@ -38,8 +38,11 @@ static const char doc[] =
 	"  keelctl install --mode 0750 tool.sh /opt/tools/tool.sh";
 
 static const struct argp_option options[] = {
-	{ "mode", 'm', "MODE", 0, "Permissions of DEST, octal (default: SRC's, without setuid/setgid)", 0 },
-	{ "db", 'd', "PATH", 0, "The trust store keeld is expected to record in (its [exec] trust_db; refused when it differs)", 0 },
+	{ "mode", 'm', "MODE", 0,
+	  "Permissions of DEST, octal (default: SRC's, without setuid/setgid)", 0 },
+	{ "db", 'd', "PATH", 0,
+	  "The trust store keeld is expected to record in (its [exec] trust_db; refused when it differs)",
+	  0 },
 	{ 0 },
 };
 
@@ -213,7 +216,7 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 	struct install_opts o = {
 		.src = a->argv[0],
 		.dest = a->argv[1],
-		.db = keelctl_value(a, 'd'),	/* NULL: keeld's [exec] trust_db */
+		.db = keelctl_value(a, 'd'), /* NULL: keeld's [exec] trust_db */
 		.mode_set = keelctl_value(a, 'm') != NULL,
 	};
 	char hex[65] = "", why[3 * PATH_MAX];
@@ -222,15 +225,17 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 	int err;
 
 	if (o.mode_set)
-		parse_mode(keelctl_value(a, 'm'), &o.mode);	/* checked by check() */
+		parse_mode(keelctl_value(a, 'm'), &o.mode); /* checked by check() */
 	err = atomic_copy(&o, hex, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "keelctl: install: %s; DEST is unchanged\n", why);
 		return KEELCTL_EXIT_FAIL;
 	}
 	if (keel_client_connect(&c, ctl->socket, why, sizeof(why)) < 0) {
-		fprintf(stderr, "keelctl: install: %s was installed but is NOT recorded: %s; "
-			"start keeld and install it again\n", o.dest, why);
+		fprintf(stderr,
+			"keelctl: install: %s was installed but is NOT recorded: %s; "
+			"start keeld and install it again\n",
+			o.dest, why);
 		return KEELCTL_EXIT_FAIL;
 	}
 	req = json_pack("{s:s, s:s, s:s, s:s}", "cmd", "exec.trust_add", "path", o.dest, "sha256",
@@ -241,8 +246,8 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 	if (!rep) {
 		if (!strncmp(why, "keeld: subsystem exec is", 24))
 			return record_unverified(ctl, &o, hex, why);
-		fprintf(stderr, "keelctl: install: %s was installed but is NOT trusted: %s\n", o.dest,
-			why);
+		fprintf(stderr, "keelctl: install: %s was installed but is NOT trusted: %s\n",
+			o.dest, why);
 		return KEELCTL_EXIT_FAIL;
 	}
 	printf("installed %s (sha256 %s), trusted\n",

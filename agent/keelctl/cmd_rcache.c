@@ -16,7 +16,8 @@
 
 static const struct argp_option options[] = {
 	{ "json", 'j', NULL, 0, "Print keel-rcache's JSON answer", 0 },
-	{ "rcache-socket", 'S', "PATH", 0, "keel-rcache's socket (default " KEEL_RCACHE_SOCKET ")", 0 },
+	{ "rcache-socket", 'S', "PATH", 0, "keel-rcache's socket (default " KEEL_RCACHE_SOCKET ")",
+	  0 },
 	{ 0 },
 };
 
@@ -88,8 +89,8 @@ static int run(const struct keelctl_args *a, const char *op)
 	json_t *q, *rep;
 	int sock, err;
 
-	q = a->argc ? json_pack("{s:s, s:s}", "op", op, "disk_id", a->argv[0])
-		    : json_pack("{s:s}", "op", op);
+	q = a->argc ? json_pack("{s:s, s:s}", "op", op, "disk_id", a->argv[0]) :
+		      json_pack("{s:s}", "op", op);
 	req = q ? json_dumps(q, JSON_COMPACT) : NULL;
 	json_decref(q);
 	if (!req)

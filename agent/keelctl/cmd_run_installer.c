@@ -55,7 +55,7 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
 	bool json = keelctl_flag(a, 'j'), quiet = keelctl_flag(a, 'q');
 	json_t *req, *rep, *before, *after;
-	char **cmd = a->argv;	/* CMD and everything after it belong to CMD */
+	char **cmd = a->argv; /* CMD and everything after it belong to CMD */
 	int status, ret;
 	pid_t pid;
 
@@ -67,7 +67,7 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 	json_decref(req);
 	if (!rep) {
 		json_decref(before);
-		return KEELCTL_EXIT_FAIL;	/* nothing was run */
+		return KEELCTL_EXIT_FAIL; /* nothing was run */
 	}
 	json_decref(rep);
 	fflush(NULL);
@@ -102,18 +102,19 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 	after = sync_counts(ctl);
 	if (after && json) {
 		json_t *sum = json_pack("{s:I, s:I, s:I, s:I, s:i}", "trusted",
-					     count(after, "recorded") - count(before, "recorded"),
-					     "refused",
-					     count(after, "refused") - count(before, "refused"),
-					     "failed", count(after, "failed") - count(before, "failed"),
-					     "waiting", count(after, "waiting"), "status", ret);
+					count(after, "recorded") - count(before, "recorded"),
+					"refused",
+					count(after, "refused") - count(before, "refused"),
+					"failed", count(after, "failed") - count(before, "failed"),
+					"waiting", count(after, "waiting"), "status", ret);
 
 		keelctl_print_json(sum);
 		json_decref(sum);
 	} else if (after && !quiet) {
 		fprintf(stderr,
 			"keelctl: run-installer: %s exited with %d; %lld files trusted, %lld refused, %lld failed (see keelctl events --type exec.install_refused)\n",
-			cmd[0], ret, (long long)(count(after, "recorded") - count(before, "recorded")),
+			cmd[0], ret,
+			(long long)(count(after, "recorded") - count(before, "recorded")),
 			(long long)(count(after, "refused") - count(before, "refused")),
 			(long long)(count(after, "failed") - count(before, "failed")));
 	}

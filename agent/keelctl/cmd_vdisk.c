@@ -20,7 +20,7 @@
 #include "keel/vdisk.h"
 #include "keelctl/keelctl.h"
 
-#define WAIT_S 60	/* open and close: how long to wait for the server */
+#define WAIT_S 60 /* open and close: how long to wait for the server */
 
 struct vd_opts {
 	const char *sub, *path, *type, *filters, *socket, *tcp;
@@ -100,13 +100,19 @@ static const char doc[] =
 static const struct argp_option options[] = {
 	{ "size", 'S', "SIZE", 0, "create: the virtual size", 0 },
 	{ "type", 't', "TYPE", 0, "create: the createType (default monolithicSparse)", 0 },
-	{ "filters", 'f', "LIST", 0, "create: the chain, top to bottom (names separated by spaces or commas)", 0 },
-	{ "filter", 'F', "NAME[:KEY=VALUE,...]", 0, "create: the next filter of the chain (top first) with its parameters; repeatable, up to 16", 0 },
-	{ "socket", 'u', "PATH", 0, "open: serve NBD on this Unix socket (default [vdisk] run_dir/DEV-INO.nbd)", 0 },
+	{ "filters", 'f', "LIST", 0,
+	  "create: the chain, top to bottom (names separated by spaces or commas)", 0 },
+	{ "filter", 'F', "NAME[:KEY=VALUE,...]", 0,
+	  "create: the next filter of the chain (top first) with its parameters; repeatable, up to 16",
+	  0 },
+	{ "socket", 'u', "PATH", 0,
+	  "open: serve NBD on this Unix socket (default [vdisk] run_dir/DEV-INO.nbd)", 0 },
 	{ "tcp", 'T', "[ADDR:]PORT", 0, "open: serve NBD over TCP instead", 0 },
 	{ "readonly", 'r', NULL, 0, "open: read-only", 0 },
 	{ "standby", 'B', NULL, 0, "open: serve without taking ownership (ownership on)", 0 },
-	{ "no-wait", 'W', NULL, 0, "open, close, handoff, release, migrating: return once keeld has started, not when done", 0 },
+	{ "no-wait", 'W', NULL, 0,
+	  "open, close, handoff, release, migrating: return once keeld has started, not when done",
+	  0 },
 	{ "json", 'j', NULL, 0, "Print keeld's reply as JSON", 0 },
 	{ 0 },
 };
@@ -200,7 +206,7 @@ static void check(const struct keelctl_args *a, struct argp_state *state)
 	if (size && keel_vdisk_parse_size(size, &bytes))
 		argp_error(state, "--size '%s': a number of bytes, or with K, M, G, T", size);
 	if (!sub)
-		return;		/* the row's usage says a subcommand is needed */
+		return; /* the row's usage says a subcommand is needed */
 	if (!strcmp(sub, "list") && a->argc > 1)
 		argp_error(state, "unexpected argument '%s'", a->argv[1]);
 	if (!strcmp(sub, "migrating") &&
@@ -214,7 +220,9 @@ static void check(const struct keelctl_args *a, struct argp_state *state)
 	    strcmp(sub, "create"))
 		argp_error(state, "--size, --type, --filters and --filter are for create");
 	if (keelctl_value(a, 'f') && keelctl_value(a, 'F'))
-		argp_error(state, "--filters or --filter, not both (--filter NAME takes no parameters too)");
+		argp_error(
+			state,
+			"--filters or --filter, not both (--filter NAME takes no parameters too)");
 	if (keelctl_value(a, 'F')) {
 		char why[320];
 
@@ -286,8 +294,8 @@ static int wait_state(const struct keelctl *ctl, const char *path, bool opening,
 		st = json_string_value(json_object_get(d, "state"));
 		if ((opening && !d) || (st && !strcmp(st, "failed"))) {
 			fprintf(stderr, "keelctl: %s: %s\n", path,
-				d ? json_string_value(json_object_get(d, "reason"))
-				  : "its disk server went away");
+				d ? json_string_value(json_object_get(d, "reason")) :
+				    "its disk server went away");
 			json_decref(d);
 			return KEELCTL_EXIT_FAIL;
 		}
@@ -317,11 +325,13 @@ static int wait_op(const struct keelctl *ctl, const char *path, json_int_t seq, 
 			json_decref(req);
 			return KEELCTL_EXIT_FAIL;
 		}
-		if (!limit_ms)	/* an acquire may wait out a silent owner's lease */
+		if (!limit_ms) /* an acquire may wait out a silent owner's lease */
 			limit_ms = 2 * (long)json_integer_value(json_object_get(
-					   json_object_get(rep, "server"), "lease_ms")) + 60000;
+					       json_object_get(rep, "server"), "lease_ms")) +
+				   60000;
 		if (json_integer_value(json_object_get(op, "seq")) != seq) {
-			fprintf(stderr, "keelctl: %s: keeld no longer has this operation (the disk was closed, or keeld restarted)\n",
+			fprintf(stderr,
+				"keelctl: %s: keeld no longer has this operation (the disk was closed, or keeld restarted)\n",
 				path);
 			json_decref(rep);
 			json_decref(req);
@@ -334,7 +344,8 @@ static int wait_op(const struct keelctl *ctl, const char *path, json_int_t seq, 
 		}
 		json_decref(rep);
 		if (waited > limit_ms) {
-			fprintf(stderr, "keelctl: %s: no answer from its disk server after %ld s (keelctl vdisk owner shows its state)\n",
+			fprintf(stderr,
+				"keelctl: %s: no answer from its disk server after %ld s (keelctl vdisk owner shows its state)\n",
 				path, waited / 1000);
 			json_decref(req);
 			return KEELCTL_EXIT_FAIL;
@@ -350,7 +361,9 @@ static void print_owner(const char *path, json_t *rep)
 	json_t *op = json_object_get(rep, "last_op");
 
 	if (r)
-		printf("%s: owner %s (%s), generation %" JSON_INTEGER_FORMAT ", %s, renewals %" JSON_INTEGER_FORMAT ", lease %" JSON_INTEGER_FORMAT " ms\n",
+		printf("%s: owner %s (%s), generation %" JSON_INTEGER_FORMAT
+		       ", %s, renewals %" JSON_INTEGER_FORMAT ", lease %" JSON_INTEGER_FORMAT
+		       " ms\n",
 		       path, json_string_value(json_object_get(r, "host")),
 		       json_string_value(json_object_get(r, "addr")),
 		       json_integer_value(json_object_get(r, "generation")),
@@ -372,7 +385,8 @@ static void print_owner(const char *path, json_t *rep)
 	else
 		printf("  this host: does not serve it\n");
 	if (op)
-		printf("  last operation here: %s %s%s%s\n", json_string_value(json_object_get(op, "op")),
+		printf("  last operation here: %s %s%s%s\n",
+		       json_string_value(json_object_get(op, "op")),
 		       json_string_value(json_object_get(op, "state")),
 		       json_object_get(op, "error") ? ": " : "",
 		       json_string_value(json_object_get(op, "error")) ?: "");
@@ -387,7 +401,8 @@ static void print_disk(json_t *d)
 	printf("%s  %s", json_string_value(json_object_get(d, "path")),
 	       json_string_value(json_object_get(d, "state")));
 	if (json_integer_value(json_object_get(d, "pid")))
-		printf("  pid %" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(d, "pid")));
+		printf("  pid %" JSON_INTEGER_FORMAT,
+		       json_integer_value(json_object_get(d, "pid")));
 	if (tcp)
 		printf("  nbd://%s", tcp);
 	else if (json_object_get(d, "socket"))
@@ -407,7 +422,8 @@ static void print_disk(json_t *d)
 	if (json_object_get(d, "owner"))
 		printf("  owner: this host is %s (generation %" JSON_INTEGER_FORMAT ")\n",
 		       json_string_value(json_object_get(json_object_get(d, "owner"), "state")),
-		       json_integer_value(json_object_get(json_object_get(d, "owner"), "generation")));
+		       json_integer_value(
+			       json_object_get(json_object_get(d, "owner"), "generation")));
 	if (json_object_get(d, "reason"))
 		printf("  reason: %s\n", json_string_value(json_object_get(d, "reason")));
 	if (json_object_get(d, "metadata_error"))
@@ -419,14 +435,15 @@ static void print_filters(json_t *rep)
 	json_t *f;
 	size_t i;
 
-	printf("%-10s %10s %10s %12s %12s %8s %9s %7s\n", "filter", "reads", "writes",
-	       "read_bytes", "write_bytes", "flushes", "discards", "errors");
+	printf("%-10s %10s %10s %12s %12s %8s %9s %7s\n", "filter", "reads", "writes", "read_bytes",
+	       "write_bytes", "flushes", "discards", "errors");
 	json_array_foreach(json_object_get(rep, "filters"), i, f) {
 		json_t *c = json_object_get(f, "counters");
 
 		printf("%-10s %10" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
-		       " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT
-		       " %9" JSON_INTEGER_FORMAT " %7" JSON_INTEGER_FORMAT "\n",
+		       " %12" JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT
+		       " %8" JSON_INTEGER_FORMAT " %9" JSON_INTEGER_FORMAT " %7" JSON_INTEGER_FORMAT
+		       "\n",
 		       json_string_value(json_object_get(f, "name")),
 		       json_integer_value(json_object_get(c, "reads")),
 		       json_integer_value(json_object_get(c, "writes")),
@@ -468,8 +485,9 @@ static int show(struct vd_opts *o, json_t *rep)
 		keelctl_print_json(rep);
 		if (op && strcmp(json_string_value(json_object_get(op, "state")) ?: "", "ok"))
 			return KEELCTL_EXIT_FAIL;
-		return !strcmp(o->sub, "check") && !json_is_true(json_object_get(rep, "clean"))
-			       ? KEELCTL_EXIT_FAIL : 0;
+		return !strcmp(o->sub, "check") && !json_is_true(json_object_get(rep, "clean")) ?
+			       KEELCTL_EXIT_FAIL :
+			       0;
 	}
 	if (!strcmp(o->sub, "list")) {
 		if (!json_array_size(json_object_get(rep, "disks")))
@@ -500,17 +518,18 @@ static int show(struct vd_opts *o, json_t *rep)
 		printf("closed %s (flushed, server stopped)\n", o->path);
 	} else if (!strcmp(o->sub, "owner")) {
 		print_owner(o->path, rep);
-	} else if (json_object_get(rep, "last_op")) {	/* handoff, release, migrating */
+	} else if (json_object_get(rep, "last_op")) { /* handoff, release, migrating */
 		json_t *op = json_object_get(rep, "last_op"), *sv = json_object_get(rep, "server");
 
 		if (!strcmp(json_string_value(json_object_get(op, "state")), "ok"))
-			printf("%s %s: done; this host (%s) is %s, generation %" JSON_INTEGER_FORMAT "\n",
+			printf("%s %s: done; this host (%s) is %s, generation %" JSON_INTEGER_FORMAT
+			       "\n",
 			       o->sub, o->path, json_string_value(json_object_get(sv, "host")),
 			       json_string_value(json_object_get(sv, "state")),
 			       json_integer_value(json_object_get(sv, "generation")));
 		else
 			ret = KEELCTL_EXIT_FAIL;
-	} else if (json_object_get(rep, "seq")) {	/* --no-wait */
+	} else if (json_object_get(rep, "seq")) { /* --no-wait */
 		printf("%s %s: started\n", o->sub, o->path);
 	} else {
 		print_disk(rep);
@@ -538,12 +557,13 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 	int err;
 
 	if (o.have_size)
-		keel_vdisk_parse_size(keelctl_value(a, 'S'), &o.size);	/* checked by check() */
+		keel_vdisk_parse_size(keelctl_value(a, 'S'), &o.size); /* checked by check() */
 	if (strcmp(o.sub, "create") && strcmp(o.sub, "open") && strcmp(o.sub, "close") &&
 	    strcmp(o.sub, "list") && strcmp(o.sub, "info") && strcmp(o.sub, "filters") &&
 	    strcmp(o.sub, "check") && strcmp(o.sub, "handoff") && strcmp(o.sub, "release") &&
 	    strcmp(o.sub, "migrating") && strcmp(o.sub, "owner")) {
-		fprintf(stderr, "keelctl vdisk: unknown subcommand '%s' (create, open, close, list, info, filters, check, handoff, release, migrating, owner)\n",
+		fprintf(stderr,
+			"keelctl vdisk: unknown subcommand '%s' (create, open, close, list, info, filters, check, handoff, release, migrating, owner)\n",
 			o.sub);
 		return KEELCTL_EXIT_USAGE;
 	}
@@ -567,7 +587,7 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 	if (keelctl_value(a, 'F')) {
 		char why[320];
 
-		filter_specs(a, req, why, sizeof(why));	/* checked by check() */
+		filter_specs(a, req, why, sizeof(why)); /* checked by check() */
 	}
 	if (o.socket) {
 		char sock[PATH_MAX];
@@ -598,7 +618,7 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 			rep = d;
 		}
 	}
-	if (!o.no_wait && json_object_get(rep, "seq")) {	/* handoff, release, migrating */
+	if (!o.no_wait && json_object_get(rep, "seq")) { /* handoff, release, migrating */
 		err = wait_op(ctl, o.path, json_integer_value(json_object_get(rep, "seq")), &d);
 		json_decref(rep);
 		if (err)
@@ -612,13 +632,15 @@ static int run(const struct keelctl *ctl, const struct keelctl_args *a)
 
 const struct keelctl_command keelctl_cmd_vdisk = {
 	.name = "vdisk",
-	.summary = "create, open (serve over NBD), close, list, check VMDK disks; hand them between hosts (vdisk)",
+	.summary =
+		"create, open (serve over NBD), close, list, check VMDK disks; hand them between hosts (vdisk)",
 	.args_doc = "SUBCOMMAND [PATH]",
 	.doc = doc,
 	.options = options,
 	.min_args = 1,
-	.max_args = KEELCTL_ARGS_REST,	/* check() counts: list takes no PATH */
-	.usage = "a subcommand is needed: create, open, close, list, info, filters, check, handoff, release, migrating, owner",
+	.max_args = KEELCTL_ARGS_REST, /* check() counts: list takes no PATH */
+	.usage =
+		"a subcommand is needed: create, open, close, list, info, filters, check, handoff, release, migrating, owner",
 	.repeatable = "F",
 	.check = check,
 	.run = run,

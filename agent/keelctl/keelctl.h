@@ -17,7 +17,7 @@
 
 #include "keelctl/client.h"
 
-#define KEELCTL_EXIT_FAIL 1
+#define KEELCTL_EXIT_FAIL  1
 #define KEELCTL_EXIT_USAGE 2
 
 /* keelctl_command.max_args: every argument left on the line is the command's */
@@ -36,24 +36,24 @@ struct keelctl_args {
 	const struct keelctl_command *cmd;
 	struct {
 		int key;
-		const char *arg;	/* NULL for a flag */
+		const char *arg; /* NULL for a flag */
 	} opts[KEELCTL_MAX_OPTS];
 	int n_opts;
-	char **argv;		/* positional arguments, in order */
+	char **argv; /* positional arguments, in order */
 	int argc;
-	int first;		/* internal: argv index of the first positional */
+	int first; /* internal: argv index of the first positional */
 };
 
 struct keelctl_command {
 	const char *name;
-	const char *summary;	/* one line for `keelctl --help` */
+	const char *summary; /* one line for `keelctl --help` */
 	/* argp's help: usage line after the name, description \v examples */
 	const char *args_doc;
 	const char *doc;
-	const struct argp_option *options;	/* NULL: none */
-	const char *repeatable;	/* keys of options that may be given up to 16 times */
+	const struct argp_option *options; /* NULL: none */
+	const char *repeatable;		   /* keys of options that may be given up to 16 times */
 	/* Positional arguments: too few prints "@usage", too many "unexpected argument 'X'@args_hint" */
-	int min_args, max_args;	/* max_args: KEELCTL_ARGS_REST for any number */
+	int min_args, max_args; /* max_args: KEELCTL_ARGS_REST for any number */
 	const char *usage;
 	const char *args_hint;
 	/* Optional: the words the first argument may be, NULL-terminated, and
@@ -82,8 +82,8 @@ extern const struct keelctl_command *const keelctl_commands[];
  * Parse @argv (argv[0] is the name messages use) as command @cmd says and
  * run it; returns the exit status (2 for a bad command line).
  */
-int keelctl_run_command(const struct keelctl *ctl, const struct keelctl_command *cmd,
-			int argc, char **argv);
+int keelctl_run_command(const struct keelctl *ctl, const struct keelctl_command *cmd, int argc,
+			char **argv);
 
 /* Was option @key given? */
 bool keelctl_flag(const struct keelctl_args *a, int key);

@@ -35,11 +35,12 @@ static const char doc[] =
 
 struct global {
 	struct keelctl ctl;
-	int cmd_index;		/* argv index of the command */
+	int cmd_index; /* argv index of the command */
 };
 
 static const struct argp_option options[] = {
-	{ "socket", 's', "PATH", 0, "keeld's control socket (default $KEEL_SOCKET or /run/keel/keel.sock)", 0 },
+	{ "socket", 's', "PATH", 0,
+	  "keeld's control socket (default $KEEL_SOCKET or /run/keel/keel.sock)", 0 },
 	{ 0 },
 };
 
@@ -85,8 +86,8 @@ static char *help_filter(int key, const char *text, void *input)
 
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { options, parse_opt, "COMMAND [ARGS...]", doc,
-					  NULL, help_filter, NULL };
+	static const struct argp argp = { options,     parse_opt, "COMMAND [ARGS...]", doc, NULL,
+					  help_filter, NULL };
 	struct global g = { { NULL }, 0 };
 	const char *cmd;
 

@@ -30,12 +30,12 @@ struct import {
 	bool tty;
 	long total, done;
 	long trusted, mismatched, missing, skipped, failed;
-	json_t *problems;	/* one object per mismatched, missing or failed file */
+	json_t *problems; /* one object per mismatched, missing or failed file */
 };
 
 static bool wanted(const struct dpkg_import_opts *o, const char *name)
 {
-	size_t n = strcspn(name, ":.");	/* PKG.md5sums or PKG:ARCH.md5sums */
+	size_t n = strcspn(name, ":."); /* PKG.md5sums or PKG:ARCH.md5sums */
 
 	if (!o->n_packages)
 		return true;
@@ -76,8 +76,8 @@ static void progress(struct import *im, bool last)
 		return;
 	fill = (int)(width * im->done / im->total);
 	fprintf(stderr, "\r[%.*s%*s] %ld/%ld files, %ld trusted", fill,
-		"########################################", width - fill, "", im->done,
-		im->total, im->trusted);
+		"########################################", width - fill, "", im->done, im->total,
+		im->trusted);
 	if (last)
 		fputc('\n', stderr);
 }
@@ -85,13 +85,13 @@ static void progress(struct import *im, bool last)
 static void problem(struct import *im, const char *pkg, const char *path, const char *what,
 		    const char *detail)
 {
-	json_array_append_new(im->problems, json_pack("{s:s, s:s, s:s, s:s}", "package", pkg,
-						      "path", path, "problem", what, "detail",
-						      detail));
+	json_array_append_new(im->problems,
+			      json_pack("{s:s, s:s, s:s, s:s}", "package", pkg, "path", path,
+					"problem", what, "detail", detail));
 	if (im->o->json)
 		return;
 	if (im->tty)
-		fputs("\r\033[K", stderr);	/* over the progress bar */
+		fputs("\r\033[K", stderr); /* over the progress bar */
 	fprintf(stderr, "%s: %s (%s): %s\n", what, path, pkg, detail);
 }
 

@@ -8,9 +8,9 @@
 #include "keelctl/keelctl.h"
 
 struct dpkg_import_opts {
-	const char *admindir;	/* dpkg's database: /var/lib/dpkg */
-	const char *root;	/* where the packages' paths start: / */
-	char **packages;	/* only these; none: every installed package */
+	const char *admindir; /* dpkg's database: /var/lib/dpkg */
+	const char *root;     /* where the packages' paths start: / */
+	char **packages;      /* only these; none: every installed package */
 	int n_packages;
 	bool json;
 };

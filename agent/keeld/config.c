@@ -43,47 +43,45 @@ static const struct keel_opt events_opts[] = {
 		   "bytes queued per slow subscriber before its events are dropped (and counted)"),
 	FRAME_BOOL("journal", events_journal, "true",
 		   "send every event to the systemd journal (KEEL_* fields) when journald runs"),
-	FRAME_STRING("journal_exclude", events_journal_exclude, "",
-		     "event types not sent to the journal, comma-separated ('blk.stats', or 'exec' for exec.*)"),
+	FRAME_STRING(
+		"journal_exclude", events_journal_exclude, "",
+		"event types not sent to the journal, comma-separated ('blk.stats', or 'exec' for exec.*)"),
 	FRAME_STRING("file", events_file, "",
 		     "also append every event as a JSON line to this file; empty: no file"),
 	FRAME_UINT("file_max_bytes", events_file_max_bytes, 4096, 1U << 30, "104857600",
 		   "rotate the events file when it would grow past this size"),
 	FRAME_UINT("file_backups", events_file_backups, 0, 100, "5",
 		   "rotated events files kept, gzip-compressed (FILE.1.gz is the newest)"),
-	FRAME_UINT("sink_queue", events_sink_queue, 16, 1048576, "8192",
-		   "events queued for the journal and for the file each; when full, new ones are dropped, counted and reported (keel.dropped)"),
+	FRAME_UINT(
+		"sink_queue", events_sink_queue, 16, 1048576, "8192",
+		"events queued for the journal and for the file each; when full, new ones are dropped, counted and reported (keel.dropped)"),
 	KEEL_OPT_END
 };
 
 static const struct keel_opt metrics_opts[] = {
-	FRAME_STRING("listen", metrics_listen, "",
-		     "serve Prometheus metrics on GET /metrics at HOST:PORT ([::1]:9477, :9477 for all); empty: off"),
-	FRAME_UINT("max_clients", metrics_max_clients, 1, 64, "8",
-		   "metrics connections at once"),
+	FRAME_STRING(
+		"listen", metrics_listen, "",
+		"serve Prometheus metrics on GET /metrics at HOST:PORT ([::1]:9477, :9477 for all); empty: off"),
+	FRAME_UINT("max_clients", metrics_max_clients, 1, 64, "8", "metrics connections at once"),
 	KEEL_OPT_END
 };
 
-static const struct keel_opt bpf_opts[] = {
-	FRAME_STRING("pin_dir", pin_dir, "/sys/fs/bpf/keel",
-		     "where maps and links are pinned, on a bpffs"),
-	KEEL_OPT_END
-};
+static const struct keel_opt bpf_opts[] = { FRAME_STRING(
+						    "pin_dir", pin_dir, "/sys/fs/bpf/keel",
+						    "where maps and links are pinned, on a bpffs"),
+					    KEEL_OPT_END };
 
 static const struct {
 	const char *name;
 	const struct keel_opt *opts;
 } frame_sections[] = {
-	{ "keeld", keeld_opts },
-	{ "control", control_opts },
-	{ "events", events_opts },
-	{ "metrics", metrics_opts },
-	{ "bpf", bpf_opts },
+	{ "keeld", keeld_opts },     { "control", control_opts }, { "events", events_opts },
+	{ "metrics", metrics_opts }, { "bpf", bpf_opts },
 };
 
 #define N_FRAME_SECTIONS (sizeof(frame_sections) / sizeof(frame_sections[0]))
-#define MAX_SECTIONS (N_FRAME_SECTIONS + KEEL_MAX_SUBSYSTEMS)
-#define MAX_KEYS 512		/* of all sections: the parser's bookkeeping */
+#define MAX_SECTIONS	 (N_FRAME_SECTIONS + KEEL_MAX_SUBSYSTEMS)
+#define MAX_KEYS	 512 /* of all sections: the parser's bookkeeping */
 
 /* A section of one configuration: its name, its keys, the struct they fill. */
 struct section {
@@ -97,8 +95,7 @@ static size_t subsys_offset_align(size_t n)
 	return (n + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
 }
 
-const void *keel_config_subsys(const struct keel_config *cfg,
-			       const struct keel_subsys_ops *ops)
+const void *keel_config_subsys(const struct keel_config *cfg, const struct keel_subsys_ops *ops)
 {
 	size_t off = 0;
 
@@ -127,9 +124,9 @@ static size_t sections(const struct keel_config *cfg, struct section *ret)
 struct parse_ctx {
 	struct keel_config *cfg;
 	struct keel_config_error *err;
-	int line;			/* line the reader gave last */
-	int set_on[MAX_KEYS];		/* line each key was set on, 0: not set */
-	const char *text;		/* string source, NULL for files */
+	int line;	      /* line the reader gave last */
+	int set_on[MAX_KEYS]; /* line each key was set on, 0: not set */
+	const char *text;     /* string source, NULL for files */
 	FILE *file;
 };
 
@@ -160,7 +157,7 @@ static const struct keel_opt *opt_find(struct keel_config *cfg, const char *sect
 				return o;
 			}
 		}
-		*ret_index = 1;	/* the section is known */
+		*ret_index = 1; /* the section is known */
 		return NULL;
 	}
 	return NULL;
@@ -226,17 +223,16 @@ static int opt_set(const struct keel_opt *o, void *base, const char *value, char
 	return -EINVAL;
 }
 
-static void set_error(struct parse_ctx *ctx, const char *section,
-		      const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static void set_error(struct parse_ctx *ctx, const char *section, const char *name, const char *fmt,
+		      ...) __attribute__((format(printf, 4, 5)));
 
-static void set_error(struct parse_ctx *ctx, const char *section,
-		      const char *name, const char *fmt, ...)
+static void set_error(struct parse_ctx *ctx, const char *section, const char *name, const char *fmt,
+		      ...)
 {
 	va_list ap;
 
 	if (ctx->err->msg[0])
-		return;		/* keep the first error: it is the one to fix */
+		return; /* keep the first error: it is the one to fix */
 	ctx->err->line = ctx->line;
 	if (section && name)
 		snprintf(ctx->err->key, sizeof(ctx->err->key), "[%s] %s", section, name);
@@ -245,8 +241,7 @@ static void set_error(struct parse_ctx *ctx, const char *section,
 	va_end(ap);
 }
 
-static int handler(void *user, const char *section, const char *name,
-		   const char *value)
+static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *ctx = user;
 	void *base = NULL;
@@ -258,8 +253,8 @@ static int handler(void *user, const char *section, const char *name,
 		if (!i)
 			set_error(ctx, section, name, "unknown section [%s]", section);
 		else
-			set_error(ctx, section, name, "unknown key '%s' in section [%s]",
-				  name, section);
+			set_error(ctx, section, name, "unknown key '%s' in section [%s]", name,
+				  section);
 		return 0;
 	}
 	if (ctx->set_on[i]) {
@@ -317,7 +312,7 @@ static int parse(struct keel_config *cfg, struct parse_ctx *ctx)
 	ctx->cfg = &work;
 	rc = ini_parse_stream(read_line, ctx, handler, ctx);
 	if (rc == 0 && ctx->err->msg[0])
-		rc = ctx->err->line;	/* the reader stopped early */
+		rc = ctx->err->line; /* the reader stopped early */
 	if (rc < 0) {
 		snprintf(ctx->err->msg, sizeof(ctx->err->msg), "out of memory");
 		return -ENOMEM;
@@ -332,7 +327,7 @@ static int parse(struct keel_config *cfg, struct parse_ctx *ctx)
 		}
 		return -EINVAL;
 	}
-	*cfg = work;	/* all or nothing */
+	*cfg = work; /* all or nothing */
 	return 0;
 }
 
@@ -342,8 +337,8 @@ static void error_init(struct keel_config_error *err, const char *name)
 	snprintf(err->file, sizeof(err->file), "%s", name);
 }
 
-int keel_config_load_string(struct keel_config *cfg, const char *text,
-			    const char *name, struct keel_config_error *err)
+int keel_config_load_string(struct keel_config *cfg, const char *text, const char *name,
+			    struct keel_config_error *err)
 {
 	struct parse_ctx ctx = { .err = err, .text = text };
 
@@ -351,8 +346,7 @@ int keel_config_load_string(struct keel_config *cfg, const char *text,
 	return parse(cfg, &ctx);
 }
 
-int keel_config_load_file(struct keel_config *cfg, const char *path,
-			  struct keel_config_error *err)
+int keel_config_load_file(struct keel_config *cfg, const char *path, struct keel_config_error *err)
 {
 	struct parse_ctx ctx = { .err = err };
 	int rc;
@@ -387,8 +381,10 @@ static void check_subsys_ops(const struct keel_subsys_ops *ops, size_t *used)
 		abort();
 	}
 	for (; o->name; o++) {
-		if (o->offset + (o->type == KEEL_OPT_STRING ? o->size : o->type == KEEL_OPT_UINT ?
-				 sizeof(unsigned int) : sizeof(bool)) > ops->config_size) {
+		if (o->offset + (o->type == KEEL_OPT_STRING ? o->size :
+				 o->type == KEEL_OPT_UINT   ? sizeof(unsigned int) :
+							      sizeof(bool)) >
+		    ops->config_size) {
 			fprintf(stderr, "subsystem %s: key %s lies beyond config_size\n", ops->name,
 				o->name);
 			abort();
@@ -400,9 +396,10 @@ static void check_subsys_ops(const struct keel_subsys_ops *ops, size_t *used)
 	}
 	*used += subsys_offset_align(ops->config_size);
 	if (!enabled || !required || *used > KEEL_CONFIG_SUBSYS_BYTES) {
-		fprintf(stderr, "subsystem %s: %s\n", ops->name, *used > KEEL_CONFIG_SUBSYS_BYTES ?
-			"raise KEEL_CONFIG_SUBSYS_BYTES in keeld/config.h" :
-			"its table lacks KEEL_OPT_ENABLED or KEEL_OPT_REQUIRED on its subsys member");
+		fprintf(stderr, "subsystem %s: %s\n", ops->name,
+			*used > KEEL_CONFIG_SUBSYS_BYTES ?
+				"raise KEEL_CONFIG_SUBSYS_BYTES in keeld/config.h" :
+				"its table lacks KEEL_OPT_ENABLED or KEEL_OPT_REQUIRED on its subsys member");
 		abort();
 	}
 }
@@ -415,19 +412,19 @@ void keel_config_defaults(struct keel_config *cfg)
 
 	if (sizeof(frame_sections) / sizeof(frame_sections[0]) + keel_subsystem_count() >
 	    MAX_SECTIONS)
-		abort();	/* raise KEEL_MAX_SUBSYSTEMS */
+		abort(); /* raise KEEL_MAX_SUBSYSTEMS */
 	for (size_t i = 0; keel_subsystems[i]; i++)
 		check_subsys_ops(keel_subsystems[i], &used);
 	memset(cfg, 0, sizeof(*cfg));
 	n = sections(cfg, secs);
 	for (size_t i = 0; i < n; i++)
 		for (const struct keel_opt *o = secs[i].opts; o->name; o++, keys++)
-			if (keys >= MAX_KEYS || opt_set(o, secs[i].base, o->def, msg, sizeof(msg)) < 0)
-				abort();	/* a bad default is a programming error */
+			if (keys >= MAX_KEYS ||
+			    opt_set(o, secs[i].base, o->def, msg, sizeof(msg)) < 0)
+				abort(); /* a bad default is a programming error */
 }
 
-void keel_config_error_format(const struct keel_config_error *err, char *buf,
-			      size_t len)
+void keel_config_error_format(const struct keel_config_error *err, char *buf, size_t len)
 {
 	char where[PATH_MAX + 16];
 
@@ -480,14 +477,15 @@ int keel_config_validate(const struct keel_config *cfg, struct keel_config_error
 		return -EINVAL;
 	}
 	if (cfg->pin_dir[0] != '/' || cfg->control_socket[0] != '/') {
-		snprintf(err->key, sizeof(err->key), cfg->pin_dir[0] != '/' ?
-			 "[bpf] pin_dir" : "[control] socket");
+		snprintf(err->key, sizeof(err->key),
+			 cfg->pin_dir[0] != '/' ? "[bpf] pin_dir" : "[control] socket");
 		snprintf(err->msg, sizeof(err->msg), "must be an absolute path");
 		return -EINVAL;
 	}
 	if (cfg->events_file[0] && cfg->events_file[0] != '/') {
 		snprintf(err->key, sizeof(err->key), "[events] file");
-		snprintf(err->msg, sizeof(err->msg), "must be an absolute path (or empty: no file)");
+		snprintf(err->msg, sizeof(err->msg),
+			 "must be an absolute path (or empty: no file)");
 		return -EINVAL;
 	}
 	for (size_t i = 0; keel_subsystems[i]; i++) {
@@ -497,8 +495,8 @@ int keel_config_validate(const struct keel_config *cfg, struct keel_config_error
 
 		if (!ops->check_config)
 			continue;
-		rc = ops->check_config(keel_config_subsys(cfg, ops), name, sizeof(name),
-				       err->msg, sizeof(err->msg));
+		rc = ops->check_config(keel_config_subsys(cfg, ops), name, sizeof(name), err->msg,
+				       sizeof(err->msg));
 		if (rc) {
 			snprintf(err->key, sizeof(err->key), "[%s] %s", ops->name, name);
 			return rc;
@@ -510,12 +508,13 @@ int keel_config_validate(const struct keel_config *cfg, struct keel_config_error
 static size_t opt_size(const struct keel_opt *o)
 {
 	return o->type == KEEL_OPT_STRING ? o->size :
-	       o->type == KEEL_OPT_UINT ? sizeof(unsigned int) : sizeof(bool);
+	       o->type == KEEL_OPT_UINT	  ? sizeof(unsigned int) :
+					    sizeof(bool);
 }
 
 void keel_config_diff(const struct keel_config *a, const struct keel_config *b,
-		      void (*cb)(const char *section, const struct keel_opt *o,
-				 size_t cfg_offset, size_t size, void *ctx),
+		      void (*cb)(const char *section, const struct keel_opt *o, size_t cfg_offset,
+				 size_t size, void *ctx),
 		      void *ctx)
 {
 	struct section secs[MAX_SECTIONS];
@@ -528,7 +527,7 @@ void keel_config_diff(const struct keel_config *a, const struct keel_config *b,
 			size_t off = base + o->offset, size = opt_size(o);
 			const char *va = (const char *)a + off, *vb = (const char *)b + off;
 			bool same = o->type == KEEL_OPT_STRING ? !strcmp(va, vb) :
-				    !memcmp(va, vb, size);
+								 !memcmp(va, vb, size);
 
 			if (!same)
 				cb(secs[i].name, o, off, size, ctx);

@@ -26,21 +26,30 @@ enum keel_opt_type { KEEL_OPT_BOOL, KEEL_OPT_UINT, KEEL_OPT_STRING };
 struct keel_opt {
 	const char *name;
 	enum keel_opt_type type;
-	size_t offset;			/* in the section's struct */
-	size_t size;			/* KEEL_OPT_STRING: buffer size */
-	unsigned long min, max;		/* KEEL_OPT_UINT: inclusive range */
-	const char *def;		/* the embedded default, as text */
-	const char *help;		/* one line for --print-config and the docs */
+	size_t offset;		/* in the section's struct */
+	size_t size;		/* KEEL_OPT_STRING: buffer size */
+	unsigned long min, max; /* KEEL_OPT_UINT: inclusive range */
+	const char *def;	/* the embedded default, as text */
+	const char *help;	/* one line for --print-config and the docs */
 };
 
 /* Rows of a table filling struct @T; a table ends with KEEL_OPT_END. */
-#define KEEL_OPT_BOOL(T, key, field, d, h) \
-	{ key, KEEL_OPT_BOOL, offsetof(T, field), 0, 0, 0, d, h }
-#define KEEL_OPT_UINT(T, key, field, lo, hi, d, h) \
-	{ key, KEEL_OPT_UINT, offsetof(T, field), 0, lo, hi, d, h }
-#define KEEL_OPT_STRING(T, key, field, d, h) \
-	{ key, KEEL_OPT_STRING, offsetof(T, field), sizeof(((T *)0)->field), 0, 0, d, h }
-#define KEEL_OPT_END { NULL, KEEL_OPT_BOOL, 0, 0, 0, 0, NULL, NULL }
+#define KEEL_OPT_BOOL(T, key, field, d, h)                            \
+	{                                                             \
+		key, KEEL_OPT_BOOL, offsetof(T, field), 0, 0, 0, d, h \
+	}
+#define KEEL_OPT_UINT(T, key, field, lo, hi, d, h)                      \
+	{                                                               \
+		key, KEEL_OPT_UINT, offsetof(T, field), 0, lo, hi, d, h \
+	}
+#define KEEL_OPT_STRING(T, key, field, d, h)                                                  \
+	{                                                                                     \
+		key, KEEL_OPT_STRING, offsetof(T, field), sizeof(((T *)0)->field), 0, 0, d, h \
+	}
+#define KEEL_OPT_END                                        \
+	{                                                   \
+		NULL, KEEL_OPT_BOOL, 0, 0, 0, 0, NULL, NULL \
+	}
 
 /*
  * The keys every subsystem has.  A subsystem's config struct starts with
@@ -48,11 +57,11 @@ struct keel_opt {
  * the frame finds them without knowing the struct.
  */
 struct keel_subsys_config {
-	bool enabled;	/* start it when its kernel features are there */
-	bool required;	/* keeld refuses to run without it */
+	bool enabled;  /* start it when its kernel features are there */
+	bool required; /* keeld refuses to run without it */
 };
 
-#define KEEL_OPT_ENABLED(T, h) KEEL_OPT_BOOL(T, "enabled", subsys.enabled, "true", h)
+#define KEEL_OPT_ENABLED(T, h)	KEEL_OPT_BOOL(T, "enabled", subsys.enabled, "true", h)
 #define KEEL_OPT_REQUIRED(T, h) KEEL_OPT_BOOL(T, "required", subsys.required, "false", h)
 
 /* Room for every subsystem's config struct; keel_config_defaults() checks it. */
@@ -87,8 +96,8 @@ struct keel_config {
 /* What went wrong in a configuration file, for one clear message. */
 struct keel_config_error {
 	char file[PATH_MAX];
-	int line;		/* 0 when the error is not on a line */
-	char key[96];		/* "[section] name", empty when none */
+	int line;     /* 0 when the error is not on a line */
+	char key[96]; /* "[section] name", empty when none */
 	char msg[256];
 };
 
@@ -100,12 +109,11 @@ void keel_config_defaults(struct keel_config *cfg);
  * exactly as it was, @err says where and why, and a negative errno returns:
  * -ENOENT/-EACCES for an unreadable file, -EINVAL for bad content.
  */
-int keel_config_load_file(struct keel_config *cfg, const char *path,
-			  struct keel_config_error *err);
+int keel_config_load_file(struct keel_config *cfg, const char *path, struct keel_config_error *err);
 
 /* Same, from a string (named @name in errors); used by tests. */
-int keel_config_load_string(struct keel_config *cfg, const char *text,
-			    const char *name, struct keel_config_error *err);
+int keel_config_load_string(struct keel_config *cfg, const char *text, const char *name,
+			    struct keel_config_error *err);
 
 /*
  * Checks that need the system or several keys: does [control] group exist,
@@ -114,8 +122,7 @@ int keel_config_load_string(struct keel_config *cfg, const char *text,
 int keel_config_validate(const struct keel_config *cfg, struct keel_config_error *err);
 
 /* "FILE:LINE: [section] key: message" */
-void keel_config_error_format(const struct keel_config_error *err, char *buf,
-			      size_t len);
+void keel_config_error_format(const struct keel_config_error *err, char *buf, size_t len);
 
 /* Write the effective configuration as a commented INI file. */
 void keel_config_print(const struct keel_config *cfg, FILE *out);
@@ -127,8 +134,8 @@ void keel_config_print(const struct keel_config *cfg, FILE *out);
  * other.  Used by reload (keeld/reload.c).
  */
 void keel_config_diff(const struct keel_config *a, const struct keel_config *b,
-		      void (*cb)(const char *section, const struct keel_opt *o,
-				 size_t cfg_offset, size_t size, void *ctx),
+		      void (*cb)(const char *section, const struct keel_opt *o, size_t cfg_offset,
+				 size_t size, void *ctx),
 		      void *ctx);
 
 struct keel_subsys_ops;
@@ -138,7 +145,6 @@ struct keel_subsys_ops;
  * starting with struct keel_subsys_config) inside @cfg; NULL when @ops is
  * not in the registry.
  */
-const void *keel_config_subsys(const struct keel_config *cfg,
-			       const struct keel_subsys_ops *ops);
+const void *keel_config_subsys(const struct keel_config *cfg, const struct keel_subsys_ops *ops);
 
 #endif /* KEEL_CONFIG_H */

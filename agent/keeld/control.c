@@ -14,16 +14,16 @@
 #include "keeld/control.h"
 #include "keeld/subsys.h"
 
-#define REQUEST_MAX 65536	/* one request line; more is a protocol error */
+#define REQUEST_MAX    65536 /* one request line; more is a protocol error */
 #define RESPONSE_QUEUE 1048576
 
 struct conn {
 	struct keel_watch watch;
 	struct keel_control *ctl;
-	struct keel_subscriber sub;	/* its queue carries every reply too */
+	struct keel_subscriber sub; /* its queue carries every reply too */
 	char in[REQUEST_MAX];
 	size_t in_len;
-	bool subscribed;	/* following events */
+	bool subscribed; /* following events */
 	bool close_when_flushed;
 	bool privileged;
 	struct ucred peer;
@@ -82,14 +82,13 @@ static void reply(struct conn *c, json_t *reply)
 	len = strlen(line);
 	line[len] = '\n';
 	if (keel_outq_push(&c->sub.q, line, len + 1) < 0)
-		c->close_when_flushed = true;	/* cannot answer: hang up */
+		c->close_when_flushed = true; /* cannot answer: hang up */
 	free(line);
 	if (keel_outq_flush(&c->sub.q, c->watch.fd) > 0)
 		on_pending(&c->sub, c);
 }
 
-static void reply_error(struct conn *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void reply_error(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void reply_error(struct conn *c, const char *fmt, ...)
 {
@@ -152,8 +151,10 @@ static void cmd_subsystem(struct conn *c, json_t *req)
 	struct keel_subsys *s;
 
 	if (!c->privileged) {
-		reply_error(c, "permission denied: uid %u is neither root nor in group [control] group = %s",
-			    c->peer.uid, c->ctl->d->cfg.control_group);
+		reply_error(
+			c,
+			"permission denied: uid %u is neither root nor in group [control] group = %s",
+			c->peer.uid, c->ctl->d->cfg.control_group);
 		return;
 	}
 	if (!name || !(s = find_subsys(c->ctl->d, name))) {
@@ -188,8 +189,9 @@ static void cmd_routed(struct conn *c, const char *cmd, json_t *req)
 	}
 	if (s->state != KEEL_SUBSYS_RUNNING) {
 		fields = s->ops->offline_command ?
-			s->ops->offline_command(s, dot + 1, req, c->privileged, why, sizeof(why)) :
-			NULL;
+				 s->ops->offline_command(s, dot + 1, req, c->privileged, why,
+							 sizeof(why)) :
+				 NULL;
 		if (!fields && !why[0]) {
 			reply_error(c, "subsystem %s is %s%s%s", name,
 				    keel_subsys_state_name(s->state), s->reason[0] ? ": " : "",
@@ -223,8 +225,7 @@ static int handle_request(struct conn *c, const char *line)
 	if (!cmd)
 		reply_error(c, "request has no \"cmd\" string");
 	else if (!strcmp(cmd, "status"))
-		reply(c, json_pack("{s:b, s:o}", "ok", 1, "status",
-				   keel_daemon_status(c->ctl->d)));
+		reply(c, json_pack("{s:b, s:o}", "ok", 1, "status", keel_daemon_status(c->ctl->d)));
 	else if (!strcmp(cmd, "ping"))
 		reply(c, json_pack("{s:b}", "ok", 1));
 	else if (!strcmp(cmd, "events"))
@@ -275,7 +276,7 @@ static bool conn_read(struct conn *c)
 			c->in_len = 0;
 		}
 		if (c->subscribed || c->close_when_flushed)
-			c->in_len = 0;	/* a subscriber has nothing more to say */
+			c->in_len = 0; /* a subscriber has nothing more to say */
 	}
 }
 
@@ -334,7 +335,8 @@ static void on_accept(struct keel_watch *w, uint32_t events)
 	c->sub.on_pending = on_pending;
 	c->sub.ctx = c;
 	keel_outq_init(&c->sub.q, ctl->d->cfg.events_queue_bytes > RESPONSE_QUEUE ?
-					  ctl->d->cfg.events_queue_bytes : RESPONSE_QUEUE);
+					  ctl->d->cfg.events_queue_bytes :
+					  RESPONSE_QUEUE);
 	c->peer = peer;
 	c->privileged = peer_privileged(ctl, &c->peer);
 	c->next = ctl->conns;
@@ -388,7 +390,8 @@ int keel_control_open(struct keel_daemon *d, char *why, size_t len)
 	if (fd < 0) {
 		err = fd;
 		if (err == -EADDRINUSE)
-			snprintf(why, len, "%s: another keeld is running (stop it first)", ctl->path);
+			snprintf(why, len, "%s: another keeld is running (stop it first)",
+				 ctl->path);
 		else
 			snprintf(why, len, "listening on %s: %s", ctl->path, strerror(-err));
 		goto free_ctl;

@@ -56,7 +56,7 @@ int keel_daemon_dispatch(struct keel_daemon *d, int timeout_ms)
 		struct keel_watch *w = evs[i].data.ptr;
 
 		if (!w)
-			continue;	/* removed by an earlier callback */
+			continue; /* removed by an earlier callback */
 		w->cb(w, evs[i].events);
 	}
 	d->batch = NULL;
@@ -64,8 +64,7 @@ int keel_daemon_dispatch(struct keel_daemon *d, int timeout_ms)
 	return n;
 }
 
-int keel_timer_start(struct keel_daemon *d, struct keel_watch *w,
-		     unsigned int interval_ms)
+int keel_timer_start(struct keel_daemon *d, struct keel_watch *w, unsigned int interval_ms)
 {
 	struct itimerspec its = {
 		.it_interval = { interval_ms / 1000, (interval_ms % 1000) * 1000000L },
@@ -74,7 +73,7 @@ int keel_timer_start(struct keel_daemon *d, struct keel_watch *w,
 	void (*cb)(struct keel_watch *, uint32_t) = w->cb;
 	int err;
 
-	w->cb = NULL;	/* not a live watch until everything succeeded */
+	w->cb = NULL; /* not a live watch until everything succeeded */
 	w->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (w->fd < 0)
 		return -errno;
@@ -104,8 +103,7 @@ void keel_timer_stop(struct keel_daemon *d, struct keel_watch *w)
 	w->cb = NULL;
 }
 
-void keel_emit(struct keel_daemon *d, const char *subsystem, const char *type,
-	       json_t *fields)
+void keel_emit(struct keel_daemon *d, const char *subsystem, const char *type, json_t *fields)
 {
 	keel_event_emit(d->bus, subsystem, type, fields, 0);
 }
@@ -118,19 +116,17 @@ json_t *keel_daemon_status(struct keel_daemon *d)
 
 	uname(&uts);
 	keel_event_bus_get_stats(d->bus, &st);
-	keel_features_probe_kmod(&d->features);	/* keel.ko may come and go */
+	keel_features_probe_kmod(&d->features); /* keel.ko may come and go */
 	for (struct keel_subsys **s = d->subsys; *s; s++)
 		json_array_append_new(subs, keel_subsys_status(*s));
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:o}}",
-			 "version", KEEL_VERSION, "libbpf", libbpf_version_string(),
-			 "host", d->host, "kernel", uts.release,
-			 "pid", (json_int_t)getpid(), "uptime_s",
-			 (json_int_t)(time(NULL) - d->started), "features",
-			 keel_features_to_json(&d->features), "hooks",
-			 keel_hooks_to_json(d->features.hooks, d->features.n_hooks),
-			 "subsystems", subs,
-			 "events", "emitted", (json_int_t)st.emitted, "subscribers",
-			 (json_int_t)st.subscribers, "dropped", (json_int_t)st.dropped,
-			 "clients", (json_int_t)keel_control_clients(d), "sinks",
-			 keel_sinks_status(d));
+	return json_pack(
+		"{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:o}}",
+		"version", KEEL_VERSION, "libbpf", libbpf_version_string(), "host", d->host,
+		"kernel", uts.release, "pid", (json_int_t)getpid(), "uptime_s",
+		(json_int_t)(time(NULL) - d->started), "features",
+		keel_features_to_json(&d->features), "hooks",
+		keel_hooks_to_json(d->features.hooks, d->features.n_hooks), "subsystems", subs,
+		"events", "emitted", (json_int_t)st.emitted, "subscribers",
+		(json_int_t)st.subscribers, "dropped", (json_int_t)st.dropped, "clients",
+		(json_int_t)keel_control_clients(d), "sinks", keel_sinks_status(d));
 }

@@ -35,10 +35,10 @@ struct keel_daemon {
 	struct keel_features features;
 	struct keel_event_bus *bus;
 	struct keel_control *control;
-	struct keel_sinks *sinks;	/* journal, file (keeld/sinks.c) */
-	struct keel_metrics *metrics;	/* [metrics] listen (keeld/metrics.c) */
-	struct keel_watch *watchdog;	/* systemd's WatchdogSec (keeld/watchdog.c) */
-	struct keel_subsys **subsys;	/* NULL-terminated */
+	struct keel_sinks *sinks;     /* journal, file (keeld/sinks.c) */
+	struct keel_metrics *metrics; /* [metrics] listen (keeld/metrics.c) */
+	struct keel_watch *watchdog;  /* systemd's WatchdogSec (keeld/watchdog.c) */
+	struct keel_subsys **subsys;  /* NULL-terminated */
 	int epfd;
 	/*
 	 * The epoll_wait batch being dispatched (keel_daemon_dispatch): a
@@ -51,7 +51,7 @@ struct keel_daemon {
 	int exit_status;
 	time_t started;
 	char host[64];
-	char config_path[PATH_MAX];	/* given with --config; "": the default */
+	char config_path[PATH_MAX]; /* given with --config; "": the default */
 };
 
 int keel_watch_add(struct keel_daemon *d, struct keel_watch *w, uint32_t events);
@@ -71,13 +71,11 @@ void keel_watch_del(struct keel_daemon *d, struct keel_watch *w);
 int keel_daemon_dispatch(struct keel_daemon *d, int timeout_ms);
 
 /* A periodic timer: a timerfd watch firing every @interval_ms. */
-int keel_timer_start(struct keel_daemon *d, struct keel_watch *w,
-		     unsigned int interval_ms);
+int keel_timer_start(struct keel_daemon *d, struct keel_watch *w, unsigned int interval_ms);
 void keel_timer_stop(struct keel_daemon *d, struct keel_watch *w);
 
 /* Emit an event from @subsystem: see keel_event_emit(). */
-void keel_emit(struct keel_daemon *d, const char *subsystem, const char *type,
-	       json_t *fields);
+void keel_emit(struct keel_daemon *d, const char *subsystem, const char *type, json_t *fields);
 
 /* Status of the whole daemon, as `keelctl status --json` prints it. */
 json_t *keel_daemon_status(struct keel_daemon *d);

@@ -11,7 +11,7 @@
 #include "keeld/sink.h"
 
 static const struct {
-	const char *type;	/* exact type, or "*.what" for any subsystem */
+	const char *type; /* exact type, or "*.what" for any subsystem */
 	int priority;
 } table[] = {
 	/* something failed and needs a person */
@@ -66,7 +66,7 @@ static int subsystem_state_priority(json_t *ev)
 		return LOG_ERR;
 	if (!strcmp(state, "running"))
 		return LOG_INFO;
-	return LOG_NOTICE;	/* unavailable, disabled, stopped: it does not run */
+	return LOG_NOTICE; /* unavailable, disabled, stopped: it does not run */
 }
 
 int keel_event_priority(const char *type, json_t *ev)

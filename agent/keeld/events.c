@@ -10,18 +10,18 @@
 
 struct keel_event_bus {
 	char host[64];
-	FILE *out;			/* NULL: no stdout stream */
-	char **backlog;			/* ring of "type\0line": filters need no parse */
+	FILE *out;	/* NULL: no stdout stream */
+	char **backlog; /* ring of "type\0line": filters need no parse */
 	unsigned int backlog_max, backlog_head, backlog_count;
 	size_t queue_bytes;
 	struct keel_subscriber *subs;
 	uint64_t emitted;
-	uint64_t dropped_gone;		/* drops of subscribers that left */
+	uint64_t dropped_gone; /* drops of subscribers that left */
 	struct keel_sink *sinks[KEEL_SINK_SLOTS];
 	/* events by type, for metrics: types come from keel's code, so few */
 	struct keel_event_type_count types[KEEL_MAX_EVENT_TYPES];
 	unsigned int n_types;
-	uint64_t other_types;	/* past KEEL_MAX_EVENT_TYPES */
+	uint64_t other_types; /* past KEEL_MAX_EVENT_TYPES */
 };
 
 static void count_type(struct keel_event_bus *bus, const char *type)
@@ -59,8 +59,7 @@ uint64_t keel_boot_to_realtime_ns(uint64_t boot_ns)
 	return now_real - (now_boot - boot_ns);
 }
 
-struct keel_event_bus *keel_event_bus_new(const char *host, FILE *out,
-					  unsigned int backlog,
+struct keel_event_bus *keel_event_bus_new(const char *host, FILE *out, unsigned int backlog,
 					  size_t queue_bytes)
 {
 	struct keel_event_bus *bus = calloc(1, sizeof(*bus));
@@ -156,7 +155,7 @@ static void backlog_add(struct keel_event_bus *bus, const char *type, const char
 		return;
 	copy = malloc(tlen + llen);
 	if (!copy)
-		return;		/* the backlog is a convenience; live delivery went on */
+		return; /* the backlog is a convenience; live delivery went on */
 	memcpy(copy, type, tlen);
 	memcpy(copy + tlen, line, llen);
 	slot = (bus->backlog_head + bus->backlog_count) % bus->backlog_max;
@@ -170,8 +169,8 @@ static void backlog_add(struct keel_event_bus *bus, const char *type, const char
 	bus->backlog[slot] = copy;
 }
 
-void keel_event_emit(struct keel_event_bus *bus, const char *subsystem,
-		     const char *type, json_t *fields, uint64_t time_ns)
+void keel_event_emit(struct keel_event_bus *bus, const char *subsystem, const char *type,
+		     json_t *fields, uint64_t time_ns)
 {
 	char when[48];
 	json_t *ev;
@@ -179,8 +178,8 @@ void keel_event_emit(struct keel_event_bus *bus, const char *subsystem,
 	size_t len;
 
 	format_time(time_ns ? time_ns : keel_clock_ns(CLOCK_REALTIME), when, sizeof(when));
-	ev = json_pack("{s:s, s:s, s:s, s:s}", "time", when, "host", bus->host,
-		       "subsystem", subsystem, "type", type);
+	ev = json_pack("{s:s, s:s, s:s, s:s}", "time", when, "host", bus->host, "subsystem",
+		       subsystem, "type", type);
 	if (!ev) {
 		json_decref(fields);
 		return;
@@ -196,7 +195,7 @@ void keel_event_emit(struct keel_event_bus *bus, const char *subsystem,
 	bus->emitted++;
 	count_type(bus, type);
 	len = strlen(line);
-	line[len] = '\n';	/* json_dumps leaves room: its NUL */
+	line[len] = '\n'; /* json_dumps leaves room: its NUL */
 
 	for (int i = 0, prio = -1; i < KEEL_SINK_SLOTS; i++) {
 		if (!bus->sinks[i])
@@ -219,8 +218,7 @@ void keel_event_emit(struct keel_event_bus *bus, const char *subsystem,
 	free(line);
 }
 
-int keel_event_bus_subscribe(struct keel_event_bus *bus,
-			     struct keel_subscriber *sub, bool follow)
+int keel_event_bus_subscribe(struct keel_event_bus *bus, struct keel_subscriber *sub, bool follow)
 {
 	for (unsigned int i = 0; i < bus->backlog_count; i++) {
 		const char *type = bus->backlog[(bus->backlog_head + i) % bus->backlog_max];
@@ -241,8 +239,7 @@ int keel_event_bus_subscribe(struct keel_event_bus *bus,
 	return 0;
 }
 
-void keel_event_bus_unsubscribe(struct keel_event_bus *bus,
-				struct keel_subscriber *sub)
+void keel_event_bus_unsubscribe(struct keel_event_bus *bus, struct keel_subscriber *sub)
 {
 	for (struct keel_subscriber **p = &bus->subs; *p; p = &(*p)->next) {
 		if (*p == sub) {
@@ -254,8 +251,7 @@ void keel_event_bus_unsubscribe(struct keel_event_bus *bus,
 	}
 }
 
-void keel_event_bus_get_stats(const struct keel_event_bus *bus,
-			      struct keel_event_bus_stats *ret)
+void keel_event_bus_get_stats(const struct keel_event_bus *bus, struct keel_event_bus_stats *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	ret->emitted = bus->emitted;
@@ -266,8 +262,8 @@ void keel_event_bus_get_stats(const struct keel_event_bus *bus,
 	}
 }
 
-struct keel_sink *keel_event_bus_set_sink(struct keel_event_bus *bus,
-					  enum keel_sink_slot slot, struct keel_sink *sink)
+struct keel_sink *keel_event_bus_set_sink(struct keel_event_bus *bus, enum keel_sink_slot slot,
+					  struct keel_sink *sink)
 {
 	struct keel_sink *old = bus->sinks[slot];
 
@@ -275,8 +271,7 @@ struct keel_sink *keel_event_bus_set_sink(struct keel_event_bus *bus,
 	return old;
 }
 
-struct keel_sink *keel_event_bus_sink(const struct keel_event_bus *bus,
-				      enum keel_sink_slot slot)
+struct keel_sink *keel_event_bus_sink(const struct keel_event_bus *bus, enum keel_sink_slot slot)
 {
 	return bus->sinks[slot];
 }

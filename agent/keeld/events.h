@@ -27,8 +27,8 @@ enum keel_sink_slot { KEEL_SINK_JOURNAL, KEEL_SINK_FILE, KEEL_SINK_SLOTS };
 struct keel_subscriber {
 	int fd;
 	struct keel_outq q;
-	char *types[KEEL_MAX_TYPE_FILTERS];	/* NULL-terminated; none: all */
-	uint64_t dropped;		/* events lost since the last notice */
+	char *types[KEEL_MAX_TYPE_FILTERS]; /* NULL-terminated; none: all */
+	uint64_t dropped;		    /* events lost since the last notice */
 	uint64_t dropped_total;
 	struct keel_subscriber *next;
 	/* set when bytes are waiting: the owner must watch for POLLOUT */
@@ -38,12 +38,11 @@ struct keel_subscriber {
 
 struct keel_event_bus_stats {
 	uint64_t emitted;
-	uint64_t dropped;	/* summed over all subscribers, ever */
+	uint64_t dropped; /* summed over all subscribers, ever */
 	unsigned int subscribers;
 };
 
-struct keel_event_bus *keel_event_bus_new(const char *host, FILE *out,
-					  unsigned int backlog,
+struct keel_event_bus *keel_event_bus_new(const char *host, FILE *out, unsigned int backlog,
 					  size_t queue_bytes);
 void keel_event_bus_free(struct keel_event_bus *bus);
 
@@ -52,31 +51,27 @@ void keel_event_bus_free(struct keel_event_bus *bus);
  * (may be NULL); adds time, host, subsystem and type.  @time_ns is the
  * CLOCK_REALTIME time of the event, 0 for now.
  */
-void keel_event_emit(struct keel_event_bus *bus, const char *subsystem,
-		     const char *type, json_t *fields, uint64_t time_ns);
+void keel_event_emit(struct keel_event_bus *bus, const char *subsystem, const char *type,
+		     json_t *fields, uint64_t time_ns);
 
 /*
  * Make @sub receive events: first the backlog entries matching its filter,
  * then, when @follow, every new one.  The bus does not own @sub.
  * Returns -EMSGSIZE when the backlog alone does not fit its queue.
  */
-int keel_event_bus_subscribe(struct keel_event_bus *bus,
-			     struct keel_subscriber *sub, bool follow);
-void keel_event_bus_unsubscribe(struct keel_event_bus *bus,
-				struct keel_subscriber *sub);
+int keel_event_bus_subscribe(struct keel_event_bus *bus, struct keel_subscriber *sub, bool follow);
+void keel_event_bus_unsubscribe(struct keel_event_bus *bus, struct keel_subscriber *sub);
 /* Does @type pass @sub's filter?  A filter "exec" matches "exec.*". */
 bool keel_subscriber_wants(const struct keel_subscriber *sub, const char *type);
-void keel_event_bus_get_stats(const struct keel_event_bus *bus,
-			      struct keel_event_bus_stats *ret);
+void keel_event_bus_get_stats(const struct keel_event_bus *bus, struct keel_event_bus_stats *ret);
 
 /*
  * Put @sink (may be NULL) in @slot; every later event is queued for it.
  * Returns the sink that was there, for the caller to stop.
  */
-struct keel_sink *keel_event_bus_set_sink(struct keel_event_bus *bus,
-					  enum keel_sink_slot slot, struct keel_sink *sink);
-struct keel_sink *keel_event_bus_sink(const struct keel_event_bus *bus,
-				      enum keel_sink_slot slot);
+struct keel_sink *keel_event_bus_set_sink(struct keel_event_bus *bus, enum keel_sink_slot slot,
+					  struct keel_sink *sink);
+struct keel_sink *keel_event_bus_sink(const struct keel_event_bus *bus, enum keel_sink_slot slot);
 
 /* Events emitted by type (metrics); types past the table count as other. */
 #define KEEL_MAX_EVENT_TYPES 256

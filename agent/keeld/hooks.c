@@ -57,8 +57,8 @@ json_t *keel_hooks_to_json(const struct keel_hook_state *st, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		const struct keel_hook *h = st[i].hook;
-		json_t *o = json_pack("{s:s, s:s, s:b}", "name", h->name, "subsystem",
-				      h->subsystem, "present", st[i].present);
+		json_t *o = json_pack("{s:s, s:s, s:b}", "name", h->name, "subsystem", h->subsystem,
+				      "present", st[i].present);
 
 		if (st[i].err)
 			json_object_set_new(o, "errno", json_string(keel_errno_name(st[i].err)));
@@ -79,7 +79,8 @@ int keel_hooks_autoload(struct bpf_object *obj, const char *subsystem, char *why
 		if (strcmp(hooks[i].subsystem, subsystem))
 			continue;
 		if (st[i].err) {
-			snprintf(why, len, "reading the kernel's BTF (/sys/kernel/btf/vmlinux) for %s: %s",
+			snprintf(why, len,
+				 "reading the kernel's BTF (/sys/kernel/btf/vmlinux) for %s: %s",
 				 hooks[i].btf_name, strerror(-st[i].err));
 			return st[i].err;
 		}

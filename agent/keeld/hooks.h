@@ -14,20 +14,20 @@
 #include <stdbool.h>
 
 #define KEEL_HOOK_MAX_PROGS 4
-#define KEEL_HOOKS_MAX 8	/* room in struct keel_features */
+#define KEEL_HOOKS_MAX	    8 /* room in struct keel_features */
 
 struct keel_hook {
-	const char *subsystem;		/* whose BPF object */
-	const char *name;		/* "fentry/vfs_set_acl": how it attaches */
-	const char *btf_name;		/* the BTF function that must exist */
-	const char *progs[KEEL_HOOK_MAX_PROGS];	/* the programs that attach it */
-	const char *without;		/* what keel does where it is absent */
+	const char *subsystem;			/* whose BPF object */
+	const char *name;			/* "fentry/vfs_set_acl": how it attaches */
+	const char *btf_name;			/* the BTF function that must exist */
+	const char *progs[KEEL_HOOK_MAX_PROGS]; /* the programs that attach it */
+	const char *without;			/* what keel does where it is absent */
 };
 
 struct keel_hook_state {
 	const struct keel_hook *hook;
 	bool present;
-	int err;			/* negative errno when BTF could not be read */
+	int err; /* negative errno when BTF could not be read */
 };
 
 /* The number of hooks in the table, and each one's state on this kernel. */

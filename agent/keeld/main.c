@@ -3,7 +3,7 @@
  * keeld: keel's agent.  Loads the configuration, probes the kernel, starts
  * every subsystem the kernel allows, streams events, answers keelctl.
  */
-#include <linux/magic.h>	/* BPF_FS_MAGIC */
+#include <linux/magic.h> /* BPF_FS_MAGIC */
 #include <argp.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -30,9 +30,8 @@
 
 #define EXIT_USAGE 2
 
-
 struct env {
-	const char *config_path;	/* NULL: the default path when present */
+	const char *config_path; /* NULL: the default path when present */
 	bool print_config;
 	bool probe;
 	bool json;
@@ -79,7 +78,8 @@ static const char doc[] =
 	"See also keelctl(1) and docs/ in the source tree.";
 
 static const struct argp_option options[] = {
-	{ "config", 'c', "PATH", 0, "Read the configuration from PATH (INI; see --print-config)", 0 },
+	{ "config", 'c', "PATH", 0, "Read the configuration from PATH (INI; see --print-config)",
+	  0 },
 	{ "print-config", 'P', NULL, 0, "Print the effective configuration and exit", 0 },
 	{ "probe", 'p', NULL, 0, "Probe kernel features, print them and exit", 0 },
 	{ "json", 'j', NULL, 0, "With --probe: print JSON", 0 },
@@ -140,8 +140,7 @@ static int load_config(const struct env *env, struct keel_config *cfg)
 		path = KEEL_DEFAULT_CONFIG_PATH;
 	if (!path)
 		return 0;
-	if (keel_config_load_file(cfg, path, &err) < 0 ||
-	    keel_config_validate(cfg, &err) < 0) {
+	if (keel_config_load_file(cfg, path, &err) < 0 || keel_config_validate(cfg, &err) < 0) {
 		keel_config_error_format(&err, msg, sizeof(msg));
 		pr_err("configuration: %s", msg);
 		return -EINVAL;
@@ -298,7 +297,7 @@ static int daemon_run(struct keel_daemon *d, const struct env *env)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);	/* reload */
+	sigaddset(&mask, SIGHUP); /* reload */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -327,7 +326,7 @@ static int daemon_run(struct keel_daemon *d, const struct env *env)
 		goto stop_sinks;
 	}
 	ensure_bpffs(d->cfg.pin_dir);
-	keel_subsystems_before_probe(d);	/* kmod: [kmod] module */
+	keel_subsystems_before_probe(d); /* kmod: [kmod] module */
 	keel_features_probe(&d->features);
 	for (int i = 0; i < KEEL_FEAT_COUNT; i++)
 		if (!d->features.f[i].available)
@@ -384,7 +383,9 @@ int main(int argc, char **argv)
 	keel_log_setup("keeld", KEEL_LOG_INFO);
 	if (argp_parse(&argp, argc, argv, 0, NULL, &env))
 		return EXIT_USAGE;
-	keel_log_setup("keeld", env.verbose ? (enum keel_log_level)(KEEL_LOG_DEBUG + (env.verbose > 1)) : KEEL_LOG_INFO);
+	keel_log_setup("keeld", env.verbose ?
+					(enum keel_log_level)(KEEL_LOG_DEBUG + (env.verbose > 1)) :
+					KEEL_LOG_INFO);
 	libbpf_set_print(libbpf_print);
 
 	if (load_config(&env, &d.cfg) < 0)

@@ -18,7 +18,7 @@
 #include "keeld/metrics.h"
 
 #define CONNECTION_TIMEOUT_S 10
-#define TICK_MS 1000	/* MHD's connection timeouts are checked on this timer */
+#define TICK_MS		     1000 /* MHD's connection timeouts are checked on this timer */
 
 struct keel_metrics {
 	struct keel_daemon *d;
@@ -27,8 +27,8 @@ struct keel_metrics {
 	uint64_t scrapes;
 };
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
-			     const char *type, char *body, size_t len, bool owned)
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, const char *type,
+			     char *body, size_t len, bool owned)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(
 		len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -46,8 +46,8 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_size, void **req_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_size, void **req_cls)
 {
 	static char not_found[] = "only /metrics is here\n";
 	static char bad_method[] = "only GET\n";
@@ -57,14 +57,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	(void)version;
 	(void)upload_data;
-	if (strcmp(method, "GET") && strcmp(method, "HEAD"))	/* refused at once */
+	if (strcmp(method, "GET") && strcmp(method, "HEAD")) /* refused at once */
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", bad_method,
 			     sizeof(bad_method) - 1, false);
-	if (!*req_cls) {	/* first call: headers only */
+	if (!*req_cls) { /* first call: headers only */
 		*req_cls = m;
 		return MHD_YES;
 	}
-	if (*upload_size) {	/* a body on a GET: ignored */
+	if (*upload_size) { /* a body on a GET: ignored */
 		*upload_size = 0;
 		return MHD_YES;
 	}
@@ -141,7 +141,7 @@ int keel_metrics_start(struct keel_daemon *d, char *why, size_t len)
 	int fd, err;
 
 	if (!d->cfg.metrics_listen[0])
-		return 0;	/* off */
+		return 0; /* off */
 	fd = listen_on(d->cfg.metrics_listen, d->cfg.metrics_max_clients, why, len);
 	if (fd < 0)
 		return fd;
@@ -154,9 +154,9 @@ int keel_metrics_start(struct keel_daemon *d, char *why, size_t len)
 	m->d = d;
 	d->metrics = m;
 	m->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, m,
-				  MHD_OPTION_LISTEN_SOCKET, fd,
-				  MHD_OPTION_CONNECTION_LIMIT, d->cfg.metrics_max_clients,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+				  MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+				  d->cfg.metrics_max_clients, MHD_OPTION_CONNECTION_TIMEOUT,
+				  (unsigned int)CONNECTION_TIMEOUT_S,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 				  MHD_OPTION_END);
 	if (!m->mhd) {
@@ -166,8 +166,8 @@ int keel_metrics_start(struct keel_daemon *d, char *why, size_t len)
 		return -EIO;
 	}
 	info = MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	m->watch = (struct keel_watch){ .fd = info ? info->epoll_fd : -1, .cb = on_ready,
-					.data = m };
+	m->watch =
+		(struct keel_watch){ .fd = info ? info->epoll_fd : -1, .cb = on_ready, .data = m };
 	if (m->watch.fd < 0 || (err = keel_watch_add(d, &m->watch, EPOLLIN)) < 0) {
 		snprintf(why, len, "[metrics]: watching libmicrohttpd's epoll fd failed");
 		m->watch.cb = NULL;
@@ -191,7 +191,7 @@ void keel_metrics_stop(struct keel_daemon *d)
 	keel_timer_stop(d, &m->tick);
 	keel_watch_del(d, &m->watch);
 	if (m->mhd)
-		MHD_stop_daemon(m->mhd);	/* closes the listening socket */
+		MHD_stop_daemon(m->mhd); /* closes the listening socket */
 	free(m);
 	d->metrics = NULL;
 }

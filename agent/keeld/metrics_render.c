@@ -45,7 +45,10 @@ static void name_part(FILE *f, const char *s)
 {
 	for (; *s; s++)
 		fputc((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') ? *s : '_', f);
+				      (*s >= '0' && *s <= '9') ?
+			      *s :
+			      '_',
+		      f);
 }
 
 static bool number_of(json_t *v, double *ret)
@@ -87,7 +90,7 @@ static void leaves(FILE *f, const char *prefix, const char *sub, json_t *o, cons
 			continue;
 		}
 		if (!number_of(v, &d))
-			continue;	/* strings, arrays: not counters */
+			continue; /* strings, arrays: not counters */
 		fputs(prefix, f);
 		if (sub) {
 			fputc('_', f);
@@ -110,7 +113,8 @@ static void render_events(FILE *f, struct keel_daemon *d)
 
 	keel_event_bus_get_stats(d->bus, &st);
 	fputs("# HELP keel_events_total Events keeld emitted, by type.\n"
-	      "# TYPE keel_events_total counter\n", f);
+	      "# TYPE keel_events_total counter\n",
+	      f);
 	for (unsigned int i = 0; i < n; i++) {
 		fputs("keel_events_total{type=\"", f);
 		label_value(f, types[i].type);
@@ -118,7 +122,8 @@ static void render_events(FILE *f, struct keel_daemon *d)
 	}
 	if (other)
 		fprintf(f, "keel_events_total{type=\"other\"} %llu\n", (unsigned long long)other);
-	fprintf(f, "# HELP keel_events_subscriber_dropped_total Events lost by keelctl subscribers that read too slowly.\n"
+	fprintf(f,
+		"# HELP keel_events_subscriber_dropped_total Events lost by keelctl subscribers that read too slowly.\n"
 		"# TYPE keel_events_subscriber_dropped_total counter\n"
 		"keel_events_subscriber_dropped_total %llu\n"
 		"# HELP keel_events_subscribers keelctl events --follow connections.\n"
@@ -132,9 +137,11 @@ static void render_sinks(FILE *f, struct keel_daemon *d)
 	static const struct {
 		const char *metric, *field, *type, *help, *cause;
 	} rows[] = {
-		{ "keel_sink_queued_total", "queued", "counter", "Events queued for a sink.", NULL },
+		{ "keel_sink_queued_total", "queued", "counter", "Events queued for a sink.",
+		  NULL },
 		{ "keel_sink_written_total", "written", "counter", "Events a sink wrote.", NULL },
-		{ "keel_sink_pending", "pending", "gauge", "Events waiting in a sink's queue.", NULL },
+		{ "keel_sink_pending", "pending", "gauge", "Events waiting in a sink's queue.",
+		  NULL },
 		{ "keel_sink_dropped_total", "dropped_queue_full", "counter",
 		  "Events a sink lost, by cause.", "queue_full" },
 		{ "keel_sink_dropped_total", "dropped_write_error", NULL, NULL, "write_error" },
@@ -194,12 +201,13 @@ static void render_blk_disks(FILE *f, struct keel_subsys *s)
 static void render_subsystems(FILE *f, struct keel_daemon *d)
 {
 	static const enum keel_subsys_state states[] = {
-		KEEL_SUBSYS_RUNNING, KEEL_SUBSYS_STOPPED, KEEL_SUBSYS_FAILED,
+		KEEL_SUBSYS_RUNNING,	 KEEL_SUBSYS_STOPPED,  KEEL_SUBSYS_FAILED,
 		KEEL_SUBSYS_UNAVAILABLE, KEEL_SUBSYS_DISABLED,
 	};
 
 	fputs("# HELP keel_subsystem_state 1 for the state each subsystem is in.\n"
-	      "# TYPE keel_subsystem_state gauge\n", f);
+	      "# TYPE keel_subsystem_state gauge\n",
+	      f);
 	for (struct keel_subsys **s = d->subsys; s && *s; s++)
 		for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
 			fprintf(f, "keel_subsystem_state{subsystem=\"%s\",state=\"%s\"} %d\n",
@@ -228,7 +236,8 @@ char *keel_metrics_render(struct keel_daemon *d, size_t *ret_len)
 
 	if (!f)
 		return NULL;
-	fprintf(f, "# HELP keel_build_info keel's version.\n# TYPE keel_build_info gauge\n"
+	fprintf(f,
+		"# HELP keel_build_info keel's version.\n# TYPE keel_build_info gauge\n"
 		"keel_build_info{version=\"%s\"} 1\n"
 		"# HELP keel_uptime_seconds Seconds since keeld started.\n"
 		"# TYPE keel_uptime_seconds gauge\nkeel_uptime_seconds %lld\n",

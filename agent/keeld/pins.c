@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* A subsystem's pins under <pin_dir>/<subsystem>/: see keeld/pins.h. */
-#include <linux/magic.h>	/* BPF_FS_MAGIC */
+#include <linux/magic.h> /* BPF_FS_MAGIC */
 #include <bpf/bpf.h>
 #include <dirent.h>
 #include <errno.h>
@@ -41,14 +41,14 @@ static int make_dirs(const struct keel_pins *pins)
 	if (statfs(pins->root, &sfs) < 0)
 		return -errno;
 	if ((unsigned long)sfs.f_type != BPF_FS_MAGIC)
-		return -ENOTSUP;	/* pins only live on a bpffs */
+		return -ENOTSUP; /* pins only live on a bpffs */
 	if (mkdir(pins->dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
 
-int keel_pins_open(struct keel_pins *pins, const struct keel_subsys *s,
-		   enum keel_pins_mode mode, char *why, size_t len)
+int keel_pins_open(struct keel_pins *pins, const struct keel_subsys *s, enum keel_pins_mode mode,
+		   char *why, size_t len)
 {
 	int err;
 
@@ -58,7 +58,8 @@ int keel_pins_open(struct keel_pins *pins, const struct keel_subsys *s,
 	snprintf(pins->dir, sizeof(pins->dir), "%s/%s", pins->root, s->ops->name);
 	err = make_dirs(pins);
 	if (err) {
-		snprintf(why, len, "preparing the pin directory %s: %s (is [bpf] pin_dir %s on a bpffs?)",
+		snprintf(why, len,
+			 "preparing the pin directory %s: %s (is [bpf] pin_dir %s on a bpffs?)",
 			 pins->dir, strerror(-err), pins->root);
 		return err;
 	}
@@ -215,6 +216,6 @@ void keel_pins_remove(struct keel_pins *pins)
 		return;
 	remove_entries(pins->dir);
 	rmdir(pins->dir);
-	rmdir(pins->root);	/* only succeeds once every subsystem's is gone */
+	rmdir(pins->root); /* only succeeds once every subsystem's is gone */
 	pins->made = false;
 }

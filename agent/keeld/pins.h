@@ -23,14 +23,14 @@
 struct keel_subsys;
 
 struct keel_pins {
-	char root[256];		/* [bpf] pin_dir (128 bytes at most) */
-	char dir[PATH_MAX];	/* root/<subsystem> */
-	bool made;		/* dir exists: keel_pins_remove() has work to do */
+	char root[256];	    /* [bpf] pin_dir (128 bytes at most) */
+	char dir[PATH_MAX]; /* root/<subsystem> */
+	bool made;	    /* dir exists: keel_pins_remove() has work to do */
 };
 
 enum keel_pins_mode {
-	KEEL_PINS_FRESH,	/* remove what a previous keeld left in the directory */
-	KEEL_PINS_REUSE,	/* keep it, for keel_pins_reuse_maps() */
+	KEEL_PINS_FRESH, /* remove what a previous keeld left in the directory */
+	KEEL_PINS_REUSE, /* keep it, for keel_pins_reuse_maps() */
 };
 
 /*
@@ -38,8 +38,8 @@ enum keel_pins_mode {
  * bpffs).  Calling it again once made does nothing.  0, or a negative
  * errno with what failed in @why.
  */
-int keel_pins_open(struct keel_pins *pins, const struct keel_subsys *s,
-		   enum keel_pins_mode mode, char *why, size_t len);
+int keel_pins_open(struct keel_pins *pins, const struct keel_subsys *s, enum keel_pins_mode mode,
+		   char *why, size_t len);
 /* Pin @map as <dir>/<its name>. */
 int keel_pins_map(struct keel_pins *pins, struct bpf_map *map, char *why, size_t len);
 /* Pin @link of program @prog as <dir>/<prog>_link, replacing an older pin. */

@@ -11,14 +11,10 @@
 #include "probe.skel.h"
 
 static const char *const feature_names[KEEL_FEAT_COUNT] = {
-	[KEEL_FEAT_BTF] = "btf",
-	[KEEL_FEAT_BPF_LSM] = "bpf_lsm",
-	[KEEL_FEAT_FENTRY] = "fentry",
-	[KEEL_FEAT_FEXIT] = "fexit",
-	[KEEL_FEAT_KPROBE] = "kprobe",
-	[KEEL_FEAT_BLOCK_TP] = "block_tracepoint",
-	[KEEL_FEAT_TC] = "tc",
-	[KEEL_FEAT_KMOD] = "keel_ko",
+	[KEEL_FEAT_BTF] = "btf",       [KEEL_FEAT_BPF_LSM] = "bpf_lsm",
+	[KEEL_FEAT_FENTRY] = "fentry", [KEEL_FEAT_FEXIT] = "fexit",
+	[KEEL_FEAT_KPROBE] = "kprobe", [KEEL_FEAT_BLOCK_TP] = "block_tracepoint",
+	[KEEL_FEAT_TC] = "tc",	       [KEEL_FEAT_KMOD] = "keel_ko",
 	[KEEL_FEAT_UPCALL] = "upcall",
 };
 
@@ -34,13 +30,13 @@ const char *keel_errno_name(int err)
 	return name ? name : "unknown errno";
 }
 
-static void set_unavailable(struct keel_feature_result *res, int err,
-			    const char *step, const char *fix)
+static void set_unavailable(struct keel_feature_result *res, int err, const char *step,
+			    const char *fix)
 {
 	res->available = false;
 	res->err = err;
-	snprintf(res->reason, sizeof(res->reason), "%s failed: %s (%s)", step,
-		 strerror(-err), keel_errno_name(err));
+	snprintf(res->reason, sizeof(res->reason), "%s failed: %s (%s)", step, strerror(-err),
+		 keel_errno_name(err));
 	snprintf(res->fix, sizeof(res->fix), "%s", fix);
 }
 
@@ -97,8 +93,8 @@ static int try_program(const char *prog_name, bool attach, const char **step)
 	return err;
 }
 
-static void probe_program(struct keel_feature_result *res, const char *prog,
-			  bool attach, const char *what, const char *fix)
+static void probe_program(struct keel_feature_result *res, const char *prog, bool attach,
+			  const char *what, const char *fix)
 {
 	const char *step;
 	char full_step[128];
@@ -149,8 +145,9 @@ void keel_feature_probe_kmod(struct keel_feature_result *res)
 					"this kernel was built without module support; "
 					"boot a kernel with CONFIG_MODULES=y");
 		else
-			set_unavailable(res, -ENOENT, "keel.ko: finding the loaded module",
-					"load it: insmod build/kmod/$(uname -r)/keel.ko, or set [kmod] module");
+			set_unavailable(
+				res, -ENOENT, "keel.ko: finding the loaded module",
+				"load it: insmod build/kmod/$(uname -r)/keel.ko, or set [kmod] module");
 		return;
 	}
 	fd = open("/dev/keel", O_RDONLY | O_CLOEXEC);
@@ -172,7 +169,7 @@ void keel_feature_probe_kmod(struct keel_feature_result *res)
  */
 static void probe_upcall(struct keel_feature_result *res, const struct keel_feature_result *kmod)
 {
-	char why[520] = "";	/* keel.ko's upcall_unavailable: up to 511 bytes */
+	char why[520] = ""; /* keel.ko's upcall_unavailable: up to 511 bytes */
 	size_t n;
 	FILE *f;
 
@@ -199,8 +196,7 @@ static void probe_upcall(struct keel_feature_result *res, const struct keel_feat
 		return;
 	}
 	res->err = -EOPNOTSUPP;
-	snprintf(res->reason, sizeof(res->reason), "keel.ko: upcalls unavailable: %s",
-		 why);
+	snprintf(res->reason, sizeof(res->reason), "keel.ko: upcalls unavailable: %s", why);
 	snprintf(res->fix, sizeof(res->fix),
 		 "none on this kernel (memory handles still work); upcalls run on kernels whose "
 		 "entry code passes keel.ko's load-time checks: docs/upcall.md");
@@ -217,22 +213,20 @@ void keel_features_probe(struct keel_features *out)
 	memset(out, 0, sizeof(*out));
 	probe_btf(&out->f[KEEL_FEAT_BTF]);
 	probe_lsm(&out->f[KEEL_FEAT_BPF_LSM]);
-	probe_program(&out->f[KEEL_FEAT_FENTRY], "probe_fentry", true,
-		      "fentry program",
-		      "boot a kernel with CONFIG_DEBUG_INFO_BTF=y and "
-		      "CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y where tracing programs are allowed");
-	probe_program(&out->f[KEEL_FEAT_FEXIT], "probe_fexit", true,
-		      "fexit program",
-		      "boot a kernel with CONFIG_DEBUG_INFO_BTF=y and "
-		      "CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y where tracing programs are allowed");
-	probe_program(&out->f[KEEL_FEAT_KPROBE], "probe_kprobe", true,
-		      "kprobe on do_sys_openat2",
+	probe_program(
+		&out->f[KEEL_FEAT_FENTRY], "probe_fentry", true, "fentry program",
+		"boot a kernel with CONFIG_DEBUG_INFO_BTF=y and "
+		"CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y where tracing programs are allowed");
+	probe_program(
+		&out->f[KEEL_FEAT_FEXIT], "probe_fexit", true, "fexit program",
+		"boot a kernel with CONFIG_DEBUG_INFO_BTF=y and "
+		"CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS=y where tracing programs are allowed");
+	probe_program(&out->f[KEEL_FEAT_KPROBE], "probe_kprobe", true, "kprobe on do_sys_openat2",
 		      "boot a kernel with CONFIG_KPROBES=y and CONFIG_KPROBE_EVENTS=y");
 	probe_program(&out->f[KEEL_FEAT_BLOCK_TP], "probe_block_tp", true,
 		      "tp_btf/block_rq_issue program",
 		      "boot a kernel with BTF and the block tracepoints (CONFIG_BLK_DEV_IO_TRACE)");
-	probe_program(&out->f[KEEL_FEAT_TC], "probe_tc", false,
-		      "TC (sched_cls) program",
+	probe_program(&out->f[KEEL_FEAT_TC], "probe_tc", false, "TC (sched_cls) program",
 		      "boot a kernel with CONFIG_NET_CLS_BPF and CONFIG_NET_SCH_INGRESS");
 	keel_features_probe_kmod(out);
 	out->n_hooks = keel_hooks_count();
@@ -247,8 +241,8 @@ json_t *keel_features_to_json(const struct keel_features *features)
 
 	for (int i = 0; i < KEEL_FEAT_COUNT; i++) {
 		const struct keel_feature_result *r = &features->f[i];
-		json_t *o = json_pack("{s:s, s:b}", "name", feature_names[i],
-				      "available", r->available);
+		json_t *o = json_pack("{s:s, s:b}", "name", feature_names[i], "available",
+				      r->available);
 
 		if (!r->available) {
 			json_object_set_new(o, "reason", json_string(r->reason));

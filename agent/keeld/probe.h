@@ -28,14 +28,14 @@ enum keel_feature {
 
 struct keel_feature_result {
 	bool available;
-	int err;		/* negative errno of the failed step, or 0 */
-	char reason[640];	/* why not, with the kernel's errno; keel.ko's reason for upcalls */
-	char fix[256];		/* what would make it available */
+	int err;	  /* negative errno of the failed step, or 0 */
+	char reason[640]; /* why not, with the kernel's errno; keel.ko's reason for upcalls */
+	char fix[256];	  /* what would make it available */
 };
 
 struct keel_features {
 	struct keel_feature_result f[KEEL_FEAT_COUNT];
-	struct keel_hook_state hooks[KEEL_HOOKS_MAX];	/* keeld/hooks.h */
+	struct keel_hook_state hooks[KEEL_HOOKS_MAX]; /* keeld/hooks.h */
 	size_t n_hooks;
 };
 

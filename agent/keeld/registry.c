@@ -15,7 +15,7 @@
 	X(vdisk)
 
 #define DECLARE(name) extern const struct keel_subsys_ops keel_##name##_ops;
-#define ENTRY(name) &keel_##name##_ops,
+#define ENTRY(name)   &keel_##name##_ops,
 
 KEEL_SUBSYSTEMS(DECLARE)
 

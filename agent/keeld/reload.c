@@ -24,17 +24,13 @@
 static const struct {
 	const char *section, *name;
 } live_keys[] = {
-	{ "events", "journal" },
-	{ "events", "journal_exclude" },
-	{ "events", "file" },
-	{ "events", "file_max_bytes" },
-	{ "events", "file_backups" },
-	{ "events", "sink_queue" },
+	{ "events", "journal" },	{ "events", "journal_exclude" }, { "events", "file" },
+	{ "events", "file_max_bytes" }, { "events", "file_backups" },	 { "events", "sink_queue" },
 };
 
 struct diff {
 	struct keel_config *next;	/* the running value plus the live keys */
-	const struct keel_config *file;	/* what the file says */
+	const struct keel_config *file; /* what the file says */
 	json_t *applied, *restart;
 };
 
@@ -46,8 +42,8 @@ static bool is_live(const char *section, const char *name)
 	return false;
 }
 
-static void on_changed(const char *section, const struct keel_opt *o, size_t off,
-		       size_t size, void *ctx)
+static void on_changed(const char *section, const struct keel_opt *o, size_t off, size_t size,
+		       void *ctx)
 {
 	struct diff *df = ctx;
 	char key[128];
@@ -91,16 +87,15 @@ void keel_reload(struct keel_daemon *d)
 		goto out;
 	}
 	keel_config_defaults(file);
-	if (path && (keel_config_load_file(file, path, &err) < 0 ||
-		     keel_config_validate(file, &err) < 0)) {
+	if (path &&
+	    (keel_config_load_file(file, path, &err) < 0 || keel_config_validate(file, &err) < 0)) {
 		keel_config_error_format(&err, msg, sizeof(msg));
 		refuse(d, path, msg);
 		goto out;
 	}
 	*next = d->cfg;
 	keel_config_diff(&d->cfg, file, on_changed, &df);
-	if (json_array_size(df.applied) &&
-	    keel_sinks_reconfigure(d, next, msg, sizeof(msg)) < 0) {
+	if (json_array_size(df.applied) && keel_sinks_reconfigure(d, next, msg, sizeof(msg)) < 0) {
 		refuse(d, path ? path : "(defaults)", msg);
 		goto out;
 	}

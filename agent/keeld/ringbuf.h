@@ -18,7 +18,7 @@
 
 struct keel_ringbuf {
 	/* Set by the subsystem before keel_ringbuf_open(): */
-	const char *subsystem; /* the drop event's subsystem: "exec" */
+	const char *subsystem;	/* the drop event's subsystem: "exec" */
 	const char *drop_event; /* its type: "exec.dropped" */
 	/* The kernel's count of lost records so far; 0 or a negative errno. */
 	int (*read_dropped)(void *ctx, __u64 *ret_total);

@@ -13,8 +13,8 @@ struct keel_sink {
 	void *priv;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t wake;	/* the worker waits for items or stop */
-	pthread_cond_t idle;	/* keel_sink_stop waits for the worker */
+	pthread_cond_t wake; /* the worker waits for items or stop */
+	pthread_cond_t idle; /* keel_sink_stop waits for the worker */
 	struct keel_sink_item **ring;
 	unsigned int cap, head, count;
 	bool stopping, finished;
@@ -34,14 +34,14 @@ static void *worker(void *arg)
 		while (!s->count && !s->stopping)
 			pthread_cond_wait(&s->wake, &s->lock);
 		if (!s->count)
-			break;	/* stopping and drained */
+			break; /* stopping and drained */
 		it = s->ring[s->head];
 		s->ring[s->head] = NULL;
 		s->head = (s->head + 1) % s->cap;
 		s->count--;
 		pthread_mutex_unlock(&s->lock);
 
-		err = s->ops->write(s->priv, it);	/* may block: no lock held */
+		err = s->ops->write(s->priv, it); /* may block: no lock held */
 		free(it);
 
 		pthread_mutex_lock(&s->lock);
@@ -121,7 +121,7 @@ uint64_t keel_sink_stop(struct keel_sink *s, unsigned int timeout_ms)
 		 * is left as it is: keeld is exiting or replacing the sink.
 		 */
 		pthread_cancel(s->thread);
-		lost++;		/* the item it was writing */
+		lost++; /* the item it was writing */
 	}
 	pthread_join(s->thread, NULL);
 	for (unsigned int i = 0; i < s->count; i++)
@@ -134,8 +134,8 @@ uint64_t keel_sink_stop(struct keel_sink *s, unsigned int timeout_ms)
 	return lost;
 }
 
-void keel_sink_push(struct keel_sink *s, const char *type, json_t *ev,
-		    const char *line, size_t len, int priority)
+void keel_sink_push(struct keel_sink *s, const char *type, json_t *ev, const char *line, size_t len,
+		    int priority)
 {
 	struct keel_sink_item *it;
 	bool full;
@@ -146,14 +146,14 @@ void keel_sink_push(struct keel_sink *s, const char *type, json_t *ev,
 		s->st.dropped_queue++;
 	pthread_mutex_unlock(&s->lock);
 	if (full)
-		return;		/* do not even encode what cannot be queued */
+		return; /* do not even encode what cannot be queued */
 
 	it = s->ops->encode(s->priv, type, ev, line, len, priority);
 	if (!it)
-		return;		/* the sink does not want it */
+		return; /* the sink does not want it */
 	pthread_mutex_lock(&s->lock);
 	if (s->count == s->cap) {
-		s->st.dropped_queue++;	/* cannot happen: only we add */
+		s->st.dropped_queue++; /* cannot happen: only we add */
 		free(it);
 	} else {
 		s->ring[(s->head + s->count) % s->cap] = it;
@@ -183,11 +183,10 @@ json_t *keel_sink_status(struct keel_sink *s)
 	json_t *o;
 
 	keel_sink_get_stats(s, &st);
-	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "queued", (json_int_t)st.queued,
-		      "written", (json_int_t)st.written, "dropped_queue_full",
-		      (json_int_t)st.dropped_queue, "dropped_write_error",
-		      (json_int_t)st.dropped_write, "pending", (json_int_t)st.pending,
-		      "queue", (json_int_t)st.capacity);
+	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "queued", (json_int_t)st.queued, "written",
+		      (json_int_t)st.written, "dropped_queue_full", (json_int_t)st.dropped_queue,
+		      "dropped_write_error", (json_int_t)st.dropped_write, "pending",
+		      (json_int_t)st.pending, "queue", (json_int_t)st.capacity);
 	if (o && s->ops->counters)
 		s->ops->counters(s->priv, o);
 	return o;

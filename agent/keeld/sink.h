@@ -18,20 +18,20 @@
 
 /* One encoded event, allocated with its data in one block. */
 struct keel_sink_item {
-	int priority;		/* syslog priority, LOG_ERR..LOG_DEBUG */
+	int priority; /* syslog priority, LOG_ERR..LOG_DEBUG */
 	size_t len;
 	char data[];
 };
 
 struct keel_sink_ops {
-	const char *name;	/* "journal", "file": in counters and keel.dropped */
+	const char *name; /* "journal", "file": in counters and keel.dropped */
 	/*
 	 * Loop thread: encode the event @ev (with @line, its NDJSON text
 	 * ending in '\n', of @len bytes).  NULL: nothing to queue (out of
 	 * memory counts as a drop).
 	 */
-	struct keel_sink_item *(*encode)(void *priv, const char *type, json_t *ev,
-					 const char *line, size_t len, int priority);
+	struct keel_sink_item *(*encode)(void *priv, const char *type, json_t *ev, const char *line,
+					 size_t len, int priority);
 	/*
 	 * Worker thread: write @it.  0, or a negative errno when it is lost
 	 * (counted as a write error).
@@ -44,10 +44,10 @@ struct keel_sink_ops {
 };
 
 struct keel_sink_stats {
-	uint64_t queued;	/* accepted into the queue, ever */
+	uint64_t queued; /* accepted into the queue, ever */
 	uint64_t written;
-	uint64_t dropped_queue;	/* the queue was full */
-	uint64_t dropped_write;	/* the write failed */
+	uint64_t dropped_queue; /* the queue was full */
+	uint64_t dropped_write; /* the write failed */
 	unsigned int pending;	/* in the queue now */
 	unsigned int capacity;
 };
@@ -63,8 +63,8 @@ int keel_sink_start(const struct keel_sink_ops *ops, void *priv, unsigned int qu
  */
 uint64_t keel_sink_stop(struct keel_sink *sink, unsigned int timeout_ms);
 /* Encode and queue one event; a full queue counts a drop. */
-void keel_sink_push(struct keel_sink *sink, const char *type, json_t *ev,
-		    const char *line, size_t len, int priority);
+void keel_sink_push(struct keel_sink *sink, const char *type, json_t *ev, const char *line,
+		    size_t len, int priority);
 const char *keel_sink_name(const struct keel_sink *sink);
 void keel_sink_get_stats(struct keel_sink *sink, struct keel_sink_stats *ret);
 /* Counters for `keelctl status`: the stats plus the sink's own. */
@@ -73,8 +73,7 @@ json_t *keel_sink_status(struct keel_sink *sink);
  * Drops not yet reported, by cause: copies them into @ret_queue and
  * @ret_write and marks them reported.
  */
-void keel_sink_take_unreported(struct keel_sink *sink, uint64_t *ret_queue,
-			       uint64_t *ret_write);
+void keel_sink_take_unreported(struct keel_sink *sink, uint64_t *ret_queue, uint64_t *ret_write);
 
 /* The syslog priority an event is recorded with (event_priority.c). */
 int keel_event_priority(const char *type, json_t *ev);

@@ -24,10 +24,10 @@
 #include "keeld/sink.h"
 
 struct file_sink {
-	char path[PATH_MAX - 16];	/* room for ".NNN.gz.tmp" */
+	char path[PATH_MAX - 16]; /* room for ".NNN.gz.tmp" */
 	unsigned int max_bytes, backups;
 	int fd;
-	uint64_t size, lines;		/* of the current file */
+	uint64_t size, lines; /* of the current file */
 	_Atomic uint64_t rotations, rotate_errors, lost_in_rotation;
 };
 
@@ -44,7 +44,7 @@ static int open_log(struct file_sink *f)
 		return -EINVAL;
 	}
 	f->size = (uint64_t)st.st_size;
-	f->lines = 0;	/* lines of an existing file are not counted as ours */
+	f->lines = 0; /* lines of an existing file are not counted as ours */
 	return 0;
 }
 
@@ -101,7 +101,7 @@ static void rotate(struct file_sink *f)
 		for (unsigned int i = f->backups; i > 1; i--) {
 			backup_name(f, i - 1, from, sizeof(from));
 			backup_name(f, i, to, sizeof(to));
-			rename(from, to);	/* ENOENT: fewer backups so far */
+			rename(from, to); /* ENOENT: fewer backups so far */
 		}
 		backup_name(f, 1, to, sizeof(to));
 		err = compress_file(f->path, to);
@@ -174,8 +174,7 @@ static void file_counters(void *priv, json_t *out)
 	json_object_set_new(out, "path", json_string(f->path));
 	json_object_set_new(out, "rotations", json_integer((json_int_t)f->rotations));
 	json_object_set_new(out, "rotate_errors", json_integer((json_int_t)f->rotate_errors));
-	json_object_set_new(out, "lost_in_rotation",
-			    json_integer((json_int_t)f->lost_in_rotation));
+	json_object_set_new(out, "lost_in_rotation", json_integer((json_int_t)f->lost_in_rotation));
 }
 
 const struct keel_sink_ops keel_sink_file_ops = {

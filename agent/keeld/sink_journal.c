@@ -27,8 +27,8 @@
 #include "keeld/sink.h"
 
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
-#define MESSAGE_MAX 2048
-#define FIELD_NAME_MAX 64	/* journald's limit on a field name */
+#define MESSAGE_MAX    2048
+#define FIELD_NAME_MAX 64 /* journald's limit on a field name */
 
 struct journal {
 	/* read-only after open: the types not sent ([events] journal_exclude) */
@@ -108,8 +108,8 @@ static void message(const char *type, json_t *ev, char *buf, size_t len)
 		text = value_text(v);
 		if (!text)
 			continue;
-		n += (size_t)snprintf(buf + n, len - n, strpbrk(text, " \t") ? " %s=\"%s\"" :
-				      " %s=%s", key, text);
+		n += (size_t)snprintf(buf + n, len - n,
+				      strpbrk(text, " \t") ? " %s=\"%s\"" : " %s=%s", key, text);
 		free(text);
 	}
 	if (n >= len && len > 4)

@@ -13,8 +13,8 @@
 #include "keeld/sinks.h"
 #include "keeld/sink.h"
 
-#define DROP_CHECK_MS 1000
-#define STOP_TIMEOUT_MS 3000	/* for a sink to write what it still holds */
+#define DROP_CHECK_MS	1000
+#define STOP_TIMEOUT_MS 3000 /* for a sink to write what it still holds */
 
 struct keel_sinks {
 	struct keel_daemon *d;
@@ -22,8 +22,8 @@ struct keel_sinks {
 	uint64_t total_queue[KEEL_SINK_SLOTS], total_write[KEEL_SINK_SLOTS];
 };
 
-static void report_cause(struct keel_sinks *ss, const char *sink, const char *cause,
-			 uint64_t count, uint64_t total)
+static void report_cause(struct keel_sinks *ss, const char *sink, const char *cause, uint64_t count,
+			 uint64_t total)
 {
 	keel_emit(ss->d, "keel", "keel.dropped",
 		  json_pack("{s:s, s:s, s:I, s:I}", "sink", sink, "cause", cause, "count",
@@ -86,7 +86,7 @@ static int open_sinks(const struct keel_config *c, struct keel_sink *ret[KEEL_SI
 				msg);
 			err = 0;
 		} else if (err || (err = start_one(c, &keel_sink_journal_ops, priv,
-						    &ret[KEEL_SINK_JOURNAL], msg, sizeof(msg)))) {
+						   &ret[KEEL_SINK_JOURNAL], msg, sizeof(msg)))) {
 			snprintf(why, len, "journal: %s", msg);
 			return err;
 		}
@@ -119,8 +119,8 @@ static void retire(struct keel_sinks *ss, int slot, struct keel_sink *s)
 	lost = keel_sink_stop(s, STOP_TIMEOUT_MS);
 	if (lost)
 		pr_warn("events: %llu events not written to the %s when it stopped "
-			"(it did not take them within %d ms)", (unsigned long long)lost,
-			name, STOP_TIMEOUT_MS);
+			"(it did not take them within %d ms)",
+			(unsigned long long)lost, name, STOP_TIMEOUT_MS);
 	ss->total_queue[slot] = ss->total_write[slot] = 0;
 }
 
@@ -162,7 +162,7 @@ int keel_sinks_reconfigure(struct keel_daemon *d, const struct keel_config *c, c
 	err = open_sinks(c, sinks, why, len);
 	if (err)
 		return err;
-	on_timer_report(d->sinks);	/* the old sinks' losses, before they go */
+	on_timer_report(d->sinks); /* the old sinks' losses, before they go */
 	for (int i = 0; i < KEEL_SINK_SLOTS; i++)
 		retire(d->sinks, i, keel_event_bus_set_sink(d->bus, i, sinks[i]));
 	return 0;

@@ -6,12 +6,9 @@
 #include "common/log.h"
 #include "keeld/subsys.h"
 
-
 static const char *const state_names[] = {
-	[KEEL_SUBSYS_DISABLED] = "disabled",
-	[KEEL_SUBSYS_UNAVAILABLE] = "unavailable",
-	[KEEL_SUBSYS_FAILED] = "failed",
-	[KEEL_SUBSYS_STOPPED] = "stopped",
+	[KEEL_SUBSYS_DISABLED] = "disabled", [KEEL_SUBSYS_UNAVAILABLE] = "unavailable",
+	[KEEL_SUBSYS_FAILED] = "failed",     [KEEL_SUBSYS_STOPPED] = "stopped",
 	[KEEL_SUBSYS_RUNNING] = "running",
 };
 
@@ -26,7 +23,7 @@ struct keel_subsys *keel_subsys_new(const struct keel_subsys_ops *ops, struct ke
 	struct keel_subsys *s;
 
 	if (!config)
-		return NULL;	/* not in the registry */
+		return NULL; /* not in the registry */
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
@@ -89,12 +86,12 @@ void keel_subsys_start(struct keel_subsys *s)
 		enum keel_feature f = s->ops->needs[i];
 		const struct keel_feature_result *r = &s->d->features.f[f];
 
-		if (f == KEEL_FEAT_KMOD)	/* may have been loaded since */
+		if (f == KEEL_FEAT_KMOD) /* may have been loaded since */
 			keel_features_probe_kmod(&s->d->features);
 		if (!r->available) {
 			s->state = KEEL_SUBSYS_UNAVAILABLE;
-			snprintf(s->reason, sizeof(s->reason), "needs %s: %s",
-				 keel_feature_name(f), r->reason);
+			snprintf(s->reason, sizeof(s->reason), "needs %s: %s", keel_feature_name(f),
+				 r->reason);
 			snprintf(s->fix, sizeof(s->fix), "%s", r->fix);
 			emit_state(s);
 			return;
@@ -113,8 +110,7 @@ void keel_subsys_start(struct keel_subsys *s)
 	emit_state(s);
 }
 
-void keel_subsys_stop(struct keel_subsys *s, enum keel_subsys_state state,
-		      const char *reason)
+void keel_subsys_stop(struct keel_subsys *s, enum keel_subsys_state state, const char *reason)
 {
 	if (s->state != KEEL_SUBSYS_RUNNING)
 		return;
@@ -127,10 +123,9 @@ void keel_subsys_stop(struct keel_subsys *s, enum keel_subsys_state state,
 
 json_t *keel_subsys_status(struct keel_subsys *s)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "name", s->ops->name,
-			      "summary", s->ops->summary, "state",
-			      keel_subsys_state_name(s->state), "required",
-			      s->cfg->required);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "name", s->ops->name, "summary",
+			      s->ops->summary, "state", keel_subsys_state_name(s->state),
+			      "required", s->cfg->required);
 
 	if (s->reason[0])
 		json_object_set_new(o, "reason", json_string(s->reason));

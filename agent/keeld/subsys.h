@@ -17,10 +17,10 @@
 #include "keeld/daemon.h"
 
 enum keel_subsys_state {
-	KEEL_SUBSYS_DISABLED,		/* by configuration */
-	KEEL_SUBSYS_UNAVAILABLE,	/* a kernel feature is missing */
-	KEEL_SUBSYS_FAILED,		/* open or start failed */
-	KEEL_SUBSYS_STOPPED,		/* by keelctl */
+	KEEL_SUBSYS_DISABLED,	 /* by configuration */
+	KEEL_SUBSYS_UNAVAILABLE, /* a kernel feature is missing */
+	KEEL_SUBSYS_FAILED,	 /* open or start failed */
+	KEEL_SUBSYS_STOPPED,	 /* by keelctl */
 	KEEL_SUBSYS_RUNNING,
 };
 
@@ -44,8 +44,7 @@ struct keel_subsys_ops {
 	 * anything starts.  0, or a negative errno with the key in @key and
 	 * what is wrong in @msg.
 	 */
-	int (*check_config)(const void *config, char *key, size_t keylen, char *msg,
-			    size_t msglen);
+	int (*check_config)(const void *config, char *key, size_t keylen, char *msg, size_t msglen);
 	/*
 	 * Optional: runs once at keeld's start, before the kernel's features
 	 * are probed, with its configuration (enabled or not: it checks), to
@@ -60,7 +59,7 @@ struct keel_subsys_ops {
 	 */
 	int (*open)(struct keel_subsys *s, char *why, size_t len);
 	int (*start)(struct keel_subsys *s, char *why, size_t len);
-	void (*stop)(struct keel_subsys *s);	/* undoes start and open */
+	void (*stop)(struct keel_subsys *s); /* undoes start and open */
 	void (*counters)(struct keel_subsys *s, json_t *out);
 	/*
 	 * Optional: a keelctl request {"cmd": "<name>.<verb>", ...} for this
@@ -68,8 +67,8 @@ struct keel_subsys_ops {
 	 * fields (the caller adds "ok") or NULL with a message in @why.  Only
 	 * a @privileged peer may change anything; refuse the others.
 	 */
-	json_t *(*command)(struct keel_subsys *s, const char *verb, json_t *req,
-			   bool privileged, char *why, size_t len);
+	json_t *(*command)(struct keel_subsys *s, const char *verb, json_t *req, bool privileged,
+			   char *why, size_t len);
 	/*
 	 * Optional: the same, for the requests that make sense while the
 	 * subsystem does not run (only s->config may be used), so that keeld
@@ -83,8 +82,8 @@ struct keel_subsys_ops {
 
 struct keel_subsys {
 	const struct keel_subsys_ops *ops;
-	const void *config;			/* its struct, of ops->config_size */
-	const struct keel_subsys_config *cfg;	/* the head of @config */
+	const void *config;		      /* its struct, of ops->config_size */
+	const struct keel_subsys_config *cfg; /* the head of @config */
 	struct keel_daemon *d;
 	enum keel_subsys_state state;
 	char reason[512];
@@ -98,8 +97,7 @@ struct keel_subsys *keel_subsys_new(const struct keel_subsys_ops *ops, struct ke
 void keel_subsys_free(struct keel_subsys *s);
 /* Check features, open, start; the state and reason say how it went. */
 void keel_subsys_start(struct keel_subsys *s);
-void keel_subsys_stop(struct keel_subsys *s, enum keel_subsys_state state,
-		      const char *reason);
+void keel_subsys_stop(struct keel_subsys *s, enum keel_subsys_state state, const char *reason);
 json_t *keel_subsys_status(struct keel_subsys *s);
 /* Every registered subsystem's before_probe, in registry order. */
 void keel_subsystems_before_probe(struct keel_daemon *d);

@@ -19,7 +19,7 @@
 
 /* The [kmod] section of keel.conf. */
 struct kmod_config {
-	struct keel_subsys_config subsys;	/* enabled, required: first */
+	struct keel_subsys_config subsys; /* enabled, required: first */
 	char module[PATH_MAX];
 };
 
@@ -27,8 +27,9 @@ struct kmod_config {
 static const struct keel_opt kmod_options[] = {
 	KEEL_OPT_ENABLED(T, "use keel.ko when it is loaded"),
 	KEEL_OPT_REQUIRED(T, "exit with an error when keel.ko is not usable"),
-	KEEL_OPT_STRING(T, "module", module, "",
-			"path of keel.ko to load at start when it is not loaded; empty: do not load"),
+	KEEL_OPT_STRING(
+		T, "module", module, "",
+		"path of keel.ko to load at start when it is not loaded; empty: do not load"),
 	KEEL_OPT_END
 };
 #undef T
@@ -45,14 +46,13 @@ static int load_module(const char *path, char *why, size_t len)
 
 	if (fd < 0) {
 		err = -errno;
-		snprintf(why, len, "opening module %s ([kmod] module): %s", path,
-			 strerror(-err));
+		snprintf(why, len, "opening module %s ([kmod] module): %s", path, strerror(-err));
 		return err;
 	}
 	if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST) {
 		err = -errno;
-		snprintf(why, len, "loading %s: %s (%s); see dmesg", path,
-			 strerror(-err), keel_errno_name(err));
+		snprintf(why, len, "loading %s: %s (%s); see dmesg", path, strerror(-err),
+			 keel_errno_name(err));
 	}
 	close(fd);
 	return err;
@@ -72,14 +72,16 @@ static int kmod_open(struct keel_subsys *s, char *why, size_t len)
 	memset(&p->version, 0, sizeof(p->version));
 	if (ioctl(p->fd, KEEL_IOC_VERSION, &p->version) < 0) {
 		err = -errno;
-		snprintf(why, len, "asking /dev/keel its version: %s (%s)",
-			 strerror(-err), keel_errno_name(err));
+		snprintf(why, len, "asking /dev/keel its version: %s (%s)", strerror(-err),
+			 keel_errno_name(err));
 		return err;
 	}
 	p->version.version[sizeof(p->version.version) - 1] = '\0';
 	if (p->version.abi != KEEL_ABI_VERSION) {
-		snprintf(why, len, "keel.ko speaks ABI %u, this keeld ABI %u: load the keel.ko built with this keeld",
-			 p->version.abi, KEEL_ABI_VERSION);
+		snprintf(
+			why, len,
+			"keel.ko speaks ABI %u, this keeld ABI %u: load the keel.ko built with this keeld",
+			p->version.abi, KEEL_ABI_VERSION);
 		return -EPROTO;
 	}
 	return 0;
@@ -90,7 +92,7 @@ static int kmod_start(struct keel_subsys *s, char *why, size_t len)
 	(void)s;
 	(void)why;
 	(void)len;
-	return 0;	/* nothing to attach yet: the device is open */
+	return 0; /* nothing to attach yet: the device is open */
 }
 
 static void kmod_stop(struct keel_subsys *s)

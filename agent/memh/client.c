@@ -18,8 +18,7 @@
 
 #define LINE_MAX_LEN 8192
 
-static void say(char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void say(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void say(char *why, size_t len, const char *fmt, ...)
 {
@@ -67,8 +66,8 @@ static int read_line(int sock, char *buf, size_t size)
 }
 
 /* Parse a reply; its bytes, or keeld's negative errno with the message. */
-static ssize_t parse_reply(const char *line, uint64_t *ret_id, json_t **ret,
-			   char *why, size_t why_len)
+static ssize_t parse_reply(const char *line, uint64_t *ret_id, json_t **ret, char *why,
+			   size_t why_len)
 {
 	json_t *r = json_loads(line, 0, NULL), *id;
 	json_int_t e;
@@ -84,8 +83,9 @@ static ssize_t parse_reply(const char *line, uint64_t *ret_id, json_t **ret,
 		*ret_id = json_is_integer(id) ? (uint64_t)json_integer_value(id) : 0;
 	if (!json_is_true(json_object_get(r, "ok"))) {
 		e = json_integer_value(json_object_get(r, "errno"));
-		say(why, why_len, "%s", json_string_value(json_object_get(r, "error")) ?:
-			"keeld refused without a reason");
+		say(why, why_len, "%s",
+		    json_string_value(json_object_get(r, "error")) ?:
+			    "keeld refused without a reason");
 		json_decref(r);
 		return e > 0 && e < 4096 ? -(ssize_t)e : -EPROTO;
 	}
@@ -97,8 +97,8 @@ static ssize_t parse_reply(const char *line, uint64_t *ret_id, json_t **ret,
 	return n;
 }
 
-int keel_memh_client_open(const char *sock_path, const struct keel_memh *h,
-			  char *ret_mode, size_t mode_len, char *why, size_t why_len)
+int keel_memh_client_open(const char *sock_path, const struct keel_memh *h, char *ret_mode,
+			  size_t mode_len, char *why, size_t why_len)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char line[LINE_MAX_LEN];
@@ -152,25 +152,24 @@ close_fd:
 	return err;
 }
 
-int keel_memh_client_send(int sock, uint64_t id, const char *path,
-			  uint64_t file_off, uint64_t len, uint64_t handle_off)
+int keel_memh_client_send(int sock, uint64_t id, const char *path, uint64_t file_off, uint64_t len,
+			  uint64_t handle_off)
 {
-	json_t *req = json_pack("{s:I, s:s, s:I, s:I, s:I}", "id", (json_int_t)id,
-				"path", path, "file_offset", (json_int_t)file_off,
-				"len", (json_int_t)len, "handle_offset",
-				(json_int_t)handle_off);
+	json_t *req = json_pack("{s:I, s:s, s:I, s:I, s:I}", "id", (json_int_t)id, "path", path,
+				"file_offset", (json_int_t)file_off, "len", (json_int_t)len,
+				"handle_offset", (json_int_t)handle_off);
 	char *line;
 	size_t n, done = 0;
 	int err = 0;
 
 	if (!req)
-		return -EINVAL;	/* a path that is not UTF-8, or a number over 2^63 */
+		return -EINVAL; /* a path that is not UTF-8, or a number over 2^63 */
 	line = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	if (!line)
 		return -ENOMEM;
 	n = strlen(line);
-	line[n++] = '\n';	/* json_dumps leaves room: it replaces the NUL */
+	line[n++] = '\n'; /* json_dumps leaves room: it replaces the NUL */
 	while (done < n) {
 		ssize_t w = send(sock, line + done, n - done, MSG_NOSIGNAL);
 
@@ -186,8 +185,7 @@ int keel_memh_client_send(int sock, uint64_t id, const char *path,
 	return err;
 }
 
-ssize_t keel_memh_client_reply(int sock, uint64_t *ret_id, char *why,
-			       size_t why_len)
+ssize_t keel_memh_client_reply(int sock, uint64_t *ret_id, char *why, size_t why_len)
 {
 	char line[LINE_MAX_LEN];
 	int err = read_line(sock, line, sizeof(line));
@@ -199,9 +197,8 @@ ssize_t keel_memh_client_reply(int sock, uint64_t *ret_id, char *why,
 	return parse_reply(line, ret_id, NULL, why, why_len);
 }
 
-ssize_t keel_memh_client_read(int sock, const char *path, uint64_t file_off,
-			      uint64_t len, uint64_t handle_off, char *why,
-			      size_t why_len)
+ssize_t keel_memh_client_read(int sock, const char *path, uint64_t file_off, uint64_t len,
+			      uint64_t handle_off, char *why, size_t why_len)
 {
 	int err = keel_memh_client_send(sock, 1, path, file_off, len, handle_off);
 

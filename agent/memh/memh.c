@@ -21,36 +21,36 @@
 #include "common/clock.h"
 #include "keel/memh.h"
 
-#define FB_MAGIC 0x6b656c6d68666231ULL	/* "kelmhfb1" */
-#define BOUNCE (1UL << 20)
+#define FB_MAGIC 0x6b656c6d68666231ULL /* "kelmhfb1" */
+#define BOUNCE	 (1UL << 20)
 
 /* The fallback's record of a handle, in a memfd both sides map. */
 struct fb_rec {
 	uint64_t magic;
 	uint64_t addr;
 	uint64_t len;
-	int64_t expires_ms;	/* CLOCK_REALTIME ms; 0: never */
+	int64_t expires_ms; /* CLOCK_REALTIME ms; 0: never */
 	uint32_t prot;
 	uint32_t peer_type;
 	uint32_t peer;
 	uint32_t section_shift;
-	uint32_t state;		/* enum keel_memh_state; the creator writes it */
+	uint32_t state; /* enum keel_memh_state; the creator writes it */
 	uint32_t creator_pid;
 };
 
 struct keel_memh {
 	bool fallback;
-	int fd;			/* keel.ko handle, or the fallback's memfd */
-	int pidfd;		/* fallback: the creator */
-	struct fb_rec *rec;	/* fallback */
+	int fd;		    /* keel.ko handle, or the fallback's memfd */
+	int pidfd;	    /* fallback: the creator */
+	struct fb_rec *rec; /* fallback */
 	uint64_t addr;
 	uint64_t len;
 	unsigned int prot;
 	unsigned int shift;
-	char *map;		/* holder: the section mapped now */
+	char *map; /* holder: the section mapped now */
 	uint64_t map_sec;
 	size_t map_len;
-	int pipe[2];		/* holder, keel.ko: keel_memh_copy()'s bounce */
+	int pipe[2]; /* holder, keel.ko: keel_memh_copy()'s bounce */
 	size_t pipe_len;
 };
 
@@ -90,13 +90,16 @@ static int64_t now_ms(void)
 	return (int64_t)(keel_clock_ns(CLOCK_REALTIME) / 1000000);
 }
 
-static int create_kmod(void *addr, size_t len, const struct keel_memh_opts *o,
-		       struct keel_memh *h)
+static int create_kmod(void *addr, size_t len, const struct keel_memh_opts *o, struct keel_memh *h)
 {
 	struct keel_memh_create c = {
-		.addr = (uintptr_t)addr, .len = len, .prot = o->prot,
-		.peer_type = o->peer_type, .peer = o->peer,
-		.section_shift = o->section_shift, .expire_ms = o->expire_ms,
+		.addr = (uintptr_t)addr,
+		.len = len,
+		.prot = o->prot,
+		.peer_type = o->peer_type,
+		.peer = o->peer,
+		.section_shift = o->section_shift,
+		.expire_ms = o->expire_ms,
 	};
 	int dev = open("/dev/keel", O_RDWR | O_CLOEXEC);
 	int err = 0;
@@ -125,8 +128,12 @@ static int create_fallback(void *addr, size_t len, const struct keel_memh_opts *
 		return -errno;
 	h->rec = r;
 	*r = (struct fb_rec){
-		.magic = FB_MAGIC, .addr = (uintptr_t)addr, .len = len,
-		.prot = o->prot, .peer_type = o->peer_type, .peer = o->peer,
+		.magic = FB_MAGIC,
+		.addr = (uintptr_t)addr,
+		.len = len,
+		.prot = o->prot,
+		.peer_type = o->peer_type,
+		.peer = o->peer,
 		.section_shift = o->section_shift ?: KEEL_MEMH_SECTION_SHIFT_DEFAULT,
 		.creator_pid = getpid(),
 		.expires_ms = o->expire_ms ? now_ms() + (int64_t)o->expire_ms : 0,
@@ -207,12 +214,14 @@ int keel_memh_send(int sock, const struct keel_memh *h, const void *msg, size_t 
 	int fds[2] = { h->fd, h->pidfd }, n = h->fallback ? 2 : 1;
 	char cbuf[CMSG_SPACE(sizeof(fds))] = { 0 };
 	struct iovec iov = { (void *)msg, len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	struct msghdr m = { .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
 			    .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
 
 	if (!len)
-		return -EINVAL;	/* SCM_RIGHTS needs at least one byte */
+		return -EINVAL; /* SCM_RIGHTS needs at least one byte */
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
@@ -299,12 +308,13 @@ static int take_fds(struct msghdr *m, struct keel_memh **ret_h)
 	return 0;
 }
 
-int keel_memh_recv(int sock, void *msg, size_t len, size_t *ret_len,
-		   struct keel_memh **ret_h)
+int keel_memh_recv(int sock, void *msg, size_t len, size_t *ret_len, struct keel_memh **ret_h)
 {
 	char cbuf[CMSG_SPACE(2 * sizeof(int))];
 	struct iovec iov = { msg, len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	struct msghdr m = { .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
 			    .msg_controllen = sizeof(cbuf) };
 	ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
 
@@ -355,13 +365,13 @@ int keel_memh_state(struct keel_memh *h, enum keel_memh_state *ret_state)
 	}
 	err = fb_check(h, false);
 	*ret_state = err == -EKEYREVOKED ? KEEL_MEMH_REVOKED :
-		     err == -ESRCH ? KEEL_MEMH_EXITED :
-		     err == -ETIME ? KEEL_MEMH_EXPIRED : KEEL_MEMH_LIVE;
+		     err == -ESRCH	 ? KEEL_MEMH_EXITED :
+		     err == -ETIME	 ? KEEL_MEMH_EXPIRED :
+					   KEEL_MEMH_LIVE;
 	return 0;
 }
 
-static ssize_t fb_copy(struct keel_memh *h, uint64_t off, void *buf, size_t len,
-		       bool write)
+static ssize_t fb_copy(struct keel_memh *h, uint64_t off, void *buf, size_t len, bool write)
 {
 	struct iovec local = { buf, len };
 	struct iovec remote = { (void *)(uintptr_t)(h->addr + off), len };
@@ -411,8 +421,7 @@ static size_t section_room(struct keel_memh *h, uint64_t off, size_t len)
 	return len < room ? len : room;
 }
 
-static ssize_t kmod_copy(struct keel_memh *h, uint64_t off, void *buf, size_t len,
-			 bool write)
+static ssize_t kmod_copy(struct keel_memh *h, uint64_t off, void *buf, size_t len, bool write)
 {
 	size_t done = 0;
 	int err = 0;
@@ -529,8 +538,7 @@ static int check_range(struct keel_memh *h, uint64_t off, size_t len)
 	return 0;
 }
 
-ssize_t keel_memh_write(struct keel_memh *h, uint64_t off, const void *buf,
-			size_t len)
+ssize_t keel_memh_write(struct keel_memh *h, uint64_t off, const void *buf, size_t len)
 {
 	int err = check_range(h, off, len);
 
@@ -553,8 +561,7 @@ ssize_t keel_memh_read(struct keel_memh *h, uint64_t off, void *buf, size_t len)
 }
 
 /* Fallback pread: through a bounce buffer, then process_vm_writev. */
-static ssize_t fb_pread(struct keel_memh *h, uint64_t off, int fd, off_t foff,
-			size_t len)
+static ssize_t fb_pread(struct keel_memh *h, uint64_t off, int fd, off_t foff, size_t len)
 {
 	size_t done = 0, cap = len < BOUNCE ? len : BOUNCE;
 	char *bounce = malloc(cap ? cap : 1);
@@ -583,8 +590,7 @@ static ssize_t fb_pread(struct keel_memh *h, uint64_t off, int fd, off_t foff,
  * keel.ko pread: read(2) straight into the mapped section, so a revoked
  * handle gives EFAULT from the kernel's copy rather than SIGBUS here.
  */
-static ssize_t kmod_pread(struct keel_memh *h, uint64_t off, int fd, off_t foff,
-			  size_t len)
+static ssize_t kmod_pread(struct keel_memh *h, uint64_t off, int fd, off_t foff, size_t len)
 {
 	size_t done = 0;
 	int err = 0;
@@ -604,13 +610,12 @@ static ssize_t kmod_pread(struct keel_memh *h, uint64_t off, int fd, off_t foff,
 			return done ? (ssize_t)done : -errno;
 		done += r;
 		if ((size_t)r < n)
-			break;	/* end of file */
+			break; /* end of file */
 	}
 	return done;
 }
 
-ssize_t keel_memh_copy(struct keel_memh *h, uint64_t off, void *buf, size_t len,
-		       bool to_handle)
+ssize_t keel_memh_copy(struct keel_memh *h, uint64_t off, void *buf, size_t len, bool to_handle)
 {
 	int err = check_range(h, off, len);
 
@@ -621,8 +626,7 @@ ssize_t keel_memh_copy(struct keel_memh *h, uint64_t off, void *buf, size_t len,
 	return kmod_copy_kernel(h, off, buf, len, to_handle);
 }
 
-ssize_t keel_memh_pread(struct keel_memh *h, uint64_t off, int fd, off_t file_off,
-			size_t len)
+ssize_t keel_memh_pread(struct keel_memh *h, uint64_t off, int fd, off_t file_off, size_t len)
 {
 	int err = check_range(h, off, len);
 

@@ -5,10 +5,12 @@
 #define T struct memh_config
 
 const struct keel_opt memh_options[] = {
-	KEEL_OPT_ENABLED(T, "serve file reads into clients' memory handles (keel.ko, else pidfd fallback)"),
+	KEEL_OPT_ENABLED(
+		T, "serve file reads into clients' memory handles (keel.ko, else pidfd fallback)"),
 	KEEL_OPT_REQUIRED(T, "exit with an error when the memh read service cannot run"),
-	KEEL_OPT_STRING(T, "socket", socket, "",
-			"the read service's Unix socket (mode 0660, [control] group); empty: memh.sock beside [control] socket"),
+	KEEL_OPT_STRING(
+		T, "socket", socket, "",
+		"the read service's Unix socket (mode 0660, [control] group); empty: memh.sock beside [control] socket"),
 	KEEL_OPT_STRING(T, "allowed_dirs", allowed_dirs, "",
 			"colon-separated directories whose files clients may read; empty: none"),
 	KEEL_OPT_UINT(T, "max_clients", max_clients, 1, 4096, "64",

@@ -8,7 +8,7 @@
 #include "keeld/config.h"
 
 struct memh_config {
-	struct keel_subsys_config subsys;	/* enabled, required: first */
+	struct keel_subsys_config subsys; /* enabled, required: first */
 	char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char allowed_dirs[1024];
 	unsigned int max_clients;

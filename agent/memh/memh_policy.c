@@ -64,14 +64,17 @@ int memh_parse_dirs(struct memh_priv *p, char *why, size_t len)
 		size_t n = strlen(tok);
 
 		if (p->n_dirs == MAX_DIRS) {
-			snprintf(why, len, "[memh] allowed_dirs: more than %d directories", MAX_DIRS);
+			snprintf(why, len, "[memh] allowed_dirs: more than %d directories",
+				 MAX_DIRS);
 			return -E2BIG;
 		}
 		while (n > 1 && tok[n - 1] == '/')
 			tok[--n] = '\0';
 		if (tok[0] != '/' || n < 2) {
-			snprintf(why, len, "[memh] allowed_dirs: '%s' is not an absolute directory (and / is refused)",
-				 tok);
+			snprintf(
+				why, len,
+				"[memh] allowed_dirs: '%s' is not an absolute directory (and / is refused)",
+				tok);
 			return -EINVAL;
 		}
 		snprintf(a->name, sizeof(a->name), "%s", tok);
@@ -81,7 +84,8 @@ int memh_parse_dirs(struct memh_priv *p, char *why, size_t len)
 
 			if (a->fd >= 0)
 				close(a->fd);
-			snprintf(why, len, "[memh] allowed_dirs: opening %s: %s", tok, strerror(-err));
+			snprintf(why, len, "[memh] allowed_dirs: opening %s: %s", tok,
+				 strerror(-err));
 			return err;
 		}
 		p->n_dirs++;
@@ -101,6 +105,8 @@ int memh_check_openat2(char *why, size_t len)
 	}
 	if (errno != ENOSYS)
 		return 0;
-	snprintf(why, len, "openat2() is not available (ENOSYS): files cannot be confined to [memh] allowed_dirs; run Linux 5.6 or later, or set [memh] enabled = false");
+	snprintf(
+		why, len,
+		"openat2() is not available (ENOSYS): files cannot be confined to [memh] allowed_dirs; run Linux 5.6 or later, or set [memh] enabled = false");
 	return -ENOSYS;
 }

@@ -55,14 +55,14 @@ static bool work_slice(struct memh_priv *p, struct mclient *c, struct mreq *r)
 	}
 	if (!n)
 		return true;
-	got = keel_memh_pread(c->h, r->handle_off + r->done, r->fd,
-			      (off_t)(r->file_off + r->done), n);
+	got = keel_memh_pread(c->h, r->handle_off + r->done, r->fd, (off_t)(r->file_off + r->done),
+			      n);
 	if (got < 0) {
 		r->err = (int)got;
 		return true;
 	}
 	r->done += (uint64_t)got;
-	return (uint64_t)got < n || r->done == r->len;	/* short: end of file */
+	return (uint64_t)got < n || r->done == r->len; /* short: end of file */
 }
 
 static void *worker(void *arg)
@@ -113,8 +113,7 @@ static void *worker(void *arg)
 		} else {
 			c->queued = false;
 		}
-		if (finished &&
-		    write(p->done_w.fd, &one, sizeof(one)) < 0) {
+		if (finished && write(p->done_w.fd, &one, sizeof(one)) < 0) {
 			/* the counter cannot overflow in practice; the loop reads it */
 		}
 	}
@@ -130,13 +129,16 @@ static const char *read_error_text(struct mreq *r, char *buf, size_t len)
 			 r->c->p->dirs[r->dir].name);
 		break;
 	case -ELOOP:
-		snprintf(buf, len, "%s: too many symlinks, or a /proc magic link: refused", r->path);
+		snprintf(buf, len, "%s: too many symlinks, or a /proc magic link: refused",
+			 r->path);
 		break;
 	case -EINVAL:
 		snprintf(buf, len, "%s is not a regular file", r->path);
 		break;
 	case -EACCES:
-		snprintf(buf, len, "the handle is read-only: create it with KEEL_MEMH_READ | KEEL_MEMH_WRITE");
+		snprintf(
+			buf, len,
+			"the handle is read-only: create it with KEEL_MEMH_READ | KEEL_MEMH_WRITE");
 		break;
 	case -ECANCELED:
 		snprintf(buf, len, "the client disconnected");
@@ -184,7 +186,7 @@ void memh_on_done(struct keel_watch *w, uint32_t events)
 			p->reads_ok++;
 			p->bytes += r->done;
 			memh_send_line(c, json_pack("{s:O, s:b, s:I}", "id", id, "ok", 1, "bytes",
-					       (json_int_t)r->done));
+						    (json_int_t)r->done));
 		}
 		json_decref(id);
 		free(r);

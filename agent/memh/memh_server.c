@@ -88,8 +88,8 @@ void memh_reply_error(struct mclient *c, json_t *id, int err, const char *fmt, .
 	memh_send_line(c, o);
 	c->p->errors++;
 	memh_emit(c->p, EV_ERROR, "memh.read_error",
-	     json_pack("{s:I, s:s, s:s}", "pid", (json_int_t)c->peer.pid, "code",
-		       keel_errno_name(err), "reason", msg));
+		  json_pack("{s:I, s:s, s:s}", "pid", (json_int_t)c->peer.pid, "code",
+			    keel_errno_name(err), "reason", msg));
 }
 
 /* --- client lifetime --- */
@@ -121,9 +121,9 @@ void memh_client_close(struct mclient *c, const char *why)
 	p->n_clients--;
 	if (c->h)
 		memh_emit(p, EV_CONN, "memh.client_disconnect",
-		     json_pack("{s:I, s:I, s:s, s:I}", "pid", (json_int_t)c->peer.pid,
-			       "uid", (json_int_t)c->peer.uid, "reason", why,
-			       "inflight", (json_int_t)c->inflight));
+			  json_pack("{s:I, s:I, s:s, s:I}", "pid", (json_int_t)c->peer.pid, "uid",
+				    (json_int_t)c->peer.uid, "reason", why, "inflight",
+				    (json_int_t)c->inflight));
 	pthread_mutex_lock(&p->lock);
 	c->closed = true;
 	pthread_mutex_unlock(&p->lock);
@@ -183,26 +183,30 @@ static void handle_request(struct mclient *c, const char *line)
 	path = json_string_value(json_object_get(req, "path"));
 	if (!path || !get_u64(req, "file_offset", &file_off) || !get_u64(req, "len", &len) ||
 	    !get_u64(req, "handle_offset", &hoff)) {
-		memh_reply_error(c, id, -EINVAL,
-			    "request needs \"path\" (string) and \"file_offset\", \"len\", \"handle_offset\" (integers >= 0)");
+		memh_reply_error(
+			c, id, -EINVAL,
+			"request needs \"path\" (string) and \"file_offset\", \"len\", \"handle_offset\" (integers >= 0)");
 		goto out;
 	}
 	if (c->inflight >= cfg->max_inflight) {
 		p->refused_limit++;
-		memh_reply_error(c, id, -EBUSY, "%u requests already in flight: [memh] max_inflight = %u",
-			    c->inflight, cfg->max_inflight);
+		memh_reply_error(c, id, -EBUSY,
+				 "%u requests already in flight: [memh] max_inflight = %u",
+				 c->inflight, cfg->max_inflight);
 		goto out;
 	}
 	if (len > cfg->max_read_bytes) {
 		p->refused_limit++;
-		memh_reply_error(c, id, -EFBIG, "len %" PRIu64 " is over [memh] max_read_bytes = %u",
-			    len, cfg->max_read_bytes);
+		memh_reply_error(c, id, -EFBIG,
+				 "len %" PRIu64 " is over [memh] max_read_bytes = %u", len,
+				 cfg->max_read_bytes);
 		goto out;
 	}
 	if (hoff > keel_memh_len(c->h) || len > keel_memh_len(c->h) - hoff) {
 		memh_reply_error(c, id, -ENXIO,
-			    "handle_offset %" PRIu64 " + len %" PRIu64 " is beyond the handle's %zu bytes",
-			    hoff, len, keel_memh_len(c->h));
+				 "handle_offset %" PRIu64 " + len %" PRIu64
+				 " is beyond the handle's %zu bytes",
+				 hoff, len, keel_memh_len(c->h));
 		goto out;
 	}
 	if (file_off > INT64_MAX - len) {
@@ -211,13 +215,13 @@ static void handle_request(struct mclient *c, const char *line)
 	}
 	if (path[0] != '/' || strlen(path) >= PATH_MAX) {
 		memh_reply_error(c, id, -EINVAL, "path must be absolute and shorter than %d bytes",
-			    PATH_MAX);
+				 PATH_MAX);
 		goto out;
 	}
 	dir = memh_match_dir(p, path, &rel);
 	if (dir < 0) {
 		memh_reply_error(c, id, -EACCES, "%s is not under [memh] allowed_dirs (%s)", path,
-			    cfg->allowed_dirs[0] ? cfg->allowed_dirs :
+				 cfg->allowed_dirs[0] ? cfg->allowed_dirs :
 							"empty: nothing may be read");
 		goto out;
 	}
@@ -226,9 +230,13 @@ static void handle_request(struct mclient *c, const char *line)
 		memh_reply_error(c, id, -ENOMEM, "out of memory");
 		goto out;
 	}
-	*r = (struct mreq){ .c = c, .id = (uint64_t)json_integer_value(id),
-			    .file_off = file_off, .len = len, .handle_off = hoff,
-			    .dir = dir, .fd = -1 };
+	*r = (struct mreq){ .c = c,
+			    .id = (uint64_t)json_integer_value(id),
+			    .file_off = file_off,
+			    .len = len,
+			    .handle_off = hoff,
+			    .dir = dir,
+			    .fd = -1 };
 	snprintf(r->rel, sizeof(r->rel), "%s", rel);
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	c->inflight++;
@@ -253,9 +261,12 @@ static bool client_greet(struct mclient *c)
 	if (err) {
 		keel_memh_free(c->h);
 		c->h = NULL;
-		memh_reply_error(c, NULL, err, err == -ENOMSG ?
-			    "the first message must carry a memory handle (keel_memh_send)" :
-			    "the handle sent is not usable: %s", strerror(-err));
+		memh_reply_error(
+			c, NULL, err,
+			err == -ENOMSG ?
+				"the first message must carry a memory handle (keel_memh_send)" :
+				"the handle sent is not usable: %s",
+			strerror(-err));
 		c->close_when_flushed = true;
 		return true;
 	}
@@ -264,17 +275,17 @@ static bool client_greet(struct mclient *c)
 		p->handles_fallback++;
 	else
 		p->handles_module++;
-	memh_send_line(c, json_pack("{s:b, s:s, s:s, s:I, s:I, s:I}", "ok", 1, "service",
-			       "keeld memh", "mode",
-			       keel_memh_fallback(c->h) ? "fallback" : "module",
-			       "handle_bytes", (json_int_t)keel_memh_len(c->h),
-			       "max_read_bytes", (json_int_t)memh_cfg(p->s)->max_read_bytes,
-			       "max_inflight", (json_int_t)memh_cfg(p->s)->max_inflight));
+	memh_send_line(c,
+		       json_pack("{s:b, s:s, s:s, s:I, s:I, s:I}", "ok", 1, "service", "keeld memh",
+				 "mode", keel_memh_fallback(c->h) ? "fallback" : "module",
+				 "handle_bytes", (json_int_t)keel_memh_len(c->h), "max_read_bytes",
+				 (json_int_t)memh_cfg(p->s)->max_read_bytes, "max_inflight",
+				 (json_int_t)memh_cfg(p->s)->max_inflight));
 	memh_emit(p, EV_CONN, "memh.client_connect",
-	     json_pack("{s:I, s:I, s:s, s:I}", "pid", (json_int_t)c->peer.pid, "uid",
-		       (json_int_t)c->peer.uid, "mode",
-		       keel_memh_fallback(c->h) ? "fallback" : "module", "handle_bytes",
-		       (json_int_t)keel_memh_len(c->h)));
+		  json_pack("{s:I, s:I, s:s, s:I}", "pid", (json_int_t)c->peer.pid, "uid",
+			    (json_int_t)c->peer.uid, "mode",
+			    keel_memh_fallback(c->h) ? "fallback" : "module", "handle_bytes",
+			    (json_int_t)keel_memh_len(c->h)));
 	return true;
 }
 
@@ -302,13 +313,13 @@ static bool client_read(struct mclient *c)
 			c->in_len -= used;
 		}
 		if (c->in_len == sizeof(c->in)) {
-			memh_reply_error(c, NULL, -EMSGSIZE, "request longer than %d bytes", REQ_MAX);
+			memh_reply_error(c, NULL, -EMSGSIZE, "request longer than %d bytes",
+					 REQ_MAX);
 			c->close_when_flushed = true;
 		}
 		if (c->close_when_flushed)
 			return true;
-		n = recv(c->watch.fd, c->in + c->in_len, sizeof(c->in) - c->in_len,
-			 MSG_DONTWAIT);
+		n = recv(c->watch.fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			memh_client_close(c, n == 0 ? "closed by the client" : strerror(errno));
 			return false;
@@ -325,8 +336,7 @@ static void on_client(struct keel_watch *w, uint32_t events)
 {
 	struct mclient *c = w->data;
 
-	if (!c->close_when_flushed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
-	    !client_read(c))
+	if (!c->close_when_flushed && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !client_read(c))
 		return;
 	client_flush(c);
 	if (c->close_when_flushed &&
@@ -365,7 +375,7 @@ static void on_accept(struct keel_watch *w, uint32_t events)
 	if (p->n_clients > memh_cfg(p->s)->max_clients) {
 		p->refused_clients++;
 		memh_reply_error(c, NULL, -EUSERS, "too many clients: [memh] max_clients = %u",
-			    memh_cfg(p->s)->max_clients);
+				 memh_cfg(p->s)->max_clients);
 		c->close_when_flushed = true;
 		if (!keel_outq_pending(&c->q))
 			memh_client_close(c, "refused");
@@ -388,7 +398,8 @@ int memh_listen(struct memh_priv *p, char *why, size_t len)
 
 		if (snprintf(p->path, sizeof(p->path), "%.*s/memh.sock", dlen,
 			     cfg->control_socket) >= (int)sizeof(p->path)) {
-			snprintf(why, len, "the memh socket path beside %s is too long: set [memh] socket",
+			snprintf(why, len,
+				 "the memh socket path beside %s is too long: set [memh] socket",
 				 cfg->control_socket);
 			return -ENAMETOOLONG;
 		}

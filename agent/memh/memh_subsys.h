@@ -23,48 +23,48 @@
 #include "keeld/subsys.h"
 #include "memh/memh_config.h"
 
-#define REQ_MAX 8192		/* one request line, path included */
-#define REPLY_QUEUE 65536	/* replies a client has not read yet */
-#define SLICE (4UL << 20)	/* bytes a worker reads before another client's turn */
-#define MAX_DIRS 16
-#define EVENTS_PER_S 50		/* memh events of one kind; the rest are counted */
-#define EV_ERROR 0
-#define EV_CONN 1
+#define REQ_MAX	     8192	 /* one request line, path included */
+#define REPLY_QUEUE  65536	 /* replies a client has not read yet */
+#define SLICE	     (4UL << 20) /* bytes a worker reads before another client's turn */
+#define MAX_DIRS     16
+#define EVENTS_PER_S 50 /* memh events of one kind; the rest are counted */
+#define EV_ERROR     0
+#define EV_CONN	     1
 
 struct mreq {
 	struct mreq *next;
 	struct mclient *c;
 	uint64_t id;
 	uint64_t file_off, len, handle_off, done;
-	int dir;		/* index in allowed dirs */
-	int fd;			/* opened by the worker */
+	int dir; /* index in allowed dirs */
+	int fd;	 /* opened by the worker */
 	int err;
-	char rel[PATH_MAX];	/* path below the allowed dir */
-	char path[PATH_MAX];	/* as the client gave it */
+	char rel[PATH_MAX];  /* path below the allowed dir */
+	char path[PATH_MAX]; /* as the client gave it */
 };
 
 struct mclient {
 	struct keel_watch watch;
 	struct memh_priv *p;
-	struct keel_memh *h;	/* NULL until the greeting */
+	struct keel_memh *h; /* NULL until the greeting */
 	struct keel_outq q;
 	struct ucred peer;
 	char in[REQ_MAX];
 	size_t in_len;
-	unsigned int inflight;	/* accepted, not yet answered (loop only) */
+	unsigned int inflight; /* accepted, not yet answered (loop only) */
 	bool close_when_flushed;
-	struct mclient *next;	/* all clients (loop only) */
+	struct mclient *next; /* all clients (loop only) */
 	/* under memh_priv.lock: */
 	struct mreq *pend, *pend_tail;
-	bool queued;		/* in the ready list or on a worker */
+	bool queued; /* in the ready list or on a worker */
 	bool closed;
 	struct mclient *ready_next;
 };
 
 struct allowed_dir {
-	char name[PATH_MAX];	/* as configured, without trailing slashes */
-	char real[PATH_MAX];	/* its realpath */
-	int fd;			/* O_PATH: openat2 resolves beneath it */
+	char name[PATH_MAX]; /* as configured, without trailing slashes */
+	char real[PATH_MAX]; /* its realpath */
+	int fd;		     /* O_PATH: openat2 resolves beneath it */
 };
 
 /* The [memh] section (keeld/config.h keeps it; memh_config.c declares it). */
@@ -76,7 +76,7 @@ static inline const struct memh_config *memh_cfg(const struct keel_subsys *s)
 struct memh_priv {
 	struct keel_subsys *s;
 	struct keel_watch listen;
-	struct keel_watch done_w;	/* eventfd: workers finished requests */
+	struct keel_watch done_w; /* eventfd: workers finished requests */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool module_mode;
 	struct allowed_dir dirs[MAX_DIRS];
@@ -96,7 +96,7 @@ struct memh_priv {
 	uint64_t connects, refused_clients, handles_module, handles_fallback;
 	uint64_t requests, reads_ok, bytes, errors, cancelled, refused_limit;
 	uint64_t events_suppressed;
-	time_t ev_sec[2];	/* per kind: EV_ERROR, EV_CONN */
+	time_t ev_sec[2]; /* per kind: EV_ERROR, EV_CONN */
 	unsigned int ev_count[2];
 };
 

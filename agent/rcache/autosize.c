@@ -17,15 +17,15 @@
 #include "rcache/autosize.h"
 #include "rcache/sizing.h"
 
-#define BINS 256	/* curve points: the sizing's steps */
+#define BINS 256 /* curve points: the sizing's steps */
 
 struct sampled {
 	uint64_t id;
-	struct keel_shards *mrc;	/* NULL: the slot is free */
-	uint64_t seen_at_run;		/* accesses at the last run, to spot idle disks */
-	unsigned int idle;		/* runs without an access */
+	struct keel_shards *mrc; /* NULL: the slot is free */
+	uint64_t seen_at_run;	 /* accesses at the last run, to spot idle disks */
+	unsigned int idle;	 /* runs without an access */
 	bool sized;
-	uint64_t target;		/* blocks, from the last run */
+	uint64_t target; /* blocks, from the last run */
 	double expected_hit_ratio;
 };
 
@@ -116,8 +116,8 @@ static struct sampled *find(struct keel_rcache_autosize *a, uint64_t id, bool cr
 	return free_slot;
 }
 
-void keel_rcache_autosize_access(struct keel_rcache_autosize *a, uint64_t disk_id,
-				 uint64_t block, unsigned int n)
+void keel_rcache_autosize_access(struct keel_rcache_autosize *a, uint64_t disk_id, uint64_t block,
+				 unsigned int n)
 {
 	struct sampled *s;
 
@@ -126,7 +126,7 @@ void keel_rcache_autosize_access(struct keel_rcache_autosize *a, uint64_t disk_i
 	pthread_mutex_lock(&a->lock);
 	s = find(a, disk_id, true);
 	for (unsigned int i = 0; s && i < n; i++)
-		keel_shards_access(s->mrc, block + i);	/* -ENOMEM: one sample short */
+		keel_shards_access(s->mrc, block + i); /* -ENOMEM: one sample short */
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -192,8 +192,10 @@ int keel_rcache_autosize_run(struct keel_rcache_autosize *a)
 			continue;
 		for (uint32_t k = 0; k < np; k++)
 			pts[(size_t)n * BINS + k] = size[k];
-		c[n] = (struct keel_rcache_curve){ .disk_id = s->id, .reads = (double)accesses(s),
-						   .n = np, .blocks = pts + (size_t)n * BINS,
+		c[n] = (struct keel_rcache_curve){ .disk_id = s->id,
+						   .reads = (double)accesses(s),
+						   .n = np,
+						   .blocks = pts + (size_t)n * BINS,
 						   .miss_ratio = mr + (size_t)n * BINS };
 		reads += c[n].reads;
 		who[n++] = s;
@@ -259,10 +261,12 @@ void keel_rcache_autosize_annotate(struct keel_rcache_autosize *a, json_t *disks
 
 		json_object_set_new(d, "sized", json_boolean(s && s->sized));
 		json_object_set_new(d, "target_blocks",
-				    s && s->sized ? json_integer((json_int_t)s->target) : json_null());
+				    s && s->sized ? json_integer((json_int_t)s->target) :
+						    json_null());
 		json_object_set_new(d, "expected_hit_ratio",
 				    s && s->sized ? json_real(s->expected_hit_ratio) : json_null());
-		json_object_set_new(d, "curve_reads", json_integer(s ? (json_int_t)accesses(s) : 0));
+		json_object_set_new(d, "curve_reads",
+				    json_integer(s ? (json_int_t)accesses(s) : 0));
 		json_object_set_new(d, "curve", s ? curve_json(s) : json_array());
 	}
 	pthread_mutex_unlock(&a->lock);

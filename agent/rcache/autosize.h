@@ -28,20 +28,20 @@
 #include "rcache/store.h"
 
 struct keel_rcache_autosize_opts {
-	unsigned int max_disks;		/* samplers; 0: 64 */
-	unsigned int max_samples;	/* keys per sampler, >= 16; 0: 4096 */
-	unsigned int idle_runs;		/* 0: 6 */
-	uint64_t min_reads;		/* a disk with fewer blocks looked up is not sized yet; 0: 256 */
+	unsigned int max_disks;	  /* samplers; 0: 64 */
+	unsigned int max_samples; /* keys per sampler, >= 16; 0: 4096 */
+	unsigned int idle_runs;	  /* 0: 6 */
+	uint64_t min_reads;	  /* a disk with fewer blocks looked up is not sized yet; 0: 256 */
 };
 
 struct keel_rcache_autosize;
 
 int keel_rcache_autosize_new(const struct keel_rcache_autosize_opts *o,
 			     struct keel_rcache_store *st, struct keel_rcache_autosize **ret);
-void keel_rcache_autosize_free(struct keel_rcache_autosize *a);	/* NULL ok */
+void keel_rcache_autosize_free(struct keel_rcache_autosize *a); /* NULL ok */
 /* @n blocks of @disk_id from @block on were looked up (any thread). */
-void keel_rcache_autosize_access(struct keel_rcache_autosize *a, uint64_t disk_id,
-				 uint64_t block, unsigned int n);
+void keel_rcache_autosize_access(struct keel_rcache_autosize *a, uint64_t disk_id, uint64_t block,
+				 unsigned int n);
 /* Size the sampled disks from their curves now and set their limits.
  * Returns the disks sized, 0 when none has enough reads yet, or -errno. */
 int keel_rcache_autosize_run(struct keel_rcache_autosize *a);

@@ -17,9 +17,9 @@ struct keel_evlimit {
 	pthread_mutex_t lock;
 	uint64_t window_ns;
 	uint32_t max;
-	uint64_t start_ns;	/* this window's first event; 0: none yet */
-	uint32_t emitted;	/* in this window */
-	uint64_t suppressed;	/* in this window, not emitted */
+	uint64_t start_ns;   /* this window's first event; 0: none yet */
+	uint32_t emitted;    /* in this window */
+	uint64_t suppressed; /* in this window, not emitted */
 };
 
 void keel_evlimit_init(struct keel_evlimit *l, uint32_t max, uint64_t window_ns);

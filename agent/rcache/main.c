@@ -71,10 +71,26 @@ static int parse_size(const char *s, uint64_t *ret)
 	if (errno || end == s || *s == '-')
 		return -EINVAL;
 	switch (*end) {
-	case 'K': case 'k': v <<= 10; end++; break;
-	case 'M': case 'm': v <<= 20; end++; break;
-	case 'G': case 'g': v <<= 30; end++; break;
-	case 'T': case 't': v <<= 40; end++; break;
+	case 'K':
+	case 'k':
+		v <<= 10;
+		end++;
+		break;
+	case 'M':
+	case 'm':
+		v <<= 20;
+		end++;
+		break;
+	case 'G':
+	case 'g':
+		v <<= 30;
+		end++;
+		break;
+	case 'T':
+	case 't':
+		v <<= 40;
+		end++;
+		break;
 	}
 	if (*end)
 		return -EINVAL;
@@ -93,15 +109,20 @@ static int parse_uint(const char *s, unsigned int min, unsigned int max, unsigne
 }
 
 static const struct argp_option options[] = {
-	{ "dir", 'd', "DIR", 0, "cache file, records and dirty marks (default " KEEL_RCACHE_DIR ")", 0 },
+	{ "dir", 'd', "DIR", 0, "cache file, records and dirty marks (default " KEEL_RCACHE_DIR ")",
+	  0 },
 	{ "size", 's', "BYTES", 0, "cached data, e.g. 4G (default 1G)", 0 },
 	{ "block-size", 'b', "BYTES", 0, "cache block, power of two 4K..1M (default 4K)", 0 },
 	{ "socket", 'S', "PATH", 0, "listen here (default " KEEL_RCACHE_SOCKET ")", 0 },
 	{ "max-clients", 'c', "N", 0, "connections at once, 1..4096 (default 64)", 0 },
-	{ "disk-limit", 'l', "PCT", 0, "default share of the cache one disk may fill, 1..100 (default 100)", 0 },
+	{ "disk-limit", 'l', "PCT", 0,
+	  "default share of the cache one disk may fill, 1..100 (default 100)", 0 },
 	{ "max-disks", 'm', "N", 0, "disks tracked at once (default 4096)", 0 },
-	{ "size-interval", 'i', "SECONDS", 0, "size the disks' limits from their miss-ratio curves this often, 0..86400 (0: never; default 10)", 0 },
-	{ "size-disks", 'D', "N", 0, "disks whose miss-ratio curve is kept, 1..4096 (default 64)", 0 },
+	{ "size-interval", 'i', "SECONDS", 0,
+	  "size the disks' limits from their miss-ratio curves this often, 0..86400 (0: never; default 10)",
+	  0 },
+	{ "size-disks", 'D', "N", 0, "disks whose miss-ratio curve is kept, 1..4096 (default 64)",
+	  0 },
 	{ "events", 'e', "FILE", 0, "append rcache.* events (NDJSON) here (default: stderr)", 0 },
 	{ 0 }
 };
@@ -111,9 +132,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	struct env *env = state->input;
 
 	switch (key) {
-	case 'd': env->dir = arg; break;
-	case 'S': env->socket = arg; break;
-	case 'e': env->events = arg; break;
+	case 'd':
+		env->dir = arg;
+		break;
+	case 'S':
+		env->socket = arg;
+		break;
+	case 'e':
+		env->events = arg;
+		break;
 	case 's':
 		if (parse_size(arg, &env->size))
 			argp_error(state, "--size %s: expected a number with K, M, G or T", arg);
@@ -162,8 +189,12 @@ static const char doc[] =
 
 int main(int argc, char **argv)
 {
-	struct env env = { .dir = KEEL_RCACHE_DIR, .socket = KEEL_RCACHE_SOCKET, .size = 1ull << 30,
-			   .max_clients = 64, .size_interval = 10, .size_disks = 64 };
+	struct env env = { .dir = KEEL_RCACHE_DIR,
+			   .socket = KEEL_RCACHE_SOCKET,
+			   .size = 1ull << 30,
+			   .max_clients = 64,
+			   .size_interval = 10,
+			   .size_disks = 64 };
 	struct keel_rcache_autosize_opts ao = { 0 };
 	struct keel_rcache_autosize *autosize = NULL;
 	struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };

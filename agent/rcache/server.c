@@ -25,7 +25,7 @@
 #include "rcache/server.h"
 #include "rcache/sizing.h"
 
-#define IDLE_TIMEOUT_S 0	/* clients may stay idle; the socket is local */
+#define IDLE_TIMEOUT_S 0 /* clients may stay idle; the socket is local */
 
 struct keel_rcache_server {
 	struct keel_rcache_server_opts o;
@@ -34,7 +34,7 @@ struct keel_rcache_server {
 	pthread_mutex_t lock;
 	pthread_cond_t gone;
 	unsigned int clients;
-	int fds[4096];			/* live client sockets, to hang up at stop */
+	int fds[4096]; /* live client sockets, to hang up at stop */
 	uint64_t connects, refused;
 	/* by kind of memory handle (keel.ko's, memh's fallback): clients now,
 	 * blocks copied through them, copies that failed (a dead handle) */
@@ -47,9 +47,9 @@ enum { KIND_KEEL_KO, KIND_FALLBACK };
 struct client {
 	struct keel_rcache_server *srv;
 	int fd;
-	struct keel_memh *h;		/* NULL: control only */
-	void *buf;			/* aligned, max blocks */
-	bool kind_counted;		/* in srv->kind_clients */
+	struct keel_memh *h; /* NULL: control only */
+	void *buf;	     /* aligned, max blocks */
+	bool kind_counted;   /* in srv->kind_clients */
 };
 
 static void event(struct keel_rcache_server *srv, const char *type, json_t *fields)
@@ -174,9 +174,11 @@ static json_t *size_disks(struct keel_rcache_store *st, json_t *in, int *status)
 			    json_integer_value(b) < 1 || !json_is_number(m) ||
 			    json_number_value(m) < 0 || json_number_value(m) > 1 ||
 			    (j && (uint64_t)json_integer_value(b) <= pts[total_pts - 1])) {
-				snprintf(why, sizeof(why),
-					 "disks[%zu].curve[%zu]: expected [blocks, miss ratio 0..1], "
-					 "blocks rising", i, j);
+				snprintf(
+					why, sizeof(why),
+					"disks[%zu].curve[%zu]: expected [blocks, miss ratio 0..1], "
+					"blocks rising",
+					i, j);
 				goto out;
 			}
 			pts[total_pts] = (uint64_t)json_integer_value(b);
@@ -195,10 +197,11 @@ static json_t *size_disks(struct keel_rcache_store *st, json_t *in, int *status)
 		/* a limit of 0 means the default share to the store: 1 block */
 		keel_rcache_store_set_limit(st, c[i].disk_id, limits[i] ? limits[i] : 1);
 		snprintf(id, sizeof(id), "%016" PRIx64, c[i].disk_id);
-		json_array_append_new(arr, json_pack("{s:s, s:I, s:f}", "disk_id", id, "limit_blocks",
-						     (json_int_t)(limits[i] ? limits[i] : 1),
-						     "expected_hit_ratio",
-						     1 - keel_rcache_curve_miss(&c[i], limits[i])));
+		json_array_append_new(arr,
+				      json_pack("{s:s, s:I, s:f}", "disk_id", id, "limit_blocks",
+						(json_int_t)(limits[i] ? limits[i] : 1),
+						"expected_hit_ratio",
+						1 - keel_rcache_curve_miss(&c[i], limits[i])));
 	}
 	out = json_pack("{s:o, s:I, s:f}", "disks", arr, "capacity_blocks", (json_int_t)capacity,
 			"expected_hit_ratio", reads > 0 ? hits / reads : 0.0);
@@ -243,7 +246,7 @@ static json_t *control(struct keel_rcache_server *srv, const char *text, int *st
 					    &srv->kind_blocks[KIND_FALLBACK], __ATOMIC_RELAXED)));
 		json_object_set_new(out, "handle_errors",
 				    json_integer((json_int_t)__atomic_load_n(&srv->handle_errors,
-									      __ATOMIC_RELAXED)));
+									     __ATOMIC_RELAXED)));
 		json_object_set_new(out, "autosize", keel_rcache_autosize_json(srv->o.autosize));
 		json_object_set_new(out, "size_interval_ms",
 				    json_integer(srv->o.autosize ? srv->o.size_interval_ms : 0));
@@ -262,17 +265,21 @@ static json_t *control(struct keel_rcache_server *srv, const char *text, int *st
 
 		if (!ok) {
 			*status = -EINVAL;
-			out = json_pack("{s:s}", "error",
-					"disk_id: expected 16 hex digits (keelctl rcache disks) or \"all\"");
+			out = json_pack(
+				"{s:s}", "error",
+				"disk_id: expected 16 hex digits (keelctl rcache disks) or \"all\"");
 		} else if (!strcmp(op, "drop")) {
 			out = json_pack("{s:I}", "dropped",
-					(json_int_t)keel_rcache_store_drop(st, id, "keelctl rcache drop"));
+					(json_int_t)keel_rcache_store_drop(st, id,
+									   "keelctl rcache drop"));
 		} else if (!json_is_integer(bl) || json_integer_value(bl) < 0 ||
 			   id == KEEL_RCACHE_ALL_DISKS) {
 			*status = -EINVAL;
-			out = json_pack("{s:s}", "error", "limit: expected a disk_id and blocks >= 0");
+			out = json_pack("{s:s}", "error",
+					"limit: expected a disk_id and blocks >= 0");
 		} else {
-			*status = keel_rcache_store_set_limit(st, id, (uint64_t)json_integer_value(bl));
+			*status = keel_rcache_store_set_limit(st, id,
+							      (uint64_t)json_integer_value(bl));
 			out = json_pack("{s:b}", "ok", !*status);
 		}
 	} else {
@@ -315,7 +322,7 @@ static int handle(struct client *c, struct keel_rcache_req *q, struct keel_rcach
 		r = io_all(c->fd, text, q->len, false);
 		if (r) {
 			free(text);
-			return r;	/* the connection is gone */
+			return r; /* the connection is gone */
 		}
 		out = control(c->srv, text, &p->status);
 		free(text);
@@ -345,7 +352,7 @@ static int handle(struct client *c, struct keel_rcache_req *q, struct keel_rcach
 		return 0;
 	}
 	if (!c->h) {
-		p->status = -ENOTCONN;	/* a control client has no buffer */
+		p->status = -ENOTCONN; /* a control client has no buffer */
 		return 0;
 	}
 	if (q->off % bs || q->len % bs || !nb || nb > KEEL_RCACHE_MAX_BLOCKS ||
@@ -440,9 +447,10 @@ static void *client_main(void *arg)
 	if ((r && r != -ENOMSG) || got != sizeof(q) || q.magic != KEEL_RCACHE_MAGIC ||
 	    q.op != KEEL_RCACHE_HELLO)
 		goto out;
-	if (c->h && (keel_memh_len(c->h) < keel_rcache_store_block_size(st) ||
-		     posix_memalign(&c->buf, 4096,
-				    (size_t)KEEL_RCACHE_MAX_BLOCKS * keel_rcache_store_block_size(st))))
+	if (c->h &&
+	    (keel_memh_len(c->h) < keel_rcache_store_block_size(st) ||
+	     posix_memalign(&c->buf, 4096,
+			    (size_t)KEEL_RCACHE_MAX_BLOCKS * keel_rcache_store_block_size(st))))
 		goto out;
 	if (c->h) {
 		pthread_mutex_lock(&c->srv->lock);
@@ -465,7 +473,7 @@ static void *client_main(void *arg)
 		if (io_all(c->fd, &q, sizeof(q), false))
 			break;
 		if (q.magic != KEEL_RCACHE_MAGIC || q.flags)
-			break;	/* not our protocol: hang up */
+			break; /* not our protocol: hang up */
 		memset(&p, 0, sizeof(p));
 		p.id = q.id;
 		p.block_size = keel_rcache_store_block_size(st);

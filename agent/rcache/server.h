@@ -9,8 +9,8 @@
 struct keel_rcache_server;
 
 struct keel_rcache_server_opts {
-	const char *socket;		/* path; a stale socket file is replaced */
-	unsigned int max_clients;	/* connections at once; more get EUSERS */
+	const char *socket;	  /* path; a stale socket file is replaced */
+	unsigned int max_clients; /* connections at once; more get EUSERS */
 	struct keel_rcache_store *store;
 	/* per-disk limits from live curves (NULL: none); sized every
 	 * size_interval_ms */

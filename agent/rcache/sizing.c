@@ -15,8 +15,9 @@ double keel_rcache_curve_miss(const struct keel_rcache_curve *c, uint64_t blocks
 		double y1 = c->miss_ratio[i];
 
 		if (blocks <= x1)
-			return x1 == x0 ? y1 :
-			       y0 + (y1 - y0) * (double)(blocks - x0) / (double)(x1 - x0);
+			return x1 == x0 ?
+				       y1 :
+				       y0 + (y1 - y0) * (double)(blocks - x0) / (double)(x1 - x0);
 		x0 = x1;
 		y0 = y1;
 	}
@@ -42,7 +43,7 @@ int keel_rcache_size(const struct keel_rcache_curve *c, unsigned int n, uint64_t
 	const unsigned int S = KEEL_RCACHE_SIZE_STEPS;
 	uint64_t step = capacity / S;
 	double *best, *next;
-	uint16_t *choice;	/* [disk][budget]: steps given to that disk */
+	uint16_t *choice; /* [disk][budget]: steps given to that disk */
 	int r = 0;
 
 	for (unsigned int i = 0; i < n; i++)

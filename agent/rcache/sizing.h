@@ -15,15 +15,15 @@
 
 #include <stdint.h>
 
-#define KEEL_RCACHE_SIZE_STEPS 256
+#define KEEL_RCACHE_SIZE_STEPS	    256
 #define KEEL_RCACHE_SIZE_MAX_POINTS 4096
 
 struct keel_rcache_curve {
 	uint64_t disk_id;
-	double reads;			/* reads over the curve's period, >= 0 */
-	unsigned int n;			/* points, 1..KEEL_RCACHE_SIZE_MAX_POINTS */
-	const uint64_t *blocks;		/* cache sizes, rising */
-	const double *miss_ratio;	/* 0..1 at each size */
+	double reads;		  /* reads over the curve's period, >= 0 */
+	unsigned int n;		  /* points, 1..KEEL_RCACHE_SIZE_MAX_POINTS */
+	const uint64_t *blocks;	  /* cache sizes, rising */
+	const double *miss_ratio; /* 0..1 at each size */
 };
 
 /*

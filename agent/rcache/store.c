@@ -109,11 +109,12 @@ static bool lookup_one(struct keel_rcache_store *s, struct disk *d, uint64_t blo
 		keel_cache_remove(s->idx, key);
 		if (keel_evlimit_allow(&s->corrupt_events, keel_rcache_now_ns()))
 			keel_rcache_event(s, "rcache.corrupt",
-			      json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:s}", "disk_id", id,
-					"block", (json_int_t)block, "offset",
-					(json_int_t)pos * s->bs, "file", "cache", "expected_crc",
-					(json_int_t)want, "found_crc", (json_int_t)got, "action",
-					"entry dropped, read from storage"));
+					  json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:s}",
+						    "disk_id", id, "block", (json_int_t)block,
+						    "offset", (json_int_t)pos * s->bs, "file",
+						    "cache", "expected_crc", (json_int_t)want,
+						    "found_crc", (json_int_t)got, "action",
+						    "entry dropped, read from storage"));
 		return false;
 	}
 	hit = true;
@@ -174,12 +175,12 @@ static int admit_one(struct keel_rcache_store *s, struct disk *d, uint64_t block
 	ret = keel_cache_insert(s->idx, key, &slot, &ev, &evkey);
 	pos = s->loc[slot];
 	r = &s->rec[pos];
-	if (ret == -EEXIST)	/* cached already (current: invalidations remove), or a collision */
+	if (ret == -EEXIST) /* cached already (current: invalidations remove), or a collision */
 		return 0;
 	if (ev)
 		ADD(s->st.evictions, 1);
 	pthread_mutex_lock(keel_rcache_stripe(s, pos));
-	keel_rcache_rec_free_locked(s, pos);	/* the evicted key's record, if any */
+	keel_rcache_rec_free_locked(s, pos); /* the evicted key's record, if any */
 	__atomic_store_n(&r->state, REC_BUSY, __ATOMIC_RELEASE);
 	if (keel_rcache_write_block(s, pos, data)) {
 		__atomic_store_n(&r->state, REC_FREE, __ATOMIC_RELEASE);
@@ -245,8 +246,8 @@ out:
 /* ---- invalidate, drop ---- */
 
 /* Free position @pos if it holds a block of @disk_id in [first, first + n). */
-static bool drop_pos_if(struct keel_rcache_store *s, uint32_t pos, uint64_t disk_id,
-			uint64_t first, uint64_t n)
+static bool drop_pos_if(struct keel_rcache_store *s, uint32_t pos, uint64_t disk_id, uint64_t first,
+			uint64_t n)
 {
 	struct record *r = &s->rec[pos];
 	uint64_t key = 0;
@@ -267,8 +268,8 @@ static bool drop_pos_if(struct keel_rcache_store *s, uint32_t pos, uint64_t disk
 	return hit;
 }
 
-int keel_rcache_store_invalidate(struct keel_rcache_store *s, uint64_t disk_id,
-				 uint64_t block, uint64_t n)
+int keel_rcache_store_invalidate(struct keel_rcache_store *s, uint64_t disk_id, uint64_t block,
+				 uint64_t n)
 {
 	struct disk *d = keel_rcache_disk_get(s, disk_id, true);
 	uint64_t dropped = 0;
@@ -323,8 +324,9 @@ int64_t keel_rcache_store_drop(struct keel_rcache_store *s, uint64_t disk_id, co
 	ADD(s->st.dropped_disks, 1);
 	snprintf(id, sizeof(id), "%016" PRIx64, disk_id);
 	keel_rcache_event(s, "rcache.drop",
-	      json_pack("{s:s, s:I, s:s}", "disk_id", disk_id == UINT64_MAX ? "all" : id, "entries",
-			(json_int_t)dropped, "reason", why));
+			  json_pack("{s:s, s:I, s:s}", "disk_id",
+				    disk_id == UINT64_MAX ? "all" : id, "entries",
+				    (json_int_t)dropped, "reason", why));
 	return dropped;
 }
 
@@ -438,15 +440,15 @@ json_t *keel_rcache_store_disks_json(struct keel_rcache_store *s)
 			continue;
 		snprintf(id, sizeof(id), "%016" PRIx64, d->id);
 		snprintf(cid, sizeof(cid), "%08x", d->cid);
-		json_array_append_new(
-			a, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:I, s:I}", "disk_id", id,
-				     "cid", d->cid_known ? cid : "", "cached_blocks",
-				     (json_int_t)GET(d->count), "limit_blocks",
-				     (json_int_t)disk_limit(s, d), "hit_blocks", (json_int_t)h,
-				     "miss_blocks", (json_int_t)m, "hit_ratio",
-				     h + m ? (double)h / (double)(h + m) : 0.0, "admitted",
-				     (json_int_t)GET(d->admitted), "invalidated",
-				     (json_int_t)GET(d->invalidated)));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:I, s:I}",
+						   "disk_id", id, "cid", d->cid_known ? cid : "",
+						   "cached_blocks", (json_int_t)GET(d->count),
+						   "limit_blocks", (json_int_t)disk_limit(s, d),
+						   "hit_blocks", (json_int_t)h, "miss_blocks",
+						   (json_int_t)m, "hit_ratio",
+						   h + m ? (double)h / (double)(h + m) : 0.0,
+						   "admitted", (json_int_t)GET(d->admitted),
+						   "invalidated", (json_int_t)GET(d->invalidated)));
 	}
 	pthread_mutex_unlock(&s->dlock);
 	return a;
@@ -459,11 +461,12 @@ void keel_rcache_corrupt_summary(struct keel_rcache_store *s, uint64_t now)
 
 	if (n)
 		keel_rcache_event(s, "rcache.corrupt_summary",
-		      json_pack("{s:I, s:I, s:I, s:I, s:s}", "suppressed", (json_int_t)n,
-				"events_max", (json_int_t)s->corrupt_events.max, "window_ms",
-				(json_int_t)(s->corrupt_events.window_ns / 1000000ull),
-				"corrupt_total", (json_int_t)GET(s->st.corrupt), "action",
-				"entries dropped, read from storage"));
+				  json_pack("{s:I, s:I, s:I, s:I, s:s}", "suppressed",
+					    (json_int_t)n, "events_max",
+					    (json_int_t)s->corrupt_events.max, "window_ms",
+					    (json_int_t)(s->corrupt_events.window_ns / 1000000ull),
+					    "corrupt_total", (json_int_t)GET(s->st.corrupt),
+					    "action", "entries dropped, read from storage"));
 }
 
 void keel_rcache_store_tick(struct keel_rcache_store *s)

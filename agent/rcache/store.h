@@ -36,7 +36,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define KEEL_RCACHE_MAX_BLOCKS 256	/* blocks in one lookup or admit */
+#define KEEL_RCACHE_MAX_BLOCKS 256 /* blocks in one lookup or admit */
 
 struct keel_rcache_store;
 
@@ -44,12 +44,12 @@ struct keel_rcache_store;
 typedef void (*keel_rcache_event_fn)(void *ctx, const char *type, json_t *fields);
 
 struct keel_rcache_store_opts {
-	const char *dir;		/* made if missing (mode 0700) */
-	uint64_t size;			/* bytes of cached data */
-	uint32_t block_size;		/* power of two, 4096..1 MiB; 0: 4096 */
-	uint32_t disk_limit_pct;	/* default share of one disk, 1..100; 0: 100 */
-	uint32_t max_disks;		/* disks tracked at once; 0: 4096 */
-	uint32_t retry_ms;		/* after a device error, pass through this long; 0: 30 s */
+	const char *dir;	 /* made if missing (mode 0700) */
+	uint64_t size;		 /* bytes of cached data */
+	uint32_t block_size;	 /* power of two, 4096..1 MiB; 0: 4096 */
+	uint32_t disk_limit_pct; /* default share of one disk, 1..100; 0: 100 */
+	uint32_t max_disks;	 /* disks tracked at once; 0: 4096 */
+	uint32_t retry_ms;	 /* after a device error, pass through this long; 0: 30 s */
 	/* rcache.corrupt events: at most this many per window, then one
 	 * rcache.corrupt_summary with the count (0: 16 per 10 s) */
 	uint32_t corrupt_events_max, corrupt_window_ms;
@@ -62,15 +62,15 @@ struct keel_rcache_store_stats {
 	uint64_t lookups, hit_blocks, miss_blocks;
 	uint64_t admitted, admit_refused_stale, admit_refused_limit, admit_refused_cid;
 	uint64_t invalidated, dropped_disks, corrupt, device_errors, evictions;
-	uint64_t limit_evictions;	/* evicted by lowering a disk's limit */
-	uint64_t warm_loaded;		/* entries trusted at open */
-	bool passthrough;		/* after a device error, until retry */
-	bool direct;			/* the cache file is O_DIRECT */
-	double bytes_per_entry;		/* index + record, per cached block */
+	uint64_t limit_evictions; /* evicted by lowering a disk's limit */
+	uint64_t warm_loaded;	  /* entries trusted at open */
+	bool passthrough;	  /* after a device error, until retry */
+	bool direct;		  /* the cache file is O_DIRECT */
+	double bytes_per_entry;	  /* index + record, per cached block */
 };
 
-int keel_rcache_store_open(const struct keel_rcache_store_opts *o,
-			   struct keel_rcache_store **ret, char *err, size_t errlen);
+int keel_rcache_store_open(const struct keel_rcache_store_opts *o, struct keel_rcache_store **ret,
+			   char *err, size_t errlen);
 /* A clean stop: data and records synced, the header marked clean. */
 void keel_rcache_store_close(struct keel_rcache_store *s);
 
@@ -93,8 +93,8 @@ int keel_rcache_store_lookup(struct keel_rcache_store *s, uint64_t disk_id, uint
 int keel_rcache_store_admit(struct keel_rcache_store *s, uint64_t disk_id, uint32_t cid,
 			    uint64_t block, unsigned int n, const void *buf, uint64_t seq);
 /* Drop @n blocks from @block on (a write or discard is coming or done). */
-int keel_rcache_store_invalidate(struct keel_rcache_store *s, uint64_t disk_id,
-				 uint64_t block, uint64_t n);
+int keel_rcache_store_invalidate(struct keel_rcache_store *s, uint64_t disk_id, uint64_t block,
+				 uint64_t n);
 /* Drop every entry of a disk (UINT64_MAX: of every disk); returns how many. */
 int64_t keel_rcache_store_drop(struct keel_rcache_store *s, uint64_t disk_id, const char *why);
 /* Drop the disks named in dir/dirty/; returns how many disks. */

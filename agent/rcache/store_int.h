@@ -35,22 +35,22 @@
 #include "rcache/store.h"
 #include "common/clock.h"
 
-#define META_MAGIC "KEELRC01"
+#define META_MAGIC   "KEELRC01"
 #define META_VERSION 1
 #define HEADER_BYTES 4096
-#define STRIPES 1024
+#define STRIPES	     1024
 
 enum rec_state {
 	REC_FREE = 0,
 	REC_BUSY = 0x59535542,	/* "BUSY": data being written, not trusted */
-	REC_VALID = 0x444c4156,	/* "VALD" */
+	REC_VALID = 0x444c4156, /* "VALD" */
 };
 
-struct record {			/* 32 bytes, little-endian on disk (x86 only today) */
+struct record { /* 32 bytes, little-endian on disk (x86 only today) */
 	uint64_t disk_id;
 	uint64_t block;
 	uint32_t cid;
-	uint32_t crc;		/* CRC32C of (disk_id, block, cid) then the data */
+	uint32_t crc; /* CRC32C of (disk_id, block, cid) then the data */
 	uint32_t state;
 	uint32_t pad;
 };
@@ -68,36 +68,36 @@ struct disk {
 	uint64_t id;
 	uint32_t cid;
 	bool cid_known, used;
-	uint64_t seq;		/* invalidations so far; under lock */
-	uint64_t count;		/* valid records; atomic */
-	uint64_t limit;		/* 0: the default share */
-	uint64_t hits, misses, admitted, invalidated;	/* atomic */
+	uint64_t seq;				      /* invalidations so far; under lock */
+	uint64_t count;				      /* valid records; atomic */
+	uint64_t limit;				      /* 0: the default share */
+	uint64_t hits, misses, admitted, invalidated; /* atomic */
 	pthread_rwlock_t lock;
 };
 
 struct keel_rcache_store {
 	struct keel_rcache_store_opts o;
 	char dir[4096];
-	int fd;			/* cache data */
+	int fd; /* cache data */
 	bool direct;
-	struct header *hdr;	/* the meta file, mapped */
+	struct header *hdr; /* the meta file, mapped */
 	struct record *rec;
 	size_t meta_len;
 	uint32_t slots, bs;
-	uint32_t *loc;		/* index slot -> position */
+	uint32_t *loc; /* index slot -> position */
 	struct keel_cache *idx;
 	pthread_mutex_t stripe[STRIPES];
-	pthread_mutex_t dlock;	/* the disk table */
+	pthread_mutex_t dlock; /* the disk table */
 	struct disk *disks;
 	uint32_t ndisk_slots, ndisks;
 	uint64_t default_limit;
-	uint64_t pass_until_ns;	/* atomic: pass through until then */
+	uint64_t pass_until_ns; /* atomic: pass through until then */
 	struct keel_evlimit corrupt_events;
-	struct keel_rcache_store_stats st;	/* counters updated atomically */
+	struct keel_rcache_store_stats st; /* counters updated atomically */
 };
 
 #define ADD(field, n) __atomic_add_fetch(&(field), (n), __ATOMIC_RELAXED)
-#define GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+#define GET(field)    __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 static inline uint64_t keel_rcache_now_ns(void)
 {
@@ -131,8 +131,7 @@ void keel_rcache_corrupt_summary(struct keel_rcache_store *s, uint64_t now);
 uint32_t keel_rcache_crc(uint64_t disk_id, uint64_t block, uint32_t cid, const void *data,
 			 size_t len);
 bool keel_rcache_passing_through(struct keel_rcache_store *s);
-void keel_rcache_device_error(struct keel_rcache_store *s, const char *op, uint32_t pos,
-			      int err);
+void keel_rcache_device_error(struct keel_rcache_store *s, const char *op, uint32_t pos, int err);
 int keel_rcache_read_block(struct keel_rcache_store *s, uint32_t pos, void *buf);
 int keel_rcache_write_block(struct keel_rcache_store *s, uint32_t pos, const void *buf);
 void keel_rcache_rec_free_locked(struct keel_rcache_store *s, uint32_t pos);

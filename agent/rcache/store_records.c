@@ -21,7 +21,7 @@
 #include "rcache/store_int.h"
 
 uint32_t keel_rcache_crc(uint64_t disk_id, uint64_t block, uint32_t cid, const void *data,
-		       size_t len)
+			 size_t len)
 {
 	struct {
 		uint64_t d, b;
@@ -50,9 +50,10 @@ void keel_rcache_device_error(struct keel_rcache_store *s, const char *op, uint3
 	__atomic_store_n(&s->pass_until_ns, until, __ATOMIC_RELAXED);
 	if (!was)
 		keel_rcache_event(s, "rcache.device_error",
-		      json_pack("{s:s, s:s, s:I, s:s, s:I}", "op", op, "file", "cache", "offset",
-				(json_int_t)pos * s->bs, "error", strerror(err), "passthrough_ms",
-				(json_int_t)s->o.retry_ms));
+				  json_pack("{s:s, s:s, s:I, s:s, s:I}", "op", op, "file", "cache",
+					    "offset", (json_int_t)pos * s->bs, "error",
+					    strerror(err), "passthrough_ms",
+					    (json_int_t)s->o.retry_ms));
 }
 
 int keel_rcache_read_block(struct keel_rcache_store *s, uint32_t pos, void *buf)
@@ -121,9 +122,9 @@ int keel_rcache_open_meta(struct keel_rcache_store *s, bool *ret_fresh, char *er
 		goto out;
 	}
 	s->rec = (struct record *)((char *)s->hdr + HEADER_BYTES);
-	if (!*ret_fresh && (memcmp(s->hdr->magic, META_MAGIC, 8) ||
-			    s->hdr->version != META_VERSION || s->hdr->block_size != s->bs ||
-			    s->hdr->slots != s->slots)) {
+	if (!*ret_fresh &&
+	    (memcmp(s->hdr->magic, META_MAGIC, 8) || s->hdr->version != META_VERSION ||
+	     s->hdr->block_size != s->bs || s->hdr->slots != s->slots)) {
 		/* another geometry or not ours: start cold (the size matched by chance) */
 		*ret_fresh = true;
 		memset(s->hdr, 0, s->meta_len);
@@ -143,7 +144,7 @@ int keel_rcache_open_data(struct keel_rcache_store *s, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/cache", s->dir);
 	s->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_DIRECT, 0600);
 	s->direct = s->fd >= 0;
-	if (s->fd < 0 && errno == EINVAL)	/* tmpfs and a few others */
+	if (s->fd < 0 && errno == EINVAL) /* tmpfs and a few others */
 		s->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (s->fd < 0 || fstat(s->fd, &st)) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));

@@ -62,7 +62,7 @@ static uint64_t warm_load(struct keel_rcache_store *s, bool fresh, const char *b
 		}
 		if (keel_cache_insert(s->idx, keel_rcache_key(r->disk_id, r->block), &slot, &ev,
 				      &evkey)) {
-			r->state = REC_FREE;	/* the same key twice: keep the first */
+			r->state = REC_FREE; /* the same key twice: keep the first */
 			continue;
 		}
 		if (s->loc[slot] != UINT32_MAX) {
@@ -107,10 +107,10 @@ static uint64_t warm_load(struct keel_rcache_store *s, bool fresh, const char *b
 	s->st.cached = loaded;
 	s->st.warm_loaded = loaded;
 	keel_rcache_event(s, "rcache.open",
-	      json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:s?}", "dir", s->dir, "capacity_blocks",
-			(json_int_t)s->slots, "block_size", (json_int_t)s->bs, "warm", !why,
-			"entries", (json_int_t)loaded, "torn_dropped", (json_int_t)busy,
-			"cold_reason", why));
+			  json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:s?}", "dir", s->dir,
+				    "capacity_blocks", (json_int_t)s->slots, "block_size",
+				    (json_int_t)s->bs, "warm", !why, "entries", (json_int_t)loaded,
+				    "torn_dropped", (json_int_t)busy, "cold_reason", why));
 	return loaded;
 }
 
@@ -162,8 +162,8 @@ static uint32_t pow2_at_least(uint32_t n)
 	return p;
 }
 
-int keel_rcache_store_open(const struct keel_rcache_store_opts *o,
-			   struct keel_rcache_store **ret, char *err, size_t errlen)
+int keel_rcache_store_open(const struct keel_rcache_store_opts *o, struct keel_rcache_store **ret,
+			   char *err, size_t errlen)
 {
 	struct keel_cache_opts co = { 0 };
 	struct keel_rcache_store *s;
@@ -192,8 +192,10 @@ int keel_rcache_store_open(const struct keel_rcache_store_opts *o,
 		goto fail;
 	}
 	if (o->size / s->bs < 16 || o->size / s->bs > UINT32_MAX - 1) {
-		snprintf(err, errlen, "cache size %" PRIu64 " bytes: must hold 16 to 2^32-2 blocks "
-			 "of %u bytes", o->size, s->bs);
+		snprintf(err, errlen,
+			 "cache size %" PRIu64 " bytes: must hold 16 to 2^32-2 blocks "
+			 "of %u bytes",
+			 o->size, s->bs);
 		goto fail;
 	}
 	if (s->o.disk_limit_pct > 100 || s->o.max_disks > (1u << 20)) {
@@ -281,7 +283,7 @@ void keel_rcache_store_close(struct keel_rcache_store *s)
 {
 	if (!s)
 		return;
-	keel_rcache_corrupt_summary(s, UINT64_MAX);	/* what the limit still holds back */
+	keel_rcache_corrupt_summary(s, UINT64_MAX); /* what the limit still holds back */
 	/* data and records on the device first, then the clean mark */
 	if (s->hdr && s->fd >= 0 && !fdatasync(s->fd) && !msync(s->hdr, s->meta_len, MS_SYNC)) {
 		s->hdr->clean = 1;

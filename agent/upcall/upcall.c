@@ -25,7 +25,7 @@
 #include "keel/upcall.h"
 
 #define UPCALL_MAX_FILTERS 64
-#define ALTSTACK_SIZE (64 * 1024)
+#define ALTSTACK_SIZE	   (64 * 1024)
 
 struct upcall_reg {
 	keel_filter_fn fn;
@@ -47,8 +47,8 @@ static __thread volatile unsigned int upcall_tls_depth;
 static __thread void *upcall_tls_alt;
 
 void keel__upcall_trampoline(void);
-void keel__upcall_run(struct keel_io_req *req, struct upcall_reg *reg,
-		      uint64_t depth) __attribute__((noreturn, used));
+void keel__upcall_run(struct keel_io_req *req, struct upcall_reg *reg, uint64_t depth)
+	__attribute__((noreturn, used));
 
 /* No return address: unwinders stop here (.cfi_undefined rip). */
 __asm__(".text\n"
@@ -65,8 +65,8 @@ __asm__(".text\n"
 	"	.cfi_endproc\n"
 	".size keel__upcall_trampoline, .-keel__upcall_trampoline\n");
 
-__attribute__((visibility("hidden"))) void
-keel__upcall_run(struct keel_io_req *req, struct upcall_reg *reg, uint64_t depth)
+__attribute__((visibility("hidden"))) void keel__upcall_run(struct keel_io_req *req,
+							    struct upcall_reg *reg, uint64_t depth)
 {
 	struct keel_upcall_return r = { 0 };
 
@@ -77,9 +77,11 @@ keel__upcall_run(struct keel_io_req *req, struct upcall_reg *reg, uint64_t depth
 	upcall_tls_depth--;
 	ioctl(upcall_fd, KEEL_IOC_UPCALL_RETURN, &r);
 	/* Only reached if keel.ko has no upcall of ours to return from. */
-	fprintf(stderr, "keel upcall: the return call failed: %s; this thread "
+	fprintf(stderr,
+		"keel upcall: the return call failed: %s; this thread "
 		"cannot resume its submit (was the descriptor closed, or the "
-		"filter entered by fork?)\n", strerror(errno));
+		"filter entered by fork?)\n",
+		strerror(errno));
 	abort();
 }
 
@@ -123,8 +125,8 @@ void keel_upcall_close(void)
 	pthread_mutex_unlock(&upcall_lock);
 }
 
-static int upcall_register(struct upcall_reg *reg, uint32_t flags,
-			   unsigned int slots, size_t slot_size)
+static int upcall_register(struct upcall_reg *reg, uint32_t flags, unsigned int slots,
+			   size_t slot_size)
 {
 	struct keel_upcall_register r = { 0 };
 	long page = sysconf(_SC_PAGESIZE);
@@ -145,16 +147,14 @@ static int upcall_register(struct upcall_reg *reg, uint32_t flags,
 			return -EINVAL;
 		reg->stack_len = slots * slot_size;
 		reg->stack = mmap(NULL, reg->stack_len, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-				  MAP_STACK, -1, 0);
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 		if (reg->stack == MAP_FAILED) {
 			reg->stack = NULL;
 			return -errno;
 		}
 		/* A guard page under each slot: an overflow faults. */
 		for (i = 0; i < slots; i++)
-			mprotect((char *)reg->stack + i * slot_size, page,
-				 PROT_NONE);
+			mprotect((char *)reg->stack + i * slot_size, page, PROT_NONE);
 		r.entry = (uintptr_t)keel__upcall_trampoline;
 		r.arg = (uintptr_t)reg;
 		r.stack = (uintptr_t)reg->stack;
@@ -180,8 +180,7 @@ err:
 	return ret;
 }
 
-int keel_upcall_register(keel_filter_fn fn, void *arg, unsigned int slots,
-			 size_t slot_size)
+int keel_upcall_register(keel_filter_fn fn, void *arg, unsigned int slots, size_t slot_size)
 {
 	struct upcall_reg *reg;
 	int ret;
@@ -239,8 +238,8 @@ static void upcall_thread_alt(void)
 	pthread_setspecific(upcall_alt_key, ss.ss_sp);
 }
 
-ssize_t keel_filter_submit(unsigned int filter, unsigned int op, int fd,
-			   void *buf, size_t len, int64_t off)
+ssize_t keel_filter_submit(unsigned int filter, unsigned int op, int fd, void *buf, size_t len,
+			   int64_t off)
 {
 	struct keel_io_req req = {
 		.op = op,

@@ -248,8 +248,8 @@ int keel_vdisk_attach(struct keel_vdisk *d, const char *name, struct keel_vfilte
 	int r;
 
 	if (!f) {
-		int n = snprintf(reason, reasonlen, "no filter \"%s\" in the chain of %s (chain:",
-				 name, d->path);
+		int n = snprintf(reason, reasonlen,
+				 "no filter \"%s\" in the chain of %s (chain:", name, d->path);
 
 		for (unsigned int i = 0; i < d->n && n > 0 && (size_t)n < reasonlen; i++)
 			n += snprintf(reason + n, reasonlen - n, " %s", d->f[i].ops->name);
@@ -342,15 +342,16 @@ static int disk_identity(struct keel_vdisk *d, char *err, size_t errlen)
 	int r = keel_blk_image_id(d->path, d->id, sizeof(d->id), source, sizeof(source));
 
 	if (r) {
-		snprintf(err, errlen, "%s: cannot name the disk (VMDK descriptor ID or %s.keel disk_id): %s",
+		snprintf(err, errlen,
+			 "%s: cannot name the disk (VMDK descriptor ID or %s.keel disk_id): %s",
 			 d->path, d->path, strerror(-r));
 		return r;
 	}
 	return keel_blk_id64(d->id, (__u64 *)&d->id64);
 }
 
-int keel_vdisk_open(const char *path, const struct keel_vdisk_opts *opts,
-		    struct keel_vdisk **ret, char *err, size_t errlen)
+int keel_vdisk_open(const char *path, const struct keel_vdisk_opts *opts, struct keel_vdisk **ret,
+		    char *err, size_t errlen)
 {
 	static const struct keel_vdisk_opts none;
 	struct vdisk_metadata *m = NULL;
@@ -381,8 +382,8 @@ int keel_vdisk_open(const char *path, const struct keel_vdisk_opts *opts,
 	r = vdisk_metadata_read(opts->metadata ? opts->metadata : meta, m, err, errlen);
 	if (r)
 		goto fail;
-	r = keel_vmdk_open(path, d->flags & KEEL_VDISK_RDONLY ? KEEL_VMDK_RDONLY : 0, &d->vmdk,
-			   err, errlen);
+	r = keel_vmdk_open(path, d->flags & KEEL_VDISK_RDONLY ? KEEL_VMDK_RDONLY : 0, &d->vmdk, err,
+			   errlen);
 	if (r)
 		goto fail;
 	d->size = keel_vmdk_size(d->vmdk);

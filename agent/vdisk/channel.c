@@ -22,7 +22,7 @@
 #include "keel/vdisk_client.h"
 
 #define MAX_LINE (64u << 10)
-#define MAX_FDS (KEEL_VCHANNEL_MAX_CONNS + KEEL_VCHANNEL_MAX_HANDLES)
+#define MAX_FDS	 (KEEL_VCHANNEL_MAX_CONNS + KEEL_VCHANNEL_MAX_HANDLES)
 
 struct keel_vchannel {
 	struct keel_vdisk *d;
@@ -31,7 +31,7 @@ struct keel_vchannel {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
-	int fds[MAX_FDS];		/* live connections and handles, -1 = free */
+	int fds[MAX_FDS]; /* live connections and handles, -1 = free */
 	unsigned int nconns, nhandles;
 	bool stopping;
 };
@@ -39,7 +39,7 @@ struct keel_vchannel {
 struct worker {
 	struct keel_vchannel *c;
 	int fd;
-	struct keel_vfilter *f;		/* a handle's filter; NULL: a connection */
+	struct keel_vfilter *f; /* a handle's filter; NULL: a connection */
 };
 
 static int track(struct keel_vchannel *c, int fd, bool handle)
@@ -47,8 +47,8 @@ static int track(struct keel_vchannel *c, int fd, bool handle)
 	int r = -EMFILE;
 
 	pthread_mutex_lock(&c->lock);
-	if (!c->stopping && (handle ? c->nhandles < KEEL_VCHANNEL_MAX_HANDLES
-				    : c->nconns < KEEL_VCHANNEL_MAX_CONNS))
+	if (!c->stopping && (handle ? c->nhandles < KEEL_VCHANNEL_MAX_HANDLES :
+				      c->nconns < KEEL_VCHANNEL_MAX_CONNS))
 		for (int i = 0; i < MAX_FDS; i++)
 			if (c->fds[i] < 0) {
 				c->fds[i] = fd;
@@ -117,7 +117,7 @@ static int serve_one(struct worker *w, unsigned char **buf, size_t *cap)
 	if (r)
 		return r;
 	if (le32toh(q.magic) != KEEL_VDISK_HANDLE_MAGIC)
-		return -EPROTO;	/* out of step: nothing after this can be trusted */
+		return -EPROTO; /* out of step: nothing after this can be trusted */
 	off = le64toh(q.offset);
 	len = le64toh(q.length);
 	a.tag = q.tag;
@@ -186,7 +186,7 @@ static int send_answer(int fd, json_t *ans, int pass_fd)
 	if (!text)
 		return -ENOMEM;
 	len = strlen(text);
-	text[len] = '\n';	/* json_dumps's NUL becomes the line end */
+	text[len] = '\n'; /* json_dumps's NUL becomes the line end */
 	iov.iov_base = text;
 	iov.iov_len = len + 1;
 	if (pass_fd >= 0) {
@@ -258,7 +258,8 @@ static json_t *do_control(struct keel_vchannel *c, json_t *req)
 	int r;
 
 	if (!f || !name)
-		return fail(ENOENT, "control needs \"filter\" (a filter of this chain) and \"name\"");
+		return fail(ENOENT,
+			    "control needs \"filter\" (a filter of this chain) and \"name\"");
 	r = keel_vfilter_control(f, name, json_object_get(req, "args"), &ans, err, sizeof(err));
 	if (r) {
 		json_decref(ans);
@@ -319,7 +320,8 @@ static void *conn_thread(void *arg)
 static void *accept_thread(void *arg)
 {
 	struct keel_vchannel *c = arg;
-	struct pollfd p[2] = { { .fd = c->lfd, .events = POLLIN }, { .fd = c->stop[0], .events = POLLIN } };
+	struct pollfd p[2] = { { .fd = c->lfd, .events = POLLIN },
+			       { .fd = c->stop[0], .events = POLLIN } };
 
 	for (;;) {
 		struct ucred peer;
@@ -340,7 +342,7 @@ static void *accept_thread(void *arg)
 		w = calloc(1, sizeof(*w));
 		if (!w || track(c, fd, false)) {
 			free(w);
-			close(fd);	/* over the limit: the client sees EOF */
+			close(fd); /* over the limit: the client sees EOF */
 			continue;
 		}
 		w->c = c;
@@ -407,7 +409,7 @@ void keel_vchannel_stop(struct keel_vchannel *c)
 	c->stopping = true;
 	for (int i = 0; i < MAX_FDS; i++)
 		if (c->fds[i] >= 0)
-			shutdown(c->fds[i], SHUT_RDWR);	/* their threads see EOF */
+			shutdown(c->fds[i], SHUT_RDWR); /* their threads see EOF */
 	while (c->nconns || c->nhandles)
 		pthread_cond_wait(&c->idle, &c->lock);
 	pthread_mutex_unlock(&c->lock);

@@ -20,7 +20,7 @@
 
 struct keel_vdisk_client {
 	int fd;
-	char *buf;		/* bytes received past the last answer's line */
+	char *buf; /* bytes received past the last answer's line */
 	size_t len, cap;
 };
 
@@ -60,9 +60,9 @@ int keel_vdisk_client_connect(const char *channel, struct keel_vdisk_client **re
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
 		r = -errno;
 		snprintf(err, errlen, "channel %s: %s%s", channel, strerror(errno),
-			 errno == ENOENT || errno == ECONNREFUSED
-				 ? " (is the disk open? start its disk server first)"
-				 : "");
+			 errno == ENOENT || errno == ECONNREFUSED ?
+				 " (is the disk open? start its disk server first)" :
+				 "");
 		if (fd >= 0)
 			close(fd);
 		return r;
@@ -116,7 +116,9 @@ static int read_line(struct keel_vdisk_client *c, char **ret_line, int *ret_fd)
 		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
 		char cbuf[CMSG_SPACE(sizeof(int))];
 		struct iovec iov;
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+		struct msghdr m = { .msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf,
 				    .msg_controllen = sizeof(cbuf) };
 		struct cmsghdr *cm;
 		ssize_t n;
@@ -161,8 +163,8 @@ static int read_line(struct keel_vdisk_client *c, char **ret_line, int *ret_fd)
 	}
 }
 
-int keel_vdisk_client_call(struct keel_vdisk_client *c, json_t *req, json_t **ret,
-			   int *ret_fd, char *err, size_t errlen)
+int keel_vdisk_client_call(struct keel_vdisk_client *c, json_t *req, json_t **ret, int *ret_fd,
+			   char *err, size_t errlen)
 {
 	char *text = json_dumps(req, JSON_COMPACT), *line = NULL;
 	json_t *ans;
@@ -194,8 +196,8 @@ int keel_vdisk_client_call(struct keel_vdisk_client *c, json_t *req, json_t **re
 	if (!json_is_true(json_object_get(ans, "ok"))) {
 		json_int_t e = json_integer_value(json_object_get(ans, "errno"));
 
-		snprintf(err, errlen, "%s", json_string_value(json_object_get(ans, "error"))
-						    ?: "refused");
+		snprintf(err, errlen, "%s",
+			 json_string_value(json_object_get(ans, "error")) ?: "refused");
 		json_decref(ans);
 		if (ret_fd && *ret_fd >= 0) {
 			close(*ret_fd);
@@ -225,8 +227,8 @@ int keel_vdisk_client_handle(struct keel_vdisk_client *c, const char *filter, in
 static int full(int fd, void *buf, size_t len, bool out)
 {
 	for (size_t done = 0; done < len;) {
-		ssize_t n = out ? send(fd, (char *)buf + done, len - done, MSG_NOSIGNAL)
-				: read(fd, (char *)buf + done, len - done);
+		ssize_t n = out ? send(fd, (char *)buf + done, len - done, MSG_NOSIGNAL) :
+				  read(fd, (char *)buf + done, len - done);
 
 		if (n == 0)
 			return -ECONNRESET;
@@ -251,8 +253,11 @@ static int request(int fd, uint16_t op, uint16_t flags, uint64_t off, uint64_t l
 		   const void *wbuf, void *rbuf)
 {
 	struct keel_vdisk_handle_req q = {
-		.magic = htole32(KEEL_VDISK_HANDLE_MAGIC), .op = htole16(op),
-		.flags = htole16(flags), .offset = htole64(off), .length = htole64(len),
+		.magic = htole32(KEEL_VDISK_HANDLE_MAGIC),
+		.op = htole16(op),
+		.flags = htole16(flags),
+		.offset = htole64(off),
+		.length = htole64(len),
 	};
 	struct keel_vdisk_handle_reply a;
 	int r, e;
@@ -279,8 +284,7 @@ int keel_vdisk_handle_pread(int fd, void *buf, size_t len, uint64_t off)
 	return request(fd, KEEL_VDISK_OP_READ, 0, off, len, NULL, buf);
 }
 
-int keel_vdisk_handle_pwrite(int fd, const void *buf, size_t len, uint64_t off,
-			     unsigned int flags)
+int keel_vdisk_handle_pwrite(int fd, const void *buf, size_t len, uint64_t off, unsigned int flags)
 {
 	return request(fd, KEEL_VDISK_OP_WRITE, (uint16_t)(flags & KEEL_VF_FUA), off, len, buf,
 		       NULL);

@@ -32,8 +32,8 @@ int keel_vfilter_conf_str(struct keel_vfilter_conf *c, const char *key, const ch
 	return 0;
 }
 
-int keel_vfilter_conf_path(struct keel_vfilter_conf *c, const char *key, const char *def,
-			   char *ret, size_t retlen, char *err, size_t errlen)
+int keel_vfilter_conf_path(struct keel_vfilter_conf *c, const char *key, const char *def, char *ret,
+			   size_t retlen, char *err, size_t errlen)
 {
 	const char *v = lookup(c, key);
 	int n;
@@ -48,7 +48,8 @@ int keel_vfilter_conf_path(struct keel_vfilter_conf *c, const char *key, const c
 		snprintf(err, errlen, "%s %s: empty path", c->where, key);
 		return -EINVAL;
 	}
-	n = v[0] == '/' ? snprintf(ret, retlen, "%s", v) : snprintf(ret, retlen, "%s/%s", c->dir, v);
+	n = v[0] == '/' ? snprintf(ret, retlen, "%s", v) :
+			  snprintf(ret, retlen, "%s/%s", c->dir, v);
 	if (n < 0 || (size_t)n >= retlen) {
 		snprintf(err, errlen, "%s %s: path too long", c->where, key);
 		return -ENAMETOOLONG;
@@ -56,8 +57,8 @@ int keel_vfilter_conf_path(struct keel_vfilter_conf *c, const char *key, const c
 	return 0;
 }
 
-int keel_vfilter_conf_u64(struct keel_vfilter_conf *c, const char *key, uint64_t def,
-			  uint64_t min, uint64_t max, uint64_t *ret, char *err, size_t errlen)
+int keel_vfilter_conf_u64(struct keel_vfilter_conf *c, const char *key, uint64_t def, uint64_t min,
+			  uint64_t max, uint64_t *ret, char *err, size_t errlen)
 {
 	const char *v = lookup(c, key);
 	uint64_t n;

@@ -61,14 +61,18 @@ static const struct argp_option options[] = {
 	{ "readonly", 'r', NULL, 0, "serve: open the disk read-only", 0 },
 	{ "json", 'j', NULL, 0, "info, owner, handoff: print JSON", 0 },
 	{ "owner-listen", 'L', "ADDR", 0,
-	  "serve: share the disk between hosts; release requests on tcp:IPV4:PORT or unix:PATH", 0 },
+	  "serve: share the disk between hosts; release requests on tcp:IPV4:PORT or unix:PATH",
+	  0 },
 	{ "cluster-key", 'K', "FILE", 0, "serve: the per-cluster HMAC key (mode 0600)", 0 },
-	{ "host-id", 'H', "ID", 0, "serve: this host's id (default $KEEL_HOST_ID, /etc/machine-id)", 0 },
+	{ "host-id", 'H', "ID", 0, "serve: this host's id (default $KEEL_HOST_ID, /etc/machine-id)",
+	  0 },
 	{ "lease-ms", 'T', "MS", 0, "serve: lease length (default 10000)", 0 },
 	{ "renew-ms", 'R', "MS", 0, "serve: renewal interval (default 2000)", 0 },
 	{ "standby", 'S', NULL, 0, "serve: start without acquiring the disk", 0 },
-	{ "max-clients", 'C', "N", 0, "serve: at most N NBD connections at once (nbdkit's limit filter)", 0 },
-	{ "threads", 0x101, "N", 0, "serve: at most N NBD requests handled at once (nbdkit --threads)", 0 },
+	{ "max-clients", 'C', "N", 0,
+	  "serve: at most N NBD connections at once (nbdkit's limit filter)", 0 },
+	{ "threads", 0x101, "N", 0,
+	  "serve: at most N NBD requests handled at once (nbdkit --threads)", 0 },
 	{ 0 }
 };
 
@@ -86,7 +90,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 	struct env *e = st->input;
 
 	switch (key) {
-	case 'a': e->at = arg; break;
+	case 'a':
+		e->at = arg;
+		break;
 	case 'o':
 		if (keel_vdisk_parse_size(arg, &e->offset))
 			argp_error(st, "--offset: \"%s\" is not a number", arg);
@@ -96,26 +102,51 @@ static error_t parse_opt(int key, char *arg, struct argp_state *st)
 			argp_error(st, "--length: \"%s\" is not a number", arg);
 		e->have_length = true;
 		break;
-	case 'F': e->fua = true; break;
-	case 's': e->socket = arg; break;
-	case 't': e->tcp = arg; break;
-	case 'e': e->events = arg; break;
-	case 'r': e->readonly = true; break;
+	case 'F':
+		e->fua = true;
+		break;
+	case 's':
+		e->socket = arg;
+		break;
+	case 't':
+		e->tcp = arg;
+		break;
+	case 'e':
+		e->events = arg;
+		break;
+	case 'r':
+		e->readonly = true;
+		break;
 	case 'C':
 		if (parse_u64(arg, &e->max_clients) || !e->max_clients || e->max_clients > 65536)
-			argp_error(st, "--max-clients: \"%s\" is not a number from 1 to 65536", arg);
+			argp_error(st, "--max-clients: \"%s\" is not a number from 1 to 65536",
+				   arg);
 		break;
 	case 0x101:
 		if (parse_u64(arg, &e->threads) || !e->threads || e->threads > 1024)
 			argp_error(st, "--threads: \"%s\" is not a number from 1 to 1024", arg);
 		break;
-	case 'j': e->json = true; break;
-	case 'L': e->owner_listen = arg; break;
-	case 'K': e->cluster_key = arg; break;
-	case 'H': e->host_id = arg; break;
-	case 'T': e->lease_ms = arg; break;
-	case 'R': e->renew_ms = arg; break;
-	case 'S': e->standby = true; break;
+	case 'j':
+		e->json = true;
+		break;
+	case 'L':
+		e->owner_listen = arg;
+		break;
+	case 'K':
+		e->cluster_key = arg;
+		break;
+	case 'H':
+		e->host_id = arg;
+		break;
+	case 'T':
+		e->lease_ms = arg;
+		break;
+	case 'R':
+		e->renew_ms = arg;
+		break;
+	case 'S':
+		e->standby = true;
+		break;
 	case ARGP_KEY_ARG:
 		if (!e->cmd)
 			e->cmd = arg;
@@ -294,7 +325,7 @@ static int get_handle(struct env *e, struct keel_vdisk_client *c, int *fd)
 	json_t *req, *ans;
 	int r;
 
-	if (!at) {	/* the top: the first filter info lists */
+	if (!at) { /* the top: the first filter info lists */
 		req = json_pack("{s:s}", "op", "info");
 		r = keel_vdisk_client_call(c, req, &ans, NULL, err, sizeof(err));
 		json_decref(req);
@@ -346,8 +377,7 @@ static int do_io(struct env *e)
 				unsigned char *nb;
 
 				cap = cap ? 2 * cap : 1 << 20;
-				if (cap > KEEL_VDISK_HANDLE_MAX_IO ||
-				    !(nb = realloc(buf, cap))) {
+				if (cap > KEEL_VDISK_HANDLE_MAX_IO || !(nb = realloc(buf, cap))) {
 					r = -E2BIG;
 					goto out;
 				}
@@ -375,7 +405,9 @@ out:
 
 static void print_record(const char *what, json_t *r)
 {
-	printf("%s: generation %" JSON_INTEGER_FORMAT ", host %s, addr %s, %s, renewals %" JSON_INTEGER_FORMAT ", lease %" JSON_INTEGER_FORMAT " ms, pid %" JSON_INTEGER_FORMAT "\n",
+	printf("%s: generation %" JSON_INTEGER_FORMAT
+	       ", host %s, addr %s, %s, renewals %" JSON_INTEGER_FORMAT
+	       ", lease %" JSON_INTEGER_FORMAT " ms, pid %" JSON_INTEGER_FORMAT "\n",
 	       what, json_integer_value(json_object_get(r, "generation")),
 	       json_string_value(json_object_get(r, "host")),
 	       json_string_value(json_object_get(r, "addr")),
@@ -419,7 +451,8 @@ static int do_owner(struct env *e)
 			print_record(abs, json_object_get(out, "record"));
 			if (json_object_get(out, "server"))
 				printf("this host's server: %s\n",
-				       json_string_value(json_object_get(json_object_get(out, "server"), "state")));
+				       json_string_value(json_object_get(
+					       json_object_get(out, "server"), "state")));
 		}
 		json_decref(out);
 		return r && r != -ENOENT ? 1 : 0;
@@ -471,8 +504,8 @@ static void print_info(json_t *info)
 	       json_string_value(json_object_get(info, "disk_id")),
 	       json_integer_value(json_object_get(info, "size")),
 	       json_is_true(json_object_get(info, "readonly")) ? "  read-only" : "");
-	printf("%-10s %10s %10s %12s %12s %8s %7s  %s\n", "filter", "reads", "writes",
-	       "read_bytes", "write_bytes", "flushes", "errors", "handles");
+	printf("%-10s %10s %10s %12s %12s %8s %7s  %s\n", "filter", "reads", "writes", "read_bytes",
+	       "write_bytes", "flushes", "errors", "handles");
 	json_array_foreach(json_object_get(info, "filters"), i, f) {
 		json_t *c = json_object_get(f, "counters");
 
@@ -527,8 +560,8 @@ static int do_call(struct env *e)
 
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { options, parse_opt, "COMMAND DISK [ARG...]", doc,
-					  NULL, NULL, NULL };
+	static const struct argp argp = { options, parse_opt, "COMMAND DISK [ARG...]", doc, NULL,
+					  NULL,	   NULL };
 	struct env e = { 0 };
 
 	argp_parse(&argp, argc, argv, 0, NULL, &e);
@@ -541,7 +574,8 @@ int main(int argc, char **argv)
 	if (!strcmp(e.cmd, "owner") || !strcmp(e.cmd, "handoff") || !strcmp(e.cmd, "release") ||
 	    !strcmp(e.cmd, "migrating"))
 		return do_owner(&e);
-	fprintf(stderr, "keel-vdisk: unknown command \"%s\" (serve, info, read, write, flush, control, owner, handoff, release, migrating)\n",
+	fprintf(stderr,
+		"keel-vdisk: unknown command \"%s\" (serve, info, read, write, flush, control, owner, handoff, release, migrating)\n",
 		e.cmd);
 	return 2;
 }

@@ -34,7 +34,7 @@ static int fail(struct parse *p, int r, const char *fmt, const char *a, const ch
 	snprintf(msg, sizeof(msg), fmt, a, b);
 	snprintf(p->err, p->errlen, "%s: %s", p->file, msg);
 	p->r = r;
-	return 0;	/* stops ini_parse */
+	return 0; /* stops ini_parse */
 }
 
 static int set_filters(struct parse *p, const char *value)
@@ -54,7 +54,8 @@ static int set_filters(struct parse *p, const char *value)
 		}
 		for (unsigned int i = 0; i < m->n; i++)
 			if (!strcmp(m->names[i], tok)) {
-				fail(p, -EINVAL, "[vdisk] filters: \"%s\" is named twice%s", tok, "");
+				fail(p, -EINVAL, "[vdisk] filters: \"%s\" is named twice%s", tok,
+				     "");
 				goto out;
 			}
 		if (m->n == KEEL_VDISK_MAX_FILTERS) {
@@ -87,7 +88,7 @@ static int add_param(struct parse *p, const char *fname, const char *key, const 
 		if (!vdisk_registry_find(fname))
 			return fail(p, -EINVAL, "[filter.%s]: no filter is called \"%s\"", fname,
 				    fname);
-		return 1;	/* configured but not in the chain: kept for later */
+		return 1; /* configured but not in the chain: kept for later */
 	}
 	c = &m->conf[i];
 	if (strlen(value) >= VDISK_MAX_VALUE)
@@ -156,7 +157,7 @@ int vdisk_metadata_read(const char *file, struct vdisk_metadata *m, char *err, s
 	if (p->r) {
 		r = p->r;
 	} else if (r == -1) {
-		r = 0;		/* no file: the VMDK alone */
+		r = 0; /* no file: the VMDK alone */
 	} else if (r > 0) {
 		snprintf(err, errlen, "%s:%d: not an INI line", file, r);
 		r = -EINVAL;

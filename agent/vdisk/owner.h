@@ -25,22 +25,22 @@
 
 #include "keel/vdisk.h"
 
-#define KEEL_OWNER_HOST_MAX 64		/* bytes of a host id, NUL included */
-#define KEEL_OWNER_ADDR_MAX 128		/* "tcp:ADDR:PORT" or "unix:PATH" */
-#define KEEL_OWNER_RECORD_MAX 4096	/* bytes of one record file */
-#define KEEL_OWNER_KEEP 8		/* generations kept in DISK.owner/ */
+#define KEEL_OWNER_HOST_MAX   64   /* bytes of a host id, NUL included */
+#define KEEL_OWNER_ADDR_MAX   128  /* "tcp:ADDR:PORT" or "unix:PATH" */
+#define KEEL_OWNER_RECORD_MAX 4096 /* bytes of one record file */
+#define KEEL_OWNER_KEEP	      8	   /* generations kept in DISK.owner/ */
 
 /* Defaults (docs/vdisk.md): a dead owner's disk is taken after ~10 s. */
-#define KEEL_OWNER_LEASE_MS 10000
-#define KEEL_OWNER_RENEW_MS 2000
-#define KEEL_OWNER_ANSWER_MS 3000	/* wait for a release answer */
-#define KEEL_OWNER_SKEW_MS 30000	/* a request's time may be this far off */
+#define KEEL_OWNER_LEASE_MS  10000
+#define KEEL_OWNER_RENEW_MS  2000
+#define KEEL_OWNER_ANSWER_MS 3000  /* wait for a release answer */
+#define KEEL_OWNER_SKEW_MS   30000 /* a request's time may be this far off */
 
 struct keel_owner_rec {
-	uint64_t generation;		/* 1 for the first owner, +1 at each change */
-	uint64_t renewals;		/* bumped by every renewal: the delta lease */
+	uint64_t generation; /* 1 for the first owner, +1 at each change */
+	uint64_t renewals;   /* bumped by every renewal: the delta lease */
 	char host[KEEL_OWNER_HOST_MAX];
-	char addr[KEEL_OWNER_ADDR_MAX];	/* where its release listener is */
+	char addr[KEEL_OWNER_ADDR_MAX]; /* where its release listener is */
 	int64_t expires_ms;		/* wall clock, ms since the epoch (for people) */
 	uint32_t lease_ms;		/* how long a silent owner keeps the disk */
 	bool released;			/* the owner let go: anyone may claim N+1 */
@@ -61,16 +61,14 @@ int keel_owner_read(const char *disk, struct keel_owner_rec *ret, char *err, siz
  * several racing claims of one generation succeeds; the others get -EEXIST
  * (or -ESTALE when the owner changed since they read it) and change nothing.
  */
-int keel_owner_claim(const char *disk, const struct keel_owner_rec *rec, char *err,
-		     size_t errlen);
+int keel_owner_claim(const char *disk, const struct keel_owner_rec *rec, char *err, size_t errlen);
 /*
  * Rewrite the owner's own record (renewal, release).  -ESTALE when a later
  * generation exists: someone took the disk over and the caller is fenced.
  */
-int keel_owner_update(const char *disk, const struct keel_owner_rec *rec, char *err,
-		      size_t errlen);
-int keel_owner_parse(const char *text, size_t len, const char *file,
-		     struct keel_owner_rec *ret, char *err, size_t errlen);
+int keel_owner_update(const char *disk, const struct keel_owner_rec *rec, char *err, size_t errlen);
+int keel_owner_parse(const char *text, size_t len, const char *file, struct keel_owner_rec *ret,
+		     char *err, size_t errlen);
 json_t *keel_owner_json(const struct keel_owner_rec *r);
 /* "DISK.owner/GGGG.rec": the file a claim of @generation creates. */
 int keel_owner_path(const char *disk, uint64_t generation, char *ret, size_t len);
@@ -79,8 +77,7 @@ int keel_owner_host_id(char *ret, size_t len);
 
 /* owner_auth.c: the per-cluster key and signed messages */
 struct keel_owner_key;
-int keel_owner_key_load(const char *path, struct keel_owner_key **ret, char *err,
-			size_t errlen);
+int keel_owner_key_load(const char *path, struct keel_owner_key **ret, char *err, size_t errlen);
 void keel_owner_key_free(struct keel_owner_key *k);
 /* Add "nonce", "time" and "mac" to @msg (a JSON object). */
 int keel_owner_sign(const struct keel_owner_key *k, json_t *msg);
@@ -92,8 +89,8 @@ struct keel_owner_nonces;
 struct keel_owner_nonces *keel_owner_nonces_new(void);
 void keel_owner_nonces_free(struct keel_owner_nonces *n);
 int keel_owner_nonce_seen(struct keel_owner_nonces *n, const char *nonce, int64_t now_ms);
-int64_t keel_owner_now_ms(void);	/* CLOCK_REALTIME */
-int64_t keel_owner_mono_ms(void);	/* CLOCK_MONOTONIC */
+int64_t keel_owner_now_ms(void);  /* CLOCK_REALTIME */
+int64_t keel_owner_mono_ms(void); /* CLOCK_MONOTONIC */
 /* One signed request to @addr, one answer back (verified), within @timeout_ms. */
 int keel_owner_call(const struct keel_owner_key *k, const char *addr, json_t *req,
 		    unsigned int timeout_ms, json_t **ret, char *err, size_t errlen);
@@ -101,13 +98,13 @@ int keel_owner_call(const struct keel_owner_key *k, const char *addr, json_t *re
 /* owner_server.c: the disk server's side */
 struct keel_owner_srv;
 struct keel_owner_srv_conf {
-	const char *disk;		/* absolute path */
-	const char *host;		/* NULL: keel_owner_host_id() */
-	const char *listen;		/* "tcp:ADDR:PORT" or "unix:PATH" */
+	const char *disk;   /* absolute path */
+	const char *host;   /* NULL: keel_owner_host_id() */
+	const char *listen; /* "tcp:ADDR:PORT" or "unix:PATH" */
 	const char *key_file;
-	const char *control;		/* local control socket (mode 0600) */
+	const char *control; /* local control socket (mode 0600) */
 	unsigned int lease_ms, renew_ms, answer_ms;
-	bool standby;			/* do not acquire at start */
+	bool standby; /* do not acquire at start */
 	keel_vdisk_event_fn event;
 	void *ctx;
 	/* the disk server's part: open the disk, and close it (in-flight I/O
@@ -118,7 +115,7 @@ struct keel_owner_srv_conf {
 };
 int keel_owner_srv_start(const struct keel_owner_srv_conf *c, struct keel_owner_srv **ret,
 			 char *err, size_t errlen);
-void keel_owner_srv_stop(struct keel_owner_srv *s);	/* NULL ok */
+void keel_owner_srv_stop(struct keel_owner_srv *s); /* NULL ok */
 int keel_owner_srv_acquire(struct keel_owner_srv *s, char *err, size_t errlen);
 /*
  * Let the disk go while owning it: finish the admitted I/O, flush, close,

@@ -74,7 +74,9 @@ static int wait_lease(struct keel_owner_srv *s, struct keel_owner_rec *cur, char
 		if (r)
 			return r;
 		if (now.generation != cur->generation) {
-			snprintf(err, errlen, "%s: host %s took the disk (generation %" PRIu64 ") while this host waited for the lease of %s",
+			snprintf(err, errlen,
+				 "%s: host %s took the disk (generation %" PRIu64
+				 ") while this host waited for the lease of %s",
 				 s->disk, now.host, now.generation, cur->host);
 			return -EEXIST;
 		}
@@ -83,12 +85,14 @@ static int wait_lease(struct keel_owner_srv *s, struct keel_owner_rec *cur, char
 			return 0;
 		}
 		if (now.renewals != cur->renewals) {
-			snprintf(err, errlen, "%s: the owner %s (%s) renews its lease but does not answer release requests: not taking the disk from a live owner",
-				 s->disk, cur->host, cur->addr);
+			snprintf(
+				err, errlen,
+				"%s: the owner %s (%s) renews its lease but does not answer release requests: not taking the disk from a live owner",
+				s->disk, cur->host, cur->addr);
 			return -EHOSTUNREACH;
 		}
 		if (keel_owner_mono_ms() - t0 >= cur->lease_ms)
-			return 1;	/* expired */
+			return 1; /* expired */
 		usleep(POLL_MS * 1000);
 	}
 }
@@ -96,8 +100,13 @@ static int wait_lease(struct keel_owner_srv *s, struct keel_owner_rec *cur, char
 /* The owner's refusal code as the requester's error (keel_owner_code() maps it back). */
 static int refusal_errno(const char *code)
 {
-	static const struct { const char *code; int err; } map[] = {
-		{ "forged", -EKEYREJECTED }, { "replayed", -ETIME }, { "malformed", -EBADMSG },
+	static const struct {
+		const char *code;
+		int err;
+	} map[] = {
+		{ "forged", -EKEYREJECTED },
+		{ "replayed", -ETIME },
+		{ "malformed", -EBADMSG },
 		{ "failed", -EIO },
 	};
 
@@ -110,15 +119,25 @@ static int refusal_errno(const char *code)
 const char *keel_owner_code(int err)
 {
 	switch (err) {
-	case 0: return "ok";
-	case -EBUSY: return "busy";
-	case -EEXIST: case -ESTALE: return "lost";
-	case -EHOSTUNREACH: return "unreachable";
-	case -EKEYREJECTED: return "forged";
-	case -ETIME: return "replayed";
-	case -EBADMSG: return "malformed";
-	case -EAGAIN: return "again";
-	default: return "failed";
+	case 0:
+		return "ok";
+	case -EBUSY:
+		return "busy";
+	case -EEXIST:
+	case -ESTALE:
+		return "lost";
+	case -EHOSTUNREACH:
+		return "unreachable";
+	case -EKEYREJECTED:
+		return "forged";
+	case -ETIME:
+		return "replayed";
+	case -EBADMSG:
+		return "malformed";
+	case -EAGAIN:
+		return "again";
+	default:
+		return "failed";
 	}
 }
 
@@ -149,21 +168,22 @@ static int acquire_locked(struct keel_owner_srv *s, char *err, size_t errlen)
 		if (!tries)
 			first = cur.generation;
 		else if (cur.generation != first) {
-			snprintf(err, errlen, "%s: host %s became the owner first (generation %" PRIu64 ")",
+			snprintf(err, errlen,
+				 "%s: host %s became the owner first (generation %" PRIu64 ")",
 				 s->disk, cur.host, cur.generation);
 			return -EEXIST;
 		}
 		if (cur.released)
 			return claim_and_open(s, &cur, "released", started, err, errlen);
 		if (!strcmp(cur.host, s->host) && cur.pid != getpid() && kill(cur.pid, 0) &&
-		    errno == ESRCH)	/* our own host's dead server */
+		    errno == ESRCH) /* our own host's dead server */
 			return claim_and_open(s, &cur, "takeover", started, err, errlen);
-		req = json_pack("{s:s, s:s, s:I, s:s, s:s}", "op", "release", "disk",
-				base(s->disk), "generation", (json_int_t)cur.generation, "from",
-				s->host, "addr", s->listen);
-		event(s, json_pack("{s:s, s:s, s:s, s:s, s:I}", "type",
-				   "vdisk.release_requested", "disk", s->disk, "owner", cur.host,
-				   "addr", cur.addr, "generation", (json_int_t)cur.generation));
+		req = json_pack("{s:s, s:s, s:I, s:s, s:s}", "op", "release", "disk", base(s->disk),
+				"generation", (json_int_t)cur.generation, "from", s->host, "addr",
+				s->listen);
+		event(s, json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "vdisk.release_requested",
+				   "disk", s->disk, "owner", cur.host, "addr", cur.addr,
+				   "generation", (json_int_t)cur.generation));
 		r = keel_owner_call(s->key, cur.addr, req, s->c.answer_ms, &ans, why, sizeof(why));
 		json_decref(req);
 		if (r == -EBADMSG || r == -EKEYREJECTED || r == -ETIME) {
@@ -189,7 +209,7 @@ static int acquire_locked(struct keel_owner_srv *s, char *err, size_t errlen)
 		}
 		if (!strcmp(json_string_value(json_object_get(ans, "code")) ?: "", "not_owner")) {
 			json_decref(ans);
-			continue;	/* the record moved on: read it again */
+			continue; /* the record moved on: read it again */
 		}
 		snprintf(err, errlen, "%s: the owner %s refused to release it: %s", s->disk,
 			 cur.host, json_string_value(json_object_get(ans, "error")) ?: "no reason");

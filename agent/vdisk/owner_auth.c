@@ -31,8 +31,8 @@
 
 #include "vdisk/owner.h"
 
-#define KEY_MIN 32
-#define KEY_MAX 1024
+#define KEY_MIN	   32
+#define KEY_MAX	   1024
 #define NONCES_MAX 4096
 #define ANSWER_MAX 65536
 
@@ -82,8 +82,9 @@ int keel_owner_key_load(const char *path, struct keel_owner_key **ret, char *err
 	}
 	if (st.st_mode & 077) {
 		close(fd);
-		snprintf(err, errlen, "cluster key %s: mode %04o lets other users read it (chmod 600)",
-			 path, st.st_mode & 07777);
+		snprintf(err, errlen,
+			 "cluster key %s: mode %04o lets other users read it (chmod 600)", path,
+			 st.st_mode & 07777);
 		return -EPERM;
 	}
 	k = calloc(1, sizeof(*k));
@@ -94,7 +95,8 @@ int keel_owner_key_load(const char *path, struct keel_owner_key **ret, char *err
 	n = read(fd, k->k, sizeof(k->k));
 	close(fd);
 	if (n < KEY_MIN || st.st_size > KEY_MAX) {
-		snprintf(err, errlen, "cluster key %s: %lld bytes, it needs %d to %d (head -c 32 /dev/urandom)",
+		snprintf(err, errlen,
+			 "cluster key %s: %lld bytes, it needs %d to %d (head -c 32 /dev/urandom)",
 			 path, (long long)st.st_size, KEY_MIN, KEY_MAX);
 		OPENSSL_cleanse(k, sizeof(*k));
 		free(k);
@@ -135,7 +137,8 @@ static int mac_of(const struct keel_owner_key *k, json_t *msg, char out[65])
 	if (!text)
 		return -ENOMEM;
 	if (!HMAC(EVP_sha256(), k->k, (int)k->len, (unsigned char *)text, strlen(text), md,
-		  &mdlen) || mdlen != 32) {
+		  &mdlen) ||
+	    mdlen != 32) {
 		free(text);
 		return -EIO;
 	}
@@ -177,7 +180,9 @@ int keel_owner_verify(const struct keel_owner_key *k, json_t *msg, char *why, si
 
 	if (!json_is_object(msg) || !mac || strlen(mac) != 64 || !nonce || strlen(nonce) != 32 ||
 	    !json_is_integer(t)) {
-		snprintf(why, whylen, "malformed: it needs string fields mac (64 hex digits) and nonce (32), and an integer time");
+		snprintf(
+			why, whylen,
+			"malformed: it needs string fields mac (64 hex digits) and nonce (32), and an integer time");
 		return -EBADMSG;
 	}
 	r = mac_of(k, msg, want);
@@ -186,13 +191,16 @@ int keel_owner_verify(const struct keel_owner_key *k, json_t *msg, char *why, si
 		return r;
 	}
 	if (CRYPTO_memcmp(want, mac, 64)) {
-		snprintf(why, whylen, "bad HMAC: not signed with this cluster's key, or changed on the way");
+		snprintf(why, whylen,
+			 "bad HMAC: not signed with this cluster's key, or changed on the way");
 		return -EKEYREJECTED;
 	}
 	skew = json_integer_value(t) - keel_owner_now_ms();
 	if (skew > KEEL_OWNER_SKEW_MS || skew < -KEEL_OWNER_SKEW_MS) {
-		snprintf(why, whylen, "its time is %lld ms from this host's clock (more than %d ms): replayed, or the clocks differ",
-			 (long long)skew, KEEL_OWNER_SKEW_MS);
+		snprintf(
+			why, whylen,
+			"its time is %lld ms from this host's clock (more than %d ms): replayed, or the clocks differ",
+			(long long)skew, KEEL_OWNER_SKEW_MS);
 		return -ETIME;
 	}
 	return 0;
@@ -286,7 +294,8 @@ bad:
 		goto fail;
 	}
 	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
-	r = poll(&p, 1, (int)(deadline - keel_owner_mono_ms() > 0 ? deadline - keel_owner_mono_ms() : 0));
+	r = poll(&p, 1,
+		 (int)(deadline - keel_owner_mono_ms() > 0 ? deadline - keel_owner_mono_ms() : 0));
 	if (r == 0) {
 		r = -ETIMEDOUT;
 		goto fail;
@@ -387,8 +396,7 @@ int keel_owner_call(const struct keel_owner_key *k, const char *addr, json_t *re
 	*ret = ans;
 	goto out;
 io:
-	snprintf(err, errlen, "%s: %s", addr,
-		 r == -ETIMEDOUT ? "no answer in time" : strerror(-r));
+	snprintf(err, errlen, "%s: %s", addr, r == -ETIMEDOUT ? "no answer in time" : strerror(-r));
 out:
 	free(line);
 	free(buf);

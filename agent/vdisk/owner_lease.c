@@ -95,7 +95,7 @@ void *keel_owner_renewer(void *arg)
 		pthread_mutex_lock(&s->op);
 		if (atomic_load(&s->state) == ST_OWNER) {
 			renew_locked(s);
-			keel_owner_srv_gate(s);	/* fences when the lease ran out */
+			keel_owner_srv_gate(s); /* fences when the lease ran out */
 		}
 		pthread_mutex_unlock(&s->op);
 	}

@@ -35,9 +35,9 @@ int keel_owner_dir(const char *disk, char *ret, size_t len)
 
 int keel_owner_path(const char *disk, uint64_t generation, char *ret, size_t len)
 {
-	return snprintf(ret, len, "%s.owner/%020" PRIu64 ".rec", disk, generation) >= (int)len
-		       ? -ENAMETOOLONG
-		       : 0;
+	return snprintf(ret, len, "%s.owner/%020" PRIu64 ".rec", disk, generation) >= (int)len ?
+		       -ENAMETOOLONG :
+		       0;
 }
 
 int keel_owner_host_id(char *ret, size_t len)
@@ -71,15 +71,17 @@ json_t *keel_owner_json(const struct keel_owner_rec *r)
 {
 	return json_pack("{s:i, s:I, s:I, s:s, s:s, s:I, s:i, s:b, s:i}", "version", 1,
 			 "generation", (json_int_t)r->generation, "renewals",
-			 (json_int_t)r->renewals, "host", r->host, "addr", r->addr,
-			 "expires_ms", (json_int_t)r->expires_ms, "lease_ms", (int)r->lease_ms,
-			 "released", r->released, "pid", r->pid);
+			 (json_int_t)r->renewals, "host", r->host, "addr", r->addr, "expires_ms",
+			 (json_int_t)r->expires_ms, "lease_ms", (int)r->lease_ms, "released",
+			 r->released, "pid", r->pid);
 }
 
 static int bad(char *err, size_t errlen, const char *file, const char *what)
 {
-	snprintf(err, errlen, "%s: corrupted owner record: %s (remove the file to let a host claim the disk again after checking that no host still writes it)",
-		 file, what);
+	snprintf(
+		err, errlen,
+		"%s: corrupted owner record: %s (remove the file to let a host claim the disk again after checking that no host still writes it)",
+		file, what);
 	return -EBADMSG;
 }
 
@@ -105,8 +107,8 @@ static int get_str(json_t *o, const char *key, char *ret, size_t len)
 	return 0;
 }
 
-int keel_owner_parse(const char *text, size_t len, const char *file,
-		     struct keel_owner_rec *ret, char *err, size_t errlen)
+int keel_owner_parse(const char *text, size_t len, const char *file, struct keel_owner_rec *ret,
+		     char *err, size_t errlen)
 {
 	struct keel_owner_rec r = { 0 };
 	json_error_t je;
@@ -266,7 +268,7 @@ static int write_tmp(const char *dir, const struct keel_owner_rec *rec, char *tm
 	if (!text)
 		return -ENOMEM;
 	n = strlen(text);
-	text[n] = '\n';		/* json_dumps leaves room for the NUL */
+	text[n] = '\n'; /* json_dumps leaves room for the NUL */
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd ^= (uint64_t)keel_owner_mono_ms();
 	if (snprintf(tmp, len, "%s/.tmp-%d-%016" PRIx64, dir, getpid(), rnd) >= (int)len) {
@@ -299,8 +301,7 @@ static int write_tmp(const char *dir, const struct keel_owner_rec *rec, char *tm
 	return r;
 }
 
-int keel_owner_claim(const char *disk, const struct keel_owner_rec *rec, char *err,
-		     size_t errlen)
+int keel_owner_claim(const char *disk, const struct keel_owner_rec *rec, char *err, size_t errlen)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX + 64], path[PATH_MAX];
 	struct keel_owner_rec cur;
@@ -327,7 +328,8 @@ int keel_owner_claim(const char *disk, const struct keel_owner_rec *rec, char *e
 	if (r == -ENOENT)
 		cur.generation = 0;
 	if (cur.generation + 1 != rec->generation) {
-		snprintf(err, errlen, "%s: the owner changed: generation %" PRIu64
+		snprintf(err, errlen,
+			 "%s: the owner changed: generation %" PRIu64
 			 " (host %s) is current, this claim was for %" PRIu64,
 			 dir, cur.generation, r ? "none" : cur.host, rec->generation);
 		return -ESTALE;
@@ -342,11 +344,13 @@ int keel_owner_claim(const char *disk, const struct keel_owner_rec *rec, char *e
 		r = -errno;
 		unlink(tmp);
 		if (r == -EEXIST && !read_gen(disk, rec->generation, &cur, err, errlen))
-			snprintf(err, errlen, "%s: host %s became the owner first (generation %" PRIu64 ")",
-				 dir, cur.host, rec->generation);
+			snprintf(err, errlen,
+				 "%s: host %s became the owner first (generation %" PRIu64 ")", dir,
+				 cur.host, rec->generation);
 		else if (r == -EEXIST)
-			snprintf(err, errlen, "%s: another host claimed generation %" PRIu64 " first",
-				 dir, rec->generation);
+			snprintf(err, errlen,
+				 "%s: another host claimed generation %" PRIu64 " first", dir,
+				 rec->generation);
 		else
 			snprintf(err, errlen, "%s: link: %s", path, strerror(-r));
 		return r;
@@ -376,8 +380,7 @@ int keel_owner_claim(const char *disk, const struct keel_owner_rec *rec, char *e
 	return 0;
 }
 
-int keel_owner_update(const char *disk, const struct keel_owner_rec *rec, char *err,
-		      size_t errlen)
+int keel_owner_update(const char *disk, const struct keel_owner_rec *rec, char *err, size_t errlen)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX + 64], path[PATH_MAX], next[PATH_MAX];
 	int r;
@@ -398,8 +401,9 @@ int keel_owner_update(const char *disk, const struct keel_owner_rec *rec, char *
 	}
 	if (!access(next, F_OK)) {
 		unlink(tmp);
-		snprintf(err, errlen, "%s: generation %" PRIu64 " exists: another host took the disk over",
-			 dir, rec->generation + 1);
+		snprintf(err, errlen,
+			 "%s: generation %" PRIu64 " exists: another host took the disk over", dir,
+			 rec->generation + 1);
 		return -ESTALE;
 	}
 	if (rename(tmp, path)) {

@@ -33,7 +33,7 @@ int keel_owner_release_locked(struct keel_owner_srv *s, const char *to, char *er
 	int ret;
 
 	atomic_store(&s->state, ST_RELEASING);
-	ret = s->c.close(s->c.ctx, err, errlen);	/* in-flight I/O, flush, close */
+	ret = s->c.close(s->c.ctx, err, errlen); /* in-flight I/O, flush, close */
 	if (ret) {
 		/* not durable: keep the disk, the requester gets the error */
 		atomic_store(&s->state, ST_OWNER);
@@ -103,9 +103,9 @@ static json_t *handle_release(struct keel_owner_srv *s, const char *peer, const 
 		r = -EALREADY;
 	}
 	if (r) {
-		const char *code = r == -EKEYREJECTED ? "forged"
-				   : r == -EBADMSG    ? "malformed"
-						      : "replayed";
+		const char *code = r == -EKEYREJECTED ? "forged" :
+				   r == -EBADMSG      ? "malformed" :
+							"replayed";
 		refused(s, peer, req, code, why);
 		ans = answer(code, why);
 		goto out;
@@ -115,7 +115,8 @@ static json_t *handle_release(struct keel_owner_srv *s, const char *peer, const 
 	    !json_is_string(json_object_get(req, "disk")) ||
 	    !json_is_integer(json_object_get(req, "generation")) ||
 	    !json_is_string(json_object_get(req, "from"))) {
-		snprintf(why, sizeof(why), "malformed: it needs op \"release\", disk, generation and from");
+		snprintf(why, sizeof(why),
+			 "malformed: it needs op \"release\", disk, generation and from");
 		refused(s, peer, req, "malformed", why);
 		ans = answer("malformed", why);
 		goto out;
@@ -141,18 +142,23 @@ static json_t *handle_release(struct keel_owner_srv *s, const char *peer, const 
 	if (strcmp(json_string_value(json_object_get(req, "disk")), base(s->disk)) ||
 	    atomic_load(&s->state) != ST_OWNER ||
 	    (uint64_t)json_integer_value(json_object_get(req, "generation")) != s->rec.generation) {
-		snprintf(why, sizeof(why), "this server (%s, state %s, generation %" PRIu64 ") does not own %s at generation %" JSON_INTEGER_FORMAT,
+		snprintf(why, sizeof(why),
+			 "this server (%s, state %s, generation %" PRIu64
+			 ") does not own %s at generation %" JSON_INTEGER_FORMAT,
 			 s->host, state_names[atomic_load(&s->state)], s->rec.generation,
 			 json_string_value(json_object_get(req, "disk")),
 			 json_integer_value(json_object_get(req, "generation")));
 		ans = answer("not_owner", why);
 	} else if (s->c.busy && s->c.busy(s->c.ctx) && !atomic_load(&s->migrating)) {
-		snprintf(why, sizeof(why), "busy: %d NBD clients are connected and the disk is not being migrated (keel-vdisk migrating DISK on)",
-			 s->c.busy(s->c.ctx));
+		snprintf(
+			why, sizeof(why),
+			"busy: %d NBD clients are connected and the disk is not being migrated (keel-vdisk migrating DISK on)",
+			s->c.busy(s->c.ctx));
 		refused(s, peer, req, "busy", why);
 		ans = answer("busy", why);
-	} else if ((r = keel_owner_release_locked(s, json_string_value(json_object_get(req, "from")), why,
-				       sizeof(why)))) {
+	} else if ((r = keel_owner_release_locked(s,
+						  json_string_value(json_object_get(req, "from")),
+						  why, sizeof(why)))) {
 		refused(s, peer, req, "failed", why);
 		ans = answer("failed", why);
 	} else {
@@ -208,8 +214,9 @@ void *keel_owner_listener(void *arg)
 		n = keel_owner_read_line(fd, buf, REQUEST_MAX, 2000);
 		if (n < 0) {
 			refused(s, peer, NULL, "malformed",
-				n == -EMSGSIZE ? "malformed: a request line longer than 4096 bytes"
-					       : "malformed: no complete request line within 2 s");
+				n == -EMSGSIZE ?
+					"malformed: a request line longer than 4096 bytes" :
+					"malformed: no complete request line within 2 s");
 			close(fd);
 			continue;
 		}

@@ -111,7 +111,8 @@ static json_t *handle_control(struct keel_owner_srv *s, const char *line, size_t
 		atomic_store(&s->migrating, json_is_true(json_object_get(req, "on")));
 	} else if (strcmp(op, "status")) {
 		r = -EINVAL;
-		snprintf(err, sizeof(err), "unknown op \"%s\" (acquire, release, migrating, status)", op);
+		snprintf(err, sizeof(err),
+			 "unknown op \"%s\" (acquire, release, migrating, status)", op);
 	}
 	json_decref(req);
 	ans = json_pack("{s:b, s:o}", "ok", !r, "status", keel_owner_srv_status(s));
@@ -170,7 +171,7 @@ static int listen_on(const char *addr, mode_t mode, char *err, size_t errlen)
 		a->sun_family = AF_UNIX;
 		strcpy(a->sun_path, addr + 5);
 		sl = sizeof(*a);
-		unlink(a->sun_path);	/* one server per disk holds the disk lock */
+		unlink(a->sun_path); /* one server per disk holds the disk lock */
 	} else if (!strncmp(addr, "tcp:", 4) && strlen(addr + 4) < sizeof(host) &&
 		   (strcpy(host, addr + 4), port = strrchr(host, ':'))) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
@@ -182,7 +183,8 @@ static int listen_on(const char *addr, mode_t mode, char *err, size_t errlen)
 		p = strtol(port, &end, 10);
 		if (errno || *end || p <= 0 || p > 65535 ||
 		    inet_pton(AF_INET, host, &a->sin_addr) != 1) {
-			snprintf(err, errlen, "--owner-listen %s: not tcp:IPV4:PORT or unix:PATH", addr);
+			snprintf(err, errlen, "--owner-listen %s: not tcp:IPV4:PORT or unix:PATH",
+				 addr);
 			return -EINVAL;
 		}
 		a->sin_family = AF_INET;
@@ -226,8 +228,10 @@ int keel_owner_srv_start(const struct keel_owner_srv_conf *c, struct keel_owner_
 		s->c.answer_ms = KEEL_OWNER_ANSWER_MS;
 	if (s->c.lease_ms < 300 || s->c.lease_ms > 3600000 || s->c.renew_ms < 10 ||
 	    s->c.renew_ms * 3 > s->c.lease_ms) {
-		snprintf(err, errlen, "lease_ms %u, renew_ms %u: the lease must be 300 ms to 1 h and at least 3 renewals long",
-			 s->c.lease_ms, s->c.renew_ms);
+		snprintf(
+			err, errlen,
+			"lease_ms %u, renew_ms %u: the lease must be 300 ms to 1 h and at least 3 renewals long",
+			s->c.lease_ms, s->c.renew_ms);
 		r = -EINVAL;
 		goto fail;
 	}
@@ -237,7 +241,8 @@ int keel_owner_srv_start(const struct keel_owner_srv_conf *c, struct keel_owner_
 	if (c->host) {
 		snprintf(s->host, sizeof(s->host), "%s", c->host);
 	} else if ((r = keel_owner_host_id(s->host, sizeof(s->host)))) {
-		snprintf(err, errlen, "no host id: /etc/machine-id: %s (set host_id)", strerror(-r));
+		snprintf(err, errlen, "no host id: /etc/machine-id: %s (set host_id)",
+			 strerror(-r));
 		goto fail;
 	}
 	if (!c->key_file || !c->listen) {
@@ -272,7 +277,7 @@ int keel_owner_srv_start(const struct keel_owner_srv_conf *c, struct keel_owner_
 	    (s->control_fd >= 0 && pthread_create(&s->controller, NULL, controller, s))) {
 		snprintf(err, errlen, "cannot start the ownership threads");
 		r = -EAGAIN;
-		goto fail;	/* exits the server: threads end with it */
+		goto fail; /* exits the server: threads end with it */
 	}
 	s->threads = true;
 	*ret = s;
@@ -294,7 +299,7 @@ void keel_owner_srv_stop(struct keel_owner_srv *s)
 		return;
 	if (s->threads) {
 		if (write(s->stop[1], "x", 1) != 1)
-			return;	/* the threads end with the process */
+			return; /* the threads end with the process */
 		pthread_join(s->listener, NULL);
 		pthread_join(s->renewer, NULL);
 		if (s->control_fd >= 0)
@@ -325,8 +330,9 @@ int keel_owner_ctl_call(const char *path, json_t *req, int timeout_ms, json_t **
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
 		n = -errno;
-		snprintf(err, errlen, "%s: %s (is a disk server with ownership running for this disk?)",
-			 path, strerror((int)-n));
+		snprintf(err, errlen,
+			 "%s: %s (is a disk server with ownership running for this disk?)", path,
+			 strerror((int)-n));
 		if (fd >= 0)
 			close(fd);
 		return (int)n;

@@ -35,12 +35,11 @@
 #include "vdisk/owner.h"
 
 enum { ST_STANDBY, ST_OWNER, ST_RELEASING, ST_FENCED };
-static const char *const state_names[] __attribute__((unused)) = {
-	"standby", "owner", "releasing", "fenced"
-};
+static const char *const state_names[]
+	__attribute__((unused)) = { "standby", "owner", "releasing", "fenced" };
 
 #define REQUEST_MAX 4096
-#define POLL_MS 50		/* how often a requester looks at the record */
+#define POLL_MS	    50 /* how often a requester looks at the record */
 
 struct keel_owner_srv {
 	struct keel_owner_srv_conf c;
@@ -48,12 +47,12 @@ struct keel_owner_srv {
 	char control[PATH_MAX];
 	struct keel_owner_key *key;
 	struct keel_owner_nonces *nonces;
-	pthread_mutex_t op;		/* acquire, release, renewal: one at a time */
-	struct keel_owner_rec rec;	/* ours, while OWNER (under op) */
+	pthread_mutex_t op;	   /* acquire, release, renewal: one at a time */
+	struct keel_owner_rec rec; /* ours, while OWNER (under op) */
 	_Atomic int state;
-	_Atomic int64_t valid_until;	/* monotonic ms: the gate closes then */
-	_Atomic bool migrating;		/* release even with clients connected */
-	char next[PATH_MAX];		/* generation + 1's record: fenced if it exists */
+	_Atomic int64_t valid_until; /* monotonic ms: the gate closes then */
+	_Atomic bool migrating;	     /* release even with clients connected */
+	char next[PATH_MAX];	     /* generation + 1's record: fenced if it exists */
 	int listen_fd, control_fd, stop[2];
 	pthread_t listener, controller, renewer;
 	bool threads;

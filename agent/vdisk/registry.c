@@ -11,11 +11,8 @@ extern const struct keel_vfilter_ops keel_vfilter_crypt;
 extern const struct keel_vfilter_ops keel_vfilter_cache;
 
 static const struct keel_vfilter_ops *const builtin[] = {
-	&keel_vfilter_stats,
-	&keel_vfilter_throttle,
-	&keel_vfilter_integrity,
-	&keel_vfilter_crypt,
-	&keel_vfilter_cache,
+	&keel_vfilter_stats, &keel_vfilter_throttle, &keel_vfilter_integrity,
+	&keel_vfilter_crypt, &keel_vfilter_cache,
 };
 
 const struct keel_vfilter_ops *vdisk_registry_find(const char *name)

@@ -33,15 +33,19 @@
 
 extern char **environ;
 
-#define EVENTS_PER_S 200	/* forwarded from all servers; the rest are counted */
+#define EVENTS_PER_S 200 /* forwarded from all servers; the rest are counted */
 
 const char *vd_state_name(enum vd_state s)
 {
 	switch (s) {
-	case VD_STARTING: return "starting";
-	case VD_SERVING: return "serving";
-	case VD_STOPPING: return "stopping";
-	case VD_FAILED: return "failed";
+	case VD_STARTING:
+		return "starting";
+	case VD_SERVING:
+		return "serving";
+	case VD_STOPPING:
+		return "stopping";
+	case VD_FAILED:
+		return "failed";
 	}
 	return "?";
 }
@@ -66,7 +70,8 @@ bool vd_path_allowed(const struct vd_priv *p, const char *path)
 		if (!realpath(tok, real))
 			continue;
 		n = strlen(real);
-		if (!strncmp(path, real, n) && (path[n] == '/' || real[n - 1] == '/') && path[n + 1])
+		if (!strncmp(path, real, n) && (path[n] == '/' || real[n - 1] == '/') &&
+		    path[n + 1])
 			return true;
 	}
 	return false;
@@ -170,7 +175,7 @@ static bool server_read(struct vd_disk *d)
 		char *nl;
 		ssize_t n;
 
-		if (d->line_len == VD_LINE_MAX) {	/* a line too long: cut it */
+		if (d->line_len == VD_LINE_MAX) { /* a line too long: cut it */
 			d->line[VD_LINE_MAX - 1] = '\0';
 			server_line(d, d->line);
 			d->line_len = 0;
@@ -212,7 +217,7 @@ static void unwatch(struct vd_disk *d)
 	struct keel_daemon *kd = d->p->s->d;
 
 	if (d->err_w.fd >= 0) {
-		server_read(d);		/* what it wrote before dying */
+		server_read(d); /* what it wrote before dying */
 		keel_watch_del(kd, &d->err_w);
 		close(d->err_w.fd);
 		d->err_w.fd = -1;
@@ -292,8 +297,9 @@ static void on_exit_cb(struct keel_watch *w, uint32_t events)
 	d->since = 0;
 	if (d->state == VD_STOPPING && clean) {
 		p->closes++;
-		emit(p, "vdisk.closed", json_pack("{s:s, s:s}", "path", d->path, "reason",
-						  "closed: flushed and stopped"));
+		emit(p, "vdisk.closed",
+		     json_pack("{s:s, s:s}", "path", d->path, "reason",
+			       "closed: flushed and stopped"));
 		vd_remove(d);
 		return;
 	}
@@ -301,8 +307,9 @@ static void on_exit_cb(struct keel_watch *w, uint32_t events)
 		snprintf(d->reason, sizeof(d->reason), "its disk server %s while closing%s%s", how,
 			 d->last_error[0] ? ": " : "", d->last_error);
 		d->state = VD_FAILED;
-		emit(p, "vdisk.error", json_pack("{s:s, s:s, s:b}", "path", d->path, "reason",
-						 d->reason, "restarting", 0));
+		emit(p, "vdisk.error",
+		     json_pack("{s:s, s:s, s:b}", "path", d->path, "reason", d->reason,
+			       "restarting", 0));
 		return;
 	}
 	if (d->state == VD_SERVING) {
@@ -310,27 +317,30 @@ static void on_exit_cb(struct keel_watch *w, uint32_t events)
 		if (d->restarts < vd_cfg(p)->max_restarts) {
 			d->restarts++;
 			p->restarts++;
-			snprintf(d->reason, sizeof(d->reason), "its disk server %s while serving%s%s",
-				 how, d->last_error[0] ? ": " : "", d->last_error);
+			snprintf(d->reason, sizeof(d->reason),
+				 "its disk server %s while serving%s%s", how,
+				 d->last_error[0] ? ": " : "", d->last_error);
 			emit(p, "vdisk.error",
 			     json_pack("{s:s, s:s, s:b, s:i}", "path", d->path, "reason", d->reason,
 				       "restarting", 1, "restarts", (int)d->restarts));
 			d->state = VD_STARTING;
 			if (!vd_spawn(d, why, sizeof(why)))
 				return;
-			snprintf(d->reason, sizeof(d->reason), "restarting its disk server: %s", why);
+			snprintf(d->reason, sizeof(d->reason), "restarting its disk server: %s",
+				 why);
 		} else {
-			snprintf(d->reason, sizeof(d->reason),
-				 "its disk server %s while serving%s%s, after %u restarts ([vdisk] max_restarts)",
-				 how, d->last_error[0] ? ": " : "", d->last_error, d->restarts);
+			snprintf(
+				d->reason, sizeof(d->reason),
+				"its disk server %s while serving%s%s, after %u restarts ([vdisk] max_restarts)",
+				how, d->last_error[0] ? ": " : "", d->last_error, d->restarts);
 		}
-	} else {	/* starting: a bad disk or metadata; restarting would not help */
+	} else { /* starting: a bad disk or metadata; restarting would not help */
 		snprintf(d->reason, sizeof(d->reason), "its disk server %s before serving%s%s", how,
 			 d->last_error[0] ? ": " : "", d->last_error);
 	}
 	d->state = VD_FAILED;
-	emit(p, "vdisk.error", json_pack("{s:s, s:s, s:b}", "path", d->path, "reason", d->reason,
-					 "restarting", 0));
+	emit(p, "vdisk.error",
+	     json_pack("{s:s, s:s, s:b}", "path", d->path, "reason", d->reason, "restarting", 0));
 }
 
 static void on_stop_timeout(struct keel_watch *w, uint32_t events)
@@ -342,9 +352,10 @@ static void on_stop_timeout(struct keel_watch *w, uint32_t events)
 	if (read(w->fd, &n, sizeof(n)) < 0 && errno == EAGAIN)
 		return;
 	if (d->pid > 0 && d->exit_w.fd >= 0) {
-		snprintf(d->last_error, sizeof(d->last_error),
-			 "it did not exit within [vdisk] stop_timeout_ms = %u; killed (writes not flushed may be lost)",
-			 vd_cfg(d->p)->stop_timeout_ms);
+		snprintf(
+			d->last_error, sizeof(d->last_error),
+			"it did not exit within [vdisk] stop_timeout_ms = %u; killed (writes not flushed may be lost)",
+			vd_cfg(d->p)->stop_timeout_ms);
 		pidfd_send_signal(d->exit_w.fd, SIGKILL, NULL, 0);
 	}
 }
@@ -355,8 +366,9 @@ void vd_close(struct vd_disk *d)
 	unsigned int ms = vd_cfg(d->p)->stop_timeout_ms;
 
 	if (d->state == VD_FAILED || d->exit_w.fd < 0) {
-		emit(d->p, "vdisk.closed", json_pack("{s:s, s:s}", "path", d->path, "reason",
-						     "closed: it was not being served"));
+		emit(d->p, "vdisk.closed",
+		     json_pack("{s:s, s:s}", "path", d->path, "reason",
+			       "closed: it was not being served"));
 		vd_remove(d);
 		return;
 	}
@@ -522,7 +534,8 @@ static int vdisk_open(struct keel_subsys *s, char *why, size_t len)
 	p->s = s;
 	find_server(p);
 	if (vd_cfg(p)->run_dir[0] != '/') {
-		snprintf(why, len, "[vdisk] run_dir %s is not an absolute path", vd_cfg(p)->run_dir);
+		snprintf(why, len, "[vdisk] run_dir %s is not an absolute path",
+			 vd_cfg(p)->run_dir);
 		return -EINVAL;
 	}
 	if (mkdir(vd_cfg(p)->run_dir, 0755) && errno != EEXIST) {
@@ -567,10 +580,11 @@ static void vdisk_stop(struct keel_subsys *s)
 			pidfd_send_signal(d->exit_w.fd, SIGKILL, NULL, 0);
 		if (waitid(P_PIDFD, (id_t)d->exit_w.fd, &si, WEXITED | WNOHANG) == 0 && si.si_pid) {
 			emit(p, "vdisk.closed",
-			     json_pack("{s:s, s:s}", "path", d->path, "reason",
-				       si.si_code == CLD_EXITED && !si.si_status
-					       ? "keeld is stopping: flushed and stopped"
-					       : "keeld is stopping: its disk server did not stop cleanly"));
+			     json_pack(
+				     "{s:s, s:s}", "path", d->path, "reason",
+				     si.si_code == CLD_EXITED && !si.si_status ?
+					     "keeld is stopping: flushed and stopped" :
+					     "keeld is stopping: its disk server did not stop cleanly"));
 			remove_sockets(d);
 			vd_remove(d);
 			continue;
@@ -593,7 +607,8 @@ static void vdisk_counters(struct keel_subsys *s, json_t *out)
 	json_object_set_new(out, "restarts", json_integer((json_int_t)p->restarts));
 	json_object_set_new(out, "refused", json_integer((json_int_t)p->refused));
 	json_object_set_new(out, "events_forwarded", json_integer((json_int_t)p->events_forwarded));
-	json_object_set_new(out, "events_suppressed", json_integer((json_int_t)p->events_suppressed));
+	json_object_set_new(out, "events_suppressed",
+			    json_integer((json_int_t)p->events_suppressed));
 	json_object_set_new(out, "ownership", json_boolean(p->owner));
 	json_object_set_new(out, "handoffs", json_integer((json_int_t)p->handoffs));
 	json_object_set_new(out, "handoffs_failed", json_integer((json_int_t)p->handoffs_failed));

@@ -23,7 +23,7 @@
 #include "vdisk/vdisk_priv.h"
 #include "vmdk/vmdk.h"
 
-#define CHANNEL_TIMEOUT_MS 2000	/* a server that does not answer info in time */
+#define CHANNEL_TIMEOUT_MS 2000 /* a server that does not answer info in time */
 
 static const enum keel_vmdk_type creatable[] = {
 	KEEL_VMDK_MONOLITHIC_SPARSE,
@@ -36,15 +36,16 @@ static const enum keel_vmdk_type creatable[] = {
  * The request's "path", resolved: its directory must exist (realpath) and
  * lie under [vdisk] dirs; the file itself must exist unless @creating.
  */
-static int req_path(struct vd_priv *p, json_t *req, bool creating, char *ret, char *why,
-		    size_t len)
+static int req_path(struct vd_priv *p, json_t *req, bool creating, char *ret, char *why, size_t len)
 {
 	const char *path = json_string_value(json_object_get(req, "path"));
 	char dir[PATH_MAX], base[NAME_MAX + 1], real[PATH_MAX];
 	struct stat st;
 
 	if (!path || path[0] != '/' || strlen(path) >= PATH_MAX) {
-		snprintf(why, len, "\"path\" must be an absolute path (keelctl makes relative ones absolute)");
+		snprintf(
+			why, len,
+			"\"path\" must be an absolute path (keelctl makes relative ones absolute)");
 		return -EINVAL;
 	}
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -66,8 +67,10 @@ static int req_path(struct vd_priv *p, json_t *req, bool creating, char *ret, ch
 	}
 	if (!vd_path_allowed(p, ret)) {
 		p->refused++;
-		snprintf(why, len, "%.300s is not under [vdisk] dirs (%.150s): keeld creates and serves disks only there",
-			 ret, vd_cfg(p)->dirs);
+		snprintf(
+			why, len,
+			"%.300s is not under [vdisk] dirs (%.150s): keeld creates and serves disks only there",
+			ret, vd_cfg(p)->dirs);
 		return -EACCES;
 	}
 	if (creating)
@@ -154,8 +157,10 @@ static int parse_filters(json_t *arr, const char **names, unsigned int *ret_n, c
 		const char *name = json_string_value(v);
 
 		if (!name || !vdisk_registry_find(name)) {
-			snprintf(why, len, "filters: unknown filter \"%.64s\" (built-in: stats throttle crypt integrity; the chain ends with vmdk by itself)",
-				 name ? name : "?");
+			snprintf(
+				why, len,
+				"filters: unknown filter \"%.64s\" (built-in: stats throttle crypt integrity; the chain ends with vmdk by itself)",
+				name ? name : "?");
 			return -EINVAL;
 		}
 		for (unsigned int j = 0; j < *ret_n; j++) {
@@ -185,8 +190,10 @@ static int parse_type(json_t *req, enum keel_vmdk_type *ret, char *why, size_t l
 			return 0;
 		}
 	}
-	snprintf(why, len, "type: \"%.64s\" cannot be created (monolithicSparse, monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat)",
-		 t);
+	snprintf(
+		why, len,
+		"type: \"%.64s\" cannot be created (monolithicSparse, monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat)",
+		t);
 	return -EINVAL;
 }
 
@@ -261,8 +268,10 @@ static json_t *cmd_create(struct vd_priv *p, json_t *req, char *why, size_t len)
 	    vd_params_check(p, path, params, names, n, &key_given, why, len))
 		return NULL;
 	if (!json_is_integer(size) || json_integer_value(size) <= 0 ||
-	    json_integer_value(size) % 512 || (uint64_t)json_integer_value(size) > KEEL_VMDK_MAX_SIZE) {
-		snprintf(why, len, "size: must be a multiple of 512 bytes, from 512 to %llu (64 TiB)",
+	    json_integer_value(size) % 512 ||
+	    (uint64_t)json_integer_value(size) > KEEL_VMDK_MAX_SIZE) {
+		snprintf(why, len,
+			 "size: must be a multiple of 512 bytes, from 512 to %llu (64 TiB)",
 			 KEEL_VMDK_MAX_SIZE);
 		return NULL;
 	}
@@ -304,8 +313,9 @@ static json_t *cmd_create(struct vd_priv *p, json_t *req, char *why, size_t len)
 	/* "o" steals: a reference of the request's, or a new empty one */
 	return json_pack("{s:s, s:s, s:I, s:o, s:o}", "path", path, "type",
 			 keel_vmdk_type_name(o.type), "size", (json_int_t)o.size, "filters",
-			 json_object_get(req, "filters") ? json_incref(json_object_get(req, "filters"))
-							 : json_array(),
+			 json_object_get(req, "filters") ?
+				 json_incref(json_object_get(req, "filters")) :
+				 json_array(),
 			 "params", params ? json_incref(params) : json_object());
 }
 
@@ -319,8 +329,7 @@ static int run_path(struct vd_priv *p, const char *path, const char *suffix, cha
 	if (stat(path, &st))
 		return -errno;
 	if (snprintf(ret, PATH_MAX, "%s/%llx-%llx.%s", vd_cfg(p)->run_dir,
-		     (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
-		     suffix) >= 108)
+		     (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, suffix) >= 108)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -356,10 +365,12 @@ static json_t *cmd_open(struct vd_priv *p, json_t *req, char *why, size_t len)
 		return NULL;
 	}
 	if (sock && (sock[0] != '/' || strlen(sock) >= 108)) {
-		snprintf(why, len, "socket: \"%.200s\" must be an absolute path under 108 bytes", sock);
+		snprintf(why, len, "socket: \"%.200s\" must be an absolute path under 108 bytes",
+			 sock);
 		return NULL;
 	}
-	if (tcp && (!tcp[0] || strlen(tcp) >= 128 || strspn(tcp, "0123456789.:[]abcdefABCDEF") != strlen(tcp))) {
+	if (tcp && (!tcp[0] || strlen(tcp) >= 128 ||
+		    strspn(tcp, "0123456789.:[]abcdefABCDEF") != strlen(tcp))) {
 		snprintf(why, len, "tcp: \"%.100s\" is not [ADDR:]PORT", tcp);
 		return NULL;
 	}
@@ -373,11 +384,12 @@ static json_t *cmd_open(struct vd_priv *p, json_t *req, char *why, size_t len)
 	d->standby = json_is_true(json_object_get(req, "standby"));
 	d->slot = p->owner ? vd_owner_slot(p) : 0;
 	if (d->standby && !p->owner) {
-		snprintf(why, len, "standby: ownership is off on this host ([vdisk] owner_addr is empty)");
+		snprintf(why, len,
+			 "standby: ownership is off on this host ([vdisk] owner_addr is empty)");
 		free(d);
 		return NULL;
 	}
-	if (d->slot < 0) {	/* max_disks was checked above: cannot happen */
+	if (d->slot < 0) { /* max_disks was checked above: cannot happen */
 		snprintf(why, len, "no free owner_port slot ([vdisk] max_disks = %u)",
 			 vd_cfg(p)->max_disks);
 		free(d);
@@ -490,8 +502,8 @@ static json_t *closed_info(const char *path, char *why, size_t len)
 		return NULL;
 	}
 	o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "path", path, "state", "closed", "type",
-		      keel_vmdk_type_name(keel_vmdk_type(v)), "size",
-		      (json_int_t)keel_vmdk_size(v), "cid", "");
+		      keel_vmdk_type_name(keel_vmdk_type(v)), "size", (json_int_t)keel_vmdk_size(v),
+		      "cid", "");
 	json_object_set_new(o, "cid", json_sprintf("%08x", keel_vmdk_cid(v)));
 	keel_vmdk_close(v);
 	snprintf(meta, sizeof(meta), "%s.keel", path);
@@ -520,8 +532,10 @@ static json_t *cmd_info(struct vd_priv *p, json_t *req, bool filters, char *why,
 	d = vd_find(p, path);
 	if (!d) {
 		if (filters) {
-			snprintf(why, len, "%.300s is not open: its filters run only while it is served (keelctl vdisk open)",
-				 path);
+			snprintf(
+				why, len,
+				"%.300s is not open: its filters run only while it is served (keelctl vdisk open)",
+				path);
 			return NULL;
 		}
 		return closed_info(path, why, len);
@@ -558,7 +572,8 @@ static json_t *cmd_check(struct vd_priv *p, json_t *req, char *why, size_t len)
 		return NULL;
 	d = vd_find(p, path);
 	if (d && d->state != VD_FAILED) {
-		snprintf(why, len, "%.300s is open (%s): close it before checking it (the server writes it)",
+		snprintf(why, len,
+			 "%.300s is open (%s): close it before checking it (the server writes it)",
 			 path, vd_state_name(d->state));
 		return NULL;
 	}
@@ -574,8 +589,7 @@ static json_t *cmd_check(struct vd_priv *p, json_t *req, char *why, size_t len)
 
 /* --- ownership: handoff, release, migrating, owner --- */
 
-static json_t *cmd_owner_op(struct vd_priv *p, const char *verb, json_t *req, char *why,
-			    size_t len)
+static json_t *cmd_owner_op(struct vd_priv *p, const char *verb, json_t *req, char *why, size_t len)
 {
 	json_t *on = json_object_get(req, "on");
 	char path[PATH_MAX];
@@ -605,8 +619,8 @@ static json_t *cmd_owner(struct vd_priv *p, json_t *req, char *why, size_t len)
 	return vd_owner_json(vd_find(p, path), path);
 }
 
-json_t *vd_command(struct keel_subsys *s, const char *verb, json_t *req, bool privileged,
-		   char *why, size_t len)
+json_t *vd_command(struct keel_subsys *s, const char *verb, json_t *req, bool privileged, char *why,
+		   size_t len)
 {
 	struct vd_priv *p = s->priv;
 	bool changes = !strcmp(verb, "create") || !strcmp(verb, "open") || !strcmp(verb, "close") ||
@@ -636,7 +650,9 @@ json_t *vd_command(struct keel_subsys *s, const char *verb, json_t *req, bool pr
 		return cmd_owner_op(p, verb, req, why, len);
 	if (!strcmp(verb, "owner"))
 		return cmd_owner(p, req, why, len);
-	snprintf(why, len, "unknown command 'vdisk.%s' (create, open, close, list, info, filters, check, handoff, release, migrating, owner)",
-		 verb);
+	snprintf(
+		why, len,
+		"unknown command 'vdisk.%s' (create, open, close, list, info, filters, check, handoff, release, migrating, owner)",
+		verb);
 	return NULL;
 }

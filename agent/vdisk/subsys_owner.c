@@ -25,7 +25,7 @@
 #include "vdisk/owner.h"
 #include "vdisk/subsys.h"
 
-#define OP_ANSWER_MAX 65536	/* one answer line from a server's control socket */
+#define OP_ANSWER_MAX 65536 /* one answer line from a server's control socket */
 
 enum { OP_RUNNING, OP_OK, OP_FAILED };
 static const char *const op_states[] = { "running", "ok", "failed" };
@@ -34,7 +34,7 @@ struct vd_owner_op {
 	struct vd_disk *d;
 	struct keel_watch w;
 	uint64_t seq;
-	char name[16];			/* handoff, release, migrating */
+	char name[16]; /* handoff, release, migrating */
 	int state;
 	char code[24];
 	char error[1024];
@@ -64,12 +64,15 @@ int vd_owner_check_config(struct vd_priv *p, char *why, size_t len)
 		return -EINVAL;
 	}
 	if (c->renew_ms * 3 > c->lease_ms) {
-		snprintf(why, len, "[vdisk] renew_ms %u: at most a third of lease_ms %u (an owner must renew at least 3 times per lease)",
-			 c->renew_ms, c->lease_ms);
+		snprintf(
+			why, len,
+			"[vdisk] renew_ms %u: at most a third of lease_ms %u (an owner must renew at least 3 times per lease)",
+			c->renew_ms, c->lease_ms);
 		return -EINVAL;
 	}
 	if (c->cluster_key[0] != '/') {
-		snprintf(why, len, "[vdisk] cluster_key \"%s\": not an absolute path", c->cluster_key);
+		snprintf(why, len, "[vdisk] cluster_key \"%s\": not an absolute path",
+			 c->cluster_key);
 		return -EINVAL;
 	}
 	/* the servers load it again; checking here fails keeld's start, not every open */
@@ -82,7 +85,8 @@ int vd_owner_check_config(struct vd_priv *p, char *why, size_t len)
 	if (c->host_id[0]) {
 		snprintf(p->host_id, sizeof(p->host_id), "%s", c->host_id);
 	} else if ((r = keel_owner_host_id(p->host_id, sizeof(p->host_id)))) {
-		snprintf(why, len, "no host id for disk ownership: /etc/machine-id: %s (set [vdisk] host_id)",
+		snprintf(why, len,
+			 "no host id for disk ownership: /etc/machine-id: %s (set [vdisk] host_id)",
 			 strerror(-r));
 		return r;
 	}
@@ -136,7 +140,7 @@ void vd_owner_event(struct vd_disk *d, const char *type, json_t *o)
 		gen = json_object_get(json_object_get(o, "status"), "generation");
 	} else if (!strcmp(type, "vdisk.acquired") || !strcmp(type, "vdisk.takeover")) {
 		st = "owner";
-		d->standby = false;	/* a restart acquires again */
+		d->standby = false; /* a restart acquires again */
 	} else if (!strcmp(type, "vdisk.released")) {
 		st = "standby";
 		d->standby = true;
@@ -216,8 +220,8 @@ static void on_answer(struct keel_watch *w, uint32_t events)
 		op->state = OP_FAILED;
 		snprintf(op->code, sizeof(op->code), "failed");
 		snprintf(op->error, sizeof(op->error), "%.300s: its disk server %s", op->d->path,
-			 nl ? "answered something that is not JSON"
-			    : "closed its control socket without answering (did it exit?)");
+			 nl ? "answered something that is not JSON" :
+			      "closed its control socket without answering (did it exit?)");
 		return;
 	}
 	op_done(op, ans);
@@ -233,7 +237,9 @@ json_t *vd_owner_start_op(struct vd_disk *d, const char *name, bool on, char *wh
 	int fd, r;
 
 	if (!d->p->owner) {
-		snprintf(why, len, "ownership is off on this host: set [vdisk] owner_addr (and cluster_key) in keel.conf");
+		snprintf(
+			why, len,
+			"ownership is off on this host: set [vdisk] owner_addr (and cluster_key) in keel.conf");
 		return NULL;
 	}
 	if (d->state != VD_SERVING) {
@@ -242,7 +248,8 @@ json_t *vd_owner_start_op(struct vd_disk *d, const char *name, bool on, char *wh
 		return NULL;
 	}
 	if (op && op->state == OP_RUNNING) {
-		snprintf(why, len, "busy: a %s of %.300s is already under way here (started %ld s ago)",
+		snprintf(why, len,
+			 "busy: a %s of %.300s is already under way here (started %ld s ago)",
 			 op->name, d->path, (long)(time(NULL) - op->started));
 		return NULL;
 	}
@@ -257,7 +264,8 @@ json_t *vd_owner_start_op(struct vd_disk *d, const char *name, bool on, char *wh
 		d->op = op;
 	}
 	if (strlen(d->owner_ctl) >= sizeof(a.sun_path)) {
-		snprintf(why, len, "%.300s: control socket path too long ([vdisk] run_dir)", d->path);
+		snprintf(why, len, "%.300s: control socket path too long ([vdisk] run_dir)",
+			 d->path);
 		return NULL;
 	}
 	memcpy(a.sun_path, d->owner_ctl, strlen(d->owner_ctl) + 1);
@@ -270,9 +278,9 @@ json_t *vd_owner_start_op(struct vd_disk *d, const char *name, bool on, char *wh
 			close(fd);
 		return NULL;
 	}
-	req = !strcmp(name, "handoff")	 ? json_pack("{s:s}", "op", "acquire")
-	      : !strcmp(name, "release") ? json_pack("{s:s}", "op", "release")
-					 : json_pack("{s:s, s:b}", "op", "migrating", "on", on);
+	req = !strcmp(name, "handoff") ? json_pack("{s:s}", "op", "acquire") :
+	      !strcmp(name, "release") ? json_pack("{s:s}", "op", "release") :
+					 json_pack("{s:s, s:b}", "op", "migrating", "on", on);
 	line = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	/* a few dozen bytes into an empty local socket: the write does not block */
@@ -282,7 +290,8 @@ json_t *vd_owner_start_op(struct vd_disk *d, const char *name, bool on, char *wh
 	if (r || keel_watch_add(d->p->s->d, &op->w, EPOLLIN)) {
 		close(fd);
 		op->w.fd = -1;
-		snprintf(why, len, "%.300s: sending the request to its disk server failed", d->path);
+		snprintf(why, len, "%.300s: sending the request to its disk server failed",
+			 d->path);
 		return NULL;
 	}
 	op->seq = ++d->p->op_seq;

@@ -131,8 +131,9 @@ static int check_value(struct vd_priv *p, const char *disk, const char *fname,
 	switch (q->kind) {
 	case KEEL_VF_PARAM_U64:
 		if (keel_vdisk_parse_size(v, &n)) {
-			snprintf(why, len, "%s: \"%.64s\" is not a number (digits, optional K/M/G/T)",
-				 where, v);
+			snprintf(why, len,
+				 "%s: \"%.64s\" is not a number (digits, optional K/M/G/T)", where,
+				 v);
 			return -EINVAL;
 		}
 		if (n < q->min || n > q->max) {
@@ -158,9 +159,8 @@ static int check_value(struct vd_priv *p, const char *disk, const char *fname,
 	return 0;
 }
 
-int vd_params_check(struct vd_priv *p, const char *disk, json_t *params,
-		    const char *const *names, unsigned int n, bool *ret_key_given, char *why,
-		    size_t len)
+int vd_params_check(struct vd_priv *p, const char *disk, json_t *params, const char *const *names,
+		    unsigned int n, bool *ret_key_given, char *why, size_t len)
 {
 	const char *fname, *key;
 	json_t *kv, *v;
@@ -180,12 +180,14 @@ int vd_params_check(struct vd_priv *p, const char *disk, json_t *params,
 			if (!strcmp(names[i], fname))
 				ops = vdisk_registry_find(fname);
 		if (!ops) {
-			snprintf(why, len, "[filter.%.64s]: parameters for a filter that is not in the chain",
+			snprintf(why, len,
+				 "[filter.%.64s]: parameters for a filter that is not in the chain",
 				 fname);
 			return -EINVAL;
 		}
 		if (!json_is_object(kv) || json_object_size(kv) > VDISK_MAX_KEYS) {
-			snprintf(why, len, "[filter.%s]: parameters must be an object of at most %d keys",
+			snprintf(why, len,
+				 "[filter.%s]: parameters must be an object of at most %d keys",
 				 fname, VDISK_MAX_KEYS);
 			return -EINVAL;
 		}
@@ -203,8 +205,9 @@ int vd_params_check(struct vd_priv *p, const char *disk, json_t *params,
 				continue;
 			if (!q) {
 				known_keys(ops, keys, sizeof(keys));
-				snprintf(why, len, "[filter.%s] %.64s: unknown parameter (known: %s)",
-					 fname, key, keys);
+				snprintf(why, len,
+					 "[filter.%s] %.64s: unknown parameter (known: %s)", fname,
+					 key, keys);
 				return -EINVAL;
 			}
 			r = check_value(p, disk, fname, q, json_string_value(v), why, len);

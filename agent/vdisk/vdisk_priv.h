@@ -10,12 +10,12 @@
 #include "keel/vdisk.h"
 #include "vmdk/vmdk.h"
 
-#define VDISK_MAX_KEYS 32		/* parameters in one [filter.NAME] */
-#define VDISK_MAX_VALUE 4096		/* bytes in one parameter value */
+#define VDISK_MAX_KEYS	32   /* parameters in one [filter.NAME] */
+#define VDISK_MAX_VALUE 4096 /* bytes in one parameter value */
 
 struct keel_vfilter_conf {
-	char where[PATH_MAX + 64];	/* "FILE [filter.NAME]" */
-	char dir[PATH_MAX];		/* the metadata file's directory */
+	char where[PATH_MAX + 64]; /* "FILE [filter.NAME]" */
+	char dir[PATH_MAX];	   /* the metadata file's directory */
 	unsigned int n;
 	struct {
 		char *key, *value;
@@ -31,7 +31,7 @@ struct keel_vfilter {
 	bool opened;
 	int handles;			/* [filter.NAME] handles = true|false */
 	json_t *params;			/* its [filter.NAME] keys as read at open */
-	struct keel_vfilter_counters c;	/* updated with __atomic_* */
+	struct keel_vfilter_counters c; /* updated with __atomic_* */
 };
 
 struct keel_vdisk {
@@ -45,7 +45,7 @@ struct keel_vdisk {
 	void *event_ctx;
 	int (*gate)(void *ctx);
 	void *gate_ctx;
-	unsigned int n;			/* filters, "vmdk" included */
+	unsigned int n; /* filters, "vmdk" included */
 	struct keel_vfilter f[KEEL_VDISK_MAX_FILTERS + 1];
 };
 
@@ -62,6 +62,6 @@ void vdisk_metadata_free(struct vdisk_metadata *m);
 int vdisk_conf_check_used(const struct keel_vfilter_conf *c, char *err, size_t errlen);
 
 const struct keel_vfilter_ops *vdisk_registry_find(const char *name);
-extern const struct keel_vfilter_ops vdisk_bottom_ops;	/* "vmdk" */
+extern const struct keel_vfilter_ops vdisk_bottom_ops; /* "vmdk" */
 
 #endif /* KEEL_VDISK_PRIV_H */

@@ -47,13 +47,13 @@
 #include "keel/vfilter.h"
 #include "common/clock.h"
 
-#define MAX_CONNS 16
+#define MAX_CONNS    16
 #define RECONNECT_NS 1000000000ull
 
 struct conn {
-	int fd;				/* -1: not connected */
+	int fd; /* -1: not connected */
 	bool busy;
-	void *buf;			/* the handle's memory */
+	void *buf; /* the handle's memory */
 	size_t buf_len;
 	struct keel_memh *h;
 	uint64_t next_id;
@@ -63,12 +63,12 @@ struct cache {
 	struct keel_vfilter *f;
 	char socket[PATH_MAX], dirty[PATH_MAX + 32];
 	unsigned int nconn;
-	uint32_t bs, max_blocks;	/* from the daemon */
+	uint32_t bs, max_blocks; /* from the daemon */
 	uint64_t top_id;
 	pthread_mutex_t lock;
 	pthread_cond_t free_conn;
 	struct conn c[MAX_CONNS];
-	uint64_t last_fail_ns;	/* the last failed connect, 0 after a success */
+	uint64_t last_fail_ns; /* the last failed connect, 0 after a success */
 	/* dirty marks written, and the count the last greeting covered */
 	uint64_t marks, swept;
 	bool warned;
@@ -98,7 +98,7 @@ static int conn_open(struct cache *k, struct conn *c)
 	int r, fd;
 
 	pthread_mutex_lock(&k->lock);
-	marks = k->marks;	/* the greeting below sweeps at least these */
+	marks = k->marks; /* the greeting below sweeps at least these */
 	pthread_mutex_unlock(&k->lock);
 	r = keel_memh_create(c->buf, c->buf_len, &o, &c->h);
 	if (r)
@@ -120,7 +120,7 @@ static int conn_open(struct cache *k, struct conn *c)
 		}
 		return fd;
 	}
-	if (maxb > c->buf_len / bs)	/* larger blocks: fewer per request */
+	if (maxb > c->buf_len / bs) /* larger blocks: fewer per request */
 		maxb = (uint32_t)(c->buf_len / bs);
 	if (bs < 4096 || bs > c->buf_len || (bs & (bs - 1)) || !maxb) {
 		close(fd);
@@ -168,7 +168,9 @@ static struct conn *conn_get(struct cache *k)
 			pthread_mutex_unlock(&k->lock);
 			return idle;
 		}
-		if (free_dead && (!k->last_fail_ns || keel_clock_ns(CLOCK_MONOTONIC) - k->last_fail_ns >= RECONNECT_NS)) {
+		if (free_dead &&
+		    (!k->last_fail_ns ||
+		     keel_clock_ns(CLOCK_MONOTONIC) - k->last_fail_ns >= RECONNECT_NS)) {
 			c = free_dead;
 			c->busy = true;
 			pthread_mutex_unlock(&k->lock);
@@ -237,8 +239,9 @@ static int write_mark(struct cache *k)
 /* Drop [off, off + len) of the top layer from the cache, or leave a mark. */
 static int invalidate(struct cache *k, uint64_t off, uint64_t len)
 {
-	struct keel_rcache_req q = { .op = KEEL_RCACHE_INVALIDATE, .disk_id = k->top_id,
-				     .off = off, .len = len };
+	struct keel_rcache_req q = {
+		.op = KEEL_RCACHE_INVALIDATE, .disk_id = k->top_id, .off = off, .len = len
+	};
 	struct keel_rcache_reply p;
 	int r = -ENOTCONN;
 
@@ -256,7 +259,7 @@ static int invalidate(struct cache *k, uint64_t off, uint64_t len)
 		return 0;
 	ADD(k->inval_failures, 1);
 	pthread_mutex_lock(&k->lock);
-	k->marks++;		/* before the mark: no greeting may count it swept early */
+	k->marks++; /* before the mark: no greeting may count it swept early */
 	pthread_mutex_unlock(&k->lock);
 	r = write_mark(k);
 	if (r) {
@@ -308,8 +311,9 @@ static bool hit(const struct keel_rcache_reply *p, unsigned int i)
 static void admit(struct cache *k, struct conn *c, uint64_t id, uint32_t cid, uint64_t off0,
 		  const char *out, unsigned int i, unsigned int j, uint64_t seq, bool *broken)
 {
-	struct keel_rcache_req q = { .op = KEEL_RCACHE_ADMIT, .disk_id = id, .cid = cid,
-				     .seq = seq };
+	struct keel_rcache_req q = {
+		.op = KEEL_RCACHE_ADMIT, .disk_id = id, .cid = cid, .seq = seq
+	};
 	struct keel_rcache_reply p;
 	unsigned int depth;
 	uint64_t lid;
@@ -317,7 +321,8 @@ static void admit(struct cache *k, struct conn *c, uint64_t id, uint32_t cid, ui
 	int r;
 
 	for (unsigned int b = i; b < j; b++)
-		if (keel_vfilter_disk_layer(k->f, off0 + (uint64_t)b * k->bs, &depth, &lid, &lcid) ||
+		if (keel_vfilter_disk_layer(k->f, off0 + (uint64_t)b * k->bs, &depth, &lid,
+					    &lcid) ||
 		    lid != id || lcid != cid)
 			return;
 	memcpy((char *)c->buf + (size_t)i * k->bs, out + (size_t)i * k->bs,
@@ -337,8 +342,11 @@ static int read_run(struct cache *k, struct conn *c, uint64_t id, uint32_t cid, 
 		    unsigned int n, uint64_t off, bool *broken)
 {
 	struct keel_vfilter *below = keel_vfilter_below(k->f);
-	struct keel_rcache_req q = { .op = KEEL_RCACHE_LOOKUP, .disk_id = id, .cid = cid,
-				     .off = off, .len = (uint64_t)n * k->bs };
+	struct keel_rcache_req q = { .op = KEEL_RCACHE_LOOKUP,
+				     .disk_id = id,
+				     .cid = cid,
+				     .off = off,
+				     .len = (uint64_t)n * k->bs };
 	struct keel_rcache_reply p;
 	int r;
 
@@ -404,13 +412,14 @@ static int cache_pread(struct keel_vfilter *f, void *buf, size_t len, uint64_t o
 			max = (unsigned int)((len - done) / k->bs);
 		/* the run: following blocks of the same layer (or of no layer) */
 		while (n < max) {
-			int e2 = keel_vfilter_disk_layer(f, o + (uint64_t)n * k->bs, &depth, &lid, &lcid);
+			int e2 = keel_vfilter_disk_layer(f, o + (uint64_t)n * k->bs, &depth, &lid,
+							 &lcid);
 
 			if (e2 != e || (!e && (lid != id || lcid != cid)))
 				break;
 			n++;
 		}
-		if (e)	/* no layer holds it (zeros) or an error: storage says */
+		if (e) /* no layer holds it (zeros) or an error: storage says */
 			r = keel_vfilter_pread(below, (char *)buf + done, (size_t)n * k->bs, o);
 		else
 			r = read_run(k, c, id, cid, (char *)buf + done, n, o, &broken);
@@ -486,7 +495,8 @@ static int cache_open(struct keel_vfilter *f, struct keel_vfilter_conf *conf, ch
 		r = keel_vfilter_conf_path(conf, "dirty_dir", KEEL_RCACHE_DIR "/dirty", k->dirty,
 					   sizeof(k->dirty), err, errlen);
 	if (!r)
-		r = keel_vfilter_conf_u64(conf, "connections", 4, 1, MAX_CONNS, &nconn, err, errlen);
+		r = keel_vfilter_conf_u64(conf, "connections", 4, 1, MAX_CONNS, &nconn, err,
+					  errlen);
 	if (r)
 		return r;
 	k->nconn = (unsigned int)nconn;

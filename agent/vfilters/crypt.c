@@ -32,19 +32,19 @@
 
 #include "keel/vfilter.h"
 
-#define KEY_LEN 64
-#define POOL_MAX 64		/* idle cipher contexts kept per disk */
+#define KEY_LEN	   64
+#define POOL_MAX   64 /* idle cipher contexts kept per disk */
 #define ZERO_CHUNK (1u << 20)
-#define LOCKS 64		/* stripe locks of partial-sector writes */
+#define LOCKS	   64 /* stripe locks of partial-sector writes */
 
 struct crypt {
 	unsigned char key[KEY_LEN];
 	char key_file[PATH_MAX];
-	uint64_t sector;	/* bytes per XTS data unit: 512 or 4096 */
+	uint64_t sector; /* bytes per XTS data unit: 512 or 4096 */
 	pthread_mutex_t rmw[LOCKS];
-	pthread_mutex_t lock;	/* the pools */
+	pthread_mutex_t lock; /* the pools */
 	unsigned int nidle[2];
-	EVP_CIPHER_CTX *idle[2][POOL_MAX];	/* [enc] */
+	EVP_CIPHER_CTX *idle[2][POOL_MAX]; /* [enc] */
 };
 
 /* A context with the key schedule done; only the tweak changes per sector. */
@@ -92,7 +92,7 @@ static int transform(struct crypt *c, int enc, unsigned char *out, const unsigne
 		int outl;
 
 		for (int i = 0; i < 8; i++)
-			iv[i] = (unsigned char)(lba >> (8 * i));	/* little-endian */
+			iv[i] = (unsigned char)(lba >> (8 * i)); /* little-endian */
 		if (!EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, enc) ||
 		    !EVP_CipherUpdate(ctx, out + done, &outl, in + done, (int)c->sector)) {
 			r = -EIO;
@@ -258,9 +258,10 @@ static int read_key(struct crypt *c, const char *where, char *err, size_t errlen
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
 		close(fd);
-		snprintf(err, errlen,
-			 "%s key_file: %s must be a regular file readable by its owner only (chmod 600)",
-			 where, c->key_file);
+		snprintf(
+			err, errlen,
+			"%s key_file: %s must be a regular file readable by its owner only (chmod 600)",
+			where, c->key_file);
 		return -EPERM;
 	}
 	n = read(fd, buf, sizeof(buf));
@@ -279,9 +280,10 @@ static int read_key(struct crypt *c, const char *where, char *err, size_t errlen
 			c->key[i] = (unsigned char)(hi << 4 | lo);
 		}
 	} else {
-		snprintf(err, errlen,
-			 "%s key_file: %s holds %zd bytes; an AES-256-XTS key is 64 bytes, or 128 hex digits",
-			 where, c->key_file, n);
+		snprintf(
+			err, errlen,
+			"%s key_file: %s holds %zd bytes; an AES-256-XTS key is 64 bytes, or 128 hex digits",
+			where, c->key_file, n);
 		return -EINVAL;
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
@@ -316,9 +318,10 @@ static int crypt_open(struct keel_vfilter *f, struct keel_vfilter_conf *conf, ch
 		return -EINVAL;
 	}
 	if (keel_vfilter_disk_size(f) % c->sector) {
-		snprintf(err, errlen, "%s sector_size: the disk (%" PRIu64 " bytes) is not a "
-			 "whole number of %" PRIu64 "-byte sectors", keel_vfilter_conf_where(conf),
-			 keel_vfilter_disk_size(f), c->sector);
+		snprintf(err, errlen,
+			 "%s sector_size: the disk (%" PRIu64 " bytes) is not a "
+			 "whole number of %" PRIu64 "-byte sectors",
+			 keel_vfilter_conf_where(conf), keel_vfilter_disk_size(f), c->sector);
 		return -EINVAL;
 	}
 	r = keel_vfilter_conf_path(conf, "key_file", NULL, c->key_file, sizeof(c->key_file), err,
@@ -333,7 +336,7 @@ static int crypt_open(struct keel_vfilter *f, struct keel_vfilter_conf *conf, ch
 	r = read_key(c, keel_vfilter_conf_where(conf), err, errlen);
 	if (r)
 		return r;
-	ctx = ctx_get(c, 1);	/* libcrypto accepts the key? */
+	ctx = ctx_get(c, 1); /* libcrypto accepts the key? */
 	if (!ctx) {
 		snprintf(err, errlen, "%s key_file: %s: libcrypto refused the key for AES-256-XTS",
 			 keel_vfilter_conf_where(conf), c->key_file);

@@ -37,10 +37,10 @@
 
 #include "keel/vfilter.h"
 
-#define MAGIC "KEELCRC1"
-#define HEADER 4096
-#define NSTRIPES 1024			/* block locks, by block number */
-#define MAX_EVENTS_PER_SEC 100		/* mismatch events; all are counted */
+#define MAGIC		   "KEELCRC1"
+#define HEADER		   4096
+#define NSTRIPES	   1024 /* block locks, by block number */
+#define MAX_EVENTS_PER_SEC 100	/* mismatch events; all are counted */
 
 struct header {
 	char magic[8];
@@ -55,8 +55,8 @@ struct integrity {
 	int fd;
 	unsigned char *map;
 	size_t map_len;
-	uint32_t *slot;			/* 2 per block, after the header */
-	uint32_t zero_crc, zero_crc_last;	/* of a zero block, of the last one */
+	uint32_t *slot;			  /* 2 per block, after the header */
+	uint32_t zero_crc, zero_crc_last; /* of a zero block, of the last one */
 	pthread_mutex_t stripe[NSTRIPES];
 	uint64_t verified, unverified, mismatches;
 	pthread_mutex_t ev_lock;
@@ -112,8 +112,8 @@ static void set_slots(struct integrity *g, uint64_t b, uint32_t a, uint32_t n)
 	__atomic_store_n(&g->slot[2 * b + 1], htole32(n), __ATOMIC_RELAXED);
 }
 
-static void mismatch_event(struct keel_vfilter *f, struct integrity *g, uint64_t b,
-			   uint32_t want, uint32_t got)
+static void mismatch_event(struct keel_vfilter *f, struct integrity *g, uint64_t b, uint32_t want,
+			   uint32_t got)
 {
 	time_t now = time(NULL);
 	bool send;
@@ -160,8 +160,8 @@ static int verify(struct keel_vfilter *f, struct integrity *g, uint64_t b, const
 }
 
 /* Read blocks [b0, b1] from below into @buf and check each.  Stripes locked. */
-static int read_blocks(struct keel_vfilter *f, struct integrity *g, unsigned char *buf,
-		       uint64_t b0, uint64_t b1)
+static int read_blocks(struct keel_vfilter *f, struct integrity *g, unsigned char *buf, uint64_t b0,
+		       uint64_t b1)
 {
 	uint64_t off = b0 * g->bs, end = (b1 + 1) * g->bs;
 	int r;
@@ -275,8 +275,7 @@ static int integrity_flush(struct keel_vfilter *f)
 	return r;
 }
 
-static int integrity_discard(struct keel_vfilter *f, uint64_t off, uint64_t len,
-			     unsigned int flags)
+static int integrity_discard(struct keel_vfilter *f, uint64_t off, uint64_t len, unsigned int flags)
 {
 	struct integrity *g = keel_vfilter_priv(f);
 	uint64_t b0, b1;
@@ -334,8 +333,8 @@ static json_t *check_all(struct keel_vfilter *f, struct integrity *g)
 
 		lock_range(g, b0, b1, true);
 		if (keel_vfilter_pread(keel_vfilter_below(f), buf,
-				       (b1 + 1) * g->bs > g->size ? g->size - b0 * g->bs
-								  : (b1 - b0 + 1) * g->bs,
+				       (b1 + 1) * g->bs > g->size ? g->size - b0 * g->bs :
+								    (b1 - b0 + 1) * g->bs,
 				       b0 * g->bs)) {
 			bad++;
 			json_array_append_new(where, json_pack("{s:I, s:s}", "offset",
@@ -354,8 +353,8 @@ static json_t *check_all(struct keel_vfilter *f, struct integrity *g)
 		lock_range(g, b0, b1, false);
 	}
 	free(buf);
-	return json_pack("{s:I, s:I, s:I, s:I, s:o}", "blocks", (json_int_t)g->nblocks,
-			 "verified", (json_int_t)(g->verified - v0), "unverified",
+	return json_pack("{s:I, s:I, s:I, s:I, s:o}", "blocks", (json_int_t)g->nblocks, "verified",
+			 (json_int_t)(g->verified - v0), "unverified",
 			 (json_int_t)(g->unverified - u0), "mismatched", (json_int_t)bad,
 			 "mismatches", where);
 }
@@ -375,8 +374,8 @@ static int integrity_control(struct keel_vfilter *f, const char *op, json_t *arg
 	else if (!strcmp(op, "check"))
 		*ret = check_all(f, g);
 	else {
-		snprintf(err, errlen, "filter integrity has no operation \"%s\" (known: stats, check)",
-			 op);
+		snprintf(err, errlen,
+			 "filter integrity has no operation \"%s\" (known: stats, check)", op);
 		return -EOPNOTSUPP;
 	}
 	return *ret ? 0 : -ENOMEM;
@@ -411,8 +410,7 @@ static int create_file(struct integrity *g, const char *where, char *err, size_t
 	return r;
 }
 
-static int open_file(struct integrity *g, bool rdonly, const char *where, char *err,
-		     size_t errlen)
+static int open_file(struct integrity *g, bool rdonly, const char *where, char *err, size_t errlen)
 {
 	struct header h;
 	struct stat st;
@@ -427,7 +425,8 @@ static int open_file(struct integrity *g, bool rdonly, const char *where, char *
 	}
 	if (g->fd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "%s file: cannot open %s: %s", where, g->file, strerror(errno));
+		snprintf(err, errlen, "%s file: cannot open %s: %s", where, g->file,
+			 strerror(errno));
 		return r;
 	}
 	if (pread(g->fd, &h, sizeof(h), 0) != sizeof(h) || memcmp(h.magic, MAGIC, 8)) {
@@ -441,9 +440,10 @@ static int open_file(struct integrity *g, bool rdonly, const char *where, char *
 		return -EINVAL;
 	}
 	if (le32toh(h.block_size) != g->bs) {
-		snprintf(err, errlen,
-			 "%s: offset 12: block_size %u differs from %s block_size %u (a checksum file keeps the block size it was made with)",
-			 g->file, le32toh(h.block_size), where, g->bs);
+		snprintf(
+			err, errlen,
+			"%s: offset 12: block_size %u differs from %s block_size %u (a checksum file keeps the block size it was made with)",
+			g->file, le32toh(h.block_size), where, g->bs);
 		return -EINVAL;
 	}
 	if (le64toh(h.disk_size) != g->size) {

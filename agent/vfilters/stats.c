@@ -23,7 +23,7 @@
 #include "keel/vfilter.h"
 #include "common/clock.h"
 
-#define NBUCKETS 32		/* bucket i: latency < 2^i us; the last is "more" */
+#define NBUCKETS 32 /* bucket i: latency < 2^i us; the last is "more" */
 
 enum { OP_READ, OP_WRITE, OP_FLUSH, OP_DISCARD, NOPS };
 static const char *const op_names[NOPS] = { "read", "write", "flush", "discard" };
@@ -31,7 +31,7 @@ static const char *const op_names[NOPS] = { "read", "write", "flush", "discard" 
 struct stats {
 	uint64_t hist[NOPS][NBUCKETS];
 	uint64_t total_ns[NOPS];
-	pthread_mutex_t lock;		/* the trace writer */
+	pthread_mutex_t lock; /* the trace writer */
 	struct keel_trace_writer *trace;
 	char trace_path[PATH_MAX];
 	uint64_t max_records, records, dropped;
@@ -158,8 +158,8 @@ static int stats_control(struct keel_vfilter *f, const char *op, json_t *args, j
 			lat, op_names[o],
 			json_pack("{s:I, s:f, s:I, s:I, s:o}", "count", (json_int_t)n, "mean_us",
 				  n ? (double)__atomic_load_n(&s->total_ns[o], __ATOMIC_RELAXED) /
-					      1000.0 / (double)n
-				    : 0.0,
+						  1000.0 / (double)n :
+				      0.0,
 				  "p50_lt_us", (json_int_t)quantile_us(h, n, 0.5), "p99_lt_us",
 				  (json_int_t)quantile_us(h, n, 0.99), "buckets", buckets));
 	}
@@ -171,8 +171,7 @@ static int stats_control(struct keel_vfilter *f, const char *op, json_t *args, j
 	return *ret ? 0 : -ENOMEM;
 }
 
-static int stats_open(struct keel_vfilter *f, struct keel_vfilter_conf *c, char *err,
-		      size_t errlen)
+static int stats_open(struct keel_vfilter *f, struct keel_vfilter_conf *c, char *err, size_t errlen)
 {
 	struct stats *s = calloc(1, sizeof(*s));
 	int r;

@@ -23,7 +23,7 @@
 #include "common/clock.h"
 
 struct bucket {
-	uint64_t rate;		/* per second, 0 = unlimited */
+	uint64_t rate; /* per second, 0 = unlimited */
 	double tokens, cap;
 	uint64_t last_ns;
 };
@@ -102,9 +102,9 @@ static int throttle_control(struct keel_vfilter *f, const char *op, json_t *args
 	}
 	pthread_mutex_lock(&t->lock);
 	*ret = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "iops", (json_int_t)t->io.rate, "bps",
-			 (json_int_t)t->bytes.rate, "delayed", (json_int_t)t->delayed,
-			 "waited_ns", (json_int_t)t->waited_ns, "sleeping",
-			 (json_int_t)t->sleeping, "max_sleeping", (json_int_t)t->max_sleeping);
+			 (json_int_t)t->bytes.rate, "delayed", (json_int_t)t->delayed, "waited_ns",
+			 (json_int_t)t->waited_ns, "sleeping", (json_int_t)t->sleeping,
+			 "max_sleeping", (json_int_t)t->max_sleeping);
 	pthread_mutex_unlock(&t->lock);
 	return *ret ? 0 : -ENOMEM;
 }

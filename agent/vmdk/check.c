@@ -81,8 +81,10 @@ static int read_table(struct vmdk_sparse *s, uint32_t sector, uint32_t *gt)
 
 static void check_sparse(struct vmdk_sparse *s, json_t *ext, struct check *c)
 {
-	uint64_t gb = vmdk_sparse_grain_bytes(s), ngrains = (s->h.capacity + s->h.grain - 1) / s->h.grain;
-	uint32_t *gt = malloc((size_t)s->h.gtes_per_gt * 4), *rgt = malloc((size_t)s->h.gtes_per_gt * 4);
+	uint64_t gb = vmdk_sparse_grain_bytes(s),
+		 ngrains = (s->h.capacity + s->h.grain - 1) / s->h.grain;
+	uint32_t *gt = malloc((size_t)s->h.gtes_per_gt * 4),
+		 *rgt = malloc((size_t)s->h.gtes_per_gt * 4);
 	uint32_t *used = NULL;
 	size_t nused = 0, cap = 0;
 	uint64_t allocated = 0;
@@ -93,12 +95,15 @@ static void check_sparse(struct vmdk_sparse *s, json_t *ext, struct check *c)
 	}
 	for (uint32_t t = 0; t < s->ngts; t++) {
 		if (s->rgd && !s->rgd[t] != !s->gd[t])
-			warning(c, "%s: grain directory entry %u: %u, the redundant copy %u (an "
-				"allocation was cut short)", s->path, t, s->gd[t], s->rgd[t]);
+			warning(c,
+				"%s: grain directory entry %u: %u, the redundant copy %u (an "
+				"allocation was cut short)",
+				s->path, t, s->gd[t], s->rgd[t]);
 		if (!s->gd[t])
 			continue;
 		if (read_table(s, s->gd[t], gt)) {
-			problem(c, "%s: grain table %u at sector %u: cannot be read", s->path, t, s->gd[t]);
+			problem(c, "%s: grain table %u at sector %u: cannot be read", s->path, t,
+				s->gd[t]);
 			continue;
 		}
 		if (s->rgd && s->rgd[t] && !read_table(s, s->rgd[t], rgt)) {
@@ -106,13 +111,15 @@ static void check_sparse(struct vmdk_sparse *s, json_t *ext, struct check *c)
 				if (gt[i] == rgt[i])
 					continue;
 				if (!gt[i] || !rgt[i])
-					warning(c, "%s: grain table %u entry %u maps sector %u, the "
+					warning(c,
+						"%s: grain table %u entry %u maps sector %u, the "
 						"redundant copy %u (an allocation was cut short)",
 						s->path, t, i, gt[i], rgt[i]);
 				else
-					problem(c, "%s: redundant grain table %u entry %u: %u, the "
-						"primary (sector %u) has %u", s->path, t, i, rgt[i],
-						s->gd[t], gt[i]);
+					problem(c,
+						"%s: redundant grain table %u entry %u: %u, the "
+						"primary (sector %u) has %u",
+						s->path, t, i, rgt[i], s->gd[t], gt[i]);
 			}
 		}
 		for (uint32_t i = 0; i < s->h.gtes_per_gt; i++) {
@@ -121,20 +128,24 @@ static void check_sparse(struct vmdk_sparse *s, json_t *ext, struct check *c)
 			if (!e || (e == 1 && s->zero_grain))
 				continue;
 			if (g >= ngrains) {
-				problem(c, "%s: grain table %u entry %u: maps grain %" PRIu64
-					" past the capacity", s->path, t, i, g);
+				problem(c,
+					"%s: grain table %u entry %u: maps grain %" PRIu64
+					" past the capacity",
+					s->path, t, i, g);
 				continue;
 			}
 			if (e * VMDK_SECTOR >= s->file_end) {
-				problem(c, "%s: grain table %u entry %u: grain at sector %" PRIu64
-					" is past the end of the file (%" PRIu64 " bytes)", s->path, t,
-					i, e, s->file_end);
+				problem(c,
+					"%s: grain table %u entry %u: grain at sector %" PRIu64
+					" is past the end of the file (%" PRIu64 " bytes)",
+					s->path, t, i, e, s->file_end);
 				continue;
 			}
 			if (!s->compressed && e < s->h.overhead) {
-				problem(c, "%s: grain table %u entry %u: grain at sector %" PRIu64
-					" lies in the metadata (overHead %" PRIu64 ")", s->path, t, i, e,
-					s->h.overhead);
+				problem(c,
+					"%s: grain table %u entry %u: grain at sector %" PRIu64
+					" lies in the metadata (overHead %" PRIu64 ")",
+					s->path, t, i, e, s->h.overhead);
 				continue;
 			}
 			if (nused == cap) {
@@ -167,8 +178,10 @@ out:
 
 static const char *kind_str(enum vmdk_ext_kind k)
 {
-	return k == VMDK_EXT_FLAT ? "flat" : k == VMDK_EXT_SPARSE ? "sparse" :
-	       k == VMDK_EXT_ZERO ? "zero" : "vmfs";
+	return k == VMDK_EXT_FLAT   ? "flat" :
+	       k == VMDK_EXT_SPARSE ? "sparse" :
+	       k == VMDK_EXT_ZERO   ? "zero" :
+				      "vmfs";
 }
 
 int keel_vmdk_check(const char *path, json_t *report, char *err, size_t errlen)
@@ -202,7 +215,8 @@ int keel_vmdk_check(const char *path, json_t *report, char *err, size_t errlen)
 		json_object_set_new(layer, "path", json_string(l->path));
 		json_object_set_new(layer, "cid", json_sprintf("%08x", l->desc.cid));
 		if (l->desc.parent_cid != VMDK_CID_NONE)
-			json_object_set_new(layer, "parent_cid", json_sprintf("%08x", l->desc.parent_cid));
+			json_object_set_new(layer, "parent_cid",
+					    json_sprintf("%08x", l->desc.parent_cid));
 		for (size_t i = 0; i < l->next; i++) {
 			struct vmdk_extent *e = &l->ext[i];
 			json_t *ext = json_object();

@@ -20,10 +20,10 @@
 
 #include "vmdk/vmdk_int.h"
 
-#define GRAIN 128 /* sectors: 64 KiB grains, as VMware and QEMU */
-#define GTES 512
-#define EMBEDDED_DESC 20 /* sectors kept for an embedded descriptor */
-#define SPLIT_SECTORS 4192256ULL /* 2047 MiB: a twoGbMaxExtent extent */
+#define GRAIN		   128 /* sectors: 64 KiB grains, as VMware and QEMU */
+#define GTES		   512
+#define EMBEDDED_DESC	   20		/* sectors kept for an embedded descriptor */
+#define SPLIT_SECTORS	   4192256ULL	/* 2047 MiB: a twoGbMaxExtent extent */
 #define MAX_SPARSE_SECTORS (1ULL << 32) /* 2 TiB: grain offsets are 32-bit sectors */
 
 struct created {
@@ -58,8 +58,8 @@ static void created_done(struct created *c, bool failed)
 	c->n = 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len, uint64_t off, const char *path,
-		     char *err, size_t errlen)
+static int write_all(int fd, const void *buf, size_t len, uint64_t off, const char *path, char *err,
+		     size_t errlen)
 {
 	int r = vmdk_pwrite_full(fd, buf, len, off);
 
@@ -112,8 +112,10 @@ static int create_sparse(struct created *c, const char *path, uint64_t sectors, 
 
 	if (sectors > MAX_SPARSE_SECTORS)
 		return vmdk_err(err, errlen, -EFBIG,
-				"%s: size: %" PRIu64 " bytes is more than a sparse extent holds (2 TiB): "
-				"use twoGbMaxExtentSparse", path, sectors * VMDK_SECTOR);
+				"%s: size: %" PRIu64
+				" bytes is more than a sparse extent holds (2 TiB): "
+				"use twoGbMaxExtentSparse",
+				path, sectors * VMDK_SECTOR);
 	if (desc) {
 		h.desc_off = 1;
 		h.desc_size = EMBEDDED_DESC;
@@ -253,20 +255,21 @@ static int build(const char *path, enum keel_vmdk_type type, uint64_t sectors, u
 	if (n > KEEL_VMDK_MAX_EXTENTS) {
 		r = vmdk_err(err, errlen, -EFBIG,
 			     "%s: size: %" PRIu64 " bytes needs %" PRIu64 " extents of 2047 MiB, "
-			     "more than keel's limit of %d", path, sectors * VMDK_SECTOR, n,
-			     KEEL_VMDK_MAX_EXTENTS);
+			     "more than keel's limit of %d",
+			     path, sectors * VMDK_SECTOR, n, KEEL_VMDK_MAX_EXTENTS);
 		goto out;
 	}
 	r = base_desc(&d, type, sectors, pcid, hint);
 	for (uint64_t i = 0; i < n && !r; i++) {
 		uint64_t len = split && i == n - 1 ? sectors - i * SPLIT_SECTORS :
-			       split ? SPLIT_SECTORS : sectors;
+			       split		   ? SPLIT_SECTORS :
+						     sectors;
 		char ename[NAME_MAX + 1];
 		int nlen;
 
 		if (type == KEEL_VMDK_MONOLITHIC_SPARSE)
 			nlen = snprintf(ename, sizeof(ename), "%s",
-				       strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+					strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
 		else if (type == KEEL_VMDK_MONOLITHIC_FLAT)
 			nlen = snprintf(ename, sizeof(ename), "%s-flat.vmdk", name);
 		else
@@ -274,8 +277,8 @@ static int build(const char *path, enum keel_vmdk_type type, uint64_t sectors, u
 					sparse ? 's' : 'f', i + 1);
 		if (nlen < 0 || (size_t)nlen >= sizeof(ename)) {
 			r = vmdk_err(err, errlen, -ENAMETOOLONG,
-				     "%s: the extent file names would be longer than %d bytes", path,
-				     NAME_MAX);
+				     "%s: the extent file names would be longer than %d bytes",
+				     path, NAME_MAX);
 			goto out;
 		}
 		r = vmdk_desc_add_extent(&d, VMDK_RW, len, sparse ? VMDK_EXT_SPARSE : VMDK_EXT_FLAT,
@@ -328,16 +331,20 @@ int keel_vmdk_create(const char *path, const struct keel_vmdk_create_opts *opts,
 	if (err && errlen)
 		err[0] = '\0';
 	if ((unsigned int)type > KEEL_VMDK_STREAM_OPTIMIZED)
-		return vmdk_err(err, errlen, -EINVAL, "%s: type: %d is not a createType", path, type);
+		return vmdk_err(err, errlen, -EINVAL, "%s: type: %d is not a createType", path,
+				type);
 	if (type == KEEL_VMDK_STREAM_OPTIMIZED)
-		return vmdk_err(err, errlen, -ENOTSUP,
-				"%s: type: keel reads streamOptimized disks but does not create them "
-				"(qemu-img convert -o subformat=streamOptimized does)", path);
+		return vmdk_err(
+			err, errlen, -ENOTSUP,
+			"%s: type: keel reads streamOptimized disks but does not create them "
+			"(qemu-img convert -o subformat=streamOptimized does)",
+			path);
 	if (opts->parent) {
 		if (type == KEEL_VMDK_MONOLITHIC_FLAT || type == KEEL_VMDK_TWOGB_FLAT)
 			return vmdk_err(err, errlen, -EINVAL,
 					"%s: type: a delta disk is sparse (monolithicSparse or "
-					"twoGbMaxExtentSparse), not %s", path, keel_vmdk_type_name(type));
+					"twoGbMaxExtentSparse), not %s",
+					path, keel_vmdk_type_name(type));
 		r = keel_vmdk_open(opts->parent, KEEL_VMDK_RDONLY, &parent, err, errlen);
 		if (r)
 			return r;
@@ -350,8 +357,10 @@ int keel_vmdk_create(const char *path, const struct keel_vmdk_create_opts *opts,
 					path, opts->parent, strerror(errno));
 	} else if (!size || size % VMDK_SECTOR || size > KEEL_VMDK_MAX_SIZE) {
 		return vmdk_err(err, errlen, -EINVAL,
-				"%s: size: %" PRIu64 " bytes is not a positive multiple of 512 up to "
-				"keel's limit of %llu", path, size, KEEL_VMDK_MAX_SIZE);
+				"%s: size: %" PRIu64
+				" bytes is not a positive multiple of 512 up to "
+				"keel's limit of %llu",
+				path, size, KEEL_VMDK_MAX_SIZE);
 	}
 	r = build(path, type, size / VMDK_SECTOR, pcid, hint, &c, err, errlen);
 	created_done(&c, r != 0);

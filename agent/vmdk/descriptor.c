@@ -160,7 +160,7 @@ void vmdk_desc_free(struct vmdk_desc *d)
 	memset(d, 0, sizeof(*d));
 }
 
-#define LINE_ERR(field, fmt, ...)                                                        \
+#define LINE_ERR(field, fmt, ...)                                                               \
 	vmdk_err(err, errlen, -EINVAL, "%s: descriptor line %u: %s: " fmt, name, lineno, field, \
 		 ##__VA_ARGS__)
 
@@ -174,13 +174,16 @@ static int parse_extent(struct vmdk_desc *d, char *line, const char *name, unsig
 	int r;
 
 	tok = strtok_r(line, " \t", &save);
-	access = !strcmp(tok, "RW") ? VMDK_RW : !strcmp(tok, "RDONLY") ? VMDK_RDONLY : VMDK_NOACCESS;
+	access = !strcmp(tok, "RW")	? VMDK_RW :
+		 !strcmp(tok, "RDONLY") ? VMDK_RDONLY :
+					  VMDK_NOACCESS;
 	tok = strtok_r(NULL, " \t", &save);
 	if (!tok || parse_u64(tok, 10, &sectors) || !sectors)
 		return LINE_ERR("extent size", "'%s' is not a positive number of sectors",
 				tok ? tok : "");
 	if (sectors > KEEL_VMDK_MAX_SIZE / VMDK_SECTOR)
-		return LINE_ERR("extent size", "%" PRIu64 " sectors is more than keel's limit of %llu bytes",
+		return LINE_ERR("extent size",
+				"%" PRIu64 " sectors is more than keel's limit of %llu bytes",
 				sectors, KEEL_VMDK_MAX_SIZE);
 	tok = strtok_r(NULL, " \t", &save);
 	if (!tok)
@@ -194,7 +197,8 @@ static int parse_extent(struct vmdk_desc *d, char *line, const char *name, unsig
 	else if (!strcmp(tok, "VMFS"))
 		kind = VMDK_EXT_VMFS;
 	else
-		return LINE_ERR("extent type", "'%s' is not supported (FLAT, SPARSE, ZERO, VMFS)", tok);
+		return LINE_ERR("extent type", "'%s' is not supported (FLAT, SPARSE, ZERO, VMFS)",
+				tok);
 	rest = trim(save ? save : (char *)"");
 	if (kind != VMDK_EXT_ZERO) {
 		char *q;
@@ -207,7 +211,8 @@ static int parse_extent(struct vmdk_desc *d, char *line, const char *name, unsig
 	}
 	if (*rest) {
 		if (kind != VMDK_EXT_FLAT && kind != VMDK_EXT_VMFS)
-			return LINE_ERR("extent offset", "unexpected '%s' after the file name", rest);
+			return LINE_ERR("extent offset", "unexpected '%s' after the file name",
+					rest);
 		if (parse_u64(rest, 10, &offset) || offset > KEEL_VMDK_MAX_SIZE / VMDK_SECTOR)
 			return LINE_ERR("extent offset", "'%s' is not a number of sectors", rest);
 	}
@@ -295,9 +300,11 @@ static int check_keys(struct vmdk_desc *d, const char *name, char *err, size_t e
 		d->vmfs = true;
 		d->type = KEEL_VMDK_MONOLITHIC_FLAT;
 	} else if (vmdk_type_parse(v, &d->type)) {
-		return LINE_ERR("createType", "'%s' is not supported (monolithicSparse, "
+		return LINE_ERR("createType",
+				"'%s' is not supported (monolithicSparse, "
 				"monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat, "
-				"streamOptimized, vmfs)", v);
+				"streamOptimized, vmfs)",
+				v);
 	}
 	r = parse_cid(d, "CID", &d->cid, name, err, errlen);
 	if (!r)
@@ -310,14 +317,15 @@ static int check_keys(struct vmdk_desc *d, const char *name, char *err, size_t e
 	if (d->parent_cid != VMDK_CID_NONE && !d->parent_hint)
 		return vmdk_err(err, errlen, -EINVAL,
 				"%s: descriptor: parentFileNameHint: missing, though parentCID "
-				"%08x says this is a delta disk", name, d->parent_cid);
+				"%08x says this is a delta disk",
+				name, d->parent_cid);
 	if (!d->next)
 		return vmdk_err(err, errlen, -EINVAL, "%s: descriptor: no extent lines", name);
 	return 0;
 }
 
-int vmdk_desc_parse(const char *text, size_t len, const char *name, struct vmdk_desc *d,
-		    char *err, size_t errlen)
+int vmdk_desc_parse(const char *text, size_t len, const char *name, struct vmdk_desc *d, char *err,
+		    size_t errlen)
 {
 	char line[VMDK_MAX_LINE + 1];
 	unsigned int lineno = 0;
@@ -327,8 +335,9 @@ int vmdk_desc_parse(const char *text, size_t len, const char *name, struct vmdk_
 
 	memset(d, 0, sizeof(*d));
 	if (len > KEEL_VMDK_MAX_DESCRIPTOR)
-		return vmdk_err(err, errlen, -EFBIG, "%s: descriptor: %zu bytes, more than the limit of %u",
-				name, len, KEEL_VMDK_MAX_DESCRIPTOR);
+		return vmdk_err(err, errlen, -EFBIG,
+				"%s: descriptor: %zu bytes, more than the limit of %u", name, len,
+				KEEL_VMDK_MAX_DESCRIPTOR);
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
@@ -348,22 +357,26 @@ int vmdk_desc_parse(const char *text, size_t len, const char *name, struct vmdk_
 			unsigned char c = (unsigned char)line[i];
 
 			if ((c < 0x20 && c != '\t') || c == 0x7f) {
-				r = LINE_ERR("text", "control character 0x%02x at column %zu", c, i + 1);
+				r = LINE_ERR("text", "control character 0x%02x at column %zu", c,
+					     i + 1);
 				goto fail;
 			}
 		}
 		s = trim(line);
 		if (!*s || *s == '#')
 			continue;
-		if (!strncmp(s, "RW ", 3) || !strncmp(s, "RDONLY ", 7) || !strncmp(s, "NOACCESS ", 9) ||
-		    !strncmp(s, "RW\t", 3) || !strncmp(s, "RDONLY\t", 7) || !strncmp(s, "NOACCESS\t", 9)) {
+		if (!strncmp(s, "RW ", 3) || !strncmp(s, "RDONLY ", 7) ||
+		    !strncmp(s, "NOACCESS ", 9) || !strncmp(s, "RW\t", 3) ||
+		    !strncmp(s, "RDONLY\t", 7) || !strncmp(s, "NOACCESS\t", 9)) {
 			r = parse_extent(d, s, name, lineno, err, errlen);
 			if (r)
 				goto fail;
 			total += d->ext[d->next - 1].sectors;
 			if (total > KEEL_VMDK_MAX_SIZE / VMDK_SECTOR) {
-				r = LINE_ERR("extent size", "the extents add up to more than keel's "
-					     "limit of %llu bytes", KEEL_VMDK_MAX_SIZE);
+				r = LINE_ERR("extent size",
+					     "the extents add up to more than keel's "
+					     "limit of %llu bytes",
+					     KEEL_VMDK_MAX_SIZE);
 				goto fail;
 			}
 			continue;
@@ -393,8 +406,10 @@ static const char *access_name(enum vmdk_access a)
 
 static const char *kind_name(enum vmdk_ext_kind k)
 {
-	return k == VMDK_EXT_FLAT ? "FLAT" : k == VMDK_EXT_SPARSE ? "SPARSE" :
-	       k == VMDK_EXT_ZERO ? "ZERO" : "VMFS";
+	return k == VMDK_EXT_FLAT   ? "FLAT" :
+	       k == VMDK_EXT_SPARSE ? "SPARSE" :
+	       k == VMDK_EXT_ZERO   ? "ZERO" :
+				      "VMFS";
 }
 
 static void put_kv(FILE *f, const struct vmdk_desc_kv *kv)
@@ -423,7 +438,8 @@ char *vmdk_desc_format(const struct vmdk_desc *d)
 	for (size_t i = 0; i < d->next; i++) {
 		const struct vmdk_desc_extent *e = &d->ext[i];
 
-		fprintf(f, "%s %" PRIu64 " %s", access_name(e->access), e->sectors, kind_name(e->kind));
+		fprintf(f, "%s %" PRIu64 " %s", access_name(e->access), e->sectors,
+			kind_name(e->kind));
 		if (e->file)
 			fprintf(f, " \"%s\"", e->file);
 		if (e->kind == VMDK_EXT_FLAT || e->kind == VMDK_EXT_VMFS)

@@ -43,7 +43,8 @@ static int range_check(struct keel_vmdk *disk, size_t len, uint64_t off, char *e
 {
 	if (off > disk->size || len > disk->size - off)
 		return vmdk_err(err, errlen, -EINVAL,
-				"%s: I/O of %zu bytes at %" PRIu64 " goes past the end (%" PRIu64 " bytes)",
+				"%s: I/O of %zu bytes at %" PRIu64 " goes past the end (%" PRIu64
+				" bytes)",
 				disk->path, len, off, disk->size);
 	return 0;
 }
@@ -89,8 +90,8 @@ int vmdk_layer_read(struct keel_vmdk *disk, void *vbuf, size_t len, uint64_t off
 		ssize_t got;
 
 		if (e->access == VMDK_NOACCESS)
-			return vmdk_err(err, errlen, -EACCES, "%s: extent %s is NOACCESS", disk->path,
-					e->path ? e->path : "ZERO");
+			return vmdk_err(err, errlen, -EACCES, "%s: extent %s is NOACCESS",
+					disk->path, e->path ? e->path : "ZERO");
 		switch (e->kind) {
 		case VMDK_EXT_ZERO:
 			memset(buf, 0, n);
@@ -99,8 +100,9 @@ int vmdk_layer_read(struct keel_vmdk *disk, void *vbuf, size_t len, uint64_t off
 		case VMDK_EXT_VMFS:
 			got = vmdk_pread_full(e->fd, buf, n, e->file_off + in);
 			if (got < 0)
-				return vmdk_err(err, errlen, (int)got, "%s: read at %" PRIu64 ": %s",
-						e->path, e->file_off + in, strerror((int)-got));
+				return vmdk_err(err, errlen, (int)got,
+						"%s: read at %" PRIu64 ": %s", e->path,
+						e->file_off + in, strerror((int)-got));
 			/* a flat file shortened behind our back reads as zeros past its end */
 			memset(buf + got, 0, n - (size_t)got);
 			break;
@@ -151,9 +153,9 @@ static uint64_t unmapped_run(struct vmdk_extent *e, uint64_t g, uint64_t max, ch
  * the table marks zeroed reads zeros and stays zeros; one it does not map
  * takes what the parent has there.  Only the first and last grain can be
  * partly written. */
-static int fill_from_parent(struct keel_vmdk *disk, struct vmdk_extent *e, uint64_t g,
-			    uint64_t n, char *grains, uint64_t in, size_t len, uint64_t valid,
-			    char *err, size_t errlen)
+static int fill_from_parent(struct keel_vmdk *disk, struct vmdk_extent *e, uint64_t g, uint64_t n,
+			    char *grains, uint64_t in, size_t len, uint64_t valid, char *err,
+			    size_t errlen)
 {
 	uint64_t gb = vmdk_sparse_grain_bytes(e->sparse), end = in + len;
 
@@ -190,8 +192,10 @@ static int sparse_fill_grains(struct keel_vmdk *disk, struct vmdk_extent *e, uin
 			      char *err, size_t errlen)
 {
 	uint64_t gb = vmdk_sparse_grain_bytes(e->sparse), gstart = g * gb;
-	uint64_t want = (in + len + gb - 1) / gb, max = ALLOC_RUN_BYTES / gb ? ALLOC_RUN_BYTES / gb : 1;
-	uint64_t n = unmapped_run(e, g, want < max ? want : max, err, errlen), done = 0, bytes, valid;
+	uint64_t want = (in + len + gb - 1) / gb,
+		 max = ALLOC_RUN_BYTES / gb ? ALLOC_RUN_BYTES / gb : 1;
+	uint64_t n = unmapped_run(e, g, want < max ? want : max, err, errlen), done = 0, bytes,
+		 valid;
 	char *grains;
 	int r = 0;
 
@@ -217,8 +221,8 @@ static int sparse_fill_grains(struct keel_vmdk *disk, struct vmdk_extent *e, uin
 	return r;
 }
 
-static int sparse_write(struct keel_vmdk *disk, struct vmdk_extent *e, const char *buf,
-			size_t len, uint64_t off, char *err, size_t errlen)
+static int sparse_write(struct keel_vmdk *disk, struct vmdk_extent *e, const char *buf, size_t len,
+			uint64_t off, char *err, size_t errlen)
 {
 	uint64_t gb = vmdk_sparse_grain_bytes(e->sparse);
 
@@ -252,8 +256,8 @@ static int sparse_write(struct keel_vmdk *disk, struct vmdk_extent *e, const cha
 	return 0;
 }
 
-static int layer_write(struct keel_vmdk *disk, const char *buf, size_t len, uint64_t off,
-		       char *err, size_t errlen)
+static int layer_write(struct keel_vmdk *disk, const char *buf, size_t len, uint64_t off, char *err,
+		       size_t errlen)
 {
 	int r;
 
@@ -264,8 +268,8 @@ static int layer_write(struct keel_vmdk *disk, const char *buf, size_t len, uint
 
 		if (e->access != VMDK_RW || e->kind == VMDK_EXT_ZERO)
 			return vmdk_err(err, errlen, -EROFS,
-					"%s: the extent at %" PRIu64 " (%s) is not writable", disk->path,
-					e->start, e->path ? e->path : "ZERO");
+					"%s: the extent at %" PRIu64 " (%s) is not writable",
+					disk->path, e->start, e->path ? e->path : "ZERO");
 		e->written = true;
 		if (e->kind == VMDK_EXT_SPARSE) {
 			r = sparse_write(disk, e, buf, n, in, err, errlen);
@@ -406,7 +410,8 @@ int keel_vmdk_zero(struct keel_vmdk *disk, uint64_t off, uint64_t len)
 	if (off > disk->size || len > disk->size - off) {
 		vmdk_err(err, sizeof(err), -EINVAL,
 			 "%s: zeroing %" PRIu64 " bytes at %" PRIu64 " goes past the end (%" PRIu64
-			 " bytes)", disk->path, len, off, disk->size);
+			 " bytes)",
+			 disk->path, len, off, disk->size);
 		set_last_error(disk, err);
 		return -EINVAL;
 	}

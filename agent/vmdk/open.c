@@ -77,29 +77,33 @@ static int read_descriptor(struct keel_vmdk *disk, int fd, char **ret, char *err
 	}
 	if (n == 4 && head[0] == 'K' && head[1] == 'D' && head[2] == 'M' && head[3] == 'V') {
 		/* the sparse extent owns @fd from here, failing or not */
-		r = vmdk_sparse_open(disk->path, fd, disk->writable, &disk->desc_sparse, err, errlen);
+		r = vmdk_sparse_open(disk->path, fd, disk->writable, &disk->desc_sparse, err,
+				     errlen);
 		if (r)
 			return r;
 		r = vmdk_sparse_descriptor(disk->desc_sparse, ret, err, errlen);
 		if (!r && !*ret)
-			r = vmdk_err(err, errlen, -EINVAL,
-				     "%s: offset 28: descriptorOffset: 0, this sparse extent has no "
-				     "embedded descriptor: open the descriptor file that names it",
-				     disk->path);
+			r = vmdk_err(
+				err, errlen, -EINVAL,
+				"%s: offset 28: descriptorOffset: 0, this sparse extent has no "
+				"embedded descriptor: open the descriptor file that names it",
+				disk->path);
 		return r;
 	}
 	if (n == 4 && !memcmp(head, "COWD", 4)) {
 		close(fd);
-		return vmdk_err(err, errlen, -ENOTSUP,
-				"%s: offset 0: magic: COWD (ESX vmfsSparse) extents are not supported",
-				disk->path);
+		return vmdk_err(
+			err, errlen, -ENOTSUP,
+			"%s: offset 0: magic: COWD (ESX vmfsSparse) extents are not supported",
+			disk->path);
 	}
 	if ((uint64_t)st.st_size > KEEL_VMDK_MAX_DESCRIPTOR) {
 		close(fd);
-		return vmdk_err(err, errlen, -EFBIG,
-				"%s: offset 0: magic: not a sparse extent (no KDMV), and at %lld bytes "
-				"too large for a descriptor (limit %u)", disk->path,
-				(long long)st.st_size, KEEL_VMDK_MAX_DESCRIPTOR);
+		return vmdk_err(
+			err, errlen, -EFBIG,
+			"%s: offset 0: magic: not a sparse extent (no KDMV), and at %lld bytes "
+			"too large for a descriptor (limit %u)",
+			disk->path, (long long)st.st_size, KEEL_VMDK_MAX_DESCRIPTOR);
 	}
 	text = malloc((size_t)st.st_size + 1);
 	if (!text) {
@@ -124,7 +128,8 @@ static int read_descriptor(struct keel_vmdk *disk, int fd, char **ret, char *err
 		free(text);
 		return vmdk_err(err, errlen, -EINVAL,
 				"%s: offset 0: magic: neither a sparse extent (KDMV) nor a text "
-				"descriptor", disk->path);
+				"descriptor",
+				disk->path);
 	}
 	*ret = text;
 	return 0;
@@ -160,11 +165,12 @@ static int open_extent(struct keel_vmdk *disk, size_t i, uint64_t start, char *e
 	if (d->kind == VMDK_EXT_FLAT || d->kind == VMDK_EXT_VMFS) {
 		e->fd = fd;
 		if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < e->file_off + e->len)
-			return vmdk_err(err, errlen, -EINVAL,
-					"%s: descriptor line %u: extent size: %s is %lld bytes, the "
-					"extent needs %" PRIu64 " (offset %" PRIu64 " + %" PRIu64 ")",
-					disk->path, d->line, e->path, (long long)st.st_size,
-					e->file_off + e->len, e->file_off, e->len);
+			return vmdk_err(
+				err, errlen, -EINVAL,
+				"%s: descriptor line %u: extent size: %s is %lld bytes, the "
+				"extent needs %" PRIu64 " (offset %" PRIu64 " + %" PRIu64 ")",
+				disk->path, d->line, e->path, (long long)st.st_size,
+				e->file_off + e->len, e->file_off, e->len);
 		return 0;
 	}
 	/* SPARSE: the descriptor's own file when the descriptor is embedded */
@@ -180,12 +186,14 @@ static int open_extent(struct keel_vmdk *disk, size_t i, uint64_t start, char *e
 	if (e->sparse->h.capacity < d->sectors)
 		return vmdk_err(err, errlen, -EINVAL,
 				"%s: descriptor line %u: extent size: %" PRIu64 " sectors, but %s "
-				"holds only %" PRIu64 " (header capacity)", disk->path, d->line,
-				d->sectors, e->path, e->sparse->h.capacity);
+				"holds only %" PRIu64 " (header capacity)",
+				disk->path, d->line, d->sectors, e->path, e->sparse->h.capacity);
 	if (disk->writable && e->sparse->compressed)
-		return vmdk_err(err, errlen, -EROFS,
-				"%s: %s has compressed grains (streamOptimized): keel opens it only "
-				"read only", disk->path, e->path);
+		return vmdk_err(
+			err, errlen, -EROFS,
+			"%s: %s has compressed grains (streamOptimized): keel opens it only "
+			"read only",
+			disk->path, e->path);
 	return 0;
 }
 
@@ -203,14 +211,15 @@ static int open_parent(struct keel_vmdk *disk, char *err, size_t errlen)
 	if (disk->depth + 1 >= KEEL_VMDK_MAX_CHAIN)
 		return vmdk_err(err, errlen, -ELOOP,
 				"%s: descriptor line %u: parentFileNameHint: the chain is deeper "
-				"than keel's limit of %d layers", disk->path, line, KEEL_VMDK_MAX_CHAIN);
+				"than keel's limit of %d layers",
+				disk->path, line, KEEL_VMDK_MAX_CHAIN);
 	ppath = vmdk_join(disk->dir, hint);
 	if (!ppath)
 		return vmdk_err(err, errlen, -ENOMEM, "%s: out of memory", disk->path);
 	if (stat(ppath, &st)) {
 		r = vmdk_err(err, errlen, -errno,
-			     "%s: descriptor line %u: parentFileNameHint: parent %s: %s", disk->path,
-			     line, ppath, strerror(errno));
+			     "%s: descriptor line %u: parentFileNameHint: parent %s: %s",
+			     disk->path, line, ppath, strerror(errno));
 		free(ppath);
 		return r;
 	}
@@ -218,8 +227,8 @@ static int open_parent(struct keel_vmdk *disk, char *err, size_t errlen)
 		if (l->dev == st.st_dev && l->ino == st.st_ino) {
 			r = vmdk_err(err, errlen, -ELOOP,
 				     "%s: descriptor line %u: parentFileNameHint: parent %s is "
-				     "already in the chain (%s): a loop", disk->path, line, ppath,
-				     l->path);
+				     "already in the chain (%s): a loop",
+				     disk->path, line, ppath, l->path);
 			free(ppath);
 			return r;
 		}
@@ -231,11 +240,13 @@ static int open_parent(struct keel_vmdk *disk, char *err, size_t errlen)
 	if (disk->parent->desc.cid != disk->desc.parent_cid)
 		return vmdk_err(err, errlen, -ESTALE,
 				"%s: parentCID: %08x, but the parent %s has CID %08x: the parent "
-				"changed after this delta was made", disk->path, disk->desc.parent_cid,
-				disk->parent->path, disk->parent->desc.cid);
+				"changed after this delta was made",
+				disk->path, disk->desc.parent_cid, disk->parent->path,
+				disk->parent->desc.cid);
 	if (disk->parent->size != disk->size)
 		return vmdk_err(err, errlen, -EINVAL,
-				"%s: extent size: the delta is %" PRIu64 " bytes, its parent %s %" PRIu64,
+				"%s: extent size: the delta is %" PRIu64
+				" bytes, its parent %s %" PRIu64,
 				disk->path, disk->size, disk->parent->path, disk->parent->size);
 	return 0;
 }
@@ -276,7 +287,8 @@ int vmdk_open_layer(const char *path, bool writable, unsigned int depth,
 	if (r && disk->desc_tail && !disk->desc_sparse)
 		r = vmdk_err(err, errlen, -EINVAL,
 			     "%s: offset 0: magic: neither a sparse extent (KDMV) nor a text "
-			     "descriptor", path);
+			     "descriptor",
+			     path);
 	if (r)
 		goto fail;
 	if (writable && !vmdk_desc_get(&disk->desc, "CID") &&
@@ -287,7 +299,8 @@ int vmdk_open_layer(const char *path, bool writable, unsigned int depth,
 	if (writable && disk->desc.type == KEEL_VMDK_STREAM_OPTIMIZED) {
 		r = vmdk_err(err, errlen, -EROFS,
 			     "%s: createType: streamOptimized disks are read only in keel: open "
-			     "with KEEL_VMDK_RDONLY (or convert the disk)", path);
+			     "with KEEL_VMDK_RDONLY (or convert the disk)",
+			     path);
 		goto fail;
 	}
 	disk->ext = calloc(disk->desc.next, sizeof(*disk->ext));
@@ -388,7 +401,8 @@ int vmdk_write_descriptor(struct keel_vmdk *disk, char *err, size_t errlen)
 		r = -errno;
 	if (r) {
 		unlink(tmp);
-		vmdk_err(err, errlen, r, "%s: writing the descriptor: %s", disk->path, strerror(-r));
+		vmdk_err(err, errlen, r, "%s: writing the descriptor: %s", disk->path,
+			 strerror(-r));
 	}
 out:
 	if (fd >= 0)

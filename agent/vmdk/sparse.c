@@ -21,10 +21,10 @@
 
 #include "vmdk/vmdk_int.h"
 
-#define GT_CACHE_MAX 8192 /* grain tables kept in memory per extent (16 MiB at 512 entries) */
-#define MAX_GTS (1U << 22) /* grain directory entries: 16 MiB of directory */
-#define MAX_GRAIN 2048 /* sectors: 1 MiB grains at most */
-#define MAX_GTES 512
+#define GT_CACHE_MAX 8192	/* grain tables kept in memory per extent (16 MiB at 512 entries) */
+#define MAX_GTS	     (1U << 22) /* grain directory entries: 16 MiB of directory */
+#define MAX_GRAIN    2048	/* sectors: 1 MiB grains at most */
+#define MAX_GTES     512
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -120,19 +120,22 @@ static int read_footer(struct vmdk_sparse *s, uint64_t size, char *err, size_t e
 	ssize_t n;
 
 	if (size < 3 * 512)
-		return vmdk_err(err, errlen, -EINVAL,
-				"%s: offset 56: gdOffset: at the end (streamOptimized), but the file "
-				"is only %" PRIu64 " bytes, too short for a footer", s->path, size);
+		return vmdk_err(
+			err, errlen, -EINVAL,
+			"%s: offset 56: gdOffset: at the end (streamOptimized), but the file "
+			"is only %" PRIu64 " bytes, too short for a footer",
+			s->path, size);
 	at = (size & ~(VMDK_SECTOR - 1)) - 1024;
 	n = vmdk_pread_full(s->fd, raw, sizeof(raw), at);
 	if (n != sizeof(raw))
-		return vmdk_err(err, errlen, n < 0 ? (int)n : -EIO, "%s: offset %" PRIu64
-				": footer: cannot be read", s->path, at);
+		return vmdk_err(err, errlen, n < 0 ? (int)n : -EIO,
+				"%s: offset %" PRIu64 ": footer: cannot be read", s->path, at);
 	vmdk_header_decode(raw, &f);
 	if (f.magic != VMDK_MAGIC || f.gd_off == VMDK_GD_AT_END)
 		return vmdk_err(err, errlen, -EINVAL,
 				"%s: offset %" PRIu64 ": footer: no sparse header with a grain "
-				"directory offset there (magic %08x)", s->path, at, f.magic);
+				"directory offset there (magic %08x)",
+				s->path, at, f.magic);
 	s->h = f;
 	return 0;
 }
@@ -147,16 +150,20 @@ static int check_header(struct vmdk_sparse *s, uint64_t size, char *err, size_t 
 				s->path, h->version);
 	if (!h->grain || h->grain > MAX_GRAIN || (h->grain & (h->grain - 1)))
 		return vmdk_err(err, errlen, -EINVAL,
-				"%s: offset 20: grainSize: %" PRIu64 " sectors is not a power of two "
-				"up to %d", s->path, h->grain, MAX_GRAIN);
+				"%s: offset 20: grainSize: %" PRIu64
+				" sectors is not a power of two "
+				"up to %d",
+				s->path, h->grain, MAX_GRAIN);
 	if (!h->gtes_per_gt || h->gtes_per_gt > MAX_GTES)
 		return vmdk_err(err, errlen, -EINVAL,
 				"%s: offset 44: numGTEsPerGT: %u is not between 1 and %d", s->path,
 				h->gtes_per_gt, MAX_GTES);
 	if (!h->capacity || h->capacity > KEEL_VMDK_MAX_SIZE / VMDK_SECTOR)
 		return vmdk_err(err, errlen, -EFBIG,
-				"%s: offset 12: capacity: %" PRIu64 " sectors is 0 or more than keel's "
-				"limit of %llu bytes", s->path, h->capacity, KEEL_VMDK_MAX_SIZE);
+				"%s: offset 12: capacity: %" PRIu64
+				" sectors is 0 or more than keel's "
+				"limit of %llu bytes",
+				s->path, h->capacity, KEEL_VMDK_MAX_SIZE);
 	per_gt = h->grain * h->gtes_per_gt;
 	ngts = (h->capacity + per_gt - 1) / per_gt;
 	if (ngts > MAX_GTS)
@@ -165,13 +172,14 @@ static int check_header(struct vmdk_sparse *s, uint64_t size, char *err, size_t 
 				" need %" PRIu64 " grain tables, more than keel's limit of %u",
 				s->path, h->capacity, h->grain, ngts, MAX_GTS);
 	s->ngts = (uint32_t)ngts;
-	if (h->desc_off && (h->desc_size > KEEL_VMDK_MAX_DESCRIPTOR / VMDK_SECTOR ||
-			    h->desc_off > size / VMDK_SECTOR ||
-			    h->desc_off + h->desc_size > size / VMDK_SECTOR))
-		return vmdk_err(err, errlen, -EINVAL,
-				"%s: offset 36: descriptorSize: %" PRIu64 " sectors at sector %" PRIu64
-				" go past the end of the file (%" PRIu64 " bytes) or the %u-byte limit",
-				s->path, h->desc_size, h->desc_off, size, KEEL_VMDK_MAX_DESCRIPTOR);
+	if (h->desc_off &&
+	    (h->desc_size > KEEL_VMDK_MAX_DESCRIPTOR / VMDK_SECTOR ||
+	     h->desc_off > size / VMDK_SECTOR || h->desc_off + h->desc_size > size / VMDK_SECTOR))
+		return vmdk_err(
+			err, errlen, -EINVAL,
+			"%s: offset 36: descriptorSize: %" PRIu64 " sectors at sector %" PRIu64
+			" go past the end of the file (%" PRIu64 " bytes) or the %u-byte limit",
+			s->path, h->desc_size, h->desc_off, size, KEEL_VMDK_MAX_DESCRIPTOR);
 	if ((h->flags & VMDK_FLAG_COMPRESSED) && h->compress != VMDK_COMPRESS_DEFLATE)
 		return vmdk_err(err, errlen, -ENOTSUP,
 				"%s: offset 77: compressAlgorithm: %u is not deflate (1)", s->path,
@@ -188,30 +196,34 @@ static int read_directory(struct vmdk_sparse *s, uint64_t off, const char *field
 	uint32_t *gd;
 	ssize_t n;
 
-	if (!off || off > s->file_end / VMDK_SECTOR ||
-	    off * VMDK_SECTOR + bytes > s->file_end)
+	if (!off || off > s->file_end / VMDK_SECTOR || off * VMDK_SECTOR + bytes > s->file_end)
 		return vmdk_err(err, errlen, -EINVAL,
-				"%s: offset %u: %s: sector %" PRIu64 " with %u entries is not inside "
-				"the file (%" PRIu64 " bytes)", s->path, field_at, field, off, s->ngts,
-				s->file_end);
+				"%s: offset %u: %s: sector %" PRIu64
+				" with %u entries is not inside "
+				"the file (%" PRIu64 " bytes)",
+				s->path, field_at, field, off, s->ngts, s->file_end);
 	gd = malloc(bytes);
 	if (!gd)
 		return vmdk_err(err, errlen, -ENOMEM, "%s: out of memory", s->path);
 	n = vmdk_pread_full(s->fd, gd, bytes, off * VMDK_SECTOR);
 	if (n != (ssize_t)bytes) {
 		free(gd);
-		return vmdk_err(err, errlen, n < 0 ? (int)n : -EIO, "%s: offset %" PRIu64 ": %s: "
-				"cannot be read", s->path, off * VMDK_SECTOR, field);
+		return vmdk_err(err, errlen, n < 0 ? (int)n : -EIO,
+				"%s: offset %" PRIu64 ": %s: "
+				"cannot be read",
+				s->path, off * VMDK_SECTOR, field);
 	}
 	for (uint32_t i = 0; i < s->ngts; i++) {
 		uint64_t e = le32((uint8_t *)&gd[i]);
 
 		gd[i] = (uint32_t)e;
-		if (e && (e * VMDK_SECTOR < VMDK_SECTOR || e * VMDK_SECTOR + gt_bytes > s->file_end)) {
+		if (e &&
+		    (e * VMDK_SECTOR < VMDK_SECTOR || e * VMDK_SECTOR + gt_bytes > s->file_end)) {
 			free(gd);
 			return vmdk_err(err, errlen, -EINVAL,
-					"%s: offset %" PRIu64 ": %s entry %u: grain table at sector %"
-					PRIu64 " is past the end of the file (%" PRIu64 " bytes)",
+					"%s: offset %" PRIu64
+					": %s entry %u: grain table at sector %" PRIu64
+					" is past the end of the file (%" PRIu64 " bytes)",
 					s->path, off * VMDK_SECTOR + (uint64_t)i * 4, field, i, e,
 					s->file_end);
 		}
@@ -224,8 +236,8 @@ static int load_gt(struct vmdk_sparse *s, uint32_t t, char *err, size_t errlen);
 static int check_entry(struct vmdk_sparse *s, uint32_t t, uint32_t i, uint64_t e, char *err,
 		       size_t errlen);
 
-int vmdk_sparse_open(const char *path, int fd, bool writable, struct vmdk_sparse **ret,
-		     char *err, size_t errlen)
+int vmdk_sparse_open(const char *path, int fd, bool writable, struct vmdk_sparse **ret, char *err,
+		     size_t errlen)
 {
 	struct vmdk_sparse *s;
 	uint8_t raw[512];
@@ -253,7 +265,8 @@ int vmdk_sparse_open(const char *path, int fd, bool writable, struct vmdk_sparse
 	if (n != sizeof(raw)) {
 		r = vmdk_err(err, errlen, n < 0 ? (int)n : -EINVAL,
 			     "%s: offset 0: header: the file is %" PRIu64 " bytes, a sparse header "
-			     "needs 512", path, s->file_end);
+			     "needs 512",
+			     path, s->file_end);
 		goto fail;
 	}
 	vmdk_header_decode(raw, &s->h);
@@ -336,17 +349,18 @@ int vmdk_sparse_descriptor(struct vmdk_sparse *s, char **ret, char *err, size_t 
 	return 0;
 }
 
-int vmdk_sparse_write_descriptor(struct vmdk_sparse *s, const char *text, char *err,
-				 size_t errlen)
+int vmdk_sparse_write_descriptor(struct vmdk_sparse *s, const char *text, char *err, size_t errlen)
 {
 	size_t bytes = (size_t)(s->h.desc_size * VMDK_SECTOR), len = strlen(text);
 	char *buf;
 	int r;
 
 	if (!s->h.desc_off || len >= bytes)
-		return vmdk_err(err, errlen, -ENOSPC,
-				"%s: offset 36: descriptorSize: the new descriptor (%zu bytes) does "
-				"not fit in %zu", s->path, len, bytes);
+		return vmdk_err(
+			err, errlen, -ENOSPC,
+			"%s: offset 36: descriptorSize: the new descriptor (%zu bytes) does "
+			"not fit in %zu",
+			s->path, len, bytes);
 	buf = calloc(1, bytes);
 	if (!buf)
 		return vmdk_err(err, errlen, -ENOMEM, "%s: out of memory", s->path);
@@ -373,16 +387,18 @@ static int check_entry(struct vmdk_sparse *s, uint32_t t, uint32_t i, uint64_t e
 	/* writing such a grain would overwrite the header or the tables */
 	if (!s->compressed && e < s->h.overhead)
 		return vmdk_err(err, errlen, -EIO,
-				"%s: offset %" PRIu64 ": grain table %u entry %u: grain at sector %"
-				PRIu64 " lies in the metadata (overHead %" PRIu64 " sectors)", s->path,
-				(uint64_t)s->gd[t] * VMDK_SECTOR + (uint64_t)i * 4, t, i, e,
-				s->h.overhead);
+				"%s: offset %" PRIu64
+				": grain table %u entry %u: grain at sector %" PRIu64
+				" lies in the metadata (overHead %" PRIu64 " sectors)",
+				s->path, (uint64_t)s->gd[t] * VMDK_SECTOR + (uint64_t)i * 4, t, i,
+				e, s->h.overhead);
 	if (e * VMDK_SECTOR < s->file_end)
 		return 0;
 	return vmdk_err(err, errlen, -EIO,
 			"%s: offset %" PRIu64 ": grain table %u entry %u: grain at sector %" PRIu64
-			" is past the end of the file (%" PRIu64 " bytes)", s->path,
-			(uint64_t)s->gd[t] * VMDK_SECTOR + (uint64_t)i * 4, t, i, e, s->file_end);
+			" is past the end of the file (%" PRIu64 " bytes)",
+			s->path, (uint64_t)s->gd[t] * VMDK_SECTOR + (uint64_t)i * 4, t, i, e,
+			s->file_end);
 }
 
 /* Load grain table @t (lock held); entries are checked as they are used. */
@@ -407,7 +423,8 @@ static int load_gt(struct vmdk_sparse *s, uint32_t t, char *err, size_t errlen)
 	if (n != (ssize_t)bytes) {
 		free(gt);
 		return vmdk_err(err, errlen, n < 0 ? (int)n : -EIO,
-				"%s: offset %" PRIu64 ": grain table %u: cannot be read", s->path, at, t);
+				"%s: offset %" PRIu64 ": grain table %u: cannot be read", s->path,
+				at, t);
 	}
 	for (uint32_t i = 0; i < s->h.gtes_per_gt; i++)
 		gt[i] = le32((uint8_t *)&gt[i]);
@@ -416,8 +433,7 @@ static int load_gt(struct vmdk_sparse *s, uint32_t t, char *err, size_t errlen)
 	return 0;
 }
 
-static int lookup_locked(struct vmdk_sparse *s, uint64_t g, uint64_t *ret, char *err,
-			 size_t errlen)
+static int lookup_locked(struct vmdk_sparse *s, uint64_t g, uint64_t *ret, char *err, size_t errlen)
 {
 	uint64_t t = g / s->h.gtes_per_gt;
 	int r;
@@ -450,8 +466,8 @@ int vmdk_sparse_lookup(struct vmdk_sparse *s, uint64_t g, uint64_t *ret, char *e
 
 /* A compressed grain: [lba u64][size u32][zlib data] with markers, or the
  * zlib data alone. */
-static int read_compressed(struct vmdk_sparse *s, uint64_t g, uint64_t sector, char *out,
-			   char *err, size_t errlen)
+static int read_compressed(struct vmdk_sparse *s, uint64_t g, uint64_t sector, char *out, char *err,
+			   size_t errlen)
 {
 	uint64_t gb = vmdk_sparse_grain_bytes(s), at = sector * VMDK_SECTOR, max = 2 * gb + 4096;
 	uint8_t hdr[12];
@@ -464,18 +480,23 @@ static int read_compressed(struct vmdk_sparse *s, uint64_t g, uint64_t sector, c
 	if (s->h.flags & VMDK_FLAG_MARKERS) {
 		n = vmdk_pread_full(s->fd, hdr, sizeof(hdr), at);
 		if (n != sizeof(hdr))
-			return vmdk_err(err, errlen, -EIO, "%s: offset %" PRIu64 ": grain marker: "
-					"truncated", s->path, at);
+			return vmdk_err(err, errlen, -EIO,
+					"%s: offset %" PRIu64 ": grain marker: "
+					"truncated",
+					s->path, at);
 		clen = le32(hdr + 8);
 		if (le64(hdr) != g * s->h.grain)
 			return vmdk_err(err, errlen, -EIO,
-					"%s: offset %" PRIu64 ": grain marker: lba %" PRIu64 ", the "
-					"grain table says %" PRIu64, s->path, at, le64(hdr),
-					g * s->h.grain);
+					"%s: offset %" PRIu64 ": grain marker: lba %" PRIu64
+					", the "
+					"grain table says %" PRIu64,
+					s->path, at, le64(hdr), g * s->h.grain);
 		if (!clen || clen > max)
 			return vmdk_err(err, errlen, -EIO,
-					"%s: offset %" PRIu64 ": grain marker: size %" PRIu64 " is 0 or "
-					"larger than %" PRIu64, s->path, at + 8, clen, max);
+					"%s: offset %" PRIu64 ": grain marker: size %" PRIu64
+					" is 0 or "
+					"larger than %" PRIu64,
+					s->path, at + 8, clen, max);
 		at += sizeof(hdr);
 	} else {
 		clen = s->file_end - at < max ? s->file_end - at : max;
@@ -486,14 +507,17 @@ static int read_compressed(struct vmdk_sparse *s, uint64_t g, uint64_t sector, c
 	n = vmdk_pread_full(s->fd, in, clen, at);
 	if (n < 0 || ((s->h.flags & VMDK_FLAG_MARKERS) && (uint64_t)n != clen)) {
 		free(in);
-		return vmdk_err(err, errlen, -EIO, "%s: offset %" PRIu64 ": compressed grain: "
-				"truncated", s->path, at);
+		return vmdk_err(err, errlen, -EIO,
+				"%s: offset %" PRIu64 ": compressed grain: "
+				"truncated",
+				s->path, at);
 	}
 	zr = uncompress((Bytef *)out, &outlen, in, (uLong)n);
 	free(in);
 	if (zr != Z_OK && !(zr == Z_BUF_ERROR && outlen == gb))
 		return vmdk_err(err, errlen, -EIO,
-				"%s: offset %" PRIu64 ": compressed grain %" PRIu64 ": zlib error %d",
+				"%s: offset %" PRIu64 ": compressed grain %" PRIu64
+				": zlib error %d",
 				s->path, at, g, zr);
 	memset(out + outlen, 0, gb - outlen);
 	return 0;
@@ -637,8 +661,8 @@ static int map_in_table(struct vmdk_sparse *s, uint64_t t, uint32_t idx, uint32_
  * elsewhere): new tables holding its entry, made durable, then the
  * directory entries pointing at them.  @s->lock is held on entry and
  * return, and dropped around the fdatasync. */
-static int map_in_new_table(struct vmdk_sparse *s, uint64_t t, uint32_t idx,
-			    uint32_t grain_sector, char *err, size_t errlen)
+static int map_in_new_table(struct vmdk_sparse *s, uint64_t t, uint32_t idx, uint32_t grain_sector,
+			    char *err, size_t errlen)
 {
 	uint64_t gt_sec, rgt_sec = 0;
 	int r;
@@ -705,7 +729,8 @@ int vmdk_sparse_alloc(struct vmdk_sparse *s, uint64_t g, uint64_t n, const void 
 	/* room for the grains and, at worst, new tables for each */
 	if (!r && (s->file_end + m * (gb + gt_room)) / VMDK_SECTOR > UINT32_MAX)
 		r = vmdk_err(err, errlen, -ENOSPC,
-			     "%s: full: grain offsets are 32-bit sectors (2 TiB per extent)", s->path);
+			     "%s: full: grain offsets are 32-bit sectors (2 TiB per extent)",
+			     s->path);
 	/* only allocations move file_end, and they hold alloc_lock */
 	at = s->file_end;
 	pthread_mutex_unlock(&s->lock);

@@ -27,11 +27,11 @@
 struct keel_vmdk; /* an open disk: descriptor, extents, parent chain */
 
 enum keel_vmdk_type { /* createType */
-	KEEL_VMDK_MONOLITHIC_SPARSE,
-	KEEL_VMDK_MONOLITHIC_FLAT,
-	KEEL_VMDK_TWOGB_SPARSE, /* twoGbMaxExtentSparse */
-	KEEL_VMDK_TWOGB_FLAT, /* twoGbMaxExtentFlat */
-	KEEL_VMDK_STREAM_OPTIMIZED, /* read only */
+		      KEEL_VMDK_MONOLITHIC_SPARSE,
+		      KEEL_VMDK_MONOLITHIC_FLAT,
+		      KEEL_VMDK_TWOGB_SPARSE,	  /* twoGbMaxExtentSparse */
+		      KEEL_VMDK_TWOGB_FLAT,	  /* twoGbMaxExtentFlat */
+		      KEEL_VMDK_STREAM_OPTIMIZED, /* read only */
 };
 
 struct keel_vmdk_create_opts {
@@ -43,10 +43,10 @@ struct keel_vmdk_create_opts {
 #define KEEL_VMDK_RDONLY 0x1
 
 /* Limits on what a descriptor or header may make the library allocate. */
-#define KEEL_VMDK_MAX_SIZE (64ULL << 40) /* virtual size of a disk */
-#define KEEL_VMDK_MAX_EXTENTS 4096 /* extents of one disk */
-#define KEEL_VMDK_MAX_CHAIN 32 /* layers of a delta chain, top included */
-#define KEEL_VMDK_MAX_DESCRIPTOR (1U << 20) /* bytes of descriptor text */
+#define KEEL_VMDK_MAX_SIZE	 (64ULL << 40) /* virtual size of a disk */
+#define KEEL_VMDK_MAX_EXTENTS	 4096	       /* extents of one disk */
+#define KEEL_VMDK_MAX_CHAIN	 32	       /* layers of a delta chain, top included */
+#define KEEL_VMDK_MAX_DESCRIPTOR (1U << 20)    /* bytes of descriptor text */
 
 int keel_vmdk_create(const char *path, const struct keel_vmdk_create_opts *opts, char *err,
 		     size_t errlen);
@@ -55,7 +55,7 @@ int keel_vmdk_open(const char *path, unsigned int flags, struct keel_vmdk **ret,
 void keel_vmdk_close(struct keel_vmdk *disk); /* accepts NULL */
 
 uint64_t keel_vmdk_size(const struct keel_vmdk *disk); /* virtual size, bytes */
-uint32_t keel_vmdk_cid(const struct keel_vmdk *disk); /* CID of the top layer */
+uint32_t keel_vmdk_cid(const struct keel_vmdk *disk);  /* CID of the top layer */
 enum keel_vmdk_type keel_vmdk_type(const struct keel_vmdk *disk);
 /* a ddb.* (or other descriptor) key of the top layer, NULL if absent */
 const char *keel_vmdk_ddb(const struct keel_vmdk *disk, const char *key);

@@ -22,7 +22,8 @@ int vmnet_mac_parse(const char *s, __u8 *mac)
 	char end;
 
 	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &end) != 6 || strlen(s) != 17)
+		   &end) != 6 ||
+	    strlen(s) != 17)
 		return -EINVAL;
 	for (int i = 0; i < 6; i++)
 		mac[i] = (__u8)b[i];

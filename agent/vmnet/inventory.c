@@ -30,11 +30,11 @@ struct inv_entry {
 struct inv {
 	struct inv_entry *e;
 	unsigned int n, max;
-	unsigned int errors;	/* reported one by one up to INV_MAX_ERRORS */
+	unsigned int errors; /* reported one by one up to INV_MAX_ERRORS */
 };
 
 #define INV_MAX_ERRORS 16
-#define INV_MAX_LINES 65536	/* per file: an inventory is not a log */
+#define INV_MAX_LINES  65536 /* per file: an inventory is not a log */
 
 struct vmnet_nic *vmnet_ip_owner(struct vmnet *v, const struct keel_vmnet_ip *ip)
 {
@@ -48,12 +48,11 @@ struct vmnet_nic *vmnet_ip_owner(struct vmnet *v, const struct keel_vmnet_ip *ip
 	return NULL;
 }
 
-static void inv_error(struct vmnet *v, struct inv *inv, const char *file, int line,
-		      const char *msg)
+static void inv_error(struct vmnet *v, struct inv *inv, const char *file, int line, const char *msg)
 {
 	v->inventory_errors++;
 	if (++inv->errors > INV_MAX_ERRORS)
-		return;		/* counted; the summary event says how many */
+		return; /* counted; the summary event says how many */
 	vmnet_emit(v, "vmnet.inventory_error",
 		   json_pack("{s:s, s:i, s:s}", "file", file, "line", line, "error", msg));
 }
@@ -84,10 +83,11 @@ static void parse_line(struct vmnet *v, struct inv *inv, char *line, const char 
 	line[strcspn(line, "#\n")] = '\0';
 	vm = strtok_r(line, " \t", &save);
 	if (!vm)
-		return;		/* blank or comment */
+		return; /* blank or comment */
 	mac_s = strtok_r(NULL, " \t", &save);
 	if (!mac_s || vmnet_mac_parse(mac_s, mac) < 0 || (mac[0] & 1)) {
-		inv_error(v, inv, file, lineno, "expected 'VM MAC IP [IP...]' with a unicast MAC like 52:54:00:12:34:56");
+		inv_error(v, inv, file, lineno,
+			  "expected 'VM MAC IP [IP...]' with a unicast MAC like 52:54:00:12:34:56");
 		return;
 	}
 	if (strlen(vm) >= VMNET_NAME_LEN) {
@@ -98,8 +98,8 @@ static void parse_line(struct vmnet *v, struct inv *inv, char *line, const char 
 	e = inv_find(inv, mac);
 	if (!e) {
 		if (inv->n == inv->max) {
-			snprintf(msg, sizeof(msg), "more than [vmnet] max_vms = %u NICs; line ignored",
-				 inv->max);
+			snprintf(msg, sizeof(msg),
+				 "more than [vmnet] max_vms = %u NICs; line ignored", inv->max);
 			inv_error(v, inv, file, lineno, msg);
 			return;
 		}
@@ -115,10 +115,12 @@ static void parse_line(struct vmnet *v, struct inv *inv, char *line, const char 
 			snprintf(msg, sizeof(msg), "'%.64s' is not an IP address", tok);
 			inv_error(v, inv, file, lineno, msg);
 		} else if (inv_has_ip(inv, &ip)) {
-			snprintf(msg, sizeof(msg), "%.64s is already given to another NIC; ignored", tok);
+			snprintf(msg, sizeof(msg), "%.64s is already given to another NIC; ignored",
+				 tok);
 			inv_error(v, inv, file, lineno, msg);
 		} else if (e->n_ips == VMNET_NIC_IPS) {
-			snprintf(msg, sizeof(msg), "more than %d addresses for one NIC", VMNET_NIC_IPS);
+			snprintf(msg, sizeof(msg), "more than %d addresses for one NIC",
+				 VMNET_NIC_IPS);
 			inv_error(v, inv, file, lineno, msg);
 		} else {
 			e->ips[e->n_ips++] = ip;
@@ -133,9 +135,10 @@ static void read_dir(struct vmnet *v, struct inv *inv)
 	char path[PATH_MAX + 256], line[1024];
 	int n;
 
-	n = scandir(dir, &names, NULL, alphasort);	/* sorted: the result never depends on readdir order */
+	n = scandir(dir, &names, NULL,
+		    alphasort); /* sorted: the result never depends on readdir order */
 	if (n < 0)
-		return;		/* no inventory: every address is learned */
+		return; /* no inventory: every address is learned */
 	for (int i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
 		size_t len = strlen(name);
@@ -176,10 +179,10 @@ void vmnet_inventory_load(struct vmnet *v)
 	read_dir(v, &inv);
 	if (inv.errors && v->inventory_applied) {
 		vmnet_emit(v, "vmnet.inventory",
-			   json_pack("{s:s, s:i, s:i, s:b}", "dir", v->cfg->inventory_dir,
-				     "nics", (int)inv.n, "errors", (int)inv.errors, "applied", 0));
+			   json_pack("{s:s, s:i, s:i, s:b}", "dir", v->cfg->inventory_dir, "nics",
+				     (int)inv.n, "errors", (int)inv.errors, "applied", 0));
 		free(inv.e);
-		return;		/* the previous reading stays in force */
+		return; /* the previous reading stays in force */
 	}
 	v->inventory_applied = true;
 	/* what the inventory no longer says */
@@ -256,15 +259,17 @@ int vmnet_inventory_open(struct vmnet *v, char *why, size_t len)
 	(void)len;
 	if (dir[0]) {
 		fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (fd >= 0 && inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
-						 IN_MOVED_FROM | IN_DELETE) >= 0) {
-			v->inotify_watch = (struct keel_watch){ .fd = fd, .cb = on_inotify, .data = v };
+		if (fd >= 0 && inotify_add_watch(fd, dir,
+						 IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+							 IN_DELETE) >= 0) {
+			v->inotify_watch =
+				(struct keel_watch){ .fd = fd, .cb = on_inotify, .data = v };
 			if (keel_watch_add(v->d, &v->inotify_watch, EPOLLIN) < 0) {
 				close(fd);
 				v->inotify_watch.fd = 0;
 			}
 		} else if (fd >= 0) {
-			close(fd);	/* no directory (yet): nothing to watch */
+			close(fd); /* no directory (yet): nothing to watch */
 		}
 	}
 	vmnet_inventory_load(v);

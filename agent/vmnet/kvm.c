@@ -25,7 +25,7 @@
 
 struct kvm_probe {
 	const char *func;
-	bool ret;		/* a kretprobe */
+	bool ret; /* a kretprobe */
 };
 
 /* creation: the return of kvm_create_vm() says it succeeded */
@@ -49,11 +49,11 @@ static int on_kvm_record(void *ctx, void *data, size_t size)
 		return 0;
 	snprintf(comm, sizeof(comm), "%.16s", r->comm);
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)r->vm_id);
-	vmnet_kvm_event(v, r->kind == KEEL_VMNET_KVM_CREATE, (int)r->vm_pid,
-			json_pack("{s:s, s:i, s:i, s:s, s:s, s:s}", "source", "kprobe", "by_pid",
-				  (int)r->pid, "by_tid", (int)r->tid, "comm", comm, "vm_id", id,
-				  "function", r->kind == KEEL_VMNET_KVM_CREATE ?
-				  v->kvm_create_fn : v->kvm_destroy_fn));
+	vmnet_kvm_event(
+		v, r->kind == KEEL_VMNET_KVM_CREATE, (int)r->vm_pid,
+		json_pack("{s:s, s:i, s:i, s:s, s:s, s:s}", "source", "kprobe", "by_pid",
+			  (int)r->pid, "by_tid", (int)r->tid, "comm", comm, "vm_id", id, "function",
+			  r->kind == KEEL_VMNET_KVM_CREATE ? v->kvm_create_fn : v->kvm_destroy_fn));
 	return 0;
 }
 
@@ -76,8 +76,8 @@ static int read_kvm_dropped(void *ctx, __u64 *ret_total)
 }
 
 static struct bpf_link *attach_one(struct bpf_program *entry, struct bpf_program *ret,
-				   const struct kvm_probe *p, size_t n, const char **fn,
-				   char *err, size_t len)
+				   const struct kvm_probe *p, size_t n, const char **fn, char *err,
+				   size_t len)
 {
 	struct bpf_link *l;
 
@@ -97,8 +97,8 @@ static void set_source(struct vmnet *v, const char *source, const char *reason)
 	snprintf(v->kvm_source, sizeof(v->kvm_source), "%s", source);
 	snprintf(v->kvm_reason, sizeof(v->kvm_reason), "%s", reason);
 	vmnet_emit(v, "vmnet.kvm_source",
-		   json_pack("{s:s, s:s, s:s, s:s}", "source", source, "create",
-			     v->kvm_create_fn, "destroy", v->kvm_destroy_fn, "reason", reason));
+		   json_pack("{s:s, s:s, s:s, s:s}", "source", source, "create", v->kvm_create_fn,
+			     "destroy", v->kvm_destroy_fn, "reason", reason));
 }
 
 /*
@@ -116,7 +116,8 @@ void vmnet_kvm_attach(struct vmnet *v)
 		return;
 	v->kvm_create_fn = v->kvm_destroy_fn = "";
 	if (access("/sys/module/kvm", F_OK)) {
-		set_source(v, "uevent", "the kvm module is not loaded; kprobes are tried when it is");
+		set_source(v, "uevent",
+			   "the kvm module is not loaded; kprobes are tried when it is");
 		return;
 	}
 	skel = vmnet_kvm_bpf__open();
@@ -134,20 +135,24 @@ void vmnet_kvm_attach(struct vmnet *v)
 	v->kvm_links[0] = attach_one(skel->progs.vmnet_kvm_init, skel->progs.vmnet_kvm_created,
 				     create_probes, 2, &cfn, err, sizeof(err));
 	if (!v->kvm_links[0]) {
-		snprintf(why, sizeof(why), "no KVM creation function could be probed (last: %s)", err);
+		snprintf(why, sizeof(why), "no KVM creation function could be probed (last: %s)",
+			 err);
 		goto fallback;
 	}
-	v->kvm_links[1] = attach_one(skel->progs.vmnet_kvm_destroy, NULL, destroy_probes, 2,
-				     &dfn, err, sizeof(err));
+	v->kvm_links[1] = attach_one(skel->progs.vmnet_kvm_destroy, NULL, destroy_probes, 2, &dfn,
+				     err, sizeof(err));
 	if (!v->kvm_links[1]) {
-		snprintf(why, sizeof(why), "no KVM destruction function could be probed (last: %s)", err);
+		snprintf(why, sizeof(why), "no KVM destruction function could be probed (last: %s)",
+			 err);
 		goto fallback;
 	}
-	v->kvm_skel = skel;	/* before the ring buffer's drop timer reads its counters */
-	v->kvm_rb = (struct keel_ringbuf){ .subsystem = "vmnet", .drop_event = "vmnet.kvm_dropped",
-					   .read_dropped = read_kvm_dropped, .woken = on_kvm_rb };
-	if (keel_ringbuf_open(&v->kvm_rb, v->d, skel->maps.vmnet_kvm_events, on_kvm_record, v,
-			      why, sizeof(why)))
+	v->kvm_skel = skel; /* before the ring buffer's drop timer reads its counters */
+	v->kvm_rb = (struct keel_ringbuf){ .subsystem = "vmnet",
+					   .drop_event = "vmnet.kvm_dropped",
+					   .read_dropped = read_kvm_dropped,
+					   .woken = on_kvm_rb };
+	if (keel_ringbuf_open(&v->kvm_rb, v->d, skel->maps.vmnet_kvm_events, on_kvm_record, v, why,
+			      sizeof(why)))
 		goto fallback;
 	v->kvm_create_fn = cfn;
 	v->kvm_destroy_fn = dfn;

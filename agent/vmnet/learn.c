@@ -81,9 +81,9 @@ static void conflict(struct vmnet *v, const struct keel_vmnet_record *r, const c
 	if (owner)
 		vmnet_mac_str(owner->mac, om);
 	vmnet_ip_str((const struct keel_vmnet_ip *)r->ip, ip, sizeof(ip));
-	vmnet_emit(v, "vm.conflict", json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "mac", m, "ip",
-					       ip, "port", port, "owner_mac", om, "owner_vm",
-					       owner ? owner->vm : "", "reason", why));
+	vmnet_emit(v, "vm.conflict",
+		   json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "mac", m, "ip", ip, "port", port,
+			     "owner_mac", om, "owner_vm", owner ? owner->vm : "", "reason", why));
 }
 
 void vmnet_learn(struct vmnet *v, const struct keel_vmnet_record *r)
@@ -100,8 +100,10 @@ void vmnet_learn(struct vmnet *v, const struct keel_vmnet_record *r)
 	n = vmnet_nic_find(v, r->mac);
 	/* a VM's first frames on its port, or its GARP after a migration */
 	if (!n || n->state != NIC_HERE)
-		vmnet_arrive(v, r->mac, (int)r->ifindex, r->kind == KEEL_VMNET_GARP ? "garp" :
-			     vmnet_source_name(source_of(r->kind)), r->hdr.time_ns);
+		vmnet_arrive(v, r->mac, (int)r->ifindex,
+			     r->kind == KEEL_VMNET_GARP ? "garp" :
+							  vmnet_source_name(source_of(r->kind)),
+			     r->hdr.time_ns);
 	n = vmnet_nic_find(v, r->mac);
 	if (!n || n->state != NIC_HERE)
 		return;
@@ -135,19 +137,20 @@ void vmnet_learn(struct vmnet *v, const struct keel_vmnet_record *r)
 	vmnet_port_nics(v, n->port, &learned);
 	if (learned >= v->cfg->port_max_ips) {
 		v->refused++;
-		vmnet_emit(v, "vmnet.limit", json_pack("{s:s, s:s, s:s, s:s, s:I}", "what",
-						       "port_ips", "mac", m, "ip", ips, "port",
-						       p->name, "max",
-						       (json_int_t)v->cfg->port_max_ips));
+		vmnet_emit(v, "vmnet.limit",
+			   json_pack("{s:s, s:s, s:s, s:s, s:I}", "what", "port_ips", "mac", m,
+				     "ip", ips, "port", p->name, "max",
+				     (json_int_t)v->cfg->port_max_ips));
 		return;
 	}
 	err = vmnet_nic_add_ip(v, n, ip, source_of(r->kind));
 	if (err) {
-		vmnet_emit(v, "vmnet.limit", json_pack("{s:s, s:s, s:s, s:i}", "what", "ips_per_nic",
-						       "mac", m, "ip", ips, "max", VMNET_NIC_IPS));
+		vmnet_emit(v, "vmnet.limit",
+			   json_pack("{s:s, s:s, s:s, s:i}", "what", "ips_per_nic", "mac", m, "ip",
+				     ips, "max", VMNET_NIC_IPS));
 		return;
 	}
-	vmnet_emit(v, "vm.learn", json_pack("{s:s, s:s, s:s, s:s, s:s}", "mac", m, "vm", n->vm,
-					    "ip", ips, "port", p->name, "source",
-					    vmnet_source_name(source_of(r->kind))));
+	vmnet_emit(v, "vm.learn",
+		   json_pack("{s:s, s:s, s:s, s:s, s:s}", "mac", m, "vm", n->vm, "ip", ips, "port",
+			     p->name, "source", vmnet_source_name(source_of(r->kind))));
 }

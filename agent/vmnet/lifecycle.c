@@ -171,7 +171,7 @@ static void on_kvm_event(struct vmnet *v, const char *event, int pid)
 	bool create = !strcmp(event, "create");
 
 	if (v->kvm_skel)
-		return;		/* the kprobes report it, with more detail */
+		return; /* the kprobes report it, with more detail */
 	if (create || !strcmp(event, "destroy"))
 		vmnet_kvm_event(v, create, pid, json_pack("{s:s}", "source", "uevent"));
 }
@@ -201,7 +201,8 @@ static void on_uevent(struct keel_watch *w, uint32_t events)
 		if (strncmp(buf, "change@", 7))
 			continue;
 		for (p = buf; p < buf + n; p += strlen(p) + 1) {
-			if (!strcmp(p, "DEVNAME=kvm") || !strcmp(p, "DEVPATH=/devices/virtual/misc/kvm"))
+			if (!strcmp(p, "DEVNAME=kvm") ||
+			    !strcmp(p, "DEVPATH=/devices/virtual/misc/kvm"))
 				kvm = true;
 			else if (!strncmp(p, "EVENT=", 6))
 				event = p + 6;
@@ -219,8 +220,7 @@ int vmnet_uevent_open(struct vmnet *v, char *why, size_t len)
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 };
 	int fd, err;
 
-	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-		    NETLINK_KOBJECT_UEVENT);
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		snprintf(why, len, "opening the kernel uevent socket for KVM events: %s",

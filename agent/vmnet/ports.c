@@ -80,9 +80,9 @@ static void port_add(struct vmnet *v, int ifindex, const char *name, const __u8 
 			p = &v->ports[i];
 	if (!p) {
 		v->refused++;
-		vmnet_emit(v, "vmnet.limit", json_pack("{s:s, s:s, s:I}", "what", "ports",
-						       "port", name, "max",
-						       (json_int_t)v->max_ports));
+		vmnet_emit(v, "vmnet.limit",
+			   json_pack("{s:s, s:s, s:I}", "what", "ports", "port", name, "max",
+				     (json_int_t)v->max_ports));
 		return;
 	}
 	memset(p, 0, sizeof(*p));
@@ -122,7 +122,7 @@ static void port_del(struct vmnet *v, int ifindex)
 	vmnet_emit(v, "vmnet.port_remove",
 		   json_pack("{s:s, s:i}", "port", p->name, "ifindex", ifindex));
 	vmnet_port_gone(v, ifindex);
-	p->used = false;	/* the kernel removed its filters with the device */
+	p->used = false; /* the kernel removed its filters with the device */
 }
 
 /* IFLA_INFO_KIND inside IFLA_LINKINFO, or "" (a device without link ops) */
@@ -163,7 +163,7 @@ static void on_link(struct vmnet *v, struct nlmsghdr *nh)
 	if (vmnet_port_name_matches(v, name))
 		port_add(v, ifi->ifi_index, name, mac, kind);
 	else if (vmnet_port_find(v, ifi->ifi_index))
-		port_del(v, ifi->ifi_index);	/* renamed away from the patterns */
+		port_del(v, ifi->ifi_index); /* renamed away from the patterns */
 }
 
 static void on_fdb(struct vmnet *v, struct nlmsghdr *nh)
@@ -177,7 +177,7 @@ static void on_fdb(struct vmnet *v, struct nlmsghdr *nh)
 
 	if (nd->ndm_family != AF_BRIDGE || nh->nlmsg_type != RTM_NEWNEIGH ||
 	    (nd->ndm_state & (NUD_PERMANENT | NUD_NOARP)))
-		return;		/* local and static entries are not VMs */
+		return; /* local and static entries are not VMs */
 	for (rta = RTM_RTA(nd); RTA_OK(rta, rtlen); rta = RTA_NEXT(rta, rtlen))
 		if (rta->rta_type == NDA_LLADDR && RTA_PAYLOAD(rta) == 6)
 			mac = RTA_DATA(rta);
@@ -204,7 +204,7 @@ static void on_addr(struct vmnet *v, struct nlmsghdr *nh)
 	bool have = false;
 
 	if (ifa->ifa_scope >= RT_SCOPE_LINK)
-		return;		/* host and link scope never cross the uplink filter */
+		return; /* host and link scope never cross the uplink filter */
 	for (rta = IFA_RTA(ifa); RTA_OK(rta, rtlen); rta = RTA_NEXT(rta, rtlen)) {
 		if (rta->rta_type != IFA_LOCAL && rta->rta_type != IFA_ADDRESS)
 			continue;
@@ -217,7 +217,7 @@ static void on_addr(struct vmnet *v, struct nlmsghdr *nh)
 			have = true;
 		}
 		if (rta->rta_type == IFA_LOCAL)
-			break;	/* IFA_LOCAL is the address on point-to-point links */
+			break; /* IFA_LOCAL is the address on point-to-point links */
 	}
 	if (!have)
 		return;
@@ -260,7 +260,8 @@ static int dump(struct vmnet *v, int type, int family)
 		struct ndmsg nd;
 	} req = { .nh = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg)),
 			  .nlmsg_type = (__u16)type,
-			  .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+			  .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			  .nlmsg_seq = 1 },
 		  .nd = { .ndm_family = (__u8)family } };
 	char *buf = malloc(NL_BUF);
 	int fd, err = 0;
@@ -326,7 +327,8 @@ static void on_rtnl(struct keel_watch *w, uint32_t events)
 
 		if (n < 0 && errno == ENOBUFS) {
 			/* the kernel dropped notifications: read the state again */
-			vmnet_emit(v, "vmnet.resync", json_pack("{s:s}", "reason", "rtnetlink overrun"));
+			vmnet_emit(v, "vmnet.resync",
+				   json_pack("{s:s}", "reason", "rtnetlink overrun"));
 			resync(v);
 			continue;
 		}
@@ -347,7 +349,8 @@ int vmnet_rtnl_open(struct vmnet *v, char *why, size_t len)
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
-		snprintf(why, len, "opening an rtnetlink socket for port events: %s", strerror(-err));
+		snprintf(why, len, "opening an rtnetlink socket for port events: %s",
+			 strerror(-err));
 		if (fd >= 0)
 			close(fd);
 		return err;
@@ -361,7 +364,8 @@ int vmnet_rtnl_open(struct vmnet *v, char *why, size_t len)
 	}
 	err = resync(v);
 	if (err) {
-		snprintf(why, len, "reading links, addresses and the bridge FDB: %s", strerror(-err));
+		snprintf(why, len, "reading links, addresses and the bridge FDB: %s",
+			 strerror(-err));
 		return err;
 	}
 	return 0;

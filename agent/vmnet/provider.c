@@ -33,10 +33,10 @@
 
 #include "vmnet/vmnet.h"
 
-#define MAX_ARGS 64
-#define ARG_LEN 512
-#define SPAWN_REQ_SIZE 16384	/* expanded arguments and KEEL_* variables */
-#define STATE_SAVE_NS (100 * 1000000ULL)
+#define MAX_ARGS       64
+#define ARG_LEN	       512
+#define SPAWN_REQ_SIZE 16384 /* expanded arguments and KEEL_* variables */
+#define STATE_SAVE_NS  (100 * 1000000ULL)
 
 struct hook_vars {
 	const char *action, *ip, *mac, *vm, *port, *host;
@@ -89,8 +89,8 @@ static int spawn(struct vmnet *v, struct vmnet_wl *w, int action)
 
 	vmnet_ip_str(&w->ip, ip, sizeof(ip));
 	vmnet_mac_str(w->mac, mac);
-	hv = (struct hook_vars){ action ? "add" : "remove", ip, mac, w->vm,
-				 n ? n->port_name : "", v->d->host };
+	hv = (struct hook_vars){ action ? "add" : "remove", ip,	       mac, w->vm,
+				 n ? n->port_name : "",	    v->d->host };
 	r = vmnet_spawn_req_new((unsigned int)(w - v->wl), v->spawn_seq + 1, SPAWN_REQ_SIZE);
 	if (!r)
 		return -ENOMEM;
@@ -126,7 +126,7 @@ static int spawn(struct vmnet *v, struct vmnet_wl *w, int action)
 	w->running_action = action;
 	w->pidfd = w->errfd = -1;
 	w->started_pid = 0;
-	w->kill_at = 0;		/* armed once the child exists */
+	w->kill_at = 0; /* armed once the child exists */
 	return 0;
 }
 
@@ -139,7 +139,7 @@ static void read_stderr(struct vmnet_wl *w, char *out, size_t len)
 	while ((n = read(w->errfd, buf + total, sizeof(buf) - 1 - (size_t)total)) > 0) {
 		total += n;
 		if ((size_t)total == sizeof(buf) - 1)
-			total = 0;	/* keep the tail */
+			total = 0; /* keep the tail */
 	}
 	buf[total] = '\0';
 	while (total > 0 && buf[total - 1] == '\n')
@@ -236,18 +236,17 @@ static void spawn_failed(struct vmnet *v, struct vmnet_wl *w, int err, uint64_t 
 	char ip[64];
 
 	vmnet_ip_str(&w->ip, ip, sizeof(ip));
-	snprintf(w->error, sizeof(w->error), "cannot run '%.120s': %s",
-		 v->cfg->provider_command, strerror(-err));
+	snprintf(w->error, sizeof(w->error), "cannot run '%.120s': %s", v->cfg->provider_command,
+		 strerror(-err));
 	w->attempts++;
-	w->running_action = w->want;	/* what was tried: a new change resets */
-	w->failed = v->cfg->provider_retries &&
-		    w->attempts >= v->cfg->provider_retries;
+	w->running_action = w->want; /* what was tried: a new change resets */
+	w->failed = v->cfg->provider_retries && w->attempts >= v->cfg->provider_retries;
 	w->retry_at = now + (uint64_t)v->cfg->provider_backoff_ms * 64 * 1000000ULL;
 	v->provider_errors++;
 	vmnet_emit(v, "eni.provider_error",
 		   json_pack("{s:s, s:s, s:i, s:s, s:b, s:I}", "ip", ip, "action",
-			     w->want ? "add" : "remove", "attempt", (int)w->attempts,
-			     "error", w->error, "failed", w->failed, "retry_in_ms",
+			     w->want ? "add" : "remove", "attempt", (int)w->attempts, "error",
+			     w->error, "failed", w->failed, "retry_in_ms",
 			     (json_int_t)v->cfg->provider_backoff_ms * 64));
 }
 
@@ -280,7 +279,7 @@ static void spawned(struct vmnet *v, const struct vmnet_spawn_result *res, uint6
 	w->kill_at = now + (uint64_t)v->cfg->provider_timeout_ms * 1000000ULL;
 	w->watch = (struct keel_watch){ .fd = w->pidfd, .cb = on_exit_cb, .data = v };
 	if (keel_watch_add(v->d, &w->watch, EPOLLIN) < 0)
-		kill(-res->pid, SIGKILL);	/* cannot watch it: reaped at stop */
+		kill(-res->pid, SIGKILL); /* cannot watch it: reaped at stop */
 }
 
 static void on_spawned(struct keel_watch *watch, uint32_t events)
@@ -301,9 +300,9 @@ int vmnet_provider_start(struct vmnet *v, char *why, size_t len)
 	int fd, err;
 
 	if (!v->cfg->provider_command[0])
-		return 0;	/* no hook: nothing to spawn */
-	err = vmnet_spawner_start(&v->spawner, v->cfg->provider_queue,
-				  (int)v->cfg->provider_nice, &fd);
+		return 0; /* no hook: nothing to spawn */
+	err = vmnet_spawner_start(&v->spawner, v->cfg->provider_queue, (int)v->cfg->provider_nice,
+				  &fd);
 	if (err) {
 		snprintf(why, len, "starting the provider hook's spawner thread: %s",
 			 strerror(-err));
@@ -339,7 +338,7 @@ void vmnet_provider_kick(struct vmnet *v, uint64_t now)
 			continue;
 		if (w->running) {
 			if (!w->spawning && w->kill_at > 1 && w->kill_at <= now) {
-				w->kill_at = 1;	/* marks the timeout for hook_done */
+				w->kill_at = 1; /* marks the timeout for hook_done */
 				pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0);
 				if (w->started_pid > 0)
 					kill(-w->started_pid, SIGKILL);
@@ -356,16 +355,16 @@ void vmnet_provider_kick(struct vmnet *v, uint64_t now)
 			continue;
 		}
 		if (!v->spawner)
-			continue;	/* not started yet, or stopping: stays pending */
+			continue; /* not started yet, or stopping: stays pending */
 		if (w->attempts && w->running_action != (int)w->want) {
-			w->failed = false;	/* a new change: a fresh budget, now */
+			w->failed = false; /* a new change: a fresh budget, now */
 			w->attempts = 0;
 			w->retry_at = 0;
 		}
 		if (w->retry_at > now || v->running_hooks >= v->cfg->provider_max_running)
 			continue;
 		if (v->defer_hooks)
-			continue;	/* the loop kicks again after the batch */
+			continue; /* the loop kicks again after the batch */
 		err = full ? -EAGAIN : spawn(v, w, w->want);
 		if (err == -EAGAIN) {
 			char ip[64];
@@ -398,7 +397,7 @@ uint64_t vmnet_provider_deadline(struct vmnet *v)
 {
 	uint64_t next = UINT64_MAX;
 
-	if (v->retry_soon)	/* the spawn queue was full: look again shortly */
+	if (v->retry_soon) /* the spawn queue was full: look again shortly */
 		next = vmnet_now_mono() + 10 * 1000000ULL;
 	if (v->state_save_at && v->state_save_at < next)
 		next = v->state_save_at;
@@ -409,8 +408,8 @@ uint64_t vmnet_provider_deadline(struct vmnet *v)
 			continue;
 		if (w->running && !w->spawning && w->kill_at > 1 && w->kill_at < next)
 			next = w->kill_at;
-		else if (!w->running && w->confirmed != (int)w->want &&
-			 w->retry_at && w->retry_at < next)
+		else if (!w->running && w->confirmed != (int)w->want && w->retry_at &&
+			 w->retry_at < next)
 			next = w->retry_at;
 	}
 	return next;
@@ -436,7 +435,7 @@ void vmnet_provider_stop(struct vmnet *v)
 			continue;
 		w->running = false;
 		if (w->spawning || w->pidfd < 0) {
-			w->spawning = false;	/* never started */
+			w->spawning = false; /* never started */
 			continue;
 		}
 		kill(-w->started_pid, SIGKILL);

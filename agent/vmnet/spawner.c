@@ -36,7 +36,7 @@ struct vmnet_spawn_req {
 	uint64_t seq;
 	int argc, envc;
 	size_t used, size;
-	char buf[];		/* argc then envc NUL-terminated strings */
+	char buf[]; /* argc then envc NUL-terminated strings */
 };
 
 struct vmnet_spawner {
@@ -46,8 +46,8 @@ struct vmnet_spawner {
 	struct vmnet_spawn_req *head, *tail;
 	unsigned int count, cap;
 	bool stop;
-	int nice;		/* of the thread, so of every hook */
-	int rfd, wfd;		/* results: the loop reads rfd */
+	int nice;     /* of the thread, so of every hook */
+	int rfd, wfd; /* results: the loop reads rfd */
 };
 
 struct vmnet_spawn_req *vmnet_spawn_req_new(unsigned int slot, uint64_t seq, size_t size)
@@ -70,7 +70,7 @@ int vmnet_spawn_req_add(struct vmnet_spawn_req *r, bool env, const char *s)
 	if (r->used + n > r->size || (env ? r->envc : r->argc) >= 64)
 		return -E2BIG;
 	if (!env && r->envc)
-		return -EINVAL;		/* arguments come first */
+		return -EINVAL; /* arguments come first */
 	memcpy(r->buf + r->used, s, n);
 	r->used += n;
 	if (env)

@@ -13,15 +13,14 @@
 
 #include "vmnet/vmnet.h"
 
-#define VMNET_TC_HANDLE 0x6b6c	/* "kl" */
-#define VMNET_TC_PRIO 0x6b
+#define VMNET_TC_HANDLE 0x6b6c /* "kl" */
+#define VMNET_TC_PRIO	0x6b
 
 static int attach_one(int ifindex, enum bpf_tc_attach_point where, int fd)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VMNET_TC_HANDLE,
-			    .priority = VMNET_TC_PRIO, .prog_fd = fd,
-			    .flags = BPF_TC_F_REPLACE);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = VMNET_TC_HANDLE, .priority = VMNET_TC_PRIO,
+			    .prog_fd = fd, .flags = BPF_TC_F_REPLACE);
 
 	return bpf_tc_attach(&hook, &opts);
 }

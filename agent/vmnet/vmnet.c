@@ -23,7 +23,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	struct vmnet_nic *n;
 
 	if (size < sizeof(*r) || r->hdr.type != KEEL_EV_VMNET)
-		return 0;	/* a newer BPF object than this keeld: skip */
+		return 0; /* a newer BPF object than this keeld: skip */
 	switch (r->kind) {
 	case KEEL_VMNET_RARP:
 		vmnet_arrive(v, r->mac, (int)r->ifindex, "rarp", r->hdr.time_ns);
@@ -79,9 +79,9 @@ static int vmnet_open(struct keel_subsys *s, char *why, size_t len)
 	v->max_nics = cfg->max_vms;
 	v->max_ports = cfg->max_ports;
 	v->max_wl = cfg->max_ips;
-	v->learn = !strcmp(cfg->learn, "any")     ? LEARN_ANY :
-		   !strcmp(cfg->learn, "first")   ? LEARN_FIRST :
-							  LEARN_INVENTORY;
+	v->learn = !strcmp(cfg->learn, "any")	? LEARN_ANY :
+		   !strcmp(cfg->learn, "first") ? LEARN_FIRST :
+						  LEARN_INVENTORY;
 	v->nics = calloc(v->max_nics, sizeof(*v->nics));
 	v->ports = calloc(v->max_ports, sizeof(*v->ports));
 	v->wl = calloc(v->max_wl, sizeof(*v->wl));
@@ -99,7 +99,8 @@ static int vmnet_open(struct keel_subsys *s, char *why, size_t len)
 	bpf_map__set_max_entries(v->skel->maps.vmnet_whitelist, v->max_wl);
 	err = vmnet_bpf__load(v->skel);
 	if (err) {
-		snprintf(why, len, "loading the vmnet BPF object: %s (%s); run keeld -v for the verifier log",
+		snprintf(why, len,
+			 "loading the vmnet BPF object: %s (%s); run keeld -v for the verifier log",
 			 strerror(-err), keel_errno_name(err));
 		return err;
 	}
@@ -125,12 +126,14 @@ static int attach_uplink(struct vmnet *v, char *why, size_t len)
 	int err;
 
 	if (!name[0])
-		return 0;	/* observe only: nothing is filtered */
+		return 0; /* observe only: nothing is filtered */
 	v->uplink = (int)if_nametoindex(name);
 	if (!v->uplink) {
 		err = -errno;
-		snprintf(why, len, "uplink '%s' ([vmnet] uplink): %s; set an existing interface or leave it empty for observe-only",
-			 name, strerror(-err));
+		snprintf(
+			why, len,
+			"uplink '%s' ([vmnet] uplink): %s; set an existing interface or leave it empty for observe-only",
+			name, strerror(-err));
 		return err;
 	}
 	snprintf(v->uplink_name, sizeof(v->uplink_name), "%s", name);
@@ -154,8 +157,10 @@ static int vmnet_start(struct keel_subsys *s, char *why, size_t len)
 	err = pin_maps(v, why, len);
 	if (err)
 		return err;
-	v->rb = (struct keel_ringbuf){ .subsystem = "vmnet", .drop_event = "vmnet.dropped",
-				       .read_dropped = read_dropped, .woken = on_ringbuf };
+	v->rb = (struct keel_ringbuf){ .subsystem = "vmnet",
+				       .drop_event = "vmnet.dropped",
+				       .read_dropped = read_dropped,
+				       .woken = on_ringbuf };
 	err = keel_ringbuf_open(&v->rb, v->d, v->skel->maps.vmnet_events, on_record, v, why, len);
 	if (err)
 		return err;
@@ -171,7 +176,7 @@ static int vmnet_start(struct keel_subsys *s, char *why, size_t len)
 	err = vmnet_inventory_open(v, why, len);
 	if (err)
 		return err;
-	err = vmnet_rtnl_open(v, why, len);	/* ports, FDB, host addresses */
+	err = vmnet_rtnl_open(v, why, len); /* ports, FDB, host addresses */
 	if (err)
 		return err;
 	err = attach_uplink(v, why, len);
@@ -180,7 +185,7 @@ static int vmnet_start(struct keel_subsys *s, char *why, size_t len)
 	err = vmnet_uevent_open(v, why, len);
 	if (err)
 		return err;
-	vmnet_kvm_attach(v);	/* falls back to the uevents above, never fails */
+	vmnet_kvm_attach(v); /* falls back to the uevents above, never fails */
 	vmnet_emit(v, "vmnet.start",
 		   json_pack("{s:s, s:s, s:b}", "uplink", v->uplink_name, "mode",
 			     v->uplink_attached ? "enforce" : "observe", "provider",
@@ -198,7 +203,7 @@ static void vmnet_stop(struct keel_subsys *s)
 	vmnet_uevent_close(v);
 	vmnet_kvm_detach(v);
 	vmnet_inventory_close(v);
-	vmnet_rtnl_close(v);	/* detaches the VM ports */
+	vmnet_rtnl_close(v); /* detaches the VM ports */
 	if (v->uplink_attached)
 		vmnet_tc_detach(v->uplink, true, true, v->uplink_created_qdisc);
 	vmnet_provider_stop(v);
@@ -257,14 +262,14 @@ static void vmnet_counters(struct keel_subsys *s, json_t *out)
 	json_object_set_new(out, "uplink_denied", json_integer((json_int_t)c.uplink_denied));
 }
 
-static json_t *vmnet_command(struct keel_subsys *s, const char *verb, json_t *req,
-			     bool privileged, char *why, size_t len)
+static json_t *vmnet_command(struct keel_subsys *s, const char *verb, json_t *req, bool privileged,
+			     char *why, size_t len)
 {
 	struct vmnet *v = s->priv;
 	json_t *arr;
 
 	(void)req;
-	(void)privileged;	/* both verbs only read */
+	(void)privileged; /* both verbs only read */
 	arr = json_array();
 	if (!strcmp(verb, "vm_list")) {
 		for (unsigned int i = 0; i < v->max_nics; i++)

@@ -35,14 +35,14 @@
 #include "keeld/subsys.h"
 #include "vmnet/vmnet_config.h"
 
-#define VMNET_NIC_IPS 8		/* addresses per NIC */
+#define VMNET_NIC_IPS  8 /* addresses per NIC */
 #define VMNET_NAME_LEN 64
 
 enum vmnet_nic_state {
-	NIC_KNOWN,	/* in the inventory, never seen here */
-	NIC_HERE,	/* its port is on this host */
-	NIC_DEPARTING,	/* gone; its addresses leave after the grace period */
-	NIC_AWAY,	/* gone */
+	NIC_KNOWN,     /* in the inventory, never seen here */
+	NIC_HERE,      /* its port is on this host */
+	NIC_DEPARTING, /* gone; its addresses leave after the grace period */
+	NIC_AWAY,      /* gone */
 };
 
 enum vmnet_ip_source {
@@ -51,26 +51,26 @@ enum vmnet_ip_source {
 	SRC_GARP,
 	SRC_DHCP,
 	SRC_IPSRC,
-	SRC_NA,		/* an IPv6 neighbour advertisement's target */
+	SRC_NA, /* an IPv6 neighbour advertisement's target */
 };
 
 struct vmnet_nic_ip {
 	struct keel_vmnet_ip ip;
-	uint8_t source;		/* enum vmnet_ip_source */
+	uint8_t source; /* enum vmnet_ip_source */
 };
 
 struct vmnet_nic {
 	bool used;
 	__u8 mac[6];
-	char vm[VMNET_NAME_LEN];	/* inventory name, or empty */
+	char vm[VMNET_NAME_LEN]; /* inventory name, or empty */
 	bool in_inventory;
 	enum vmnet_nic_state state;
-	int port;			/* ifindex while here or departing */
+	int port; /* ifindex while here or departing */
 	char port_name[IF_NAMESIZE];
-	uint64_t since;			/* CLOCK_REALTIME ns of the last change */
-	uint64_t depart_at;		/* CLOCK_MONOTONIC ns, while departing */
-	char reason[32];		/* of the last arrival or departure */
-	int pid;			/* the KVM process owning the port, 0: unknown */
+	uint64_t since;	    /* CLOCK_REALTIME ns of the last change */
+	uint64_t depart_at; /* CLOCK_MONOTONIC ns, while departing */
+	char reason[32];    /* of the last arrival or departure */
+	int pid;	    /* the KVM process owning the port, 0: unknown */
 	int n_ips;
 	struct vmnet_nic_ip ips[VMNET_NIC_IPS];
 };
@@ -79,20 +79,20 @@ struct vmnet_port {
 	bool used;
 	int ifindex;
 	char name[IF_NAMESIZE];
-	__u8 mac[6];			/* the port's own MAC: never a VM's (zero on macvtap) */
-	char kind[16];			/* IFLA_INFO_KIND: tun, veth, macvtap, ... */
-	bool guest_egress;		/* the guest's frames are the port's TC egress */
-	dev_t tap_rdev;			/* macvtap: its /dev/tapN, 0: unknown */
-	bool created_qdisc;		/* remove clsact on detach */
+	__u8 mac[6];	    /* the port's own MAC: never a VM's (zero on macvtap) */
+	char kind[16];	    /* IFLA_INFO_KIND: tun, veth, macvtap, ... */
+	bool guest_egress;  /* the guest's frames are the port's TC egress */
+	dev_t tap_rdev;	    /* macvtap: its /dev/tapN, 0: unknown */
+	bool created_qdisc; /* remove clsact on detach */
 	bool attached;
-	int pid;			/* the process holding the tap, 0: unknown */
+	int pid; /* the process holding the tap, 0: unknown */
 };
 
 /* [vmnet] learn */
 enum vmnet_learn_policy {
-	LEARN_INVENTORY,	/* frames never add an address */
-	LEARN_FIRST,		/* a NIC without an address learns its first one */
-	LEARN_ANY,		/* any address no other NIC owns */
+	LEARN_INVENTORY, /* frames never add an address */
+	LEARN_FIRST,	 /* a NIC without an address learns its first one */
+	LEARN_ANY,	 /* any address no other NIC owns */
 };
 
 enum vmnet_prov_action { PROV_REMOVE = 0, PROV_ADD = 1 };
@@ -102,27 +102,27 @@ struct vmnet_wl {
 	struct keel_vmnet_ip ip;
 	__u8 mac[6];
 	char vm[VMNET_NAME_LEN];
-	bool host;			/* an address of this host, not a VM's */
-	bool want;			/* should be whitelisted */
+	bool host; /* an address of this host, not a VM's */
+	bool want; /* should be whitelisted */
 	bool in_map;
-	uint64_t remove_at;		/* CLOCK_MONOTONIC ns; 0: not departing */
-	uint64_t added;			/* CLOCK_REALTIME ns */
+	uint64_t remove_at; /* CLOCK_MONOTONIC ns; 0: not departing */
+	uint64_t added;	    /* CLOCK_REALTIME ns */
 	/* provider hook: run until the cloud side confirms @want */
-	int confirmed;			/* -1 unknown, 0 absent, 1 present */
-	bool running;			/* queued, spawning or running */
-	bool spawning;			/* queued for the spawner: no pid yet */
-	bool queue_noted;		/* "spawn queue full" already said */
-	uint64_t spawn_seq;		/* matches the spawner's result */
+	int confirmed;	    /* -1 unknown, 0 absent, 1 present */
+	bool running;	    /* queued, spawning or running */
+	bool spawning;	    /* queued for the spawner: no pid yet */
+	bool queue_noted;   /* "spawn queue full" already said */
+	uint64_t spawn_seq; /* matches the spawner's result */
 	int running_action;
 	int pidfd;
-	int errfd;			/* the hook's stderr */
+	int errfd; /* the hook's stderr */
 	struct keel_watch watch;
 	int started_pid;
 	uint64_t started_at;
 	uint64_t kill_at;
 	unsigned int attempts;
-	uint64_t retry_at;		/* 0: now */
-	bool failed;			/* retries exhausted */
+	uint64_t retry_at; /* 0: now */
+	bool failed;	   /* retries exhausted */
 	char error[200];
 };
 
@@ -133,30 +133,30 @@ struct vmnet_spawner;
 struct vmnet_spawn_req;
 
 struct vmnet_spawn_result {
-	unsigned int slot;		/* index in vmnet.wl */
+	unsigned int slot; /* index in vmnet.wl */
 	uint64_t seq;
-	int err;			/* negative errno: not started */
+	int err; /* negative errno: not started */
 	int pid, pidfd, errfd;
 };
 
 struct vmnet {
 	struct keel_subsys *s;
 	struct keel_daemon *d;
-	const struct vmnet_config *cfg;	/* [vmnet] */
+	const struct vmnet_config *cfg; /* [vmnet] */
 	struct vmnet_bpf *skel;
-	struct keel_ringbuf rb;		/* vmnet_events */
-	struct keel_watch timer;	/* one-shot, at the earliest deadline */
+	struct keel_ringbuf rb;	 /* vmnet_events */
+	struct keel_watch timer; /* one-shot, at the earliest deadline */
 	struct keel_watch rtnl_watch;
 	struct keel_watch uevent_watch;
 	/* KVM lifecycle from kprobes (kvm.c), else from uevents */
 	struct vmnet_kvm_bpf *kvm_skel;
 	struct bpf_link *kvm_links[2];
-	struct keel_ringbuf kvm_rb;	/* vmnet_kvm_events */
-	char kvm_source[16];		/* "kprobe" or "uevent" */
-	char kvm_reason[256];		/* why not kprobes */
+	struct keel_ringbuf kvm_rb; /* vmnet_kvm_events */
+	char kvm_source[16];	    /* "kprobe" or "uevent" */
+	char kvm_reason[256];	    /* why not kprobes */
 	const char *kvm_create_fn, *kvm_destroy_fn;
 	struct keel_watch inotify_watch;
-	struct keel_pins pins;		/* <pin_dir>/vmnet */
+	struct keel_pins pins; /* <pin_dir>/vmnet */
 	/* the uplink */
 	int uplink;
 	char uplink_name[IF_NAMESIZE];
@@ -170,20 +170,20 @@ struct vmnet {
 	struct vmnet_wl *wl;
 	unsigned int max_wl;
 	enum vmnet_learn_policy learn;
-	unsigned int running_hooks;	/* queued for the spawner or running */
+	unsigned int running_hooks; /* queued for the spawner or running */
 	/* while a ring-buffer batch is handled, hooks are queued after it */
 	bool defer_hooks;
-	bool retry_soon;		/* the spawn queue was full */
+	bool retry_soon; /* the spawn queue was full */
 	struct vmnet_spawner *spawner;
-	struct keel_watch spawn_watch;	/* the spawner's results */
+	struct keel_watch spawn_watch; /* the spawner's results */
 	uint64_t spawn_seq;
 	uint64_t provider_queue_full;
-	uint64_t state_save_at;		/* CLOCK_MONOTONIC ns; 0: saved */
+	uint64_t state_save_at; /* CLOCK_MONOTONIC ns; 0: saved */
 	/* counters */
 	uint64_t arrivals, departures, conflicts, refused, provider_ok, provider_errors;
 	uint64_t learn_refused;
 	uint64_t inventory_errors;
-	bool inventory_applied;		/* a reading took effect since start */
+	bool inventory_applied; /* a reading took effect since start */
 	uint64_t last_arrive_latency_ns;
 };
 
@@ -195,7 +195,7 @@ void vmnet_timer_arm(struct vmnet *v);
 void vmnet_timer_close(struct vmnet *v);
 
 /* addr.c: addresses as text */
-void vmnet_mac_str(const __u8 *mac, char *buf);		/* buf: 18 bytes */
+void vmnet_mac_str(const __u8 *mac, char *buf); /* buf: 18 bytes */
 int vmnet_mac_parse(const char *s, __u8 *mac);
 void vmnet_ip_str(const struct keel_vmnet_ip *ip, char *buf, size_t len);
 int vmnet_ip_parse(const char *s, struct keel_vmnet_ip *ip);

@@ -9,10 +9,12 @@
 #define T struct vmnet_config
 
 const struct keel_opt vmnet_options[] = {
-	KEEL_OPT_ENABLED(T, "detect VMs arriving and leaving (TC on VM ports) and keep the ENI whitelist"),
+	KEEL_OPT_ENABLED(
+		T, "detect VMs arriving and leaving (TC on VM ports) and keep the ENI whitelist"),
 	KEEL_OPT_REQUIRED(T, "exit with an error when vmnet cannot run"),
-	KEEL_OPT_STRING(T, "uplink", uplink, "",
-			"the ENI's interface: only whitelisted IPs pass it; empty: enforcement off (observe only)"),
+	KEEL_OPT_STRING(
+		T, "uplink", uplink, "",
+		"the ENI's interface: only whitelisted IPs pass it; empty: enforcement off (observe only)"),
 	KEEL_OPT_STRING(T, "ports", ports, "tap*,vnet*,macvtap*",
 			"VM port name patterns (fnmatch, comma-separated)"),
 	KEEL_OPT_STRING(T, "inventory_dir", inventory_dir, "/etc/keel/vmnet.d",
@@ -28,13 +30,15 @@ const struct keel_opt vmnet_options[] = {
 		      "NICs (MACs) here at once on one VM port; further MACs on it do not arrive"),
 	KEEL_OPT_UINT(T, "port_max_ips", port_max_ips, 1, 4096, "8",
 		      "addresses learned (not from the inventory) by the NICs of one VM port"),
-	KEEL_OPT_STRING(T, "provider_command", provider_command, "",
-			"run on each whitelist change: {action} {ip} {mac} {vm} {port} {host} are replaced; empty: none"),
+	KEEL_OPT_STRING(
+		T, "provider_command", provider_command, "",
+		"run on each whitelist change: {action} {ip} {mac} {vm} {port} {host} are replaced; empty: none"),
 	KEEL_OPT_UINT(T, "provider_timeout_ms", provider_timeout_ms, 100, 3600000, "10000",
 		      "a provider command still running after this long is killed and retried"),
-	KEEL_OPT_UINT(T, "provider_retries", provider_retries, 0, 1000000, "10",
-		      "attempts per change at a doubling backoff; then it is reported failed and retried "
-		      "at the longest backoff until the provider confirms (0: never reported failed)"),
+	KEEL_OPT_UINT(
+		T, "provider_retries", provider_retries, 0, 1000000, "10",
+		"attempts per change at a doubling backoff; then it is reported failed and retried "
+		"at the longest backoff until the provider confirms (0: never reported failed)"),
 	KEEL_OPT_UINT(T, "provider_backoff_ms", provider_backoff_ms, 10, 3600000, "500",
 		      "first retry delay; it doubles up to 64 times this"),
 	KEEL_OPT_UINT(T, "provider_max_running", provider_max_running, 1, 256, "4",

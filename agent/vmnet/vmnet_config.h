@@ -9,7 +9,7 @@
 #include "keeld/config.h"
 
 struct vmnet_config {
-	struct keel_subsys_config subsys;	/* enabled, required: first */
+	struct keel_subsys_config subsys; /* enabled, required: first */
 	char uplink[16];
 	char ports[256];
 	char inventory_dir[PATH_MAX];

@@ -24,12 +24,8 @@ static const char *const state_names[] = {
 };
 
 static const char *const source_names[] = {
-	[SRC_INVENTORY] = "inventory",
-	[SRC_ARP] = "arp",
-	[SRC_GARP] = "garp",
-	[SRC_DHCP] = "dhcp",
-	[SRC_IPSRC] = "ip",
-	[SRC_NA] = "na",
+	[SRC_INVENTORY] = "inventory", [SRC_ARP] = "arp",  [SRC_GARP] = "garp",
+	[SRC_DHCP] = "dhcp",	       [SRC_IPSRC] = "ip", [SRC_NA] = "na",
 };
 
 const char *vmnet_source_name(int source)
@@ -66,8 +62,9 @@ struct vmnet_nic *vmnet_nic_get(struct vmnet *v, const __u8 *mac)
 	if (!n) {
 		v->refused++;
 		vmnet_mac_str(mac, m);
-		vmnet_emit(v, "vmnet.limit", json_pack("{s:s, s:s, s:I}", "what", "vms", "mac", m,
-						       "max", (json_int_t)v->max_nics));
+		vmnet_emit(v, "vmnet.limit",
+			   json_pack("{s:s, s:s, s:I}", "what", "vms", "mac", m, "max",
+				     (json_int_t)v->max_nics));
 		return NULL;
 	}
 	memset(n, 0, sizeof(*n));
@@ -132,7 +129,7 @@ void vmnet_arrive(struct vmnet *v, const __u8 *mac, int ifindex, const char *rea
 	if (!n)
 		return;
 	if (n->state == NIC_HERE && n->port == ifindex)
-		return;		/* later RARP rounds, FDB refreshes */
+		return; /* later RARP rounds, FDB refreshes */
 	vmnet_mac_str(mac, m);
 	if (n->state == NIC_HERE && vmnet_port_find(v, n->port)) {
 		v->conflicts++;
@@ -181,8 +178,8 @@ void vmnet_depart(struct vmnet *v, struct vmnet_nic *n, const char *reason)
 	vmnet_mac_str(n->mac, m);
 	vmnet_emit(v, "vm.depart",
 		   json_pack("{s:s, s:s, s:s, s:s, s:o, s:i}", "mac", m, "vm", n->vm, "port",
-			     n->port_name, "reason", reason, "ips", ips_json(n, false),
-			     "grace_ms", (int)grace));
+			     n->port_name, "reason", reason, "ips", ips_json(n, false), "grace_ms",
+			     (int)grace));
 	vmnet_timer_arm(v);
 }
 

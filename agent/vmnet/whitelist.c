@@ -49,8 +49,9 @@ static struct vmnet_wl *wl_get(struct vmnet *v, const struct keel_vmnet_ip *ip)
 	}
 	v->refused++;
 	vmnet_ip_str(ip, s, sizeof(s));
-	vmnet_emit(v, "vmnet.limit", json_pack("{s:s, s:s, s:I}", "what", "ips", "ip", s, "max",
-					       (json_int_t)v->max_wl));
+	vmnet_emit(v, "vmnet.limit",
+		   json_pack("{s:s, s:s, s:I}", "what", "ips", "ip", s, "max",
+			     (json_int_t)v->max_wl));
 	return NULL;
 }
 
@@ -64,7 +65,7 @@ static int map_put(struct vmnet *v, struct vmnet_wl *w, uint64_t trigger_boot_ns
 	err = bpf_map__update_elem(v->skel->maps.vmnet_whitelist, &w->ip, sizeof(w->ip), &val,
 				   sizeof(val), BPF_NOEXIST);
 	if (err == -EEXIST)
-		err = 0;	/* keep its counters */
+		err = 0; /* keep its counters */
 	if (!err)
 		w->in_map = true;
 	return err;
@@ -85,7 +86,7 @@ void vmnet_wl_release(struct vmnet *v, struct vmnet_wl *w)
 	if (w->want || w->in_map || w->running)
 		return;
 	if (w->confirmed == 1 && v->cfg->provider_command[0] && !w->host)
-		return;		/* the provider still has to remove it */
+		return; /* the provider still has to remove it */
 	w->used = false;
 }
 
@@ -100,7 +101,7 @@ int vmnet_wl_add(struct vmnet *v, const struct keel_vmnet_ip *ip, const struct v
 	if (!w)
 		return -ENOSPC;
 	if (w->host)
-		return -EEXIST;	/* never hand a host address to a VM */
+		return -EEXIST; /* never hand a host address to a VM */
 	w->remove_at = 0;
 	w->want = true;
 	memcpy(w->mac, n->mac, 6);
@@ -111,16 +112,17 @@ int vmnet_wl_add(struct vmnet *v, const struct keel_vmnet_ip *ip, const struct v
 	vmnet_ip_str(ip, s, sizeof(s));
 	vmnet_mac_str(n->mac, m);
 	if (err) {
-		vmnet_emit(v, "vmnet.map_error", json_pack("{s:s, s:s, s:s}", "ip", s, "op", "add",
-							   "error", strerror(-err)));
+		vmnet_emit(v, "vmnet.map_error",
+			   json_pack("{s:s, s:s, s:s}", "ip", s, "op", "add", "error",
+				     strerror(-err)));
 		return err;
 	}
 	w->added = keel_clock_ns(CLOCK_REALTIME);
 	if (trigger_boot_ns)
 		latency = vmnet_now_boot() - trigger_boot_ns;
-	vmnet_emit(v, "eni.add", json_pack("{s:s, s:s, s:s, s:s, s:I}", "ip", s, "mac", m, "vm",
-					   n->vm, "port", n->port_name, "latency_ns",
-					   (json_int_t)latency));
+	vmnet_emit(v, "eni.add",
+		   json_pack("{s:s, s:s, s:s, s:s, s:I}", "ip", s, "mac", m, "vm", n->vm, "port",
+			     n->port_name, "latency_ns", (json_int_t)latency));
 	return 0;
 }
 
@@ -143,8 +145,9 @@ static void wl_remove(struct vmnet *v, struct vmnet_wl *w, const char *reason)
 	if (was) {
 		vmnet_ip_str(&w->ip, s, sizeof(s));
 		vmnet_mac_str(w->mac, m);
-		vmnet_emit(v, "eni.remove", json_pack("{s:s, s:s, s:s, s:s}", "ip", s, "mac", m,
-						      "vm", w->vm, "reason", reason));
+		vmnet_emit(v, "eni.remove",
+			   json_pack("{s:s, s:s, s:s, s:s}", "ip", s, "mac", m, "vm", w->vm,
+				     "reason", reason));
 	}
 	vmnet_wl_release(v, w);
 }
@@ -173,7 +176,7 @@ int vmnet_wl_add_host(struct vmnet *v, const struct keel_vmnet_ip *ip)
 	struct vmnet_wl *w = vmnet_wl_find(v, ip);
 
 	if (w && !w->host)
-		return -EEXIST;	/* a VM's address configured on the host: the VM's rules apply */
+		return -EEXIST; /* a VM's address configured on the host: the VM's rules apply */
 	w = wl_get(v, ip);
 	if (!w)
 		return -ENOSPC;

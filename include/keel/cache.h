@@ -95,19 +95,19 @@ struct keel_cache_opts {
 };
 
 struct keel_cache_stats {
-	__u64 capacity;		/* entries */
-	__u64 ghost_capacity;	/* ghost entries */
-	__u64 cached;		/* entries now cached */
-	__u64 cold;		/* of which in the cold FIFO */
-	__u64 hot;		/* of which hot */
-	__u64 ghost_live;	/* ghost fingerprints within the ghost window */
-	__u64 cold_target;	/* current adaptive cold target (sum of shards) */
-	__u64 hits, misses;	/* from keel_cache_access() only */
-	__u64 ghost_hits;	/* misses found in the ghost (admitted to hot or not) */
-	__u64 promotions;	/* cold -> hot at the FIFO head */
+	__u64 capacity;	      /* entries */
+	__u64 ghost_capacity; /* ghost entries */
+	__u64 cached;	      /* entries now cached */
+	__u64 cold;	      /* of which in the cold FIFO */
+	__u64 hot;	      /* of which hot */
+	__u64 ghost_live;     /* ghost fingerprints within the ghost window */
+	__u64 cold_target;    /* current adaptive cold target (sum of shards) */
+	__u64 hits, misses;   /* from keel_cache_access() only */
+	__u64 ghost_hits;     /* misses found in the ghost (admitted to hot or not) */
+	__u64 promotions;     /* cold -> hot at the FIFO head */
 	__u64 evictions;
-	double bytes_per_entry;	/* metadata bytes / capacity */
-	double bytes_per_ghost;	/* ghost bytes / ghost capacity */
+	double bytes_per_entry; /* metadata bytes / capacity */
+	double bytes_per_ghost; /* ghost bytes / ghost capacity */
 	__u64 bytes_total;	/* all metadata allocated */
 };
 
@@ -120,8 +120,7 @@ enum keel_cache_where {
 };
 
 /* Create a cache; returns 0 and *ret_cache, or -EINVAL / -ENOMEM. */
-int keel_cache_new(const struct keel_cache_opts *opts,
-		   struct keel_cache **ret_cache);
+int keel_cache_new(const struct keel_cache_opts *opts, struct keel_cache **ret_cache);
 /* Free a cache; accepts NULL.  No other thread may use it any more. */
 void keel_cache_free(struct keel_cache *c);
 
@@ -139,8 +138,8 @@ bool keel_cache_lookup(struct keel_cache *c, __u64 key, __u32 *ret_slot);
  * policy says; *ret_evicted (may be NULL) is set to whether a key was
  * evicted and *ret_evicted_key to which one.
  */
-int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot,
-		      bool *ret_evicted, __u64 *ret_evicted_key);
+int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot, bool *ret_evicted,
+		      __u64 *ret_evicted_key);
 
 /* Lookup, then insert on a miss.  Returns true on a hit; counts hits/misses. */
 bool keel_cache_access(struct keel_cache *c, __u64 key);
@@ -151,8 +150,7 @@ int keel_cache_remove(struct keel_cache *c, __u64 key);
 /* Total slots (slot numbers run from 0 to this minus one). */
 __u32 keel_cache_slots(const struct keel_cache *c);
 /* The key held in a slot, or false when the slot is free. */
-bool keel_cache_slot_key(const struct keel_cache *c, __u32 slot,
-			 __u64 *ret_key);
+bool keel_cache_slot_key(const struct keel_cache *c, __u32 slot, __u64 *ret_key);
 
 /* Where a key is now (takes the shard lock; not for the hot path). */
 enum keel_cache_where keel_cache_where(struct keel_cache *c, __u64 key);

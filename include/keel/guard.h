@@ -16,8 +16,8 @@
 /* An inode: keeld's executable, or a directory of keel's pins. */
 struct keel_guard_inode {
 	__u64 ino;
-	__u32 dev;		/* kernel dev_t of the superblock (s_dev) */
-	__u32 gen;		/* i_generation */
+	__u32 dev; /* kernel dev_t of the superblock (s_dev) */
+	__u32 gen; /* i_generation */
 };
 
 /* guard_conf[0]: written by keeld. */
@@ -27,14 +27,14 @@ struct keel_guard_conf {
 	 * stopped (an upgrade installed while keeld ran): either is keeld.
 	 */
 	struct keel_guard_inode exe[2];
-	__u32 pin_dev;		/* s_dev of the bpffs holding the pins: no umount */
+	__u32 pin_dev; /* s_dev of the bpffs holding the pins: no umount */
 	__u32 pad;
 };
 
 /* guard_ids: key.  The value is a __u8, 1. */
 struct keel_guard_id {
-	__u32 kind;		/* enum keel_guard_kind */
-	__u32 id;		/* the kernel's object id */
+	__u32 kind; /* enum keel_guard_kind */
+	__u32 id;   /* the kernel's object id */
 };
 
 enum keel_guard_kind {
@@ -45,20 +45,21 @@ enum keel_guard_kind {
 
 /* What was attempted against keel. */
 enum keel_guard_what {
-	KEEL_GUARD_MAP_OPEN_WRITE = 1,	/* a writable fd of a keel map (by id or pin) */
-	KEEL_GUARD_MAP_UPDATE = 2,	/* update, delete, batch, freeze through an fd */
-	KEEL_GUARD_LINK_CHANGE = 3,	/* BPF_LINK_DETACH, BPF_LINK_UPDATE */
+	KEEL_GUARD_MAP_OPEN_WRITE = 1, /* a writable fd of a keel map (by id or pin) */
+	KEEL_GUARD_MAP_UPDATE = 2,     /* update, delete, batch, freeze through an fd */
+	KEEL_GUARD_LINK_CHANGE = 3,    /* BPF_LINK_DETACH, BPF_LINK_UPDATE */
 	KEEL_GUARD_PIN_UNLINK = 4,
 	KEEL_GUARD_PIN_RENAME = 5,
-	KEEL_GUARD_PIN_SETATTR = 6,	/* chmod, chown of a pin or of the pin directory */
+	KEEL_GUARD_PIN_SETATTR = 6, /* chmod, chown of a pin or of the pin directory */
 	KEEL_GUARD_PIN_RMDIR = 7,
-	KEEL_GUARD_UMOUNT = 8,		/* the bpffs holding the pins */
-	KEEL_GUARD_PTRACE = 9,		/* attach, /proc/PID/mem, process_vm_*, pidfd_getfd */
-	KEEL_GUARD_TRACEME = 10,	/* keeld asking to be traced */
-	KEEL_GUARD_MAP_OPEN_READ = 11,	/* a read-only fd of a keel map: a program could write through it */
-	KEEL_GUARD_PROG_MAP = 12,	/* an fd of a program, not keel's, that uses a keel map */
-	KEEL_GUARD_TRACED_EXEC = 13,	/* exec of keeld's executable by a traced process */
-	KEEL_GUARD_PROG_ATTACH = 14,	/* fentry/fexit/freplace on keel's program, or a link to it */
+	KEEL_GUARD_UMOUNT = 8,	 /* the bpffs holding the pins */
+	KEEL_GUARD_PTRACE = 9,	 /* attach, /proc/PID/mem, process_vm_*, pidfd_getfd */
+	KEEL_GUARD_TRACEME = 10, /* keeld asking to be traced */
+	KEEL_GUARD_MAP_OPEN_READ =
+		11, /* a read-only fd of a keel map: a program could write through it */
+	KEEL_GUARD_PROG_MAP = 12,    /* an fd of a program, not keel's, that uses a keel map */
+	KEEL_GUARD_TRACED_EXEC = 13, /* exec of keeld's executable by a traced process */
+	KEEL_GUARD_PROG_ATTACH = 14, /* fentry/fexit/freplace on keel's program, or a link to it */
 };
 
 /* Per-CPU counters in "guard_stats", index 0. */
@@ -72,12 +73,12 @@ struct keel_guard_event {
 	struct keel_event_hdr hdr;
 	__u32 pid;
 	__u32 uid;
-	__u32 what;		/* enum keel_guard_what */
-	__u32 mode;		/* enum keel_exec_mode at the time */
-	__u32 denied;		/* 1: refused with EPERM (enforce) */
-	__u32 target_id;	/* map, link or program id, keeld's pid; 0 for a pin */
+	__u32 what;	 /* enum keel_guard_what */
+	__u32 mode;	 /* enum keel_exec_mode at the time */
+	__u32 denied;	 /* 1: refused with EPERM (enforce) */
+	__u32 target_id; /* map, link or program id, keeld's pid; 0 for a pin */
 	char comm[KEEL_COMM_LEN];
-	char target[64];	/* map name or pin name; empty otherwise */
+	char target[64]; /* map name or pin name; empty otherwise */
 };
 
 #endif /* KEEL_GUARD_H */

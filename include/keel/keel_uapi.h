@@ -14,12 +14,12 @@
 #define KEEL_ABI_VERSION 1
 
 struct keel_version {
-	__u32 abi;		/* KEEL_ABI_VERSION of the module */
-	__u32 flags;		/* 0 */
-	char version[32];	/* MODULE_VERSION, NUL-terminated */
+	__u32 abi;	  /* KEEL_ABI_VERSION of the module */
+	__u32 flags;	  /* 0 */
+	char version[32]; /* MODULE_VERSION, NUL-terminated */
 };
 
-#define KEEL_IOC_MAGIC 'k'
+#define KEEL_IOC_MAGIC	 'k'
 #define KEEL_IOC_VERSION _IOR(KEEL_IOC_MAGIC, 0, struct keel_version)
 
 /*
@@ -55,25 +55,25 @@ struct keel_version {
  * fails with EPERM unless called by the creator process; revoking twice
  * succeeds.
  */
-#define KEEL_MEMH_READ		(1U << 0)
-#define KEEL_MEMH_WRITE		(1U << 1)
+#define KEEL_MEMH_READ	(1U << 0)
+#define KEEL_MEMH_WRITE (1U << 1)
 
-#define KEEL_MEMH_PEER_ANY	0	/* any holder of the descriptor */
-#define KEEL_MEMH_PEER_PID	1	/* only the process with pid @peer */
-#define KEEL_MEMH_PEER_UID	2	/* only processes with euid @peer */
+#define KEEL_MEMH_PEER_ANY 0 /* any holder of the descriptor */
+#define KEEL_MEMH_PEER_PID 1 /* only the process with pid @peer */
+#define KEEL_MEMH_PEER_UID 2 /* only processes with euid @peer */
 
-#define KEEL_MEMH_SECTION_SHIFT_DEFAULT 21	/* 2 MiB */
+#define KEEL_MEMH_SECTION_SHIFT_DEFAULT 21 /* 2 MiB */
 
 struct keel_memh_create {
-	__u64 addr;		/* start of the range, page aligned */
-	__u64 len;		/* bytes, page aligned, not 0 */
-	__u64 expire_ms;	/* handle expires this long after creation; 0: never */
-	__u32 prot;		/* KEEL_MEMH_READ [| KEEL_MEMH_WRITE] */
-	__u32 peer_type;	/* KEEL_MEMH_PEER_* */
-	__u32 peer;		/* pid (caller's pid namespace) or uid (caller's user ns) */
-	__u32 section_shift;	/* log2 of the section size; 0: the default */
-	__u32 flags;		/* 0 */
-	__s32 fd;		/* out: the handle, close-on-exec */
+	__u64 addr;	     /* start of the range, page aligned */
+	__u64 len;	     /* bytes, page aligned, not 0 */
+	__u64 expire_ms;     /* handle expires this long after creation; 0: never */
+	__u32 prot;	     /* KEEL_MEMH_READ [| KEEL_MEMH_WRITE] */
+	__u32 peer_type;     /* KEEL_MEMH_PEER_* */
+	__u32 peer;	     /* pid (caller's pid namespace) or uid (caller's user ns) */
+	__u32 section_shift; /* log2 of the section size; 0: the default */
+	__u32 flags;	     /* 0 */
+	__s32 fd;	     /* out: the handle, close-on-exec */
 };
 
 enum keel_memh_state {
@@ -84,21 +84,21 @@ enum keel_memh_state {
 };
 
 struct keel_memh_info {
-	__u64 addr;		/* the creator's range */
+	__u64 addr; /* the creator's range */
 	__u64 len;
-	__u64 expire_ms;	/* left before expiry; 0: never expires */
+	__u64 expire_ms; /* left before expiry; 0: never expires */
 	__u32 prot;
 	__u32 section_shift;
-	__u32 state;		/* enum keel_memh_state */
-	__u32 creator_pid;	/* in the caller's pid namespace; 0 if not visible */
-	__u32 flags;		/* 0 */
+	__u32 state;	   /* enum keel_memh_state */
+	__u32 creator_pid; /* in the caller's pid namespace; 0 if not visible */
+	__u32 flags;	   /* 0 */
 	__u32 pad;
 };
 
 /* On /dev/keel. */
 #define KEEL_IOC_MEMH_CREATE _IOWR(KEEL_IOC_MAGIC, 0x10, struct keel_memh_create)
 /* On a handle. */
-#define KEEL_MEMH_IOC_INFO _IOR(KEEL_IOC_MAGIC, 0x11, struct keel_memh_info)
+#define KEEL_MEMH_IOC_INFO   _IOR(KEEL_IOC_MAGIC, 0x11, struct keel_memh_info)
 #define KEEL_MEMH_IOC_REVOKE _IO(KEEL_IOC_MAGIC, 0x12)
 
 /*
@@ -152,49 +152,49 @@ struct keel_memh_info {
  * KEEL_IOC_FILTER_ANSWER with ENOENT (no such request waiting: answered,
  * or its submitter was killed).
  */
-#define KEEL_UPCALL_HANDLER	(1U << 0)	/* served by a handler thread */
+#define KEEL_UPCALL_HANDLER (1U << 0) /* served by a handler thread */
 
 struct keel_upcall_register {
-	__u64 entry;		/* user address the filter starts at */
-	__u64 arg;		/* passed to it in rsi */
-	__u64 stack;		/* lowest address of the stack area */
-	__u64 stack_size;	/* bytes: number of slots * slot_size */
-	__u32 slot_size;	/* bytes of stack per thread in an upcall */
-	__u32 flags;		/* KEEL_UPCALL_* */
-	__u32 id;		/* out: the filter id */
+	__u64 entry;	  /* user address the filter starts at */
+	__u64 arg;	  /* passed to it in rsi */
+	__u64 stack;	  /* lowest address of the stack area */
+	__u64 stack_size; /* bytes: number of slots * slot_size */
+	__u32 slot_size;  /* bytes of stack per thread in an upcall */
+	__u32 flags;	  /* KEEL_UPCALL_* */
+	__u32 id;	  /* out: the filter id */
 	__u32 pad;
 };
 
-#define KEEL_IO_READ	1	/* read len bytes from fd into buf */
-#define KEEL_IO_WRITE	2	/* write len bytes of buf to fd */
+#define KEEL_IO_READ  1 /* read len bytes from fd into buf */
+#define KEEL_IO_WRITE 2 /* write len bytes of buf to fd */
 
 struct keel_io_req {
-	__u32 op;		/* KEEL_IO_* */
+	__u32 op; /* KEEL_IO_* */
 	__s32 fd;
 	__u64 buf;
 	__u64 len;
-	__s64 off;		/* file offset; -1: the file position */
-	__u32 filter;		/* filter id */
-	__u32 flags;		/* 0 */
-	__s32 error;		/* filter: errno for KEEL_FILTER_REFUSE */
-	__u32 depth;		/* to the filter: nesting depth, 0 first */
+	__s64 off;    /* file offset; -1: the file position */
+	__u32 filter; /* filter id */
+	__u32 flags;  /* 0 */
+	__s32 error;  /* filter: errno for KEEL_FILTER_REFUSE */
+	__u32 depth;  /* to the filter: nesting depth, 0 first */
 };
 
-#define KEEL_FILTER_ALLOW	0	/* complete the request as submitted */
-#define KEEL_FILTER_REFUSE	1	/* fail it with error (EPERM if 0) */
-#define KEEL_FILTER_REWRITE	2	/* complete the filter's edited copy */
-#define KEEL_FILTER_ABORT	3	/* the filter failed: ECANCELED */
+#define KEEL_FILTER_ALLOW   0 /* complete the request as submitted */
+#define KEEL_FILTER_REFUSE  1 /* fail it with error (EPERM if 0) */
+#define KEEL_FILTER_REWRITE 2 /* complete the filter's edited copy */
+#define KEEL_FILTER_ABORT   3 /* the filter failed: ECANCELED */
 
 struct keel_upcall_return {
-	__u32 verdict;		/* KEEL_FILTER_* */
-	__s32 error;		/* errno for KEEL_FILTER_REFUSE */
-	__u32 flags;		/* 0 */
+	__u32 verdict; /* KEEL_FILTER_* */
+	__s32 error;   /* errno for KEEL_FILTER_REFUSE */
+	__u32 flags;   /* 0 */
 	__u32 pad;
 };
 
 struct keel_filter_msg {
 	__u64 id;		/* RECV: out; ANSWER: in */
-	struct keel_io_req req;	/* RECV: out; ANSWER: in for REWRITE */
+	struct keel_io_req req; /* RECV: out; ANSWER: in for REWRITE */
 	__u32 filter;		/* RECV: in, the handler filter to serve */
 	__u32 verdict;		/* ANSWER: KEEL_FILTER_* */
 	__s32 error;		/* ANSWER: errno for KEEL_FILTER_REFUSE */
@@ -202,9 +202,9 @@ struct keel_filter_msg {
 };
 
 #define KEEL_IOC_UPCALL_REGISTER _IOWR(KEEL_IOC_MAGIC, 0x20, struct keel_upcall_register)
-#define KEEL_IOC_FILTER_SUBMIT	_IOWR(KEEL_IOC_MAGIC, 0x21, struct keel_io_req)
-#define KEEL_IOC_UPCALL_RETURN	_IOW(KEEL_IOC_MAGIC, 0x22, struct keel_upcall_return)
-#define KEEL_IOC_FILTER_RECV	_IOWR(KEEL_IOC_MAGIC, 0x23, struct keel_filter_msg)
-#define KEEL_IOC_FILTER_ANSWER	_IOW(KEEL_IOC_MAGIC, 0x24, struct keel_filter_msg)
+#define KEEL_IOC_FILTER_SUBMIT	 _IOWR(KEEL_IOC_MAGIC, 0x21, struct keel_io_req)
+#define KEEL_IOC_UPCALL_RETURN	 _IOW(KEEL_IOC_MAGIC, 0x22, struct keel_upcall_return)
+#define KEEL_IOC_FILTER_RECV	 _IOWR(KEEL_IOC_MAGIC, 0x23, struct keel_filter_msg)
+#define KEEL_IOC_FILTER_ANSWER	 _IOW(KEEL_IOC_MAGIC, 0x24, struct keel_filter_msg)
 
 #endif /* KEEL_UAPI_H */

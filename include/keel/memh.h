@@ -29,12 +29,12 @@
 struct keel_memh;
 
 struct keel_memh_opts {
-	unsigned int prot;		/* KEEL_MEMH_READ [| KEEL_MEMH_WRITE] */
-	unsigned int peer_type;		/* KEEL_MEMH_PEER_* */
-	unsigned int peer;		/* pid or uid */
-	unsigned int section_shift;	/* 0: 2 MiB sections */
-	uint64_t expire_ms;		/* 0: never */
-	bool force_fallback;		/* do not use keel.ko even if loaded */
+	unsigned int prot;	    /* KEEL_MEMH_READ [| KEEL_MEMH_WRITE] */
+	unsigned int peer_type;	    /* KEEL_MEMH_PEER_* */
+	unsigned int peer;	    /* pid or uid */
+	unsigned int section_shift; /* 0: 2 MiB sections */
+	uint64_t expire_ms;	    /* 0: never */
+	bool force_fallback;	    /* do not use keel.ko even if loaded */
 };
 
 /* Creator: a handle for [addr, addr + len), both page aligned. */
@@ -46,15 +46,13 @@ int keel_memh_revoke(struct keel_memh *h);
 void keel_memh_free(struct keel_memh *h);
 
 /* Send a handle over a connected Unix socket, with @len bytes of @msg. */
-int keel_memh_send(int sock, const struct keel_memh *h, const void *msg,
-		   size_t len);
+int keel_memh_send(int sock, const struct keel_memh *h, const void *msg, size_t len);
 /*
  * Receive a handle sent with keel_memh_send(); @msg gets up to @len bytes
  * of the message and @ret_len how many.  Returns -ENOMSG if the message
  * carried no handle (the message is still returned).
  */
-int keel_memh_recv(int sock, void *msg, size_t len, size_t *ret_len,
-		   struct keel_memh **ret_h);
+int keel_memh_recv(int sock, void *msg, size_t len, size_t *ret_len, struct keel_memh **ret_h);
 
 bool keel_memh_fallback(const struct keel_memh *h);
 size_t keel_memh_len(const struct keel_memh *h);
@@ -68,8 +66,7 @@ int keel_memh_state(struct keel_memh *h, enum keel_memh_state *ret_state);
  * read-only handle, ENXIO beyond the range, EPERM, ETIME, EKEYREVOKED,
  * ESRCH as in keel_uapi.h).
  */
-ssize_t keel_memh_write(struct keel_memh *h, uint64_t off, const void *buf,
-			size_t len);
+ssize_t keel_memh_write(struct keel_memh *h, uint64_t off, const void *buf, size_t len);
 ssize_t keel_memh_read(struct keel_memh *h, uint64_t off, void *buf, size_t len);
 /*
  * Holder: the same copy (@to_handle: into the creator's memory), for a
@@ -79,10 +76,8 @@ ssize_t keel_memh_read(struct keel_memh *h, uint64_t off, void *buf, size_t len)
  * ETIME, ESRCH, else EFAULT), never SIGBUS; costs a second copy.
  * Without keel.ko, as keel_memh_write/read.
  */
-ssize_t keel_memh_copy(struct keel_memh *h, uint64_t off, void *buf, size_t len,
-		       bool to_handle);
+ssize_t keel_memh_copy(struct keel_memh *h, uint64_t off, void *buf, size_t len, bool to_handle);
 /* Holder: read @len bytes of @fd at @file_off into the creator's memory. */
-ssize_t keel_memh_pread(struct keel_memh *h, uint64_t off, int fd,
-			off_t file_off, size_t len);
+ssize_t keel_memh_pread(struct keel_memh *h, uint64_t off, int fd, off_t file_off, size_t len);
 
 #endif /* KEEL_MEMH_H */

@@ -27,26 +27,24 @@
  * @ret_mode (may be NULL) gets "module" or "fallback": how keeld holds the
  * handle.  Returns the connected socket's fd.
  */
-int keel_memh_client_open(const char *sock_path, const struct keel_memh *h,
-			  char *ret_mode, size_t mode_len, char *why, size_t why_len);
+int keel_memh_client_open(const char *sock_path, const struct keel_memh *h, char *ret_mode,
+			  size_t mode_len, char *why, size_t why_len);
 
 /* Queue one read request without waiting for its reply. */
-int keel_memh_client_send(int sock, uint64_t id, const char *path,
-			  uint64_t file_off, uint64_t len, uint64_t handle_off);
+int keel_memh_client_send(int sock, uint64_t id, const char *path, uint64_t file_off, uint64_t len,
+			  uint64_t handle_off);
 
 /*
  * Wait for the next reply: its id in @ret_id, and the bytes read (fewer
  * than asked at the end of the file) or keeld's negative errno.
  */
-ssize_t keel_memh_client_reply(int sock, uint64_t *ret_id, char *why,
-			       size_t why_len);
+ssize_t keel_memh_client_reply(int sock, uint64_t *ret_id, char *why, size_t why_len);
 
 /*
  * Read @len bytes of @path at @file_off into the handle at @handle_off and
  * wait for the answer.  Do not mix with requests still in flight.
  */
-ssize_t keel_memh_client_read(int sock, const char *path, uint64_t file_off,
-			      uint64_t len, uint64_t handle_off, char *why,
-			      size_t why_len);
+ssize_t keel_memh_client_read(int sock, const char *path, uint64_t file_off, uint64_t len,
+			      uint64_t handle_off, char *why, size_t why_len);
 
 #endif /* KEEL_MEMH_CLIENT_H */

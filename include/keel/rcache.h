@@ -31,11 +31,11 @@
 
 #include "keel/memh.h"
 
-#define KEEL_RCACHE_MAGIC 0x3143524bu	/* "KRC1" */
-#define KEEL_RCACHE_SOCKET "/run/keel/rcache.sock"
-#define KEEL_RCACHE_DIR "/var/lib/keel/rcache"
+#define KEEL_RCACHE_MAGIC     0x3143524bu /* "KRC1" */
+#define KEEL_RCACHE_SOCKET    "/run/keel/rcache.sock"
+#define KEEL_RCACHE_DIR	      "/var/lib/keel/rcache"
 #define KEEL_RCACHE_ALL_DISKS UINT64_MAX
-#define KEEL_RCACHE_MAX_JSON (1u << 20)
+#define KEEL_RCACHE_MAX_JSON  (1u << 20)
 
 enum keel_rcache_op {
 	KEEL_RCACHE_HELLO = 1,
@@ -51,12 +51,12 @@ struct keel_rcache_req {
 	__u32 op;
 	__u64 id;
 	__u64 disk_id;
-	__u64 off;		/* bytes */
-	__u64 len;		/* bytes; CONTROL: JSON bytes that follow */
-	__u64 handle_off;	/* LOOKUP, ADMIT: bytes into the caller's buffer */
-	__u64 seq;		/* ADMIT: the LOOKUP's seq */
+	__u64 off;	  /* bytes */
+	__u64 len;	  /* bytes; CONTROL: JSON bytes that follow */
+	__u64 handle_off; /* LOOKUP, ADMIT: bytes into the caller's buffer */
+	__u64 seq;	  /* ADMIT: the LOOKUP's seq */
 	__u32 cid;
-	__u32 flags;		/* 0 */
+	__u32 flags; /* 0 */
 };
 
 struct keel_rcache_reply {
@@ -64,8 +64,8 @@ struct keel_rcache_reply {
 	__s32 status;
 	__u32 block_size;
 	__u64 seq;
-	__u32 count;		/* hits, admitted, dropped; HELLO: max_blocks */
-	__u32 len;		/* CONTROL: JSON bytes that follow */
+	__u32 count; /* hits, admitted, dropped; HELLO: max_blocks */
+	__u32 len;   /* CONTROL: JSON bytes that follow */
 	__u8 hits[32];
 };
 

@@ -16,11 +16,11 @@
 #include <stdio.h>
 #include <linux/types.h>
 
-#define KEEL_TRACE_MAGIC "KEELTRC1"
-#define KEEL_TRACE_VERSION 1
+#define KEEL_TRACE_MAGIC       "KEELTRC1"
+#define KEEL_TRACE_VERSION     1
 #define KEEL_TRACE_HEADER_SIZE 16
 #define KEEL_TRACE_RECORD_SIZE 32
-#define KEEL_TRACE_WRITE (1u << 0)	/* flags bit 0: the I/O was a write */
+#define KEEL_TRACE_WRITE       (1u << 0) /* flags bit 0: the I/O was a write */
 
 struct keel_trace_header {
 	char magic[8];
@@ -31,9 +31,9 @@ struct keel_trace_header {
 struct keel_trace_record {
 	__u64 time_ns;
 	__u64 disk_id;
-	__u64 lba;		/* 512-byte sectors */
+	__u64 lba; /* 512-byte sectors */
 	__u32 len_bytes;
-	__u32 flags;		/* KEEL_TRACE_* */
+	__u32 flags; /* KEEL_TRACE_* */
 };
 
 struct keel_trace_writer;
@@ -41,8 +41,7 @@ struct keel_trace_reader;
 
 /* Create (truncate) path and write the header. */
 int keel_trace_writer_open(const char *path, struct keel_trace_writer **ret);
-int keel_trace_writer_append(struct keel_trace_writer *w,
-			     const struct keel_trace_record *r);
+int keel_trace_writer_append(struct keel_trace_writer *w, const struct keel_trace_record *r);
 /* Flush and close; returns the first error seen (e.g. -ENOSPC).  NULL ok. */
 int keel_trace_writer_close(struct keel_trace_writer *w);
 
@@ -53,8 +52,7 @@ int keel_trace_reader_open(const char *path, struct keel_trace_reader **ret);
  * inside a record (keel_trace_reader_index() tells which one), other
  * negative errno on read errors.
  */
-int keel_trace_reader_next(struct keel_trace_reader *r,
-			   struct keel_trace_record *ret);
+int keel_trace_reader_next(struct keel_trace_reader *r, struct keel_trace_record *ret);
 /* Number of records returned so far (the failing one is this plus one). */
 __u64 keel_trace_reader_index(const struct keel_trace_reader *r);
 void keel_trace_reader_close(struct keel_trace_reader *r);

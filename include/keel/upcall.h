@@ -38,8 +38,7 @@ void keel_upcall_close(void);
  * thread that may be in the filter at once; 0, 0: 64 slots of 256 KiB).
  * Each slot has an inaccessible guard page at its bottom.
  */
-int keel_upcall_register(keel_filter_fn fn, void *arg, unsigned int slots,
-			 size_t slot_size);
+int keel_upcall_register(keel_filter_fn fn, void *arg, unsigned int slots, size_t slot_size);
 /* A filter served by a handler thread with keel_filter_serve() instead. */
 int keel_upcall_register_handler(void);
 
@@ -48,8 +47,8 @@ int keel_upcall_register_handler(void);
  * @len bytes at @buf on @fd, at @off (-1: the file position).  Returns the
  * bytes transferred or a negative errno (docs/upcall.md lists them).
  */
-ssize_t keel_filter_submit(unsigned int filter, unsigned int op, int fd,
-			   void *buf, size_t len, int64_t off);
+ssize_t keel_filter_submit(unsigned int filter, unsigned int op, int fd, void *buf, size_t len,
+			   int64_t off);
 
 /* Handler thread: wait for one request for @filter, run @fn, answer it. */
 int keel_filter_serve(unsigned int filter, keel_filter_fn fn, void *arg);

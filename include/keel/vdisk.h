@@ -22,8 +22,8 @@
 
 #include "keel/vfilter.h"
 
-#define KEEL_VDISK_RDONLY 0x1
-#define KEEL_VDISK_MAX_FILTERS 16	/* in one chain, besides "vmdk" */
+#define KEEL_VDISK_RDONLY      0x1
+#define KEEL_VDISK_MAX_FILTERS 16 /* in one chain, besides "vmdk" */
 
 struct keel_vdisk;
 
@@ -31,9 +31,9 @@ struct keel_vdisk;
 typedef void (*keel_vdisk_event_fn)(void *ctx, json_t *event);
 
 struct keel_vdisk_opts {
-	unsigned int flags;		/* KEEL_VDISK_* */
-	const char *metadata;		/* NULL: "PATH.keel" */
-	keel_vdisk_event_fn event;	/* NULL: events are dropped */
+	unsigned int flags;	   /* KEEL_VDISK_* */
+	const char *metadata;	   /* NULL: "PATH.keel" */
+	keel_vdisk_event_fn event; /* NULL: events are dropped */
 	void *event_ctx;
 	/* NULL, or asked before each read, write and discard reaches the
 	 * VMDK: an error (ownership's fencing: -EPERM) fails the I/O */
@@ -46,8 +46,8 @@ struct keel_vdisk_opts {
  * nothing stays open and @err names the file, the section or line, and
  * the key that was wrong.
  */
-int keel_vdisk_open(const char *path, const struct keel_vdisk_opts *opts,
-		    struct keel_vdisk **ret, char *err, size_t errlen);
+int keel_vdisk_open(const char *path, const struct keel_vdisk_opts *opts, struct keel_vdisk **ret,
+		    char *err, size_t errlen);
 /* Close the chain top first, then the VMDK (flushing it).  NULL ok. */
 void keel_vdisk_close(struct keel_vdisk *d);
 
@@ -82,19 +82,18 @@ struct keel_vfilter_counters {
 };
 void keel_vfilter_counters(const struct keel_vfilter *f, struct keel_vfilter_counters *ret);
 
-
 /*
  * The disk server's channel (protocol in keel/vdisk_client.h): listen on
  * @path and hand out handles into @d's chain, each served by its own
  * thread.  At most KEEL_VCHANNEL_MAX_* of each at once.  Stop closes every
  * handle and waits for their threads before returning.
  */
-#define KEEL_VCHANNEL_MAX_CONNS 32
+#define KEEL_VCHANNEL_MAX_CONNS	  32
 #define KEEL_VCHANNEL_MAX_HANDLES 64
 struct keel_vchannel;
 int keel_vchannel_start(struct keel_vdisk *d, const char *path, struct keel_vchannel **ret,
 			char *err, size_t errlen);
-void keel_vchannel_stop(struct keel_vchannel *c);	/* NULL ok */
+void keel_vchannel_stop(struct keel_vchannel *c); /* NULL ok */
 
 /* "10G", "4096", "4KiB": digits and an optional K, M, G or T (powers of
  * 1024, either case) with an optional "iB" or "B"; -EINVAL, -ERANGE */

@@ -38,9 +38,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KEEL_VDISK_HANDLE_MAGIC 0x3148564bu	/* "KVH1" */
+#define KEEL_VDISK_HANDLE_MAGIC	 0x3148564bu /* "KVH1" */
 #define KEEL_VDISK_HANDLE_MAX_IO (32u << 20)
-#define KEEL_VDISK_RUN_DIR "/run/keel/vdisk"
+#define KEEL_VDISK_RUN_DIR	 "/run/keel/vdisk"
 
 enum keel_vdisk_handle_op {
 	KEEL_VDISK_OP_READ = 1,
@@ -72,7 +72,7 @@ int keel_vdisk_client_open(const char *disk_path, struct keel_vdisk_client **ret
 /* The same, given the channel socket's path. */
 int keel_vdisk_client_connect(const char *channel, struct keel_vdisk_client **ret, char *err,
 			      size_t errlen);
-void keel_vdisk_client_close(struct keel_vdisk_client *c);	/* NULL ok */
+void keel_vdisk_client_close(struct keel_vdisk_client *c); /* NULL ok */
 /* Give up a call (send or receive) after @ms milliseconds: -EAGAIN. */
 int keel_vdisk_client_timeout(struct keel_vdisk_client *c, unsigned int ms);
 
@@ -80,13 +80,12 @@ int keel_vdisk_client_timeout(struct keel_vdisk_client *c, unsigned int ms);
 int keel_vdisk_client_handle(struct keel_vdisk_client *c, const char *filter, int *ret_fd,
 			     char *err, size_t errlen);
 /* Any channel request; the answer in *ret (new reference). */
-int keel_vdisk_client_call(struct keel_vdisk_client *c, json_t *req, json_t **ret,
-			   int *ret_fd, char *err, size_t errlen);
+int keel_vdisk_client_call(struct keel_vdisk_client *c, json_t *req, json_t **ret, int *ret_fd,
+			   char *err, size_t errlen);
 
 /* I/O through a handle: 0 or a negative errno (the chain's, e.g. -EIO). */
 int keel_vdisk_handle_pread(int fd, void *buf, size_t len, uint64_t off);
-int keel_vdisk_handle_pwrite(int fd, const void *buf, size_t len, uint64_t off,
-			     unsigned int flags);
+int keel_vdisk_handle_pwrite(int fd, const void *buf, size_t len, uint64_t off, unsigned int flags);
 int keel_vdisk_handle_flush(int fd);
 int keel_vdisk_handle_discard(int fd, uint64_t off, uint64_t len, unsigned int flags);
 

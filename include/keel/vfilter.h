@@ -55,11 +55,11 @@
 #include <stdint.h>
 
 #define KEEL_VF_SECTOR 512u
-#define KEEL_VF_FUA (1u << 0)	/* pwrite, discard: durable before returning */
-#define KEEL_VF_ZERO (1u << 1)	/* discard: the range reads back as zeros */
+#define KEEL_VF_FUA    (1u << 0) /* pwrite, discard: durable before returning */
+#define KEEL_VF_ZERO   (1u << 1) /* discard: the range reads back as zeros */
 
-struct keel_vfilter;		/* one filter instance in one chain */
-struct keel_vfilter_conf;	/* its [filter.NAME] section of the metadata */
+struct keel_vfilter;	  /* one filter instance in one chain */
+struct keel_vfilter_conf; /* its [filter.NAME] section of the metadata */
 
 /*
  * A parameter a filter reads, declared so that `keelctl vdisk create
@@ -68,21 +68,21 @@ struct keel_vfilter_conf;	/* its [filter.NAME] section of the metadata */
  * table must not be stricter than open().  "handles" is every filter's.
  */
 enum keel_vfilter_param_kind {
-	KEEL_VF_PARAM_U64,	/* a number with K/M/G/T, in [min, max] */
+	KEEL_VF_PARAM_U64, /* a number with K/M/G/T, in [min, max] */
 	KEEL_VF_PARAM_BOOL,
-	KEEL_VF_PARAM_PATH,	/* relative to the metadata file's directory */
+	KEEL_VF_PARAM_PATH, /* relative to the metadata file's directory */
 	KEEL_VF_PARAM_STR,
 };
 
 struct keel_vfilter_param {
 	const char *key;
 	enum keel_vfilter_param_kind kind;
-	uint64_t min, max;	/* KEEL_VF_PARAM_U64 */
+	uint64_t min, max; /* KEEL_VF_PARAM_U64 */
 };
 
 struct keel_vfilter_ops {
 	const char *name;
-	const char *summary;	/* one line, for `keelctl vdisk filters` */
+	const char *summary; /* one line, for `keelctl vdisk filters` */
 	/* the keys open() reads, ending with { NULL }; NULL: not declared
 	 * (create then checks the parameters only by opening the chain) */
 	const struct keel_vfilter_param *params;
@@ -104,8 +104,7 @@ int keel_vfilter_pread(struct keel_vfilter *f, void *buf, size_t len, uint64_t o
 int keel_vfilter_pwrite(struct keel_vfilter *f, const void *buf, size_t len, uint64_t off,
 			unsigned int flags);
 int keel_vfilter_flush(struct keel_vfilter *f);
-int keel_vfilter_discard(struct keel_vfilter *f, uint64_t off, uint64_t len,
-			 unsigned int flags);
+int keel_vfilter_discard(struct keel_vfilter *f, uint64_t off, uint64_t len, unsigned int flags);
 int keel_vfilter_control(struct keel_vfilter *f, const char *op, json_t *args, json_t **ret,
 			 char *err, size_t errlen);
 
@@ -116,10 +115,10 @@ void keel_vfilter_set_priv(struct keel_vfilter *f, void *priv);
 
 /* The disk under the chain. */
 uint64_t keel_vfilter_disk_size(const struct keel_vfilter *f);
-const char *keel_vfilter_disk_path(const struct keel_vfilter *f);	/* as opened */
-const char *keel_vfilter_disk_id(const struct keel_vfilter *f);	/* blk's disk ID */
-uint64_t keel_vfilter_disk_id64(const struct keel_vfilter *f);	/* the trace's disk_id */
-int keel_vfilter_disk_readonly(const struct keel_vfilter *f);	/* writes fail with EROFS */
+const char *keel_vfilter_disk_path(const struct keel_vfilter *f); /* as opened */
+const char *keel_vfilter_disk_id(const struct keel_vfilter *f);	  /* blk's disk ID */
+uint64_t keel_vfilter_disk_id64(const struct keel_vfilter *f);	  /* the trace's disk_id */
+int keel_vfilter_disk_readonly(const struct keel_vfilter *f);	  /* writes fail with EROFS */
 /*
  * For the read cache: which layer of the disk's delta chain holds the data
  * at @off (depth 0 = the top), as a 64-bit ID of the layer's file (a hash
@@ -148,11 +147,11 @@ void keel_vfilter_event(struct keel_vfilter *f, const char *type, json_t *fields
  */
 int keel_vfilter_conf_str(struct keel_vfilter_conf *c, const char *key, const char *def,
 			  const char **ret);
-int keel_vfilter_conf_path(struct keel_vfilter_conf *c, const char *key, const char *def,
-			   char *ret, size_t retlen, char *err, size_t errlen);
+int keel_vfilter_conf_path(struct keel_vfilter_conf *c, const char *key, const char *def, char *ret,
+			   size_t retlen, char *err, size_t errlen);
 /* a number with an optional K, M, G, T suffix (powers of 1024), in [min, max] */
-int keel_vfilter_conf_u64(struct keel_vfilter_conf *c, const char *key, uint64_t def,
-			  uint64_t min, uint64_t max, uint64_t *ret, char *err, size_t errlen);
+int keel_vfilter_conf_u64(struct keel_vfilter_conf *c, const char *key, uint64_t def, uint64_t min,
+			  uint64_t max, uint64_t *ret, char *err, size_t errlen);
 int keel_vfilter_conf_bool(struct keel_vfilter_conf *c, const char *key, int def, int *ret,
 			   char *err, size_t errlen);
 /* where the error messages say the parameters come from: "FILE [filter.NAME]" */

@@ -43,8 +43,7 @@ static void miss_table(const char *dir, const char *name)
 	}
 	for (int s = 0; s < 4; s++) {
 		__u64 size = (__u64)floor(fr[s] * (double)k.unique);
-		struct keel_sim_result r, best = { .miss_ratio = 2 }, kr = { 0 },
-				       br = { 0 };
+		struct keel_sim_result r, best = { .miss_ratio = 2 }, kr = { 0 }, br = { 0 };
 
 		if (size < 1)
 			size = 1;
@@ -58,11 +57,10 @@ static void miss_table(const char *dir, const char *name)
 				best = r;
 		}
 		printf("%-28s %3.0f%% %6llu  best %-8s %.4f  keel %.4f  "
-		       "ratio %.3f %s  belady %.4f\n", name, fr[s] * 100,
-		       (unsigned long long)size, best.policy, best.miss_ratio,
+		       "ratio %.3f %s  belady %.4f\n",
+		       name, fr[s] * 100, (unsigned long long)size, best.policy, best.miss_ratio,
 		       kr.miss_ratio, kr.miss_ratio / best.miss_ratio,
-		       kr.miss_ratio <= best.miss_ratio ? "WIN " : "lose",
-		       br.miss_ratio);
+		       kr.miss_ratio <= best.miss_ratio ? "WIN " : "lose", br.miss_ratio);
 	}
 	keel_sim_keys_free(&k);
 	keel_sim_trace_free(&t);
@@ -71,8 +69,7 @@ static void miss_table(const char *dir, const char *name)
 /* keel's miss ratio with the adaptive sizing, or with cold fixed at 1%. */
 static double keel_miss(const struct keel_sim_keys *k, __u64 size, bool fixed)
 {
-	struct keel_cache_opts o = { .capacity = size, .shards = 1,
-				     .fixed = fixed };
+	struct keel_cache_opts o = { .capacity = size, .shards = 1, .fixed = fixed };
 	struct keel_cache *c;
 	__u64 misses = 0;
 
@@ -105,8 +102,8 @@ static void adapt_table(const char *dir, const char *name)
 
 		if (size < 1)
 			size = 1;
-		printf("  %2.0f%% %.4f/%.4f", fr[s] * 100,
-		       keel_miss(&k, size, false), keel_miss(&k, size, true));
+		printf("  %2.0f%% %.4f/%.4f", fr[s] * 100, keel_miss(&k, size, false),
+		       keel_miss(&k, size, true));
 	}
 	printf("\n");
 	keel_sim_keys_free(&k);
@@ -136,10 +133,8 @@ static bool mlru_access(struct mlru *c, __u64 key)
 		sim_list_push_head(c->pool.n, &c->l, i);
 	} else {
 		if (c->l.len >= c->cap)
-			sim_pool_release(&c->pool,
-					 sim_list_pop_tail(c->pool.n, &c->l));
-		sim_list_push_head(c->pool.n, &c->l,
-				   sim_pool_alloc(&c->pool, key));
+			sim_pool_release(&c->pool, sim_list_pop_tail(c->pool.n, &c->l));
+		sim_list_push_head(c->pool.n, &c->l, sim_pool_alloc(&c->pool, key));
 	}
 	pthread_mutex_unlock(&c->lock);
 	return hit;
@@ -164,8 +159,7 @@ static void *run_thread(void *arg)
 
 			if (r->kc)
 				hits += keel_cache_lookup(r->kc, key, NULL) ||
-					(keel_cache_insert(r->kc, key, NULL,
-							   NULL, NULL), 0);
+					(keel_cache_insert(r->kc, key, NULL, NULL, NULL), 0);
 			else
 				hits += mlru_access(r->lru, key);
 		}
@@ -182,8 +176,8 @@ static double now(void)
 }
 
 /* Ops per second with nthreads each replaying keys (offset per thread). */
-static double throughput(const __u64 *keys, size_t n, __u64 cap, int nthreads,
-			 bool keel, size_t passes, double *ret_hit)
+static double throughput(const __u64 *keys, size_t n, __u64 cap, int nthreads, bool keel,
+			 size_t passes, double *ret_hit)
 {
 	struct keel_cache_opts o = { .capacity = cap, .shards = 16 };
 	struct keel_cache *kc = NULL;
@@ -200,14 +194,15 @@ static double throughput(const __u64 *keys, size_t n, __u64 cap, int nthreads,
 		sim_list_init(&lru.l);
 	}
 	/* Warm up once so both measure steady state. */
-	r[0] = (struct run){ .keys = keys, .n = n, .passes = 1, .kc = kc,
-			     .lru = &lru };
+	r[0] = (struct run){ .keys = keys, .n = n, .passes = 1, .kc = kc, .lru = &lru };
 	run_thread(&r[0]);
 	t0 = now();
 	for (int i = 0; i < nthreads; i++) {
 		r[i] = (struct run){ .keys = keys + (i ? n / 2 : 0),
-				     .n = n / 2, .passes = passes * 2,
-				     .kc = kc, .lru = &lru };
+				     .n = n / 2,
+				     .passes = passes * 2,
+				     .kc = kc,
+				     .lru = &lru };
 		pthread_create(&t[i], NULL, run_thread, &r[i]);
 	}
 	for (int i = 0; i < nthreads; i++) {
@@ -231,14 +226,13 @@ static int cmp_double(const void *a, const void *b)
 }
 
 #define SPEED_RUNS_MAX 15
-static int speed_runs = 5;	/* --runs N */
+static int speed_runs = 5; /* --runs N */
 
 /* Median of SPEED_RUNS runs each, LRU and keel alternating so that a busy
  * machine (2 cores shared with other work) hurts both alike; the best run of
  * each is printed too: on a loaded machine it is the figure least disturbed
  * by other processes. */
-static void speed(const char *what, const __u64 *keys, size_t n, __u64 cap,
-		  size_t passes)
+static void speed(const char *what, const __u64 *keys, size_t n, __u64 cap, size_t passes)
 {
 	for (int th = 1; th <= 2; th++) {
 		double l[SPEED_RUNS_MAX], k[SPEED_RUNS_MAX], hl = 0, hk = 0;
@@ -253,13 +247,11 @@ static void speed(const char *what, const __u64 *keys, size_t n, __u64 cap,
 		printf("%-22s %d thread%s  mutex-LRU %6.2f Mops/s (hit %.3f)  "
 		       "keel %6.2f Mops/s (hit %.3f)  ratio %.2fx  "
 		       "(medians of %d; keel range %.2f-%.2f; best runs "
-		       "%.2f vs %.2f: %.2fx)\n", what, th,
-		       th > 1 ? "s" : " ", l[SPEED_RUNS / 2] / 1e6, hl,
-		       k[SPEED_RUNS / 2] / 1e6, hk,
-		       k[SPEED_RUNS / 2] / l[SPEED_RUNS / 2], SPEED_RUNS,
-		       k[0] / 1e6, k[SPEED_RUNS - 1] / 1e6,
-		       l[SPEED_RUNS - 1] / 1e6, k[SPEED_RUNS - 1] / 1e6,
-		       k[SPEED_RUNS - 1] / l[SPEED_RUNS - 1]);
+		       "%.2f vs %.2f: %.2fx)\n",
+		       what, th, th > 1 ? "s" : " ", l[SPEED_RUNS / 2] / 1e6, hl,
+		       k[SPEED_RUNS / 2] / 1e6, hk, k[SPEED_RUNS / 2] / l[SPEED_RUNS / 2],
+		       SPEED_RUNS, k[0] / 1e6, k[SPEED_RUNS - 1] / 1e6, l[SPEED_RUNS - 1] / 1e6,
+		       k[SPEED_RUNS - 1] / 1e6, k[SPEED_RUNS - 1] / l[SPEED_RUNS - 1]);
 	}
 }
 
@@ -296,10 +288,14 @@ static __u64 *zipf_keys(size_t n, size_t universe, double alpha)
 int main(int argc, char **argv)
 {
 	static const char *const traces[] = {
-		"cloudPhysicsIO.oracleGeneral.bin", "lirs-multi1.trace.gz",
-		"lirs-multi2.trace.gz", "lirs-multi3.trace.gz",
-		"lirs-sprite.trace.gz", "lirs-2_pools.trace.gz",
-		"lirs-loop.trace.gz", "lirs-zigzag.trace.gz",
+		"cloudPhysicsIO.oracleGeneral.bin",
+		"lirs-multi1.trace.gz",
+		"lirs-multi2.trace.gz",
+		"lirs-multi3.trace.gz",
+		"lirs-sprite.trace.gz",
+		"lirs-2_pools.trace.gz",
+		"lirs-loop.trace.gz",
+		"lirs-zigzag.trace.gz",
 	};
 	const char *dir = getenv("KEEL_TRACES");
 	struct keel_sim_trace t;
@@ -325,7 +321,7 @@ int main(int argc, char **argv)
 			}
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "usage: cache_bench [--miss | --speed | --zipf] "
-				"[--runs N] [TRACES_DIR]\n");
+					"[--runs N] [TRACES_DIR]\n");
 			return 2;
 		} else {
 			dir = argv[i];

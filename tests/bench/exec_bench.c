@@ -72,7 +72,8 @@ int main(int argc, char **argv)
 		long count = strtol(argv[2], NULL, 10);
 
 		if (count <= 0) {
-			fprintf(stderr, "exec_bench: loop: '%s' is not a positive count\n", argv[2]);
+			fprintf(stderr, "exec_bench: loop: '%s' is not a positive count\n",
+				argv[2]);
 			return 2;
 		}
 		return loop(count, argv + 3);

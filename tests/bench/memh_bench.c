@@ -54,7 +54,7 @@ static void client(int sock, size_t size)
 	err = keel_memh_send(sock, h, &buf, sizeof(buf));
 	if (err)
 		die("keel_memh_send", -err);
-	for (;;) {	/* socket mode: read @size bytes, ack with one byte */
+	for (;;) { /* socket mode: read @size bytes, ack with one byte */
 		size_t got = 0;
 		ssize_t n;
 
@@ -68,7 +68,7 @@ static void client(int sock, size_t size)
 }
 
 struct run {
-	double handle, pvm, sock;	/* seconds per transfer */
+	double handle, pvm, sock; /* seconds per transfer */
 	int fallback;
 };
 
@@ -142,9 +142,9 @@ int main(int argc, char **argv)
 
 		iters = iters < 3 ? 3 : iters > 2000 ? 2000 : iters;
 		measure(s, iters, &r);
-		printf("%-8zu %12.1f %12.1f %12.1f %10.0f %10.0f %10.0f %8.2f\n", s,
-		       r.handle * 1e6, r.pvm * 1e6, r.sock * 1e6, s / r.handle / 1e6,
-		       s / r.pvm / 1e6, s / r.sock / 1e6, r.pvm / r.handle);
+		printf("%-8zu %12.1f %12.1f %12.1f %10.0f %10.0f %10.0f %8.2f\n", s, r.handle * 1e6,
+		       r.pvm * 1e6, r.sock * 1e6, s / r.handle / 1e6, s / r.pvm / 1e6,
+		       s / r.sock / 1e6, r.pvm / r.handle);
 	}
 	printf("handle mode: %s; h/pvm > 1 means the handle is faster\n",
 	       r.fallback ? "fallback (process_vm_writev: keel.ko not loaded)" : "keel.ko");

@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pthread_create(&th, NULL, handler, &hd);
-	run(up, null, n / 10 + 1);	/* warm-up */
+	run(up, null, n / 10 + 1); /* warm-up */
 	run(hd, null, n / 10 + 1);
 	keel = run(up, null, n);
 	peer = run(hd, null, n);

@@ -21,7 +21,7 @@
 
 #include "vmdk/vmdk.h"
 
-#define SIZE (256ULL << 20)
+#define SIZE  (256ULL << 20)
 #define CHUNK (1 << 20)
 
 static double now(void)
@@ -57,7 +57,8 @@ static double keel_import(const char *raw, const char *img)
 		exit(1);
 	}
 	for (uint64_t off = 0; off < SIZE; off += CHUNK)
-		if (pread(fd, buf, CHUNK, (off_t)off) != CHUNK || keel_vmdk_pwrite(d, buf, CHUNK, off))
+		if (pread(fd, buf, CHUNK, (off_t)off) != CHUNK ||
+		    keel_vmdk_pwrite(d, buf, CHUNK, off))
 			exit(1);
 	keel_vmdk_flush(d);
 	keel_vmdk_close(d);
@@ -78,7 +79,8 @@ static double keel_export(const char *img, const char *raw)
 		exit(1);
 	}
 	for (uint64_t off = 0; off < SIZE; off += CHUNK)
-		if (keel_vmdk_pread(d, buf, CHUNK, off) || pwrite(fd, buf, CHUNK, (off_t)off) != CHUNK)
+		if (keel_vmdk_pread(d, buf, CHUNK, off) ||
+		    pwrite(fd, buf, CHUNK, (off_t)off) != CHUNK)
 			exit(1);
 	fsync(fd);
 	close(fd);
@@ -112,19 +114,22 @@ int main(void)
 	snprintf(s, sizeof(s), "%s/stream.vmdk", dir);
 	snprintf(cmd, sizeof(cmd), "head -c %llu /dev/urandom > %s && sync", SIZE, raw);
 	run(cmd);
-	snprintf(cmd, sizeof(cmd), "qemu-img convert -f raw -O vmdk -o subformat=monolithicSparse %s %s",
-		 raw, q);
+	snprintf(cmd, sizeof(cmd),
+		 "qemu-img convert -f raw -O vmdk -o subformat=monolithicSparse %s %s", raw, q);
 	tq = run(cmd);
 	tk = keel_import(raw, k);
 	line("import 256 MiB -> monolithicSparse", tk, tq);
-	snprintf(cmd, sizeof(cmd), "qemu-img convert -O raw %s %s/q.raw && sync %s/q.raw", q, dir, dir);
+	snprintf(cmd, sizeof(cmd), "qemu-img convert -O raw %s %s/q.raw && sync %s/q.raw", q, dir,
+		 dir);
 	tq = run(cmd);
 	snprintf(cmd, sizeof(cmd), "%s/k.raw", dir);
 	tk = keel_export(q, cmd);
 	line("export monolithicSparse -> raw", tk, tq);
-	snprintf(cmd, sizeof(cmd), "qemu-img convert -O vmdk -o subformat=streamOptimized %s %s", raw, s);
+	snprintf(cmd, sizeof(cmd), "qemu-img convert -O vmdk -o subformat=streamOptimized %s %s",
+		 raw, s);
 	run(cmd);
-	snprintf(cmd, sizeof(cmd), "qemu-img convert -O raw %s %s/q2.raw && sync %s/q2.raw", s, dir, dir);
+	snprintf(cmd, sizeof(cmd), "qemu-img convert -O raw %s %s/q2.raw && sync %s/q2.raw", s, dir,
+		 dir);
 	tq = run(cmd);
 	snprintf(cmd, sizeof(cmd), "%s/k2.raw", dir);
 	tk = keel_export(s, cmd);

@@ -55,7 +55,7 @@ extern char **environ;
 
 struct inv {
 	uint8_t mac[6];
-	uint32_t ip;		/* network order */
+	uint32_t ip; /* network order */
 	int here;
 };
 
@@ -89,7 +89,9 @@ static uint64_t now_ns(clockid_t c)
 static int parse_mac(const char *s, uint8_t *m)
 {
 	return sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &m[0], &m[1], &m[2], &m[3], &m[4],
-		      &m[5]) == 6 ? 0 : -EINVAL;
+		      &m[5]) == 6 ?
+		       0 :
+		       -EINVAL;
 }
 
 static void mac_str(const uint8_t *m, char *s)
@@ -193,7 +195,11 @@ static int peer(char **argv)
 	while (!stop) {
 		struct iovec iov = { buf, sizeof(buf) };
 		struct sockaddr_ll from;
-		struct msghdr msg = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+		struct msghdr msg = { .msg_name = &from,
+				      .msg_namelen = sizeof(from),
+				      .msg_iov = &iov,
+				      .msg_iovlen = 1,
+				      .msg_control = cbuf,
 				      .msg_controllen = sizeof(cbuf) };
 		struct keel_vmnet_ip key = { { 0 } };
 		struct keel_vmnet_wl val = { .flags = KEEL_VMNET_WL_VM };
@@ -207,7 +213,7 @@ static int peer(char **argv)
 			continue;
 		e = inv_find(buf + 6);
 		if (!e || e->here)
-			continue;	/* unknown, or a later RARP round */
+			continue; /* unknown, or a later RARP round */
 		for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
 			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
 				struct timespec ts;
@@ -364,7 +370,8 @@ int main(int argc, char **argv)
 	if (argc >= 4 && !strcmp(argv[1], "hookrun"))
 		return hookrun(atoi(argv[2]), argv + 3);
 	if (argc != 1) {
-		fprintf(stderr, "usage: vmnet_bench [peer|send|stream|hookrun ...] (see the source)\n");
+		fprintf(stderr,
+			"usage: vmnet_bench [peer|send|stream|hookrun ...] (see the source)\n");
 		return 2;
 	}
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -373,7 +380,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	exe[n] = '\0';
-	memcpy(dir, exe, (size_t)n + 1);	/* dirname() writes into its argument */
+	memcpy(dir, exe, (size_t)n + 1); /* dirname() writes into its argument */
 	snprintf(script, sizeof(script), "%s/../../../tests/bench/vmnet_bench.sh", dirname(dir));
 	execl("/bin/bash", "bash", script, exe, (char *)NULL);
 	fprintf(stderr, "vmnet_bench: running %s: %s\n", script, strerror(errno));

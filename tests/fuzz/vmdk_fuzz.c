@@ -67,7 +67,8 @@ static void try_write(const char *path)
 		off = d->size > sizeof(buf) ? (d->size - sizeof(buf)) / 2 : 0;
 		memset(buf, 0x5c, sizeof(buf));
 		if (d->size >= sizeof(buf) && !keel_vmdk_pwrite(d, buf, sizeof(buf), off)) {
-			if (keel_vmdk_pread(d, got, sizeof(got), off) || memcmp(buf, got, sizeof(buf)))
+			if (keel_vmdk_pread(d, got, sizeof(got), off) ||
+			    memcmp(buf, got, sizeof(buf)))
 				abort(); /* a write that succeeded must read back */
 		}
 	}
@@ -92,12 +93,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	close(fd);
 	if (!keel_vmdk_open(input, KEEL_VMDK_RDONLY, &d, err, sizeof(err))) {
-		uint64_t sz = keel_vmdk_size(d), offs[] = { 0, sz / 2, sz - 1, sz > 65536 ? 65535 : 0 };
+		uint64_t sz = keel_vmdk_size(d),
+			 offs[] = { 0, sz / 2, sz - 1, sz > 65536 ? 65535 : 0 };
 		unsigned int depth;
 		uint32_t cid;
 
 		for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
-			size_t n = sz - offs[i] < sizeof(buf) ? (size_t)(sz - offs[i]) : sizeof(buf);
+			size_t n = sz - offs[i] < sizeof(buf) ? (size_t)(sz - offs[i]) :
+								sizeof(buf);
 
 			keel_vmdk_pread(d, buf, n, offs[i]);
 			keel_vmdk_layer_of(d, offs[i], &depth, &cid);

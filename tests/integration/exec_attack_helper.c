@@ -82,12 +82,13 @@ static int mmap_shared_write(const char *file, const char *how)
 		return 1;
 	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
-		printf("MAP_SHARED PROT_WRITE of a%s descriptor%s: %s\n", rw ? " read-write" :
-		       " read-only", nobody ? " as uid 65534" : "", strerrorname_np(errno));
+		printf("MAP_SHARED PROT_WRITE of a%s descriptor%s: %s\n",
+		       rw ? " read-write" : " read-only", nobody ? " as uid 65534" : "",
+		       strerrorname_np(errno));
 		return !rw ? 0 : 1;
 	}
-	printf("MAP_SHARED PROT_WRITE of a%s descriptor was allowed\n", rw ? " read-write" :
-	       " read-only");
+	printf("MAP_SHARED PROT_WRITE of a%s descriptor was allowed\n",
+	       rw ? " read-write" : " read-only");
 	return rw ? 0 : 1;
 }
 
@@ -100,8 +101,12 @@ static int set_acl(int fd)
 			__u16 tag, perm;
 			__u32 id;
 		} e[5];
-	} acl = { 2, { { 0x01, 7, ~0U }, { 0x02, 5, 1 }, { 0x04, 5, ~0U }, { 0x10, 5, ~0U },
-		       { 0x20, 5, ~0U } } };
+	} acl = { 2,
+		  { { 0x01, 7, ~0U },
+		    { 0x02, 5, 1 },
+		    { 0x04, 5, ~0U },
+		    { 0x10, 5, ~0U },
+		    { 0x20, 5, ~0U } } };
 
 	return fsetxattr(fd, "system.posix_acl_access", &acl, sizeof(acl), 0);
 }
@@ -201,7 +206,7 @@ static int race(const char *op, const char *file, long n)
 	if (!child)
 		refused_loop(op, fd, count);
 	while (count[0] == 0 && waitpid(child, &status, WNOHANG) == 0)
-		usleep(1000);	/* until the loop runs */
+		usleep(1000); /* until the loop runs */
 	for (long i = 0; i < n; i++) {
 		int mfd = open(file, O_RDONLY | O_CLOEXEC);
 		void *p = MAP_FAILED;
@@ -227,8 +232,9 @@ static int race(const char *op, const char *file, long n)
 		return 1;
 	}
 	printf("%ld refused %s as uid 65534 (other errors: %s) during %ld PROT_EXEC maps "
-	       "(%ld refused) and %ld runs (%ld refused)\n", count[0], op,
-	       count[1] ? strerrorname_np(count[1]) : "none", n, maps_refused, runs, runs_refused);
+	       "(%ld refused) and %ld runs (%ld refused)\n",
+	       count[0], op, count[1] ? strerrorname_np(count[1]) : "none", n, maps_refused, runs,
+	       runs_refused);
 	return maps_refused || runs_refused || !count[0];
 }
 
@@ -247,7 +253,7 @@ static int outcome(const char *what, int err, const char *expect)
 
 static int anon_exec(const char *how, const char *expect)
 {
-	static const unsigned char code[] = { 0xb8, 0x2a, 0, 0, 0, 0xc3 };	/* mov $42,%eax; ret */
+	static const unsigned char code[] = { 0xb8, 0x2a, 0, 0, 0, 0xc3 }; /* mov $42,%eax; ret */
 	int prot = PROT_READ | PROT_WRITE;
 	int (*fn)(void);
 	void *p;
@@ -268,12 +274,13 @@ static int anon_exec(const char *how, const char *expect)
 		return 1;
 	}
 	return outcome(!strcmp(how, "mmap") ? "mmap PROT_EXEC of anonymous memory, code run" :
-		       "mprotect PROT_EXEC of anonymous memory, code run", 0, expect);
+					      "mprotect PROT_EXEC of anonymous memory, code run",
+		       0, expect);
 }
 
 static int read_implies_exec(const char *expect)
 {
-	static const unsigned char code[] = { 0xb8, 0x2a, 0, 0, 0, 0xc3 };	/* mov $42,%eax; ret */
+	static const unsigned char code[] = { 0xb8, 0x2a, 0, 0, 0, 0xc3 }; /* mov $42,%eax; ret */
 	int (*fn)(void);
 	char *p;
 
@@ -302,7 +309,8 @@ static int proc_mem(int write_it, const char *expect)
 
 	if (fd < 0)
 		return outcome(write_it ? "open /proc/self/mem O_RDWR" :
-			       "open /proc/self/mem O_RDONLY", errno, expect);
+					  "open /proc/self/mem O_RDONLY",
+			       errno, expect);
 	if (write_it) {
 		if (pwrite(fd, &v, sizeof(v), (off_t)(unsigned long)&target_var) != sizeof(v))
 			return outcome("write through /proc/self/mem", errno, expect);
@@ -381,7 +389,8 @@ static int vm_rw(int write_it, const char *expect)
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	return outcome(write_it ? "process_vm_writev into a child" :
-		       "process_vm_readv from a child", err, expect);
+				  "process_vm_readv from a child",
+		       err, expect);
 }
 
 int main(int argc, char **argv)

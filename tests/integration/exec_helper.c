@@ -80,7 +80,8 @@ static int do_write(const char *op, const char *file)
 		return fail("mkstemp");
 	unlink(tmp);
 	if (!strcmp(op, "copy_file_range"))
-		return copy_file_range(src, &off, fd, NULL, 4, 0) == 4 ? 0 : fail("copy_file_range");
+		return copy_file_range(src, &off, fd, NULL, 4, 0) == 4 ? 0 :
+									 fail("copy_file_range");
 	if (!strcmp(op, "sendfile"))
 		return sendfile(fd, src, &off, 4) == 4 ? 0 : fail("sendfile");
 	if (!strcmp(op, "splice")) {
@@ -117,7 +118,8 @@ int main(int argc, char **argv)
 		fd = open(argv[2], O_RDONLY);
 		if (fd < 0)
 			return fail("open");
-		m = mmap(NULL, 4096, direct ? PROT_READ | PROT_EXEC : PROT_READ, MAP_PRIVATE, fd, 0);
+		m = mmap(NULL, 4096, direct ? PROT_READ | PROT_EXEC : PROT_READ, MAP_PRIVATE, fd,
+			 0);
 		if (m == MAP_FAILED)
 			return fail("mmap");
 		if (!direct && mprotect(m, 4096, PROT_READ | PROT_EXEC))

@@ -15,7 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define KEXEC_FILE_UNLOAD 0x1
+#define KEXEC_FILE_UNLOAD	0x1
 #define KEXEC_FILE_NO_INITRAMFS 0x4
 
 static int report(long r)

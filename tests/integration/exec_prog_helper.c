@@ -41,8 +41,8 @@ static int ro_open(const char *pin)
 	return sys_bpf(BPF_OBJ_GET, &attr);
 }
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), \
-						.off = (o), .imm = (i) })
+#define INSN(c, d, s, o, i) \
+	((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 
 /* map_update_elem(map, &(u32){0}, zeros, BPF_ANY); return its result */
 static int write_through(int map_fd)

@@ -179,8 +179,7 @@ static int uring_write(const char *file, const char *how)
 		return fail("stat");
 	if (ring_init(&r))
 		return fail("io_uring_setup");
-	if (fixed &&
-	    syscall(__NR_io_uring_register, r.fd, IORING_REGISTER_FILES, &slot, 1) < 0)
+	if (fixed && syscall(__NR_io_uring_register, r.fd, IORING_REGISTER_FILES, &slot, 1) < 0)
 		return fail("IORING_REGISTER_FILES");
 	memset(&sqe, 0, sizeof(sqe));
 	sqe.opcode = IORING_OP_OPENAT;
@@ -190,7 +189,7 @@ static int uring_write(const char *file, const char *how)
 	/* a fixed file slot takes no O_CLOEXEC: it is not in the descriptor table */
 	sqe.open_flags = fixed ? O_WRONLY : O_WRONLY | O_CLOEXEC;
 	if (fixed)
-		sqe.file_index = 1;	/* slot 0 */
+		sqe.file_index = 1; /* slot 0 */
 	res = ring_run(&r, &sqe);
 	if (res < 0)
 		return uring_fail("IORING_OP_OPENAT", res);
@@ -218,7 +217,9 @@ static int uring_path_op(__u8 op, const char *a, const char *b)
 	sqe.addr2 = (__u64)(unsigned long)b;
 	res = ring_run(&r, &sqe);
 	return res < 0 ? uring_fail(op == IORING_OP_RENAMEAT ? "IORING_OP_RENAMEAT" :
-				    "IORING_OP_LINKAT", res) : 0;
+							       "IORING_OP_LINKAT",
+				    res) :
+			 0;
 }
 
 static int uring_fsetxattr(const char *file)
@@ -355,8 +356,12 @@ static int set_acl(const char *file)
 			__u16 tag, perm;
 			__u32 id;
 		} e[5];
-	} acl = { 2, { { 0x01, 7, ~0U }, { 0x02, 5, 1 }, { 0x04, 5, ~0U }, { 0x10, 5, ~0U },
-		       { 0x20, 5, ~0U } } };
+	} acl = { 2,
+		  { { 0x01, 7, ~0U },
+		    { 0x02, 5, 1 },
+		    { 0x04, 5, ~0U },
+		    { 0x10, 5, ~0U },
+		    { 0x20, 5, ~0U } } };
 
 	if (setxattr(file, "system.posix_acl_access", &acl, sizeof(acl), 0))
 		return fail("setxattr system.posix_acl_access");
@@ -407,8 +412,7 @@ static int as_nobody(const char *op, const char *file)
 
 	if (fd < 0)
 		return fail("open O_RDONLY");
-	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
-	    setresuid(65534, 65534, 65534))
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
 		return fail("becoming uid 65534");
 	if (!fd_op(op, fd)) {
 		printf("%s as uid 65534 was allowed\n", op);
@@ -481,11 +485,13 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "setcap"))
 		return set_cap(argv[2]);
 	if ((!strcmp(cmd, "setxattr") || !strcmp(cmd, "removexattr") ||
-	     !strcmp(cmd, "lremovexattr") || !strcmp(cmd, "fremovexattr")) && argc == 4)
+	     !strcmp(cmd, "lremovexattr") || !strcmp(cmd, "fremovexattr")) &&
+	    argc == 4)
 		return do_xattr(cmd, argv[2], argv[3]);
 	if (!strcmp(cmd, "setxattr-replace") && argc == 4)
 		return setxattr(argv[3], argv[2], "1", 1, XATTR_REPLACE) ?
-			       fail("setxattr XATTR_REPLACE") : 0;
+			       fail("setxattr XATTR_REPLACE") :
+			       0;
 	if (!strcmp(cmd, "setacl"))
 		return set_acl(argv[2]);
 	if (!strcmp(cmd, "setflags") || !strcmp(cmd, "fssetxattr")) {
@@ -505,7 +511,8 @@ int main(int argc, char **argv)
 		return rename(argv[2], argv[3]) ? fail("rename") : 0;
 	if (!strcmp(cmd, "exchange") && argc == 4)
 		return renameat2(AT_FDCWD, argv[2], AT_FDCWD, argv[3], RENAME_EXCHANGE) ?
-			       fail("renameat2 RENAME_EXCHANGE") : 0;
+			       fail("renameat2 RENAME_EXCHANGE") :
+			       0;
 	if (!strcmp(cmd, "execveat-dir") && argc == 4) {
 		fd = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)

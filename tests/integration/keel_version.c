@@ -26,8 +26,7 @@ int main(int argc, char **argv)
 	}
 	memset(&v, 0xff, sizeof(v));
 	if (ioctl(fd, KEEL_IOC_VERSION, &v) < 0) {
-		fprintf(stderr, "keel_version: KEEL_IOC_VERSION on %s: %s\n", dev,
-			strerror(errno));
+		fprintf(stderr, "keel_version: KEEL_IOC_VERSION on %s: %s\n", dev, strerror(errno));
 		rc = 1;
 	} else if (!memchr(v.version, '\0', sizeof(v.version))) {
 		fprintf(stderr, "keel_version: version string is not terminated\n");

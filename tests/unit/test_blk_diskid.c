@@ -15,20 +15,19 @@
 #include "blk/model.h"
 #include "tmp_path.h"
 
-static const char qemu_desc[] =
-	"# Disk DescriptorFile\n"
-	"version=1\n"
-	"CID=a19ee72c\n"
-	"parentCID=ffffffff\n"
-	"createType=\"monolithicFlat\"\n"
-	"\n"
-	"# Extent description\n"
-	"RW 16384 FLAT \"disk-flat.vmdk\" 0\n"
-	"\n"
-	"# The Disk Data Base\n"
-	"#DDB\n"
-	"ddb.virtualHWVersion = \"4\"\n"
-	"ddb.adapterType = \"ide\"\n";
+static const char qemu_desc[] = "# Disk DescriptorFile\n"
+				"version=1\n"
+				"CID=a19ee72c\n"
+				"parentCID=ffffffff\n"
+				"createType=\"monolithicFlat\"\n"
+				"\n"
+				"# Extent description\n"
+				"RW 16384 FLAT \"disk-flat.vmdk\" 0\n"
+				"\n"
+				"# The Disk Data Base\n"
+				"#DDB\n"
+				"ddb.virtualHWVersion = \"4\"\n"
+				"ddb.adapterType = \"ide\"\n";
 
 static const char vmware_desc[] =
 	"# Disk DescriptorFile\r\n"
@@ -47,11 +46,13 @@ Test(blk_diskid, qemu_descriptor_gives_cid)
 	bool ext;
 
 	cr_assert_eq(keel_blk_vmdk_descriptor_id(qemu_desc, sizeof(qemu_desc) - 1, "disk-flat.vmdk",
-						 &ext, id, sizeof(id)), 0);
+						 &ext, id, sizeof(id)),
+		     0);
 	cr_expect_str_eq(id, "vmdk-cid:a19ee72c");
 	cr_expect(ext, "the extent line names disk-flat.vmdk");
 	cr_assert_eq(keel_blk_vmdk_descriptor_id(qemu_desc, sizeof(qemu_desc) - 1, "other.vmdk",
-						 &ext, id, sizeof(id)), 0);
+						 &ext, id, sizeof(id)),
+		     0);
 	cr_expect(!ext, "another file is not this descriptor's extent");
 }
 
@@ -60,7 +61,8 @@ Test(blk_diskid, uuid_preferred_over_cid)
 	char id[128];
 
 	cr_assert_eq(keel_blk_vmdk_descriptor_id(vmware_desc, sizeof(vmware_desc) - 1, NULL, NULL,
-						 id, sizeof(id)), 0);
+						 id, sizeof(id)),
+		     0);
 	cr_expect_str_eq(id, "vmdk-uuid:60-00-C2-9a-7b-1c-4e-3d-8a-2f-11-22-33-44-55-66");
 }
 
@@ -71,12 +73,15 @@ Test(blk_diskid, not_a_descriptor)
 	static const char badcid[] = "# Disk DescriptorFile\nCID=\"; rm -rf /\"\n";
 	char id[128] = "";
 
-	cr_expect_eq(keel_blk_vmdk_descriptor_id(junk, sizeof(junk) - 1, NULL, NULL, id, sizeof(id)),
+	cr_expect_eq(keel_blk_vmdk_descriptor_id(junk, sizeof(junk) - 1, NULL, NULL, id,
+						 sizeof(id)),
 		     -EINVAL);
-	cr_expect_eq(keel_blk_vmdk_descriptor_id(nocid, sizeof(nocid) - 1, NULL, NULL, id, sizeof(id)),
+	cr_expect_eq(keel_blk_vmdk_descriptor_id(nocid, sizeof(nocid) - 1, NULL, NULL, id,
+						 sizeof(id)),
 		     -ENOENT);
 	cr_expect_eq(keel_blk_vmdk_descriptor_id(badcid, sizeof(badcid) - 1, NULL, NULL, id,
-						 sizeof(id)), -ENOENT, "a CID that is no hex is refused");
+						 sizeof(id)),
+		     -ENOENT, "a CID that is no hex is refused");
 	cr_expect_eq(keel_blk_vmdk_descriptor_id("", 0, NULL, NULL, id, sizeof(id)), -EINVAL);
 }
 
@@ -103,7 +108,7 @@ Test(blk_diskid, sparse_vmdk_embedded_descriptor)
 {
 	char *d = tmpdir(), path[256], id[128], src[24];
 	unsigned char img[4096] = { 'K', 'D', 'M', 'V', 1, 0, 0, 0, 3 };
-	__u64 off = 1, size = 1;	/* descriptor: sector 1, one sector */
+	__u64 off = 1, size = 1; /* descriptor: sector 1, one sector */
 
 	memcpy(img + 28, &off, 8);
 	memcpy(img + 36, &size, 8);

@@ -19,9 +19,9 @@
 #include "keel/cache.h"
 #include "trace_keys.h"
 
-#define GRID 20			/* sizes compared: unique x (i + 1) / GRID */
-#define POINTS 100		/* miniature caches */
-#define SEEDS 20
+#define GRID   20  /* sizes compared: unique x (i + 1) / GRID */
+#define POINTS 100 /* miniature caches */
+#define SEEDS  20
 
 static double mae(const double *a, const double *b, int n)
 {
@@ -35,8 +35,10 @@ static double mae(const double *a, const double *b, int n)
 /* Exact LRU curve at the grid sizes (SHARDS at rate 1 is exact). */
 static void lru_exact(struct keys *t, const __u64 *size, double *miss)
 {
-	struct keel_shards_opts o = { .mode = KEEL_SHARDS_FIXED_RATE, .rate = 1,
-				      .max_samples = 1u << 24, .max_size = size[GRID - 1],
+	struct keel_shards_opts o = { .mode = KEEL_SHARDS_FIXED_RATE,
+				      .rate = 1,
+				      .max_samples = 1u << 24,
+				      .max_size = size[GRID - 1],
 				      .bins = GRID };
 	struct keel_shards *s;
 	__u64 sz[GRID];
@@ -66,11 +68,14 @@ static void keel_exact(const struct keys *t, const __u64 *size, double *miss)
 	}
 }
 
-static double mini(const struct keys *t, double rate, __u64 seed, const __u64 *size,
-		   double *miss, struct keel_minisim_info *mi)
+static double mini(const struct keys *t, double rate, __u64 seed, const __u64 *size, double *miss,
+		   struct keel_minisim_info *mi)
 {
-	struct keel_minisim_opts o = { .rate = rate, .max_size = t->unique, .points = POINTS,
-				       .max_entries = 1u << 24, .seed = seed };
+	struct keel_minisim_opts o = { .rate = rate,
+				       .max_size = t->unique,
+				       .points = POINTS,
+				       .max_entries = 1u << 24,
+				       .seed = seed };
 	struct keel_minisim *m;
 
 	cr_assert_eq(keel_minisim_new(&o, &m), 0);
@@ -95,7 +100,7 @@ static double mini(const struct keys *t, double rate, __u64 seed, const __u64 *s
  * multi3, but their means are not, so that is luck and not asserted.
  */
 struct bound {
-	double seed0, mean;	/* 1%: keel's default seed; mean over SEEDS */
+	double seed0, mean; /* 1%: keel's default seed; mean over SEEDS */
 };
 
 static void check_trace(const char *name, struct bound b)
@@ -104,8 +109,11 @@ static void check_trace(const char *name, struct bound b)
 	struct keel_minisim_info mi;
 	__u64 size[GRID];
 	double lru[GRID], exact[GRID], m[GRID], e0, mean = 0, worst = 0, e_big, big_rate;
-	struct keel_shards_opts o = { .mode = KEEL_SHARDS_FIXED_RATE, .rate = 1,
-				      .max_samples = 1u << 24, .max_size = 1, .bins = 1 };
+	struct keel_shards_opts o = { .mode = KEEL_SHARDS_FIXED_RATE,
+				      .rate = 1,
+				      .max_samples = 1u << 24,
+				      .max_size = 1,
+				      .bins = 1 };
 	struct keel_shards_info si;
 	struct keel_shards *s;
 
@@ -155,19 +163,44 @@ static void check_trace(const char *name, struct bound b)
 	free(t.k);
 }
 
-Test(blk_minisim, cloudphysics, .timeout = 120) { check_trace("cloudPhysicsIO.oracleGeneral.bin", (struct bound){ 0.024, 0.01 }); }
-Test(blk_minisim, lirs_2_pools, .timeout = 120) { check_trace("lirs-2_pools.trace.gz", (struct bound){ 0.019, 0.025 }); }
-Test(blk_minisim, lirs_loop, .timeout = 120) { check_trace("lirs-loop.trace.gz", (struct bound){ 0.30, 0.30 }); }
-Test(blk_minisim, lirs_multi1, .timeout = 120) { check_trace("lirs-multi1.trace.gz", (struct bound){ 0.03, 0.12 }); }
-Test(blk_minisim, lirs_multi2, .timeout = 120) { check_trace("lirs-multi2.trace.gz", (struct bound){ 0.056, 0.034 }); }
-Test(blk_minisim, lirs_multi3, .timeout = 120) { check_trace("lirs-multi3.trace.gz", (struct bound){ 0.016, 0.035 }); }
-Test(blk_minisim, lirs_sprite, .timeout = 120) { check_trace("lirs-sprite.trace.gz", (struct bound){ 0.044, 0.025 }); }
-Test(blk_minisim, lirs_zigzag, .timeout = 120) { check_trace("lirs-zigzag.trace.gz", (struct bound){ 0.20, 0.15 }); }
+Test(blk_minisim, cloudphysics, .timeout = 120)
+{
+	check_trace("cloudPhysicsIO.oracleGeneral.bin", (struct bound){ 0.024, 0.01 });
+}
+Test(blk_minisim, lirs_2_pools, .timeout = 120)
+{
+	check_trace("lirs-2_pools.trace.gz", (struct bound){ 0.019, 0.025 });
+}
+Test(blk_minisim, lirs_loop, .timeout = 120)
+{
+	check_trace("lirs-loop.trace.gz", (struct bound){ 0.30, 0.30 });
+}
+Test(blk_minisim, lirs_multi1, .timeout = 120)
+{
+	check_trace("lirs-multi1.trace.gz", (struct bound){ 0.03, 0.12 });
+}
+Test(blk_minisim, lirs_multi2, .timeout = 120)
+{
+	check_trace("lirs-multi2.trace.gz", (struct bound){ 0.056, 0.034 });
+}
+Test(blk_minisim, lirs_multi3, .timeout = 120)
+{
+	check_trace("lirs-multi3.trace.gz", (struct bound){ 0.016, 0.035 });
+}
+Test(blk_minisim, lirs_sprite, .timeout = 120)
+{
+	check_trace("lirs-sprite.trace.gz", (struct bound){ 0.044, 0.025 });
+}
+Test(blk_minisim, lirs_zigzag, .timeout = 120)
+{
+	check_trace("lirs-zigzag.trace.gz", (struct bound){ 0.20, 0.15 });
+}
 
 Test(blk_minisim, bad_options)
 {
-	struct keel_minisim_opts o = { .rate = 0.01, .max_size = 1000, .points = 10,
-				       .max_entries = 1000 };
+	struct keel_minisim_opts o = {
+		.rate = 0.01, .max_size = 1000, .points = 10, .max_entries = 1000
+	};
 	struct keel_minisim *m;
 
 	o.rate = 0;
@@ -178,15 +211,16 @@ Test(blk_minisim, bad_options)
 	o.points = 2000;
 	cr_expect_eq(keel_minisim_new(&o, &m), -EINVAL);
 	o.points = 10;
-	o.max_entries = 5;	/* ten caches of at least one entry cannot fit */
+	o.max_entries = 5; /* ten caches of at least one entry cannot fit */
 	cr_expect_eq(keel_minisim_new(&o, &m), -EINVAL);
 }
 
 /* A rate whose caches would not fit max_entries is lowered until they do. */
 Test(blk_minisim, bounded_memory)
 {
-	struct keel_minisim_opts o = { .rate = 0.5, .max_size = 1u << 20, .points = 16,
-				       .max_entries = 100000 };
+	struct keel_minisim_opts o = {
+		.rate = 0.5, .max_size = 1u << 20, .points = 16, .max_entries = 100000
+	};
 	struct keel_minisim_info mi;
 	struct keel_minisim *m;
 	__u64 size[4] = { 1000, 10000, 100000, 1u << 20 };
@@ -213,18 +247,19 @@ Test(blk_minisim, bounded_memory)
  */
 Test(blk_minisim, more_keys_than_entries)
 {
-	struct keel_minisim_opts o = { .rate = 0.01, .max_size = 10000, .points = 4,
-				       .max_entries = 1000 };
+	struct keel_minisim_opts o = {
+		.rate = 0.01, .max_size = 10000, .points = 4, .max_entries = 1000
+	};
 	struct keel_minisim_info mi;
 	struct keel_minisim *m;
 
 	cr_assert_eq(keel_minisim_new(&o, &m), 0);
 	for (__u64 i = 0; i < 2000000; i++)
-		keel_minisim_access(m, i % 1000000);	/* 10,000 sampled keys */
+		keel_minisim_access(m, i % 1000000); /* 10,000 sampled keys */
 	keel_minisim_get_info(m, &mi);
 	printf("1,000,000 keys at 1%% with %llu cache entries: fraction %.5f, rate %.5f\n",
 	       (unsigned long long)mi.entries, mi.fraction, mi.rate);
-	cr_expect(fabs(mi.fraction / mi.rate - 1) < 0.1, "fraction %.5f for rate %.5f",
-		  mi.fraction, mi.rate);
+	cr_expect(fabs(mi.fraction / mi.rate - 1) < 0.1, "fraction %.5f for rate %.5f", mi.fraction,
+		  mi.rate);
 	keel_minisim_free(m);
 }

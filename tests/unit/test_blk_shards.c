@@ -17,13 +17,16 @@
 #include "blk/shards.h"
 #include "trace_keys.h"
 
-#define BINS 100
+#define BINS   100
 #define FS_MAX 16384u
 
 static void count_unique(struct keys *t)
 {
-	struct keel_shards_opts o = { .mode = KEEL_SHARDS_FIXED_RATE, .rate = 1.0,
-				      .max_samples = 1u << 24, .max_size = 1, .bins = 1 };
+	struct keel_shards_opts o = { .mode = KEEL_SHARDS_FIXED_RATE,
+				      .rate = 1.0,
+				      .max_samples = 1u << 24,
+				      .max_size = 1,
+				      .bins = 1 };
 	struct keel_shards_info si;
 	struct keel_shards *s;
 
@@ -38,8 +41,12 @@ static void count_unique(struct keys *t)
 static void curve(const struct keys *t, enum keel_shards_mode mode, double rate, __u32 max,
 		  __u64 seed, __u64 *size, double *miss, struct keel_shards_info *si)
 {
-	struct keel_shards_opts o = { .mode = mode, .rate = rate, .max_samples = max,
-				      .max_size = t->unique, .bins = BINS, .seed = seed };
+	struct keel_shards_opts o = { .mode = mode,
+				      .rate = rate,
+				      .max_samples = max,
+				      .max_size = t->unique,
+				      .bins = BINS,
+				      .seed = seed };
 	struct keel_shards *s;
 
 	cr_assert_eq(keel_shards_new(&o, &s), 0);
@@ -127,9 +134,9 @@ Test(blk_shards, exact_curve_is_lru)
 #define SEEDS 20
 
 struct bound {
-	double fr1;		/* fixed-rate 1%, seed 0 */
-	double fr1_mean;	/* fixed-rate 1%, mean over SEEDS seeds */
-	double fs1_mean;	/* fixed-size ~1%, mean over SEEDS seeds */
+	double fr1;	 /* fixed-rate 1%, seed 0 */
+	double fr1_mean; /* fixed-rate 1%, mean over SEEDS seeds */
+	double fs1_mean; /* fixed-size ~1%, mean over SEEDS seeds */
 };
 
 static void check_trace(const char *name, struct bound b)
@@ -182,14 +189,38 @@ static void check_trace(const char *name, struct bound b)
 	free(t.k);
 }
 
-Test(blk_shards, cloudphysics) { check_trace("cloudPhysicsIO.oracleGeneral.bin", (struct bound){ 0.019, 0.0125, 0.017 }); }
-Test(blk_shards, lirs_2_pools) { check_trace("lirs-2_pools.trace.gz", (struct bound){ 0.012, 0.017, 0.020 }); }
-Test(blk_shards, lirs_loop) { check_trace("lirs-loop.trace.gz", (struct bound){ 0.01, 0.01, 0.01 }); }
-Test(blk_shards, lirs_multi1) { check_trace("lirs-multi1.trace.gz", (struct bound){ 0.034, 0.070, 0.072 }); }
-Test(blk_shards, lirs_multi2) { check_trace("lirs-multi2.trace.gz", (struct bound){ 0.075, 0.037, 0.042 }); }
-Test(blk_shards, lirs_multi3) { check_trace("lirs-multi3.trace.gz", (struct bound){ 0.025, 0.034, 0.038 }); }
-Test(blk_shards, lirs_sprite) { check_trace("lirs-sprite.trace.gz", (struct bound){ 0.038, 0.018, 0.018 }); }
-Test(blk_shards, lirs_zigzag) { check_trace("lirs-zigzag.trace.gz", (struct bound){ 0.015, 0.020, 0.021 }); }
+Test(blk_shards, cloudphysics)
+{
+	check_trace("cloudPhysicsIO.oracleGeneral.bin", (struct bound){ 0.019, 0.0125, 0.017 });
+}
+Test(blk_shards, lirs_2_pools)
+{
+	check_trace("lirs-2_pools.trace.gz", (struct bound){ 0.012, 0.017, 0.020 });
+}
+Test(blk_shards, lirs_loop)
+{
+	check_trace("lirs-loop.trace.gz", (struct bound){ 0.01, 0.01, 0.01 });
+}
+Test(blk_shards, lirs_multi1)
+{
+	check_trace("lirs-multi1.trace.gz", (struct bound){ 0.034, 0.070, 0.072 });
+}
+Test(blk_shards, lirs_multi2)
+{
+	check_trace("lirs-multi2.trace.gz", (struct bound){ 0.075, 0.037, 0.042 });
+}
+Test(blk_shards, lirs_multi3)
+{
+	check_trace("lirs-multi3.trace.gz", (struct bound){ 0.025, 0.034, 0.038 });
+}
+Test(blk_shards, lirs_sprite)
+{
+	check_trace("lirs-sprite.trace.gz", (struct bound){ 0.038, 0.018, 0.018 });
+}
+Test(blk_shards, lirs_zigzag)
+{
+	check_trace("lirs-zigzag.trace.gz", (struct bound){ 0.015, 0.020, 0.021 });
+}
 
 /* The HyperLogLog that scales SHARDS: within 3% (~4 standard errors) from
  * a few keys to millions, and repeats do not count. */
@@ -206,11 +237,11 @@ Test(blk_shards, distinct_count)
 
 		for (; added < ns[i]; added++) {
 			keel_distinct_add(&d, keel_shards_key_hash(added, 0));
-			keel_distinct_add(&d, keel_shards_key_hash(added / 2, 0));	/* a repeat */
+			keel_distinct_add(&d, keel_shards_key_hash(added / 2, 0)); /* a repeat */
 		}
 		e = keel_distinct_estimate(&d);
-		printf("distinct: %llu keys, estimate %.1f (%+.2f%%)\n", (unsigned long long)ns[i], e,
-		       (e / ns[i] - 1) * 100);
+		printf("distinct: %llu keys, estimate %.1f (%+.2f%%)\n", (unsigned long long)ns[i],
+		       e, (e / ns[i] - 1) * 100);
 		cr_expect(fabs(e / ns[i] - 1) <= 0.03, "%llu distinct keys estimated as %.1f",
 			  (unsigned long long)ns[i], e);
 	}
@@ -219,8 +250,11 @@ Test(blk_shards, distinct_count)
 Test(blk_shards, bad_options)
 {
 	struct keel_shards *s;
-	struct keel_shards_opts o = { .mode = KEEL_SHARDS_FIXED_RATE, .rate = 0.01,
-				      .max_samples = 1024, .max_size = 1000, .bins = 100 };
+	struct keel_shards_opts o = { .mode = KEEL_SHARDS_FIXED_RATE,
+				      .rate = 0.01,
+				      .max_samples = 1024,
+				      .max_size = 1000,
+				      .bins = 100 };
 
 	o.rate = 0;
 	cr_expect_eq(keel_shards_new(&o, &s), -EINVAL);
@@ -237,8 +271,11 @@ Test(blk_shards, bad_options)
 /* A stream far larger than the cap: memory stays put, the curve stays sane. */
 Test(blk_shards, bounded_memory)
 {
-	struct keel_shards_opts o = { .mode = KEEL_SHARDS_FIXED_RATE, .rate = 0.5,
-				      .max_samples = 1024, .max_size = 1u << 20, .bins = 64 };
+	struct keel_shards_opts o = { .mode = KEEL_SHARDS_FIXED_RATE,
+				      .rate = 0.5,
+				      .max_samples = 1024,
+				      .max_size = 1u << 20,
+				      .bins = 64 };
 	struct keel_shards_info a, b;
 	struct keel_shards *s;
 	__u64 size[64];

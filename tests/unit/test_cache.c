@@ -10,7 +10,9 @@
 static struct keel_cache *mk(__u64 cap, __u64 ghost, __u32 shards)
 {
 	struct keel_cache_opts o = {
-		.capacity = cap, .ghost_capacity = ghost, .shards = shards,
+		.capacity = cap,
+		.ghost_capacity = ghost,
+		.shards = shards,
 	};
 	struct keel_cache *c = NULL;
 
@@ -53,8 +55,8 @@ Test(cache, invariants_under_random_load)
 		enum keel_cache_where w = keel_cache_where(c, key);
 
 		cr_assert(w == KEEL_CACHE_COLD || w == KEEL_CACHE_HOT,
-			  "key %llu just accessed (hit=%d) is not cached",
-			  (unsigned long long)key, hit);
+			  "key %llu just accessed (hit=%d) is not cached", (unsigned long long)key,
+			  hit);
 		if (i % 1000 == 0) {
 			keel_cache_get_stats(c, &st);
 			cr_assert_leq(st.cached, 500ull, "capacity exceeded");
@@ -76,8 +78,7 @@ Test(cache, invariants_under_random_load)
 		    "exceeded (%llu cached: %llu cold, %llu hot), ghost %llu "
 		    "<= 1000, hit ratio %.3f, every accessed key cached",
 		    (unsigned long long)st.cached, (unsigned long long)st.cold,
-		    (unsigned long long)st.hot,
-		    (unsigned long long)st.ghost_live,
+		    (unsigned long long)st.hot, (unsigned long long)st.ghost_live,
 		    (double)st.hits / 200000.0);
 	keel_cache_free(c);
 }
@@ -97,11 +98,11 @@ Test(cache, scan_resistance)
 	for (__u64 k = 0; k < 500; k++)
 		cr_assert_eq(keel_cache_where(c, k), KEEL_CACHE_HOT,
 			     "key %llu of the working set is not hot after "
-			     "the scan", (unsigned long long)k);
+			     "the scan",
+			     (unsigned long long)k);
 	for (__u64 k = 0; k < 500; k++)
 		survivors += keel_cache_lookup(c, k, NULL);
-	cr_assert_eq(survivors, 500ull,
-		     "only %llu of 500 hot keys survived a 10x scan",
+	cr_assert_eq(survivors, 500ull, "only %llu of 500 hot keys survived a 10x scan",
 		     (unsigned long long)survivors);
 	cr_assert_eq(lost_in_scan, 0ull);
 	cr_log_info("500 hot keys all survive a 10,000-key sequential scan "
@@ -116,8 +117,7 @@ Test(cache, hit_while_cold_promotes_to_hot)
 	keel_cache_access(c, 7);
 	cr_assert_eq(keel_cache_where(c, 7), KEEL_CACHE_COLD, "new key not cold");
 	cr_assert(keel_cache_access(c, 7), "second access not a hit");
-	cr_assert_eq(keel_cache_where(c, 7), KEEL_CACHE_COLD,
-		     "a hit must not move the entry");
+	cr_assert_eq(keel_cache_where(c, 7), KEEL_CACHE_COLD, "a hit must not move the entry");
 	for (__u64 k = 1000; k < 1300; k++)
 		keel_cache_access(c, k);
 	cr_assert_eq(keel_cache_where(c, 7), KEEL_CACHE_HOT,
@@ -184,8 +184,7 @@ Test(cache, ghost_admission_keeps_a_loop_subset)
 		      (unsigned long long)st.hits);
 	cr_log_info("300-key loop through 100 entries, 30 rounds: %llu hits "
 		    "(LRU: 0; at most 100 per round), %llu ghost hits",
-		    (unsigned long long)st.hits,
-		    (unsigned long long)st.ghost_hits);
+		    (unsigned long long)st.hits, (unsigned long long)st.ghost_hits);
 	keel_cache_free(c);
 }
 
@@ -202,22 +201,18 @@ Test(cache, adapts_cold_target)
 	for (__u64 i = 0; i < 20000; i++) {
 		keel_cache_access(c, 100000 + i);
 		if (i >= 40)
-			hits_late += keel_cache_access(c, 100000 + i - 40) &&
-				     i >= 10000;
+			hits_late += keel_cache_access(c, 100000 + i - 40) && i >= 10000;
 	}
 	keel_cache_get_stats(c, &st);
 	cr_assert_gt(st.cold_target, 40ull,
 		     "cold target %llu (from %llu) cannot hold a 40-key reuse",
-		     (unsigned long long)st.cold_target,
-		     (unsigned long long)st0.cold_target);
+		     (unsigned long long)st.cold_target, (unsigned long long)st0.cold_target);
 	cr_assert_gt(hits_late, 9000ull, "second uses hit only %llu of 10000",
 		     (unsigned long long)hits_late);
 	cr_log_info("cold target grew from %llu to %llu after %llu ghost hits; "
 		    "second uses then hit %llu of 10000 (a fixed 1%% cold: 0)",
-		    (unsigned long long)st0.cold_target,
-		    (unsigned long long)st.cold_target,
-		    (unsigned long long)st.ghost_hits,
-		    (unsigned long long)hits_late);
+		    (unsigned long long)st0.cold_target, (unsigned long long)st.cold_target,
+		    (unsigned long long)st.ghost_hits, (unsigned long long)hits_late);
 	keel_cache_free(c);
 }
 
@@ -258,7 +253,8 @@ Test(cache, burst_of_hits_counts_once)
 		     "read three times at once");
 	cr_log_info("a burst of three hits protects a hot key for one pass of "
 		    "the hand, two hits 30 misses apart for two: key 5 left hot "
-		    "after %d steps, key 6 is still hot", steps);
+		    "after %d steps, key 6 is still hot",
+		    steps);
 	keel_cache_free(c);
 }
 
@@ -299,7 +295,8 @@ Test(cache, read_twice_stream_spares_the_reused_set)
 		      (unsigned long long)tries);
 	cr_log_info("a set of 300 keys reused every ~1000 misses keeps a hit "
 		    "ratio of %.3f against a stream of keys each read twice in "
-		    "a row, in a 1000-entry cache", (double)hits / (double)tries);
+		    "a row, in a 1000-entry cache",
+		    (double)hits / (double)tries);
 	keel_cache_free(c);
 }
 
@@ -318,8 +315,7 @@ Test(cache, remove_and_slots)
 	cr_assert(keel_cache_lookup(c, 5, &slot2) && slot2 == slot);
 	cr_assert_eq(keel_cache_remove(c, 5), 0);
 	cr_assert_not(keel_cache_lookup(c, 5, NULL), "removed key still hits");
-	cr_assert_eq(keel_cache_where(c, 5), KEEL_CACHE_ABSENT,
-		     "remove must not leave a ghost");
+	cr_assert_eq(keel_cache_where(c, 5), KEEL_CACHE_ABSENT, "remove must not leave a ghost");
 	cr_assert_eq(keel_cache_remove(c, 5), -ENOENT);
 	/* The removed cold entry's slot is reused; the cache still fills. */
 	for (__u64 k = 100; k < 300; k++)
@@ -340,8 +336,7 @@ Test(cache, memory_per_entry)
 	keel_cache_get_stats(c, &st);
 	cr_log_info("measured metadata: %.2f B per cached entry, %.2f B per "
 		    "ghost entry (%llu B total for 1M entries + 2M ghosts)",
-		    st.bytes_per_entry, st.bytes_per_ghost,
-		    (unsigned long long)st.bytes_total);
+		    st.bytes_per_entry, st.bytes_per_ghost, (unsigned long long)st.bytes_total);
 	/* 16-byte slot record (key, chain, reference mark, state: one
 	 * cache line per hit), 4-byte queue link, 3.75-byte bucket (15
 	 * buckets per 16 entries). */
@@ -349,8 +344,8 @@ Test(cache, memory_per_entry)
 	cr_assert_leq(st.bytes_per_ghost, 8.0);
 	/* The frequency sketch is what the total holds beyond entries and
 	 * ghosts: at most 1 B per cached entry (issue 19's budget). */
-	sketch = ((double)st.bytes_total - st.bytes_per_entry * 1e6 -
-		  st.bytes_per_ghost * 2e6) / 1e6;
+	sketch = ((double)st.bytes_total - st.bytes_per_entry * 1e6 - st.bytes_per_ghost * 2e6) /
+		 1e6;
 	cr_log_info("frequency sketch: %.2f B per cached entry", sketch);
 	cr_assert_gt(sketch, 0.0, "no frequency sketch in the total");
 	cr_assert_leq(sketch, 1.0);

@@ -14,8 +14,8 @@
 #include "keel/cache.h"
 
 #define THREADS 4
-#define OPS 200000
-#define KEYS 3000
+#define OPS	200000
+#define KEYS	3000
 
 struct worker {
 	struct keel_cache *c;
@@ -69,8 +69,7 @@ static void *work(void *arg)
 /* Returns NULL when all invariants hold, else what broke. */
 static const char *stress(char *msg, size_t len)
 {
-	struct keel_cache_opts o = { .capacity = 1024, .ghost_capacity = 2048,
-				     .shards = 4 };
+	struct keel_cache_opts o = { .capacity = 1024, .ghost_capacity = 2048, .shards = 4 };
 	struct keel_cache *c;
 	struct worker w[THREADS];
 	pthread_t t[THREADS];
@@ -107,11 +106,12 @@ static const char *stress(char *msg, size_t len)
 		bad = "hash table and queue counts disagree";
 	if (st.hits + st.misses != accesses)
 		bad = "keel_cache_access() hits + misses differ from the calls";
-	snprintf(msg, len, "%d threads x %d mixed lookup/insert/remove on 4 "
+	snprintf(msg, len,
+		 "%d threads x %d mixed lookup/insert/remove on 4 "
 		 "shards: %llu cached (%llu cold, %llu hot), %llu ghosts, "
 		 "%llu evictions, %llu accesses counted as %llu hits + %llu "
-		 "misses; %s", THREADS, OPS,
-		 (unsigned long long)st.cached, (unsigned long long)st.cold,
+		 "misses; %s",
+		 THREADS, OPS, (unsigned long long)st.cached, (unsigned long long)st.cold,
 		 (unsigned long long)st.hot, (unsigned long long)st.ghost_live,
 		 (unsigned long long)st.evictions, (unsigned long long)accesses,
 		 (unsigned long long)st.hits, (unsigned long long)st.misses,

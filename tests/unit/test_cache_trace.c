@@ -31,8 +31,10 @@ Test(cache_trace, roundtrip)
 	cr_assert_eq(keel_trace_writer_open(p, &w), 0);
 	for (int i = 0; i < 1000; i++) {
 		in = (struct keel_trace_record){ .time_ns = 1000ull * i,
-			.disk_id = 7, .lba = 1ull << 40 | (unsigned)i,
-			.len_bytes = 4096, .flags = i & 1 };
+						 .disk_id = 7,
+						 .lba = 1ull << 40 | (unsigned)i,
+						 .len_bytes = 4096,
+						 .flags = i & 1 };
 		cr_assert_eq(keel_trace_writer_append(w, &in), 0);
 	}
 	cr_assert_eq(keel_trace_writer_close(w), 0);

@@ -67,9 +67,11 @@ Test(config, file_overrides_only_given_keys)
 	struct keel_config cfg;
 	struct keel_config_error err;
 
-	cr_assert_eq(load(&cfg, "# comment\n[blk]\nstats_interval_ms = 500\nrequired = yes\n"
-				"\n[control]\ngroup = adm ; inline comment\n", &err), 0,
-		     "%s", err.msg);
+	cr_assert_eq(load(&cfg,
+			  "# comment\n[blk]\nstats_interval_ms = 500\nrequired = yes\n"
+			  "\n[control]\ngroup = adm ; inline comment\n",
+			  &err),
+		     0, "%s", err.msg);
 	cr_log_info("checked: keys set in the file override, others keep defaults");
 	cr_expect_eq(blk_of(&cfg)->stats_interval_ms, 500);
 	cr_expect(blk_of(&cfg)->subsys.required);
@@ -81,7 +83,8 @@ Test(config, file_overrides_only_given_keys)
 Test(config, unknown_key_names_line_and_key)
 {
 	cr_log_info("checked: unknown key -> line and key named, nothing applied");
-	expect_error("[blk]\nstats_interval_ms = 500\nbogus = 1\n", 3, "[blk] bogus", "unknown key");
+	expect_error("[blk]\nstats_interval_ms = 500\nbogus = 1\n", 3, "[blk] bogus",
+		     "unknown key");
 }
 
 Test(config, unknown_section)
@@ -93,10 +96,12 @@ Test(config, unknown_section)
 Test(config, out_of_range)
 {
 	cr_log_info("checked: out-of-range number -> range given");
-	expect_error("[blk]\nstats_interval_ms = 5\n", 2, "[blk] stats_interval_ms", "100..3600000");
-	expect_error("[control]\nmax_clients = 99999999999999999999\n", 2,
-		     "[control] max_clients", "not a whole number");
-	expect_error("[control]\nmax_clients = -3\n", 2, "[control] max_clients", "not a whole number");
+	expect_error("[blk]\nstats_interval_ms = 5\n", 2, "[blk] stats_interval_ms",
+		     "100..3600000");
+	expect_error("[control]\nmax_clients = 99999999999999999999\n", 2, "[control] max_clients",
+		     "not a whole number");
+	expect_error("[control]\nmax_clients = -3\n", 2, "[control] max_clients",
+		     "not a whole number");
 }
 
 Test(config, bad_boolean)
@@ -195,7 +200,8 @@ Test(config, each_subsystem_has_its_own_section)
 		const unsigned char *at = (const unsigned char *)c;
 
 		cr_assert(c, "%s has no section", ops->name);
-		cr_expect(at >= cfg.subsys && at + ops->config_size <= cfg.subsys + sizeof(cfg.subsys),
+		cr_expect(at >= cfg.subsys &&
+				  at + ops->config_size <= cfg.subsys + sizeof(cfg.subsys),
 			  "%s's section lies outside the configuration", ops->name);
 		cr_expect_eq(c->required, ops == &keel_exec_ops, "%s required", ops->name);
 		for (size_t j = 0; j < n; j++)

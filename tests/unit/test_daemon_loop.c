@@ -87,7 +87,7 @@ Test(daemon_loop, watch_removed_by_an_earlier_callback_of_the_batch_is_not_calle
 		fs.timers[i] = (struct keel_watch){ .cb = on_timer, .data = &fs };
 		cr_assert(keel_timer_start(d, &fs.timers[i], 1) == 0);
 	}
-	sleep_ms(20);	/* every timer has fired: all four wait in one batch */
+	sleep_ms(20); /* every timer has fired: all four wait in one batch */
 
 	n = keel_daemon_dispatch(d, 0);
 	cr_assert_eq(n, 4, "epoll returned %d events, expected the request and 3 timers", n);

@@ -54,7 +54,8 @@ Test(events, line_has_common_fields)
 	cr_assert_eq(keel_event_bus_subscribe(bus, &sub, true), 0);
 	keel_event_emit(bus, "blk", "blk.stats", json_pack("{s:i}", "reads", 3), 0);
 	read_all(peer, buf, sizeof(buf));
-	cr_log_info("checked: one NDJSON line with time, host, subsystem, type and fields: %s", buf);
+	cr_log_info("checked: one NDJSON line with time, host, subsystem, type and fields: %s",
+		    buf);
 	cr_assert_eq(count_lines(buf), 1);
 	ev = json_loads(buf, 0, NULL);
 	cr_assert(ev);

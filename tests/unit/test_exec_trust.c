@@ -165,7 +165,7 @@ Test(exec_trust, survives_kill_9_of_a_writer)
 			r = rec_for(p, i);
 			if (keel_trust_put(t, &r))
 				_exit(1);
-			if (write(fds[1], "x", 1) != 1)	/* committed */
+			if (write(fds[1], "x", 1) != 1) /* committed */
 				_exit(1);
 		}
 	}

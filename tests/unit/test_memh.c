@@ -40,7 +40,7 @@ static void creator_main(int sock, struct keel_memh_opts *o)
 			keel_memh_revoke(h);
 		if (c == 'x')
 			_exit(0);
-		if (c == 'v')	/* send back the first bytes of sections 0..2 */
+		if (c == 'v') /* send back the first bytes of sections 0..2 */
 			for (int i = 0; i < 3; i++)
 				write(sock, buf + ((size_t)i << 21), 1);
 		write(sock, "k", 1);
@@ -51,8 +51,11 @@ static void creator_main(int sock, struct keel_memh_opts *o)
 static struct keel_memh *start(struct creator *cr, unsigned int prot, unsigned int ptype,
 			       unsigned int peer, uint64_t expire_ms)
 {
-	struct keel_memh_opts o = { .prot = prot, .peer_type = ptype, .peer = peer,
-				    .expire_ms = expire_ms, .force_fallback = true };
+	struct keel_memh_opts o = { .prot = prot,
+				    .peer_type = ptype,
+				    .peer = peer,
+				    .expire_ms = expire_ms,
+				    .force_fallback = true };
 	struct keel_memh *h = NULL;
 	char msg[8];
 	size_t n;
@@ -67,8 +70,7 @@ static struct keel_memh *start(struct creator *cr, unsigned int prot, unsigned i
 	}
 	close(sv[1]);
 	cr->sock = sv[0];
-	cr_assert_eq(keel_memh_recv(cr->sock, msg, sizeof(msg), &n, &h), 0,
-		     "receiving the handle");
+	cr_assert_eq(keel_memh_recv(cr->sock, msg, sizeof(msg), &n, &h), 0, "receiving the handle");
 	cr_assert(keel_memh_fallback(h));
 	cr_assert_eq(keel_memh_len(h), LEN);
 	return h;

@@ -16,7 +16,7 @@
 
 #include "rcache/store.h"
 
-#define BS 4096u
+#define BS     4096u
 #define DISK_A 0x1111222233334444ull
 #define DISK_B 0x5555666677778888ull
 
@@ -154,7 +154,8 @@ Test(rcache_store, invalidation_drops_blocks_and_refuses_admits_read_before_it)
 	cr_assert_eq(lookup(&t, DISK_A, 7, 0, 16, hits, &seq2), 14);
 	cr_assert_eq(hits[0], 0xcf);
 	/* a reader that looked up before the write and read the old data */
-	cr_assert_eq(admit(&t, DISK_A, 7, 4, 2, 1, seq), 0, "an admit from before the write landed");
+	cr_assert_eq(admit(&t, DISK_A, 7, 4, 2, 1, seq), 0,
+		     "an admit from before the write landed");
 	cr_assert_eq(lookup(&t, DISK_A, 7, 4, 2, hits, &seq2), 0);
 	cr_assert_eq(admit(&t, DISK_A, 7, 4, 2, 2, seq2), 2);
 	cr_assert_eq(lookup(&t, DISK_A, 7, 4, 2, hits, &seq2), 2);
@@ -242,7 +243,8 @@ Test(rcache_store, a_full_cache_of_one_disk_keeps_admitting)
 	cr_assert_gt(n, 0, "blocks 64..127, read 4 times, must be cached by now: %d hits", n);
 	cr_log_info("checked: one disk with the default limit (the whole 64-block cache): once "
 		    "full, new blocks read again and again get cached (%d of 64 hit), the "
-		    "policy evicts; before, the full disk refused every admission", n);
+		    "policy evicts; before, the full disk refused every admission",
+		    n);
 	cleanup(&t);
 }
 
@@ -406,17 +408,21 @@ Test(rcache_store, corrupt_events_are_limited_then_summarized)
 	close(fd);
 	json_array_clear(t.events);
 	topen(&t);
-	start = monotonic_ms();	/* the window opens after this, at the first corrupt block */
-	cr_assert_eq(lookup(&t, DISK_A, 3, 0, 200, hits, &seq), 0, "a corrupted block was returned");
-	cr_assert_eq(count_events(&t, "rcache.corrupt"), 8, "%d rcache.corrupt events for 200 "
-		     "corrupted blocks, limit 8", count_events(&t, "rcache.corrupt"));
+	start = monotonic_ms(); /* the window opens after this, at the first corrupt block */
+	cr_assert_eq(lookup(&t, DISK_A, 3, 0, 200, hits, &seq), 0,
+		     "a corrupted block was returned");
+	cr_assert_eq(count_events(&t, "rcache.corrupt"), 8,
+		     "%d rcache.corrupt events for 200 "
+		     "corrupted blocks, limit 8",
+		     count_events(&t, "rcache.corrupt"));
 	keel_rcache_store_tick(t.s);
 	/* only meaningful if the window is still open: a loaded machine may be slower */
 	if (monotonic_ms() - start < 1000)
 		cr_assert_eq(count_events(&t, "rcache.corrupt_summary"), 0,
 			     "summary before the window ended");
 	else
-		cr_log_warn("lookup and tick took over the 1 s window: 'no summary inside it' not checked");
+		cr_log_warn(
+			"lookup and tick took over the 1 s window: 'no summary inside it' not checked");
 	usleep(1100 * 1000);
 	keel_rcache_store_tick(t.s);
 	keel_rcache_store_tick(t.s);
@@ -428,16 +434,17 @@ Test(rcache_store, corrupt_events_are_limited_then_summarized)
 	cr_assert_eq(admit(&t, DISK_A, 3, 0, 4, 2, seq), 4);
 	keel_rcache_store_close(t.s);
 	fd = open(path, O_WRONLY);
-	for (int i = 0; i < 256; i++)	/* wherever the 4 blocks landed */
+	for (int i = 0; i < 256; i++) /* wherever the 4 blocks landed */
 		cr_assert_eq(pwrite(fd, junk, sizeof(junk), i * BS + 1000), (ssize_t)sizeof(junk));
 	close(fd);
 	json_array_clear(t.events);
 	topen(&t);
 	cr_assert_eq(lookup(&t, DISK_A, 3, 0, 4, hits, &seq), 0);
 	cr_assert_eq(count_events(&t, "rcache.corrupt"), 4, "the next window reports again");
-	cr_log_info("checked: 200 corrupted blocks, limit 8 per 1 s: 8 rcache.corrupt events, no "
-		    "summary inside the window, then one rcache.corrupt_summary with 192 suppressed; "
-		    "4 corrupted blocks in a later window: 4 events");
+	cr_log_info(
+		"checked: 200 corrupted blocks, limit 8 per 1 s: 8 rcache.corrupt events, no "
+		"summary inside the window, then one rcache.corrupt_summary with 192 suppressed; "
+		"4 corrupted blocks in a later window: 4 events");
 	cleanup(&t);
 }
 
@@ -493,9 +500,10 @@ Test(rcache_store, a_full_device_passes_through_with_an_event)
 	cr_assert_eq(lookup(&t, DISK_A, 3, 0, 64, hits, &seq), (int)st.cached);
 	cr_assert(same(t.buf, DISK_A, 0, 1, (unsigned int)st.cached),
 		  "what was admitted before the device filled is wrong");
-	cr_log_info("checked: a cache of 64 blocks on a 40 KiB tmpfs: %lu admitted, device errors "
-		    "%lu with rcache.device_error, lookups then pass through; what was cached reads back",
-		    (unsigned long)st.cached, (unsigned long)st.device_errors);
+	cr_log_info(
+		"checked: a cache of 64 blocks on a 40 KiB tmpfs: %lu admitted, device errors "
+		"%lu with rcache.device_error, lookups then pass through; what was cached reads back",
+		(unsigned long)st.cached, (unsigned long)st.device_errors);
 	keel_rcache_store_close(t.s);
 	t.s = NULL;
 	umount(t.dir);

@@ -52,7 +52,10 @@ static void gated_close(void *priv)
 }
 
 static const struct keel_sink_ops gated_ops = {
-	.name = "gated", .encode = gated_encode, .write = gated_write, .close = gated_close,
+	.name = "gated",
+	.encode = gated_encode,
+	.write = gated_write,
+	.close = gated_close,
 };
 
 Test(sinks, slow_sink_drops_are_counted_exactly)
@@ -68,7 +71,7 @@ Test(sinks, slow_sink_drops_are_counted_exactly)
 	for (int i = 0; i < 100; i++) {
 		keel_sink_push(s, "t.x", NULL, "{}\n", 3, LOG_INFO);
 		if (i == 0)
-			usleep(100000);	/* let the worker take the first */
+			usleep(100000); /* let the worker take the first */
 	}
 	keel_sink_get_stats(s, &st);
 	cr_log_info("queued %llu, dropped %llu of 100", (unsigned long long)st.queued,
@@ -128,7 +131,7 @@ Test(sinks, file_rotates_into_bounded_gzip_backups)
 	memset(line, 'x', 199);
 	line[199] = '\n';
 	line[200] = '\0';
-	for (int i = 0; i < 200; i++)	/* 40000 bytes: 10 files of 20 lines, 9 rotations */
+	for (int i = 0; i < 200; i++) /* 40000 bytes: 10 files of 20 lines, 9 rotations */
 		keel_sink_push(s, "t.x", NULL, line, 200, LOG_INFO);
 	cr_assert_eq(keel_sink_stop(s, 5000), 0);
 

@@ -14,9 +14,8 @@
 
 #define MiB (1u << 20)
 
-static const char *key_hex =
-	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-	"f0e0d0c0b0a090807060504030201000ffeeddccbbaa99887766554433221100\n";
+static const char *key_hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+			     "f0e0d0c0b0a090807060504030201000ffeeddccbbaa99887766554433221100\n";
 
 struct served {
 	struct tdisk t;
@@ -33,8 +32,8 @@ static void serve(struct served *s, const char *meta)
 	snprintf(s->chan, sizeof(s->chan), "%s/chan", s->t.dir);
 	cr_assert_eq(keel_vchannel_start(s->t.d, s->chan, &s->ch, s->t.err, sizeof(s->t.err)), 0,
 		     "%s", s->t.err);
-	cr_assert_eq(keel_vdisk_client_connect(s->chan, &s->c, s->t.err, sizeof(s->t.err)), 0,
-		     "%s", s->t.err);
+	cr_assert_eq(keel_vdisk_client_connect(s->chan, &s->c, s->t.err, sizeof(s->t.err)), 0, "%s",
+		     s->t.err);
 }
 
 static void unserve(struct served *s)
@@ -61,8 +60,9 @@ static uint64_t reads(struct served *s, const char *filter)
 	return c.reads;
 }
 
-#define CHAIN "[vdisk]\nfilters = stats throttle crypt integrity\n" \
-	      "[filter.crypt]\nkey_file = disk.key\n"
+#define CHAIN                                                 \
+	"[vdisk]\nfilters = stats throttle crypt integrity\n" \
+	"[filter.crypt]\nkey_file = disk.key\n"
 
 Test(vdisk_access, below_crypt_is_ciphertext_top_is_plaintext)
 {
@@ -86,7 +86,8 @@ Test(vdisk_access, below_crypt_is_ciphertext_top_is_plaintext)
 		cr_assert_eq(keel_vfilter_pread(tdisk_at(&s.t, "vmdk"), raw, sizeof(raw), MiB), 0);
 		cr_assert_arr_eq(got, raw, sizeof(raw));
 	}
-	cr_log_info("checked: handle at stats (top) reads plaintext; handle at integrity (below crypt) reads the ciphertext the VMDK holds");
+	cr_log_info(
+		"checked: handle at stats (top) reads plaintext; handle at integrity (below crypt) reads the ciphertext the VMDK holds");
 	close(top);
 	close(below);
 	unserve(&s);
@@ -119,7 +120,8 @@ Test(vdisk_access, entering_at_integrity_bypasses_throttle_and_stats)
 	cr_assert_eq(reads(&s, "stats"), st, "a handle at throttle passed stats");
 	cr_assert_eq(reads(&s, "throttle"), th + 1);
 	cr_assert_eq(reads(&s, "crypt"), cr + 1);
-	cr_log_info("checked: 10 reads at integrity: stats/throttle/crypt +0, integrity/vmdk +10; a read at throttle: stats +0, throttle/crypt +1");
+	cr_log_info(
+		"checked: 10 reads at integrity: stats/throttle/crypt +0, integrity/vmdk +10; a read at throttle: stats +0, throttle/crypt +1");
 	close(fd);
 	unserve(&s);
 }
@@ -139,7 +141,8 @@ Test(vdisk_access, integrity_below_a_handle_still_refuses_corruption)
 	buf[7] ^= 1;
 	cr_assert_eq(keel_vdisk_handle_pwrite(raw, buf, 512, 0, 0), 0);
 	cr_assert_eq(keel_vdisk_handle_pread(top, buf, sizeof(buf), 0), -EIO);
-	cr_log_info("checked: a write through the vmdk handle bypasses integrity; the top handle then gets EIO, not the altered data");
+	cr_log_info(
+		"checked: a write through the vmdk handle bypasses integrity; the top handle then gets EIO, not the altered data");
 	close(top);
 	close(raw);
 	unserve(&s);

@@ -54,7 +54,8 @@ Test(vdisk_chain, order_comes_from_metadata_and_entry_skips_the_filters_above)
 	cr_assert_eq(counters(&t, "integrity").reads, 2);
 	cr_assert_eq(counters(&t, "vmdk").reads, 2);
 	cr_assert_eq(counters(&t, "vmdk").write_bytes, 4096);
-	cr_log_info("checked: chain order from [vdisk] filters; I/O entering at throttle or integrity is not counted above it");
+	cr_log_info(
+		"checked: chain order from [vdisk] filters; I/O entering at throttle or integrity is not counted above it");
 	tdisk_cleanup(&t);
 }
 
@@ -118,7 +119,8 @@ Test(vdisk_chain, a_filter_may_refuse_handles)
 	struct keel_vfilter *f = NULL;
 	char reason[256];
 
-	tdisk_make(&t, MiB, "[vdisk]\nfilters = stats throttle\n[filter.throttle]\nhandles = false\n");
+	tdisk_make(&t, MiB,
+		   "[vdisk]\nfilters = stats throttle\n[filter.throttle]\nhandles = false\n");
 	cr_assert_eq(tdisk_open(&t, 0), 0, "%s", t.err);
 	cr_assert_eq(keel_vdisk_attach(t.d, "stats", &f, reason, sizeof(reason)), 0);
 	cr_assert_eq(f, keel_vdisk_top(t.d));
@@ -199,16 +201,20 @@ Test(vdisk_chain, layer_ids_are_shared_by_linked_clones, .fini = layer_dir_rm)
 	cr_assert_eq(keel_vfilter_pwrite(keel_vdisk_top(d1), buf, sizeof(buf), 0, 0), 0);
 	cr_assert_eq(keel_vfilter_disk_layer(keel_vdisk_top(d1), 0, &depth, &top1, &cid1), 0);
 	cr_assert_eq(depth, 0);
-	cr_assert_eq(keel_vfilter_disk_layer(keel_vdisk_top(d1), KEEL_VF_TOP_LAYER, &depth, &top, &cid2), 0);
+	cr_assert_eq(keel_vfilter_disk_layer(keel_vdisk_top(d1), KEEL_VF_TOP_LAYER, &depth, &top,
+					     &cid2),
+		     0);
 	cr_assert_eq(top, top1, "the top layer's ID differs from the written block's");
 	cr_assert_eq(cid2, cid1);
 	cr_assert_neq(top1, id1, "a block written into the clone still names the base");
 	cr_assert_neq(cid1, basecid);
 	cr_assert_eq(keel_vfilter_disk_layer(keel_vdisk_top(d2), 0, &depth, &id2, &cid2), 0);
 	cr_assert_eq(id2, id1, "the other clone's block moved off the base");
-	cr_assert_eq(keel_vfilter_disk_layer(keel_vdisk_top(d1), 2 * MiB, &depth, &id1, &cid1), -ENOENT);
-	cr_log_info("checked: a base block has one layer ID through two linked clones; "
-		    "written into a clone it has the clone's ID and new CID; unwritten space: ENOENT");
+	cr_assert_eq(keel_vfilter_disk_layer(keel_vdisk_top(d1), 2 * MiB, &depth, &id1, &cid1),
+		     -ENOENT);
+	cr_log_info(
+		"checked: a base block has one layer ID through two linked clones; "
+		"written into a clone it has the clone's ID and new CID; unwritten space: ENOENT");
 	keel_vdisk_close(d1);
 	keel_vdisk_close(d2);
 }
@@ -220,8 +226,8 @@ Test(vdisk_chain, sizes_parse_the_same_everywhere)
 	static const struct {
 		const char *s;
 		uint64_t v;
-	} good[] = { { "512", 512 }, { "4K", 4096 }, { "4KiB", 4096 }, { "10G", 10ULL << 30 },
-		     { "1t", 1ULL << 40 }, { "3MB", 3 << 20 } };
+	} good[] = { { "512", 512 },	     { "4K", 4096 },	   { "4KiB", 4096 },
+		     { "10G", 10ULL << 30 }, { "1t", 1ULL << 40 }, { "3MB", 3 << 20 } };
 	static const char *const bad[] = { "", "-1", "+1", " 1", "1X", "1K2", "K", "1 K" };
 	uint64_t v;
 
@@ -232,5 +238,6 @@ Test(vdisk_chain, sizes_parse_the_same_everywhere)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_eq(keel_vdisk_parse_size(bad[i], &v), -EINVAL, "\"%s\" accepted", bad[i]);
 	cr_assert_eq(keel_vdisk_parse_size("99999999999T", &v), -ERANGE);
-	cr_log_info("checked: 6 sizes read as meant, 8 malformed ones refused, an overflow is ERANGE");
+	cr_log_info(
+		"checked: 6 sizes read as meant, 8 malformed ones refused, an overflow is ERANGE");
 }

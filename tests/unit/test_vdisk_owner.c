@@ -61,8 +61,10 @@ static char *snapshot(const char *dir)
 	char cmd[256], *buf = calloc(1, 65536);
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "cd %s && for f in .??* *; do [ -e \"$f\" ] && echo \"$f\" && cat \"$f\"; done 2>/dev/null",
-		 dir);
+	snprintf(
+		cmd, sizeof(cmd),
+		"cd %s && for f in .??* *; do [ -e \"$f\" ] && echo \"$f\" && cat \"$f\"; done 2>/dev/null",
+		dir);
 	p = popen(cmd, "r");
 	cr_assert(p && buf);
 	fread(buf, 1, 65535, p);
@@ -89,8 +91,9 @@ Test(vdisk_owner, first_claim_then_read_back)
 	cr_assert_eq(keel_owner_claim(t.disk, &r, t.err, sizeof(t.err)), -ESTALE);
 	r = rec("hostB", 3);
 	cr_assert_eq(keel_owner_claim(t.disk, &r, t.err, sizeof(t.err)), -ESTALE);
-	cr_log_info("checked: no record -> ENOENT; claim 1 reads back; claims of 1 and 3 over 1 -> ESTALE (%s)",
-		    t.err);
+	cr_log_info(
+		"checked: no record -> ENOENT; claim 1 reads back; claims of 1 and 3 over 1 -> ESTALE (%s)",
+		t.err);
 	tdir_rm(&t);
 }
 
@@ -127,15 +130,16 @@ Test(vdisk_owner, racing_claims_make_exactly_one_owner)
 				if (read(go[0], &c, 1) < 0)
 					_exit(3);
 				ret = keel_owner_claim(t.disk, &r, err, sizeof(err));
-				c = ret == 0 ? (char)('0' + i)
-				    : ret == -EEXIST || ret == -ESTALE ? 'x' : '!';
+				c = ret == 0			     ? (char)('0' + i) :
+				    ret == -EEXIST || ret == -ESTALE ? 'x' :
+								       '!';
 				if (write(res[1], &c, 1) != 1)
 					_exit(3);
 				_exit(0);
 			}
 		}
 		close(go[0]);
-		close(go[1]);	/* all read EOF at once: go */
+		close(go[1]); /* all read EOF at once: go */
 		close(res[1]);
 		for (int i = 0; i < n; i++) {
 			char c;
@@ -155,8 +159,9 @@ Test(vdisk_owner, racing_claims_make_exactly_one_owner)
 		cr_assert_eq(got.generation, (uint64_t)round + 2);
 		cr_assert_eq(got.host[1] - '0', winner);
 	}
-	cr_log_info("checked: %d rounds of %d processes claiming one generation: one winner each, the record names it",
-		    rounds, n);
+	cr_log_info(
+		"checked: %d rounds of %d processes claiming one generation: one winner each, the record names it",
+		rounds, n);
 	tdir_rm(&t);
 }
 
@@ -205,7 +210,8 @@ Test(vdisk_owner, renewal_after_a_takeover_is_refused)
 	cr_assert(strstr(t.err, "another host took the disk over"), "%s", t.err);
 	cr_assert_eq(keel_owner_read(t.disk, &got, t.err, sizeof(t.err)), 0);
 	cr_assert_str_eq(got.host, "hostB");
-	cr_log_info("checked: renewal bumps renewals; after B claims 2, A's renewal -> ESTALE, B stays owner");
+	cr_log_info(
+		"checked: renewal bumps renewals; after B claims 2, A's renewal -> ESTALE, B stays owner");
 	tdir_rm(&t);
 }
 
@@ -230,11 +236,16 @@ Test(vdisk_owner, a_corrupted_record_is_refused_and_nothing_changes)
 		{ "", "offset" },
 		{ "[1,2]", "not a JSON object" },
 		{ "{\"version\":2}", "version" },
-		{ "{\"version\":1,\"generation\":1,\"renewals\":0,\"host\":\"\",\"addr\":\"tcp:1.2.3.4:5\",\"expires_ms\":1,\"lease_ms\":1000,\"released\":false,\"pid\":1}", "host" },
-		{ "{\"version\":1,\"generation\":1,\"renewals\":0,\"host\":\"a\",\"addr\":\"http://x\",\"expires_ms\":1,\"lease_ms\":1000,\"released\":false,\"pid\":1}", "addr" },
-		{ "{\"version\":1,\"generation\":1,\"renewals\":0,\"host\":\"a\",\"addr\":\"tcp:1.2.3.4:5\",\"expires_ms\":1,\"lease_ms\":5,\"released\":false,\"pid\":1}", "lease_ms" },
-		{ "{\"version\":1,\"generation\":1,\"renewals\":0,\"host\":\"a\",\"addr\":\"tcp:1.2.3.4:5\",\"expires_ms\":1,\"lease_ms\":1000,\"released\":3,\"pid\":1}", "released" },
-		{ "{\"version\":1,\"generation\":4,\"renewals\":0,\"host\":\"a\",\"addr\":\"tcp:1.2.3.4:5\",\"expires_ms\":1,\"lease_ms\":1000,\"released\":false,\"pid\":1}", "not the one its file name says" },
+		{ "{\"version\":1,\"generation\":1,\"renewals\":0,\"host\":\"\",\"addr\":\"tcp:1.2.3.4:5\",\"expires_ms\":1,\"lease_ms\":1000,\"released\":false,\"pid\":1}",
+		  "host" },
+		{ "{\"version\":1,\"generation\":1,\"renewals\":0,\"host\":\"a\",\"addr\":\"http://x\",\"expires_ms\":1,\"lease_ms\":1000,\"released\":false,\"pid\":1}",
+		  "addr" },
+		{ "{\"version\":1,\"generation\":1,\"renewals\":0,\"host\":\"a\",\"addr\":\"tcp:1.2.3.4:5\",\"expires_ms\":1,\"lease_ms\":5,\"released\":false,\"pid\":1}",
+		  "lease_ms" },
+		{ "{\"version\":1,\"generation\":1,\"renewals\":0,\"host\":\"a\",\"addr\":\"tcp:1.2.3.4:5\",\"expires_ms\":1,\"lease_ms\":1000,\"released\":3,\"pid\":1}",
+		  "released" },
+		{ "{\"version\":1,\"generation\":4,\"renewals\":0,\"host\":\"a\",\"addr\":\"tcp:1.2.3.4:5\",\"expires_ms\":1,\"lease_ms\":1000,\"released\":false,\"pid\":1}",
+		  "not the one its file name says" },
 	};
 	struct keel_owner_rec a = rec("hostA", 1), b = rec("hostB", 2), got;
 	char dir[256];
@@ -265,8 +276,9 @@ Test(vdisk_owner, a_corrupted_record_is_refused_and_nothing_changes)
 		if (i == 0)
 			cr_log_info("example: %s", t.err);
 	}
-	cr_log_info("checked: %zu corruptions: read and claim -> EBADMSG naming the file and field, directory unchanged",
-		    sizeof(cases) / sizeof(cases[0]));
+	cr_log_info(
+		"checked: %zu corruptions: read and claim -> EBADMSG naming the file and field, directory unchanged",
+		sizeof(cases) / sizeof(cases[0]));
 	tdir_rm(&t);
 }
 
@@ -322,10 +334,14 @@ Test(vdisk_owner, messages_are_signed_and_checked)
 	json_decref(copy);
 	seen = keel_owner_nonces_new();
 	now = keel_owner_now_ms();
-	cr_assert_eq(keel_owner_nonce_seen(seen, json_string_value(json_object_get(m, "nonce")), now), 0);
-	cr_assert_eq(keel_owner_nonce_seen(seen, json_string_value(json_object_get(m, "nonce")), now + 1000),
+	cr_assert_eq(keel_owner_nonce_seen(seen, json_string_value(json_object_get(m, "nonce")),
+					   now),
+		     0);
+	cr_assert_eq(keel_owner_nonce_seen(seen, json_string_value(json_object_get(m, "nonce")),
+					   now + 1000),
 		     -EALREADY);
-	cr_log_info("checked: key mode 0644 and 5-byte key refused; good mac verifies; other key, changed field -> EKEYREJECTED; no nonce -> EBADMSG; an hour old -> ETIME; a nonce twice -> EALREADY");
+	cr_log_info(
+		"checked: key mode 0644 and 5-byte key refused; good mac verifies; other key, changed field -> EKEYREJECTED; no nonce -> EBADMSG; an hour old -> ETIME; a nonce twice -> EALREADY");
 	keel_owner_nonces_free(seen);
 	json_decref(m);
 	keel_owner_key_free(k);

@@ -7,9 +7,8 @@
 
 #define MiB (1u << 20)
 
-static const char *key_hex =
-	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-	"f0e0d0c0b0a090807060504030201000ffeeddccbbaa99887766554433221100\n";
+static const char *key_hex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+			     "f0e0d0c0b0a090807060504030201000ffeeddccbbaa99887766554433221100\n";
 
 static void make(struct tdisk *t)
 {
@@ -45,7 +44,7 @@ Test(vfilter_crypt, below_crypt_is_ciphertext_of_the_lba_tweak)
 
 	make(&t);
 	cr_assert_eq(tdisk_open(&t, 0), 0, "%s", t.err);
-	memset(plain, 'A', sizeof(plain));	/* eight equal sectors */
+	memset(plain, 'A', sizeof(plain)); /* eight equal sectors */
 	cr_assert_eq(keel_vfilter_pwrite(keel_vdisk_top(t.d), plain, sizeof(plain), MiB, 0), 0);
 	cr_assert_eq(keel_vfilter_pread(tdisk_at(&t, "vmdk"), raw, sizeof(raw), MiB), 0);
 	for (int s = 0; s < 8; s++) {
@@ -60,7 +59,8 @@ Test(vfilter_crypt, below_crypt_is_ciphertext_of_the_lba_tweak)
 	cr_assert_eq(tdisk_open(&t, 0), 0, "%s", t.err);
 	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), back, sizeof(back), MiB), 0);
 	cr_assert_arr_eq(back, plain, sizeof(plain));
-	cr_log_info("checked: below crypt = AES-256-XTS with tweak LBA (libcrypto computed here); top = plaintext, after reopen too");
+	cr_log_info(
+		"checked: below crypt = AES-256-XTS with tweak LBA (libcrypto computed here); top = plaintext, after reopen too");
 	tdisk_cleanup(&t);
 }
 
@@ -111,7 +111,8 @@ Test(vfilter_crypt, bad_keys_are_refused)
 
 static void make4k(struct tdisk *t, uint64_t size)
 {
-	tdisk_make(t, size, "[vdisk]\nfilters = crypt\n[filter.crypt]\nkey_file = disk.key\n"
+	tdisk_make(t, size,
+		   "[vdisk]\nfilters = crypt\n[filter.crypt]\nkey_file = disk.key\n"
 		   "sector_size = 4096\n");
 	tdisk_write_file(t, "disk.key", key_hex, strlen(key_hex), 0600);
 }
@@ -132,7 +133,8 @@ Test(vfilter_crypt, sector_4096_is_one_xts_unit)
 	cr_assert_eq(keel_vfilter_pread(tdisk_at(&t, "vmdk"), raw, sizeof(raw), MiB), 0);
 	for (int u = 0; u < 2; u++) {
 		xts_n(plain, want, MiB / 512 + 8 * u, 4096);
-		cr_assert_arr_eq(raw + 4096 * u, want, 4096, "unit %d is not AES-XTS(4096, LBA)", u);
+		cr_assert_arr_eq(raw + 4096 * u, want, 4096, "unit %d is not AES-XTS(4096, LBA)",
+				 u);
 	}
 	/* not eight 512-byte units: the second sector is not XTS with tweak LBA + 1 */
 	xts(plain, want, MiB / 512 + 1);
@@ -141,15 +143,18 @@ Test(vfilter_crypt, sector_4096_is_one_xts_unit)
 	/* 512 bytes inside the first unit: the unit is re-encrypted whole */
 	fill(part, sizeof(part), 9);
 	memcpy(plain + 1024, part, sizeof(part));
-	cr_assert_eq(keel_vfilter_pwrite(keel_vdisk_top(t.d), part, sizeof(part), MiB + 1024, 0), 0);
+	cr_assert_eq(keel_vfilter_pwrite(keel_vdisk_top(t.d), part, sizeof(part), MiB + 1024, 0),
+		     0);
 	cr_assert_eq(keel_vfilter_pread(tdisk_at(&t, "vmdk"), raw, 4096, MiB), 0);
 	xts_n(plain, want, MiB / 512, 4096);
-	cr_assert_arr_eq(raw, want, 4096, "after a partial write the unit is not XTS of the new plaintext");
+	cr_assert_arr_eq(raw, want, 4096,
+			 "after a partial write the unit is not XTS of the new plaintext");
 	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), back, 1536, MiB + 512), 0);
 	cr_assert_arr_eq(back, plain + 512, 1536, "a read inside a unit");
 	/* a write straddling the two units, unaligned at both ends */
 	memset(plain + 3584, 'B', 1024);
-	cr_assert_eq(keel_vfilter_pwrite(keel_vdisk_top(t.d), plain + 3584, 1024, MiB + 3584, 0), 0);
+	cr_assert_eq(keel_vfilter_pwrite(keel_vdisk_top(t.d), plain + 3584, 1024, MiB + 3584, 0),
+		     0);
 	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), back, sizeof(back), MiB), 0);
 	cr_assert_arr_eq(back, plain, sizeof(back), "a write straddling two units");
 
@@ -164,7 +169,8 @@ Test(vfilter_crypt, sector_4096_is_one_xts_unit)
 	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), back, sizeof(back), MiB), 0);
 	cr_assert_arr_eq(back, plain, sizeof(back), "zeroing 512 bytes inside a unit");
 	cr_assert_eq(keel_vfilter_control(tdisk_at(&t, "crypt"), "stats", NULL, &st, t.err,
-					  sizeof(t.err)), 0);
+					  sizeof(t.err)),
+		     0);
 	cr_assert_eq(json_integer_value(json_object_get(st, "sector_size")), 4096);
 	json_decref(st);
 	tdisk_close(&t);
@@ -178,8 +184,8 @@ Test(vfilter_crypt, sector_4096_is_one_xts_unit)
 }
 
 #define WRITERS 8
-#define ROUNDS 300
-#define UNITS 16
+#define ROUNDS	300
+#define UNITS	16
 
 struct writer {
 	struct keel_vfilter *top;
@@ -227,11 +233,13 @@ Test(vfilter_crypt, sector_4096_partial_writers_do_not_undo_each_other)
 	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), back, sizeof(back), 0), 0);
 	for (int u = 0; u < UNITS; u++)
 		for (int i = 0; i < WRITERS; i++)
-			lost += back[u * 4096 + 512 * i] != (unsigned char)((i << 4) | ((ROUNDS - 1) & 15));
+			lost += back[u * 4096 + 512 * i] !=
+				(unsigned char)((i << 4) | ((ROUNDS - 1) & 15));
 	cr_assert_eq(lost, 0, "%d of %d sectors do not hold their writer's last write", lost,
 		     UNITS * WRITERS);
 	cr_log_info("checked: %d threads x %d rounds of 512-byte writes into shared 4096-byte "
-		    "units: every sector holds its writer's last write", WRITERS, ROUNDS);
+		    "units: every sector holds its writer's last write",
+		    WRITERS, ROUNDS);
 	tdisk_cleanup(&t);
 }
 
@@ -239,17 +247,20 @@ Test(vfilter_crypt, bad_sector_sizes_are_refused)
 {
 	struct tdisk t;
 
-	tdisk_make(&t, MiB, "[vdisk]\nfilters = crypt\n[filter.crypt]\nkey_file = disk.key\n"
+	tdisk_make(&t, MiB,
+		   "[vdisk]\nfilters = crypt\n[filter.crypt]\nkey_file = disk.key\n"
 		   "sector_size = 1024\n");
 	tdisk_write_file(&t, "disk.key", key_hex, strlen(key_hex), 0600);
 	cr_assert_neq(tdisk_open(&t, 0), 0);
-	cr_assert(strstr(t.err, "[filter.crypt] sector_size: 1024 is not 512 or 4096"), "%s", t.err);
+	cr_assert(strstr(t.err, "[filter.crypt] sector_size: 1024 is not 512 or 4096"), "%s",
+		  t.err);
 	cr_log_info("checked: %s", t.err);
 	tdisk_cleanup(&t);
 	make4k(&t, MiB + 512);
 	cr_assert_neq(tdisk_open(&t, 0), 0);
 	cr_assert(strstr(t.err, "[filter.crypt] sector_size: the disk (1049088 bytes) is not a "
-			 "whole number of 4096-byte sectors"), "%s", t.err);
+				"whole number of 4096-byte sectors"),
+		  "%s", t.err);
 	cr_log_info("checked: %s", t.err);
 	tdisk_cleanup(&t);
 }

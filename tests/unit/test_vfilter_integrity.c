@@ -32,7 +32,7 @@ Test(vfilter_integrity, corruption_is_eio_and_an_event_never_data)
 	cr_assert_eq(keel_vfilter_pwrite(keel_vdisk_top(t.d), w, sizeof(w), 2 * MiB, 0), 0);
 	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), r, sizeof(r), 2 * MiB), 0);
 	cr_assert_arr_eq(r, w, sizeof(w));
-	corrupt(&t, 2 * MiB + 4096 + 1000);	/* block 1 of the four */
+	corrupt(&t, 2 * MiB + 4096 + 1000); /* block 1 of the four */
 	memset(r, 0xee, sizeof(r));
 	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), r, sizeof(r), 2 * MiB), -EIO);
 	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), r, 512, 2 * MiB + 4096 + 512), -EIO,
@@ -44,8 +44,9 @@ Test(vfilter_integrity, corruption_is_eio_and_an_event_never_data)
 	cr_assert_str_eq(json_string_value(json_object_get(e, "type")), "vdisk.integrity_mismatch");
 	cr_assert_eq(json_integer_value(json_object_get(e, "offset")), 2 * MiB + 4096);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "filter")), "integrity");
-	cr_log_info("checked: one flipped byte below -> EIO for reads touching its block, event at offset %lld; the next block still reads",
-		    json_integer_value(json_object_get(e, "offset")));
+	cr_log_info(
+		"checked: one flipped byte below -> EIO for reads touching its block, event at offset %lld; the next block still reads",
+		json_integer_value(json_object_get(e, "offset")));
 	tdisk_cleanup(&t);
 }
 
@@ -68,11 +69,13 @@ Test(vfilter_integrity, checksums_survive_reopen_and_check_finds_corruption)
 	cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), w, sizeof(w), 0), 0);
 	corrupt(&t, 100);
 	cr_assert_eq(keel_vfilter_control(keel_vdisk_top(t.d), "check", NULL, &res, err,
-					  sizeof(err)), 0, "%s", err);
+					  sizeof(err)),
+		     0, "%s", err);
 	cr_assert_eq(json_integer_value(json_object_get(res, "mismatched")), 1);
 	cr_assert_eq(json_integer_value(json_object_get(res, "verified")), 1);
 	cr_assert_eq(json_integer_value(json_object_get(
-			     json_array_get(json_object_get(res, "mismatches"), 0), "offset")), 0);
+			     json_array_get(json_object_get(res, "mismatches"), 0), "offset")),
+		     0);
 	cr_log_info("checked: reopen verifies; check: %s", json_dumps(res, JSON_COMPACT));
 	json_decref(res);
 	tdisk_cleanup(&t);
@@ -124,15 +127,16 @@ Test(vfilter_integrity, a_foreign_checksum_file_is_refused)
 	tdisk_close(&t);
 	/* same disk, another block size: the file keeps the one it was made with */
 	snprintf(p, sizeof(p), "%s", t.meta);
-	tdisk_write_file(&t, "disk.vmdk.keel",
-			 "disk_id = test-disk\n[vdisk]\nfilters = integrity\n[filter.integrity]\nblock_size = 8192\n",
-			 85, 0644);
+	tdisk_write_file(
+		&t, "disk.vmdk.keel",
+		"disk_id = test-disk\n[vdisk]\nfilters = integrity\n[filter.integrity]\nblock_size = 8192\n",
+		85, 0644);
 	cr_assert_eq(tdisk_open(&t, 0), -EINVAL);
 	cr_assert(strstr(t.err, "offset 12: block_size 4096"), "%s", t.err);
 	cr_log_info("checked: %s", t.err);
 	tdisk_write_file(&t, "disk.vmdk.crc32c", "garbage!garbage!garbage!", 24, 0644);
-	tdisk_write_file(&t, "disk.vmdk.keel", "disk_id = test-disk\n[vdisk]\nfilters = integrity\n",
-			 48, 0644);
+	tdisk_write_file(&t, "disk.vmdk.keel",
+			 "disk_id = test-disk\n[vdisk]\nfilters = integrity\n", 48, 0644);
 	cr_assert_eq(tdisk_open(&t, 0), -EINVAL);
 	cr_assert(strstr(t.err, "disk.vmdk.crc32c: offset 0: magic"), "%s", t.err);
 	cr_log_info("checked: %s", t.err);

@@ -24,7 +24,8 @@ static json_t *stats(struct tdisk *t)
 	char err[256];
 
 	cr_assert_eq(keel_vfilter_control(tdisk_at(t, "throttle"), "stats", NULL, &s, err,
-					  sizeof(err)), 0, "%s", err);
+					  sizeof(err)),
+		     0, "%s", err);
 	return s;
 }
 
@@ -37,7 +38,8 @@ Test(vfilter_throttle, iops_limit_holds)
 	json_t *s;
 
 	/* 50 IOPS, a bucket of one request: 26 reads need >= 25/50 s */
-	tdisk_make(&t, MiB, "[vdisk]\nfilters = throttle\n[filter.throttle]\niops = 50\nburst_ms = 20\n");
+	tdisk_make(&t, MiB,
+		   "[vdisk]\nfilters = throttle\n[filter.throttle]\niops = 50\nburst_ms = 20\n");
 	cr_assert_eq(tdisk_open(&t, 0), 0, "%s", t.err);
 	t0 = now_s();
 	for (int i = 0; i < 26; i++)
@@ -67,16 +69,19 @@ Test(vfilter_throttle, bandwidth_limit_holds_for_writes_and_reads)
 	double t0, el;
 
 	/* 4 MiB/s with a 10 ms bucket: 2 MiB of writes then 1 MiB of reads need >= 0.7 s */
-	tdisk_make(&t, 4 * MiB, "[vdisk]\nfilters = throttle\n[filter.throttle]\nbps = 4M\nburst_ms = 10\n");
+	tdisk_make(&t, 4 * MiB,
+		   "[vdisk]\nfilters = throttle\n[filter.throttle]\nbps = 4M\nburst_ms = 10\n");
 	cr_assert_eq(tdisk_open(&t, 0), 0, "%s", t.err);
 	fill(buf, sizeof(buf), 9);
 	t0 = now_s();
 	for (int i = 0; i < 16; i++)
 		cr_assert_eq(keel_vfilter_pwrite(keel_vdisk_top(t.d), buf, sizeof(buf),
-						 (uint64_t)i * sizeof(buf), 0), 0);
+						 (uint64_t)i * sizeof(buf), 0),
+			     0);
 	for (int i = 0; i < 8; i++)
 		cr_assert_eq(keel_vfilter_pread(keel_vdisk_top(t.d), buf, sizeof(buf),
-						(uint64_t)i * sizeof(buf)), 0);
+						(uint64_t)i * sizeof(buf)),
+			     0);
 	el = now_s() - t0;
 	cr_assert_geq(el, 0.65, "3 MiB at 4 MiB/s took %.3f s", el);
 	cr_log_info("checked: 3 MiB through bps=4M took %.3f s (bound 0.65 s)", el);

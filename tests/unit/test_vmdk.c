@@ -18,8 +18,9 @@ static void exercise(const char *path, const char *ref, uint64_t size, int ops, 
 {
 	char err[512];
 	struct keel_vmdk *d;
-	uint64_t (*ranges)[2] = calloc((size_t)ops, sizeof(*ranges));
-	unsigned char *buf = malloc(300000), *got = malloc(300000 + 8192), *want = malloc(300000 + 8192);
+	uint64_t(*ranges)[2] = calloc((size_t)ops, sizeof(*ranges));
+	unsigned char *buf = malloc(300000), *got = malloc(300000 + 8192),
+		      *want = malloc(300000 + 8192);
 	int rfd = open(ref, O_RDWR | O_CREAT, 0644), r;
 
 	cr_assert(ranges && buf && got && want && rfd >= 0);
@@ -31,7 +32,8 @@ static void exercise(const char *path, const char *ref, uint64_t size, int ops, 
 		uint64_t x = seed + (uint64_t)i * 7919, len = 1 + (x * 2654435761u) % 200000, off;
 
 		/* some writes straddle the interesting offsets (grain and extent edges) */
-		off = nhot && i % 2 ? hot[i / 2 % nhot] - len / 2 : (x * 0x5851f42d4c957f2dULL) % size;
+		off = nhot && i % 2 ? hot[i / 2 % nhot] - len / 2 :
+				      (x * 0x5851f42d4c957f2dULL) % size;
 		if (off > size - 1)
 			off = 0;
 		if (len > size - off)
@@ -65,12 +67,14 @@ static void exercise(const char *path, const char *ref, uint64_t size, int ops, 
 		size_t n, m;
 		void *a = read_disk(path, &n), *b = slurp(ref, &m);
 
-		cr_assert(n == m && !memcmp(a, b, n), "%s: whole disk differs from the reference", path);
+		cr_assert(n == m && !memcmp(a, b, n), "%s: whole disk differs from the reference",
+			  path);
 		free(a);
 		free(b);
 	}
 	cr_log_info("checked: %d random writes (1..200000 bytes, unaligned) read back through "
-		    "a reopen of %s (%lu bytes)", ops, strrchr(path, '/') + 1, size);
+		    "a reopen of %s (%lu bytes)",
+		    ops, strrchr(path, '/') + 1, size);
 	free(ranges);
 	free(buf);
 	free(got);
@@ -184,8 +188,9 @@ Test(vmdk, delta_chain_reads_through_writes_top)
 	cr_assert_eq(depth, 2);
 	cr_assert_eq(keel_vmdk_layer_of(d, 7 << 20, &depth, &cid), -ENOENT);
 	keel_vmdk_close(d);
-	cr_log_info("checked: a 3-layer chain (sparse, sparse, twoGb sparse) reads base+mid+top, "
-		    "the base file is byte-identical after writes to the top, layer_of gives 0/1/2/ENOENT");
+	cr_log_info(
+		"checked: a 3-layer chain (sparse, sparse, twoGb sparse) reads base+mid+top, "
+		"the base file is byte-identical after writes to the top, layer_of gives 0/1/2/ENOENT");
 	free(want);
 	free(got);
 	free(base_before);
@@ -221,7 +226,8 @@ Test(vmdk, delta_errors_missing_parent_cid_mismatch_loop)
 	r = open_err(d2, 0, err, sizeof(err));
 	cr_assert_eq(r, -ENOENT, "missing parent: %d %s", r, err);
 	cr_assert(strstr(err, "d1.vmdk") && strstr(err, "parentFileNameHint") &&
-		  strstr(err, "base.vmdk"), "missing parent: %s", err);
+			  strstr(err, "base.vmdk"),
+		  "missing parent: %s", err);
 	cr_log_info("missing parent: %s", err);
 	cr_assert(!rename(moved, base));
 
@@ -289,7 +295,8 @@ Test(vmdk, cid_changes_once_per_open_and_rdonly_refuses)
 	cr_assert_str_eq(keel_vmdk_ddb(d, "ddb.adapterType"), "ide");
 	keel_vmdk_close(d);
 	cr_log_info("checked: CID %08x -> %08x on the first write only, kept on disk; "
-		    "read-only opens refuse writes; writes past the end fail", c0, c1);
+		    "read-only opens refuse writes; writes past the end fail",
+		    c0, c1);
 	free(path);
 	scratch_rm(dir);
 }
@@ -315,7 +322,8 @@ Test(vmdk, zero_hides_parent_data)
 		cr_assert_eq(got[i], 0, "byte %zu not zeroed", i);
 	cr_assert_neq(got[99999] | got[300000], 0);
 	free(got);
-	cr_log_info("checked: zeroing 200000 bytes of a delta reads zeros there, the parent around");
+	cr_log_info(
+		"checked: zeroing 200000 bytes of a delta reads zeros there, the parent around");
 	free(base);
 	free(top);
 	scratch_rm(dir);
@@ -360,43 +368,51 @@ Test(vmdk, concurrent_grain_allocation)
 	struct stat st0, st1;
 
 	for (int round = 0; round < 4; round++) {
-	unlink(path);
-	cr_assert_eq(keel_vmdk_create(path, &o, err, sizeof(err)), 0, "%s", err);
-	cr_assert(!stat(path, &st0));
-	cr_assert_eq(keel_vmdk_open(path, 0, &d, err, sizeof(err)), 0, "%s", err);
-	pthread_barrier_init(&grain_barrier, NULL, 4);
-	for (int i = 0; i < 4; i++) {
-		w[i] = (struct writer){ .path = path, .d = d, .id = i };
-		cr_assert(!pthread_create(&t[i], NULL, writer_main, &w[i]));
-	}
-	for (int i = 0; i < 4; i++) {
-		void *ret;
-
-		pthread_join(t[i], &ret);
-		cr_assert_null(ret, "thread %d failed", i);
-	}
-	pthread_barrier_destroy(&grain_barrier);
-	keel_vmdk_close(d);
-	got = read_disk(path, &n);
-	for (uint64_t g = 0; g < 256; g++)
+		unlink(path);
+		cr_assert_eq(keel_vmdk_create(path, &o, err, sizeof(err)), 0, "%s", err);
+		cr_assert(!stat(path, &st0));
+		cr_assert_eq(keel_vmdk_open(path, 0, &d, err, sizeof(err)), 0, "%s", err);
+		pthread_barrier_init(&grain_barrier, NULL, 4);
 		for (int i = 0; i < 4; i++) {
-			pattern(want, sizeof(want), g * 4 + (uint64_t)i);
-			cr_assert(!memcmp(got + g * 65536 + i * 16384, want, sizeof(want)),
-				  "grain %lu quarter %d lost", g, i);
+			w[i] = (struct writer){ .path = path, .d = d, .id = i };
+			cr_assert(!pthread_create(&t[i], NULL, writer_main, &w[i]));
 		}
-	cr_assert_eq(keel_vmdk_check(path, report, err, sizeof(err)), 0, "check: %s", err);
-	cr_assert_eq(json_integer_value(json_object_get(
-			     json_array_get(json_object_get(json_array_get(json_object_get(report, "layers"), 0),
-							    "extents"), 0), "allocated_grains")), 256);
-	/* each grain appended once: a grain allocated twice grows the file */
-	cr_assert(!stat(path, &st1));
-	cr_assert_eq(st1.st_size - st0.st_size, 256 * 65536, "round %d: %ld bytes of grains for 256",
-		     round, (long)(st1.st_size - st0.st_size));
-	free(got);
+		for (int i = 0; i < 4; i++) {
+			void *ret;
+
+			pthread_join(t[i], &ret);
+			cr_assert_null(ret, "thread %d failed", i);
+		}
+		pthread_barrier_destroy(&grain_barrier);
+		keel_vmdk_close(d);
+		got = read_disk(path, &n);
+		for (uint64_t g = 0; g < 256; g++)
+			for (int i = 0; i < 4; i++) {
+				pattern(want, sizeof(want), g * 4 + (uint64_t)i);
+				cr_assert(!memcmp(got + g * 65536 + i * 16384, want, sizeof(want)),
+					  "grain %lu quarter %d lost", g, i);
+			}
+		cr_assert_eq(keel_vmdk_check(path, report, err, sizeof(err)), 0, "check: %s", err);
+		cr_assert_eq(
+			json_integer_value(json_object_get(
+				json_array_get(
+					json_object_get(
+						json_array_get(json_object_get(report, "layers"), 0),
+						"extents"),
+					0),
+				"allocated_grains")),
+			256);
+		/* each grain appended once: a grain allocated twice grows the file */
+		cr_assert(!stat(path, &st1));
+		cr_assert_eq(st1.st_size - st0.st_size, 256 * 65536,
+			     "round %d: %ld bytes of grains for 256", round,
+			     (long)(st1.st_size - st0.st_size));
+		free(got);
 	}
 	json_decref(report);
-	cr_log_info("checked: 4 rounds of 4 threads racing to allocate the same 256 grains lose no write, "
-		    "allocate each grain once (file grows by 256 grains; keel_vmdk_check: 256 grains, clean)");
+	cr_log_info(
+		"checked: 4 rounds of 4 threads racing to allocate the same 256 grains lose no write, "
+		"allocate each grain once (file grows by 256 grains; keel_vmdk_check: 256 grains, clean)");
 	free(path);
 	scratch_rm(dir);
 }
@@ -433,7 +449,8 @@ Test(vmdk, zero_flat_punches_holes)
 	cr_assert_lt((long)st.st_blocks, before / 2, "no hole punched: %ld blocks, %ld before",
 		     (long)st.st_blocks, before);
 	cr_log_info("checked: zeroing 60 MiB of a flat disk reads zeros there, the rest kept, the "
-		    "file's blocks %ld -> %ld (a hole), new CID", before, (long)st.st_blocks);
+		    "file's blocks %ld -> %ld (a hole), new CID",
+		    before, (long)st.st_blocks);
 	free(got);
 	free(buf);
 	free(path);
@@ -483,9 +500,12 @@ Test(vmdk, vmware_descriptor_crlf_kept_keys)
 	text[n] = '\0';
 	cr_assert(!strstr(text, "CID=fffffffe"), "the CID did not change:\n%s", text);
 	cr_assert(strstr(text, "ddb.uuid = \"60 00 C2 9a 7b 1c 4e 3d-8a 2f 11 22 33 44 55 66\"") &&
-		  strstr(text, "ddb.longContentID = \"0123456789abcdef0123456789abcdef\"") &&
-		  strstr(text, "encoding=\"UTF-8\"") && strstr(text, "isNativeSnapshot=\"no\"") &&
-		  strstr(text, "createType=\"vmfs\"") && strstr(text, "RW 2048 VMFS \"vm1-flat.vmdk\" 0"),
+			  strstr(text,
+				 "ddb.longContentID = \"0123456789abcdef0123456789abcdef\"") &&
+			  strstr(text, "encoding=\"UTF-8\"") &&
+			  strstr(text, "isNativeSnapshot=\"no\"") &&
+			  strstr(text, "createType=\"vmfs\"") &&
+			  strstr(text, "RW 2048 VMFS \"vm1-flat.vmdk\" 0"),
 		  "a key was lost in the rewrite:\n%s", text);
 	free(text);
 	text = slurp(flat, &n);
@@ -504,9 +524,10 @@ Test(vmdk, vmware_descriptor_crlf_kept_keys)
  * twoGbMaxExtentFlat); made here on purpose. */
 Test(vmdk, descriptor_tail_after_nul)
 {
-	static const char desc[] = "# Disk DescriptorFile\nversion=1\nCID=1a2b\nparentCID=ffffffff\n"
-				   "createType=\"monolithicFlat\"\nRW 2048 FLAT \"t-flat.vmdk\" 0\n"
-				   "\0d\nddb.adapterType = \"ide\"\n";
+	static const char desc[] =
+		"# Disk DescriptorFile\nversion=1\nCID=1a2b\nparentCID=ffffffff\n"
+		"createType=\"monolithicFlat\"\nRW 2048 FLAT \"t-flat.vmdk\" 0\n"
+		"\0d\nddb.adapterType = \"ide\"\n";
 	char *dir = scratch_dir(), err[512];
 	char *path = pathf("%s/t.vmdk", dir), *flat = pathf("%s/t-flat.vmdk", dir);
 	struct keel_vmdk *d;

@@ -74,7 +74,8 @@ static void expect_refused(const char *dir, const char *path, int want_errno, co
 	cr_assert(strstr(err, strrchr(path, '/') + 1), "%s: the error does not name the file: %s",
 		  what, err);
 	for (int i = 0; needles[i]; i++)
-		cr_assert(strstr(err, needles[i]), "%s: '%s' missing from: %s", what, needles[i], err);
+		cr_assert(strstr(err, needles[i]), "%s: '%s' missing from: %s", what, needles[i],
+			  err);
 	cr_assert_eq(shell("cd %s && md5sum * > %s && cmp -s %s %s", dir, sum2, sum, sum2), 0,
 		     "%s: a file changed", what);
 	cr_log_info("%s: %s", what, err);
@@ -98,7 +99,8 @@ Test(vmdk_bad, sparse_headers)
 
 	p = sparse_image(dir, "trunc2.vmdk");
 	cr_assert_eq(truncate(p, 8192), 0);
-	expect_refused(dir, p, EINVAL, "truncated to 8192 bytes", NEEDLES("offset 36", "descriptorSize"));
+	expect_refused(dir, p, EINVAL, "truncated to 8192 bytes",
+		       NEEDLES("offset 36", "descriptorSize"));
 	unlink(p);
 	free(p);
 
@@ -215,17 +217,22 @@ Test(vmdk_bad, descriptors)
 	char *dir = scratch_dir(), *p;
 
 	p = text_image(dir, "ctl.vmdk", "# Disk DescriptorFile\nversion=1\n\x01\x02garbage\n");
-	expect_refused(dir, p, EINVAL, "control characters", NEEDLES("descriptor line 3", "control character"));
+	expect_refused(dir, p, EINVAL, "control characters",
+		       NEEDLES("descriptor line 3", "control character"));
 	free(p);
 	p = text_image(dir, "words.vmdk", "# Disk DescriptorFile\nversion=1\nhello world\n");
 	expect_refused(dir, p, EINVAL, "a line of words", NEEDLES("descriptor line 3", "neither"));
 	free(p);
 	p = pathf("%s/bin2.vmdk", dir);
-	spit(p, "XXXX\0\0\0\0\x7f" "ELF", 12);
+	spit(p,
+	     "XXXX\0\0\0\0\x7f"
+	     "ELF",
+	     12);
 	expect_refused(dir, p, EINVAL, "a binary file", NEEDLES("offset 0", "magic"));
 	free(p);
 	p = text_image(dir, "type.vmdk", "createType=\"fancy\"\nRW 2048 FLAT \"f.raw\" 0\n");
-	expect_refused(dir, p, EINVAL, "unknown createType", NEEDLES("descriptor line 1", "createType"));
+	expect_refused(dir, p, EINVAL, "unknown createType",
+		       NEEDLES("descriptor line 1", "createType"));
 	free(p);
 	p = text_image(dir, "notype.vmdk", "version=1\nRW 2048 FLAT \"f.raw\" 0\n");
 	expect_refused(dir, p, EINVAL, "no createType", NEEDLES("createType", "missing"));
@@ -233,38 +240,50 @@ Test(vmdk_bad, descriptors)
 	p = text_image(dir, "noext.vmdk", "createType=\"monolithicFlat\"\n");
 	expect_refused(dir, p, EINVAL, "no extents", NEEDLES("extent"));
 	free(p);
-	p = text_image(dir, "huge.vmdk", "createType=\"monolithicFlat\"\nRW 99999999999999999999 FLAT \"f.raw\" 0\n");
+	p = text_image(dir, "huge.vmdk",
+		       "createType=\"monolithicFlat\"\nRW 99999999999999999999 FLAT \"f.raw\" 0\n");
 	expect_refused(dir, p, EINVAL, "extent size overflowing 64 bits",
 		       NEEDLES("descriptor line 2", "extent size"));
 	free(p);
-	p = text_image(dir, "huge2.vmdk", "createType=\"monolithicFlat\"\nRW 137438953473 FLAT \"f.raw\" 0\n");
-	expect_refused(dir, p, EINVAL, "a 64 TiB extent", NEEDLES("descriptor line 2", "extent size", "limit"));
+	p = text_image(dir, "huge2.vmdk",
+		       "createType=\"monolithicFlat\"\nRW 137438953473 FLAT \"f.raw\" 0\n");
+	expect_refused(dir, p, EINVAL, "a 64 TiB extent",
+		       NEEDLES("descriptor line 2", "extent size", "limit"));
 	free(p);
-	p = text_image(dir, "sum.vmdk", "createType=\"twoGbMaxExtentFlat\"\nRW 100000000000 FLAT \"f.raw\" 0\n"
-			"RW 100000000000 FLAT \"f.raw\" 0\n");
+	p = text_image(dir, "sum.vmdk",
+		       "createType=\"twoGbMaxExtentFlat\"\nRW 100000000000 FLAT \"f.raw\" 0\n"
+		       "RW 100000000000 FLAT \"f.raw\" 0\n");
 	expect_refused(dir, p, EINVAL, "extents adding up past the limit",
 		       NEEDLES("descriptor line 3", "add up"));
 	free(p);
-	p = text_image(dir, "short.vmdk", "createType=\"monolithicFlat\"\nRW 4096 FLAT \"f.raw\" 0\n");
+	p = text_image(dir, "short.vmdk",
+		       "createType=\"monolithicFlat\"\nRW 4096 FLAT \"f.raw\" 0\n");
 	expect_refused(dir, p, EINVAL, "a flat file shorter than its extent",
 		       NEEDLES("descriptor line 2", "extent size", "f.raw"));
 	free(p);
-	p = text_image(dir, "missing.vmdk", "createType=\"monolithicFlat\"\nRW 2048 FLAT \"nothere.raw\" 0\n");
-	expect_refused(dir, p, ENOENT, "a missing extent file", NEEDLES("descriptor line 2", "nothere.raw"));
+	p = text_image(dir, "missing.vmdk",
+		       "createType=\"monolithicFlat\"\nRW 2048 FLAT \"nothere.raw\" 0\n");
+	expect_refused(dir, p, ENOENT, "a missing extent file",
+		       NEEDLES("descriptor line 2", "nothere.raw"));
 	free(p);
-	p = text_image(dir, "cid.vmdk", "CID=xyz\ncreateType=\"monolithicFlat\"\nRW 2048 FLAT \"f.raw\" 0\n");
-	expect_refused(dir, p, EINVAL, "a CID that is not hex", NEEDLES("descriptor line 1", "CID"));
+	p = text_image(dir, "cid.vmdk",
+		       "CID=xyz\ncreateType=\"monolithicFlat\"\nRW 2048 FLAT \"f.raw\" 0\n");
+	expect_refused(dir, p, EINVAL, "a CID that is not hex",
+		       NEEDLES("descriptor line 1", "CID"));
 	free(p);
-	p = text_image(dir, "hint.vmdk", "parentCID=12345678\ncreateType=\"monolithicSparse\"\n"
-			"RW 2048 SPARSE \"x.vmdk\"\n");
+	p = text_image(dir, "hint.vmdk",
+		       "parentCID=12345678\ncreateType=\"monolithicSparse\"\n"
+		       "RW 2048 SPARSE \"x.vmdk\"\n");
 	expect_refused(dir, p, EINVAL, "a parentCID without parentFileNameHint",
 		       NEEDLES("parentFileNameHint", "missing"));
 	free(p);
-	p = text_image(dir, "dup.vmdk", "CID=1\nCID=2\ncreateType=\"monolithicFlat\"\nRW 2048 FLAT \"f.raw\" 0\n");
+	p = text_image(dir, "dup.vmdk",
+		       "CID=1\nCID=2\ncreateType=\"monolithicFlat\"\nRW 2048 FLAT \"f.raw\" 0\n");
 	expect_refused(dir, p, EINVAL, "a key given twice", NEEDLES("descriptor line 2", "twice"));
 	free(p);
 	p = text_image(dir, "access.vmdk", "createType=\"monolithicFlat\"\nRW 2048 FLAT f.raw 0\n");
-	expect_refused(dir, p, EINVAL, "an unquoted file name", NEEDLES("descriptor line 2", "extent file"));
+	expect_refused(dir, p, EINVAL, "an unquoted file name",
+		       NEEDLES("descriptor line 2", "extent file"));
 	free(p);
 	(void)head;
 	scratch_rm(dir);
@@ -273,7 +292,8 @@ Test(vmdk_bad, descriptors)
 Test(vmdk_bad, embedded_descriptor_garbage_and_sizes)
 {
 	char *dir = scratch_dir(), *p, err[512];
-	struct keel_vmdk_create_opts o = { .size = 1ULL << 50, .type = KEEL_VMDK_MONOLITHIC_SPARSE };
+	struct keel_vmdk_create_opts o = { .size = 1ULL << 50,
+					   .type = KEEL_VMDK_MONOLITHIC_SPARSE };
 
 	p = sparse_image(dir, "emb.vmdk");
 	put_le(p, 512 + 30, 0x0202020202020202ULL, 8);
@@ -301,15 +321,19 @@ Test(vmdk_bad, embedded_descriptor_garbage_and_sizes)
 		char *longname = pathf("%s/%0250d.vmdk", dir, 7);
 
 		o.size = 1 << 20;
-		cr_assert_eq(keel_vmdk_create(longname, &o, err, sizeof(err)), -ENAMETOOLONG, "%s", err);
-		cr_log_info("create with a 255-byte name: %s", strstr(err, ": the") ? strstr(err, ": the") : err);
-		cr_assert_eq(access(longname, F_OK), -1, "a failed create left %s behind", longname);
+		cr_assert_eq(keel_vmdk_create(longname, &o, err, sizeof(err)), -ENAMETOOLONG, "%s",
+			     err);
+		cr_log_info("create with a 255-byte name: %s",
+			    strstr(err, ": the") ? strstr(err, ": the") : err);
+		cr_assert_eq(access(longname, F_OK), -1, "a failed create left %s behind",
+			     longname);
 		free(longname);
 	}
 	o.size = 1 << 20;
 	o.type = KEEL_VMDK_MONOLITHIC_FLAT;
 	cr_assert_eq(keel_vmdk_create(p, &o, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(keel_vmdk_create(p, &o, err, sizeof(err)), -EEXIST, "create over an existing disk");
+	cr_assert_eq(keel_vmdk_create(p, &o, err, sizeof(err)), -EEXIST,
+		     "create over an existing disk");
 	free(p);
 	scratch_rm(dir);
 }

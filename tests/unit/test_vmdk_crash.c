@@ -15,11 +15,11 @@
 
 #include "vmdk_helpers.h"
 
-#define SIZE (64 << 20)
-#define GRAIN 65536
+#define SIZE	(64 << 20)
+#define GRAIN	65536
 #define NGRAINS (SIZE / GRAIN)
-#define AT 10000 /* each write covers bytes AT..AT+LEN of its grain */
-#define LEN 40000
+#define AT	10000 /* each write covers bytes AT..AT+LEN of its grain */
+#define LEN	40000
 
 static void child(const char *path, int fd)
 {
@@ -87,17 +87,19 @@ Test(vmdk_crash, kill_during_grain_allocation)
 		}
 		close(p[0]);
 		if (qemu)
-			cr_assert_eq(shell("qemu-img check -q %s", top), 0, "round %d: qemu-img check", round);
+			cr_assert_eq(shell("qemu-img check -q %s", top), 0,
+				     "round %d: qemu-img check", round);
 		{
 			json_t *report = json_object();
 
-			cr_assert_eq(keel_vmdk_check(top, report, err, sizeof(err)), 0, "round %d: %s",
-				     round, err);
+			cr_assert_eq(keel_vmdk_check(top, report, err, sizeof(err)), 0,
+				     "round %d: %s", round, err);
 			json_decref(report);
 		}
 		got = read_disk(top, &n);
 		for (uint32_t g = 0; g < NGRAINS; g++) {
-			const unsigned char *o_ = old + (size_t)g * GRAIN, *a = got + (size_t)g * GRAIN;
+			const unsigned char *o_ = old + (size_t)g * GRAIN,
+					    *a = got + (size_t)g * GRAIN;
 			bool is_old = !memcmp(a, o_, GRAIN), is_new;
 
 			pattern(neww, LEN, 1000 + g);
@@ -115,9 +117,10 @@ Test(vmdk_crash, kill_during_grain_allocation)
 				  "round %d: acknowledged write %u (grain %u) lost", round, i, g);
 		}
 		cr_assert_eq(torn, 0, "round %d: %d grains neither old nor new", round, torn);
-		cr_log_info("round %d: killed after %ld ms with %u writes acknowledged, %d grains new, "
-			    "none torn, qemu-img check%s and keel_vmdk_check clean", round, delay_ms,
-			    any ? acked + 1 : 0, written, qemu ? "" : " (skipped)");
+		cr_log_info(
+			"round %d: killed after %ld ms with %u writes acknowledged, %d grains new, "
+			"none torn, qemu-img check%s and keel_vmdk_check clean",
+			round, delay_ms, any ? acked + 1 : 0, written, qemu ? "" : " (skipped)");
 		free(got);
 	}
 	free(old);
@@ -193,18 +196,19 @@ Test(vmdk_crash, every_allocation_step)
 			}
 			waitpid(pid, &status, 0);
 			cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 99,
-				  "step %d: the child did not stop there (status %x)", step, status);
+				  "step %d: the child did not stop there (status %x)", step,
+				  status);
 			if (qemu)
-				cr_assert_eq(shell("qemu-img check -q %s", path), 0, "step %d: qemu-img check",
-					     step);
-			cr_assert_eq(keel_vmdk_check(path, report, err, sizeof(err)), 0, "step %d: %s",
-				     step, err);
+				cr_assert_eq(shell("qemu-img check -q %s", path), 0,
+					     "step %d: qemu-img check", step);
+			cr_assert_eq(keel_vmdk_check(path, report, err, sizeof(err)), 0,
+				     "step %d: %s", step, err);
 			json_decref(report);
 			got = read_disk(path, &n);
 			cr_assert(!memcmp(got + (40 << 20), data, GRAIN) ||
-				  !memcmp(got + (40 << 20), zero, GRAIN),
-				  "%s table, crash after step %d: the grain is torn", fresh ? "new" : "preallocated",
-				  step);
+					  !memcmp(got + (40 << 20), zero, GRAIN),
+				  "%s table, crash after step %d: the grain is torn",
+				  fresh ? "new" : "preallocated", step);
 			cr_log_info("%s table, process ended after step %d: clean, grain %s",
 				    fresh ? "new" : "preallocated", step,
 				    !memcmp(got + (40 << 20), data, GRAIN) ? "new" : "old (zeros)");

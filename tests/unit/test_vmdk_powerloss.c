@@ -23,9 +23,9 @@
 
 #include "vmdk_helpers.h"
 
-#define SIZE (64 << 20) /* two grain tables of 32 MiB */
-#define GRAIN 65536
-#define MAX_OPS 256
+#define SIZE	    (64 << 20) /* two grain tables of 32 MiB */
+#define GRAIN	    65536
+#define MAX_OPS	    256
 #define MAX_SUBSETS 1024 /* states tried between two syncs */
 
 struct rec_op {
@@ -105,10 +105,10 @@ static const struct {
 	uint64_t off;
 	size_t len;
 } writes[] = {
-	{ 3 * GRAIN + 1024, 8192 }, /* table 0, preallocated */
-	{ 100 * GRAIN + 40960, 4096 }, /* table 0 */
-	{ 600 * GRAIN + 512, 20480 }, /* table 1, its directory entries zeroed */
-	{ 3 * GRAIN + 32768, 4096 }, /* into the grain already allocated */
+	{ 3 * GRAIN + 1024, 8192 },			/* table 0, preallocated */
+	{ 100 * GRAIN + 40960, 4096 },			/* table 0 */
+	{ 600 * GRAIN + 512, 20480 },			/* table 1, its directory entries zeroed */
+	{ 3 * GRAIN + 32768, 4096 },			/* into the grain already allocated */
 	{ 200 * GRAIN + 30000 / 512 * 512, 2 * GRAIN }, /* three grains in one run */
 };
 #define NWRITES (sizeof(writes) / sizeof(writes[0]))
@@ -195,8 +195,8 @@ static const char *check_state(const char *path, const unsigned char *old,
 			touched |= g >= writes[w].off / GRAIN &&
 				   g <= (writes[w].off + writes[w].len - 1) / GRAIN;
 		if (!touched && keel_vmdk_layer_of(d, g * GRAIN, &depth, &cid) == 0 && depth == 0) {
-			snprintf(why, whylen, "grain %" PRIu64 ", never written, is mapped in the delta",
-				 g);
+			snprintf(why, whylen,
+				 "grain %" PRIu64 ", never written, is mapped in the delta", g);
 			keel_vmdk_close(d);
 			return why;
 		}
@@ -219,15 +219,18 @@ static const char *check_state(const char *path, const unsigned char *old,
 		}
 		for (size_t v = 0; v < NWRITES && !r; v++) {
 			for (uint64_t p = writes[v].off; p < writes[v].off + writes[v].len && !r;) {
-				uint64_t q = (p / GRAIN + 1) * GRAIN, end = writes[v].off + writes[v].len;
+				uint64_t q = (p / GRAIN + 1) * GRAIN,
+					 end = writes[v].off + writes[v].len;
 				size_t n = (size_t)((q < end ? q : end) - p);
 
 				if (p >= g0 && p < g0 + span &&
 				    memcmp(got + (p - g0), old + p, n) &&
 				    memcmp(got + (p - g0), neww + p, n)) {
-					snprintf(why, whylen, "write %zu (%zu bytes at %" PRIu64 "): its "
-						 "%zu bytes at %" PRIu64 " read neither old nor new", v,
-						 writes[v].len, writes[v].off, n, p);
+					snprintf(why, whylen,
+						 "write %zu (%zu bytes at %" PRIu64 "): its "
+						 "%zu bytes at %" PRIu64
+						 " read neither old nor new",
+						 v, writes[v].len, writes[v].off, n, p);
 					r = -1;
 				} else if (p >= g0 && p < g0 + span) {
 					memcpy(got + (p - g0), old + p, n);
@@ -237,8 +240,10 @@ static const char *check_state(const char *path, const unsigned char *old,
 		}
 		for (size_t i = 0; i < span && !r; i += 512)
 			if (memcmp(got + i, old + g0 + i, 512)) {
-				snprintf(why, whylen, "bytes %" PRIu64 "..%" PRIu64 ", never written, "
-					 "do not read as the parent has them", g0 + i, g0 + i + 511);
+				snprintf(why, whylen,
+					 "bytes %" PRIu64 "..%" PRIu64 ", never written, "
+					 "do not read as the parent has them",
+					 g0 + i, g0 + i + 511);
 				r = -1;
 			}
 	}
@@ -288,7 +293,8 @@ Test(vmdk_powerloss, every_state_a_power_loss_can_leave)
 	cr_assert_eq(keel_vmdk_open(base, 0, &d, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(keel_vmdk_pwrite(d, old, SIZE, 0), 0);
 	keel_vmdk_close(d);
-	cr_assert_eq(shell("mkdir %s/s && ln -s ../base.vmdk ../base-flat.vmdk %s/s/", dir, dir), 0);
+	cr_assert_eq(shell("mkdir %s/s && ln -s ../base.vmdk ../base-flat.vmdk %s/s/", dir, dir),
+		     0);
 	o.parent = base;
 	o.type = KEEL_VMDK_MONOLITHIC_SPARSE;
 	cr_assert_eq(keel_vmdk_create(top, &o, err, sizeof(err)), 0, "%s", err);
@@ -306,7 +312,8 @@ Test(vmdk_powerloss, every_state_a_power_loss_can_leave)
 	cr_assert_eq(keel_vmdk_open(top, 0, &d, err, sizeof(err)), 0, "%s", err);
 	for (size_t w = 0; w < NWRITES; w++) {
 		pattern(neww + writes[w].off, writes[w].len, 100 + w);
-		cr_assert_eq(keel_vmdk_pwrite(d, neww + writes[w].off, writes[w].len, writes[w].off), 0);
+		cr_assert_eq(
+			keel_vmdk_pwrite(d, neww + writes[w].off, writes[w].len, writes[w].off), 0);
 	}
 	cr_assert_eq(keel_vmdk_flush(d), 0);
 	keel_vmdk_close(d);
@@ -338,8 +345,11 @@ Test(vmdk_powerloss, every_state_a_power_loss_can_leave)
 		nsub = m <= 10 ? 1ULL << m : MAX_SUBSETS;
 		for (uint64_t s = 0; s < nsub; s++) {
 			/* past 10 writes: random subsets, then each write alone */
-			uint64_t mask = m <= 10 ? s : s < (uint64_t)m ? 1ULL << s :
-				((uint64_t)rand() << 32 | (uint64_t)rand()) & ((1ULL << m) - 1);
+			uint64_t mask = m <= 10 ? s :
+					s < (uint64_t)m ?
+						  1ULL << s :
+						  ((uint64_t)rand() << 32 | (uint64_t)rand()) &
+							  ((1ULL << m) - 1);
 
 			make_state(state, pre, prelen, k, mask);
 			states++;
@@ -349,7 +359,8 @@ Test(vmdk_powerloss, every_state_a_power_loss_can_leave)
 			}
 		}
 		cr_log_info("sync %d of %d: %d writes after it, %" PRIu64 " subsets kept: every "
-			    "state consistent", k, epochs, m, nsub);
+			    "state consistent",
+			    k, epochs, m, nsub);
 	}
 	cr_log_info("%d power-loss states of %d recorded writes and %d syncs: keel_vmdk_check%s "
 		    "clean, never-written bytes read as the parent's, each write old or new",

@@ -12,8 +12,8 @@
 #include "vmdk_helpers.h"
 
 static const char *const subformats[] = {
-	"monolithicSparse", "monolithicFlat", "twoGbMaxExtentSparse", "twoGbMaxExtentFlat",
-	"streamOptimized",
+	"monolithicSparse",   "monolithicFlat",	 "twoGbMaxExtentSparse",
+	"twoGbMaxExtentFlat", "streamOptimized",
 };
 
 static void need_qemu(void)
@@ -45,8 +45,9 @@ static void cmp_with_ref(const char *img, const char *ref)
 	cr_assert_eq(n, m, "%s: size %zu, the reference %zu", img, n, m);
 	if (memcmp(a, b, n))
 		for (size_t i = 0; i < n; i++)
-			cr_assert_eq(a[i], b[i], "%s: byte %zu reads %02x through keel, qemu wrote %02x",
-				     img, i, a[i], b[i]);
+			cr_assert_eq(a[i], b[i],
+				     "%s: byte %zu reads %02x through keel, qemu wrote %02x", img,
+				     i, a[i], b[i]);
 	free(a);
 	free(b);
 }
@@ -61,20 +62,25 @@ Test(vmdk_qemu, qemu_images_read_identical)
 	make_ref(ref);
 	for (size_t i = 0; i < sizeof(subformats) / sizeof(subformats[0]); i++) {
 		img = pathf("%s/conv-%s.vmdk", dir, subformats[i]);
-		cr_assert_eq(shell("qemu-img convert -f raw -O vmdk -o subformat=%s %s %s", subformats[i],
-				   ref, img), 0);
+		cr_assert_eq(shell("qemu-img convert -f raw -O vmdk -o subformat=%s %s %s",
+				   subformats[i], ref, img),
+			     0);
 		cmp_with_ref(img, ref);
-		cr_log_info("checked: qemu-img convert -o subformat=%s reads byte-identical", subformats[i]);
+		cr_log_info("checked: qemu-img convert -o subformat=%s reads byte-identical",
+			    subformats[i]);
 		free(img);
 	}
 	/* qemu-io writes into images qemu-img created empty */
 	for (size_t i = 0; i < 4; i++) {
 		img = pathf("%s/io-%s.vmdk", dir, subformats[i]);
-		cr_assert_eq(shell("qemu-img create -q -f vmdk -o subformat=%s %s %d", subformats[i], img,
-				   SIZE), 0);
-		cr_assert_eq(shell("qemu-io -f vmdk -c 'write -q -P 0x5a 65000 70000' "
-				   "-c 'write -q -P 0x11 8388000 200000' -c 'write -q -P 0xfe %d 512' %s",
-				   SIZE - 512, img), 0);
+		cr_assert_eq(shell("qemu-img create -q -f vmdk -o subformat=%s %s %d",
+				   subformats[i], img, SIZE),
+			     0);
+		cr_assert_eq(
+			shell("qemu-io -f vmdk -c 'write -q -P 0x5a 65000 70000' "
+			      "-c 'write -q -P 0x11 8388000 200000' -c 'write -q -P 0xfe %d 512' %s",
+			      SIZE - 512, img),
+			0);
 		{
 			size_t n;
 			unsigned char *got = read_disk(img, &n), *want = calloc(1, SIZE);
@@ -82,12 +88,13 @@ Test(vmdk_qemu, qemu_images_read_identical)
 			memset(want + 65000, 0x5a, 70000);
 			memset(want + 8388000, 0x11, 200000);
 			memset(want + SIZE - 512, 0xfe, 512);
-			cr_assert(n == SIZE && !memcmp(got, want, n), "%s: qemu-io's writes do not read back",
-				  img);
+			cr_assert(n == SIZE && !memcmp(got, want, n),
+				  "%s: qemu-io's writes do not read back", img);
 			free(got);
 			free(want);
 		}
-		cr_log_info("checked: qemu-io writes into an empty %s read back through keel", subformats[i]);
+		cr_log_info("checked: qemu-io writes into an empty %s read back through keel",
+			    subformats[i]);
 		free(img);
 	}
 	free(ref);
@@ -125,7 +132,9 @@ static void keel_write_ref(const char *img, const char *ref, uint64_t seed)
 Test(vmdk_qemu, keel_images_pass_qemu_check_and_compare)
 {
 	static const enum keel_vmdk_type types[] = {
-		KEEL_VMDK_MONOLITHIC_SPARSE, KEEL_VMDK_MONOLITHIC_FLAT, KEEL_VMDK_TWOGB_SPARSE,
+		KEEL_VMDK_MONOLITHIC_SPARSE,
+		KEEL_VMDK_MONOLITHIC_FLAT,
+		KEEL_VMDK_TWOGB_SPARSE,
 		KEEL_VMDK_TWOGB_FLAT,
 	};
 	char *dir, *ref, *img, err[512];
@@ -140,22 +149,28 @@ Test(vmdk_qemu, keel_images_pass_qemu_check_and_compare)
 		img = pathf("%s/keel-%s.vmdk", dir, keel_vmdk_type_name(types[i]));
 		cr_assert_eq(keel_vmdk_create(img, &o, err, sizeof(err)), 0, "%s", err);
 		keel_write_ref(img, ref, i);
-		cr_assert_eq(shell("qemu-img check -q -f vmdk %s", img), 0, "qemu-img check %s", img);
+		cr_assert_eq(shell("qemu-img check -q -f vmdk %s", img), 0, "qemu-img check %s",
+			     img);
 		cr_assert_eq(shell("qemu-img compare -q -f vmdk -F raw %s %s", img, ref), 0,
 			     "qemu-img compare %s", img);
 		cr_assert_eq(shell("qemu-img info %s | grep -q 'create type: %s'", img,
-				   keel_vmdk_type_name(types[i])), 0, "qemu-img info %s", img);
+				   keel_vmdk_type_name(types[i])),
+			     0, "qemu-img info %s", img);
 		cr_log_info("checked: keel-made %s passes qemu-img check and compares equal to the "
-			    "raw data written", keel_vmdk_type_name(types[i]));
+			    "raw data written",
+			    keel_vmdk_type_name(types[i]));
 		free(img);
 	}
 	/* keel writing into a qemu-made sparse image */
 	img = pathf("%s/qemu-made.vmdk", dir);
-	cr_assert_eq(shell("qemu-img create -q -f vmdk -o subformat=monolithicSparse %s %d", img, SIZE), 0);
+	cr_assert_eq(shell("qemu-img create -q -f vmdk -o subformat=monolithicSparse %s %d", img,
+			   SIZE),
+		     0);
 	keel_write_ref(img, ref, 9);
 	cr_assert_eq(shell("qemu-img check -q -f vmdk %s", img), 0);
 	cr_assert_eq(shell("qemu-img compare -q -f vmdk -F raw %s %s", img, ref), 0);
-	cr_log_info("checked: keel's writes into a qemu-made monolithicSparse pass check and compare");
+	cr_log_info(
+		"checked: keel's writes into a qemu-made monolithicSparse pass check and compare");
 	free(img);
 	free(ref);
 	scratch_rm(dir);
@@ -177,13 +192,18 @@ Test(vmdk_qemu, delta_chains_both_ways)
 	qraw = pathf("%s/qdelta.raw", dir);
 	kref = pathf("%s/kdelta.raw", dir);
 	make_ref(ref);
-	cr_assert_eq(shell("qemu-img convert -f raw -O vmdk -o subformat=monolithicSparse %s %s", ref,
-			   base), 0);
+	cr_assert_eq(shell("qemu-img convert -f raw -O vmdk -o subformat=monolithicSparse %s %s",
+			   ref, base),
+		     0);
 
 	/* qemu's delta: qemu-img create -b, qemu-io writes; keel reads it */
-	cr_assert_eq(shell("cd %s && qemu-img create -q -f vmdk -b base.vmdk -F vmdk qdelta.vmdk", dir), 0);
-	cr_assert_eq(shell("qemu-io -f vmdk -c 'write -q -P 0x77 70000 5000' -c 'write -q -P 0x66 %d 4' %s",
-			   SIZE - 4, qd), 0);
+	cr_assert_eq(shell("cd %s && qemu-img create -q -f vmdk -b base.vmdk -F vmdk qdelta.vmdk",
+			   dir),
+		     0);
+	cr_assert_eq(
+		shell("qemu-io -f vmdk -c 'write -q -P 0x77 70000 5000' -c 'write -q -P 0x66 %d 4' %s",
+		      SIZE - 4, qd),
+		0);
 	cr_assert_eq(shell("qemu-img convert -O raw %s %s", qd, qraw), 0);
 	cmp_with_ref(qd, qraw);
 	cr_log_info("checked: a qemu-made delta (qemu-io writes over a qemu base) reads identical "
@@ -205,9 +225,11 @@ Test(vmdk_qemu, delta_chains_both_ways)
 	free(buf);
 	cr_assert_eq(shell("qemu-img check -q %s", kd), 0);
 	cr_assert_eq(shell("qemu-img compare -q -F raw %s %s", kd, kref), 0);
-	cr_assert_eq(shell("qemu-img info --backing-chain %s | grep -c '^image:' | grep -qx 2", kd), 0);
-	cr_log_info("checked: a keel-made delta on a qemu base passes qemu-img check, compares equal, "
-		    "qemu sees a 2-layer chain");
+	cr_assert_eq(shell("qemu-img info --backing-chain %s | grep -c '^image:' | grep -qx 2", kd),
+		     0);
+	cr_log_info(
+		"checked: a keel-made delta on a qemu base passes qemu-img check, compares equal, "
+		"qemu sees a 2-layer chain");
 	free(ref);
 	free(base);
 	free(qd);
@@ -227,7 +249,8 @@ Test(vmdk_qemu, stream_optimized_is_read_only)
 	ref = pathf("%s/ref.raw", dir);
 	img = pathf("%s/s.vmdk", dir);
 	make_ref(ref);
-	cr_assert_eq(shell("qemu-img convert -O vmdk -o subformat=streamOptimized %s %s", ref, img), 0);
+	cr_assert_eq(shell("qemu-img convert -O vmdk -o subformat=streamOptimized %s %s", ref, img),
+		     0);
 	cr_assert_eq(keel_vmdk_open(img, 0, &d, err, sizeof(err)), -EROFS);
 	cr_assert(strstr(err, "streamOptimized"), "%s", err);
 	cr_log_info("checked: opening streamOptimized for writing fails: %s", err);
@@ -244,10 +267,12 @@ Test(vmdk_qemu, stream_optimized_is_read_only)
 				size_t k = pass ? (i * 2741) % (SIZE / 4096) : i;
 
 				cr_assert_eq(keel_vmdk_pread(d, piece, 4096, k * 4096), 0);
-				cr_assert(!memcmp(piece, want + k * 4096, 4096), "piece %zu differs", k);
+				cr_assert(!memcmp(piece, want + k * 4096, 4096),
+					  "piece %zu differs", k);
 			}
 		free(want);
-		cr_log_info("checked: streamOptimized read in 4 KiB pieces, in order and scattered");
+		cr_log_info(
+			"checked: streamOptimized read in 4 KiB pieces, in order and scattered");
 	}
 	keel_vmdk_close(d);
 	free(ref);
@@ -287,15 +312,19 @@ Test(vmdk_qemu, vmware_stream_footer_and_tiny_grains)
 		memset(want, 0, sizeof(want));
 		for (int j = 0; j < 2; j++)
 			for (int i = 0; i < 4096; i++)
-				want[grains[k][j] * 4096 + i] = (unsigned char)(grains[k][j] * 7 + i);
+				want[grains[k][j] * 4096 + i] =
+					(unsigned char)(grains[k][j] * 7 + i);
 		got = read_disk(img, &n);
-		cr_assert(n == sizeof(want) && !memcmp(got, want, n), "%s: keel reads other data", img);
+		cr_assert(n == sizeof(want) && !memcmp(got, want, n), "%s: keel reads other data",
+			  img);
 		cr_assert_eq(shell("qemu-img convert -O raw %s %s", img, raw), 0);
 		free(got);
 		got = slurp(raw, &n);
-		cr_assert(n == sizeof(want) && !memcmp(got, want, n), "%s: qemu reads other data", img);
-		cr_log_info("checked: %s reads the written grains and zeros elsewhere, as qemu-img does",
-			    names[k]);
+		cr_assert(n == sizeof(want) && !memcmp(got, want, n), "%s: qemu reads other data",
+			  img);
+		cr_log_info(
+			"checked: %s reads the written grains and zeros elsewhere, as qemu-img does",
+			names[k]);
 		free(got);
 		free(img);
 		free(raw);
@@ -315,9 +344,12 @@ Test(vmdk_qemu, zeroed_grains)
 	dir = scratch_dir();
 	img = pathf("%s/zg.vmdk", dir);
 	raw = pathf("%s/zg.raw", dir);
-	cr_assert_eq(shell("qemu-img create -q -f vmdk -o zeroed_grain=on %s 4M && "
-			   "qemu-io -f vmdk -c 'write -q -P 0x33 0 1M' -c 'write -q -z 65536 131072' %s && "
-			   "qemu-img convert -O raw %s %s", img, img, img, raw), 0);
+	cr_assert_eq(
+		shell("qemu-img create -q -f vmdk -o zeroed_grain=on %s 4M && "
+		      "qemu-io -f vmdk -c 'write -q -P 0x33 0 1M' -c 'write -q -z 65536 131072' %s && "
+		      "qemu-img convert -O raw %s %s",
+		      img, img, img, raw),
+		0);
 	a = read_disk(img, &n);
 	b = slurp(raw, &m);
 	cr_assert(n == m && !memcmp(a, b, n), "zeroed grains read differently from qemu");
@@ -353,11 +385,13 @@ Test(vmdk_qemu, partial_write_into_zeroed_grain_of_delta)
 	delta = pathf("%s/delta.vmdk", dir);
 	expect_raw = pathf("%s/expect.raw", dir);
 	/* base: 0x33 everywhere; delta: grains 1 and 2 zeroed by qemu */
-	cr_assert_eq(shell("qemu-img create -q -f vmdk %s 4M && "
-			   "qemu-io -f vmdk -c 'write -q -P 0x33 0 4M' %s && cd %s && "
-			   "qemu-img create -q -f vmdk -o zeroed_grain=on -b base.vmdk -F vmdk delta.vmdk && "
-			   "qemu-io -f vmdk -c 'write -q -z %" PRIu64 " %" PRIu64 "' delta.vmdk",
-			   base, base, dir, g, 2 * g), 0);
+	cr_assert_eq(
+		shell("qemu-img create -q -f vmdk %s 4M && "
+		      "qemu-io -f vmdk -c 'write -q -P 0x33 0 4M' %s && cd %s && "
+		      "qemu-img create -q -f vmdk -o zeroed_grain=on -b base.vmdk -F vmdk delta.vmdk && "
+		      "qemu-io -f vmdk -c 'write -q -z %" PRIu64 " %" PRIu64 "' delta.vmdk",
+		      base, base, dir, g, 2 * g),
+		0);
 	cr_assert_eq(keel_vmdk_open(delta, 0, &d, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(keel_vmdk_layer_of(d, g, &depth, &cid), -ENOENT,
 		     "qemu did not leave a zeroed entry for grain 1 (the test needs one)");
@@ -388,9 +422,10 @@ Test(vmdk_qemu, partial_write_into_zeroed_grain_of_delta)
 	cr_assert_eq(shell("qemu-img check -q %s", delta), 0);
 	cr_assert_eq(shell("qemu-img compare -q -F raw %s %s", delta, expect_raw), 0,
 		     "qemu reads the delta differently from what was written");
-	cr_log_info("checked: partial writes into grains a delta marks zeroed keep zeros around them "
-		    "(not the parent's 0x33), a run mixing a zeroed and an unmapped grain fills "
-		    "each correctly; qemu-img check and compare agree");
+	cr_log_info(
+		"checked: partial writes into grains a delta marks zeroed keep zeros around them "
+		"(not the parent's 0x33), a run mixing a zeroed and an unmapped grain fills "
+		"each correctly; qemu-img check and compare agree");
 	free(expect);
 	free(got);
 	free(base);

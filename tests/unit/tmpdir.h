@@ -26,8 +26,7 @@ static inline void tmpdir_make(char *buf, size_t len, const char *name)
 	cr_assert(mkdtemp(buf), "mkdtemp %s: %s", buf, strerror(errno));
 }
 
-static inline int tmpdir_rm_one(const char *path, const struct stat *st, int flag,
-				struct FTW *ftw)
+static inline int tmpdir_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;

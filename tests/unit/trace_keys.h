@@ -42,7 +42,8 @@ static inline const char *trace_path(const char *name)
 	snprintf(path, sizeof(path), "%s/%s/%s", top ? top : ".", TRACES, name);
 	if (access(path, R_OK))
 		cr_assert_fail("%s is missing: these tests need the shared traces folder "
-			       "beside the checkout (../shared/traces)", path);
+			       "beside the checkout (../shared/traces)",
+			       path);
 	return path;
 }
 

@@ -18,11 +18,11 @@
 
 struct tdisk {
 	char dir[96];
-	char path[128];		/* DIR/disk.vmdk */
-	char meta[140];		/* DIR/disk.vmdk.keel */
+	char path[128]; /* DIR/disk.vmdk */
+	char meta[140]; /* DIR/disk.vmdk.keel */
 	char err[1024];
 	struct keel_vdisk *d;
-	json_t *events;		/* every event the chain reported */
+	json_t *events; /* every event the chain reported */
 };
 
 static void tdisk_event(void *ctx, json_t *e)
@@ -54,8 +54,8 @@ static inline void tdisk_make(struct tdisk *t, uint64_t size, const char *meta)
 	t->events = json_array();
 }
 
-static inline void tdisk_write_file(struct tdisk *t, const char *name, const void *data,
-				    size_t len, mode_t mode)
+static inline void tdisk_write_file(struct tdisk *t, const char *name, const void *data, size_t len,
+				    mode_t mode)
 {
 	char p[256];
 	int fd;

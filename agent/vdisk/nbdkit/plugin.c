@@ -83,16 +83,16 @@ static void emit(void *ctx, json_t *e)
 
 static int keel_config(const char *key, const char *value)
 {
-	char **slot = !strcmp(key, "disk")	       ? &disk_path
-		      : !strcmp(key, "channel")	       ? &channel_path
-		      : !strcmp(key, "events")	       ? &events_path
-		      : !strcmp(key, "owner_listen")  ? &owner_listen
-		      : !strcmp(key, "cluster_key")   ? &cluster_key
-		      : !strcmp(key, "host_id")	       ? &host_id
-		      : !strcmp(key, "owner_control") ? &owner_control
-		      : !strcmp(key, "lease_ms")      ? &lease_s
-		      : !strcmp(key, "renew_ms")      ? &renew_s
-						       : NULL;
+	char **slot = !strcmp(key, "disk")	    ? &disk_path :
+		      !strcmp(key, "channel")	    ? &channel_path :
+		      !strcmp(key, "events")	    ? &events_path :
+		      !strcmp(key, "owner_listen")  ? &owner_listen :
+		      !strcmp(key, "cluster_key")   ? &cluster_key :
+		      !strcmp(key, "host_id")	    ? &host_id :
+		      !strcmp(key, "owner_control") ? &owner_control :
+		      !strcmp(key, "lease_ms")	    ? &lease_s :
+		      !strcmp(key, "renew_ms")	    ? &renew_s :
+						      NULL;
 
 	if (!strcmp(key, "readonly") || !strcmp(key, "standby")) {
 		int r = nbdkit_parse_bool(value);
@@ -103,8 +103,9 @@ static int keel_config(const char *key, const char *value)
 		return 0;
 	}
 	if (!slot) {
-		nbdkit_error("keel: unknown parameter %s (known: disk, channel, events, readonly, owner_listen, cluster_key, host_id, lease_ms, renew_ms, standby, owner_control)",
-			     key);
+		nbdkit_error(
+			"keel: unknown parameter %s (known: disk, channel, events, readonly, owner_listen, cluster_key, host_id, lease_ms, renew_ms, standby, owner_control)",
+			key);
 		return -1;
 	}
 	free(*slot);
@@ -138,8 +139,8 @@ static int take_lock(void)
 	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB)) {
 		nbdkit_error("keel: %s: %s: %s", disk_path, path,
-			     errno == EWOULDBLOCK ? "another disk server has this disk open"
-						  : strerror(errno));
+			     errno == EWOULDBLOCK ? "another disk server has this disk open" :
+						    strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -154,7 +155,8 @@ static int gate(void *ctx)
 /* Open the chain and its channel (at start, or when ownership is acquired). */
 static int open_disk(void *ctx, char *err, size_t errlen)
 {
-	struct keel_vdisk_opts o = { .flags = readonly ? KEEL_VDISK_RDONLY : 0, .event = emit,
+	struct keel_vdisk_opts o = { .flags = readonly ? KEEL_VDISK_RDONLY : 0,
+				     .event = emit,
 				     .gate = gate };
 	struct keel_vdisk *d;
 	struct keel_vchannel *ch;
@@ -277,9 +279,16 @@ static int keel_after_fork(void)
 {
 	char path[PATH_MAX], err[PATH_MAX + 1024];
 	struct keel_owner_srv_conf c = {
-		.disk = disk_path, .host = host_id, .listen = owner_listen,
-		.key_file = cluster_key, .control = owner_control, .standby = standby,
-		.event = emit, .open = open_disk, .close = close_disk, .busy = busy,
+		.disk = disk_path,
+		.host = host_id,
+		.listen = owner_listen,
+		.key_file = cluster_key,
+		.control = owner_control,
+		.standby = standby,
+		.event = emit,
+		.open = open_disk,
+		.close = close_disk,
+		.busy = busy,
 	};
 	json_t *e;
 	int r;
@@ -296,7 +305,8 @@ static int keel_after_fork(void)
 		if (!owner_control) {
 			r = keel_vdisk_run_path(disk_path, "own", path, sizeof(path));
 			if (r) {
-				nbdkit_error("keel: %s: no control path: %s", disk_path, strerror(-r));
+				nbdkit_error("keel: %s: no control path: %s", disk_path,
+					     strerror(-r));
 				return -1;
 			}
 			owner_control = strdup(path);
@@ -359,7 +369,7 @@ static void *keel_open(int ro)
 {
 	(void)ro;
 	__atomic_add_fetch(&connections, 1, __ATOMIC_RELAXED);
-	return &disk_lock;	/* the disk itself may come and go (ownership) */
+	return &disk_lock; /* the disk itself may come and go (ownership) */
 }
 
 static void keel_close(void *h)
@@ -446,8 +456,8 @@ static int keel_pwrite(void *h, const void *buf, uint32_t count, uint64_t off, u
 	struct keel_vdisk *d = enter();
 
 	(void)h;
-	return d ? leave(keel_vfilter_pwrite(keel_vdisk_top(d), buf, count, off, vf_flags(flags)))
-		 : -1;
+	return d ? leave(keel_vfilter_pwrite(keel_vdisk_top(d), buf, count, off, vf_flags(flags))) :
+		   -1;
 }
 
 static int keel_flush(void *h, uint32_t flags)
@@ -480,8 +490,7 @@ static int keel_trim(void *h, uint32_t count, uint64_t off, uint32_t flags)
 	struct keel_vdisk *d = enter();
 
 	(void)h;
-	return d ? leave(keel_vfilter_discard(keel_vdisk_top(d), off, count, vf_flags(flags)))
-		 : -1;
+	return d ? leave(keel_vfilter_discard(keel_vdisk_top(d), off, count, vf_flags(flags))) : -1;
 }
 
 static int keel_zero(void *h, uint32_t count, uint64_t off, uint32_t flags)
@@ -490,8 +499,8 @@ static int keel_zero(void *h, uint32_t count, uint64_t off, uint32_t flags)
 
 	(void)h;
 	return d ? leave(keel_vfilter_discard(keel_vdisk_top(d), off, count,
-					      vf_flags(flags) | KEEL_VF_ZERO))
-		 : -1;
+					      vf_flags(flags) | KEEL_VF_ZERO)) :
+		   -1;
 }
 
 static struct nbdkit_plugin plugin = {
@@ -500,17 +509,18 @@ static struct nbdkit_plugin plugin = {
 	.version = "0.1.0",
 	.config = keel_config,
 	.config_complete = keel_config_complete,
-	.config_help = "disk=<PATH>       The VMDK to serve (required).\n"
-		       "channel=<PATH>    The filter-access socket (default RUN_DIR/<dev>-<ino>.chan).\n"
-		       "events=<PATH>     Append NDJSON events here (default stderr).\n"
-		       "readonly=<BOOL>   Open the disk read-only.\n"
-		       "owner_listen=tcp:ADDR:PORT|unix:PATH  Share the disk between hosts:\n"
-		       "                  release requests arrive here (docs/vdisk.md).\n"
-		       "cluster_key=<PATH> The per-cluster HMAC key (mode 0600).\n"
-		       "host_id=<ID>      Default $KEEL_HOST_ID, else /etc/machine-id.\n"
-		       "lease_ms=<N> renew_ms=<N>  Lease length and renewal interval.\n"
-		       "standby=<BOOL>    Do not acquire the disk at start.\n"
-		       "owner_control=<PATH> Local control socket (default RUN_DIR/<dev>-<ino>.own).",
+	.config_help =
+		"disk=<PATH>       The VMDK to serve (required).\n"
+		"channel=<PATH>    The filter-access socket (default RUN_DIR/<dev>-<ino>.chan).\n"
+		"events=<PATH>     Append NDJSON events here (default stderr).\n"
+		"readonly=<BOOL>   Open the disk read-only.\n"
+		"owner_listen=tcp:ADDR:PORT|unix:PATH  Share the disk between hosts:\n"
+		"                  release requests arrive here (docs/vdisk.md).\n"
+		"cluster_key=<PATH> The per-cluster HMAC key (mode 0600).\n"
+		"host_id=<ID>      Default $KEEL_HOST_ID, else /etc/machine-id.\n"
+		"lease_ms=<N> renew_ms=<N>  Lease length and renewal interval.\n"
+		"standby=<BOOL>    Do not acquire the disk at start.\n"
+		"owner_control=<PATH> Local control socket (default RUN_DIR/<dev>-<ino>.own).",
 	.magic_config_key = "disk",
 	.get_ready = keel_get_ready,
 	.after_fork = keel_after_fork,

@@ -49,8 +49,8 @@ static uint64_t num(const char *s)
 }
 
 /* The bytes that landed must be the file's, the others untouched. */
-static int verify(const unsigned char *buf, size_t buf_len, const char *path,
-		  uint64_t foff, uint64_t hoff, size_t n)
+static int verify(const unsigned char *buf, size_t buf_len, const char *path, uint64_t foff,
+		  uint64_t hoff, size_t n)
 {
 	unsigned char *want = malloc(n ? n : 1);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -63,7 +63,8 @@ static int verify(const unsigned char *buf, size_t buf_len, const char *path,
 	got = pread(fd, want, n, (off_t)foff);
 	close(fd);
 	if (got != (ssize_t)n || memcmp(buf + hoff, want, n)) {
-		fprintf(stderr, "memh_client: the %zu bytes in the buffer differ from %s at %" PRIu64 "\n",
+		fprintf(stderr,
+			"memh_client: the %zu bytes in the buffer differ from %s at %" PRIu64 "\n",
 			n, path, foff);
 		return 1;
 	}
@@ -168,6 +169,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "abandon") && argc - i == 2)
 		return keel_memh_client_send(sock, 1, argv[i], 0, num(argv[i + 1]), 0) ? 1 : 0;
 usage:
-	fprintf(stderr, "usage: memh_client [--buf BYTES] [--readonly] [--fallback] [--expect CODE] [--mode MODE] SOCKET read PATH FILE_OFF LEN HANDLE_OFF | pipeline N PATH LEN | hold | abandon PATH LEN\n");
+	fprintf(stderr,
+		"usage: memh_client [--buf BYTES] [--readonly] [--fallback] [--expect CODE] [--mode MODE] SOCKET read PATH FILE_OFF LEN HANDLE_OFF | pipeline N PATH LEN | hold | abandon PATH LEN\n");
 	return 2;
 }

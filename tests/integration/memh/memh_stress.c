@@ -44,17 +44,24 @@
 
 #define PG 4096UL
 #define MB (1UL << 20)
-#define FAIL(...) do { fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)
-#define NHANDLES 1024
-#define WATCHDOG_S 60	/* no progress for this long: a deadlock */
-#define PROGRESS_S 10	/* how often the watchdog prints the steps done */
+#define FAIL(...)                             \
+	do {                                  \
+		fprintf(stderr, __VA_ARGS__); \
+		fputc('\n', stderr);          \
+		exit(1);                      \
+	} while (0)
+#define NHANDLES   1024
+#define WATCHDOG_S 60 /* no progress for this long: a deadlock */
+#define PROGRESS_S 10 /* how often the watchdog prints the steps done */
 
 static int create(int keel, void *addr, size_t len, unsigned int shift)
 {
 	struct keel_memh_create c = {
-		.addr = (uintptr_t)addr, .len = len,
+		.addr = (uintptr_t)addr,
+		.len = len,
 		.prot = KEEL_MEMH_READ | KEEL_MEMH_WRITE,
-		.peer_type = KEEL_MEMH_PEER_ANY, .section_shift = shift,
+		.peer_type = KEEL_MEMH_PEER_ANY,
+		.section_shift = shift,
 	};
 
 	if (ioctl(keel, KEEL_IOC_MEMH_CREATE, &c) < 0)
@@ -76,8 +83,10 @@ static void send_fds(int sock, const int *fds, int n)
 {
 	char c = 'h', buf[CMSG_SPACE(250 * sizeof(int))] = { 0 };
 	struct iovec iov = { &c, 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = buf, .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
+	struct msghdr m = { .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = buf,
+			    .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
 
 	cm->cmsg_level = SOL_SOCKET;
@@ -92,8 +101,9 @@ static int recv_fds(int sock, int *fds, int max)
 {
 	char c, buf[CMSG_SPACE(250 * sizeof(int))];
 	struct iovec iov = { &c, 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = buf, .msg_controllen = sizeof(buf) };
+	struct msghdr m = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof(buf)
+	};
 	struct cmsghdr *cm;
 	int n;
 
@@ -182,7 +192,8 @@ static int watch(pid_t *pids, int n, _Atomic long *progress, const char *what)
 				if (pids[i] == p)
 					pids[i] = 0;
 			if (!WIFEXITED(st) || WEXITSTATUS(st)) {
-				fprintf(stderr, "%s: process %d failed (status %#x)\n", what, p, st);
+				fprintf(stderr, "%s: process %d failed (status %#x)\n", what, p,
+					st);
 				bad = 1;
 			}
 			left--;
@@ -300,8 +311,8 @@ static void ec_round(_Atomic long *progress)
 	cl[1] = (struct ec_closer){ fds + NHANDLES / 2, NHANDLES / 2, &go };
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, ec_close_fn, &cl[i]);
-	step_send(sv[0], 'x');	/* the creator exits... */
-	atomic_store(&go, 1);	/* ...while the handles are closed */
+	step_send(sv[0], 'x'); /* the creator exits... */
+	atomic_store(&go, 1);  /* ...while the handles are closed */
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	close(sv[0]);
@@ -312,8 +323,8 @@ static void ec_round(_Atomic long *progress)
 
 static void sc_exit_close(long rounds)
 {
-	_Atomic long *progress = mmap(NULL, PG, PROT_READ | PROT_WRITE,
-				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	_Atomic long *progress =
+		mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pid_t pid;
 	long left;
 
@@ -337,15 +348,15 @@ static void sc_exit_close(long rounds)
 
 /* --- cross-fault -------------------------------------------------------- */
 
-#define CF_BUF (16 * MB)
+#define CF_BUF	   (16 * MB)
 #define CF_SECTION (2 * MB)
-#define CF_SLOTS 64	/* 2 MiB-aligned places the peer's sections go */
-#define CF_BASE 0x300000000000UL
-#define CF_TOUCH 16	/* pages faulted per section map */
+#define CF_SLOTS   64 /* 2 MiB-aligned places the peer's sections go */
+#define CF_BASE	   0x300000000000UL
+#define CF_TOUCH   16 /* pages faulted per section map */
 
 struct cf_shared {
 	_Atomic long progress;
-	time_t deadline;	/* stop mapping after this, whatever progress */
+	time_t deadline; /* stop mapping after this, whatever progress */
 	_Atomic int stop;
 	_Atomic long faults[2];
 	_Atomic long remaps[2];
@@ -355,7 +366,7 @@ struct cf_shared {
 struct cf_ctx {
 	struct cf_shared *sh;
 	int me;
-	int slot0;		/* first of this thread's CF_SLOTS places */
+	int slot0; /* first of this thread's CF_SLOTS places */
 	int peer_fd;
 	char *own;
 };
@@ -378,7 +389,8 @@ static void *cf_fault_fn(void *arg)
 
 		n++;
 		if (p == MAP_FAILED)
-			FAIL("process %d: map the peer's section %zu: %s", c->me, sec, strerror(errno));
+			FAIL("process %d: map the peer's section %zu: %s", c->me, sec,
+			     strerror(errno));
 		for (size_t i = 0; i < CF_TOUCH * PG; i += PG) {
 			size_t pg = (sec * CF_SECTION + i) / PG;
 
@@ -399,7 +411,8 @@ static void *cf_remap_fn(void *arg)
 	struct cf_ctx *c = arg;
 
 	while (!atomic_load(&c->sh->stop)) {
-		void *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *p =
+			mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (p != MAP_FAILED)
 			munmap(p, PG);
@@ -434,8 +447,7 @@ static void join_cgroup(const char *cgroup)
 		FAIL("join cgroup %s: %s", cgroup, strerror(errno));
 }
 
-static void cf_process(struct cf_shared *sh, int me, int s, long rounds,
-		       const char *cgroup)
+static void cf_process(struct cf_shared *sh, int me, int s, long rounds, const char *cgroup)
 {
 	int keel, fd, peer;
 	char *own;
@@ -474,8 +486,8 @@ static void cf_process(struct cf_shared *sh, int me, int s, long rounds,
 
 static void sc_cross_fault(long rounds, long seconds, const char *cgroup)
 {
-	struct cf_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct cf_shared *sh =
+		mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pid_t pids[2];
 	int sv[2];
 
@@ -496,9 +508,8 @@ static void sc_cross_fault(long rounds, long seconds, const char *cgroup)
 	printf("cross-fault: %ld section maps (%s); pages faulted: %ld by process 0, %ld by process 1; own-mmap_lock writers: %ld and %ld; wrong bytes: %ld and %ld\n",
 	       atomic_load(&sh->progress),
 	       atomic_load(&sh->progress) >= rounds ? "all asked for" : "stopped by the time limit",
-	       atomic_load(&sh->faults[0]),
-	       atomic_load(&sh->faults[1]), atomic_load(&sh->remaps[0]),
-	       atomic_load(&sh->remaps[1]), atomic_load(&sh->bad[0]),
+	       atomic_load(&sh->faults[0]), atomic_load(&sh->faults[1]),
+	       atomic_load(&sh->remaps[0]), atomic_load(&sh->remaps[1]), atomic_load(&sh->bad[0]),
 	       atomic_load(&sh->bad[1]));
 	if (atomic_load(&sh->bad[0]) || atomic_load(&sh->bad[1]))
 		FAIL("a process read bytes that are not its peer's");

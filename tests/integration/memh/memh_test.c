@@ -27,16 +27,25 @@
 #include "keel/keel_uapi.h"
 
 #define PG 4096UL
-#define FAIL(...) do { fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)
+#define FAIL(...)                             \
+	do {                                  \
+		fprintf(stderr, __VA_ARGS__); \
+		fputc('\n', stderr);          \
+		exit(1);                      \
+	} while (0)
 
 static int keel_fd = -1;
 
-static int create(void *addr, size_t len, unsigned int prot, unsigned int ptype,
-		  unsigned int peer, unsigned int shift, unsigned long long exp)
+static int create(void *addr, size_t len, unsigned int prot, unsigned int ptype, unsigned int peer,
+		  unsigned int shift, unsigned long long exp)
 {
 	struct keel_memh_create c = {
-		.addr = (uintptr_t)addr, .len = len, .prot = prot,
-		.peer_type = ptype, .peer = peer, .section_shift = shift,
+		.addr = (uintptr_t)addr,
+		.len = len,
+		.prot = prot,
+		.peer_type = ptype,
+		.peer = peer,
+		.section_shift = shift,
 		.expire_ms = exp,
 	};
 
@@ -62,8 +71,9 @@ static void send_fd(int sock, int fd)
 {
 	char c = 'h', buf[CMSG_SPACE(sizeof(int))] = { 0 };
 	struct iovec iov = { &c, 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = buf, .msg_controllen = sizeof(buf) };
+	struct msghdr m = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof(buf)
+	};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
 
 	cm->cmsg_level = SOL_SOCKET;
@@ -78,8 +88,9 @@ static int recv_fd(int sock)
 {
 	char c, buf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { &c, 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = buf, .msg_controllen = sizeof(buf) };
+	struct msghdr m = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof(buf)
+	};
 	struct cmsghdr *cm;
 	int fd;
 
@@ -126,8 +137,8 @@ static void *map_ok(int fd, size_t len, int prot, off_t off)
 	return p;
 }
 
-static void expect_map_errno(const char *what, int fd, size_t len, int prot,
-			     int flags, off_t off, int want)
+static void expect_map_errno(const char *what, int fd, size_t len, int prot, int flags, off_t off,
+			     int want)
 {
 	void *p = mmap(NULL, len, prot, flags, fd, off);
 	int got = p == MAP_FAILED ? errno : 0;
@@ -210,7 +221,8 @@ static void rw_holder(int s)
 
 	for (size_t i = 0; i < 16; i++)
 		if (p[i * PG] != (char)('a' + 16 + i))
-			FAIL("holder read %d at page %zu, expected %d", p[i * PG], i, 'a' + 16 + (int)i);
+			FAIL("holder read %d at page %zu, expected %d", p[i * PG], i,
+			     'a' + 16 + (int)i);
 	memset(p, 'Z', 3 * PG);
 	munmap(p, 64 * 1024);
 	step_send(s, 'd');
@@ -227,7 +239,8 @@ static void sc_rw(void)
 	reap(pid, "holder");
 	for (size_t i = 0; i < 3 * PG; i++)
 		if (buf[64 * 1024 + i] != 'Z')
-			FAIL("creator sees %d at %zu, expected the holder's 'Z'", buf[64 * 1024 + i], i);
+			FAIL("creator sees %d at %zu, expected the holder's 'Z'",
+			     buf[64 * 1024 + i], i);
 	if (buf[64 * 1024 + 3 * PG] != (char)('a' + 19))
 		FAIL("holder wrote beyond what it wrote");
 }
@@ -241,8 +254,8 @@ static void sc_readonly(void)
 	if (pid == 0) {
 		char *p;
 
-		expect_map_errno("PROT_WRITE on a read-only handle", fd, PG,
-				 PROT_READ | PROT_WRITE, MAP_SHARED, 0, EACCES);
+		expect_map_errno("PROT_WRITE on a read-only handle", fd, PG, PROT_READ | PROT_WRITE,
+				 MAP_SHARED, 0, EACCES);
 		p = map_ok(fd, PG, PROT_READ, 0);
 		if (p[0] != 'a')
 			FAIL("read through read-only handle gave %d", p[0]);
@@ -265,12 +278,13 @@ static void sc_range(void)
 		expect_map_errno("section 3 of a 160 KiB handle (64 KiB sections)", fd, PG, rw,
 				 MAP_SHARED, 3 * 65536, ENXIO);
 		expect_map_errno("offset inside a section", fd, PG, rw, MAP_SHARED, PG, EINVAL);
-		expect_map_errno("length beyond a section", fd, 128 * 1024, rw, MAP_SHARED, 0, EINVAL);
+		expect_map_errno("length beyond a section", fd, 128 * 1024, rw, MAP_SHARED, 0,
+				 EINVAL);
 		expect_map_errno("length beyond the range's end", fd, 64 * 1024, rw, MAP_SHARED,
 				 2 * 65536, EINVAL);
 		expect_map_errno("MAP_PRIVATE", fd, PG, rw, MAP_PRIVATE, 0, EINVAL);
-		expect_map_errno("the short last section", fd, 32 * 1024, rw, MAP_SHARED,
-				 2 * 65536, 0);
+		expect_map_errno("the short last section", fd, 32 * 1024, rw, MAP_SHARED, 2 * 65536,
+				 0);
 		exit(0);
 	}
 	reap(pid, "range holder");
@@ -289,7 +303,8 @@ static void sc_create_errors(void)
 		{ "zero length", create(buf, 0, 1, 0, 0, 0, 0), -EINVAL },
 		{ "write-only prot", create(buf, PG, 2, 0, 0, 0, 0), -EINVAL },
 		{ "unknown prot bit", create(buf, PG, 5, 0, 0, 0, 0), -EINVAL },
-		{ "kernel address", create((void *)0xffff800000000000UL, PG, 1, 0, 0, 0, 0), -EINVAL },
+		{ "kernel address", create((void *)0xffff800000000000UL, PG, 1, 0, 0, 0, 0),
+		  -EINVAL },
 		{ "unknown peer type", create(buf, PG, 1, 9, 0, 0, 0), -EINVAL },
 		{ "section smaller than a page", create(buf, PG, 1, 0, 0, 11, 0), -EINVAL },
 		{ "section of 2^40 bytes", create(buf, PG, 1, 0, 0, 40, 0), -EINVAL },
@@ -299,7 +314,8 @@ static void sc_create_errors(void)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		if (t[i].got != t[i].want)
 			FAIL("create with %s: got %s, expected %s", t[i].what,
-			     t[i].got >= 0 ? "a handle" : strerror(-t[i].got), strerror(-t[i].want));
+			     t[i].got >= 0 ? "a handle" : strerror(-t[i].got),
+			     strerror(-t[i].want));
 		if (t[i].got >= 0)
 			close(t[i].got);
 	}
@@ -365,8 +381,8 @@ static void sc_pid(void)
 	send_fd(s, fd);
 	step_wait(s);
 	reap(pid, "permitted holder");
-	expect_map_errno("the creator mapping its own handle", fd, PG, PROT_READ, MAP_SHARED,
-			 0, EPERM);
+	expect_map_errno("the creator mapping its own handle", fd, PG, PROT_READ, MAP_SHARED, 0,
+			 EPERM);
 	fd = create_ok(buf, 64 * 1024, KEEL_MEMH_READ, 16);
 	expect_map_errno("the creator mapping its own any-peer handle", fd, PG, PROT_READ,
 			 MAP_SHARED, 0, ELOOP);
@@ -377,7 +393,7 @@ static void end_holder(int s)
 {
 	int fd = recv_fd(s);
 	char *p = map_ok(fd, PG, PROT_READ, 0), c;
-	int want_errno = (unsigned char)step_wait(s);	/* the handle ended */
+	int want_errno = (unsigned char)step_wait(s); /* the handle ended */
 
 	if (probe_read(p, &c) != SIGBUS)
 		FAIL("access after the end: no SIGBUS (read %d, signal %d)", c, last_sig);
@@ -417,7 +433,7 @@ static void sc_revoke(void)
 		exit(0);
 	}
 	reap(other, "non-creator revoke");
-	usleep(200 * 1000);	/* let the holder map and read */
+	usleep(200 * 1000); /* let the holder map and read */
 	if (ioctl(fd, KEEL_MEMH_IOC_REVOKE) < 0)
 		FAIL("revoke: %s", strerror(errno));
 	if (ioctl(fd, KEEL_MEMH_IOC_REVOKE) < 0)
@@ -463,7 +479,7 @@ static void fork_holder(int s)
 	if (p[0] != 'a')
 		FAIL("holder read %d before the fork", p[0]);
 	step_send(s, 'm');
-	step_wait(s);	/* creator forked and wrote */
+	step_wait(s); /* creator forked and wrote */
 	if (p[0] != 'P' || p[PG] != 'P')
 		FAIL("after the creator's fork the holder reads %c%c, expected the parent's PP",
 		     p[0], p[PG]);
@@ -485,7 +501,7 @@ static void sc_fork_creator(void)
 		FAIL("pipe");
 	kid = fork();
 	if (kid == 0) {
-		buf[0] = 'C';	/* the child's own copy */
+		buf[0] = 'C'; /* the child's own copy */
 		buf[PG] = 'C';
 		step_wait(ks[0]);
 		if (buf[2 * PG] != 'c')

@@ -36,13 +36,18 @@
 #include "keel/rcache.h"
 
 #define NBLK 16
-#define DISK 0x6b65656c74657374ull	/* "keeltest" */
+#define DISK 0x6b65656c74657374ull /* "keeltest" */
 
 static int call(int sock, uint32_t op, uint64_t seq, struct keel_rcache_reply *rep)
 {
 	static uint64_t id;
-	struct keel_rcache_req q = { .op = op, .id = ++id, .disk_id = DISK, .off = 0,
-				     .len = NBLK * 4096, .seq = seq, .cid = 7 };
+	struct keel_rcache_req q = { .op = op,
+				     .id = ++id,
+				     .disk_id = DISK,
+				     .off = 0,
+				     .len = NBLK * 4096,
+				     .seq = seq,
+				     .cid = 7 };
 	int r = keel_rcache_call(sock, &q, NULL, rep, NULL);
 
 	if (r) {
@@ -60,8 +65,8 @@ static int do_revoke(const char *path)
 	struct keel_memh *h;
 	char why[512];
 	uint32_t bs;
-	unsigned char *buf = mmap(NULL, NBLK * 4096, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *buf =
+		mmap(NULL, NBLK * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int sock, r;
 
 	if (buf == MAP_FAILED || keel_memh_create(buf, NBLK * 4096, &o, &h)) {
@@ -79,7 +84,7 @@ static int do_revoke(const char *path)
 	}
 	for (size_t i = 0; i < NBLK * 4096; i++)
 		buf[i] = (unsigned char)(i * 7 + 3);
-	call(sock, KEEL_RCACHE_LOOKUP, 0, &rep);	/* misses; its seq */
+	call(sock, KEEL_RCACHE_LOOKUP, 0, &rep); /* misses; its seq */
 	r = call(sock, KEEL_RCACHE_ADMIT, rep.seq, &rep);
 	printf("admitted %u of %d blocks from the handle (status %d)\n", rep.count, NBLK, r);
 	if (r || rep.count != NBLK)
@@ -92,8 +97,7 @@ static int do_revoke(const char *path)
 			       (unsigned char)(i * 7 + 3));
 			return 1;
 		}
-	printf("lookup: %u hits (status %d), the buffer holds the admitted bytes\n", rep.count,
-	       r);
+	printf("lookup: %u hits (status %d), the buffer holds the admitted bytes\n", rep.count, r);
 	if (r || rep.count != NBLK)
 		return 1;
 	r = keel_memh_revoke(h);
@@ -107,15 +111,19 @@ static int do_revoke(const char *path)
 	return r < 0 && !rep.count ? 0 : 1;
 }
 
-#define HOT_DISK 0x686f74ull
+#define HOT_DISK  0x686f74ull
 #define SCAN_DISK 0x7363616eull
 
 /* One block read through the cache: LOOKUP, on a miss ADMIT.  1 on a hit. */
 static int read_block(int sock, unsigned char *buf, uint64_t disk, uint64_t block)
 {
 	static uint64_t id;
-	struct keel_rcache_req q = { .op = KEEL_RCACHE_LOOKUP, .id = ++id, .disk_id = disk,
-				     .off = block * 4096, .len = 4096, .cid = 1 };
+	struct keel_rcache_req q = { .op = KEEL_RCACHE_LOOKUP,
+				     .id = ++id,
+				     .disk_id = disk,
+				     .off = block * 4096,
+				     .len = 4096,
+				     .cid = 1 };
 	struct keel_rcache_reply rep;
 
 	if (keel_rcache_call(sock, &q, NULL, &rep, NULL) || rep.status) {
@@ -125,7 +133,7 @@ static int read_block(int sock, unsigned char *buf, uint64_t disk, uint64_t bloc
 	}
 	if (rep.count)
 		return 1;
-	memset(buf, (int)(block & 0xff), 4096);	/* what storage holds */
+	memset(buf, (int)(block & 0xff), 4096); /* what storage holds */
 	q.op = KEEL_RCACHE_ADMIT;
 	q.id = ++id;
 	q.seq = rep.seq;
@@ -145,8 +153,8 @@ static int do_mix(const char *path, unsigned long n, unsigned int hot, uint64_t 
 	double *cdf = calloc(hot, sizeof(*cdf)), sum = 0;
 	struct keel_memh *h;
 	char why[512];
-	unsigned char *buf = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-				  -1, 0);
+	unsigned char *buf =
+		mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int sock;
 
 	if (!cdf || !hot || buf == MAP_FAILED || keel_memh_create(buf, 4096, &o, &h)) {
@@ -174,7 +182,8 @@ static int do_mix(const char *path, unsigned long n, unsigned int hot, uint64_t 
 					hi = mid;
 			}
 			/* spread the ranks over the disk: rank r is not block r */
-			hits[0] += read_block(sock, buf, HOT_DISK, ((uint64_t)lo * 2654435761u) % hot);
+			hits[0] +=
+				read_block(sock, buf, HOT_DISK, ((uint64_t)lo * 2654435761u) % hot);
 			reads[0]++;
 		} else {
 			hits[1] += read_block(sock, buf, SCAN_DISK, scan_first + i / 2);

@@ -26,15 +26,14 @@
 
 static int failures;
 
-#define EXPECT(cond, ...)                                                      \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: expected %s: ", __func__,      \
-				__LINE__, #cond);                              \
-			fprintf(stderr, __VA_ARGS__);                          \
-			fputc('\n', stderr);                                   \
-			failures++;                                            \
-		}                                                              \
+#define EXPECT(cond, ...)                                                                   \
+	do {                                                                                \
+		if (!(cond)) {                                                              \
+			fprintf(stderr, "%s:%d: expected %s: ", __func__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                                       \
+			fputc('\n', stderr);                                                \
+			failures++;                                                         \
+		}                                                                           \
 	} while (0)
 
 static long param(const char *name)
@@ -160,18 +159,17 @@ static int s_errors(void)
 	EXPECT(keel_filter_submit(id + 5, KEEL_IO_WRITE, 1, "a", 1, -1) == -ENOENT,
 	       "unknown filter");
 	EXPECT(keel_filter_submit(id, 9, 1, "a", 1, -1) == -EINVAL, "bad op");
-	EXPECT(keel_filter_submit(id, KEEL_IO_WRITE, 1, "a", 1, -7) == -EINVAL,
-	       "bad offset");
+	EXPECT(keel_filter_submit(id, KEEL_IO_WRITE, 1, "a", 1, -7) == -EINVAL, "bad offset");
 	EXPECT(keel_filter_submit(id, KEEL_IO_WRITE, 1, "a", 1 << 30, -1) == -EINVAL,
 	       "len above upcall_max_io_bytes");
 	req.filter = id;
 	req.flags = 1;
-	EXPECT(ioctl(fd, KEEL_IOC_FILTER_SUBMIT, &req) < 0 && errno == EINVAL,
-	       "flags: %s", strerror(errno));
+	EXPECT(ioctl(fd, KEEL_IOC_FILTER_SUBMIT, &req) < 0 && errno == EINVAL, "flags: %s",
+	       strerror(errno));
 	EXPECT(ioctl(fd, KEEL_IOC_UPCALL_RETURN, &r) < 0 && errno == EINVAL,
 	       "return without an upcall: %s", strerror(errno));
-	EXPECT(ioctl(fd, _IO(KEEL_IOC_MAGIC, 0x2f)) < 0 && errno == ENOTTY,
-	       "unknown ioctl: %s", strerror(errno));
+	EXPECT(ioctl(fd, _IO(KEEL_IOC_MAGIC, 0x2f)) < 0 && errno == ENOTTY, "unknown ioctl: %s",
+	       strerror(errno));
 	return 0;
 }
 
@@ -197,7 +195,9 @@ static int f_syscalls(struct keel_io_req *req, void *arg)
 	/* Scribble over the callee-saved registers the caller relies on. */
 	__asm__ volatile("mov $1, %%rbx\n\tmov $2, %%r12\n\tmov $3, %%r13\n\t"
 			 "mov $4, %%r14\n\tmov $5, %%r15\n\tmov $6, %%rbp"
-			 : : : "rbx", "r12", "r13", "r14", "r15", "memory");
+			 :
+			 :
+			 : "rbx", "r12", "r13", "r14", "r15", "memory");
 	return KEEL_FILTER_ALLOW;
 }
 
@@ -218,15 +218,13 @@ static long raw_submit(int fd, struct keel_io_req *req, unsigned long *bad)
 			 "syscall\n\t"
 			 "mov %%rbx, %1\n\tmov %%r12, %2\n\tmov %%r13, %3\n\t"
 			 "mov %%r14, %4\n\tmov %%r15, %5"
-			 : "=a"(ret), "=m"(raw_regs[0]), "=m"(raw_regs[1]),
-			   "=m"(raw_regs[2]), "=m"(raw_regs[3]), "=m"(raw_regs[4])
-			 : "0"((long)__NR_ioctl), "D"((long)fd),
-			   "S"((long)KEEL_IOC_FILTER_SUBMIT), "d"(req)
-			 : "rcx", "r11", "rbx", "r12", "r13", "r14", "r15",
-			   "memory", "cc");
-	*bad = (raw_regs[0] != 0x1111) + (raw_regs[1] != 0x1212) +
-	       (raw_regs[2] != 0x1313) + (raw_regs[3] != 0x1414) +
-	       (raw_regs[4] != 0x1515);
+			 : "=a"(ret), "=m"(raw_regs[0]), "=m"(raw_regs[1]), "=m"(raw_regs[2]),
+			   "=m"(raw_regs[3]), "=m"(raw_regs[4])
+			 : "0"((long)__NR_ioctl), "D"((long)fd), "S"((long)KEEL_IOC_FILTER_SUBMIT),
+			   "d"(req)
+			 : "rcx", "r11", "rbx", "r12", "r13", "r14", "r15", "memory", "cc");
+	*bad = (raw_regs[0] != 0x1111) + (raw_regs[1] != 0x1212) + (raw_regs[2] != 0x1313) +
+	       (raw_regs[3] != 0x1414) + (raw_regs[4] != 0x1515);
 	return ret;
 }
 
@@ -260,7 +258,7 @@ static int s_syscalls(const char *path)
 
 	req.filter = id;
 	req.fd = q[1];
-	req.buf = (uintptr_t)"regs";
+	req.buf = (uintptr_t) "regs";
 	req.len = 4;
 	ret = raw_submit(keel_upcall_fd(), &req, &bad);
 	EXPECT(ret == 4, "raw submit returned %ld", ret);
@@ -308,13 +306,11 @@ static int s_nested(unsigned int max_depth)
 	nest_pipe = p[1];
 	n = keel_filter_submit(id, KEEL_IO_WRITE, p[1], "t", 1, -1);
 	EXPECT(n == 1, "outer submit returned %zd", n);
-	EXPECT(nest_max_seen == max_depth, "deepest upcall %u, limit %u",
-	       nest_max_seen, max_depth);
+	EXPECT(nest_max_seen == max_depth, "deepest upcall %u, limit %u", nest_max_seen, max_depth);
 	EXPECT(nest_last_error == ELOOP, "the innermost submit did not get ELOOP");
 	/* Every level's write completed once its filter returned. */
 	read_all(p[0], buf, max_depth);
-	EXPECT(strlen(buf) == max_depth, "%zu writes for %u levels", strlen(buf),
-	       max_depth);
+	EXPECT(strlen(buf) == max_depth, "%zu writes for %u levels", strlen(buf), max_depth);
 	EXPECT(keel_upcall_depth() == 0, "depth %u after", keel_upcall_depth());
 	EXPECT(param("upcall_frames") == 0, "frames left: %ld", param("upcall_frames"));
 	return 0;
@@ -339,7 +335,7 @@ static int f_death(struct keel_io_req *req, void *arg)
 		for (;;)
 			pause();
 	case 1:
-		*(volatile int *)bad_addr = 1;	/* SIGSEGV */
+		*(volatile int *)bad_addr = 1; /* SIGSEGV */
 		break;
 	case 2:
 		_exit(3);
@@ -371,9 +367,9 @@ static int s_death(int mode)
 		death_pipe = p[1];
 		death_mode = mode;
 		null = open("/dev/null", O_WRONLY);
-		keel_filter_submit(must_register(f_death, NULL, 1), KEEL_IO_WRITE,
-				   null, "z", 1, -1);
-		_exit(8);	/* the submit must never return */
+		keel_filter_submit(must_register(f_death, NULL, 1), KEEL_IO_WRITE, null, "z", 1,
+				   -1);
+		_exit(8); /* the submit must never return */
 	}
 	close(p[1]);
 	EXPECT(read(p[0], &c, 1) == 1, "the child never reached its filter");
@@ -394,8 +390,8 @@ static int s_death(int mode)
 		EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 3, "status %#x", st);
 		break;
 	}
-	EXPECT(wait_frames(frames0), "frames in progress %ld, before %ld",
-	       param("upcall_frames"), frames0);
+	EXPECT(wait_frames(frames0), "frames in progress %ld, before %ld", param("upcall_frames"),
+	       frames0);
 	EXPECT(param("upcall_discarded") == disc0 + 1, "discarded %ld -> %ld", disc0,
 	       param("upcall_discarded"));
 	return 0;
@@ -454,8 +450,7 @@ static void *t_hold(void *arg)
 {
 	int null = open("/dev/null", O_WRONLY);
 
-	return (void *)(intptr_t)keel_filter_submit(*(int *)arg, KEEL_IO_WRITE,
-						    null, "h", 1, -1);
+	return (void *)(intptr_t)keel_filter_submit(*(int *)arg, KEEL_IO_WRITE, null, "h", 1, -1);
 }
 
 static int s_slots(void)
@@ -480,8 +475,7 @@ static int s_slots(void)
 		return 2;
 	pthread_join(th, &res);
 	EXPECT((intptr_t)res == 1, "holder's submit returned %ld", (long)(intptr_t)res);
-	EXPECT(keel_filter_submit(id, KEEL_IO_WRITE, null, "x", 1, -1) == 1,
-	       "slot free again");
+	EXPECT(keel_filter_submit(id, KEEL_IO_WRITE, null, "x", 1, -1) == 1, "slot free again");
 	return 0;
 }
 
@@ -508,8 +502,8 @@ static void *t_many(void *arg)
 	int tid = gettid(), i;
 
 	for (i = 0; i < t->n; i++)
-		if (keel_filter_submit(t->id, KEEL_IO_WRITE, t->fd, &tid,
-				       sizeof(tid), -1) != sizeof(tid))
+		if (keel_filter_submit(t->id, KEEL_IO_WRITE, t->fd, &tid, sizeof(tid), -1) !=
+		    sizeof(tid))
 			t->bad++;
 	return NULL;
 }
@@ -563,8 +557,7 @@ static int s_loop(long n)
 			bad++;
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	s = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
-	printf("%ld upcalls in %.2f s: %.0f upcalls/s, %.2f us each\n", n, s,
-	       n / s, s * 1e6 / n);
+	printf("%ld upcalls in %.2f s: %.0f upcalls/s, %.2f us each\n", n, s, n / s, s * 1e6 / n);
 	EXPECT(bad == 0, "%ld submits failed", bad);
 	return 0;
 }
@@ -647,12 +640,14 @@ static int s_handler_foreign(void)
 		_exit((a == -EPERM ? 0 : 1) | (b == 0 ? 0 : 2));
 	}
 	n = keel_filter_submit(id, KEEL_IO_WRITE, p[1], pub, 6, -1);
-	EXPECT(n == -EPERM, "a foreign handler's rewrite to the submitter's secret: submit returned %zd", n);
+	EXPECT(n == -EPERM,
+	       "a foreign handler's rewrite to the submitter's secret: submit returned %zd", n);
 	n = keel_filter_submit(id, KEEL_IO_WRITE, p[1], pub, 6, -1);
 	EXPECT(n == 3, "a foreign handler's rewrite to part of the buffer: submit returned %zd", n);
 	waitpid(pid, &st, 0);
 	EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	       "foreign handler: status %#x (1: its out-of-buffer rewrite was not refused with EPERM, 2: its narrowing failed)", st);
+	       "foreign handler: status %#x (1: its out-of-buffer rewrite was not refused with EPERM, 2: its narrowing failed)",
+	       st);
 	close(p[1]);
 	n = read(p[0], buf, sizeof(buf) - 1);
 	EXPECT(n == 3 && !strcmp(buf, "ubl"), "the pipe got '%s' (%zd bytes)", buf, n);
@@ -678,7 +673,7 @@ static int s_handler_kill(void)
 	pid = fork();
 	if (pid == 0) {
 		keel_filter_submit(id, KEEL_IO_WRITE, p[1], "k", 1, -1);
-		_exit(8);	/* never answered: killed first */
+		_exit(8); /* never answered: killed first */
 	}
 	m.filter = id;
 	EXPECT(ioctl(fd, KEEL_IOC_FILTER_RECV, &m) == 0, "recv: %s", strerror(errno));
@@ -732,8 +727,7 @@ static int s_stack(void)
 	EXPECT(n == 1, "submit returned %zd", n);
 	/* Only the return call ran on the second stack; the submit did not. */
 	EXPECT(param("upcall_second_stack_calls") == calls0 + 1,
-	       "ioctls on a second stack: %ld -> %ld", calls0,
-	       param("upcall_second_stack_calls"));
+	       "ioctls on a second stack: %ld -> %ld", calls0, param("upcall_second_stack_calls"));
 	EXPECT(stack_in_filter == stacks0 + 1, "second stacks during the filter %ld, before %ld",
 	       stack_in_filter, stacks0);
 
@@ -743,8 +737,7 @@ static int s_stack(void)
 	EXPECT(n == 1, "nested submit returned %zd", n);
 	/* Outer return, nested submit, nested return: all on second stacks. */
 	EXPECT(param("upcall_second_stack_calls") == calls0 + 3,
-	       "ioctls on a second stack: %ld -> %ld", calls0,
-	       param("upcall_second_stack_calls"));
+	       "ioctls on a second stack: %ld -> %ld", calls0, param("upcall_second_stack_calls"));
 	EXPECT(param("upcall_stacks") == stacks0, "second stacks after %ld, before %ld",
 	       param("upcall_stacks"), stacks0);
 	return 0;
@@ -825,10 +818,10 @@ static int s_deep(int group)
 		EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 5, "status %#x", st);
 	else
 		EXPECT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x", st);
-	EXPECT(wait_frames(frames0), "frames in progress %ld, before %ld",
-	       param("upcall_frames"), frames0);
-	EXPECT(param("upcall_discarded") == disc0 + want, "discarded %ld -> %ld",
-	       disc0, param("upcall_discarded"));
+	EXPECT(wait_frames(frames0), "frames in progress %ld, before %ld", param("upcall_frames"),
+	       frames0);
+	EXPECT(param("upcall_discarded") == disc0 + want, "discarded %ld -> %ld", disc0,
+	       param("upcall_discarded"));
 	EXPECT(param("upcall_stacks") == stacks0, "second stacks %ld, before %ld",
 	       param("upcall_stacks"), stacks0);
 	return 0;
@@ -851,7 +844,7 @@ static int f_exec(struct keel_io_req *req, void *arg)
 	}
 	pid = fork();
 	if (pid == 0)
-		return KEEL_FILTER_ALLOW;	/* the child's return call fails */
+		return KEEL_FILTER_ALLOW; /* the child's return call fails */
 	if (pid > 0)
 		waitpid(pid, &fork_status, 0);
 	return KEEL_FILTER_ALLOW;
@@ -871,8 +864,7 @@ static int s_exec(void)
 	n = keel_filter_submit(id, KEEL_IO_WRITE, null, "a", 1, -1);
 	EXPECT(n == 1, "submit around a fork returned %zd", n);
 	EXPECT(WIFSIGNALED(fork_status) && WTERMSIG(fork_status) == SIGABRT,
-	       "the forked child's status %#x (expected SIGABRT from the library)",
-	       fork_status);
+	       "the forked child's status %#x (expected SIGABRT from the library)", fork_status);
 	return 0;
 }
 
@@ -934,7 +926,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(s, "exit-group"))
 		ret = s_deep(1);
 	else {
-		fprintf(stderr, "usage: upcall_test basic|errors|syscalls FILE|nested DEPTH|kill|segv|exit|guard|slots|threads N EACH|loop N|handler|handler-kill|stack|exec|kill-deep|exit-group|refused\n");
+		fprintf(stderr,
+			"usage: upcall_test basic|errors|syscalls FILE|nested DEPTH|kill|segv|exit|guard|slots|threads N EACH|loop N|handler|handler-kill|stack|exec|kill-deep|exit-group|refused\n");
 		return 2;
 	}
 	if (ret)

@@ -35,7 +35,7 @@ int main(int argc, char **argv)
 	printf("%d\n", (int)getpid());
 	fflush(stdout);
 	nanosleep(&ts, NULL);
-	close(vm);	/* the last reference: kvm_destroy_vm */
+	close(vm); /* the last reference: kvm_destroy_vm */
 	close(kvm);
 	return 0;
 }
