@@ -637,8 +637,92 @@ static void tick(struct shard *s)
 		STORE_RLX(&s->epoch, cur_epoch(s));
 }
 
-int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot, bool *ret_evicted,
-		      __u64 *ret_evicted_key)
+/* Take @slot out of @q, whose entry before it is @prev (NIL: the head). */
+static void q_unlink(struct shard *s, struct fifo *q, __u32 prev, __u32 slot)
+{
+	if (prev == NIL)
+		q->head = s->qnext[slot];
+	else
+		s->qnext[prev] = s->qnext[slot];
+	if (q->tail == slot)
+		q->tail = prev;
+}
+
+/*
+ * A picked victim: its slot, the queue it is on and the entry before it
+ * there.  rank: the order the policy evicts in (lower goes first).
+ */
+struct victim {
+	__u32 slot, prev, rank;
+	struct fifo *q;
+};
+
+/*
+ * Walk @q from its head, at most *budget entries, for the entry the
+ * caller's @pick accepts that the policy would evict first; removed
+ * entries met on the way go to the free list at once (the walk knows
+ * the entry before them, which their removal did not).  An unreferenced
+ * entry (counter 0) ranks @rank, a referenced one @rank + 2; the walk
+ * stops at the first unreferenced one.
+ */
+static void pick_walk(struct shard *s, struct fifo *q, __u32 rank, keel_cache_pick_fn pick,
+		      void *ctx, __u32 *budget, struct victim *v)
+{
+	__u32 prev = NIL, i = q->head;
+
+	while (i != NIL && *budget) {
+		__u32 next = s->qnext[i], r;
+
+		(*budget)--;
+		if (s->ro.e[i].state == S_DEAD) {
+			q_unlink(s, q, prev, i);
+			STORE_RLX(&s->ro.e[i].state, S_FREE);
+			STORE(&s->ro.e[i].next, s->free_head);
+			s->free_head = i;
+			i = next;
+			continue;
+		}
+		r = LOAD_RLX(&s->ro.e[i].meta) & FREQ_MASK ? rank + 2 : rank;
+		if (r < v->rank && pick(ctx, s->ro.e[i].key, s->ro.base + i)) {
+			*v = (struct victim){ .slot = i, .prev = prev, .rank = r, .q = q };
+			if (r == rank)
+				return;
+		}
+		prev = i;
+		i = next;
+	}
+}
+
+/*
+ * The victim for keel_cache_insert_replacing: the picked entry the policy
+ * would evict first (cold unreferenced in FIFO order, hot unreferenced
+ * from the hand, then referenced ones), taken out of its queue and the
+ * hash table and ghosted like any eviction.  NIL if none was picked.
+ */
+static __u32 evict_picked(struct shard *s, keel_cache_pick_fn pick, void *ctx, bool *ret_evicted,
+			  __u64 *ret_key)
+{
+	struct victim v = { .slot = NIL, .rank = ~0u };
+	__u32 budget = KEEL_CACHE_PICK_SCAN;
+
+	pick_walk(s, &s->cold, 0, pick, ctx, &budget, &v);
+	if (v.rank)
+		pick_walk(s, &s->hot, 1, pick, ctx, &budget, &v);
+	if (v.slot == NIL)
+		return NIL;
+	q_unlink(s, v.q, v.prev, v.slot);
+	if (v.q == &s->cold)
+		s->ncold--;
+	else
+		s->nhot--;
+	evicted(s, v.slot, v.q == &s->cold ? KEEL_GHOST_FROM_COLD : KEEL_GHOST_FROM_HOT,
+		ret_evicted, ret_key);
+	return v.slot;
+}
+
+/* keel_cache_insert, and with @pick keel_cache_insert_replacing. */
+static int insert(struct keel_cache *c, __u64 key, keel_cache_pick_fn pick, void *ctx,
+		  __u32 *ret_slot, bool *ret_evicted, __u64 *ret_evicted_key)
 {
 	__u64 h = keel_mix64(key), gh = ghost_hash(key);
 	struct shard *s = shard_of(c, h);
@@ -655,6 +739,14 @@ int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot, bool *re
 		if (ret_slot)
 			*ret_slot = s->ro.base + slot;
 		return -EEXIST;
+	}
+	if (pick) {
+		/* The victim first: nothing changes when there is none. */
+		slot = evict_picked(s, pick, ctx, ret_evicted, ret_evicted_key);
+		if (slot == NIL) {
+			pthread_mutex_unlock(&s->lock);
+			return -ENOSPC;
+		}
 	}
 	tick(s);
 	keel_sketch_add(&s->freq, gh);
@@ -677,7 +769,9 @@ int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot, bool *re
 			}
 		}
 	}
-	if (s->free_head != NIL) {
+	if (slot != NIL) {
+		/* the picked victim's */
+	} else if (s->free_head != NIL) {
 		slot = s->free_head;
 		s->free_head = s->ro.e[slot].next;
 	} else {
@@ -696,6 +790,20 @@ int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot, bool *re
 	if (ret_slot)
 		*ret_slot = s->ro.base + slot;
 	return 0;
+}
+
+int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot, bool *ret_evicted,
+		      __u64 *ret_evicted_key)
+{
+	return insert(c, key, NULL, NULL, ret_slot, ret_evicted, ret_evicted_key);
+}
+
+int keel_cache_insert_replacing(struct keel_cache *c, __u64 key, keel_cache_pick_fn pick, void *ctx,
+				__u32 *ret_slot, __u64 *ret_evicted_key)
+{
+	if (!pick)
+		return -EINVAL;
+	return insert(c, key, pick, ctx, ret_slot, NULL, ret_evicted_key);
 }
 
 static struct stat_stripe *my_stats(struct keel_cache *c)

@@ -161,18 +161,50 @@ int keel_rcache_store_lookup(struct keel_rcache_store *s, uint64_t disk_id, uint
 
 /* ---- admit ---- */
 
-/* One block; its disk's lock held shared.  0, or -EIO (device failed). */
+/* The victim a disk at its limit may give up: one of its own blocks. */
+struct own_pick {
+	struct keel_rcache_store *s;
+	uint64_t disk_id;
+};
+
+/* Called under the index's shard lock: reads the record without its
+ * stripe, so it may misjudge a record being changed; the eviction frees
+ * whatever the record holds then, and counts it to its own disk. */
+static bool own_block(void *ctx, __u64 key, __u32 slot)
+{
+	struct own_pick *p = ctx;
+	struct record *r = &p->s->rec[p->s->loc[slot]];
+
+	(void)key;
+	return __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) == REC_VALID &&
+	       __atomic_load_n(&r->disk_id, __ATOMIC_RELAXED) == p->disk_id;
+}
+
+/*
+ * One block; its disk's lock held shared.  @own: the disk is at its limit,
+ * the block replaces one of the disk's own (the policy's first victim among
+ * them).  0, -ENOSPC (@own and no block of the disk to replace), or -EIO
+ * (device failed).
+ */
 static int admit_one(struct keel_rcache_store *s, struct disk *d, uint64_t block, uint32_t cid,
-		     const void *data)
+		     const void *data, bool own)
 {
 	uint64_t key = keel_rcache_key(d->id, block);
+	struct own_pick pick = { s, d->id };
 	__u64 evkey;
 	struct record *r;
 	uint32_t slot, pos;
-	bool ev;
+	bool ev = false;
 	int ret;
 
-	ret = keel_cache_insert(s->idx, key, &slot, &ev, &evkey);
+	if (own) {
+		ret = keel_cache_insert_replacing(s->idx, key, own_block, &pick, &slot, &evkey);
+		if (ret == -ENOSPC)
+			return -ENOSPC;
+		ev = !ret;
+	} else {
+		ret = keel_cache_insert(s->idx, key, &slot, &ev, &evkey);
+	}
 	pos = s->loc[slot];
 	r = &s->rec[pos];
 	if (ret == -EEXIST) /* cached already (current: invalidations remove), or a collision */
@@ -188,7 +220,7 @@ static int admit_one(struct keel_rcache_store *s, struct disk *d, uint64_t block
 		keel_cache_remove(s->idx, key);
 		return -EIO;
 	}
-	r->disk_id = d->id;
+	__atomic_store_n(&r->disk_id, d->id, __ATOMIC_RELAXED);
 	r->block = block;
 	r->cid = cid;
 	r->crc = keel_rcache_crc(d->id, block, cid, data, s->bs);
@@ -224,15 +256,23 @@ int keel_rcache_store_admit(struct keel_rcache_store *s, uint64_t disk_id, uint3
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t limit = disk_limit(s, d);
+		int ret;
 
-		/* A limit of the whole cache is no limit: the policy makes room
-		 * (refusing there froze a full cache of one disk with what it
-		 * cached first, since nothing else ever evicted). */
-		if (limit < s->slots && GET(d->count) >= limit) {
+		/*
+		 * A disk at its limit replaces its own coldest block: refusing
+		 * froze its blocks once the cache was full, and a removal
+		 * followed by an insert cost a second, global eviction (the
+		 * removed slot waits on its queue; docs/rcache.md).  A limit
+		 * of the whole cache is no limit: the policy makes room.
+		 */
+		ret = admit_one(s, d, block + i, cid, (const char *)buf + (size_t)i * s->bs,
+				limit < s->slots && GET(d->count) >= limit);
+		if (ret == -ENOSPC) {
+			/* none of its blocks where this one would go */
 			ADD(s->st.admit_refused_limit, n - i);
 			break;
 		}
-		if (admit_one(s, d, block + i, cid, (const char *)buf + (size_t)i * s->bs))
+		if (ret)
 			break;
 		done++;
 	}

@@ -141,6 +141,33 @@ bool keel_cache_lookup(struct keel_cache *c, __u64 key, __u32 *ret_slot);
 int keel_cache_insert(struct keel_cache *c, __u64 key, __u32 *ret_slot, bool *ret_evicted,
 		      __u64 *ret_evicted_key);
 
+/*
+ * Whether the caller accepts the cached @key (in @slot) as the victim of
+ * keel_cache_insert_replacing.  Called with the key's shard locked: it
+ * must not call into the cache.
+ */
+typedef bool (*keel_cache_pick_fn)(void *ctx, __u64 key, __u32 slot);
+
+/* Entries keel_cache_insert_replacing examines at most for a victim. */
+#define KEEL_CACHE_PICK_SCAN 4096
+
+/*
+ * Insert a key after a miss in the place of a key the caller accepts
+ * (@pick), never in a free slot nor in the place of another: a cache
+ * shared by several owners, each with a limit, lets an owner at its limit
+ * replace its own entries.  The victim is the accepted entry that the
+ * policy would evict first: cold unreferenced entries in FIFO order, then
+ * hot ones the CLOCK hand would take (counter 0), then referenced cold,
+ * then referenced hot; only among the entries of the new key's shard and
+ * the first KEEL_CACHE_PICK_SCAN of its queues.  Its slot takes the new
+ * key at once (a keel_cache_remove()d slot waits on its queue instead).
+ * Returns 0 with *ret_slot and *ret_evicted_key (each may be NULL) set,
+ * -EEXIST (and the slot) if the key is cached already, -ENOSPC if no
+ * entry was accepted (nothing changed), -EINVAL without @pick.
+ */
+int keel_cache_insert_replacing(struct keel_cache *c, __u64 key, keel_cache_pick_fn pick, void *ctx,
+				__u32 *ret_slot, __u64 *ret_evicted_key);
+
 /* Lookup, then insert on a miss.  Returns true on a hit; counts hits/misses. */
 bool keel_cache_access(struct keel_cache *c, __u64 key);
 

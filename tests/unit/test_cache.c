@@ -327,6 +327,57 @@ Test(cache, remove_and_slots)
 	keel_cache_free(c);
 }
 
+/* keel_cache_insert_replacing's picker: keys of the same parity as *ctx. */
+static bool same_owner(void *ctx, __u64 key, __u32 slot)
+{
+	(void)slot;
+	return key % 2 == *(__u64 *)ctx % 2;
+}
+
+Test(cache, insert_replacing_takes_the_owners_coldest)
+{
+	struct keel_cache *c = mk(64, 0, 1);
+	struct keel_cache_stats st;
+	__u64 owner = 1, none = 3, key, ev;
+	__u32 slot, free_slot;
+
+	/* 64 keys, odd ones "owned" by 1; 11, 13, 15 hit (referenced) */
+	for (__u64 k = 10; k < 74; k++)
+		cr_assert_eq(keel_cache_insert(c, k, NULL, NULL, NULL), 0);
+	for (__u64 k = 11; k <= 15; k += 2)
+		cr_assert(keel_cache_lookup(c, k, NULL));
+	/* the owner's coldest unreferenced key goes: 17, then 19 */
+	cr_assert_eq(keel_cache_insert_replacing(c, 1001, same_owner, &owner, &slot, &ev), 0);
+	cr_assert_eq(ev, 17, "evicted %llu, not the owner's coldest unreferenced 17",
+		     (unsigned long long)ev);
+	cr_assert(keel_cache_slot_key(c, slot, &key) && key == 1001);
+	cr_assert_eq(keel_cache_insert_replacing(c, 1003, same_owner, &owner, NULL, &ev), 0);
+	cr_assert_eq(ev, 19);
+	cr_assert(keel_cache_lookup(c, 11, NULL) && keel_cache_lookup(c, 10, NULL),
+		  "a referenced key of the owner or another's key was evicted");
+	/* an insert no key is picked for changes nothing */
+	none = 2;
+	for (__u64 k = 10; k < 74; k += 2)
+		keel_cache_remove(c, k);
+	cr_assert_eq(keel_cache_insert_replacing(c, 2000, same_owner, &none, NULL, NULL), -ENOSPC);
+	cr_assert_not(keel_cache_lookup(c, 2000, NULL));
+	cr_assert_eq(keel_cache_insert_replacing(c, 2000, NULL, NULL, NULL, NULL), -EINVAL);
+	cr_assert_eq(keel_cache_insert_replacing(c, 1001, same_owner, &owner, NULL, NULL), -EEXIST);
+	/* the removed keys' slots, met by that walk, are free again at once:
+	 * 32 plain inserts fill them without evicting anything */
+	for (__u64 k = 3000; k < 3032; k++)
+		cr_assert_eq(keel_cache_insert(c, k, &free_slot, NULL, NULL), 0);
+	keel_cache_get_stats(c, &st);
+	cr_assert_eq(st.cached, 64, "cached %llu", (unsigned long long)st.cached);
+	cr_assert_eq(st.evictions, 2, "evictions %llu: a removed slot was not reused",
+		     (unsigned long long)st.evictions);
+	cr_log_info("insert_replacing evicts the picked owner's coldest unreferenced key (17, "
+		    "then 19), never a referenced one or another owner's while those remain; "
+		    "-ENOSPC changes nothing; removed slots it walked past are reused at once "
+		    "(64 cached, 2 evictions)");
+	keel_cache_free(c);
+}
+
 Test(cache, memory_per_entry)
 {
 	struct keel_cache *c = mk(1000000, 2000000, 8);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Multi-threaded stress of the cache: lock-free lookups racing inserts,
- * removes and evictions on several shards.  Built two ways: as a Criterion
+ * replacing inserts, removes and evictions on several shards.  Built two ways: as a Criterion
  * test (make), and with -DKEEL_TSAN_MAIN as a plain program for
  * ThreadSanitizer (make tsan-cache), because Criterion's forking runner
  * does not start under TSan.
@@ -31,6 +31,12 @@ static __u64 rnd(__u64 *s)
 	return *s;
 }
 
+static bool same_parity(void *ctx, __u64 key, __u32 slot)
+{
+	(void)slot;
+	return key % 2 == *(__u64 *)ctx % 2;
+}
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -50,6 +56,10 @@ static void *work(void *arg)
 		case 2:
 			keel_cache_access(w->c, key);
 			w->accesses++;
+			break;
+		case 3:
+			/* an owner (the key's parity) replacing its own */
+			keel_cache_insert_replacing(w->c, key, same_parity, &key, NULL, NULL);
 			break;
 		default:
 			/* A hit's slot holds the key, unless the key was
@@ -107,7 +117,7 @@ static const char *stress(char *msg, size_t len)
 	if (st.hits + st.misses != accesses)
 		bad = "keel_cache_access() hits + misses differ from the calls";
 	snprintf(msg, len,
-		 "%d threads x %d mixed lookup/insert/remove on 4 "
+		 "%d threads x %d mixed lookup/insert/replace/remove on 4 "
 		 "shards: %llu cached (%llu cold, %llu hot), %llu ghosts, "
 		 "%llu evictions, %llu accesses counted as %llu hits + %llu "
 		 "misses; %s",

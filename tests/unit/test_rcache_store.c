@@ -193,6 +193,22 @@ Test(rcache_store, a_new_cid_drops_the_disk)
 	cleanup(&t);
 }
 
+/* Cached blocks of @d by keel_rcache_store_disks_json. */
+static uint64_t disk_cached(struct ctx *t, uint64_t d)
+{
+	json_t *a = keel_rcache_store_disks_json(t->s), *e;
+	uint64_t n = UINT64_MAX;
+	char id[24];
+	size_t i;
+
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)d);
+	json_array_foreach(a, i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "disk_id")), id))
+			n = (uint64_t)json_integer_value(json_object_get(e, "cached_blocks"));
+	json_decref(a);
+	return n;
+}
+
 Test(rcache_store, per_disk_limit)
 {
 	struct keel_rcache_store_stats st;
@@ -203,24 +219,31 @@ Test(rcache_store, per_disk_limit)
 	setup(&t, 256);
 	t.o.disk_limit_pct = 25;
 	topen(&t);
+	/* 128 blocks each: the last 64 replace the disk's first 64 */
 	lookup(&t, DISK_A, 1, 0, 128, hits, &seq);
-	cr_assert_eq(admit(&t, DISK_A, 1, 0, 128, 1, seq), 64);
+	admit(&t, DISK_A, 1, 0, 128, 1, seq);
 	lookup(&t, DISK_B, 1, 0, 128, hits, &seq);
-	cr_assert_eq(admit(&t, DISK_B, 1, 0, 128, 1, seq), 64);
+	admit(&t, DISK_B, 1, 0, 128, 1, seq);
 	keel_rcache_store_stats(t.s, &st);
 	cr_assert_eq(st.cached, 128);
+	cr_assert_eq(disk_cached(&t, DISK_A), 64);
+	cr_assert_eq(disk_cached(&t, DISK_B), 64);
+	cr_assert_eq(lookup(&t, DISK_B, 1, 64, 64, hits, &seq), 64, "B's last 64 blocks");
 	cr_assert_eq(keel_rcache_store_set_limit(t.s, DISK_A, 100), 0);
 	lookup(&t, DISK_A, 1, 200, 128, hits, &seq);
-	cr_assert_eq(admit(&t, DISK_A, 1, 200, 128, 1, seq), 36);
+	admit(&t, DISK_A, 1, 200, 128, 1, seq);
+	cr_assert_eq(disk_cached(&t, DISK_A), 100, "A at its new limit of 100: %llu",
+		     (unsigned long long)disk_cached(&t, DISK_A));
 	/* lowering a limit evicts down to it at once, from that disk only */
 	cr_assert_eq(keel_rcache_store_set_limit(t.s, DISK_A, 16), 0);
 	keel_rcache_store_stats(t.s, &st);
 	cr_assert_eq(st.cached, 16 + 64, "A 16 + B 64, got %llu", (unsigned long long)st.cached);
 	cr_assert_eq(st.limit_evictions, 84);
-	cr_assert_eq(lookup(&t, DISK_B, 1, 0, 64, hits, &seq), 64);
-	cr_log_info("checked: 25%% of 256 blocks = 64 per disk, each of two disks stops at 64; "
-		    "a limit set to 100 admits 36 more; lowered to 16 it evicts 84 of A's at once "
-		    "and B keeps its 64 (fails without the eviction at set_limit: 164 cached)");
+	cr_assert_eq(lookup(&t, DISK_B, 1, 64, 64, hits, &seq), 64);
+	cr_log_info(
+		"checked: 25%% of 256 blocks = 64 per disk, each of two disks offered 128 "
+		"holds 64 (its last 64); a limit set to 100 holds 100; lowered to 16 it evicts 84 of A's at once "
+		"and B keeps its 64 (fails without the eviction at set_limit: 164 cached)");
 	cleanup(&t);
 }
 
@@ -245,6 +268,51 @@ Test(rcache_store, a_full_cache_of_one_disk_keeps_admitting)
 		    "full, new blocks read again and again get cached (%d of 64 hit), the "
 		    "policy evicts; before, the full disk refused every admission",
 		    n);
+	cleanup(&t);
+}
+
+Test(rcache_store, a_disk_at_its_limit_in_a_full_cache_replaces_its_own_blocks)
+{
+	const uint64_t disk_c = 0x9999aaaabbbbccccull;
+	struct keel_rcache_store_stats st;
+	uint8_t hits[32];
+	uint64_t seq;
+	struct ctx t;
+	int n;
+
+	/* three disks whose limits add up to the whole 256-block cache */
+	setup(&t, 256);
+	topen(&t);
+	cr_assert_eq(keel_rcache_store_set_limit(t.s, DISK_A, 64), 0);
+	cr_assert_eq(keel_rcache_store_set_limit(t.s, DISK_B, 96), 0);
+	cr_assert_eq(keel_rcache_store_set_limit(t.s, disk_c, 96), 0);
+	lookup(&t, DISK_A, 1, 0, 64, hits, &seq);
+	cr_assert_eq(admit(&t, DISK_A, 1, 0, 64, 1, seq), 64);
+	lookup(&t, DISK_B, 1, 0, 96, hits, &seq);
+	cr_assert_eq(admit(&t, DISK_B, 1, 0, 96, 1, seq), 96);
+	lookup(&t, disk_c, 1, 0, 96, hits, &seq);
+	cr_assert_eq(admit(&t, disk_c, 1, 0, 96, 1, seq), 96);
+	keel_rcache_store_stats(t.s, &st);
+	cr_assert_eq(st.cached, 256, "the cache is full: %llu", (unsigned long long)st.cached);
+	/* A's working set moves to blocks 1000..1031, read four times */
+	for (unsigned int pass = 0; pass < 3; pass++) {
+		lookup(&t, DISK_A, 1, 1000, 32, hits, &seq);
+		admit(&t, DISK_A, 1, 1000, 32, 1, seq);
+	}
+	n = lookup(&t, DISK_A, 1, 1000, 32, hits, &seq);
+	cr_assert_eq(n, 32, "A's new blocks, read 4 times, must be cached: %d of 32 hit", n);
+	cr_assert(same(t.buf, DISK_A, 1000, 1, 32), "A's new blocks read back other bytes");
+	cr_assert_leq(disk_cached(&t, DISK_A), 64, "A went past its limit of 64: %llu",
+		      (unsigned long long)disk_cached(&t, DISK_A));
+	cr_assert_eq(lookup(&t, DISK_B, 1, 0, 96, hits, &seq), 96, "B lost blocks to A");
+	cr_assert_eq(lookup(&t, disk_c, 1, 0, 96, hits, &seq), 96, "C lost blocks to A");
+	keel_rcache_store_stats(t.s, &st);
+	cr_assert_eq(st.cached, 256, "the cache ran below full: %llu",
+		     (unsigned long long)st.cached);
+	cr_log_info("checked: a full 256-block cache of three disks at limits 64 + 96 + 96: A's "
+		    "new blocks are admitted in place of A's own (32 of 32 hit, byte for byte), "
+		    "A stays at %llu <= 64, B and C keep all 96, the cache stays full",
+		    (unsigned long long)disk_cached(&t, DISK_A));
 	cleanup(&t);
 }
 
