@@ -340,6 +340,35 @@ int keel_rcache_store_invalidate(struct keel_rcache_store *s, uint64_t disk_id, 
 	return (int)dropped;
 }
 
+/*
+ * A flush of every disk bumps each disk's sequence under its write lock, as
+ * an invalidation does: an admission in flight holds the lock shared from
+ * its sequence check to its last record, so it either ends before the bump
+ * (and the scan that follows drops what it wrote) or sees the new sequence
+ * and is refused.  Bumped without the lock, an admission past its check
+ * wrote behind the scan: a block read before the flush was served after it
+ * (test_rcache_flush_race).  The table's mutex nests inside the disk locks
+ * (store_int.h), so it is not held across them; entries never leave the
+ * table, and a disk added behind the loop had its first lookup after the
+ * flush began.
+ */
+static void bump_every_disk(struct keel_rcache_store *s)
+{
+	for (uint32_t i = 0; i < s->ndisk_slots; i++) {
+		struct disk *d = &s->disks[i];
+		bool used;
+
+		pthread_mutex_lock(&s->dlock);
+		used = d->used;
+		pthread_mutex_unlock(&s->dlock);
+		if (!used)
+			continue;
+		pthread_rwlock_wrlock(&d->lock);
+		d->seq++;
+		pthread_rwlock_unlock(&d->lock);
+	}
+}
+
 int64_t keel_rcache_store_drop(struct keel_rcache_store *s, uint64_t disk_id, const char *why)
 {
 	struct disk *d = disk_id == UINT64_MAX ? NULL : keel_rcache_disk_get(s, disk_id, true);
@@ -350,12 +379,7 @@ int64_t keel_rcache_store_drop(struct keel_rcache_store *s, uint64_t disk_id, co
 		pthread_rwlock_wrlock(&d->lock);
 		d->seq++;
 	} else if (disk_id == UINT64_MAX) {
-		/* every disk: bump every sequence so no admit in flight lands */
-		pthread_mutex_lock(&s->dlock);
-		for (uint32_t i = 0; i < s->ndisk_slots; i++)
-			if (s->disks[i].used)
-				__atomic_add_fetch(&s->disks[i].seq, 1, __ATOMIC_RELAXED);
-		pthread_mutex_unlock(&s->dlock);
+		bump_every_disk(s);
 	}
 	for (uint32_t pos = 0; pos < s->slots; pos++)
 		dropped += drop_pos_if(s, pos, disk_id, 0, UINT64_MAX);
