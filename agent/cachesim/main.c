@@ -54,7 +54,8 @@ static const struct argp_option options[] = {
 	  0 },
 	{ "policies", 'p', "LIST", 0,
 	  "Comma-separated policies: keel, lru, clock, fifo, 2q, arc, s3fifo, "
-	  "sieve, lirs, wtinylfu, belady, or all (default)",
+	  "sieve, lirs, wtinylfu, belady, or all (default); also keel-16 (keel "
+	  "in 16 shards, as keel-rcache's index from 16384 blocks; not in all)",
 	  0 },
 	{ "sizes", 's', "LIST", 0,
 	  "Comma-separated cache sizes: a count of objects (4897), a percentage "

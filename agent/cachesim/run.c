@@ -11,6 +11,9 @@ static const struct keel_sim_policy *const all[] = {
 	&keel_sim_lirs, &keel_sim_wtinylfu, &keel_sim_belady, NULL,
 };
 
+/* Named with -p only: the store's sharded index, for keel-rcache's bench. */
+static const struct keel_sim_policy *const variants[] = { &keel_sim_keel16, NULL };
+
 const struct keel_sim_policy *const *keel_sim_policies(void)
 {
 	return all;
@@ -21,6 +24,9 @@ const struct keel_sim_policy *keel_sim_policy_find(const char *name)
 	for (size_t i = 0; all[i]; i++)
 		if (!strcmp(all[i]->name, name))
 			return all[i];
+	for (size_t i = 0; variants[i]; i++)
+		if (!strcmp(variants[i]->name, name))
+			return variants[i];
 	return NULL;
 }
 

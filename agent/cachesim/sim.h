@@ -101,9 +101,10 @@ struct keel_sim_policy {
 
 extern const struct keel_sim_policy keel_sim_lru, keel_sim_clock, keel_sim_fifo, keel_sim_2q,
 	keel_sim_arc, keel_sim_s3fifo, keel_sim_sieve, keel_sim_lirs, keel_sim_wtinylfu,
-	keel_sim_belady, keel_sim_keel;
+	keel_sim_belady, keel_sim_keel, keel_sim_keel16;
 
-/* All policies, keel first; NULL-terminated. */
+/* All policies, keel first; NULL-terminated.  Variants (keel-16) are
+ * found by name only, not listed here (nor in --summary). */
 const struct keel_sim_policy *const *keel_sim_policies(void);
 const struct keel_sim_policy *keel_sim_policy_find(const char *name);
 

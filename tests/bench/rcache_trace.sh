@@ -18,6 +18,8 @@
 # connection, one request at a time).  Measured: hit blocks / looked-up
 # blocks from keelctl rcache stats; predicted: keel-cachesim -p keel
 # --mode block --block-size 4096 --reads-only at the same size, in blocks.
+# pred16_hits: keel-cachesim -p keel-16, the same cache cut into 16 shards
+# by hash, as the store's index is from 16384 blocks on.
 #
 # Latency (RCACHE_TRACE_LAT_READS reads, default 2000): 4 KiB random reads
 # of blocks cached in keel-rcache through NBD, against the same reads of a
@@ -89,7 +91,7 @@ stop() {
 stat() { "$build/keelctl" rcache stats --json --rcache-socket "$T/rc.sock"; }
 
 echo "trace: $trace, $nreads reads rounded out to 4 KiB blocks"
-printf '%-8s %-8s %12s %12s %12s %10s %10s %10s %8s\n' blocks shards looked_up hits pred_hits measured predicted diff seconds
+printf '%-8s %-8s %12s %12s %12s %12s %10s %10s %10s %8s\n' blocks shards looked_up hits pred_hits pred16_hits measured predicted diff seconds
 for n in $sizes; do
 	start "$n"
 	s0=$(stat)
@@ -100,12 +102,13 @@ for n in $sizes; do
 	s1=$(stat)
 	h=$(($(jq .hit_blocks <<<"$s1") - $(jq .hit_blocks <<<"$s0")))
 	m=$(($(jq .miss_blocks <<<"$s1") - $(jq .miss_blocks <<<"$s0")))
-	sim=$("$build/keel-cachesim" -q -f csv -m block --block-size 4096 --reads-only -p keel \
-		-s "$n" --json "$T/reads.csv")
+	sim=$("$build/keel-cachesim" -q -f csv -m block --block-size 4096 --reads-only \
+		-p keel,keel-16 -s "$n" --json "$T/reads.csv")
 	pred=$(jq '.[0].miss_ratio' <<<"$sim")
-	printf '%-8s %-8s %12d %12d %12d %10.4f %10.4f %+10.4f %8.1f\n' "$n" \
+	printf '%-8s %-8s %12d %12d %12d %12d %10.4f %10.4f %+10.4f %8.1f\n' "$n" \
 		"$([ "$n" -ge 16384 ] && echo 16 || echo 1)" $((h + m)) "$h" \
 		"$(jq '.[0].requests - .[0].misses' <<<"$sim")" \
+		"$(jq '.[1].requests - .[1].misses' <<<"$sim")" \
 		"$(echo "$h $m" | awk '{ print $1 / ($1 + $2) }')" \
 		"$(echo "$pred" | awk '{ print 1 - $1 }')" \
 		"$(echo "$h $m $pred" | awk '{ print $1 / ($1 + $2) - (1 - $3) }')" \

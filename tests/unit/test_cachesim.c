@@ -157,6 +157,37 @@ Test(cachesim, keel_policy_is_the_library, .timeout = 120)
 	}
 }
 
+/* keel-16, keel-rcache's sharded index for the trace bench: named with -p
+ * only (not in the list --summary runs), and the library cut in 16 shards. */
+Test(cachesim, keel16_is_the_sharded_library_named_only, .timeout = 120)
+{
+	const struct keel_sim_policy *p = keel_sim_policy_find("keel-16");
+	const struct keel_sim_policy *const *all = keel_sim_policies();
+	struct keel_cache_opts o = { .capacity = 16384, .shards = 16 };
+	struct keel_sim_result res;
+	struct keel_sim_trace t;
+	struct keel_sim_keys k;
+	struct keel_cache *c;
+	__u64 misses = 0;
+
+	cr_assert_not_null(p, "keel-16 not found by name");
+	for (size_t i = 0; all[i]; i++)
+		cr_assert_neq(all[i], p, "keel-16 is in the --summary list");
+	load("cloudPhysicsIO.oracleGeneral.bin", KEEL_SIM_FMT_AUTO, &t, &k);
+	cr_assert_eq(keel_sim_run(p, &k, 16384, &res), 0);
+	cr_assert_eq(keel_cache_new(&o, &c), 0);
+	for (size_t j = 0; j < k.n; j++)
+		misses += !keel_cache_access(c, k.key[j]);
+	cr_assert_eq(res.misses, misses, "keel-16 %llu misses, the 16-shard library %llu",
+		     (unsigned long long)res.misses, (unsigned long long)misses);
+	cr_log_info("keel-16 is found by name, not in --summary's list, and at 16384 entries "
+		    "misses as the library in 16 shards (%llu)",
+		    (unsigned long long)misses);
+	keel_cache_free(c);
+	keel_sim_keys_free(&k);
+	keel_sim_trace_free(&t);
+}
+
 /*
  * Cells of docs/cache.md's table where keel wins by a clear margin: keel
  * must stay at or below every reference policy there (a policy change that
