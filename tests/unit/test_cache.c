@@ -363,8 +363,9 @@ Test(cache, insert_replacing_takes_the_owners_coldest)
 	cr_assert_not(keel_cache_lookup(c, 2000, NULL));
 	cr_assert_eq(keel_cache_insert_replacing(c, 2000, NULL, NULL, NULL, NULL), -EINVAL);
 	cr_assert_eq(keel_cache_insert_replacing(c, 1001, same_owner, &owner, NULL, NULL), -EEXIST);
-	/* the removed keys' slots, met by that walk, are free again at once:
-	 * 32 plain inserts fill them without evicting anything */
+	/* the 32 removed keys' slots take 32 new keys: the two replacements
+	 * stay the only evictions (insert_replacing_frees_removed_slots_it_passes
+	 * checks that the walk frees them at once) */
 	for (__u64 k = 3000; k < 3032; k++)
 		cr_assert_eq(keel_cache_insert(c, k, &free_slot, NULL, NULL), 0);
 	keel_cache_get_stats(c, &st);
@@ -373,8 +374,34 @@ Test(cache, insert_replacing_takes_the_owners_coldest)
 		     (unsigned long long)st.evictions);
 	cr_log_info("insert_replacing evicts the picked owner's coldest unreferenced key (17, "
 		    "then 19), never a referenced one or another owner's while those remain; "
-		    "-ENOSPC changes nothing; removed slots it walked past are reused at once "
-		    "(64 cached, 2 evictions)");
+		    "-ENOSPC changes nothing; the removed slots refill (64 cached, 2 "
+		    "evictions)");
+	keel_cache_free(c);
+}
+
+static bool pick_none(void *ctx, __u64 key, __u32 slot)
+{
+	(void)ctx, (void)key, (void)slot;
+	return false;
+}
+
+Test(cache, insert_replacing_frees_removed_slots_it_passes)
+{
+	struct keel_cache *c = mk(64, 0, 1);
+	bool ev = true;
+
+	/* full, hot at its target: a removed hot entry waits on hot's queue
+	 * behind live ones, and a plain insert would evict for its key */
+	for (__u64 k = 0; k < 65; k++)
+		keel_cache_insert(c, k, NULL, NULL, NULL);
+	cr_assert_eq(keel_cache_where(c, 30), KEEL_CACHE_HOT);
+	cr_assert_eq(keel_cache_remove(c, 30), 0);
+	/* a replacing insert that finds nothing walks past it: freed */
+	cr_assert_eq(keel_cache_insert_replacing(c, 500, pick_none, NULL, NULL, NULL), -ENOSPC);
+	cr_assert_eq(keel_cache_insert(c, 501, NULL, &ev, NULL), 0);
+	cr_assert_not(ev, "the insert evicted although a removed slot had been freed");
+	cr_log_info("a removed hot entry's slot, passed by a replacing insert's walk, takes the "
+		    "next key without an eviction");
 	keel_cache_free(c);
 }
 
