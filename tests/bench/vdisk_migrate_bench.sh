@@ -108,3 +108,4 @@ echo "keel/plain p50 $(ratio "$(fig keel downtime_ms 50)" "$(fig plain downtime_
 echo "total migration time p50: plain $(fig plain total_ms 50) ms, pause $(fig pause total_ms 50) ms, keel $(fig keel total_ms 50) ms"
 for way in keel pause plain; do echo "$way: $(cat "$KEEL_TMP/$way.check")"; done
 echo "load average before $load0, after $load1"
+mig_done

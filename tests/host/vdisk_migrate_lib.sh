@@ -27,6 +27,25 @@
 #   check_records SOURCE N    every record 0..N is in the disk read from
 #                             SOURCE (an NBD URI or a file), in its block,
 #                             with its checksum; prints what is wrong
+#   mig_wait_ack NAME N SECS  wait until the guest in QEMU NAME printed
+#                             "ACK N"; fails at once when that QEMU ended
+#                             or the guest's kernel crashed
+#   mig_check WHAT CMD..., mig_check_eq WHAT WANT GOT
+#                             check and check_eq from lib.sh; when the first
+#                             failed check of the run meets evidence that
+#                             the guest's kernel crashed (mig_guest_crashed),
+#                             the run ends there as "the guest crashed, not
+#                             keel" with that evidence and the report
+#   mig_guest_crashed         prints the evidence that a guest's kernel
+#                             crashed or its QEMU died of a signal; fails
+#                             when there is none
+#   mig_done                  the test reached its end; without it, or
+#                             after a failed check, the exit prints what a
+#                             CI log needs to tell why (mig_report): each
+#                             QEMU's exit status and standard error, the
+#                             guest's consoles, both keelds' logs and
+#                             vdisk events.  KEEL_MIG_KEEP=DIR also copies
+#                             the run's files into DIR.
 #
 # The guest: its init writes record i into 4 KiB block i of /dev/vda with
 # O_DIRECT and fsync (busybox dd oflag=direct conv=fsync: the write and
@@ -39,7 +58,7 @@
 
 MIG_ID=$$
 declare -A NS=([a]=keel-mgA-$MIG_ID [b]=keel-mgB-$MIG_ID) IP=([a]=10.89.2.1 [b]=10.89.2.2)
-declare -A KPID=() QPID=()
+declare -A KPID=() QPID=() QRC=()
 DS=$KEEL_TMP/ds
 D=$DS/vm.vmdk
 MIG_RECS=${MIG_RECS:-3000}
@@ -91,6 +110,10 @@ mig_setup() {
 	local h
 	_mig_guest || skip "$TINY_GUEST_WHY"
 	on_exit _mig_cleanup
+	# lib.sh runs the exit actions with their output thrown away: the
+	# report writes to the test's own standard output, kept here
+	exec {MIG_OUT}>&1
+	on_exit _mig_report_unless_done
 	ip netns add "${NS[a]}" && ip netns add "${NS[b]}" || die "ip netns add"
 	ip -n "${NS[a]}" link add mga type veth peer name mgb netns "${NS[b]}" || die "veth"
 	ip -n "${NS[a]}" addr add "${IP[a]}/24" dev mga && ip -n "${NS[b]}" addr add "${IP[b]}/24" dev mgb
@@ -142,7 +165,9 @@ mig_qemu() {
 	file:*) args+=(-blockdev "driver=file,filename=${drive#file:},node-name=f0"
 		-blockdev "driver=raw,file=f0,node-name=d0") ;;
 	esac
-	args+=(-device "virtio-blk-pci,drive=d0")
+	# a triple fault ends a -no-reboot QEMU with status 0 and no word on
+	# the console: QEMU's reset log says "Triple fault"
+	args+=(-device "virtio-blk-pci,drive=d0" -d cpu_reset -D "$KEEL_TMP/$name.qemu-log")
 	[ -n "$incoming" ] && args+=(-incoming "$incoming")
 	rm -f "$KEEL_TMP/$name.qmp"
 	nsenter --net="/run/netns/${NS[$h]}" nice -n 5 qemu-system-x86_64 "${args[@]}" \
@@ -154,7 +179,41 @@ mig_qemu() {
 mig_stop_qemu() {
 	kill -KILL "${QPID[$1]}" 2>/dev/null
 	wait "${QPID[$1]}" 2>/dev/null
+	QRC[$1]="killed by the test (SIGKILL)"
 	unset "QPID[$1]"
+}
+
+# _mig_reap NAME: if QEMU NAME ended, keep how (its exit status, or the
+# signal that killed it) in QRC; bash keeps an exited child's status for
+# wait, but only the test's own shell can wait for it, not a $(...)
+_mig_reap() {
+	local pid=${QPID[$1]:-} rc
+	[ -n "$pid" ] && [ "$BASHPID" = "$$" ] || return 0
+	kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null &&
+		return 0
+	wait "$pid" 2>/dev/null
+	rc=$?
+	if [ "$rc" -gt 128 ]; then
+		QRC[$1]="killed by signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null))"
+	else
+		QRC[$1]="exited with status $rc"
+	fi
+	unset "QPID[$1]"
+}
+_mig_reap_all() { local n; for n in src dst back; do _mig_reap "$n"; done; }
+
+# mig_qemu_state NAME: "running", or how QEMU NAME ended
+mig_qemu_state() {
+	local pid
+	_mig_reap "$1"
+	pid=${QPID[$1]:-}
+	if [ -z "$pid" ]; then
+		echo "${QRC[$1]:-never started}"
+	elif kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
+		echo "running (pid $pid)"
+	else
+		echo "ended (pid $pid)"
+	fi
 }
 
 qmp() { python3 "$MIG_QMP" execute "$KEEL_TMP/$1.qmp" "$2"; }
@@ -169,6 +228,117 @@ serial() { tr -d '\r' <"$KEEL_TMP/$1.serial" 2>/dev/null; }
 last_ack() {
 	local n
 	for n in "$@"; do serial "$n"; done | sed -n 's/^ACK \([0-9]*\)$/\1/p' | sort -n | tail -1
+}
+
+# What a guest kernel prints when it dies: a panic, the oops header of
+# die() ("general protection fault, ...: 0000 [#1] PREEMPT SMP", "Oops:
+# 0002 [#1]", "invalid opcode: 0000 [#1]"), an oops inside an oops.  Not
+# warnings or soft lockups, which a guest survives.
+MIG_CRASH_RE='Kernel panic|Fixing recursive fault|: [0-9a-f]{4} \[#[0-9]+\]'
+
+mig_guest_crashed() {
+	local n st found=1
+	for n in src dst back; do
+		[ -e "$KEEL_TMP/$n.serial" ] || continue
+		if serial "$n" | grep -qaE "$MIG_CRASH_RE"; then
+			echo "  # guest crash evidence: $n's console: $(serial "$n" | grep -aE "$MIG_CRASH_RE" | head -n 2 | cut -c1-160 | tr '\n' ';')"
+			found=0
+		fi
+		if grep -qa 'Triple fault' "$KEEL_TMP/$n.qemu-log" 2>/dev/null; then
+			echo "  # guest crash evidence: QEMU $n's reset log: Triple fault (the guest's CPU reset itself; QEMU -no-reboot ended: $(mig_qemu_state "$n"))"
+			found=0
+		fi
+		st=$(mig_qemu_state "$n")
+		case $st in
+		"killed by signal 9 "*) ;;	# only the test or the OOM killer sends that
+		"killed by signal"*)
+			echo "  # guest crash evidence: QEMU $n itself died: $st; its standard error: $(tail -n 3 "$KEEL_TMP/$n.log" 2>/dev/null | tr '\n' ';')"
+			found=0 ;;
+		esac
+	done
+	return $found
+}
+
+# the first failed check of the run, with a crashed guest beside it, ends the
+# run: what fails after that is the crash's consequence, not keel's
+_mig_crash_end() {
+	[ "$1" = 0 ] || return 0
+	local why
+	_mig_reap_all
+	why=$(mig_guest_crashed) || return 0
+	echo "  # the guest crashed, not keel (QEMU TCG; docs/vdisk.md): the failed check above is its consequence"
+	printf '%s\n' "$why"
+	mig_report
+	exit 1
+}
+mig_check() {
+	local before=$_keel_failed
+	check "$@" || { _mig_crash_end "$before"; return 1; }
+}
+mig_check_eq() {
+	local before=$_keel_failed
+	check_eq "$@" || { _mig_crash_end "$before"; return 1; }
+}
+
+# the guest in QEMU NAME acknowledged record N; give up early when that QEMU
+# ended or its guest's kernel crashed (nothing more will come)
+_mig_ack_seen() { serial "$1" | grep -qx "ACK $2"; }
+mig_wait_ack() {
+	local name=$1 n=$2 end=$((SECONDS + $3))
+	until _mig_ack_seen "$name" "$n"; do
+		if [ $SECONDS -ge $end ]; then
+			echo "no ACK $n on $name's console after $3 s (last ACK $(last_ack "$name"))"
+			return 1
+		fi
+		case $(mig_qemu_state "$name") in
+		running*) ;;
+		*) _mig_ack_seen "$name" "$n" && return 0
+			echo "QEMU $name ended ($(mig_qemu_state "$name")) after ACK $(last_ack "$name")"
+			return 1 ;;
+		esac
+		if serial "$name" | grep -qaE "$MIG_CRASH_RE"; then
+			echo "the guest's kernel crashed on $name after ACK $(last_ack "$name")"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+# mig_report: why a run failed, for a CI log that is all one gets
+mig_report() {
+	local n h
+	MIG_REPORTED=1
+	_mig_reap_all
+	echo "  # ---- report of the failed run (tests/host/vdisk_migrate_lib.sh mig_report)"
+	for n in src dst back; do
+		[ -e "$KEEL_TMP/$n.serial" ] || [ -n "${QPID[$n]:-}${QRC[$n]:-}" ] || continue
+		echo "  # QEMU $n: $(mig_qemu_state "$n")"
+		echo "  # QEMU $n's standard error ($KEEL_TMP/$n.log):"
+		sed 's/^/    | /' "$KEEL_TMP/$n.log" 2>/dev/null | tail -n 40
+		grep -a 'Triple fault' "$KEEL_TMP/$n.qemu-log" 2>/dev/null | sed 's/^/    | reset log: /'
+		echo "  # guest console $n: $(serial "$n" | grep -c '^ACK ') ACK lines, last $(last_ack "$n"); the other lines and the last 3 ACKs:"
+		serial "$n" | awk '/^ACK /{ a[++k] = $0; next } { print } END { for (i = k - 2; i <= k; i++) if (i > 0) print a[i] }' |
+			tail -n 80 | cut -c1-200 | sed 's/^/    | /'
+	done
+	for h in a b; do
+		echo "  # keeld $h (pid ${KPID[$h]:-?}, $(kill -0 "${KPID[$h]:-0}" 2>/dev/null && echo running || echo gone)): standard error, last 40 lines:"
+		tail -n 40 "$KEEL_TMP/$h.err" 2>/dev/null | cut -c1-300 | sed 's/^/    | /'
+		echo "  # keeld $h: vdisk events, last 30:"
+		grep -ahF '"subsystem":"vdisk"' "$KEEL_TMP/$h.events" 2>/dev/null | tail -n 30 |
+			cut -c1-400 | sed 's/^/    | /'
+	done
+	if [ -n "${KEEL_MIG_KEEP:-}" ]; then
+		mkdir -p "$KEEL_MIG_KEEP" && cp -a "$KEEL_TMP/." "$KEEL_MIG_KEEP/" &&
+			echo "  # the run's files copied to $KEEL_MIG_KEEP"
+	fi
+	echo "  # ---- end of report"
+}
+
+mig_done() { MIG_DONE=1; }
+_mig_report_unless_done() {
+	[ "${MIG_REPORTED:-0}" = 1 ] && return 0
+	[ "${MIG_DONE:-0}" = 1 ] && [ "$_keel_failed" = 0 ] && return 0
+	mig_report >&"$MIG_OUT" 2>&1
 }
 
 check_records() {
