@@ -14,82 +14,32 @@
 need_root
 need_cmd qemu-io nbdkit jq nsenter ip python3
 
-ID=$$
-NS_A=keel-okA-$ID
-NS_B=keel-okB-$ID
-declare -A NS=([a]=$NS_A [b]=$NS_B) IP=([a]=10.89.1.1 [b]=10.89.1.2) KPID=()
+. "$KEEL_TOP/tests/host/keeld_hosts.sh"
+
+declare -A IP=([a]=10.89.1.1 [b]=10.89.1.2)
 LEASE=2000
 DS=$KEEL_TMP/ds
 D=$DS/vm.vmdk
 KEY=$KEEL_TMP/cluster.key
 SEND="python3 $KEEL_TOP/tests/host/vdisk_owner_send.py"
 
-_cleanup() {
-	local h
-	for h in "${!KPID[@]}"; do kill -CONT "${KPID[$h]}" 2>/dev/null; kill -KILL "${KPID[$h]}" 2>/dev/null; done
-	rm -rf "/sys/fs/bpf/keel-test-own-a-$ID" "/sys/fs/bpf/keel-test-own-b-$ID"
-	ip netns del "$NS_A" 2>/dev/null
-	ip netns del "$NS_B" 2>/dev/null
-}
-on_exit _cleanup
-ip netns add "$NS_A" && ip netns add "$NS_B" || die "ip netns add"
-ip -n "$NS_A" link add oka type veth peer name okb netns "$NS_B" || die "veth"
-ip -n "$NS_A" addr add ${IP[a]}/24 dev oka && ip -n "$NS_B" addr add ${IP[b]}/24 dev okb
-for h in a b; do ip -n "${NS[$h]}" link set lo up; done
-ip -n "$NS_A" link set oka up && ip -n "$NS_B" link set okb up || die "link up"
+hosts_init own ok
+hosts_ns_add a b || die "ip netns add"
+hosts_veth a oka b okb "${IP[a]}" "${IP[b]}" || die "veth"
+NS_A=${NS[a]}
+NS_B=${NS[b]}
 mkdir -p "$DS"
 head -c 32 /dev/urandom >"$KEY" && chmod 600 "$KEY"
 
 conf() {	# conf H [KEYFILE]
 	local h=$1 key=${2:-$KEY}
-	cat >"$KEEL_TMP/$h.conf" <<CONF
-[control]
-socket = $KEEL_TMP/$h.sock
-[bpf]
-pin_dir = /sys/fs/bpf/keel-test-own-$h-$ID
-[keeld]
-host = host-$h
-[exec]
-enabled = false
-[blk]
-enabled = false
-[vmnet]
-enabled = false
-[vdisk]
-required = true
-dirs = $DS
-run_dir = $KEEL_TMP/run-$h
-owner_addr = ${IP[$h]}
-owner_port = 7700
-cluster_key = $key
-host_id = host-$h
-lease_ms = $LEASE
-renew_ms = 300
-CONF
+	hosts_keeld_conf "$h" "[vmnet]" "enabled = false" "[vdisk]" "required = true" \
+		"dirs = $DS" "run_dir = $KEEL_TMP/run-$h" "owner_addr = ${IP[$h]}" \
+		"owner_port = 7700" "cluster_key = $key" "host_id = host-$h" \
+		"lease_ms = $LEASE" "renew_ms = 300"
 }
-kc() {	# kc H ARGS...: keelctl against host H's keeld
-	local h=$1
-	shift
-	KEEL_SOCKET=$KEEL_TMP/$h.sock timeout 60 "$KEEL_BUILD/keelctl" "$@"
-}
-start() {	# start H: keeld in H's namespace
-	local h=$1
-	nsenter --net="/run/netns/${NS[$h]}" "$KEEL_BUILD/keeld" -c "$KEEL_TMP/$h.conf" \
-		</dev/null >>"$KEEL_TMP/$h.events" 2>>"$KEEL_TMP/$h.err" &
-	KPID[$h]=$!
-	for _ in $(seq 1 300); do
-		kc "$h" status >/dev/null 2>&1 && return 0
-		kill -0 "${KPID[$h]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	sed 's/^/    | /' "$KEEL_TMP/$h.err"
-	return 1
-}
-stop() {
-	kill -TERM "${KPID[$1]}" 2>/dev/null
-	wait "${KPID[$1]}" 2>/dev/null
-	unset "KPID[$1]"
-}
+start() { hosts_keeld_start "$1"; }	# keeld in H's namespace
+stop() { hosts_keeld_stop "$1" 2>/dev/null; }
 # ev H TYPE JQ: keeld H emitted an event of TYPE matching JQ
 ev() { grep -hF "\"type\":\"$2\"" "$KEEL_TMP/$1.events" 2>/dev/null | jq -c "select($3)" | grep -q .; }
 ev_count() { grep -hF "\"type\":\"$2\"" "$KEEL_TMP/$1.events" 2>/dev/null | jq -c "select($3)" | wc -l; }

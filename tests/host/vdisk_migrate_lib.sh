@@ -1,14 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Two hosts on one machine for a QEMU live migration whose disk is a keel
 # vdisk: network namespaces A and B joined by a veth pair, one keeld in
-# each ([vdisk] owner_addr set, lease 3000 ms), one datastore directory
-# both see, and a tiny real guest (tests/host/tiny_guest.sh) writing
+# each ([vdisk] owner_addr set, lease 3000 ms; tests/host/keeld_hosts.sh),
+# one datastore directory both see, and a tiny real guest (tests/host/tiny_guest.sh) writing
 # numbered records to its disk.  Sourced by tests/host/test_vdisk_migrate.sh
 # and tests/bench/vdisk_migrate_bench.sh, after tests/integration/lib.sh.
 #
 #   mig_setup                 namespaces, keelds, the guest's kernel and
 #                             initramfs; $D the disk's path (not created)
-#   kc HOST ARGS...           keelctl against HOST's keeld (a or b)
+#   kc HOST ARGS...           keelctl against HOST's keeld (a or b;
+#                             keeld_hosts.sh)
 #   ev HOST TYPE JQ_FILTER    HOST's keeld logged an event TYPE matching
 #   own HOST JQ_FILTER        keelctl vdisk owner $D --json | jq -r FILTER
 #   mig_qemu NAME HOST DRIVE [INCOMING]
@@ -55,32 +56,22 @@
 # (kernel argument).
 
 . "$KEEL_TOP/tests/host/tiny_guest.sh"
+. "$KEEL_TOP/tests/host/keeld_hosts.sh"
 
-MIG_ID=$$
-declare -A NS=([a]=keel-mgA-$MIG_ID [b]=keel-mgB-$MIG_ID) IP=([a]=10.89.2.1 [b]=10.89.2.2)
-declare -A KPID=() QPID=() QRC=()
+declare -A IP=([a]=10.89.2.1 [b]=10.89.2.2) QPID=() QRC=()
 DS=$KEEL_TMP/ds
 D=$DS/vm.vmdk
 MIG_RECS=${MIG_RECS:-3000}
 MIG_QMP=$KEEL_TOP/tests/host/vdisk_migrate_qmp.py
 
+# the QEMUs go first: keeld_hosts.sh's exit action, registered before this
+# one, runs after it
 _mig_cleanup() {
 	local k
 	for k in "${!QPID[@]}"; do kill -KILL "${QPID[$k]}" 2>/dev/null; done
-	for k in "${!KPID[@]}"; do kill -TERM "${KPID[$k]}" 2>/dev/null; done
-	sleep 0.5
-	for k in "${!KPID[@]}"; do kill -KILL "${KPID[$k]}" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "/sys/fs/bpf/keel-test-mig-a-$MIG_ID" "/sys/fs/bpf/keel-test-mig-b-$MIG_ID"
-	ip netns del "${NS[a]}" 2>/dev/null
-	ip netns del "${NS[b]}" 2>/dev/null
+	for k in "${!QPID[@]}"; do wait "${QPID[$k]}" 2>/dev/null; done
 }
 
-kc() {
-	local h=$1
-	shift
-	KEEL_SOCKET=$KEEL_TMP/$h.sock timeout 60 "$KEEL_BUILD/keelctl" "$@"
-}
 ev() { grep -hF "\"type\":\"$2\"" "$KEEL_TMP/$1.events" 2>/dev/null | jq -c "select($3)" | grep -q .; }
 own() { kc "$1" vdisk owner "$D" --json 2>/dev/null | jq -r "$2"; }
 
@@ -109,49 +100,22 @@ EOF
 mig_setup() {
 	local h
 	_mig_guest || skip "$TINY_GUEST_WHY"
+	hosts_init mig mg
 	on_exit _mig_cleanup
 	# lib.sh runs the exit actions with their output thrown away: the
 	# report writes to the test's own standard output, kept here
 	exec {MIG_OUT}>&1
 	on_exit _mig_report_unless_done
-	ip netns add "${NS[a]}" && ip netns add "${NS[b]}" || die "ip netns add"
-	ip -n "${NS[a]}" link add mga type veth peer name mgb netns "${NS[b]}" || die "veth"
-	ip -n "${NS[a]}" addr add "${IP[a]}/24" dev mga && ip -n "${NS[b]}" addr add "${IP[b]}/24" dev mgb
-	for h in a b; do ip -n "${NS[$h]}" link set lo up; done
-	ip -n "${NS[a]}" link set mga up && ip -n "${NS[b]}" link set mgb up || die "link up"
+	hosts_ns_add a b || die "ip netns add"
+	hosts_veth a mga b mgb "${IP[a]}" "${IP[b]}" || die "veth"
 	mkdir -p "$DS"
 	head -c 32 /dev/urandom >"$KEEL_TMP/cluster.key" && chmod 600 "$KEEL_TMP/cluster.key"
 	for h in a b; do
-		cat >"$KEEL_TMP/$h.conf" <<CONF
-[control]
-socket = $KEEL_TMP/$h.sock
-[bpf]
-pin_dir = /sys/fs/bpf/keel-test-mig-$h-$MIG_ID
-[keeld]
-host = host-$h
-[exec]
-enabled = false
-[blk]
-enabled = false
-[vmnet]
-enabled = false
-[vdisk]
-required = true
-dirs = $DS
-run_dir = $KEEL_TMP/run-$h
-owner_addr = ${IP[$h]}
-cluster_key = $KEEL_TMP/cluster.key
-host_id = host-$h
-lease_ms = 3000
-renew_ms = 500
-CONF
-		nsenter --net="/run/netns/${NS[$h]}" "$KEEL_BUILD/keeld" -c "$KEEL_TMP/$h.conf" \
-			</dev/null >>"$KEEL_TMP/$h.events" 2>>"$KEEL_TMP/$h.err" &
-		KPID[$h]=$!
-	done
-	for h in a b; do
-		wait_until 30 kc "$h" status ||
-			{ sed 's/^/    | /' "$KEEL_TMP/$h.err"; die "keeld $h did not start"; }
+		hosts_keeld_conf "$h" "[vmnet]" "enabled = false" "[vdisk]" "required = true" \
+			"dirs = $DS" "run_dir = $KEEL_TMP/run-$h" "owner_addr = ${IP[$h]}" \
+			"cluster_key = $KEEL_TMP/cluster.key" "host_id = host-$h" \
+			"lease_ms = 3000" "renew_ms = 500"
+		hosts_keeld_start "$h" || die "keeld $h did not start"
 	done
 }
 
@@ -321,7 +285,7 @@ mig_report() {
 			tail -n 80 | cut -c1-200 | sed 's/^/    | /'
 	done
 	for h in a b; do
-		echo "  # keeld $h (pid ${KPID[$h]:-?}, $(kill -0 "${KPID[$h]:-0}" 2>/dev/null && echo running || echo gone)): standard error, last 40 lines:"
+		echo "  # keeld $h (pid ${KEELD_PIDS[$h]:-?}, $(kill -0 "${KEELD_PIDS[$h]:-0}" 2>/dev/null && echo running || echo gone)): standard error, last 40 lines:"
 		tail -n 40 "$KEEL_TMP/$h.err" 2>/dev/null | cut -c1-300 | sed 's/^/    | /'
 		echo "  # keeld $h: vdisk events, last 30:"
 		grep -ahF '"subsystem":"vdisk"' "$KEEL_TMP/$h.events" 2>/dev/null | tail -n 30 |

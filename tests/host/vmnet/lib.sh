@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Helpers for tests/host/test_vmnet*.sh: two "hosts" as network namespaces,
 # each with a bridge, an uplink into a shared fabric, and its own keeld
-# (own socket, pin directory, state file); a client namespace on the fabric;
-# QEMU guests with a tap port, live-migrated between the hosts.
-# Source after tests/integration/lib.sh.
+# (own socket, pin directory, state file: tests/host/keeld_hosts.sh); a
+# client namespace on the fabric; QEMU guests with a tap port,
+# live-migrated between the hosts.  Source after tests/integration/lib.sh.
 #
 #   vmnet_topo_up              namespaces, bridges, uplinks, fabric (a hub)
 #   vmnet_keeld_conf H [LINE...]  write $KEEL_TMP/H.conf for host H (a or b);
@@ -21,7 +21,9 @@
 #   kc_jq H FILTER ARGS...     keelctl ARGS' JSON against a jq FILTER
 #   jq_true FILTER             JSON on stdin against a jq FILTER
 
-VMNET_ID=$$
+. "$KEEL_TOP/tests/host/keeld_hosts.sh"
+
+VMNET_ID=$HOSTS_ID
 NS_A=keel-vmA-$VMNET_ID
 NS_B=keel-vmB-$VMNET_ID
 NS_F=keel-vmF-$VMNET_ID
@@ -31,7 +33,7 @@ VM_IP=10.77.0.10
 CLIENT_IP=10.77.0.1
 FRAME=$KEEL_TOP/tests/host/vmnet/frame.py
 VMNET_KEELD=${KEEL_VMNET_KEELD:-$KEEL_BUILD/keeld}	# another keeld binary to test
-declare -A KEELD_PIDS=() QEMU_PIDS=()
+declare -A QEMU_PIDS=()
 
 ns_of() {
 	case $1 in
@@ -43,29 +45,19 @@ ns_of() {
 	esac
 }
 
-# nsenter --net keeps the mount namespace: bpffs stays visible (ip netns
-# exec would remount /sys and hide the pins from bpftool).
-in_ns() {
-	local ns
-	ns=$(ns_of "$1")
-	shift
-	nsenter --net="/run/netns/$ns" "$@"
-}
-
+# the QEMUs go first: keeld_hosts.sh's exit action (keelds, pins,
+# namespaces), registered before this one, runs after it
 _vmnet_cleanup() {
 	local k
 	for k in "${!QEMU_PIDS[@]}"; do kill -KILL "${QEMU_PIDS[$k]}" 2>/dev/null; done
-	for k in "${!KEELD_PIDS[@]}"; do kill -KILL "${KEELD_PIDS[$k]}" 2>/dev/null; done
-	sleep 0.2
-	for k in a b; do rm -rf "/sys/fs/bpf/keel-test-vmnet-$k-$VMNET_ID"; done
-	for k in "$NS_A" "$NS_B" "$NS_F" "$NS_C"; do ip netns del "$k" 2>/dev/null; done
 }
 
 vmnet_topo_up() {
+	hosts_init vmnet vm
 	on_exit _vmnet_cleanup
 	mkdir -p "$KEEL_TMP/inv"
 	local h
-	ip netns add "$NS_A" && ip netns add "$NS_B" && ip netns add "$NS_F" && ip netns add "$NS_C" || return 1
+	hosts_ns_add a b f c || return 1
 	# the fabric: a bridge that forgets at once, so it floods like a hub and
 	# both hosts' uplinks see the client's traffic for the VM
 	ip -n "$NS_F" link add brF type bridge ageing_time 0 || return 1
@@ -91,61 +83,14 @@ vmnet_topo_up() {
 vmnet_keeld_conf() {
 	local h=$1
 	shift
-	cat >"$KEEL_TMP/$h.conf" <<CONF
-[control]
-socket = $KEEL_TMP/$h.sock
-[bpf]
-pin_dir = /sys/fs/bpf/keel-test-vmnet-$h-$VMNET_ID
-[keeld]
-host = host-$h
-[exec]
-enabled = false
-[blk]
-enabled = false
-[kmod]
-enabled = false
-[vmnet]
-uplink = up$h
-ports = ${VMNET_PORTS:-tap*,vnet*}
-inventory_dir = $KEEL_TMP/inv
-state_file = $KEEL_TMP/$h.state
-grace_ms = 300
-CONF
-	[ $# -gt 0 ] && printf '%s\n' "$@" >>"$KEEL_TMP/$h.conf"
-	return 0
+	hosts_keeld_conf "$h" "[kmod]" "enabled = false" "[vmnet]" "uplink = up$h" \
+		"ports = ${VMNET_PORTS:-tap*,vnet*}" "inventory_dir = $KEEL_TMP/inv" \
+		"state_file = $KEEL_TMP/$h.state" "grace_ms = 300" "$@"
 }
 
-kc() {
-	local h=$1
-	shift
-	KEEL_SOCKET=$KEEL_TMP/$h.sock "$KEEL_BUILD/keelctl" "$@"
-}
+vmnet_keeld_start() { HOSTS_KEELD=$VMNET_KEELD hosts_keeld_start "$1"; }
 
-vmnet_keeld_start() {
-	local h=$1
-	# an external command, not a function, in the background: bash keeps no
-	# copy of the caller's stdout open in it
-	nsenter --net="/run/netns/$(ns_of "$h")" "$VMNET_KEELD" -c "$KEEL_TMP/$h.conf" \
-		</dev/null >>"$KEEL_TMP/$h.events" 2>>"$KEEL_TMP/$h.err" &
-	KEELD_PIDS[$h]=$!
-	for _ in $(seq 1 300); do
-		kc "$h" status >/dev/null 2>&1 && return 0
-		kill -0 "${KEELD_PIDS[$h]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "  keeld $h did not start:"
-	sed 's/^/    | /' "$KEEL_TMP/$h.err"
-	return 1
-}
-
-vmnet_keeld_stop() {
-	local h=$1
-	[ -n "${KEELD_PIDS[$h]:-}" ] || return 0
-	kill -TERM "${KEELD_PIDS[$h]}" 2>/dev/null
-	wait "${KEELD_PIDS[$h]}"
-	KEELD_STATUS=$?
-	unset "KEELD_PIDS[$h]"
-}
+vmnet_keeld_stop() { hosts_keeld_stop "$1"; }
 
 wl_state() {
 	local s
