@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "blk.skel.h"
@@ -721,6 +722,38 @@ static json_t *blk_command(struct keel_subsys *s, const char *verb, json_t *req,
 	return NULL;
 }
 
+/*
+ * The metrics page's per-disk series: keel_blk_disk_<counter>{disk,name}
+ * for each modelled disk (at most [blk] max_disks), as `keelctl blk stats`
+ * shows them.
+ */
+static json_t *blk_metrics(struct keel_subsys *s)
+{
+	struct blk_priv *p = s->priv;
+	json_t *rows = json_array();
+
+	drain(p);
+	for (unsigned int i = 0; i < p->n_slots; i++) {
+		json_t *disk = keel_blk_disk_json(p->slots[i].disk);
+		const char *id = json_string_value(json_object_get(disk, "disk"));
+		const char *name = json_string_value(json_object_get(disk, "name"));
+
+		if (!id) {
+			json_decref(disk);
+			continue;
+		}
+		json_array_append_new(rows, json_pack("{s:{s:s, s:s}, s:o}", "labels", "disk", id,
+						      "name", name ? name : "", "values", disk));
+	}
+	return json_pack("{s:o}", "disk", rows);
+}
+
+/* The routine stream: journalctl -p info and above leaves it out. */
+static const struct keel_event_priority blk_priorities[] = {
+	{ "blk.stats", LOG_DEBUG },
+	{ NULL, 0 },
+};
+
 const struct keel_subsys_ops keel_blk_ops = {
 	.name = "blk",
 	.summary = "block reads, through block tracepoints; per-disk cache model",
@@ -734,4 +767,6 @@ const struct keel_subsys_ops keel_blk_ops = {
 	.stop = blk_stop,
 	.counters = blk_counters,
 	.command = blk_command,
+	.metrics = blk_metrics,
+	.event_priorities = blk_priorities,
 };

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -290,8 +291,8 @@ static int exec_subsys_open(struct keel_subsys *s, char *why, size_t len)
 	bpf_map__set_max_entries(p->skel->maps.exec_trusted, exec_cfg(s)->max_trusted);
 	bpf_map__set_max_entries(p->skel->maps.exec_installing, exec_cfg(s)->max_installing);
 	bpf_map__set_max_entries(p->skel->maps.exec_events, exec_cfg(s)->ring_buffer_kib * 1024);
-	/* hooks this kernel lacks (keeld/hooks.c): their programs stay out */
-	err = keel_hooks_autoload(p->skel->obj, "exec", why, len);
+	/* hooks this kernel lacks (exec_hooks below): their programs stay out */
+	err = keel_hooks_autoload(p->skel->obj, s->ops, why, len);
 	if (err)
 		return err;
 	/* self-protection and restarts: agent/exec/guard.h */
@@ -418,6 +419,44 @@ static void exec_counters(struct keel_subsys *s, json_t *out)
 	exec_guard_counters(s, out);
 }
 
+/* Worth a person's look in the journal (the others are LOG_INFO). */
+static const struct keel_event_priority exec_priorities[] = {
+	{ "exec.install_failed", LOG_ERR },
+	{ "exec.deny", LOG_WARNING },
+	{ "exec.taint", LOG_WARNING },
+	{ "exec.guard_deny", LOG_WARNING },
+	{ "exec.install_refused", LOG_WARNING },
+	{ "exec.allow_audit", LOG_NOTICE },
+	{ "exec.trust", LOG_NOTICE },
+	{ "exec.untrust", LOG_NOTICE },
+	{ "exec.mode", LOG_NOTICE },
+	{ "exec.installer", LOG_NOTICE },
+	{ "exec.exec", LOG_DEBUG }, /* the routine stream */
+	{ NULL, 0 },
+};
+
+/*
+ * Functions that some of the kernels keel runs on have and others lack: on
+ * 6.2 and later POSIX ACLs are set and removed through vfs_set_acl and
+ * vfs_remove_acl, never through vfs_setxattr, so exec follows them there.
+ */
+static const struct keel_hook exec_hooks[] = {
+	{
+		.name = "fentry+fexit/vfs_set_acl",
+		.btf_name = "vfs_set_acl",
+		.progs = { "exec_set_acl", "exec_vfs_set_acl" },
+		.without = "POSIX ACLs are set through vfs_setxattr on this kernel (before 6.2), "
+			   "which exec follows",
+	},
+	{
+		.name = "fentry+fexit/vfs_remove_acl",
+		.btf_name = "vfs_remove_acl",
+		.progs = { "exec_remove_acl", "exec_vfs_remove_acl" },
+		.without = "POSIX ACLs are removed through vfs_removexattr on this kernel "
+			   "(before 6.2), which exec follows",
+	},
+};
+
 const struct keel_subsys_ops keel_exec_ops = {
 	.name = "exec",
 	.summary = "only trusted files execute; any change taints (BPF LSM)",
@@ -434,4 +473,7 @@ const struct keel_subsys_ops keel_exec_ops = {
 	.counters = exec_counters,
 	.command = exec_command,
 	.offline_command = exec_offline_command,
+	.event_priorities = exec_priorities,
+	.hooks = exec_hooks,
+	.n_hooks = sizeof(exec_hooks) / sizeof(exec_hooks[0]),
 };

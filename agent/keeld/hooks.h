@@ -14,10 +14,10 @@
 #include <stdbool.h>
 
 #define KEEL_HOOK_MAX_PROGS 4
-#define KEEL_HOOKS_MAX	    8 /* room in struct keel_features */
+#define KEEL_HOOKS_MAX	    8 /* room in struct keel_features, all subsystems' together */
 
+/* One hook in a subsystem's table (struct keel_subsys_ops .hooks). */
 struct keel_hook {
-	const char *subsystem;			/* whose BPF object */
 	const char *name;			/* "fentry/vfs_set_acl": how it attaches */
 	const char *btf_name;			/* the BTF function that must exist */
 	const char *progs[KEEL_HOOK_MAX_PROGS]; /* the programs that attach it */
@@ -26,20 +26,27 @@ struct keel_hook {
 
 struct keel_hook_state {
 	const struct keel_hook *hook;
+	const char *subsystem; /* whose table it is in */
 	bool present;
 	int err; /* negative errno when BTF could not be read */
 };
 
-/* The number of hooks in the table, and each one's state on this kernel. */
+struct keel_subsys_ops;
+
+/*
+ * The number of hooks in the registered subsystems' tables, and each one's
+ * state on this kernel, in registry order.
+ */
 size_t keel_hooks_count(void);
 void keel_hooks_probe(struct keel_hook_state *out, size_t n);
 json_t *keel_hooks_to_json(const struct keel_hook_state *st, size_t n);
 
 /*
- * Turn off the programs of @subsystem's @obj whose hook this kernel lacks,
- * before the object is loaded.  Returns 0, or a negative errno with @why
- * set when the kernel's BTF cannot be read.
+ * Turn off the programs of @obj whose hook in @ops's table this kernel
+ * lacks, before the object is loaded.  Returns 0, or a negative errno with
+ * @why set when the kernel's BTF cannot be read.
  */
-int keel_hooks_autoload(struct bpf_object *obj, const char *subsystem, char *why, size_t len);
+int keel_hooks_autoload(struct bpf_object *obj, const struct keel_subsys_ops *ops, char *why,
+			size_t len);
 
 #endif /* KEEL_HOOKS_H */

@@ -173,9 +173,9 @@ static void print_probe(const struct keel_features *f, bool json)
 		const struct keel_hook_state *h = &f->hooks[i];
 
 		if (h->present)
-			printf("%-5s %-28s present\n", h->hook->subsystem, h->hook->name);
+			printf("%-5s %-28s present\n", h->subsystem, h->hook->name);
 		else
-			printf("%-5s %-28s absent: %s\n", h->hook->subsystem, h->hook->name,
+			printf("%-5s %-28s absent: %s\n", h->subsystem, h->hook->name,
 			       h->hook->without);
 	}
 }

@@ -3,8 +3,9 @@
  * The metrics page, in the Prometheus text format (0.0.4): every counter
  * keel keeps, read from the same places `keelctl status` reads.  Labels are
  * bounded: event types come from keel's code (at most 256), subsystems and
- * states from the registry, sinks from a fixed list, disks from [blk]
- * max_disks; never a file, a pid or an address.
+ * states from the registry, sinks from a fixed list, a subsystem's own
+ * labels from one of its limits (blk's disks: [blk] max_disks); never a
+ * file, a pid or an address.
  *
  *   keel_build_info{version}                      1
  *   keel_uptime_seconds
@@ -15,7 +16,9 @@
  *   keel_subsystem_state{subsystem,state}         1 for the current state
  *   keel_<subsystem>_<counter>                    each numeric counter of a
  *                                                 running subsystem (status)
- *   keel_blk_disk_<counter>{disk,name}            per modelled disk
+ *   keel_<subsystem>_<series>_<counter>{labels}   a subsystem's series with
+ *                                                 labels (.metrics; blk:
+ *                                                 keel_blk_disk_*{disk,name})
  */
 #include <math.h>
 #include <stdio.h>
@@ -168,34 +171,59 @@ static void render_sinks(FILE *f, struct keel_daemon *d)
 	json_decref(sinks);
 }
 
-static void render_blk_disks(FILE *f, struct keel_subsys *s)
+/*
+ * @labels ({"disk": "sda", ...}) as `disk="sda",...` in @buf; false when
+ * there are none or they do not fit (the row is then left out).
+ */
+static bool format_labels(json_t *labels, char *buf, size_t len)
 {
-	char why[256], labels[256];
-	json_t *st, *disk;
+	char *out = NULL;
+	size_t n = 0;
+	FILE *lf = open_memstream(&out, &n);
+	const char *key;
+	json_t *v;
+	bool first = true, ok;
+
+	if (!lf)
+		return false;
+	json_object_foreach(labels, key, v) {
+		if (!first)
+			fputc(',', lf);
+		first = false;
+		name_part(lf, key);
+		fputs("=\"", lf);
+		label_value(lf, json_is_string(v) ? json_string_value(v) : "");
+		fputc('"', lf);
+	}
+	ok = !fclose(lf) && !first && n < len;
+	if (ok)
+		memcpy(buf, out, n + 1);
+	free(out);
+	return ok;
+}
+
+/*
+ * A running subsystem's series with labels (struct keel_subsys_ops
+ * .metrics), each row's values as keel_<name>_<series>_<counter>{labels}.
+ */
+static void render_series(FILE *f, struct keel_subsys *s)
+{
+	json_t *all = s->ops->metrics(s), *rows, *row;
+	const char *series;
 	size_t i;
 
-	if (!s->ops->command)
-		return;
-	st = s->ops->command(s, "stats", NULL, false, why, sizeof(why));
-	json_array_foreach(json_object_get(st, "disks"), i, disk) {
-		const char *id = json_string_value(json_object_get(disk, "disk"));
-		const char *name = json_string_value(json_object_get(disk, "name"));
-		FILE *lf;
+	json_object_foreach(all, series, rows) {
+		char prefix[128];
 
-		if (!id)
-			continue;
-		lf = fmemopen(labels, sizeof(labels), "w");
-		if (!lf)
-			continue;
-		fputs("disk=\"", lf);
-		label_value(lf, id);
-		fputs("\",name=\"", lf);
-		label_value(lf, name ? name : "");
-		fputc('"', lf);
-		fclose(lf);
-		leaves(f, "keel_blk_disk", NULL, disk, labels);
+		snprintf(prefix, sizeof(prefix), "keel_%s_%s", s->ops->name, series);
+		json_array_foreach(rows, i, row) {
+			char labels[256];
+
+			if (format_labels(json_object_get(row, "labels"), labels, sizeof(labels)))
+				leaves(f, prefix, NULL, json_object_get(row, "values"), labels);
+		}
 	}
-	json_decref(st);
+	json_decref(all);
 }
 
 static void render_subsystems(FILE *f, struct keel_daemon *d)
@@ -224,8 +252,8 @@ static void render_subsystems(FILE *f, struct keel_daemon *d)
 		snprintf(prefix, sizeof(prefix), "keel_%s", (*s)->ops->name);
 		leaves(f, prefix, NULL, c, "");
 		json_decref(c);
-		if (!strcmp((*s)->ops->name, "blk"))
-			render_blk_disks(f, *s);
+		if ((*s)->ops->metrics)
+			render_series(f, *s);
 	}
 }
 

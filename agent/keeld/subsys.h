@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "keeld/daemon.h"
+#include "keeld/hooks.h"
 
 enum keel_subsys_state {
 	KEEL_SUBSYS_DISABLED,	 /* by configuration */
@@ -22,6 +23,16 @@ enum keel_subsys_state {
 	KEEL_SUBSYS_FAILED,	 /* open or start failed */
 	KEEL_SUBSYS_STOPPED,	 /* by keelctl */
 	KEEL_SUBSYS_RUNNING,
+};
+
+/*
+ * A journal priority for one of a subsystem's event types: its PRIORITY
+ * field, so that `journalctl -p warning` shows what needs a person
+ * (keeld/event_priority.c; docs/events.md lists them).
+ */
+struct keel_event_priority {
+	const char *type; /* the exact type: "exec.deny" */
+	int priority;	  /* LOG_ERR, LOG_WARNING, LOG_NOTICE or LOG_DEBUG */
 };
 
 struct keel_subsys_ops {
@@ -78,6 +89,28 @@ struct keel_subsys_ops {
 	 */
 	json_t *(*offline_command)(struct keel_subsys *s, const char *verb, json_t *req,
 				   bool privileged, char *why, size_t len);
+	/*
+	 * Optional: series with labels for the metrics page, beyond the
+	 * counters, while it runs: {"<series>": [{"labels": {"<label>":
+	 * "<value>", ...}, "values": {"<counter>": number or {"<sub>":
+	 * number}}}, ...]}, shown as keel_<name>_<series>_<counter>{labels}
+	 * (keeld/metrics_render.c).  Every label value must be bounded by one
+	 * of its limits (blk: a disk, at most [blk] max_disks), never a file,
+	 * a pid or an address.
+	 */
+	json_t *(*metrics)(struct keel_subsys *s);
+	/*
+	 * Optional: its event types whose journal priority is not LOG_INFO,
+	 * ending with { NULL }.  "<name>.dropped" needs no row (the frame's).
+	 */
+	const struct keel_event_priority *event_priorities;
+	/*
+	 * Optional: the kernel hooks its programs attach where the kernel has
+	 * them (keeld/hooks.h); keeld --probe and keelctl status list them,
+	 * and keel_hooks_autoload() leaves out the programs of the absent ones.
+	 */
+	const struct keel_hook *hooks;
+	size_t n_hooks;
 };
 
 struct keel_subsys {

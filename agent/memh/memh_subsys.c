@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -121,6 +122,12 @@ static void memh_counters(struct keel_subsys *s, json_t *out)
 			    json_integer((json_int_t)p->events_suppressed));
 }
 
+/* Worth a person's look in the journal (the others are LOG_INFO). */
+static const struct keel_event_priority memh_priorities[] = {
+	{ "memh.read_error", LOG_WARNING },
+	{ NULL, 0 },
+};
+
 const struct keel_subsys_ops keel_memh_ops = {
 	.name = "memh",
 	.summary = "reads files into clients' memory handles",
@@ -132,4 +139,5 @@ const struct keel_subsys_ops keel_memh_ops = {
 	.start = memh_start,
 	.stop = memh_stop,
 	.counters = memh_counters,
+	.event_priorities = memh_priorities,
 };

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "vmnet.skel.h"
@@ -290,6 +291,26 @@ static json_t *vmnet_command(struct keel_subsys *s, const char *verb, json_t *re
 	return NULL;
 }
 
+/*
+ * Worth a person's look in the journal (the others are LOG_INFO): vmnet's
+ * own types and the vm.* and eni.* it emits.
+ */
+static const struct keel_event_priority vmnet_priorities[] = {
+	{ "vmnet.map_error", LOG_ERR },
+	{ "eni.provider_error", LOG_WARNING },
+	{ "eni.provider_queue_full", LOG_WARNING },
+	{ "vm.conflict", LOG_WARNING },
+	{ "vm.learn_refused", LOG_WARNING },
+	{ "vmnet.limit", LOG_WARNING },
+	{ "vmnet.inventory_error", LOG_WARNING },
+	{ "vmnet.port_error", LOG_WARNING },
+	{ "vm.arrive", LOG_NOTICE },
+	{ "vm.depart", LOG_NOTICE },
+	{ "eni.add", LOG_NOTICE },
+	{ "eni.remove", LOG_NOTICE },
+	{ NULL, 0 },
+};
+
 const struct keel_subsys_ops keel_vmnet_ops = {
 	.name = "vmnet",
 	.summary = "VM arrivals and departures, ENI whitelist, through TC",
@@ -304,4 +325,5 @@ const struct keel_subsys_ops keel_vmnet_ops = {
 	.stop = vmnet_stop,
 	.counters = vmnet_counters,
 	.command = vmnet_command,
+	.event_priorities = vmnet_priorities,
 };

@@ -2,7 +2,7 @@
 /*
  * Event sinks: a sink that cannot keep up loses events counted exactly, not
  * silently; the file sink rotates by size into at most N gzip backups;
- * priorities by severity.
+ * priorities by severity, every one docs/events.md lists.
  */
 #include <criterion/criterion.h>
 #include <limits.h>
@@ -179,4 +179,63 @@ Test(sinks, priorities_by_severity)
 	cr_assert_eq(keel_event_priority("keel.subsystem", running), LOG_INFO);
 	json_decref(failed);
 	json_decref(running);
+}
+
+/*
+ * Every type docs/events.md gives a priority other than info, wherever its
+ * row lives (a subsystem's .event_priorities or the frame's table).
+ */
+Test(sinks, every_listed_priority)
+{
+	static const struct {
+		const char *type;
+		int prio;
+	} rows[] = {
+		{ "exec.install_failed", LOG_ERR },
+		{ "vmnet.map_error", LOG_ERR },
+		{ "vdisk.integrity_mismatch", LOG_ERR },
+		{ "exec.deny", LOG_WARNING },
+		{ "exec.taint", LOG_WARNING },
+		{ "exec.guard_deny", LOG_WARNING },
+		{ "exec.install_refused", LOG_WARNING },
+		{ "exec.dropped", LOG_WARNING },
+		{ "vmnet.dropped", LOG_WARNING },
+		{ "keel.events_dropped", LOG_WARNING },
+		{ "keel.reload_refused", LOG_WARNING },
+		{ "eni.provider_error", LOG_WARNING },
+		{ "eni.provider_queue_full", LOG_WARNING },
+		{ "vm.conflict", LOG_WARNING },
+		{ "vm.learn_refused", LOG_WARNING },
+		{ "vmnet.limit", LOG_WARNING },
+		{ "vmnet.inventory_error", LOG_WARNING },
+		{ "vmnet.port_error", LOG_WARNING },
+		{ "memh.read_error", LOG_WARNING },
+		{ "vdisk.error", LOG_WARNING },
+		{ "vdisk.fenced", LOG_WARNING },
+		{ "vdisk.renew_failed", LOG_WARNING },
+		{ "vdisk.release_refused", LOG_WARNING },
+		{ "exec.allow_audit", LOG_NOTICE },
+		{ "exec.trust", LOG_NOTICE },
+		{ "exec.untrust", LOG_NOTICE },
+		{ "exec.mode", LOG_NOTICE },
+		{ "exec.installer", LOG_NOTICE },
+		{ "keel.start", LOG_NOTICE },
+		{ "keel.stop", LOG_NOTICE },
+		{ "keel.reload", LOG_NOTICE },
+		{ "vm.arrive", LOG_NOTICE },
+		{ "vm.depart", LOG_NOTICE },
+		{ "eni.add", LOG_NOTICE },
+		{ "eni.remove", LOG_NOTICE },
+		{ "exec.exec", LOG_DEBUG },
+		{ "blk.stats", LOG_DEBUG },
+		{ "vm.learn", LOG_INFO },
+		{ "vdisk.opened", LOG_INFO },
+		{ "memh.served", LOG_INFO },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		cr_expect_eq(keel_event_priority(rows[i].type, NULL), rows[i].prio,
+			     "%s: priority %d, expected %d", rows[i].type,
+			     keel_event_priority(rows[i].type, NULL), rows[i].prio);
+	cr_log_info("checked: the priority of %zu event types", sizeof(rows) / sizeof(rows[0]));
 }
