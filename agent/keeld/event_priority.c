@@ -7,6 +7,7 @@
  * .event_priorities); the frame adds its keel.* types and every
  * subsystem's <name>.dropped.  docs/events.md lists the mapping.
  */
+#include <stdbool.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -14,7 +15,9 @@
 #include "keeld/subsys.h"
 
 static const struct keel_event_priority frame_priorities[] = {
-	{ "*.dropped", LOG_WARNING }, /* "*.what": that type of any subsystem */
+	/* "*X": any type ending in X; every report of lost records */
+	{ "*.dropped", LOG_WARNING },
+	{ "*_dropped", LOG_WARNING }, /* exec.guard_dropped, vmnet.kvm_dropped */
 	{ "keel.events_dropped", LOG_WARNING },
 	{ "keel.reload_refused", LOG_WARNING },
 	{ "keel.start", LOG_NOTICE },
@@ -45,15 +48,20 @@ static int subsystem_state_priority(json_t *ev)
 	return LOG_NOTICE; /* unavailable, disabled, stopped: it does not run */
 }
 
+static bool ends_with(const char *s, const char *end)
+{
+	size_t n = strlen(s), e = strlen(end);
+
+	return n >= e && !strcmp(s + n - e, end);
+}
+
 /* @type's row in @table: its priority, or -1. */
 static int lookup(const struct keel_event_priority *table, const char *type)
 {
-	const char *what = strchr(type, '.');
-
 	for (; table && table->type; table++) {
 		const char *t = table->type;
 
-		if (!strcmp(t, type) || (t[0] == '*' && what && !strcmp(t + 1, what)))
+		if (!strcmp(t, type) || (t[0] == '*' && ends_with(type, t + 1)))
 			return table->priority;
 	}
 	return -1;

@@ -199,6 +199,8 @@ Test(sinks, every_listed_priority)
 		{ "exec.guard_deny", LOG_WARNING },
 		{ "exec.install_refused", LOG_WARNING },
 		{ "exec.dropped", LOG_WARNING },
+		{ "exec.guard_dropped", LOG_WARNING },
+		{ "vmnet.kvm_dropped", LOG_WARNING },
 		{ "vmnet.dropped", LOG_WARNING },
 		{ "keel.events_dropped", LOG_WARNING },
 		{ "keel.reload_refused", LOG_WARNING },
