@@ -742,6 +742,8 @@ static json_t *blk_metrics(struct keel_subsys *s)
 			json_decref(disk);
 			continue;
 		}
+		/* the same figure as interval.hit_ratio: one sample, not two of one name */
+		json_object_del(disk, "interval_hit_ratio");
 		json_array_append_new(rows, json_pack("{s:{s:s, s:s}, s:o}", "labels", "disk", id,
 						      "name", name ? name : "", "values", disk));
 	}

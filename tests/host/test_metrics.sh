@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The Prometheus endpoint: [metrics] listen serves GET /metrics with keel's
 # counters (events by type, sinks, subsystem states, each running
-# subsystem's counters, blk per disk); values move between two scrapes;
-# labels carry no pid or path; other URLs and methods are refused; a port
-# keeld cannot bind stops it at start with a message naming the key.
+# subsystem's counters, blk per disk while a loop device is read); no
+# sample is given twice; values move between two scrapes; labels carry no
+# pid or path; other URLs and methods are refused; a port keeld cannot bind
+# stops it at start with a message naming the key.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/keeld.sh"
 need_root
@@ -17,8 +18,29 @@ keeld_conf "[events]" "journal = false" "file = $KEEL_TMP/events.jsonl" \
 keeld_start || die "keeld did not start"
 check "stderr says where metrics are served" grep -q "metrics on http://127.0.0.1:$port/metrics" "$KEELD_ERR"
 
+# a disk read while the page is scraped: its per-disk series, the last
+# interval's included (null, so left out, in an interval without reads)
+LOOP=
+if [ -e /dev/loop-control ] && truncate -s 16M "$KEEL_TMP/disk.raw" &&
+	LOOP=$(losetup -f --show "$KEEL_TMP/disk.raw"); then
+	on_exit "losetup -d $LOOP"
+	(while [ ! -e "$KEEL_TMP/stop" ]; do
+		dd if="$LOOP" of=/dev/null bs=4k count=256 iflag=direct 2>/dev/null
+	done) &
+	reader=$!
+	on_exit "touch '$KEEL_TMP/stop'; wait $reader"
+	check "blk models $LOOP while it is read" wait_until 10 sh -c \
+		"'$KEELCTL' blk stats --json | jq -e '.disks[] | select(.name == \"${LOOP#/dev/}\") | .interval.reads > 0' >/dev/null"
+else
+	note "no loop device: the per-disk series are checked only if the machine's own disks are read"
+fi
+
 m1=$KEEL_TMP/m1
 check "GET /metrics answers 200" curl -sf -o "$m1" "$url"
+if [ -n "$LOOP" ]; then
+	touch "$KEEL_TMP/stop"
+	wait "$reader"
+fi
 check "Content-Type is the Prometheus text format" \
 	sh -c "curl -sI '$url' | grep -qi '^Content-Type: text/plain; version=0.0.4'"
 val() {	# FILE METRIC-WITH-LABELS: its value
@@ -37,10 +59,16 @@ check "memh counters are there" grep -q '^keel_memh_requests ' "$m1"
 check "the file sink's counters are there" grep -q '^keel_sink_written_total{sink="file"} ' "$m1"
 check "the file sink's drops by cause are there" \
 	grep -q '^keel_sink_dropped_total{sink="file",cause="queue_full"} 0' "$m1"
-if grep -q '^keel_blk_disk_' "$m1"; then
+if [ -n "$LOOP" ] || grep -q '^keel_blk_disk_' "$m1"; then
 	check "per-disk hit ratio with disk and name labels" \
 		grep -qE '^keel_blk_disk_hit_ratio\{disk="[^"]+",name="[^"]*"\} ' "$m1"
+	check "the last interval's hit ratio of a disk being read" \
+		grep -qE '^keel_blk_disk_interval_hit_ratio\{disk="[^"]+",name="[^"]*"\} ' "$m1"
 fi
+dups=$(grep -v '^#' "$m1" | sed 's/ [^ ]*$//' | sort | uniq -d)
+check "no sample is given twice (a duplicate series is an error to Prometheus)" test -z "$dups" ||
+	note "given twice: $dups"
+
 check "no label names a pid, a path or an address" \
 	sh -c "! grep -v '^#' '$m1' | grep -qE '(pid|path|file|ip|mac)=\"'"
 note "$(grep -vc '^#' "$m1") samples, $(grep -v '^#' "$m1" | sed 's/[{ ].*//' | sort -u | wc -l) metric names"
