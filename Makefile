@@ -53,7 +53,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 -include mk/*.mk
 
 .PHONY: config-example all user bpf kmod check check-unit check-integration check-host check-vm run deps vmlinux \
-	install install-files install-core clean bench format
+	install install-files install-core clean bench format check-format
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -159,8 +159,13 @@ install-core:
 	chmod 0644 $(DESTDIR)$(UNITDIR)/keeld.service
 	install -D -m 0644 deploy/keel.conf $(DESTDIR)/etc/keel/keel.conf.example
 
+# every C file is formatted with .clang-format; check-format lists the ones
+# that are not (and fails), format rewrites them
+FORMAT_FILES = $$(git ls-files 'agent/*.[ch]' 'include/*.h' 'bpf/*.[ch]' 'kmod/*.[ch]' 'tests/*.[ch]')
 format:
-	clang-format -i $$(git ls-files 'agent/*.[ch]' 'include/*.h' 'bpf/*.[ch]' 'tests/*.c')
+	clang-format -i $(FORMAT_FILES)
+check-format:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf $(BUILD)
