@@ -19,9 +19,10 @@
 #                             visible, which ip netns exec would hide)
 #   hosts_keeld_conf H [LINE...]
 #                             writes $KEEL_TMP/H.conf: control socket
-#                             $KEEL_TMP/H.sock, its pin directory, host
-#                             name host-H, exec and blk disabled, then the
-#                             LINEs (more sections)
+#                             $KEEL_TMP/H.sock, memh socket
+#                             $KEEL_TMP/H.memh.sock, its pin directory,
+#                             host name host-H, exec and blk disabled, then
+#                             the LINEs (more sections)
 #   hosts_keeld_start H       keeld ($HOSTS_KEELD, default build/keeld) in
 #                             H's namespace, events appended to
 #                             $KEEL_TMP/H.events, standard error to
@@ -90,6 +91,9 @@ in_ns() {
 	nsenter --net="/run/netns/${NS[$h]:-$h}" "$@"
 }
 
+# memh's default socket is memh.sock beside the control socket: one file
+# for every host here, and the second keeld's memh failed ("another keeld
+# serves it")
 hosts_keeld_conf() {
 	local h=$1
 	shift
@@ -104,6 +108,8 @@ host = host-$h
 enabled = false
 [blk]
 enabled = false
+[memh]
+socket = $KEEL_TMP/$h.memh.sock
 CONF
 	[ $# -gt 0 ] && printf '%s\n' "$@" >>"$KEEL_TMP/$h.conf"
 	return 0
