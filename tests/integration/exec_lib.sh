@@ -1,10 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Set-up the exec tests repeat: source after lib.sh and keeld.sh.
 #
-#   exec_files TOOL|PATH...   print each program (a name is looked up in
+#   exec_files TOOL|PATH... [--libs-of PATH...]
+#                             print each program (a name is looked up in
 #                             PATH), the shared libraries and loader ldd
-#                             lists for it, as real paths, once each
-#   exec_trust TOOL|PATH...   keelctl trust add all of exec_files, quietly;
+#                             lists for it, as real paths, once each; of a
+#                             PATH after --libs-of only its libraries and
+#                             loader (a program the test installs with
+#                             keelctl install, keeld or a helper, whose
+#                             libraries must be trusted beforehand)
+#   exec_trust TOOL|PATH... [--libs-of PATH...]
+#                             keelctl trust add all of exec_files, quietly;
 #                             one check line saying how many were trusted
 #   exec_enforced CMD...      run CMD in enforce mode, then back to audit;
 #                             CMD's output (stdout and stderr) on stdout
@@ -18,10 +24,14 @@
 # loader, and "FILE:" labels when given several files: only the paths count.
 
 exec_files() {
-	local f
+	local f libs_only=
 	for f in "$@"; do
+		if [ "$f" = --libs-of ]; then
+			libs_only=1
+			continue
+		fi
 		[ "${f#/}" = "$f" ] && f=$(command -v "$f")
-		echo "$f"
+		[ -n "$libs_only" ] || echo "$f"
 		ldd "$f" 2>/dev/null |
 			awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
 	done | xargs -r realpath | sort -u

@@ -9,6 +9,7 @@
 # still taints: test_exec_writes.)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd jq ldd mkfs.ext4
@@ -28,12 +29,7 @@ check_eq "exec runs" running "$(subsys_state exec)"
 on_exit '"$KEELCTL" exec mode audit'
 
 tools="bash sh cat grep jq sed"
-files=("$KEELCTL")
-for t in $tools; do files+=("$(command -v "$t")"); done
-for f in "${files[@]}"; do ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$T/libs"; done
-mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f"; done | sort -u)
-check "trust add: ${#enroll[@]} tools and libraries of this test" \
-	sh -c '"$0" trust add "$@" >/dev/null' "$KEELCTL" "${enroll[@]}" || exit 1
+exec_trust "$KEELCTL" $tools || exit 1
 check "keelctl install keelctl, the helper and a copy of true on ext4" sh -c \
 	"$KEELCTL install $KEELCTL $T/bin/keelctl && $KEELCTL install $bin $T/bin/helper &&
 	 $KEELCTL install /bin/true $T/ext4/victim"

@@ -10,6 +10,7 @@
 # removes everything.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd jq ldd bpftool
@@ -46,11 +47,7 @@ refused() {
 
 # --- enroll what this test runs, then run a keeld installed like any program
 tools="bash sh cat cp chmod mv rm rmdir ln sleep grep jq seq sed head mkdir stat bpftool realpath"
-files=("$KEELCTL")
-for t in $tools; do files+=("$(command -v "$t")"); done
-for f in "${files[@]}" "$KEELD"; do ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$T/libs"; done
-mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f"; done | sort -u)
-check "trust add: ${#enroll[@]} tools and libraries" "$KEELCTL" trust add "${enroll[@]}"
+exec_trust "$KEELCTL" $tools --libs-of "$KEELD"
 check "keelctl install keeld, keelctl and the helper" sh -c \
 	"$KEELCTL install $KEELD $T/bin/keeld && $KEELCTL install $KEELCTL $T/bin/keelctl &&
 	 $KEELCTL install $helper_src $T/bin/helper"

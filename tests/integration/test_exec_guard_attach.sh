@@ -16,6 +16,7 @@
 # In audit mode the same attempts go through and are reported.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd jq ldd bpftool
@@ -54,12 +55,7 @@ fails_with() {
 }
 
 tools="bash sh cat cp sleep grep jq seq sed head bpftool realpath"
-files=("$KEELCTL")
-for t in $tools; do files+=("$(command -v "$t")"); done
-for f in "${files[@]}" "$KEELD"; do ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$T/libs"; done
-mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f"; done | sort -u)
-check "trust add: ${#enroll[@]} tools and libraries" sh -c '"$0" trust add "$@" >/dev/null' \
-	"$KEELCTL" "${enroll[@]}"
+exec_trust "$KEELCTL" $tools --libs-of "$KEELD"
 check "keelctl install keeld, keelctl and the helper" sh -c \
 	"$KEELCTL install $KEELD $T/bin/keeld && $KEELCTL install $KEELCTL $T/bin/keelctl &&
 	 $KEELCTL install $helper_src $T/bin/helper"

@@ -6,6 +6,7 @@
 # reinstalled at its path (a new inode) still is.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd jq ldd mount umount
@@ -27,12 +28,7 @@ refused() {
 }
 
 tools="bash sh cat cp rm sleep grep jq seq sed head realpath mount umount"
-files=("$KEELCTL")
-for t in $tools; do files+=("$(command -v "$t")"); done
-for f in "${files[@]}" "$KEELD"; do ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$T/libs"; done
-mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f"; done | sort -u)
-check "trust add: ${#enroll[@]} tools and libraries" sh -c '"$0" trust add "$@" >/dev/null' \
-	"$KEELCTL" "${enroll[@]}"
+exec_trust "$KEELCTL" $tools --libs-of "$KEELD"
 bash=$(realpath "$(command -v bash)")
 check "keelctl install keeld, keelctl, the installer (a copy of bash) and another copy of bash" \
 	sh -c "$KEELCTL install $KEELD $T/bin/keeld && $KEELCTL install $KEELCTL $T/bin/keelctl &&

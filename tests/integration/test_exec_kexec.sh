@@ -10,6 +10,7 @@
 # firmware).  Audit mode allows and reports.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd jq modprobe
@@ -35,12 +36,8 @@ start() {	# CONF-LINES...: (re)start keeld with them, in audit mode
 start
 on_exit '"$KEELCTL" exec mode audit'
 
-files=("$KEELCTL" "$KEELD")
-for t in sh grep seq sleep head cp cat; do files+=("$(command -v "$t")"); done
-for f in "${files[@]}" "$bin"; do ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$T/libs"; done
-mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f"; done | sort -u)
-check "trust add keeld, keelctl, the tools the test runs and their libraries" \
-	sh -c '"$0" trust add "$@" >/dev/null' "$KEELCTL" "${enroll[@]}" || exit 1
+# keeld, keelctl, the tools; the helper is installed below: its libraries
+exec_trust "$KEELCTL" "$KEELD" sh grep seq sleep head cp cat --libs-of "$bin" || exit 1
 check "keelctl install the helper" "$KEELCTL" install "$bin" "$T/kexec"
 check "keelctl install a copy of $kernel" "$KEELCTL" install "$kernel" "$T/vmlinuz-trusted"
 cp "$kernel" "$T/vmlinuz-untrusted"

@@ -11,6 +11,7 @@
 # audit mode the same attempt is allowed and reported.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd jq ldd qemu-system-x86_64 strace
@@ -28,16 +29,10 @@ check_eq "exec runs" running "$(subsys_state exec)" ||
 on_exit '"$KEELCTL" exec mode audit'
 
 tools="bash sh cat grep jq sed seq sleep timeout head tr"
-files=("$KEELCTL" "$qemu" "$strace")
-for t in $tools; do files+=("$(command -v "$t")"); done
-for f in "${files[@]}"; do ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$T/libs"; done
 # QEMU loads its TCG accelerator as a module (dlopen): trusted like the rest of the package
-for f in /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-*.so; do
-	[ -f "$f" ] && echo "$f" >>"$T/libs" && ldd "$f" | grep -o '/[^ ]*' >>"$T/libs"
-done
-mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f"; done | sort -u)
-check "trust add: ${#enroll[@]} tools, qemu-system-x86_64 (and its modules), strace and their libraries" \
-	sh -c '"$0" trust add "$@" >/dev/null' "$KEELCTL" "${enroll[@]}" || exit 1
+mods=()
+for f in /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-*.so; do [ -f "$f" ] && mods+=("$f"); done
+exec_trust "$KEELCTL" "$qemu" "$strace" $tools "${mods[@]}" || exit 1
 check "keelctl install keelctl, true, the helper and two copies of it (jit, tracer)" sh -c \
 	"$KEELCTL install $KEELCTL $T/bin/keelctl && $KEELCTL install /bin/true $T/bin/true &&
 	 $KEELCTL install $bin $T/bin/helper && $KEELCTL install $bin $T/bin/jit &&

@@ -15,6 +15,7 @@
 #    same content runs again, unless its mode (setuid) or owner changed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd jq ldd
@@ -45,11 +46,7 @@ state() {
 
 # --- enroll what this test runs, then run an installed keeld ---------------
 tools="bash sh cat cp chmod chown touch rm sleep grep jq seq sed head realpath"
-files=("$KEELCTL")
-for t in $tools; do files+=("$(command -v "$t")"); done
-for f in "${files[@]}" "$KEELD"; do ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$T/libs"; done
-mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f"; done | sort -u)
-check "trust add: ${#enroll[@]} tools and libraries" sh -c '"$0" trust add "$@" >/dev/null' "$KEELCTL" "${enroll[@]}"
+exec_trust "$KEELCTL" $tools --libs-of "$KEELD"
 check "keelctl install keeld, keelctl and an installer (a copy of cp)" sh -c \
 	"$KEELCTL install $KEELD $T/bin/keeld && $KEELCTL install $KEELCTL $T/bin/keelctl &&
 	 $KEELCTL install $(realpath "$(command -v cp)") $T/bin/inst-cp"

@@ -13,6 +13,7 @@
 # untrusted file.  Audit mode runs the untrusted script and reports it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd jq python3 perl dash bash ldd
@@ -27,12 +28,7 @@ on_exit '"$KEELCTL" exec mode audit'
 
 # --- what this test runs, enrolled before any enforce ----------------------
 tools="bash sh dash perl python3 cat ln grep dirname head sed seq sleep"
-files=("$KEELCTL" /etc/ld.so.cache)
-for t in $tools; do files+=("$(command -v "$t")"); done
-for f in "${files[@]}"; do ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$T/libs"; done
-mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f"; done | sort -u)
-check "trust add: ${#enroll[@]} tools, interpreters and libraries" \
-	sh -c '"$0" trust add "$@" >/dev/null' "$KEELCTL" "${enroll[@]}" || exit 1
+exec_trust "$KEELCTL" /etc/ld.so.cache $tools || exit 1
 
 cat >"$T/good.py" <<'EOF'
 import sys
