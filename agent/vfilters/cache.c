@@ -522,9 +522,26 @@ static int cache_open(struct keel_vfilter *f, struct keel_vfilter_conf *conf, ch
 	return 0;
 }
 
+/*
+ * what cache_open() reads (agent/vdisk/create_params.c checks a create
+ * against it).  The socket and the dirty directory are paths like any
+ * other: through create they must lie under [vdisk] dirs, since the disk
+ * server runs as root and would otherwise hand a [control] group member's
+ * listener its read buffers (socket) or make files where it says
+ * (dirty_dir).  The defaults, /run/keel/rcache.sock and
+ * /var/lib/keel/rcache/dirty, need no key.
+ */
+static const struct keel_vfilter_param cache_params[] = {
+	{ "socket", KEEL_VF_PARAM_PATH, 0, 0 },
+	{ "dirty_dir", KEEL_VF_PARAM_PATH, 0, 0 },
+	{ "connections", KEEL_VF_PARAM_U64, 1, MAX_CONNS },
+	{ NULL },
+};
+
 const struct keel_vfilter_ops keel_vfilter_cache = {
 	.name = "cache",
 	.summary = "read cache: reads served by keel-rcache, writes invalidate (write-through)",
+	.params = cache_params,
 	.open = cache_open,
 	.close = cache_close,
 	.pread = cache_pread,

@@ -53,6 +53,11 @@ check "the VMDK holds ciphertext made with own.key (no 0x5a run below crypt)" \
 	bash -c "! qemu-img convert -f vmdk -O raw '$D' /dev/stdout 2>/dev/null | od -An -tx1 -j 65536 -N 16 | grep -q '5a 5a 5a 5a'"
 check "close" $V close "$D"
 
+check "create with --filter cache:connections=2,socket=rc.sock (a socket under [vdisk] dirs)" \
+	$V create "$DIR/c0.vmdk" --size 1M --filter cache:connections=2,socket=rc.sock
+check "... [filter.cache] has connections = 2 and socket = rc.sock" \
+	bash -c "grep -qx 'connections = 2' '$DIR/c0.vmdk.keel' && grep -qx 'socket = rc.sock' '$DIR/c0.vmdk.keel'"
+
 # refusals: each names the filter and key, and leaves the directory as it was
 listing() { find "$DIR" -mindepth 1 -printf '%P %s %m %T@\n' | sort; }
 before=$(listing)
@@ -78,6 +83,14 @@ refused "a key file that does not exist" "missing.key: No such file or directory
 	--filter crypt:key_file=missing.key
 refused "a trace outside [vdisk] dirs (relative, through ..)" "is not under [vdisk] dirs" \
 	--filter stats:trace=../other/t.ktr
+refused "a cache socket outside [vdisk] dirs (the root disk server would send its reads there)" \
+	"[filter.cache] socket: /tmp/rc.sock is not under [vdisk] dirs" --filter cache:socket=/tmp/rc.sock
+refused "a cache dirty directory outside [vdisk] dirs" "[filter.cache] dirty_dir:" \
+	--filter cache:dirty_dir=/etc
+refused "cache connections out of range" "[filter.cache] connections: 0 is out of range 1..16" \
+	--filter cache:connections=0
+refused "a cache key the filter does not read" "[filter.cache] size: unknown parameter" \
+	--filter cache:size=1G
 refused "handles that is not a boolean" "[filter.stats] handles: \"maybe\" is not true or false" \
 	--filter stats:handles=maybe
 # only the chain's open knows a block size must be a power of two: the disk

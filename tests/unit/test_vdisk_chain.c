@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The filter chain: metadata, entry points, counters, refusals. */
+#include "vdisk/vdisk_priv.h"
 #include "vdisk_util.h"
 
 #define MiB (1u << 20)
@@ -240,4 +241,87 @@ Test(vdisk_chain, sizes_parse_the_same_everywhere)
 	cr_assert_eq(keel_vdisk_parse_size("99999999999T", &v), -ERANGE);
 	cr_log_info(
 		"checked: 6 sizes read as meant, 8 malformed ones refused, an overflow is ERANGE");
+}
+
+/*
+ * Each filter's parameter table (what `keelctl vdisk create --filter`
+ * checks before writing anything) agrees with what its open() reads: a
+ * number at either end of the table's range opens (or fails for another
+ * reason, never naming that key), one past either end is refused by open()
+ * too, and a key the table lacks is refused by open() as unknown.  A table
+ * stricter or looser than open() would let create write a disk that does
+ * not open, or refuse one that would.
+ */
+static void open_with(const char *filter, const char *key, const char *value, int *ret, char *err,
+		      size_t errlen)
+{
+	char meta[256];
+	struct tdisk t;
+
+	static const unsigned char key_bytes[64] = { 1, 2, 3 };
+
+	/* crypt needs a key to open at all: every filter gets one, only crypt reads it */
+	snprintf(meta, sizeof(meta), "[vdisk]\nfilters = %s\n[filter.%s]\n%s%s = %s\n", filter,
+		 filter, strcmp(filter, "crypt") ? "" : "key_file = own.key\n", key, value);
+	tdisk_make(&t, MiB, meta);
+	tdisk_write_file(&t, "own.key", key_bytes, sizeof(key_bytes), 0600);
+	*ret = tdisk_open(&t, 0);
+	snprintf(err, errlen, "%s", t.err);
+	tdisk_cleanup(&t);
+}
+
+static bool names_key(const char *err, const char *filter, const char *key)
+{
+	char where[128];
+
+	snprintf(where, sizeof(where), "[filter.%s] %s", filter, key);
+	return strstr(err, where) != NULL;
+}
+
+Test(vdisk_chain, each_filter_table_agrees_with_its_open)
+{
+	static const char *const names[] = { "stats", "throttle", "integrity", "crypt", "cache" };
+	unsigned int checked = 0;
+	char v[32], err[1024];
+	int r;
+
+	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct keel_vfilter_ops *ops = vdisk_registry_find(names[i]);
+
+		cr_assert_not_null(ops, "filter %s is not registered", names[i]);
+		cr_assert_not_null(ops->params, "filter %s declares no parameter table", names[i]);
+		for (const struct keel_vfilter_param *q = ops->params; q->key; q++) {
+			if (q->kind != KEEL_VF_PARAM_U64)
+				continue;
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)q->min);
+			open_with(names[i], q->key, v, &r, err, sizeof(err));
+			cr_assert(!r || !names_key(err, names[i], q->key),
+				  "%s %s = %s (the table's minimum) refused by open: %s", names[i],
+				  q->key, v, err);
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)q->max);
+			open_with(names[i], q->key, v, &r, err, sizeof(err));
+			cr_assert(!r || !names_key(err, names[i], q->key),
+				  "%s %s = %s (the table's maximum) refused by open: %s", names[i],
+				  q->key, v, err);
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)q->max + 1);
+			open_with(names[i], q->key, v, &r, err, sizeof(err));
+			cr_assert(r && names_key(err, names[i], q->key),
+				  "%s %s = %s (past the table's maximum) not refused by open (%d: %s)",
+				  names[i], q->key, v, r, err);
+			if (q->min) {
+				snprintf(v, sizeof(v), "%llu", (unsigned long long)q->min - 1);
+				open_with(names[i], q->key, v, &r, err, sizeof(err));
+				cr_assert(r && names_key(err, names[i], q->key),
+					  "%s %s = %s (below the table's minimum) not refused by open",
+					  names[i], q->key, v);
+			}
+			checked++;
+		}
+		open_with(names[i], "not_a_key", "1", &r, err, sizeof(err));
+		cr_assert(r && strstr(err, "unknown parameter"),
+			  "%s: a key outside its table is not refused by open: %s", names[i], err);
+	}
+	cr_log_info("checked: %u numeric parameters of 5 filters at both ends of their tables' "
+		    "ranges and one past each; a key outside the table is refused by every open",
+		    checked);
 }
