@@ -34,13 +34,6 @@ static const struct keel_vfilter_param *find_param(const struct keel_vfilter_ops
 	return NULL;
 }
 
-static bool plain_key(const char *key)
-{
-	size_t n = strlen(key);
-
-	return n && n < 64 && strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
-}
-
 static void known_keys(const struct keel_vfilter_ops *ops, char *buf, size_t len)
 {
 	int off = 0;
@@ -200,9 +193,8 @@ int vd_params_check(struct vd_priv *p, const char *disk, json_t *params, const c
 					 fname, key);
 				return -EINVAL;
 			}
-			/* no table: any key of plain characters, the chain's open checks it */
-			if (!q && !ops->params && plain_key(key))
-				continue;
+			/* no table: no key passes (a path key unchecked would let a
+			 * [control] member aim the root disk server anywhere) */
 			if (!q) {
 				known_keys(ops, keys, sizeof(keys));
 				snprintf(why, len,

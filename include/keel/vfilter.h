@@ -83,8 +83,8 @@ struct keel_vfilter_param {
 struct keel_vfilter_ops {
 	const char *name;
 	const char *summary; /* one line, for `keelctl vdisk filters` */
-	/* the keys open() reads, ending with { NULL }; NULL: not declared
-	 * (create then checks the parameters only by opening the chain) */
+	/* the keys open() reads, ending with { NULL }; NULL: none (create
+	 * then refuses every key but handles) */
 	const struct keel_vfilter_param *params;
 	int (*open)(struct keel_vfilter *f, struct keel_vfilter_conf *conf, char *err,
 		    size_t errlen);
