@@ -49,8 +49,15 @@ CONF
 }
 
 keeld_start() {
+	# In the VM, its own process group (set -m: no exec of setsid, which a
+	# test restarting keeld in enforce mode has not trusted): when the time
+	# limit of tests/integration/run kills this test's group, keeld must
+	# still answer _keeld_cleanup (and vm_reset kills it if nothing did).
+	# On a host (no BPF LSM, nothing to enforce) it dies with the group.
+	[ "${KEEL_VM:-}" = 1 ] && set -m
 	"$KEELD" -c "$KEELD_CONF" "$@" >"$KEELD_EVENTS" 2>"$KEELD_ERR" &
 	KEELD_PID=$!
+	set +m
 	for _ in $(seq 1 600); do
 		"$KEELCTL" status >/dev/null 2>&1 && return 0
 		if ! kill -0 "$KEELD_PID" 2>/dev/null; then
@@ -75,8 +82,16 @@ keeld_stop() {
 	KEELD_PID=
 }
 
+# A test killed while exec enforces (its time limit ran out) would leave
+# the pins enforcing with only its own files trusted, and nothing else could
+# run in the VM after it, rm included: exec's guard lets nobody but keeld
+# touch the pins in enforce mode.  So back to audit first (keelctl is
+# trusted by every test that enforces: exec_enforced needs it too).
 _keeld_cleanup() {
-	[ -n "$KEELD_PID" ] && kill -KILL "$KEELD_PID" 2>/dev/null
+	if [ -n "$KEELD_PID" ]; then
+		"$KEELCTL" exec mode audit >/dev/null 2>&1
+		kill -KILL "$KEELD_PID" 2>/dev/null
+	fi
 	rm -rf "$KEELD_PINS"
 }
 on_exit _keeld_cleanup
