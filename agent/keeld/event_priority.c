@@ -23,15 +23,6 @@ static const struct keel_event_priority frame_priorities[] = {
 	{ "keel.start", LOG_NOTICE },
 	{ "keel.stop", LOG_NOTICE },
 	{ "keel.reload", LOG_NOTICE },
-	/*
-	 * vdisk's, until keel_vdisk_ops carries them: agent/vdisk was being
-	 * changed elsewhere when the others moved (docs/architecture.md).
-	 */
-	{ "vdisk.integrity_mismatch", LOG_ERR },
-	{ "vdisk.error", LOG_WARNING },
-	{ "vdisk.fenced", LOG_WARNING },
-	{ "vdisk.renew_failed", LOG_WARNING },
-	{ "vdisk.release_refused", LOG_WARNING },
 	{ NULL, 0 },
 };
 

@@ -24,6 +24,7 @@
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <syslog.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -614,6 +615,16 @@ static void vdisk_counters(struct keel_subsys *s, json_t *out)
 	json_object_set_new(out, "handoffs_failed", json_integer((json_int_t)p->handoffs_failed));
 }
 
+/* the journal's priorities of vdisk's events (docs/events.md) */
+static const struct keel_event_priority vdisk_priorities[] = {
+	{ "vdisk.integrity_mismatch", LOG_ERR },
+	{ "vdisk.error", LOG_WARNING },
+	{ "vdisk.fenced", LOG_WARNING },
+	{ "vdisk.renew_failed", LOG_WARNING },
+	{ "vdisk.release_refused", LOG_WARNING },
+	{ NULL, 0 },
+};
+
 const struct keel_subsys_ops keel_vdisk_ops = {
 	.name = "vdisk",
 	.summary = "VMDK disks served over NBD through their filter chains, one process each",
@@ -626,4 +637,5 @@ const struct keel_subsys_ops keel_vdisk_ops = {
 	.stop = vdisk_stop,
 	.counters = vdisk_counters,
 	.command = vd_command,
+	.event_priorities = vdisk_priorities,
 };
