@@ -19,13 +19,15 @@ keeld_conf "cache_mib = 4" "block_size = 4096" "devices = loop*"
 keeld_start || die "keeld did not start"
 check_eq "blk runs" running "$(subsys_state blk)"
 
+# attach IMAGE: a loop device over IMAGE in $ATTACHED, detached at exit.
+# Not $(attach ...): on_exit in a command substitution's subshell is lost,
+# and every run left its loop devices attached.
 attach() {
-	local d
-	d=$(losetup -f --show "$1") || return 1
-	on_exit "losetup -d $d"
-	echo "$d"
+	ATTACHED=$(losetup -f --show "$1") || return 1
+	on_exit "losetup -d $ATTACHED 2>/dev/null"
 }
-LOOP=$(attach "$IMG") || die "losetup on $IMG"
+attach "$IMG" || die "losetup on $IMG"
+LOOP=$ATTACHED
 NAME=$(basename "$LOOP")
 note "$LOOP over $IMG"
 sleep 1		# keeld adds new loop devices to its device filter every stats interval
@@ -118,8 +120,9 @@ check "a raw image gets an ID from IMAGE.keel" grep -q "disk_id = ${ID#keel:}" "
 losetup -d "$LOOP"
 FILLER=$KEEL_TMP/filler.raw
 truncate -s 1M "$FILLER"
-FL=$(attach "$FILLER") || die "losetup on $FILLER"
-LOOP2=$(attach "$IMG") || die "re-attaching $IMG"
+attach "$FILLER" || die "losetup on $FILLER"
+attach "$IMG" || die "re-attaching $IMG"
+LOOP2=$ATTACHED
 check "re-attached on another number ($LOOP -> $LOOP2)" test "$LOOP" != "$LOOP2"
 sleep 1
 dd if="$LOOP2" of=/dev/null bs=4k count=16 iflag=direct status=none
@@ -132,7 +135,8 @@ if command -v qemu-img >/dev/null; then
 	qemu-img create -q -f vmdk "$KEEL_TMP/sparse.vmdk" 8M
 	for img in flat-flat sparse; do
 		cid=$(grep -a -m1 '^CID=' "$KEEL_TMP/${img%-flat}.vmdk" | cut -d= -f2)
-		d=$(attach "$KEEL_TMP/$img.vmdk") || { check "losetup $img.vmdk" false; continue; }
+		attach "$KEEL_TMP/$img.vmdk" || { check "losetup $img.vmdk" false; continue; }
+		d=$ATTACHED
 		sleep 1
 		dd if="$d" of=/dev/null bs=4k count=4 iflag=direct status=none
 		sleep 0.3
