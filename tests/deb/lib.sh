@@ -104,3 +104,70 @@ deb_root_paths() {
 		find ./etc -xdev -type f -exec sha256sum {} + | sort -k 2
 	)
 }
+
+# deb_next_build: the keel package of the next version, for the upgrade
+# test: make deb's build tree copied, agent/keeld/version.h and
+# debian/changelog set to $KEEL_DEB_VERSION+next1, and rebuilt without
+# cleaning (only what includes version.h is compiled again: its old time
+# is put back and those files touched, since every agent object depends on
+# every agent header).  Sets KEEL_DEB_NEXT to the package.
+deb_next_build() {
+	local v=$KEEL_DEB_VERSION+next1 src=$(dirname "$KEEL_DEB")/keel-$KEEL_DEB_VERSION
+	local dir=$(dirname "$KEEL_DEB")-next f
+	KEEL_DEB_NEXT=$dir/keel_${v}_amd64.deb
+	[ -f "$KEEL_DEB_NEXT" ] && [ "$KEEL_DEB_NEXT" -nt "$KEEL_DEB" ] && return 0
+	[ -d "$src/build" ] || { echo "no build tree $src: run make deb"; return 1; }
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp -a "$src" "$dir/keel-$v" || return 1
+	(
+		cd "$dir/keel-$v" || exit 1
+		f=agent/keeld/version.h
+		touch -r "$f" "$dir/stamp"
+		sed -i "s/\"$KEEL_DEB_VERSION\"/\"$v\"/" "$f"
+		touch -r "$dir/stamp" "$f"
+		grep -l 'version\.h' agent/*/*.c | xargs touch
+		{
+			printf 'keel (%s) unstable; urgency=medium\n\n  * Test build: the next version, for the upgrade test.\n\n' "$v"
+			printf ' -- %s  %s\n\n' "$(dpkg-parsechangelog -SMaintainer)" "$(date -R)"
+			cat debian/changelog
+		} >debian/changelog.new && mv debian/changelog.new debian/changelog
+		# the first build's records: dh would skip the build step
+		rm -f debian/files debian/debhelper-build-stamp debian/*.debhelper.log
+		DEB_BUILD_OPTIONS=parallel=2 dpkg-buildpackage -b -us -uc -nc >"$dir/build.log" 2>&1
+	) || { tail -n 20 "$dir/build.log"; return 1; }
+	[ -f "$KEEL_DEB_NEXT" ]
+}
+
+# deb_root_reuse: the root test_packages.sh left (keel purged, its
+# dependencies and DKMS's installed) with /proc, /sys, /dev mounted, or a
+# fresh one
+deb_root_reuse() {
+	if [ -x "$DEB_ROOT/usr/bin/dpkg" ] && [ -s "$DEB_ROOT/var/lib/dpkg/status" ]; then
+		note "reusing the root in $DEB_ROOT"
+		deb_root_umount
+		on_exit deb_root_umount
+		deb_root_mount
+	else
+		deb_root_prepare
+	fi
+}
+
+# deb_root_install DEB: apt-get installs the package DEB in the root
+deb_root_install() {
+	local d=/tmp/$(basename "$1")
+	cp "$1" "$DEB_ROOT$d" || return 1
+	in_root apt-get install -y -q --no-install-recommends --allow-downgrades "$d"
+	local rc=$?
+	rm -f "$DEB_ROOT$d"
+	return $rc
+}
+
+# deb_root_pack TAR: the root as one tar file for tests/deb/vm-exec, without
+# the kernel trees (headers, modules, gcc's) that DKMS needed and dpkg -i/-r
+# of keel does not touch, nor apt's caches
+deb_root_pack() {
+	tar -C "$DEB_ROOT" --one-file-system --exclude=./usr/src --exclude=./usr/lib/modules \
+		--exclude=./usr/lib/gcc --exclude=./var/cache/apt --exclude=./var/lib/apt/lists \
+		-cf "$1" .
+}

@@ -14,7 +14,8 @@
 #    finds it;
 #  - keeld's unit under systemd as PID 1 (systemd-nspawn --boot of the
 #    root): started at boot, reload, watchdog (pings; a stuck keeld is
-#    killed and restarted), stop;
+#    killed and restarted), an upgrade to the next version (built here:
+#    deb_next_build) restarts keeld on it, stop;
 #  - `dpkg --purge keel keel-dkms` leaves the root exactly as it was before
 #    the packages were installed (every path compared).
 . "$(dirname "$0")/../integration/lib.sh"
@@ -28,6 +29,8 @@ took() {
 	note "$1: $((SECONDS - t0)) s"
 	t0=$SECONDS
 }
+deb_next_build || die "could not build keel $KEEL_DEB_VERSION+next1 (above)"
+next_version=$(dpkg-deb -f "$KEEL_DEB_NEXT" Version)
 deb_root_prepare || die "could not make the Debian 12 root (above)"
 took "step 1, the root from the cached debootstrap, apt-get update"
 kernels=$(tests/vm/kernels)
@@ -90,6 +93,9 @@ took "step 3, dpkg -i (DKMS for every kernel) and the installed files"
 deb_root_umount
 if command -v systemd-nspawn >/dev/null; then
 	mkdir -p "$DEB_ROOT/etc/systemd/system/keeld.service.d"
+	# the packages of the upgrade below, seen in the booted root (/tmp is a new tmpfs there; its
+	# writes go to the overlay; the files are removed after)
+	cp "$KEEL_DEB" "$KEEL_DEB_NEXT" "$DEB_ROOT/var/tmp/"
 	printf '[Service]\nWatchdogSec=4s\n' >"$DEB_ROOT/etc/systemd/system/keeld.service.d/test.conf"
 	# --volatile=overlay: what the boot writes (machine-id, journal, state)
 	# goes to a tmpfs, so the purge's comparison below sees only dpkg's work
@@ -126,12 +132,33 @@ if command -v systemd-nspawn >/dev/null; then
 		done; exit 1"
 	check "... the journal says why (watchdog timeout)" \
 		sh -c "nsenter -t $init -a journalctl -q -u keeld --no-pager | grep -qi 'watchdog timeout'"
+	# an upgrade under systemd: keeld runs on through the unpack (the
+	# prerm stops it only for a removal) and the postinst restarts it
+	pid=$(in_ct systemctl show -P MainPID keeld)
+	stops=$(nsenter -t $init -a journalctl -q -u keeld --no-pager | grep -c 'Stopping keeld')
+	check "dpkg -i keel $next_version (an upgrade) under systemd" in_ct dpkg -i "/var/tmp/$(basename "$KEEL_DEB_NEXT")"
+	check_eq "... keeld.service is active" active "$(in_ct systemctl is-active keeld)"
+	check "... restarted by the postinst (MainPID $pid before)" \
+		test "$(in_ct systemctl show -P MainPID keeld)" != "$pid"
+	check_eq "... and the running keeld is $next_version (keelctl status)" "$next_version" \
+		"$(in_ct keelctl status | sed -n '1s/^keeld \([^ ]*\) .*/\1/p')"
+	# the one stop meanwhile came after dpkg wrote the new keeld: it is the
+	# postinst's restart, not a prerm's stop before the unpack
+	stop_at=$(nsenter -t $init -a journalctl -q -u keeld -o short-unix --no-pager |
+		grep 'Stopping keeld' | tail -n 1 | cut -d ' ' -f 1)
+	new_at=$(in_ct stat -c %.9Z /usr/sbin/keeld)
+	check "... stopped once meanwhile, after the new keeld was unpacked (stop $stop_at, /usr/sbin/keeld changed $new_at)" \
+		sh -c "[ \$(nsenter -t $init -a journalctl -q -u keeld --no-pager | grep -c 'Stopping keeld') -eq $((stops + 1)) ] &&
+		       awk 'BEGIN { exit !($stop_at > $new_at) }'"
+	check "dpkg -i keel $KEEL_DEB_VERSION (back, so that the purge below compares the same package)" \
+		in_ct dpkg -i "/var/tmp/$(basename "$KEEL_DEB")"
 	check "systemctl stop keeld" in_ct systemctl stop keeld
 	check_eq "... keeld stopped cleanly (Result)" success "$(in_ct systemctl show -P Result keeld)"
 	check "... and removed its control socket" test ! -e "/proc/$init/root/run/keel/keel.sock"
 	in_ct systemctl poweroff >/dev/null 2>&1
 	wait "$nspawn"
 	rm -rf "$DEB_ROOT/etc/systemd/system/keeld.service.d"
+	rm -f "$DEB_ROOT/var/tmp/$(basename "$KEEL_DEB")" "$DEB_ROOT/var/tmp/$(basename "$KEEL_DEB_NEXT")"
 	took "step 4, keeld under systemd (systemd-nspawn --boot)"
 else
 	note "no systemd-nspawn: keeld under systemd not checked (deploy/install-deps installs systemd-container)"
