@@ -70,13 +70,23 @@ keeld_stop() {
 	kill -TERM "$keeld_pid" && wait "$keeld_pid"
 	keeld_pid=
 }
-# A spare name (hard link) of the keeld that runs, so that a keeld the
-# guard knows can still switch exec to audit when a failed check left keel
-# removed or replaced.  Made by an approved installer, whose link keeps
-# the trust (anybody else's would taint it).
+# Spare names (hard links) of the running keeld and of keelctl, for after
+# the removal test: a keeld to record keel's reinstall, a keelctl for this
+# script.  Made by an approved installer, whose link keeps the trust
+# (anybody else's would taint it); dpkg's unlink of the installed names
+# taints them, so they serve in audit mode only, not to undo enforcement.
 spare=/keel-test/keeld-spare
 keep_spare() {
-	keelctl run-installer -- ln -f "$(readlink -f /proc/"$keeld_pid"/exe)" "$spare" >/dev/null
+	keelctl run-installer -- ln -f "$(readlink -f /proc/"$keeld_pid"/exe)" "$spare" >/dev/null &&
+		keelctl run-installer -- ln -f /usr/bin/keelctl /keel-test/keelctl >/dev/null
+}
+# this script's keelctl: the installed one, else the spare
+keelctl() {
+	if [ -x /usr/bin/keelctl ]; then
+		/usr/bin/keelctl "$@"
+	else
+		/keel-test/keelctl "$@"
+	fi
 }
 # leave no enforcement behind: the VM's own tools are not trusted
 restore_audit() {
@@ -172,7 +182,8 @@ if [[ $sections == *" prerm "* ]]; then
 	check_eq "... the prerm switched exec to audit" audit "$(keelctl exec mode 2>&1)"
 	keeld_stop
 	check "... and keeld's stop (in audit mode) removed exec's pins" test ! -e "$pins/exec"
-	keeld_start || die "the root's keeld did not start"
+	# keel is removed: the spare keeld records the reinstall
+	keeld_start "$spare" || die "the spare keeld did not start"
 	check "dpkg -i keel again" dpkg -i "$deb"
 	keeld_stop
 	keeld_start || die "the installed keeld did not start"
