@@ -9,6 +9,7 @@
 # lets a changed or uninstalled file run.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd jq ldd
@@ -32,14 +33,8 @@ refused() {
 
 # --- enroll what this test itself runs, before any enforce -----------------
 tools="bash sh cat cp chmod touch ln mv rm truncate sleep grep jq seq sed head id mktemp insmod rmmod env mount umount stat realpath mkdir"
-files=("$KEELCTL")
-for t in $tools; do files+=("$(command -v "$t")"); done
-for f in "${files[@]}" "$KEELD"; do	# keeld restarts in enforce mode below
-	ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$T/libs"
-done
-mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f"; done | sort -u)
-check "trust add: ${#enroll[@]} tools and libraries of this test" \
-	"$KEELCTL" trust add "${enroll[@]}"
+# keeld restarts in enforce mode below: its libraries too
+exec_trust "$KEELCTL" $tools --libs-of "$KEELD"
 check "trust list shows bash" sh -c "$KEELCTL trust list | grep -q \"$(realpath "$(command -v bash)")\""
 
 helper=$T/bin/exec_helper

@@ -10,6 +10,7 @@
 # dpkg's md5sums and reports the others.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd jq gcc ldd dpkg dpkg-deb setpriv md5sum
@@ -48,14 +49,8 @@ mkdir -p "$R/var/lib/dpkg/info" "$R/var/lib/dpkg/updates" "$R/var/lib/dpkg/trigg
 
 # --- enroll what this test runs ----------------------------------------------
 tools="bash sh cat cp chmod chown mv rm ln mkdir touch sleep grep jq seq sed head tail env cut tar dpkg dpkg-deb dpkg-split dpkg-query dpkg-trigger setpriv unshare md5sum realpath stat"
-files=("$KEELCTL")
-for t in $tools; do files+=("$(command -v "$t")"); done
-for f in "${files[@]}" /usr/bin/ls; do
-	ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$T/libs"
-done
-mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f"; done | sort -u)
-check "trust add: ${#enroll[@]} tools and libraries of this test" \
-	"$KEELCTL" trust add "${enroll[@]}"
+# ls itself is what the test package installs: only its libraries now
+exec_trust "$KEELCTL" $tools --libs-of /usr/bin/ls
 mkdir -p "$T/bin"
 check "keelctl install keelctl" "$KEELCTL" install "$KEELCTL" "$T/bin/keelctl"
 KEELCTL=$T/bin/keelctl

@@ -13,6 +13,7 @@
 # links and executions matches a model of what must run.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/keeld.sh"
+. "$(dirname "$0")/exec_lib.sh"
 need_root
 need_vm
 need_cmd jq ldd mkfs.ext4 awk
@@ -34,14 +35,7 @@ check_eq "exec runs" running "$(subsys_state exec)"
 on_exit '"$KEELCTL" exec mode audit'
 
 tools="bash sh cat cp chmod ln mv rm grep jq sed stat realpath readlink mkdir umount touch awk sleep seq"
-files=("$KEELCTL")
-for t in $tools; do files+=("$(command -v "$t")"); done
-for f in "${files[@]}"; do
-	ldd "$f" 2>/dev/null | grep -o '/[^ ]*' >>"$T/libs"
-done
-mapfile -t enroll < <(for f in "${files[@]}" $(cat "$T/libs"); do realpath "$f"; done | sort -u)
-check "trust add: ${#enroll[@]} tools and libraries of this test" \
-	"$KEELCTL" trust add "${enroll[@]}" || exit 1
+exec_trust "$KEELCTL" $tools || exit 1
 # private installed copies: a rebuild on the host would taint build/keelctl
 check "keelctl install keelctl and the helper" sh -c \
 	"$KEELCTL install $KEELCTL $T/bin/keelctl && $KEELCTL install $bin $T/bin/helper"
