@@ -111,6 +111,6 @@ mig_check "no write failed in the guest, no I/O error or kernel bug on its conso
 check "every acknowledged record (0..$last) is on the disk read through A's keel export, in order" \
 	check_records "nbd+unix:///?socket=$SOCK_A" "$last"
 for n in src dst back; do
-	note "$n console: $(serial $n | grep -v '^ACK ' | tail -n 3 | cut -c1-120 | tr '\n' ';') acks $(serial $n | grep -c '^ACK ')"
+	note "$n console: $(serial $n | grep -v '^ACK \|^TICK ' | tail -n 3 | cut -c1-120 | tr '\n' ';') acks $(serial $n | grep -c '^ACK ')"
 done
 mig_done

@@ -53,7 +53,9 @@
 # the disk's flush have completed when dd exits) and then prints "ACK i";
 # a record is "KEELREC %08d <md5 of "rec i\n">\n", zero-padded.  It stops
 # at the first failed write ("WRITE-FAILED i") or after mig_recs= records
-# (kernel argument).
+# (kernel argument).  Beside it, a heartbeat prints "TICK t" every second:
+# it touches no disk, so it tells a frozen guest (no TICK) from writes that
+# stall on the disk (TICKs go on: keel's failure).
 
 . "$KEEL_TOP/tests/host/tiny_guest.sh"
 . "$KEEL_TOP/tests/host/keeld_hosts.sh"
@@ -80,6 +82,9 @@ _mig_guest() {
 n=$(sed -n 's/.* mig_recs=\([0-9]*\).*/\1/p' /proc/cmdline)
 [ -b /dev/vda ] || { echo NO-VDA; exit 3; }
 echo "WRITER-START $n"
+# a heartbeat that needs no disk: a guest whose writes stall (keel's
+# disk not answering) goes on ticking, a frozen guest does not
+(t=0; while :; do echo "TICK $t"; t=$((t + 1)); sleep 1; done) &
 i=0
 while [ "$i" -lt "$n" ]; do
 	h=$(echo "rec $i" | md5sum)
@@ -200,8 +205,30 @@ last_ack() {
 # warnings or soft lockups, which a guest survives.
 MIG_CRASH_RE='Kernel panic|Fixing recursive fault|: [0-9a-f]{4} \[#[0-9]+\]'
 
+_mig_ticks() { serial "$1" | grep -c '^TICK '; }
+
 mig_guest_crashed() {
-	local n st found=1
+	local n st found=1 t0
+	# a guest that stopped ticking while QEMU runs it froze (QEMU TCG's
+	# migration leaves some guests spinning without a word): watch 10 s.
+	# Only a QEMU whose VM runs: a migration's source stays "postmigrate"
+	# and a destination "inmigrate" until it arrives, neither ticking.
+	declare -A ticks=()
+	for n in src dst back; do
+		[ -e "$KEEL_TMP/$n.serial" ] && [ -n "${QPID[$n]:-}" ] || continue
+		[ "$(qmp "$n" query-status 2>/dev/null | jq -r .status 2>/dev/null)" = running ] &&
+			ticks[$n]=$(_mig_ticks "$n")
+	done
+	[ ${#ticks[@]} -gt 0 ] && sleep 10
+	for n in "${!ticks[@]}"; do
+		_mig_reap "$n"
+		t0=${ticks[$n]}
+		case $(mig_qemu_state "$n") in running*) ;; *) continue ;; esac
+		if [ "$(_mig_ticks "$n")" = "$t0" ]; then
+			echo "  # guest crash evidence: the guest in QEMU $n froze: no heartbeat for 10 s while QEMU runs ($t0 TICK lines on its console, the last: $(serial "$n" | grep '^TICK ' | tail -n 1))"
+			found=0
+		fi
+	done
 	for n in src dst back; do
 		[ -e "$KEEL_TMP/$n.serial" ] || continue
 		if serial "$n" | grep -qaE "$MIG_CRASH_RE"; then
@@ -280,8 +307,8 @@ mig_report() {
 		echo "  # QEMU $n's standard error ($KEEL_TMP/$n.log):"
 		sed 's/^/    | /' "$KEEL_TMP/$n.log" 2>/dev/null | tail -n 40
 		grep -a 'Triple fault' "$KEEL_TMP/$n.qemu-log" 2>/dev/null | sed 's/^/    | reset log: /'
-		echo "  # guest console $n: $(serial "$n" | grep -c '^ACK ') ACK lines, last $(last_ack "$n"); the other lines and the last 3 ACKs:"
-		serial "$n" | awk '/^ACK /{ a[++k] = $0; next } { print } END { for (i = k - 2; i <= k; i++) if (i > 0) print a[i] }' |
+		echo "  # guest console $n: $(serial "$n" | grep -c '^ACK ') ACK lines, last $(last_ack "$n"); $(_mig_ticks "$n") TICK lines, last $(serial "$n" | grep '^TICK ' | tail -n 1); the other lines and the last 3 ACKs:"
+		serial "$n" | awk '/^TICK /{ next } /^ACK /{ a[++k] = $0; next } { print } END { for (i = k - 2; i <= k; i++) if (i > 0) print a[i] }' |
 			tail -n 80 | cut -c1-200 | sed 's/^/    | /'
 	done
 	for h in a b; do
