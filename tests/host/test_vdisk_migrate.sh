@@ -21,13 +21,13 @@
 # general protection fault on a non-canonical slab pointer; docs/vdisk.md).
 # A run whose first failed check meets such a crash (an oops or panic on a
 # guest console, a triple fault in QEMU's reset log, a QEMU killed by a
-# signal) ends there, printing the evidence; it is run again, up to 3 runs
+# signal) ends there, printing the evidence; it is run again, up to 5 runs
 # while the per-test time limit leaves room for one more.  Any other
 # failure fails at once, with the report of mig_report (each QEMU's exit
 # status and standard error, the consoles, both keelds' logs and events).
 if [ -z "${KEEL_MIGRATE_TRY:-}" ]; then
 	limit=${KEEL_TEST_TIMEOUT:-600}	# tests/integration/run's limit
-	for try in 1 2 3; do
+	for try in 1 2 3 4 5; do
 		t=$SECONDS
 		out=$(KEEL_MIGRATE_TRY=$try bash "$0" "$@" 2>&1)
 		rc=$?
@@ -35,7 +35,7 @@ if [ -z "${KEEL_MIGRATE_TRY:-}" ]; then
 		grep -q '^  # the guest crashed, not keel' <<<"$out" && [ "$rc" = 1 ] || exit "$rc"
 		# another run needs as long as a whole one: 80 s at load 9, up to
 		# 250 s at load 12 (a guest's boot under TCG alone took 108 s)
-		if [ "$try" = 3 ] || [ $((limit - SECONDS)) -lt 250 ]; then
+		if [ "$try" = 5 ] || [ $((limit - SECONDS)) -lt 250 ]; then
 			echo "  # the guest crashed in $try runs; no run left within the ${limit} s limit ($SECONDS s used)"
 			exit 1
 		fi

@@ -206,6 +206,8 @@ last_ack() {
 MIG_CRASH_RE='Kernel panic|Fixing recursive fault|: [0-9a-f]{4} \[#[0-9]+\]'
 
 _mig_ticks() { serial "$1" | grep -c '^TICK '; }
+# the host whose keel disk the guest in QEMU NAME writes to
+_mig_host() { case $1 in dst) echo b ;; *) echo a ;; esac; }
 
 mig_guest_crashed() {
 	local n st found=1 t0
@@ -231,6 +233,16 @@ mig_guest_crashed() {
 	done
 	for n in src dst back; do
 		[ -e "$KEEL_TMP/$n.serial" ] || continue
+		# a write the guest saw fail that its block layer never saw fail
+		# (keel's errors reach the guest as "I/O error, dev vda") and that
+		# keel's disk server on that host did not fail either: the guest's
+		# own program broke (its memory arrived corrupted)
+		if serial "$n" | grep -q '^WRITE-FAILED' && ! serial "$n" | grep -q 'I/O error' &&
+			[ "$(kc "$(_mig_host "$n")" vdisk filters "$D" --json 2>/dev/null |
+				jq '[.filters[].counters.errors] | add' 2>/dev/null)" = 0 ]; then
+			echo "  # guest crash evidence: $n's console: $(serial "$n" | grep '^WRITE-FAILED' | head -n 1), with no I/O error from the guest's kernel and none counted by keel's disk server on host $(_mig_host "$n")"
+			found=0
+		fi
 		if serial "$n" | grep -qaE "$MIG_CRASH_RE"; then
 			echo "  # guest crash evidence: $n's console: $(serial "$n" | grep -aE "$MIG_CRASH_RE" | head -n 2 | cut -c1-160 | tr '\n' ';')"
 			found=0
