@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * vm_reset: tests/integration/run's way back to a clean VM after a test was
- * killed part-way.  A killed exec test can leave keel's LSM enforcing from
- * its pins with only the test's own files trusted; from then on nothing
- * else may execute, not rm to remove the pins, not even date in the runner.
- * So the runner starts this program before the first test, while anything
+ * killed part-way.  A killed exec test could leave keel's LSM enforcing
+ * from its pins with only the test's own files trusted; from then on
+ * nothing else may execute, not rm to remove the pins, not even date in the
+ * runner.  The test's own clean-up switches exec to audit first (keel's
+ * guard keeps everyone but keeld off the pins in enforce mode, this program
+ * included); this program removes what is left even when nothing else can
+ * run.  So the runner starts it before the first test, while anything
  * may still run, and keeps it as a coprocess: for each line it reads it
  * undoes what a test may have left, using system calls only (it never
  * executes anything), prints one line per thing it undid, then "done".
