@@ -617,7 +617,7 @@ static void vdisk_counters(struct keel_subsys *s, json_t *out)
 
 /* the journal's priorities of vdisk's events (docs/events.md) */
 static const struct keel_event_priority vdisk_priorities[] = {
-	{ "vdisk.integrity_mismatch", LOG_ERR },
+	{ "vdisk.integrity_mismatch", LOG_ERR }, /* data that is not what was written */
 	{ "vdisk.error", LOG_WARNING },
 	{ "vdisk.fenced", LOG_WARNING },
 	{ "vdisk.renew_failed", LOG_WARNING },

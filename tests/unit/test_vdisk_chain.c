@@ -305,15 +305,17 @@ Test(vdisk_chain, each_filter_table_agrees_with_its_open)
 				  q->key, v, err);
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)q->max + 1);
 			open_with(names[i], q->key, v, &r, err, sizeof(err));
-			cr_assert(r && names_key(err, names[i], q->key),
-				  "%s %s = %s (past the table's maximum) not refused by open (%d: %s)",
-				  names[i], q->key, v, r, err);
+			cr_assert(
+				r && names_key(err, names[i], q->key),
+				"%s %s = %s (past the table's maximum) not refused by open (%d: %s)",
+				names[i], q->key, v, r, err);
 			if (q->min) {
 				snprintf(v, sizeof(v), "%llu", (unsigned long long)q->min - 1);
 				open_with(names[i], q->key, v, &r, err, sizeof(err));
-				cr_assert(r && names_key(err, names[i], q->key),
-					  "%s %s = %s (below the table's minimum) not refused by open",
-					  names[i], q->key, v);
+				cr_assert(
+					r && names_key(err, names[i], q->key),
+					"%s %s = %s (below the table's minimum) not refused by open",
+					names[i], q->key, v);
 			}
 			checked++;
 		}
